@@ -1,0 +1,44 @@
+# Two commands matter: `make synth` and `make test`. Both install what is missing, quietly.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PY_DEPS := $(VENV)/.installed
+JS_DEPS := node_modules/.installed
+CDK     := npx --no-install cdk
+
+# No AWS account is needed to synthesize or test; keep the CLI from phoning home.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: install synth test etl-local bench clean
+
+install: $(PY_DEPS) $(JS_DEPS)
+
+$(PY_DEPS): requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-input -r requirements-dev.txt
+	@touch $@
+
+$(JS_DEPS): package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: install
+	@$(CDK) synth --quiet --no-notices
+	@echo "Templates:      $$(ls cdk.out/*.template.json | tr '\n' ' ')"
+	@echo "cdk-nag report: cdk.out/validation-report.json (synth fails on any unacknowledged finding)"
+
+test: install
+	@$(PY) -m pytest
+
+# The Glue transform on local Spark: a bundled sample by default, or INPUT=... OUTPUT=...
+etl-local: install
+	@$(PY) -m glue_src.local_run $(if $(INPUT),--input $(INPUT)) $(if $(OUTPUT),--output $(OUTPUT)) $(ETL_ARGS)
+
+bench: install
+	@$(PY) benchmarks/etl_throughput.py
+	@$(PY) benchmarks/orchestration.py
+	@$(PY) benchmarks/postprocess.py
+
+clean:
+	rm -rf cdk.out local-output .benchmarks

@@ -1,0 +1,1 @@
+"""CDK constructs and stacks of the Personalize batch pipeline: one construct per concern."""

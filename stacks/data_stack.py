@@ -1,0 +1,48 @@
+"""The stateful stack: keys, buckets and what Personalize may touch. Termination protected."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+from stacks.keys import EncryptionKeys
+from stacks.personalize_access import PersonalizeAccess
+from stacks.storage import DataLake
+
+
+class DataStack(Stack):
+    """Everything that holds data or decrypts it, kept apart from the stateless pipeline so that
+    redeploying or deleting the pipeline never touches data (CDK best practice)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="personalize-batch-pipeline: data lake buckets, KMS keys and Personalize access",
+            # A dev stack that is meant to be torn down (DESTROY) must not need a console click first.
+            termination_protection=not config.destroy_data,
+            **kwargs,
+        )
+        removal_policy = RemovalPolicy.DESTROY if config.destroy_data else RemovalPolicy.RETAIN
+        self.keys = EncryptionKeys(
+            self, "Keys", name_prefix=f"{config.prefix}-{config.environment}", removal_policy=removal_policy
+        )
+        self.lake = DataLake(self, "DataLake", data_key=self.keys.data_key, removal_policy=removal_policy)
+        self.personalize_access = PersonalizeAccess(
+            self,
+            "PersonalizeAccess",
+            input_bucket=self.lake.transformed_bucket,
+            output_bucket=self.lake.curated_bucket,
+            data_key=self.keys.data_key,
+        )
+
+        for output_id, value, description in (
+            ("RawBucketName", self.lake.raw_bucket.bucket_name, f"Upload raw ratings under s3://<bucket>/{config.raw_prefix}"),
+            ("TransformedBucketName", self.lake.transformed_bucket.bucket_name, "Glue output, Personalize input"),
+            ("CuratedBucketName", self.lake.curated_bucket.bucket_name, "Batch recommendations"),
+            ("AccessLogsBucketName", self.lake.access_logs_bucket.bucket_name, "S3 server access logs"),
+            ("DataKeyArn", self.keys.data_key.key_arn, "KMS key of the data buckets and Personalize"),
+            ("PersonalizeRoleArn", self.personalize_access.service_role.role_arn, "Role Personalize assumes"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,82 @@
+"""Whole-app checks of every synthesized template: snapshot, cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_s3 as s3
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from stacks.app_factory import PipelineApp
+from tests.conftest import mask_asset_hashes, synth, templates_of
+
+# cfn-lint findings we accept, each with the reason; anything else fails the test.
+ACCEPTED_CFN_LINT_RULES: dict[str, str] = {}
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_templates_match_snapshots(default_app: PipelineApp, default_templates, json_snapshot) -> None:
+    for stack in default_app.stacks:
+        template = mask_asset_hashes(default_templates[stack.stack_name].to_json())
+        assert template == json_snapshot(name=stack.stack_name)
+
+
+def test_snapshots_are_stable_across_synths(tmp_path: Path, default_app: PipelineApp, default_templates) -> None:
+    again = synth(tmp_path)
+    for name, template in templates_of(again).items():
+        assert mask_asset_hashes(template.to_json()) == mask_asset_hashes(default_templates[name].to_json())
+
+
+def _nag_report(tmp_path: Path, pipeline_builder) -> tuple[Exception | None, list[dict]]:
+    pipeline = pipeline_builder(tmp_path)
+    error = None
+    try:
+        pipeline.app.synth()
+    except Exception as raised:  # jsii surfaces the validation failure as a plain error
+        error = raised
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    violations = [
+        violation | {"plugin": plugin["pluginName"]}
+        for plugin in report["pluginReports"]
+        for violation in plugin.get("violations", [])
+    ]
+    return error, violations
+
+
+def test_cdk_nag_finds_nothing_unacknowledged(tmp_path: Path) -> None:
+    error, violations = _nag_report(tmp_path, lambda out: synth(out, with_nag=True))
+    readable = [(v["ruleName"], [c["constructPath"] for c in v["violatingConstructs"]]) for v in violations]
+    assert readable == []
+    assert error is None
+
+
+def test_cdk_nag_would_catch_a_new_finding(tmp_path: Path) -> None:
+    def with_unencrypted_bucket(out: Path) -> PipelineApp:
+        pipeline = synth(out, with_nag=True)
+        s3.Bucket(pipeline.data_stack, "CarelessBucket")
+        return pipeline
+
+    error, violations = _nag_report(tmp_path, with_unencrypted_bucket)
+    assert error is not None
+    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= {v["ruleName"] for v in violations}
+
+
+def test_cfn_lint_is_clean(tmp_path: Path, default_app: PipelineApp, default_templates) -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    findings = []
+    for stack in default_app.stacks:
+        template = default_templates[stack.stack_name].to_json()
+        matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+        findings += [
+            f"{stack.stack_name}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})"
+            for m in matches
+            if m.rule.id not in ACCEPTED_CFN_LINT_RULES
+        ]
+    assert findings == []

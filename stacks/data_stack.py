@@ -7,6 +7,7 @@ from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.keys import EncryptionKeys
+from stacks.personalize import PersonalizeResources
 from stacks.personalize_access import PersonalizeAccess
 from stacks.storage import DataLake
 
@@ -19,7 +20,7 @@ class DataStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            description="personalize-batch-pipeline: data lake buckets, KMS keys and Personalize access",
+            description="personalize-batch-pipeline: data lake buckets, KMS keys and Personalize resources",
             # A dev stack that is meant to be torn down (DESTROY) must not need a console click first.
             termination_protection=not config.destroy_data,
             **kwargs,
@@ -36,6 +37,15 @@ class DataStack(Stack):
             output_bucket=self.lake.curated_bucket,
             data_key=self.keys.data_key,
         )
+        self.personalize = PersonalizeResources(
+            self,
+            "Personalize",
+            config=config,
+            data_key=self.keys.data_key,
+            personalize_role=self.personalize_access.service_role,
+            logs_key=self.keys.logs_key,
+            removal_policy=removal_policy,
+        )
 
         for output_id, value, description in (
             ("RawBucketName", self.lake.raw_bucket.bucket_name, f"Upload raw ratings under s3://<bucket>/{config.raw_prefix}"),
@@ -44,5 +54,7 @@ class DataStack(Stack):
             ("AccessLogsBucketName", self.lake.access_logs_bucket.bucket_name, "S3 server access logs"),
             ("DataKeyArn", self.keys.data_key.key_arn, "KMS key of the data buckets and Personalize"),
             ("PersonalizeRoleArn", self.personalize_access.service_role.role_arn, "Role Personalize assumes"),
+            ("DatasetGroupArn", self.personalize.dataset_group_arn, "Personalize dataset group"),
+            ("SolutionArn", self.personalize.solution_arn, "Personalize solution trained by each run"),
         ):
             CfnOutput(self, output_id, value=value, description=description)

@@ -204,6 +204,8 @@ def test_outputs_name_buckets_key_and_role(data_template: Template) -> None:
         "AccessLogsBucketName",
         "DataKeyArn",
         "PersonalizeRoleArn",
+        "DatasetGroupArn",
+        "SolutionArn",
     }
 
 

@@ -113,3 +113,17 @@ def test_bad_context_stops_synth(tmp_path) -> None:
 
     with pytest.raises(ConfigError, match="'min_rating' has value 'lots'"):
         synth(tmp_path, min_rating="lots")
+
+
+def test_readme_config_table_matches_cdk_json() -> None:
+    import re
+
+    from tests.conftest import ROOT
+
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
+    documented = {key: default.strip() for key, default in rows}
+    config_keys = {key: value for key, value in CDK_CONTEXT.items() if not key.startswith("@")}
+    assert set(documented) == set(config_keys)
+    for key, value in config_keys.items():
+        shown = "empty" if value == "" else f"`{str(value).lower() if isinstance(value, bool) else value}`"
+        assert documented[key] == shown, key

@@ -1,0 +1,112 @@
+"""Alerting: an encrypted SNS topic told about failed runs and undeliverable starts, and alarms."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+
+FAILED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
+
+
+class PipelineAlerts(Construct):
+    """Who hears about a run that did not succeed, and how.
+
+    Attributes:
+        topic: KMS-encrypted SNS topic; e-mail subscription when config gives an address.
+        failed_executions_alarm: runs that did not succeed (the rule sends the readable message).
+        dead_letter_alarm: starts Scheduler could not deliver; notifies the topic.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        state_machine: sfn.IStateMachine,
+        start_dead_letter_queue: sqs.IQueue,
+        alerts_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            display_name=f"Personalize pipeline {config.environment}",
+            master_key=alerts_key,
+            enforce_ssl=True,
+        )
+        if config.notification_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
+
+        # The execution status event carries the error and cause; a person reading the e-mail
+        # gets them in plain words with the execution to open.
+        detail = events.EventField.from_path
+        events.Rule(
+            self,
+            "RunDidNotSucceed",
+            description="Tells the alert topic about pipeline executions that failed, timed out or were aborted",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"stateMachineArn": [state_machine.state_machine_arn], "status": FAILED_STATUSES},
+            ),
+            targets=[
+                events_targets.SnsTopic(
+                    self.topic,
+                    message=events.RuleTargetInput.from_multiline_text(
+                        f"Personalize pipeline run {detail('$.detail.name')} ended {detail('$.detail.status')}.\n"
+                        f"Error: {detail('$.detail.error')}\n"
+                        f"Cause: {detail('$.detail.cause')}\n"
+                        f"Execution: {detail('$.detail.executionArn')}\n"
+                        f"Started {detail('$.detail.startDate')}, stopped {detail('$.detail.stopDate')} (epoch ms)."
+                    ),
+                )
+            ],
+        )
+
+        notify = cloudwatch_actions.SnsAction(self.topic)
+        self.failed_executions_alarm = cloudwatch.Alarm(
+            self,
+            "FailedExecutions",
+            alarm_description="A pipeline execution failed, timed out or was aborted",
+            metric=cloudwatch.MathExpression(
+                expression="failed + timedOut + aborted",
+                using_metrics={
+                    "failed": state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+                    "timedOut": state_machine.metric_timed_out(period=Duration.minutes(5), statistic="Sum"),
+                    "aborted": state_machine.metric_aborted(period=Duration.minutes(5), statistic="Sum"),
+                },
+                label="Runs that did not succeed",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "UndeliveredStarts",
+            alarm_description="EventBridge Scheduler could not start the pipeline (message in the dead-letter queue)",
+            metric=start_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # Failed runs already reach the topic with their cause through the rule above; the alarm
+        # stays silent to avoid a second, less useful e-mail, and serves dashboards and paging.
+        self.dead_letter_alarm.add_alarm_action(notify)

@@ -1,0 +1,798 @@
+"""Run a synthesized state machine offline, in moto 5.2.5's ASL interpreter, on a virtual clock.
+
+The product's ASL stays exactly as synthesized; every gap of the interpreter is bridged here, in test code:
+
+- aws-sdk tasks: parameters go to boto3 in PascalCase and results come back camelCase. Bridged with botocore's
+  service model (`_to_boto_request` / `_from_boto_response`, which moto ships but leaves unused).
+- aws-sdk error names come out as `personalize.ResourceInUseException`; bridged to `Personalize.…` (the
+  service id from botocore), so the product's `Personalize.ResourceInUseException` catchers are the real ones.
+- `glue:startJobRun.sync`, `lambda:invoke` and Personalize are answered by scripted fakes (`FakeGlue`,
+  `FakeLambda`, `FakePersonalize`) through botocore `before-call` hooks on `boto3.DEFAULT_SESSION`, which the
+  interpreter's clients are built from. Every call is recorded (`OfflineStepFunctions.calls`) with the
+  parameters botocore would send (API member names, e.g. `jobName`) and the virtual time.
+- Wait states, Retry back-off and `.sync` polling never sleep: they advance a `VirtualClock`. The execution's
+  start time, `$$.State.EnteredTime`, history timestamps and the fakes' job progress all read that clock, and
+  the state machine's `TimeoutSeconds` is enforced on it.
+- Executions run synchronously: `run()` returns when the execution has ended (one started from inside a fake
+  runs to its end before the outer call returns, which is how a test puts a second execution in the middle
+  of the first).
+
+`resolve_definition(template)` turns a template's `DefinitionString` (an `Fn::Join` of Refs/GetAtts) into the
+concrete definition, with fake but well-formed names and ARNs (`FakeCloud`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _datetime
+import hashlib
+import io
+import itertools
+import json
+import re
+import threading
+import traceback
+import types
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+from unittest import mock
+
+import boto3
+import botocore.session
+from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
+from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program import program as program_module
+from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk as aws_sdk_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback as callback_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
+from moto.stepfunctions.parser.backend import execution as execution_module
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser import models as parser_models_module
+
+ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+EPOCH = _datetime.datetime(2026, 1, 4, 3, 0, 0, tzinfo=_datetime.timezone.utc)
+_BOTOCORE = botocore.session.get_session()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Virtual clock
+# --------------------------------------------------------------------------------------------------------------
+
+
+class VirtualClock:
+    """Simulated wall time. Only explicit `advance` calls move it; nothing in the interpreter sleeps."""
+
+    def __init__(self, start: _datetime.datetime = EPOCH) -> None:
+        self.start = start
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> _datetime.datetime:
+        return self.start + _datetime.timedelta(seconds=self.seconds)
+
+    def advance(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self.seconds += seconds
+
+    def advance_to(self, seconds: float) -> None:
+        self.advance(seconds - self.seconds)
+
+    @staticmethod
+    def iso(moment: _datetime.datetime) -> str:
+        """AWS's format for context-object timestamps, e.g. 2026-01-04T03:00:00.000Z."""
+        return moment.astimezone(_datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _datetime_module_on(clock: VirtualClock) -> types.SimpleNamespace:
+    """A stand-in for the `datetime` module whose `datetime.now()` reads the virtual clock."""
+
+    class _ClockDatetime(_datetime.datetime):
+        @classmethod
+        def now(cls, tz: _datetime.tzinfo | None = None) -> _datetime.datetime:  # type: ignore[override]
+            moment = clock.now()
+            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+    namespace = types.SimpleNamespace(**{k: getattr(_datetime, k) for k in dir(_datetime) if not k.startswith("__")})
+    namespace.datetime = _ClockDatetime
+    return namespace
+
+
+def _time_module_on(clock: VirtualClock) -> types.SimpleNamespace:
+    """A stand-in for the `time` module whose `sleep` advances the virtual clock instead of sleeping."""
+    import time as _time
+
+    namespace = types.SimpleNamespace(**{k: getattr(_time, k) for k in dir(_time) if not k.startswith("__")})
+    namespace.sleep = clock.advance
+    return namespace
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Template resolution
+# --------------------------------------------------------------------------------------------------------------
+
+
+class FakeCloud:
+    """Fake but well-formed physical names and ARNs for the resources of a synthesized template."""
+
+    _NAME_PROPERTIES = {
+        "AWS::S3::Bucket": "BucketName",
+        "AWS::IAM::Role": "RoleName",
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::Glue::Job": "Name",
+        "AWS::Logs::LogGroup": "LogGroupName",
+        "AWS::StepFunctions::StateMachine": "StateMachineName",
+        "AWS::SNS::Topic": "TopicName",
+        "AWS::SQS::Queue": "QueueName",
+    }
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        *,
+        account: str = ACCOUNT,
+        region: str = DEFAULT_REGION,
+        partition: str = "aws",
+        overrides: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.template = template
+        self.account, self.region, self.partition = account, region, partition
+        # Values for Refs, parameters or Fn::ImportValue names this class cannot invent (by name).
+        self.overrides = dict(overrides or {})
+
+    # Public helpers -------------------------------------------------------------------------------------------
+    def resources_of_type(self, resource_type: str) -> dict[str, Mapping[str, Any]]:
+        return {k: v for k, v in self.template.get("Resources", {}).items() if v.get("Type") == resource_type}
+
+    def physical_name(self, logical_id: str) -> str:
+        resource = self.template["Resources"][logical_id]
+        prop = self._NAME_PROPERTIES.get(resource["Type"])
+        if prop and prop in resource.get("Properties", {}):
+            return str(self.resolve(resource["Properties"][prop]))
+        if resource["Type"] == "AWS::S3::Bucket":
+            return logical_id.lower()[:63]
+        if resource["Type"] == "AWS::KMS::Key":
+            return str(uuid.UUID(hashlib.md5(logical_id.encode()).hexdigest()))
+        return logical_id
+
+    def arn(self, logical_id: str) -> str:
+        resource_type = self.template["Resources"][logical_id]["Type"]
+        name = self.physical_name(logical_id)
+        p, r, a = self.partition, self.region, self.account
+        formats = {
+            "AWS::S3::Bucket": f"arn:{p}:s3:::{name}",
+            "AWS::IAM::Role": f"arn:{p}:iam::{a}:role/{name}",
+            "AWS::Lambda::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
+            "AWS::KMS::Key": f"arn:{p}:kms:{r}:{a}:key/{name}",
+            "AWS::Logs::LogGroup": f"arn:{p}:logs:{r}:{a}:log-group:{name}:*",
+            "AWS::StepFunctions::StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{name}",
+            "AWS::SNS::Topic": f"arn:{p}:sns:{r}:{a}:{name}",
+            "AWS::SQS::Queue": f"arn:{p}:sqs:{r}:{a}:{name}",
+            "AWS::Glue::Job": f"arn:{p}:glue:{r}:{a}:job/{name}",
+        }
+        if resource_type not in formats:
+            raise KeyError(f"FakeCloud has no ARN format for {resource_type} ({logical_id})")
+        return formats[resource_type]
+
+    # Intrinsics -----------------------------------------------------------------------------------------------
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            handler = {
+                "Ref": self._ref,
+                "Fn::GetAtt": self._get_att,
+                "Fn::Join": lambda a: str(self.resolve(a[0])).join(str(self.resolve(v)) for v in self.resolve(a[1])),
+                "Fn::Sub": self._sub,
+                "Fn::Select": lambda a: self.resolve(a[1])[int(self.resolve(a[0]))],
+                "Fn::Split": lambda a: str(self.resolve(a[1])).split(str(self.resolve(a[0]))),
+                "Fn::ImportValue": lambda a: self._override(str(self.resolve(a)), "Fn::ImportValue"),
+            }.get(key)
+            if handler is not None:
+                return handler(arg)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _override(self, name: str, kind: str) -> Any:
+        if name in self.overrides:
+            return self.overrides[name]
+        raise KeyError(f"FakeCloud cannot invent a value for {kind} {name!r}: pass it in overrides=")
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": self.partition,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "offline-stack",
+            "AWS::NoValue": None,
+        }
+        if name in self.overrides:
+            return self.overrides[name]
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.template.get("Resources", {}):
+            resource_type = self.template["Resources"][name]["Type"]
+            if resource_type in ("AWS::StepFunctions::StateMachine", "AWS::SNS::Topic"):
+                return self.arn(name)
+            return self.physical_name(name)
+        parameter = self.template.get("Parameters", {}).get(name)
+        if parameter is not None and "Default" in parameter and not str(parameter.get("Type", "")).startswith("AWS::SSM"):
+            return parameter["Default"]
+        return self._override(name, "Ref")
+
+    def _get_att(self, arg: Any) -> Any:
+        logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+        if (key := f"{logical_id}.{attribute}") in self.overrides:
+            return self.overrides[key]
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute in ("Name", "BucketName", "RoleId", "KeyId"):
+            return self.physical_name(logical_id)
+        return self._override(key, "Fn::GetAtt")
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(variables[name])
+            if "." in name:
+                return str(self._get_att(name))
+            return str(self._ref(name))
+
+        return re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
+
+
+def state_machine_logical_ids(template: Mapping[str, Any]) -> list[str]:
+    return [k for k, v in template.get("Resources", {}).items() if v.get("Type") == "AWS::StepFunctions::StateMachine"]
+
+
+def resolve_definition(
+    template: Mapping[str, Any], logical_id: str | None = None, *, cloud: FakeCloud | None = None
+) -> dict[str, Any]:
+    """The concrete ASL of a template's state machine (the only one, or `logical_id`)."""
+    cloud = cloud or FakeCloud(template)
+    if logical_id is None:
+        (logical_id,) = state_machine_logical_ids(template)
+    properties = template["Resources"][logical_id]["Properties"]
+    if "DefinitionString" in properties:
+        definition = json.loads(cloud.resolve(properties["DefinitionString"]))
+    else:
+        definition = cloud.resolve(properties["Definition"])
+    substitutions = cloud.resolve(properties.get("DefinitionSubstitutions", {}))
+    if substitutions:
+        text = json.dumps(definition)
+        for key, value in substitutions.items():
+            text = text.replace("${" + key + "}", str(value))
+        definition = json.loads(text)
+    return definition
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fakes
+# --------------------------------------------------------------------------------------------------------------
+
+
+class ServiceError(Exception):
+    """Raised by a fake: the call fails with this modeled error code (e.g. ResourceInUseException)."""
+
+    def __init__(self, code: str, message: str = "", status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message or code, status
+
+
+@dataclass
+class Call:
+    """One AWS API call made by the interpreter (or by a fake's handler)."""
+
+    service: str  # botocore service name: personalize, glue, lambda, stepfunctions
+    operation: str  # e.g. CreateDatasetImportJob
+    params: dict[str, Any]  # as botocore sends it: API member names (jobName, dataSource.dataLocation, ...)
+    at: float  # virtual seconds since the clock's start
+    error: str | None = None  # the error code, when the call failed
+
+
+@dataclass
+class JobScript:
+    """How one scripted Personalize job behaves: runs `duration` simulated seconds, then ends in `status`."""
+
+    duration: float = 300.0
+    status: str = "ACTIVE"
+    failure_reason: str | None = None
+
+
+@dataclass
+class FakeJob:
+    kind: str  # import / train / batch
+    arn: str
+    name: str
+    request: dict[str, Any]
+    created_at: float
+    script: JobScript
+    detected_at: float | None = None  # first Describe that saw the final status
+
+    @property
+    def ends_at(self) -> float:
+        return self.created_at + self.script.duration
+
+
+class FakePersonalize:
+    """Scripted Personalize: Create calls make jobs that reach their scripted status after a simulated duration.
+
+    - `script(kind, *JobScript)`: queue how the next jobs of a kind behave (kind: import, train, batch);
+      unscripted jobs use `default_script`.
+    - `refuse(operation, code, times)`: the next `times` calls of `operation` fail with `code` (e.g.
+      ResourceInUseException); the refusal is recorded in the call log like any call.
+    - `jobs`: every job created, in order, with creation/end/detection times (virtual seconds).
+    """
+
+    _CREATE = {
+        "CreateDatasetImportJob": ("import", "datasetImportJobArn", "jobName"),
+        "CreateSolutionVersion": ("train", "solutionVersionArn", "name"),
+        "CreateBatchInferenceJob": ("batch", "batchInferenceJobArn", "jobName"),
+    }
+    _DESCRIBE = {
+        "DescribeDatasetImportJob": ("datasetImportJobArn", "datasetImportJob"),
+        "DescribeSolutionVersion": ("solutionVersionArn", "solutionVersion"),
+        "DescribeBatchInferenceJob": ("batchInferenceJobArn", "batchInferenceJob"),
+    }
+    _RUNNING = {"import": ("CREATE PENDING", "CREATE IN_PROGRESS"), "train": ("CREATE PENDING", "CREATE IN_PROGRESS"),
+                "batch": ("PENDING", "IN PROGRESS")}
+
+    def __init__(self, clock: VirtualClock, region: str, account: str = ACCOUNT) -> None:
+        self.clock, self.region, self.account = clock, region, account
+        self.default_script = JobScript()
+        self.jobs: list[FakeJob] = []
+        self._scripts: dict[str, deque[JobScript]] = defaultdict(deque)
+        self._refusals: dict[str, deque[str]] = defaultdict(deque)
+
+    def script(self, kind: str, *scripts: JobScript) -> None:
+        assert kind in self._RUNNING, kind
+        self._scripts[kind].extend(scripts)
+
+    def refuse(self, operation: str, code: str = "ResourceInUseException", times: int = 1) -> None:
+        self._refusals[operation].extend([code] * times)
+
+    def job(self, kind: str, index: int = 0) -> FakeJob:
+        return [j for j in self.jobs if j.kind == kind][index]
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self._refusals[operation]:
+            code = self._refusals[operation].popleft()
+            raise ServiceError(code, f"Scripted refusal of {operation}")
+        if operation in self._CREATE:
+            return self._create(operation, params)
+        if operation in self._DESCRIBE:
+            return self._describe(operation, params)
+        raise ServiceError("InvalidInputException", f"FakePersonalize does not implement {operation}")
+
+    def _create(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        kind, arn_key, name_key = self._CREATE[operation]
+        name = params[name_key]
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9\-_]{0,62}", name):
+            raise ServiceError("InvalidInputException", f"1 validation error: {name_key} {name!r} is not a valid name")
+        if any(j.kind == kind and j.name == name for j in self.jobs):
+            raise ServiceError("ResourceAlreadyExistsException", f"{name} already exists")
+        prefix = f"arn:aws:personalize:{self.region}:{self.account}"
+        arn = {
+            "import": f"{prefix}:dataset-import-job/{name}",
+            "train": f"{params.get('solutionArn')}/{hashlib.md5(name.encode()).hexdigest()[:8]}",
+            "batch": f"{prefix}:batch-inference-job/{name}",
+        }[kind]
+        script = self._scripts[kind].popleft() if self._scripts[kind] else self.default_script
+        self.jobs.append(FakeJob(kind, arn, name, dict(params), self.clock.seconds, script))
+        return {arn_key: arn}
+
+    def _describe(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        arn_key, result_key = self._DESCRIBE[operation]
+        job = next((j for j in self.jobs if j.arn == params[arn_key]), None)
+        if job is None:
+            raise ServiceError("ResourceNotFoundException", f"{params[arn_key]} does not exist")
+        now = self.clock.seconds
+        pending, running = self._RUNNING[job.kind]
+        if now >= job.ends_at:
+            status = job.script.status
+            if job.detected_at is None:
+                job.detected_at = now
+        else:
+            status = pending if now - job.created_at < min(60.0, job.script.duration / 10) else running
+        body: dict[str, Any] = {
+            arn_key: job.arn,
+            "status": status,
+            "creationDateTime": self.clock.start + _datetime.timedelta(seconds=job.created_at),
+            "lastUpdatedDateTime": self.clock.now(),
+        }
+        body["name" if job.kind == "train" else "jobName"] = job.name
+        if now >= job.ends_at and job.script.failure_reason is not None:
+            body["failureReason"] = job.script.failure_reason
+        return {result_key: body}
+
+
+@dataclass
+class GlueScript:
+    """How one Glue job run ends: after `duration` simulated seconds, in `state` (SUCCEEDED, FAILED, ...)."""
+
+    duration: float = 600.0
+    state: str = "SUCCEEDED"
+    error_message: str | None = None
+
+
+class FakeGlue:
+    """Scripted Glue for `glue:startJobRun.sync`: StartJobRun starts a run, GetJobRun waits (on the virtual
+    clock) until it ends and reports its scripted state."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.default_script = GlueScript()
+        self.runs: list[dict[str, Any]] = []
+        self._scripts: deque[GlueScript] = deque()
+        # Called with the StartJobRun parameters, before the run starts (e.g. to start another execution).
+        self.on_start: Callable[[dict[str, Any]], None] | None = None
+
+    def script(self, *scripts: GlueScript) -> None:
+        self._scripts.extend(scripts)
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation == "StartJobRun":
+            if self.on_start is not None:
+                self.on_start(params)
+            script = self._scripts.popleft() if self._scripts else self.default_script
+            run_id = f"jr_{hashlib.sha256(str(len(self.runs)).encode()).hexdigest()}"
+            self.runs.append({"Id": run_id, "params": dict(params), "started": self.clock.seconds, "script": script})
+            return {"JobRunId": run_id}
+        if operation == "GetJobRun":
+            run = next(r for r in self.runs if r["Id"] == params["RunId"])
+            script: GlueScript = run["script"]
+            self.clock.advance_to(run["started"] + script.duration)
+            job_run = {
+                "Id": run["Id"],
+                "JobName": params["JobName"],
+                "JobRunState": script.state,
+                "Arguments": run["params"].get("Arguments", {}),
+                "StartedOn": self.clock.start + _datetime.timedelta(seconds=run["started"]),
+                "CompletedOn": self.clock.now(),
+                "ExecutionTime": int(script.duration),
+            }
+            if script.error_message is not None:
+                job_run["ErrorMessage"] = script.error_message
+            return {"JobRun": job_run}
+        raise ServiceError("InvalidInputException", f"FakeGlue does not implement {operation}")
+
+
+class FakeLambda:
+    """In-process Lambda handlers for `lambda:invoke` (moto's own Lambda needs Docker).
+
+    `register(name_or_arn, handler)`: `handler(event, context)` answers invocations of that function, matched by
+    full ARN or by function name (any qualifier ignored). An exception in the handler becomes a function error
+    (`Unhandled`, payload with errorType/errorMessage), which the interpreter raises as `<errorType>`.
+    """
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self.invocations: list[tuple[str, Any]] = []
+
+    def register(self, name_or_arn: str, handler: Callable[[Any, Any], Any]) -> None:
+        self.handlers[name_or_arn] = handler
+
+    def _handler_for(self, function: str) -> Callable[[Any, Any], Any]:
+        name = function.split(":function:")[-1].split(":")[0]
+        for key in (function, function.rsplit(":", 1)[0] if function.count(":") > 6 else function, name):
+            if key in self.handlers:
+                return self.handlers[key]
+        raise ServiceError("ResourceNotFoundException", f"Function not found: {function} (no handler registered)", 404)
+
+    def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation != "Invoke":
+            raise ServiceError("InvalidRequestContentException", f"FakeLambda does not implement {operation}")
+        handler = self._handler_for(params["FunctionName"])
+        raw = params.get("Payload") or b"{}"
+        event = json.loads(raw.decode() if isinstance(raw, (bytes, bytearray)) else raw)
+        self.invocations.append((params["FunctionName"], event))
+        context = types.SimpleNamespace(function_name=params["FunctionName"], aws_request_id=str(uuid.uuid4()))
+        response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        try:
+            result = handler(event, context)
+        except Exception as error:  # noqa: BLE001 - a handler's failure is the function's error, as in Lambda
+            result = {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_exception(error)[-3:],
+            }
+            response["FunctionError"] = "Unhandled"
+        body = json.dumps(result).encode()
+        response["Payload"] = StreamingBody(io.BytesIO(body), len(body))
+        return response
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Harness
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExecutionResult:
+    arn: str
+    name: str
+    status: str  # SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+    output: Any
+    error: str | None
+    cause: str | None
+    events: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def transitions(self) -> int:
+        """State transitions as Step Functions bills them: one per state entered."""
+        return sum(1 for e in self.events if e["type"].endswith("StateEntered"))
+
+    @property
+    def states_entered(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.events if e["type"].endswith("StateEntered")]
+
+
+class OfflineStepFunctions(contextlib.AbstractContextManager):
+    """moto with state-machine execution on, the interpreter bridged, fakes answering Personalize/Glue/Lambda.
+
+        with OfflineStepFunctions(region="eu-west-1") as aws:
+            aws.lambdas.register(function_arn, handler)
+            aws.personalize.script("train", JobScript(duration=1200))
+            aws.personalize.refuse("CreateSolutionVersion", "ResourceInUseException", times=3)
+            arn = aws.create_state_machine(definition, name="pbp-dev-batch-pipeline")
+            result = aws.run(arn, name="weekly")
+            aws.calls_to("personalize")   # [Call(operation=..., params=..., at=...), ...]
+    """
+
+    FAKED_SERVICES = ("personalize", "glue", "lambda")
+
+    def __init__(self, *, region: str = DEFAULT_REGION, clock: VirtualClock | None = None, call_latency: float = 0.1):
+        self.region = region
+        self.clock = clock or VirtualClock()
+        self.call_latency = call_latency  # simulated seconds each faked call takes
+        self.personalize = FakePersonalize(self.clock, region)
+        self.glue = FakeGlue(self.clock)
+        self.lambdas = FakeLambda()
+        self.calls: list[Call] = []
+        self._stack = contextlib.ExitStack()
+        self._deadlines: dict[int, float] = {}
+        self._sfn: Any = None
+
+    # Lifecycle ------------------------------------------------------------------------------------------------
+    def __enter__(self) -> "OfflineStepFunctions":
+        stack = self._stack
+        stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        clock_datetime, clock_time = _datetime_module_on(self.clock), _time_module_on(self.clock)
+        for module in (parser_models_module, state_module, event_manager_module, execution_module):
+            stack.enter_context(mock.patch.object(module, "datetime", clock_datetime))
+        for module in (retrier_decl, callback_module):
+            stack.enter_context(mock.patch.object(module, "time", clock_time))
+        stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", self._wait_interval))
+        stack.enter_context(mock.patch.object(ExecutionWorker, "start", _run_synchronously))
+        original_environment = ExecutionWorker._get_evaluation_environment
+        stack.enter_context(
+            mock.patch.object(
+                ExecutionWorker, "_get_evaluation_environment", _with_aws_start_time(original_environment)
+            )
+        )
+        stack.enter_context(mock.patch.object(program_module.Program, "eval", self._program_eval()))
+        stack.enter_context(
+            mock.patch.object(
+                callback_module.StateTaskServiceCallback,
+                "_eval_integration_pattern",
+                _sync_without_task_token(callback_module.StateTaskServiceCallback._eval_integration_pattern),
+            )
+        )
+        stack.enter_context(
+            mock.patch.object(aws_sdk_module.StateTaskServiceAwsSdk, "_normalise_parameters", _sdk_parameters_to_boto)
+        )
+        stack.enter_context(
+            mock.patch.object(aws_sdk_module.StateTaskServiceAwsSdk, "_normalise_response", _sdk_response_to_sfn)
+        )
+        stack.enter_context(
+            mock.patch.object(
+                aws_sdk_module.StateTaskServiceAwsSdk, "_normalise_service_error_name", staticmethod(_sdk_error_prefix)
+            )
+        )
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events
+        unique = f"sfn-offline-{id(self)}"
+        events.register("before-parameter-build", self._remember_params, unique_id=unique + "-params")
+        events.register("before-call", self._answer, unique_id=unique + "-call")
+        stack.callback(events.unregister, "before-parameter-build", unique_id=unique + "-params")
+        stack.callback(events.unregister, "before-call", unique_id=unique + "-call")
+        # The harness's own client comes from another session, so its calls are neither faked nor logged.
+        self._sfn = boto3.session.Session().client("stepfunctions", region_name=self.region)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stack.close()
+
+    # Running --------------------------------------------------------------------------------------------------
+    def create_state_machine(self, definition: Mapping[str, Any] | str, *, name: str = "offline-state-machine") -> str:
+        text = definition if isinstance(definition, str) else json.dumps(definition)
+        return self._sfn.create_state_machine(
+            name=name, definition=text, roleArn=f"arn:aws:iam::{ACCOUNT}:role/offline-state-machine"
+        )["stateMachineArn"]
+
+    def start(self, state_machine_arn: str, *, name: str | None = None, input: Any = None) -> str:
+        """Starts an execution and returns its ARN once it has ended (executions run synchronously)."""
+        return self._sfn.start_execution(
+            stateMachineArn=state_machine_arn, name=name or str(uuid.uuid4()), input=json.dumps(input or {})
+        )["executionArn"]
+
+    def run(self, state_machine_arn: str, *, name: str | None = None, input: Any = None) -> ExecutionResult:
+        return self.result(self.start(state_machine_arn, name=name, input=input))
+
+    def result(self, execution_arn: str) -> ExecutionResult:
+        described = self._sfn.describe_execution(executionArn=execution_arn)
+        failure = next(
+            (e for e in reversed(self.history(execution_arn)) if e["type"] in ("ExecutionFailed", "ExecutionTimedOut")),
+            None,
+        )
+        details = (failure or {}).get("executionFailedEventDetails") or (failure or {}).get(
+            "executionTimedOutEventDetails", {}
+        )
+        return ExecutionResult(
+            arn=execution_arn,
+            name=described["name"],
+            status=described["status"],
+            output=json.loads(described["output"]) if described.get("output") else None,
+            error=described.get("error") or details.get("error"),
+            cause=described.get("cause") or details.get("cause"),
+            events=self.history(execution_arn),
+        )
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        pages = self._sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+        return list(itertools.chain.from_iterable(page["events"] for page in pages))
+
+    def calls_to(self, service: str, *operations: str) -> list[Call]:
+        return [c for c in self.calls if c.service == service and (not operations or c.operation in operations)]
+
+    # Hooks ----------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _remember_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["sfn_offline_params"] = json.loads(json.dumps(params, default=_json_default))
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        service, operation = model.service_model.service_name, model.name
+        params = context.get("sfn_offline_params", {})
+        call = Call(service, operation, params, self.clock.seconds)
+        self.calls.append(call)
+        self.clock.advance(self.call_latency)
+        fake = {"personalize": self.personalize, "glue": self.glue, "lambda": self.lambdas}.get(service)
+        if fake is None:
+            return None  # moto answers (e.g. stepfunctions ListExecutions)
+        request_id = str(uuid.uuid4())
+        try:
+            body = fake.handle(operation, params)
+        except ServiceError as error:
+            call.error = error.code
+            parsed = {
+                "Error": {"Code": error.code, "Message": error.message},
+                "ResponseMetadata": {"RequestId": request_id, "HTTPStatusCode": error.status},
+            }
+            return AWSResponse("https://offline", error.status, {}, None), parsed
+        body["ResponseMetadata"] = {"RequestId": request_id, "HTTPStatusCode": 200}
+        return AWSResponse("https://offline", 200, {}, None), body
+
+    # Interpreter patches --------------------------------------------------------------------------------------
+    def _wait_interval(self, env: Any, wait_seconds: int) -> None:
+        """Replaces WaitFunction._wait_interval (bound to the harness, so it gets no WaitFunction)."""
+        deadline = self._deadlines.get(id(env))  # set for top-level executions; Map/Parallel frames have none
+        if deadline is not None and self.clock.seconds + wait_seconds >= deadline:
+            self.clock.advance_to(deadline)
+            env.set_timed_out()
+            return
+        self.clock.advance(wait_seconds)
+
+    def _program_eval(self) -> Callable[[Any, Any], None]:
+        """Program.eval with TimeoutSeconds measured on the virtual clock (moto measures real seconds)."""
+        harness = self
+
+        def evaluate(program: Any, env: Any) -> None:
+            timeout = program.timeout_seconds.timeout_seconds if program.timeout_seconds else None
+            if timeout is not None and not env.is_frame():
+                harness._deadlines[id(env)] = harness.clock.seconds + timeout
+            env.next_state_name = program.start_at.start_at_name
+            # Same as moto's Program.eval, minus the real-time join timeout.
+            worker = threading.Thread(target=super(program_module.Program, program).eval, args=(env,), daemon=True)
+            worker.start()
+            worker.join()
+
+        return evaluate
+
+
+def _run_synchronously(worker: ExecutionWorker) -> None:
+    worker._execution_logic()
+
+
+def _with_aws_start_time(original: Callable[[ExecutionWorker], Any]) -> Callable[[ExecutionWorker], Any]:
+    """`$$.Execution.StartTime` as AWS writes it (2026-01-04T03:00:00.000Z), not a Python datetime."""
+
+    def environment(worker: ExecutionWorker) -> Any:
+        env = original(worker)
+        execution = env.states.context_object.context_object_data["Execution"]
+        if isinstance(execution.get("StartTime"), _datetime.datetime):
+            execution["StartTime"] = VirtualClock.iso(execution["StartTime"])
+        return env
+
+    return environment
+
+
+def _sync_without_task_token(original: Callable[..., None]) -> Callable[..., None]:
+    """`.sync` for services without task tokens (Glue): moto ends it with `interrupt_all()` on a None endpoint."""
+
+    def evaluate(task: Any, env: Any, **kwargs: Any) -> None:
+        if ResourceCondition.WaitForTaskToken in task._supported_integration_patterns:
+            return original(task, env=env, **kwargs)
+        task.timeout.eval(env=env)
+        timeout_seconds = env.stack.pop()
+        # The StartJobRun output stays on the stack: the sync resolver builder pops it.
+        resolver = task._build_sync_resolver(env=env, **kwargs)
+        env.stack.append(
+            task._eval_sync(
+                env=env,
+                sync_resolver=resolver,
+                timeout_seconds=timeout_seconds,
+                callback_endpoint=None,
+                heartbeat_endpoint=None,
+            )
+        )
+        return None
+
+    return evaluate
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, _datetime.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _operation_model(task: Any) -> Any:
+    service = task._get_boto_service_name()
+    action = task.resource.api_action
+    return _BOTOCORE.get_service_model(service).operation_model(action[0].upper() + action[1:])
+
+
+def _sdk_parameters_to_boto(task: Any, parameters: dict, *_: Any, **__: Any) -> None:
+    """PascalCase ASL parameters -> the API's member names, as Step Functions does for aws-sdk tasks."""
+    shape = _operation_model(task).input_shape
+    if shape is not None:
+        task._to_boto_request(parameters, shape)
+
+
+def _sdk_response_to_sfn(task: Any, response: Any, *_: Any, **__: Any) -> None:
+    """API member names in the result -> PascalCase, as Step Functions returns aws-sdk results."""
+    shape = _operation_model(task).output_shape
+    if shape is not None:
+        task._from_boto_response(response, shape)
+
+
+_SDK_ERROR_PREFIXES = {"dynamodb": "DynamoDb", "sfn": "Sfn", "stepfunctions": "Sfn"}
+
+
+def _sdk_error_prefix(service_name: str) -> str:
+    """`personalize` -> `Personalize`: the service part of aws-sdk error names (`Personalize.ResourceInUseException`)."""
+    lowered = service_name.lower()
+    if lowered in _SDK_ERROR_PREFIXES:
+        return _SDK_ERROR_PREFIXES[lowered]
+    return _BOTOCORE.get_service_model(lowered).service_id.replace(" ", "")

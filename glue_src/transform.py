@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
@@ -48,8 +48,6 @@ BATCH_INPUT_MAX_FILES = 1000
 RATING_MIN, RATING_MAX = 0.5, 5.0
 # 1995-01-01T00:00:00Z: MovieLens starts in 1995; anything earlier is a unit or data error.
 MIN_EPOCH_SECONDS = 788_918_400
-# Rows per interactions file when choosing how many files to write (few files, never thousands).
-ROWS_PER_INTERACTIONS_FILE = 1_000_000
 MAX_ID_LENGTH = 256
 # IDs are written unquoted to CSV and JSON: letters, digits and a few safe punctuation marks.
 ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,256}$"
@@ -374,16 +372,17 @@ def aggregate(classified: DataFrame) -> DataFrame:
 @dataclass(frozen=True)
 class Outputs:
     interactions: DataFrame  # USER_ID, ITEM_ID, TIMESTAMP
-    user_counts: DataFrame  # user, interactions
+    users: DataFrame  # user, interactions (one row per distinct user of the kept data)
     quarantine: DataFrame  # reason, line, source_file, occurrences
 
 
 def build_outputs(grouped: DataFrame) -> Outputs:
+    """The three outputs as DataFrames over the (cached) aggregate."""
     kept = grouped.filter(F.col("status") == KEPT)
     interactions = kept.select(
         F.col("user").alias("USER_ID"), F.col("item").alias("ITEM_ID"), F.col("ts").alias("TIMESTAMP")
     )
-    user_counts = kept.groupBy("user").agg(F.count(F.lit(1)).alias("interactions"))
+    users = kept.groupBy("user").agg(F.count(F.lit(1)).alias("interactions"))
     is_header = F.col("status") == HEADER
     quarantine = grouped.filter(~F.col("status").isin(KEPT, FILTERED, HEADER) | (is_header & (F.col("n") > 1))).select(
         F.when(is_header, F.lit("repeated_header")).otherwise(F.col("status")).alias("reason"),
@@ -391,59 +390,59 @@ def build_outputs(grouped: DataFrame) -> Outputs:
         F.col("source_file"),
         F.when(is_header, F.col("n") - 1).otherwise(F.col("n")).alias("occurrences"),
     )
-    return Outputs(interactions=interactions, user_counts=user_counts, quarantine=quarantine)
+    return Outputs(interactions=interactions, users=users, quarantine=quarantine)
 
 
-def compute_counts(grouped: DataFrame, outputs: Outputs) -> dict[str, Any]:
-    """Every count of the summary in one Spark action (a union of three small aggregations)."""
-    metric = lambda name, key, value: [F.lit(name).alias("metric"), key.cast("string").alias("key"), value.cast("long").alias("value")]  # noqa: E731
-    by_status = grouped.groupBy("status").agg(
-        F.sum("n").alias("lines"), F.count(F.lit(1)).alias("groups")
-    )
-    rows = by_status.select(*metric("lines", F.col("status"), F.col("lines"))).unionByName(
-        by_status.select(*metric("groups", F.col("status"), F.col("groups")))
-    )
-    users = outputs.user_counts.agg(
+# Statuses whose line counts come straight from the aggregate ("repeated_header" is derived).
+_COUNTED_STATUSES = (KEPT, FILTERED, HEADER) + tuple(r for r in REJECT_REASONS if r != "repeated_header")
+
+
+def status_metrics() -> list[Column]:
+    """Aggregates over the grouped data, observed while the interactions are written: lines and
+    groups per status (groups of `kept` = distinct interactions, of `header` = files with a header)."""
+    status, n = F.col("status"), F.col("n")
+    metrics = [F.sum(F.when(status == s, n)).alias(f"lines_{s}") for s in _COUNTED_STATUSES]
+    metrics += [F.count(F.when(status == s, F.lit(1))).alias(f"groups_{s}") for s in (KEPT, HEADER)]
+    return metrics
+
+
+def user_metrics() -> list[Column]:
+    """Aggregates over the per-user counts, observed while the batch input is written."""
+    return [
         F.count(F.lit(1)).alias("distinct_users"),
-        F.coalesce(F.sum(F.when(F.col("interactions") >= 2, 1)), F.lit(0)).alias("users_2plus"),
-        F.coalesce(F.sum(F.length("user") + 14), F.lit(0)).alias("batch_bytes"),
-    )
-    items = outputs.interactions.agg(F.countDistinct("ITEM_ID").alias("distinct_items"))
-    union = (
-        rows.unionByName(users.select(*metric("users", F.lit("distinct_users"), F.col("distinct_users"))))
-        .unionByName(users.select(*metric("users", F.lit("users_2plus"), F.col("users_2plus"))))
-        .unionByName(users.select(*metric("users", F.lit("batch_bytes"), F.col("batch_bytes"))))
-        .unionByName(items.select(*metric("items", F.lit("distinct_items"), F.col("distinct_items"))))
-    )
-    collected: dict[tuple[str, str], int] = {(r["metric"], r["key"]): int(r["value"] or 0) for r in union.collect()}
-    lines = {key: value for (name, key), value in collected.items() if name == "lines"}
-    groups = {key: value for (name, key), value in collected.items() if name == "groups"}
+        F.sum(F.when(F.col("interactions") >= 2, F.lit(1))).alias("users_2plus"),
+        # Bytes of the JSON lines written: {"userId":"<id>"} plus a newline (IDs are ASCII).
+        F.sum(F.length("user") + 14).alias("batch_input_bytes"),
+        F.sum("interactions").alias("kept"),
+    ]
 
-    header_lines = lines.get(HEADER, 0)
-    expected_headers = groups.get(HEADER, 0)  # one per (file, header text)
-    rejected = {reason: lines.get(reason, 0) for reason in REJECT_REASONS}
+
+def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any], distinct_items: int) -> dict[str, Any]:
+    """The summary's counts from the observed metrics; checks that they add up."""
+    get = lambda metrics, key: int(metrics.get(key) or 0)  # noqa: E731  (a sum over no rows is null)
+    header_lines, expected_headers = get(status, f"lines_{HEADER}"), get(status, f"groups_{HEADER}")
+    rejected = {reason: get(status, f"lines_{reason}") for reason in REJECT_REASONS}
     rejected["repeated_header"] = header_lines - expected_headers
-    kept = groups.get(KEPT, 0)
-    duplicates = lines.get(KEPT, 0) - kept
-    lines_read = sum(lines.values())
+    kept = get(status, f"groups_{KEPT}")
+    lines_read = sum(get(status, f"lines_{s}") for s in _COUNTED_STATUSES)
     counts = {
         "lines_read": lines_read,
         "header_lines": header_lines,
         "expected_header_lines": expected_headers,
         "rows_read": lines_read - expected_headers,
         "kept": kept,
-        "filtered_by_rating": lines.get(FILTERED, 0),
-        "duplicates": duplicates,
+        "filtered_by_rating": get(status, f"lines_{FILTERED}"),
+        "duplicates": get(status, f"lines_{KEPT}") - kept,
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
-        "distinct_users": collected.get(("users", "distinct_users"), 0),
-        "distinct_items": collected.get(("items", "distinct_items"), 0),
-        "users_with_2plus_interactions": collected.get(("users", "users_2plus"), 0),
-        "batch_input_bytes": collected.get(("users", "batch_bytes"), 0),
+        "distinct_users": get(users, "distinct_users"),
+        "distinct_items": int(distinct_items),
+        "users_with_2plus_interactions": get(users, "users_2plus"),
+        "batch_input_bytes": get(users, "batch_input_bytes"),
     }
     accounted = counts["kept"] + counts["filtered_by_rating"] + counts["duplicates"] + counts["rejected"]
-    if accounted != counts["rows_read"]:  # cannot happen unless a status is missed above
-        raise AssertionError(f"counts do not add up: rows_read={counts['rows_read']} but accounted={accounted}: {counts}")
+    if accounted != counts["rows_read"] or get(users, "kept") != kept:  # a status missed above
+        raise AssertionError(f"counts do not add up: {counts}, users: {dict(users)}")
     return counts
 
 
@@ -464,28 +463,31 @@ def check_minimums(counts: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _writer(df: DataFrame, partitions: int):
+def _writer(df: DataFrame, partitions: int) -> DataFrameWriter:
     return (
         df.coalesce(max(1, partitions))
         .write.mode("overwrite")
+        # No _SUCCESS marker in the folders Personalize reads (a writer option reaches the Hadoop conf).
         .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
         .option("compression", "none")
     )
 
 
-def write_outputs(spark: SparkSession, outputs: Outputs, options: EtlOptions, counts: Mapping[str, Any]) -> dict[str, int]:
-    """Writes interactions (CSV with header), batch input (JSON lines) and quarantine (JSON lines).
-    Returns the number of files asked for per output."""
-    parallelism = spark.sparkContext.defaultParallelism
-    files = {
-        "interactions": max(1, min(parallelism, math.ceil(counts["kept"] / ROWS_PER_INTERACTIONS_FILE))),
-        "batch_input": 1,
-        "quarantine": 1,
-    }
-    _writer(outputs.interactions, files["interactions"]).option("header", "true").csv(options.interactions_uri)
-    _writer(outputs.user_counts.select(F.col("user").alias("userId")), files["batch_input"]).json(options.batch_input_uri)
+def write_outputs(spark: SparkSession, grouped: DataFrame, options: EtlOptions) -> tuple[dict[str, Any], dict[str, int]]:
+    """Writes interactions (CSV with header), batch input and quarantine (JSON lines), counting on
+    the way (observed metrics ride on the writes); one more small action counts distinct items.
+    Returns (counts, files asked for per output)."""
+    outputs = build_outputs(grouped)
+    # Few files: at most one per core; adaptive execution already merges small shuffle partitions.
+    files = {"interactions": max(1, min(spark.sparkContext.defaultParallelism, 100)), "batch_input": 1, "quarantine": 1}
+    observed_status, observed_users = Observation(), Observation()
+    interactions = build_outputs(grouped.observe(observed_status, *status_metrics())).interactions
+    _writer(interactions, files["interactions"]).option("header", "true").csv(options.interactions_uri)
+    users = outputs.users.observe(observed_users, *user_metrics()).select(F.col("user").alias("userId"))
+    _writer(users, files["batch_input"]).json(options.batch_input_uri)
     _writer(outputs.quarantine, files["quarantine"]).json(options.quarantine_uri)
-    return files
+    distinct_items = outputs.interactions.agg(F.countDistinct("ITEM_ID")).collect()[0][0]
+    return assemble_counts(observed_status.get, observed_users.get, distinct_items), files
 
 
 def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = True) -> dict[str, Any]:
@@ -498,15 +500,9 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     layout = inspect_layout(raw, options)
     grouped = aggregate(classify(raw, options, layout, max_epoch_seconds=max_epoch)).cache()
     try:
-        outputs = build_outputs(grouped)
-        user_counts = outputs.user_counts.cache()
-        outputs = dataclasses.replace(outputs, user_counts=user_counts)
-        counts = compute_counts(grouped, outputs)
-        files = write_outputs(spark, outputs, options, counts)
+        counts, files = write_outputs(spark, grouped, options)
     finally:
         grouped.unpersist()
-        if "user_counts" in locals():
-            user_counts.unpersist()
     problems = check_minimums(counts)
     message = (
         "Kept data cannot be used by Amazon Personalize: " + "; ".join(problems) + f". See {options.summary_uri} "
@@ -545,7 +541,7 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
             "batch_input": options.batch_input_uri,
             "quarantine": options.quarantine_uri,
             "summary": options.summary_uri,
-            "files": files,
+            "max_files": files,
         },
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "duration_seconds": round(time.time() - started, 3),

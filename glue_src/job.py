@@ -1,0 +1,45 @@
+"""AWS Glue 5.0 entry point of the ratings ETL (the job's ScriptLocation).
+
+Thin on purpose: resolve the job arguments, get the SparkSession from a GlueContext, run the
+transform, and let a failure fail the job run. Everything else is in `transform`, which Glue puts
+on sys.path from `--extra-py-files` (a zip with `transform.py` at its root), so it is imported by
+its top-level name. The Glue libraries (`awsglue`) exist only on Glue: they are imported inside
+`main`, so this module can be imported (and tested with stand-ins) anywhere.
+
+The run writes `<output_uri><run_id>/` with interactions/, batch-input/, quarantine/ and
+`_summary.json` (via boto3), and raises (failing the job run) when the input is unusable or the
+kept data is below Amazon Personalize's training minimums, after the summary is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+try:  # on Glue: the module from --extra-py-files, at the root of sys.path
+    import transform
+except ModuleNotFoundError:  # locally: the glue_src package
+    from glue_src import transform
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from awsglue.context import GlueContext
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    argv = sys.argv if argv is None else argv
+    # Every job argument is a DefaultArgument of the job except --run_id, passed per run.
+    args = getResolvedOptions(argv, list(transform.ARGUMENT_NAMES))
+    options = transform.parse_options(args)  # EtlArgumentError fails the run with a clear message
+
+    spark_context = SparkContext.getOrCreate()
+    # No _SUCCESS marker next to the data files Personalize imports (also set per write).
+    spark_context._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+    spark = GlueContext(spark_context).spark_session
+    summary = transform.run(spark, options)  # TrainingMinimumsError after _summary.json is written
+    print(json.dumps({"run_id": summary["run_id"], "counts": summary["counts"], "outputs": summary["outputs"]}))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

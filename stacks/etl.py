@@ -1,0 +1,230 @@
+"""The Glue ETL job that turns raw ratings into Personalize inputs (`glue_src/`), with its own
+least-privilege role and a KMS security configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsii
+
+import aws_cdk as cdk
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct, IConstruct, IValidation
+
+from stacks.config import PipelineConfig
+
+GLUE_SRC = Path(__file__).resolve().parent.parent / "glue_src"
+JOB_SCRIPT = GLUE_SRC / "job.py"
+TRANSFORM_MODULE = "transform.py"
+# The job writes every run under this prefix of the transformed bucket: runs/<run_id>/...
+OUTPUT_PREFIX = "runs/"
+# Glue's log groups (output/error and continuous logs), named after the job, role and security
+# configuration by Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
+GLUE_LOG_GROUPS = "/aws-glue/jobs*"
+# cdk.json holds a tab as "\t" (config decodes it); the job argument spells whitespace as a word
+# so that no console, CLI or template round trip can strip it.
+_DELIMITER_ARGUMENT = {"\t": "tab", " ": "space"}
+
+
+def delimiter_argument(delimiter: str) -> str:
+    return _DELIMITER_ARGUMENT.get(delimiter, delimiter)
+
+
+class RatingsEtl(Construct):
+    """A Glue 5.0 PySpark job (`glue_src/job.py` + the `transform` module) reading
+    `s3://<raw>/<raw_prefix>` and writing `s3://<transformed>/runs/<run_id>/`.
+
+    The state machine passes `--run_id` per run; every other argument is a DefaultArgument
+    from the config. Attributes: `job`, `role`, `security_configuration`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        raw_bucket: s3.IBucket,
+        transformed_bucket: s3.IBucket,
+        data_key: kms.IKey,
+        logs_key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description="Glue ratings ETL: reads raw ratings, writes the run's Personalize inputs",
+        )
+        # Data: read the raw prefix only, read/write (overwrite on a re-run) the runs/ prefix only.
+        # The bucket grants add the data key (SSE-KMS) for exactly these operations.
+        raw_bucket.grant_read(self.role, f"{config.raw_prefix}*")
+        transformed_bucket.grant_read_write(self.role, f"{OUTPUT_PREFIX}*")
+        # The security configuration encrypts S3 output (SSE-KMS) and job bookmarks (CSE-KMS)
+        # with the data key: Glue calls KMS as the job role.
+        data_key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        # Logs: Glue creates its log groups as the job role and associates the logs key with
+        # them (the key policy lets CloudWatch Logs use the key; the role needs no KMS rights).
+        log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=GLUE_LOG_GROUPS,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="GlueJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+                resources=[log_groups],
+            )
+        )
+        # Job metrics (--enable-metrics, observability metrics) go to the Glue namespace;
+        # PutMetricData has no resource-level permissions, the namespace condition scopes it.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="GlueJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            )
+        )
+
+        self.security_configuration = glue.SecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            security_configuration_name=config.resource_name("etl"),
+            s3_encryption=glue.S3Encryption.kms(data_key),
+            cloud_watch_encryption=glue.CloudWatchEncryption.kms(logs_key),
+            job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(data_key),
+        )
+
+        # Assets, each read by the role by its exact key. The transform goes in a zip with
+        # transform.py at its root: Glue puts --extra-py-files zips on sys.path, so job.py
+        # imports it as `transform` (a plain .py asset would be renamed to <hash>.py).
+        script = s3_assets.Asset(self, "Script", path=str(JOB_SCRIPT))
+        module = s3_assets.Asset(
+            self, "TransformModule", path=str(GLUE_SRC), exclude=["*", f"!{TRANSFORM_MODULE}"]
+        )
+
+        self.job = glue.PySparkEtlJob(
+            self,
+            "Job",
+            job_name=config.resource_name("ratings-etl"),
+            description="Raw ratings -> Personalize interactions CSV, batch-input users, quarantine, summary",
+            role=self.role,
+            script=glue.Code.from_bucket(script.bucket, script.s3_object_key),
+            extra_python_files=[glue.Code.from_bucket(module.bucket, module.s3_object_key)],
+            glue_version=glue.GlueVersion.V5_0,
+            worker_configuration=glue.WorkerConfiguration(
+                worker_type=glue.WorkerType[config.glue_worker_type.replace(".", "_")],
+                number_of_workers=config.glue_worker_count,
+            ),
+            timeout=Duration.minutes(config.glue_timeout_minutes),
+            max_concurrent_runs=1,
+            max_retries=0,  # the state machine decides about retries
+            continuous_logging=glue.ContinuousLoggingProps(enabled=True),
+            security_configuration=self.security_configuration,
+            default_arguments=self.default_arguments(config, raw_bucket, transformed_bucket),
+        )
+        self._acknowledge_findings(raw_bucket, transformed_bucket, config)
+
+    @staticmethod
+    def default_arguments(config: PipelineConfig, raw_bucket: s3.IBucket, transformed_bucket: s3.IBucket) -> dict[str, str]:
+        """Every job argument but --run_id (passed per run by the state machine)."""
+        return {
+            "--input_uri": f"s3://{raw_bucket.bucket_name}/{config.raw_prefix}",
+            "--output_uri": f"s3://{transformed_bucket.bucket_name}/{OUTPUT_PREFIX}",
+            "--min_rating": f"{config.min_rating:g}",
+            "--delimiter": delimiter_argument(config.raw_delimiter),
+            "--has_header": "true" if config.raw_has_header else "false",
+            "--user_column": config.raw_user_column,
+            "--item_column": config.raw_item_column,
+            "--rating_column": config.raw_rating_column,
+            "--timestamp_column": config.raw_timestamp_column,
+            "--timestamp_unit": config.raw_timestamp_unit,
+            "--enable-auto-scaling": "true",
+            "--job-bookmark-option": "job-bookmark-disable",  # every run reads the whole raw prefix
+        }
+
+    def _acknowledge_findings(self, raw_bucket: s3.IBucket, transformed_bucket: s3.IBucket, config: PipelineConfig) -> None:
+        """Acknowledges, on the role's policy, each cdk-nag AwsSolutions-IAM5 finding it has by design."""
+        policy = self.role.node.find_child("DefaultPolicy")
+        findings = {
+            "Action::s3:GetObject*": "S3 read grant (GetObject, GetObjectVersion, ...) limited to the raw prefix, the runs/ prefix and the two script objects.",
+            "Action::s3:GetBucket*": "S3 read grant: bucket metadata (location, versioning) of the raw, transformed and asset buckets, which Spark's S3 client reads.",
+            "Action::s3:List*": "S3 read grant: Spark lists the raw prefix and the runs/ prefix it writes; no other bucket is listed.",
+            "Action::s3:DeleteObject*": "S3 write grant: a re-run of the same run id overwrites runs/<run_id>/ and Spark's committer deletes its temporary files; limited to runs/*.",
+            "Action::s3:Abort*": "S3 write grant: aborting multipart uploads of the job's own output under runs/*.",
+            "Action::kms:ReEncrypt*": "Bucket grant on the data key (the buckets' SSE-KMS key), needed to write SSE-KMS objects; only that key.",
+            "Action::kms:GenerateDataKey*": "Bucket grant on the data key (the buckets' SSE-KMS key), needed to write SSE-KMS objects; only that key.",
+            "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited by the cloudwatch:namespace = Glue condition.",
+            f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{GLUE_LOG_GROUPS}": (
+                "Glue names the job's log groups at run time from the job, role and security configuration "
+                "(/aws-glue/jobs/<config>-role/<role>/output|error, continuous logs); limited to Glue job log groups of this account and region."
+            ),
+        }
+        for finding, reason in findings.items():
+            _acknowledge(policy, finding, reason)
+        # A bucket of another stack is referenced through an output, whose rendering is known only
+        # once CDK has resolved cross-stack references: acknowledge those findings then.
+        object_patterns = ((raw_bucket, f"{config.raw_prefix}*", "reads every raw file of the prefix"),
+                           (transformed_bucket, f"{OUTPUT_PREFIX}*", "writes the run's outputs under runs/<run_id>/"))
+        self.node.add_validation(_AcknowledgeObjectWildcards(policy, object_patterns))
+
+
+def _acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reason))
+
+
+def flatten_cfn_reference(node: Any) -> str:
+    """A resolved CloudFormation value as cdk-nag prints it in a finding id (its flattenCfnReference)."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict) and "Fn::Join" in node:
+        delimiter, items = node["Fn::Join"]
+        return delimiter.join(flatten_cfn_reference(item) for item in items)
+    if isinstance(node, dict) and "Fn::Sub" in node:
+        return flatten_cfn_reference(node["Fn::Sub"])
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        resource, attribute = node["Fn::GetAtt"]
+        return f"<{flatten_cfn_reference(resource)}.{flatten_cfn_reference(attribute)}>"
+    if isinstance(node, dict) and "Fn::ImportValue" in node:
+        return flatten_cfn_reference(node["Fn::ImportValue"])
+    if isinstance(node, dict) and "Ref" in node:
+        return f"<{flatten_cfn_reference(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeObjectWildcards:
+    """Runs after CDK resolved references (validation phase, before the cdk-nag plugin) and
+    acknowledges the IAM5 finding of each `<bucket ARN>/<prefix>*` object resource of the policy."""
+
+    def __init__(self, policy: IConstruct, patterns: tuple[tuple[s3.IBucket, str, str], ...]) -> None:
+        self._policy = policy
+        self._patterns = patterns
+        self._done = False
+
+    def validate(self) -> list[str]:
+        if not self._done:
+            stack = cdk.Stack.of(self._policy)
+            for bucket, pattern, purpose in self._patterns:
+                resource = flatten_cfn_reference(stack.resolve(bucket.arn_for_objects(pattern)))
+                _acknowledge(
+                    self._policy,
+                    f"Resource::{resource}",
+                    f"Objects under {pattern} of one bucket only: the job {purpose}, file names chosen by Spark at run time.",
+                )
+            self._done = True
+        return []

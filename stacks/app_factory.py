@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import PipelineConfig
 from stacks.data_stack import DataStack
+from stacks.pipeline_stack import PipelineStack
 
 
 def environment_from_cdk_variables() -> cdk.Environment | None:
@@ -27,6 +28,9 @@ class PipelineApp:
         self.config = PipelineConfig.from_context(app.node.try_get_context)
         name = f"{self.config.prefix}-{self.config.environment}"
         self.data_stack = DataStack(app, f"{name}-data", config=self.config, env=env)
+        self.pipeline_stack = PipelineStack(
+            app, f"{name}-pipeline", config=self.config, data=self.data_stack, env=env
+        )
         cdk.Tags.of(app).add("project", "personalize-batch-pipeline")
         cdk.Tags.of(app).add("environment", self.config.environment)
         if with_nag:
@@ -34,7 +38,7 @@ class PipelineApp:
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [self.data_stack]
+        return [self.data_stack, self.pipeline_stack]
 
 
 def build_app(

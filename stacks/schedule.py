@@ -12,6 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.nag import acknowledge
 
 # A start that cannot be delivered within an hour is stale: the next scheduled run is the better one.
 START_RETRY_ATTEMPTS = 5
@@ -46,6 +47,11 @@ class PipelineSchedule(Construct):
             enforce_ssl=True,
             retention_period=DEAD_LETTER_RETENTION,
         )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the schedule's target; a DLQ of a DLQ would hold nothing.",
+        )
         # Our own role (the target grants it StartExecution and SendMessage) so that it can also
         # be granted the key of the encrypted dead-letter queue.
         self.role = iam.Role(
@@ -56,7 +62,8 @@ class PipelineSchedule(Construct):
             ),
             description="Lets EventBridge Scheduler start the Personalize batch pipeline",
         )
-        alerts_key.grant_encrypt_decrypt(self.role)
+        # Sending to an SSE-KMS queue needs exactly these two (SQS's documented producer permissions).
+        alerts_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
         target = targets.StepFunctionsStartExecution(
             state_machine,
             role=self.role,

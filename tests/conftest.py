@@ -52,3 +52,8 @@ def default_templates(default_app: PipelineApp) -> dict[str, Template]:
 @pytest.fixture(scope="session")
 def data_template(default_app: PipelineApp, default_templates: dict[str, Template]) -> Template:
     return default_templates[default_app.data_stack.stack_name]
+
+
+@pytest.fixture(scope="session")
+def pipeline_template(default_app: PipelineApp, default_templates: dict[str, Template]) -> Template:
+    return default_templates[default_app.pipeline_stack.stack_name]

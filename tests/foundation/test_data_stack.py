@@ -197,7 +197,9 @@ def test_keys_rotate_and_let_personalize_and_logs_in(data_template: Template) ->
 
 
 def test_outputs_name_buckets_key_and_role(data_template: Template) -> None:
-    assert set(data_template.find_outputs("*")) == {
+    # PublishOutput* are CDK's outputs for the pipeline stack's (weak) cross-stack references.
+    documented = {name for name in data_template.find_outputs("*") if not name.startswith("PublishOutput")}
+    assert documented == {
         "RawBucketName",
         "TransformedBucketName",
         "CuratedBucketName",

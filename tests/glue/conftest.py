@@ -1,0 +1,57 @@
+"""One local SparkSession for every Glue test (session scope), built by the shared helper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from glue_src import transform
+
+# Fixed "now" for the timestamp plausibility check, so results do not depend on the clock.
+MAX_EPOCH = 1_800_000_000  # 2027-01-15
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from glue_src.local_spark import local_spark_session
+
+    session = local_spark_session(app_name="glue-tests", shuffle_partitions=2, driver_memory="1g", for_tests=True)
+    yield session
+    session.stop()
+
+
+def options(input_path: Path | str, output_path: Path | str, run_id: str = "run-1", **arguments: Any) -> transform.EtlOptions:
+    parsed = transform.parse_options({"input_uri": str(input_path), "output_uri": str(output_path) + "/", "run_id": run_id, **arguments})
+    return transform.EtlOptions(**{**parsed.__dict__, "max_epoch_seconds": MAX_EPOCH})
+
+
+def data_files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir())
+
+
+def read_lines(folder: Path) -> list[str]:
+    """All lines of all files in an output folder (ordering-independent comparisons sort them)."""
+    return [line for path in data_files(folder) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def read_csv_rows(folder: Path) -> tuple[list[str], list[tuple[str, ...]]]:
+    """(header of every file, data rows of all files); every file must start with the header."""
+    headers, rows = [], []
+    for path in data_files(folder):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        headers.append(lines[0])
+        rows.extend(tuple(line.split(",")) for line in lines[1:])
+    return headers, rows
+
+
+def read_json_lines(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in read_lines(folder)]
+
+
+def assert_only_data_files(folder: Path, suffix: str) -> None:
+    names = [path.name for path in data_files(folder)]
+    assert names, f"{folder} is empty"
+    assert all(name.startswith("part-") and name.endswith(suffix) for name in names), names

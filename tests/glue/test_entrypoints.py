@@ -1,0 +1,176 @@
+"""The Glue entry point (`job.py`, with stand-ins for the Glue libraries), the local runner and
+the bundled sample, and the summary written to S3."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from glue_src import local_run, transform
+from glue_src.sample import make_sample
+from tests.glue.conftest import assert_only_data_files, read_csv_rows, read_lines
+
+GLUE_SRC = Path(transform.__file__).resolve().parent
+
+
+def _fake_glue_modules(spark: Any) -> dict[str, types.ModuleType]:
+    """Stand-ins for awsglue.utils.getResolvedOptions and awsglue.context.GlueContext."""
+
+    def get_resolved_options(argv: list[str], names: list[str]) -> dict[str, str]:
+        pairs = dict(zip(argv[1::2], argv[2::2]))
+        missing = [name for name in names if f"--{name}" not in pairs]
+        if missing:
+            raise SystemExit(f"the following arguments are required: {', '.join('--' + m for m in missing)}")
+        return {name: pairs[f"--{name}"] for name in names}
+
+    class GlueContext:
+        def __init__(self, spark_context: Any) -> None:
+            assert spark_context is spark.sparkContext
+            self.spark_session = spark
+
+    awsglue, utils, context = (types.ModuleType(name) for name in ("awsglue", "awsglue.utils", "awsglue.context"))
+    utils.getResolvedOptions = get_resolved_options
+    context.GlueContext = GlueContext
+    return {"awsglue": awsglue, "awsglue.utils": utils, "awsglue.context": context}
+
+
+def _u_data(path: Path) -> set[tuple[str, str, str]]:
+    """An ml-100k `u.data`-like file (tab, no header, seconds): 30 users x 100 movies, ratings
+    1-5. Returns the interactions the job must keep (rating >= 3.5)."""
+    lines, kept = [], set()
+    for user in range(1, 31):
+        for item in range(1, 101):
+            rating, stamp = (user + item) % 5 + 1, 880_000_000 + user * 1000 + item
+            lines.append(f"{user}\t{item}\t{rating}\t{stamp}")
+            if rating >= 3.5:
+                kept.add((str(user), str(item), str(stamp)))
+    path.write_text("\n".join(lines) + "\n")
+    return kept
+
+
+def test_glue_job_entry_point_runs_the_transform_on_u_data_by_position(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _u_data(tmp_path / "u.data")
+    for name, module in _fake_glue_modules(spark).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    from glue_src import job
+
+    argv = ["job.py", "--JOB_NAME", "pbp-dev-ratings-etl"]
+    for name, value in {
+        "input_uri": str(tmp_path / "u.data"),
+        "output_uri": str(tmp_path / "runs") + "/",
+        "run_id": "20260101T000000Z-u-data-1",
+        "min_rating": "3.5",
+        "delimiter": "tab",
+        "has_header": "false",
+        "user_column": "0",
+        "item_column": "1",
+        "rating_column": "2",
+        "timestamp_column": "3",
+        "timestamp_unit": "s",
+    }.items():
+        argv += [f"--{name}", value]
+    summary = job.main(argv)
+
+    run_dir = tmp_path / "runs" / "20260101T000000Z-u-data-1"
+    headers, rows = read_csv_rows(run_dir / "interactions")
+    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP"} and sorted(rows) == sorted(expected)
+    assert sorted(read_lines(run_dir / "batch-input")) == sorted(f'{{"userId":"{user}"}}' for user in range(1, 31))
+    assert_only_data_files(run_dir / "interactions", ".csv")
+    assert json.loads((run_dir / "_summary.json").read_text()) == summary
+    assert summary["status"] == "SUCCEEDED" and summary["minimums"]["met"]
+    assert summary["input"] == {**summary["input"], "header": None, "field_count": 4, "files": 1}
+    counts = summary["counts"]
+    assert (counts["kept"], counts["filtered_by_rating"], counts["duplicates"], counts["rejected"]) == (1200, 1800, 0, 0)
+    assert counts["users_with_2plus_interactions"] == 30 and counts["distinct_items"] == 100
+
+
+def test_glue_job_without_run_id_fails_before_spark(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, module in _fake_glue_modules(spark).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    from glue_src import job
+
+    with pytest.raises(SystemExit, match="--run_id"):
+        job.main(["job.py", "--input_uri", "s3://raw/ratings/", "--output_uri", "s3://t/runs/"])
+
+
+def test_job_imports_transform_by_its_top_level_name_from_the_extra_py_files_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the CDK asset ships: a zip with transform.py at its root, put on sys.path by Glue.
+    archive = tmp_path / "transform-module.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(GLUE_SRC / "transform.py", "transform.py")
+    monkeypatch.syspath_prepend(str(archive))
+    assert "transform" not in sys.modules
+    spec = importlib.util.spec_from_file_location("glue_job_script", GLUE_SRC / "job.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        assert Path(module.transform.__file__).parent == archive
+    finally:
+        sys.modules.pop("transform", None)
+    assert "awsglue" not in sys.modules  # the Glue libraries are imported only when main() runs
+
+
+def test_local_run_with_no_input_uses_the_bundled_sample_and_passes_the_minimums(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = local_run.main(["--output", str(tmp_path), "--run-id", "sample", "--quiet"])
+    assert status == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "sample" / "_summary.json").read_text())
+    counts = summary["counts"]
+    assert json.loads(capsys.readouterr().out) == counts
+    assert summary["arguments"]["input_uri"] == str(local_run.SAMPLE_INPUT)
+    assert counts["kept"] >= 1000 and counts["users_with_2plus_interactions"] >= 25
+    assert counts["duplicates"] == 2
+    assert {reason: n for reason, n in counts["rejected_by_reason"].items() if n} == {
+        "blank_line": 2,
+        "repeated_header": 1,
+        "wrong_field_count": 1,
+        "non_numeric_rating": 1,
+        "rating_out_of_range": 1,
+        "timestamp_out_of_range": 1,
+    }
+
+
+def test_local_run_reports_bad_arguments_without_starting_spark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert local_run.main(["--timestamp-unit", "ns"]) == 2
+    assert "--timestamp_unit has value 'ns'" in capsys.readouterr().err
+
+
+def test_local_run_builds_glue_arguments_for_other_formats() -> None:
+    args = local_run.build_parser().parse_args(["--input", "u.data", "--no-header", "--timestamp-unit", "s", "--run-id", "x"])
+    arguments = local_run.glue_arguments(args)
+    assert {key: arguments[key] for key in ("--has_header", "--user_column", "--item_column", "--rating_column", "--timestamp_column")} == {
+        "--has_header": "false",
+        "--user_column": "0",
+        "--item_column": "1",
+        "--rating_column": "2",
+        "--timestamp_column": "3",
+    }
+    assert set(arguments) == {f"--{name}" for name in transform.ARGUMENT_NAMES}
+
+
+def test_bundled_sample_is_what_the_generator_writes() -> None:
+    text = make_sample.SAMPLE_PATH.read_text(encoding="utf-8")
+    assert text == "\n".join(make_sample.sample_lines()) + "\n"
+    assert len(text.encode()) < 200_000
+    assert text.splitlines()[0] == "userID\tmovieID\trating\ttimestamp"
+
+
+@mock_aws
+def test_summary_goes_to_s3_with_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="transformed", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    transform.write_summary({"run_id": "r1", "counts": {"kept": 1}}, "s3://transformed/runs/r1/_summary.json")
+    body = s3.get_object(Bucket="transformed", Key="runs/r1/_summary.json")
+    assert body["ContentType"] == "application/json"
+    assert json.loads(body["Body"].read()) == {"run_id": "r1", "counts": {"kept": 1}}

@@ -1,0 +1,134 @@
+"""`python -m pipeline_cli`: argument parsing and the error -> exit code boundary, nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+import boto3
+from botocore.exceptions import BotoCoreError
+from rich.console import Console
+
+from . import __version__
+from .aws import Gateway, make_session
+from .commands import Context, history, start, status
+from .errors import CliError, ExitCode, translate_botocore_error
+from .outputs import DEFAULT_STACK_NAME, OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
+from .render import Clock, utc_now
+from .stages import STAGES
+
+EPILOG = f"""\
+exit codes:
+  0  succeeded, or skipped by the overlap guard (status: also still running)
+  1  the execution failed, timed out or was aborted
+  2  usage or configuration error: bad arguments, unknown stack/profile/execution, missing output
+  3  AWS access problem: no or expired credentials, access denied, throttled, unreachable
+  130  interrupted while watching (the execution keeps running)
+
+The stack must have the output {", ".join(REQUIRED_OUTPUTS)} (optional: {", ".join(OPTIONAL_OUTPUTS)}).
+Stages are recognised by state-name prefix: {"; ".join(f"{s.label}: {'/'.join(s.prefixes)}" for s in STAGES)};
+other states are shown under their own name.
+"""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The connection options work before or after the subcommand (SUPPRESS keeps a later
+    # position from overwriting an earlier one with the default).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack", default=argparse.SUPPRESS, help=f"pipeline stack name (default {DEFAULT_STACK_NAME})")
+    common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: from profile/environment)")
+    common.add_argument("--profile", default=argparse.SUPPRESS, help="AWS named profile")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline_cli",
+        description="Start and watch runs of the Personalize batch pipeline.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p_start = sub.add_parser("start", parents=[common], help="start a run (input {})")
+    p_start.add_argument("--name", help="execution name (1-80 chars; default: generated)")
+    p_start.add_argument("--wait", action="store_true", help="show live progress until the run ends")
+    p_start.add_argument(
+        "--poll-interval", type=_positive_float, default=10.0, metavar="SECONDS", help="with --wait (default 10)"
+    )
+
+    p_status = sub.add_parser("status", parents=[common], help="one execution in full (default: the latest)")
+    p_status.add_argument("execution", nargs="?", metavar="EXECUTION", help="execution name or ARN")
+    p_status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p_history = sub.add_parser("history", parents=[common], help="the last N runs")
+    p_history.add_argument("-n", "--limit", type=_positive_int, default=10, metavar="N", help="how many (default 10)")
+    p_history.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    session: boto3.Session | None = None,
+    console: Console | None = None,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
+    """Run the CLI; returns the exit code. Tests pass `session` (moto/Stubber) and `console`."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help/--version (0) and usage errors (2), already printed
+        return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.USAGE
+    stack = getattr(args, "stack", DEFAULT_STACK_NAME)
+    try:
+        if session is None:
+            session = make_session(getattr(args, "profile", None), getattr(args, "region", None))
+        ctx = Context(
+            gateway=Gateway(session),
+            stack=stack,
+            console=console or Console(highlight=False),
+            clock=clock,
+        )
+        if sleep is not None:
+            ctx.sleep = sleep
+        if args.command == "start":
+            return start(ctx, args.name, args.wait, args.poll_interval)
+        if args.command == "status":
+            return status(ctx, args.execution, args.json)
+        return history(ctx, args.limit, args.json)
+    except CliError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except BotoCoreError as exc:  # safety net: the gateway translates what it expects
+        err = translate_botocore_error(exc)
+        print(f"error: {err.message}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

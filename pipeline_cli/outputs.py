@@ -1,0 +1,85 @@
+"""Which CloudFormation outputs of the pipeline stack the CLI reads, in one place.
+
+The stack's outputs are the CLI's only coupling to the CDK app: operators name a stack, never an
+ARN, so a redeploy that replaces the state machine (new ARN) needs no CLI change. The pipeline
+stack must export these keys; keep this module and the stack in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from .errors import CliError, ExitCode
+
+__all__ = [
+    "DEFAULT_STACK_NAME",
+    "OUTPUT_STATE_MACHINE_ARN",
+    "OUTPUT_CURATED_BUCKET_NAME",
+    "OUTPUT_ALERT_TOPIC_ARN",
+    "REQUIRED_OUTPUTS",
+    "OPTIONAL_OUTPUTS",
+    "Pipeline",
+    "pipeline_from_outputs",
+]
+
+DEFAULT_STACK_NAME = "pbp-dev-pipeline"
+"""`<prefix>-<environment>-pipeline` with the defaults of cdk.json."""
+
+OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
+"""Required: the state machine every command works on."""
+OUTPUT_CURATED_BUCKET_NAME = "CuratedBucketName"
+"""Optional: where a run's recommendations land (`s3://<bucket>/runs/<execution name>/`)."""
+OUTPUT_ALERT_TOPIC_ARN = "AlertTopicArn"
+"""Optional: the SNS topic failures are announced on (shown so operators know who was told)."""
+
+REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN,)
+OPTIONAL_OUTPUTS = (OUTPUT_CURATED_BUCKET_NAME, OUTPUT_ALERT_TOPIC_ARN)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A deployed pipeline as found through its stack."""
+
+    stack_name: str
+    state_machine_arn: str
+    curated_bucket: str | None = None
+    alert_topic_arn: str | None = None
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.state_machine_arn.rsplit(":", 1)[-1]
+
+    def run_output_uri(self, execution_name: str) -> str | None:
+        """Where the README says a run's batch output goes: `s3://<curated>/runs/<run>/`."""
+        if not self.curated_bucket:
+            return None
+        return f"s3://{self.curated_bucket}/runs/{execution_name}/"
+
+
+def pipeline_from_outputs(stack_name: str, outputs: Iterable[Mapping[str, Any]]) -> Pipeline:
+    """The `Pipeline` described by a stack's `Outputs` list (as `describe_stacks` returns it).
+
+    Raises a usage error naming the missing key and the keys that *are* there: the usual cause
+    is pointing `--stack` at the data stack, and the list makes that obvious.
+    """
+    values = {str(o.get("OutputKey")): str(o.get("OutputValue", "")) for o in outputs}
+    arn = values.get(OUTPUT_STATE_MACHINE_ARN, "").strip()
+    if not arn:
+        present = ", ".join(sorted(values)) or "none"
+        raise CliError(
+            f"stack {stack_name!r} has no {OUTPUT_STATE_MACHINE_ARN!r} output (its outputs: {present}); "
+            "is it the pipeline stack? (--stack)",
+            ExitCode.USAGE,
+        )
+    if not (arn.startswith("arn:") and ":states:" in arn and ":stateMachine:" in arn):
+        raise CliError(
+            f"output {OUTPUT_STATE_MACHINE_ARN!r} of stack {stack_name!r} is not a state machine ARN: {arn!r}",
+            ExitCode.USAGE,
+        )
+    return Pipeline(
+        stack_name=stack_name,
+        state_machine_arn=arn,
+        curated_bucket=values.get(OUTPUT_CURATED_BUCKET_NAME) or None,
+        alert_topic_arn=values.get(OUTPUT_ALERT_TOPIC_ARN) or None,
+    )

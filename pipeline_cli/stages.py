@@ -1,0 +1,352 @@
+"""Execution history events -> a stage timeline (pure: no AWS calls, no rendering).
+
+Why derive stages from the history instead of hard-coding the state machine's states: the
+definition will keep gaining states (polling loops, retries, notifications). Every
+`<Type>StateEntered` / `<Type>StateExited` event carries the state's name, and a small table of
+name *prefixes* maps states onto the pipeline's stages. A state no prefix matches becomes a stage
+of its own, under its raw name, so a new state shows up instead of breaking the CLI.
+
+Stage table (first matching prefix wins, case-insensitive):
+
+| stage            | state names starting with         |
+|------------------|-----------------------------------|
+| overlap guard    | `Overlap`, `Guard`                |
+| Glue ETL         | `Glue`, `Etl`                     |
+| dataset import   | `DatasetImport`, `Import`         |
+| training         | `SolutionVersion`, `Training`     |
+| batch inference  | `Batch`                           |
+| post-processing  | `PostProcess`, `Manifest`         |
+
+A stage's duration runs from the first entry of any of its states to the last exit (so a polling
+loop of Wait/Task/Choice states is one stage). An unmapped `Succeed` state (the end marker) is
+not listed. An execution is *skipped* when it SUCCEEDED and its output says so (see `is_skipped`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+__all__ = [
+    "STAGES",
+    "StageDef",
+    "StageStatus",
+    "Stage",
+    "Timeline",
+    "stage_of",
+    "build_timeline",
+    "is_skipped",
+    "skip_reason",
+    "RUNNING_STATUSES",
+    "FAILED_STATUSES",
+]
+
+
+@dataclass(frozen=True)
+class StageDef:
+    key: str
+    label: str
+    prefixes: tuple[str, ...]
+
+
+STAGES: tuple[StageDef, ...] = (
+    StageDef("guard", "overlap guard", ("Overlap", "Guard")),
+    StageDef("etl", "Glue ETL", ("Glue", "Etl")),
+    StageDef("import", "dataset import", ("DatasetImport", "Import")),
+    StageDef("training", "training", ("SolutionVersion", "Training")),
+    StageDef("batch", "batch inference", ("Batch",)),
+    StageDef("postprocess", "post-processing", ("PostProcess", "Manifest")),
+)
+"""The pipeline's stages in run order: the table of the module docstring."""
+
+_STAGE_INDEX = {s.key: i for i, s in enumerate(STAGES)}
+
+RUNNING_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
+FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+_END_EVENTS = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
+
+
+def stage_of(state_name: str) -> StageDef | None:
+    """The stage a state belongs to by its name's prefix, or None (the state is its own stage)."""
+    lowered = state_name.lower()
+    for stage in STAGES:
+        if any(lowered.startswith(p.lower()) for p in stage.prefixes):
+            return stage
+    return None
+
+
+class StageStatus(str, Enum):
+    DONE = "done"
+    RUNNING = "running"
+    FAILED = "failed"
+    PENDING = "pending"
+    """Not reached yet; the execution is still running."""
+    NOT_RUN = "not run"
+    """Never reached; the execution ended (failed or skipped) before it."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    """The stage key of `STAGES`, or the raw state name for an unmapped state."""
+    label: str
+    status: StageStatus
+    started: datetime | None = None
+    ended: datetime | None = None
+    states: tuple[str, ...] = ()
+    """The state names seen in this stage, in order of first entry."""
+
+    def duration(self, now: datetime) -> float | None:
+        """Seconds from first entry to last exit; a running stage counts up to `now`."""
+        if self.started is None:
+            return None
+        end = self.ended if self.ended is not None else now
+        return max(0.0, (end - self.started).total_seconds())
+
+
+@dataclass(frozen=True)
+class Timeline:
+    status: str
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED (or PENDING_REDRIVE from describe)."""
+    started: datetime | None
+    stopped: datetime | None
+    stages: tuple[Stage, ...]
+    current_state: str | None = None
+    """The most recently entered state still open (or the last one exited between transitions)."""
+    failed_state: str | None = None
+    """The state that was open when the execution failed, timed out or was aborted."""
+    error: str | None = None
+    cause: str | None = None
+    output: str | None = None
+    last_event_id: int = 0
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == "SUCCEEDED" and is_skipped(self.output)
+
+    @property
+    def outcome(self) -> str:
+        """The status an operator cares about: SKIPPED is a SUCCEEDED run the guard stopped."""
+        return "SKIPPED" if self.skipped else self.status
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in RUNNING_STATUSES
+
+    def elapsed(self, now: datetime) -> float | None:
+        if self.started is None:
+            return None
+        end = self.stopped if self.stopped is not None else now
+        return max(0.0, (end - self.started).total_seconds())
+
+    def stage_for_state(self, state_name: str | None) -> Stage | None:
+        if state_name is None:
+            return None
+        return next((s for s in self.stages if state_name in s.states), None)
+
+
+@dataclass
+class _StageAcc:
+    key: str
+    label: str
+    mapped: bool
+    started: datetime
+    ended: datetime | None = None
+    open: int = 0
+    states: list[str] = field(default_factory=list)
+
+
+def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `...EventDetails` member of an event (each event type has its own key)."""
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, Mapping):
+            return value
+    return {}
+
+
+def build_timeline(
+    events: Iterable[Mapping[str, Any]], description: Mapping[str, Any] | None = None
+) -> Timeline:
+    """Fold history events (any order, duplicates ignored) into a `Timeline`.
+
+    `description` is the `describe_execution` result, when there is one: it is authoritative for
+    the status, stop time, error, cause and output (the history may lag behind it by a poll).
+    """
+    ordered = sorted({int(e["id"]): e for e in events}.values(), key=lambda e: int(e["id"]))
+    accs: dict[str, _StageAcc] = {}
+    open_states: dict[str, int] = {}  # name -> times currently open (Map iterations overlap)
+    entered_order: list[str] = []  # open states, most recent last
+    status = "RUNNING"
+    started: datetime | None = None
+    stopped: datetime | None = None
+    error = cause = output = None
+    failed_state: str | None = None
+    last_exited: str | None = None
+    last_task_error: tuple[str | None, str | None] = (None, None)
+
+    for event in ordered:
+        etype = str(event.get("type", ""))
+        ts: datetime = event["timestamp"]
+        details = _details(event)
+        if etype == "ExecutionStarted":
+            started = ts
+        elif etype.endswith("StateEntered"):
+            name = str(details.get("name", "?"))
+            state_type = etype[: -len("StateEntered")]
+            stage_def = stage_of(name)
+            if stage_def is None and state_type == "Succeed":
+                continue  # an end marker, not a stage
+            key = stage_def.key if stage_def else name
+            acc = accs.get(key)
+            if acc is None:
+                label = stage_def.label if stage_def else name
+                acc = accs[key] = _StageAcc(key, label, stage_def is not None, ts)
+            if name not in acc.states:
+                acc.states.append(name)
+            acc.open += 1
+            open_states[name] = open_states.get(name, 0) + 1
+            entered_order.append(name)
+        elif etype.endswith("StateExited"):
+            name = str(details.get("name", "?"))
+            stage_def = stage_of(name)
+            key = stage_def.key if stage_def else name
+            acc = accs.get(key)
+            if acc is not None:
+                acc.open = max(0, acc.open - 1)
+                acc.ended = ts
+            if open_states.get(name):
+                open_states[name] -= 1
+                # drop the most recent entry of this name
+                for i in range(len(entered_order) - 1, -1, -1):
+                    if entered_order[i] == name:
+                        del entered_order[i]
+                        break
+            last_exited = name
+        elif etype in _END_EVENTS:
+            status = _END_EVENTS[etype]
+            stopped = ts
+            if etype == "ExecutionSucceeded":
+                output = details.get("output")
+            else:
+                error, cause = details.get("error"), details.get("cause")
+                failed_state = entered_order[-1] if entered_order else None
+        elif etype == "ExecutionRedriven":
+            # A redrive resumes from the failed state: it is entered again, so forget open counts.
+            status, stopped, error, cause, failed_state = "RUNNING", None, None, None, None
+            open_states.clear()
+            entered_order.clear()
+            for acc in accs.values():
+                acc.open = 0
+        elif etype.endswith("Failed") or etype.endswith("TimedOut"):
+            # TaskFailed, LambdaFunctionFailed, ...: the detail the execution error may lack.
+            last_task_error = (details.get("error"), details.get("cause"))
+
+    if description:
+        status = str(description.get("status") or status)
+        stopped = description.get("stopDate") or stopped
+        started = started or description.get("startDate")
+        error = description.get("error") or error
+        cause = description.get("cause") or cause
+        output = description.get("output") if description.get("output") is not None else output
+    if status in FAILED_STATUSES:
+        error = error or last_task_error[0]
+        cause = cause or last_task_error[1]
+        if failed_state is None and entered_order:
+            failed_state = entered_order[-1]
+
+    current_state = entered_order[-1] if entered_order else last_exited
+    finished = status not in RUNNING_STATUSES
+    failed_key = None
+    if failed_state is not None:
+        failed_def = stage_of(failed_state)
+        failed_key = failed_def.key if failed_def else failed_state
+
+    stages: list[Stage] = []
+    for acc in accs.values():
+        if status in FAILED_STATUSES and acc.key == failed_key:
+            st, ended = StageStatus.FAILED, acc.ended if acc.open == 0 else stopped
+        elif acc.open > 0 and not finished:
+            st, ended = StageStatus.RUNNING, None
+        else:
+            st, ended = StageStatus.DONE, acc.ended if acc.open == 0 else (stopped or acc.ended)
+        stages.append(Stage(acc.key, acc.label, st, acc.started, ended, tuple(acc.states)))
+
+    # Known stages not reached yet: pending while running; "not run" when the run ended early
+    # (failed or skipped). A succeeded run omits them: the definition simply has no such stage.
+    seen_index = max((_STAGE_INDEX[a.key] for a in accs.values() if a.mapped), default=-1)
+    skipped = status == "SUCCEEDED" and is_skipped(output)
+    if not finished or status in FAILED_STATUSES or skipped:
+        later = StageStatus.PENDING if not finished else StageStatus.NOT_RUN
+        for stage_def in STAGES[seen_index + 1 :]:
+            stages.append(Stage(stage_def.key, stage_def.label, later))
+
+    return Timeline(
+        status=status,
+        started=started,
+        stopped=stopped,
+        stages=tuple(stages),
+        current_state=current_state,
+        failed_state=failed_state if status in FAILED_STATUSES else None,
+        error=error if status in FAILED_STATUSES else None,
+        cause=cause if status in FAILED_STATUSES else None,
+        output=output,
+        last_event_id=int(ordered[-1]["id"]) if ordered else 0,
+    )
+
+
+def _find_skip(value: Any) -> Mapping[str, Any] | None:
+    """The object that marks a skip: `"skipped": true`, or a string value `"skipped"`."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "skipped" and item is True:
+                return value
+            if isinstance(item, str) and item.strip().lower() == "skipped":
+                return value
+        for item in value.values():
+            found = _find_skip(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _find_skip(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _parse(output: str | None) -> Any:
+    if not output:
+        return None
+    try:
+        return json.loads(output)
+    except ValueError:
+        return None
+
+
+def is_skipped(output: str | None) -> bool:
+    """Whether a SUCCEEDED execution's output says the overlap guard skipped the run.
+
+    Matches `"skipped": true` (boolean true only, so a count like `"skipped": 0` written by
+    post-processing never matches) or a string value `"skipped"` (e.g. `"status": "SKIPPED"`),
+    at any depth, since the guard's result may sit under a ResultPath.
+    """
+    return _find_skip(_parse(output)) is not None
+
+
+def skip_reason(output: str | None) -> str | None:
+    """The guard's explanation next to the skip marker (`reason`, `message` or `cause`), if any."""
+    marker = _find_skip(_parse(output))
+    if marker is None:
+        return None
+    for key in ("reason", "message", "cause", "Reason", "Message"):
+        if isinstance(marker.get(key), str):
+            return marker[key]
+    return None

@@ -1,0 +1,208 @@
+"""The CLI end to end against moto: real CloudFormation outputs, a real (Pass/Wait/Fail/Succeed)
+definition run by moto's Step Functions interpreter, and the CLI's `main(argv, session=...)`."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from rich.console import Console
+
+from pipeline_cli.aws import HistoryReader
+from pipeline_cli.stages import STAGES
+
+from .conftest import CURATED_BUCKET, FAILING_BATCH, SKIPPING_DEFINITION, Deployed, Result, pipeline_definition
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = ["--poll-interval", "0.02"]
+ALL_STAGE_LABELS = [s.label for s in STAGES]
+
+
+def test_start_wait_succeeds_and_shows_every_stage(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
+    deployed = deploy(pipeline_definition())
+    result = run(["start", "--wait", "--name", "run-ok", *FAST], deployed.session)
+
+    assert result.code == 0, result.err
+    out = result.out
+    assert "execution: arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:run-ok" in out
+    assert "console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/" in out
+    for label in ALL_STAGE_LABELS + ["NotifyOps"]:
+        assert f"{label} done after" in out, label
+    assert out.index("Glue ETL done") < out.index("dataset import done") < out.index("post-processing done")
+    assert "run-ok SUCCEEDED" in out
+    assert "batchInferenceJobArn: arn:aws:personalize:us-east-1:123456789012:batch-inference-job/run" in out
+    assert "outputPrefix: runs/run/" in out
+    assert f"run output (curated bucket): s3://{CURATED_BUCKET}/runs/run-ok/" in out
+    assert result.err == ""
+
+
+def test_start_wait_on_a_failing_run_exits_1_with_the_cause(
+    deploy: Callable[..., Deployed], run: Callable[..., Result]
+) -> None:
+    deployed = deploy(pipeline_definition(FAILING_BATCH))
+    result = run(["start", "--wait", "--name", "run-bad", *FAST], deployed.session)
+
+    assert result.code == 1
+    assert "batch inference failed" in result.out
+    assert "post-processing" not in result.out.split("run-bad FAILED")[0].split("batch inference failed")[1]
+    assert "run-bad FAILED" in result.out
+    assert "failing state: BatchInference (batch inference)" in result.out
+    assert "error: Personalize.BatchInferenceFailed" in result.out
+    # brackets in AWS text print verbatim (no rich markup)
+    assert "cause: failureReason: [Personalize] input file s3://bucket/in.json is not valid JSON lines" in result.out
+    assert "alerts go to: arn:aws:sns:us-east-1:123456789012:" in result.out
+
+
+def test_start_wait_on_a_run_the_guard_skipped_exits_0_as_skipped(
+    deploy: Callable[..., Deployed], run: Callable[..., Result]
+) -> None:
+    deployed = deploy(SKIPPING_DEFINITION)
+    result = run(["start", "--wait", *FAST], deployed.session)
+    assert result.code == 0
+    assert " SKIPPED after " in result.out
+    assert "skipped by the overlap guard: execution run-0 is still running" in result.out
+    assert "run output" not in result.out
+
+
+def test_progress_is_polled_incrementally_while_a_stage_runs(
+    deploy: Callable[..., Deployed], run: Callable[..., Result], fast_waits: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Wait in the import stage (scaled to 0.5 s): polls see it running, then done; after the
+    first poll the history is read backwards, newest first, from where it left off."""
+    calls: list[tuple[dict[str, Any], int]] = []  # (arguments, last event id known before the call)
+    original = HistoryReader._page
+
+    def spy(self: HistoryReader, **kwargs: Any) -> Any:
+        calls.append((kwargs, self.last_id))
+        return original(self, **kwargs)
+
+    monkeypatch.setattr(HistoryReader, "_page", spy)
+    deployed = deploy(pipeline_definition(import_wait_seconds=2))
+    result = run(["start", "--wait", "--name", "run-slow", "--poll-interval", "0.05"], deployed.session)
+
+    assert result.code == 0
+    lines = result.out.splitlines()
+    started = next(i for i, line in enumerate(lines) if "dataset import started [ImportWait]" in line)
+    done = next(i for i, line in enumerate(lines) if "dataset import done after" in line)
+    assert started < done
+    assert sum("dataset import" in line for line in lines) == 2  # each transition printed once
+    assert len(calls) >= 4
+    # forward while nothing is known yet (moto may not have logged ExecutionStarted on the first
+    # poll), backwards from then on
+    assert all(("reverseOrder" in kwargs) == (known > 0) for kwargs, known in calls)
+    assert sum(known > 0 for _, known in calls) >= 3
+
+
+def test_live_display_on_a_terminal(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
+    deployed = deploy(pipeline_definition(FAILING_BATCH))
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=120, color_system=None)
+    result = run(["start", "--wait", "--name", "run-live", *FAST], deployed.session, console=console)
+    assert result.code == 1
+    screen = buffer.getvalue()
+    assert "run-live  FAILED" in screen
+    assert "failing state: BatchInference (batch inference)" in screen
+    for label in ALL_STAGE_LABELS:
+        assert label in screen
+    final_frame = screen.rsplit("run-live  FAILED", 1)[1]
+    assert "✖  batch inference  failed" in final_frame
+    assert "-  post-processing  not run" in final_frame
+
+
+def test_status_latest_by_name_and_json(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
+    deployed = deploy(pipeline_definition(FAILING_BATCH))
+    assert run(["start", "--wait", "--name", "first", *FAST], deployed.session).code == 1
+    skipped_arn = deployed.start_direct("second", {"skip": True})
+    assert deployed.wait_direct(skipped_arn) == "SUCCEEDED"
+
+    latest = run(["status"], deployed.session)
+    assert latest.code == 0
+    assert "second  SKIPPED" in latest.out and "skipped by the overlap guard" in latest.out
+
+    first = run(["status", "first"], deployed.session)
+    assert first.code == 1
+    assert "first  FAILED" in first.out
+    assert "cause: failureReason: [Personalize]" in first.out
+    assert "failing state: BatchInference (batch inference)" in first.out
+
+    doc = json.loads(run(["status", "first", "--json"], deployed.session).out)
+    assert doc["outcome"] == "FAILED" and doc["failedState"] == "BatchInference"
+    assert doc["error"] == "Personalize.BatchInferenceFailed"
+    assert [(s["stage"], s["status"]) for s in doc["stages"]] == [
+        ("guard", "done"),
+        ("etl", "done"),
+        ("import", "done"),
+        ("training", "done"),
+        ("NotifyOps", "done"),
+        ("batch", "failed"),
+        ("postprocess", "not run"),
+    ]
+    assert doc["startDate"].endswith("+00:00") and doc["durationSeconds"] >= 0
+
+    by_arn = json.loads(run(["status", skipped_arn, "--json"], deployed.session).out)
+    assert by_arn["outcome"] == "SKIPPED" and by_arn["skipReason"] == "execution run-0 is still running"
+
+
+def test_status_of_a_successful_run_summarises_its_output(
+    deploy: Callable[..., Deployed], run: Callable[..., Result]
+) -> None:
+    deployed = deploy(pipeline_definition())
+    run(["start", "--wait", "--name", "good", *FAST], deployed.session)
+    doc = json.loads(run(["status", "good", "--json"], deployed.session).out)
+    assert doc["outcome"] == "SUCCEEDED"
+    assert doc["summary"]["arns"] == {
+        "batchInferenceJobArn": "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/run"
+    }
+    assert doc["summary"]["locations"] == {"outputPrefix": "runs/run/"}
+    assert doc["runOutput"] == f"s3://{CURATED_BUCKET}/runs/good/"
+    text = run(["status", "good"], deployed.session).out
+    assert "outputPrefix: runs/run/" in text and "post-processing  done" in text
+
+
+def test_history_table_and_json(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
+    deployed = deploy(pipeline_definition())
+    for i in range(3):
+        assert run(["start", "--wait", "--name", f"run-{i}", *FAST], deployed.session).code == 0
+    deployed.wait_direct(deployed.start_direct("run-3", {"skip": True}))
+
+    rows = json.loads(run(["history", "--json"], deployed.session).out)
+    assert [(r["name"], r["outcome"]) for r in rows] == [
+        ("run-3", "SKIPPED"),
+        ("run-2", "SUCCEEDED"),
+        ("run-1", "SUCCEEDED"),
+        ("run-0", "SUCCEEDED"),
+    ]
+    assert all(r["status"] == "SUCCEEDED" and r["durationSeconds"] >= 0 for r in rows)
+
+    two = run(["history", "-n", "2"], deployed.session)
+    assert two.code == 0
+    assert "run-3" in two.out and "SKIPPED" in two.out and "run-2" in two.out and "run-1" not in two.out
+
+
+def test_status_and_history_with_no_executions_yet(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
+    deployed = deploy(pipeline_definition())
+    assert run(["status", "--json"], deployed.session).out.strip() == "null"
+    empty = run(["history"], deployed.session)
+    assert empty.code == 0 and "no executions yet" in empty.out
+
+
+def test_stack_option_works_after_the_subcommand(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
+    deployed = deploy(pipeline_definition(), stack="pbp-prod-pipeline")
+    assert run(["history", "--stack", "pbp-prod-pipeline"], deployed.session).code == 0
+    assert run(["--stack", "pbp-prod-pipeline", "history"], deployed.session).code == 0
+    assert run(["history"], deployed.session).code == 2  # default stack does not exist here
+
+
+def test_entry_point_help_as_a_subprocess() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline_cli", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: python -m pipeline_cli" in proc.stdout
+    assert "{start,status,history}" not in proc.stdout and "start" in proc.stdout
+    assert "3  AWS access problem" in proc.stdout and "StateMachineArn" in proc.stdout

@@ -1,0 +1,185 @@
+"""Pure helpers: durations, execution names, links, output lookup and summary, error wording."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
+
+from pipeline_cli.errors import CliError, ExitCode, translate_botocore_error, translate_client_error
+from pipeline_cli.formatting import format_duration, format_time, summarize_output
+from pipeline_cli.names import (
+    console_url,
+    execution_arn_for,
+    execution_name_problem,
+    execution_name_warning,
+)
+from pipeline_cli.outputs import OUTPUT_STATE_MACHINE_ARN, pipeline_from_outputs
+
+SM_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:pbp-dev-pipeline"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "-"),
+        (float("nan"), "-"),
+        (-3, "0s"),
+        (0, "0s"),
+        (0.9, "0s"),
+        (59.99, "59s"),
+        (60, "1m 00s"),
+        (187, "3m 07s"),
+        (3599, "59m 59s"),
+        (3600, "1h 00m"),
+        (7500, "2h 05m"),
+        (86399, "23h 59m"),
+        (86400 + 3 * 3600 + 59, "1d 03h"),
+    ],
+)
+def test_format_duration(seconds: float | None, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_format_time_is_utc_whatever_the_input_zone() -> None:
+    from datetime import timedelta
+
+    plus_two = timezone(timedelta(hours=2))
+    assert format_time(datetime(2026, 11, 22, 5, 0, 1, tzinfo=plus_two)) == "2026-11-22 03:00:01 UTC"
+    assert format_time(None) == "-"
+
+
+@pytest.mark.parametrize("name", ["a", "run-2026-11-22", "manual_backfill_1", "x" * 80, "run.1", "ünïcode"])
+def test_valid_execution_names(name: str) -> None:
+    assert execution_name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("", "1-80 characters"),
+        ("x" * 81, "1-80 characters long (got 81)"),
+        ("nightly run", "whitespace"),
+        ("tab\there", "whitespace (U+0009)"),
+        ("nbsp\u00a0here", "whitespace (U+00A0)"),
+        ("bell\x07", "control characters (U+0007)"),
+        ("del\x7f", "control characters (U+007F)"),
+        ("c1\x9b", "control characters (U+009B)"),
+        ("run[1]", "brackets"),
+        ("run<1>", "brackets"),
+        ("run{1}", "brackets"),
+        ("run*", "wildcards"),
+        ("run?", "wildcards"),
+        ("a:b", "':'"),
+        ("a/b", "'/'"),
+        ('a"b', "'\"'"),
+        ("50%", "'%'"),
+        ("nonchar\ufffe", "non-characters"),
+    ],
+)
+def test_invalid_execution_names_say_what_is_wrong(name: str, fragment: str) -> None:
+    problem = execution_name_problem(name)
+    assert problem is not None and fragment in problem
+
+
+def test_name_warning_only_for_names_outside_the_cloudwatch_safe_set() -> None:
+    assert execution_name_warning("run-1_a") is None
+    assert "CloudWatch" in (execution_name_warning("run.1") or "")
+
+
+def test_execution_arn_and_console_links() -> None:
+    arn = execution_arn_for(SM_ARN, "run-1")
+    assert arn == "arn:aws:states:eu-west-1:123456789012:execution:pbp-dev-pipeline:run-1"
+    assert console_url(arn) == (
+        "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1"
+        f"#/v2/executions/details/{arn}"
+    )
+    cn = "arn:aws-cn:states:cn-north-1:123456789012:execution:sm:r"
+    assert console_url(cn).startswith("https://console.amazonaws.cn/states/home?region=cn-north-1#")
+
+
+def test_outputs_lookup_reads_required_and_optional_keys() -> None:
+    pipeline = pipeline_from_outputs(
+        "s",
+        [
+            {"OutputKey": "StateMachineArn", "OutputValue": SM_ARN},
+            {"OutputKey": "CuratedBucketName", "OutputValue": "curated"},
+            {"OutputKey": "Unrelated", "OutputValue": "x"},
+        ],
+    )
+    assert pipeline.state_machine_arn == SM_ARN
+    assert pipeline.curated_bucket == "curated" and pipeline.alert_topic_arn is None
+    assert pipeline.run_output_uri("run-1") == "s3://curated/runs/run-1/"
+    assert pipeline.state_machine_name == "pbp-dev-pipeline"
+
+
+def test_outputs_lookup_without_state_machine_lists_what_is_there() -> None:
+    with pytest.raises(CliError) as info:
+        pipeline_from_outputs("pbp-dev-data", [{"OutputKey": "RawBucketName", "OutputValue": "raw"}])
+    assert info.value.exit_code is ExitCode.USAGE
+    assert OUTPUT_STATE_MACHINE_ARN in info.value.message and "RawBucketName" in info.value.message
+
+
+def test_outputs_lookup_rejects_a_value_that_is_not_a_state_machine_arn() -> None:
+    with pytest.raises(CliError, match="not a state machine ARN"):
+        pipeline_from_outputs("s", [{"OutputKey": "StateMachineArn", "OutputValue": "arn:aws:sns:x:1:topic"}])
+
+
+def test_summarize_output_picks_arns_and_locations_by_shape() -> None:
+    output = (
+        '{"import": {"datasetImportJobArn": "arn:aws:personalize:r:1:dataset-import-job/a"},'
+        ' "batch": {"jobArn": "arn:aws:personalize:r:1:batch-inference-job/b", "outputPrefix": "runs/r/"},'
+        ' "files": ["s3://bucket/runs/r/users.json.out", 3], "count": 7, "name": "r"}'
+    )
+    summary = summarize_output(output)
+    assert dict(summary.arns) == {
+        "import.datasetImportJobArn": "arn:aws:personalize:r:1:dataset-import-job/a",
+        "batch.jobArn": "arn:aws:personalize:r:1:batch-inference-job/b",
+    }
+    assert dict(summary.locations) == {"batch.outputPrefix": "runs/r/", "files[0]": "s3://bucket/runs/r/users.json.out"}
+    assert summarize_output("not json").arns == () and summarize_output(None).locations == ()
+
+
+def client_error(code: str, message: str, operation: str = "StartExecution", retries: int | None = None) -> ClientError:
+    response: dict = {"Error": {"Code": code, "Message": message}}
+    if retries is not None:
+        response["ResponseMetadata"] = {"RetryAttempts": retries}
+    return ClientError(response, operation)
+
+
+def test_access_denied_names_the_denied_action_and_principal_from_the_message() -> None:
+    err = translate_client_error(
+        client_error(
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/ops/jane is not authorized to perform: "
+            "states:StartExecution on resource: arn:aws:states:... because no identity-based policy allows it",
+        ),
+        "states:StartExecution",
+    )
+    assert err.exit_code is ExitCode.AWS
+    assert err.message == (
+        "access denied: states:StartExecution is not allowed for "
+        "arn:aws:sts::123456789012:assumed-role/ops/jane (ask for this IAM permission)"
+    )
+
+
+def test_access_denied_without_details_falls_back_to_the_called_action() -> None:
+    err = translate_client_error(client_error("AccessDenied", "Access Denied"), "cloudformation:DescribeStacks")
+    assert err.message.startswith("access denied: cloudformation:DescribeStacks is not allowed")
+
+
+def test_other_client_errors() -> None:
+    throttled = translate_client_error(client_error("ThrottlingException", "Rate exceeded", retries=7), "states:X")
+    assert throttled.exit_code is ExitCode.AWS and "throttled states:X after 8 attempts" in throttled.message
+    expired = translate_client_error(client_error("ExpiredTokenException", "expired"), "states:X")
+    assert "expired" in expired.message and expired.exit_code is ExitCode.AWS
+    other = translate_client_error(client_error("InternalFailure", "oops"), "states:X")
+    assert other.message == "states:X failed: InternalFailure: oops"
+
+
+def test_botocore_errors() -> None:
+    assert "no AWS credentials" in translate_botocore_error(NoCredentialsError()).message
+    partial = translate_botocore_error(PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"))
+    assert "AWS_SECRET_ACCESS_KEY" in partial.message and partial.exit_code is ExitCode.AWS
+    assert translate_botocore_error(NoRegionError()).exit_code is ExitCode.USAGE

@@ -1,0 +1,304 @@
+"""History events -> stage timeline, on hand-written event lists shaped like GetExecutionHistory's."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from pipeline_cli.stages import StageStatus, Timeline, build_timeline, is_skipped, skip_reason, stage_of
+
+T0 = datetime(2026, 11, 22, 3, 0, 0, tzinfo=timezone.utc)
+
+
+class History:
+    """Builds an event list with ids, previous ids and timestamps `t` seconds after T0."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def _add(self, etype: str, t: float, details_key: str | None = None, **details: Any) -> "History":
+        event: dict[str, Any] = {
+            "id": len(self.events) + 1,
+            "previousEventId": len(self.events),
+            "type": etype,
+            "timestamp": T0 + timedelta(seconds=t),
+        }
+        if details_key:
+            event[details_key] = details
+        self.events.append(event)
+        return self
+
+    def started(self) -> "History":
+        return self._add("ExecutionStarted", 0, "executionStartedEventDetails", input="{}")
+
+    def enter(self, name: str, t: float, kind: str = "Task") -> "History":
+        return self._add(f"{kind}StateEntered", t, "stateEnteredEventDetails", name=name, input="{}")
+
+    def exit(self, name: str, t: float, kind: str = "Task") -> "History":
+        return self._add(f"{kind}StateExited", t, "stateExitedEventDetails", name=name, output="{}")
+
+    def task_failed(self, t: float, error: str, cause: str) -> "History":
+        return self._add("TaskFailed", t, "taskFailedEventDetails", error=error, cause=cause, resourceType="aws-sdk")
+
+    def succeeded(self, t: float, output: Any) -> "History":
+        return self._add("ExecutionSucceeded", t, "executionSucceededEventDetails", output=json.dumps(output))
+
+    def failed(self, t: float, error: str, cause: str) -> "History":
+        return self._add("ExecutionFailed", t, "executionFailedEventDetails", error=error, cause=cause)
+
+    def timed_out(self, t: float) -> "History":
+        return self._add("ExecutionTimedOut", t, "executionTimedOutEventDetails", error="States.Timeout", cause="")
+
+    def redriven(self, t: float) -> "History":
+        return self._add("ExecutionRedriven", t, "executionRedrivenEventDetails", redriveCount=1)
+
+
+def through_import(h: History) -> History:
+    """Guard (2 s), ETL (3 min), import started at 190 s and polled."""
+    return (
+        h.started()
+        .enter("OverlapGuard", 0)
+        .exit("OverlapGuard", 2)
+        .enter("GlueEtl", 2)
+        .exit("GlueEtl", 182)
+        .enter("DatasetImportCreate", 190)
+        .exit("DatasetImportCreate", 191)
+        .enter("ImportWait", 191, "Wait")
+    )
+
+
+def by_key(tl: Timeline) -> dict[str, Any]:
+    return {s.key: s for s in tl.stages}
+
+
+def test_running_execution_shows_done_running_and_pending_stages() -> None:
+    tl = build_timeline(through_import(History()).events)
+    now = T0 + timedelta(seconds=250)
+
+    assert tl.status == "RUNNING" and not tl.finished and tl.outcome == "RUNNING"
+    assert [(s.key, s.status) for s in tl.stages] == [
+        ("guard", StageStatus.DONE),
+        ("etl", StageStatus.DONE),
+        ("import", StageStatus.RUNNING),
+        ("training", StageStatus.PENDING),
+        ("batch", StageStatus.PENDING),
+        ("postprocess", StageStatus.PENDING),
+    ]
+    stages = by_key(tl)
+    assert stages["etl"].duration(now) == 180
+    assert stages["import"].duration(now) == 60  # counts up to now while running
+    assert stages["import"].states == ("DatasetImportCreate", "ImportWait")
+    assert tl.current_state == "ImportWait"
+    assert tl.elapsed(now) == 250
+    assert tl.error is None and tl.failed_state is None
+
+
+def full_run(h: History) -> History:
+    return (
+        through_import(h)
+        .exit("ImportWait", 500, "Wait")
+        .enter("CheckImportStatus", 500, "Choice")  # unmapped: its own stage
+        .exit("CheckImportStatus", 500, "Choice")
+        .enter("SolutionVersionCreate", 501)
+        .exit("SolutionVersionCreate", 502)
+        .enter("TrainingWait", 502, "Wait")
+        .exit("TrainingWait", 4102, "Wait")
+        .enter("BatchInferenceCreate", 4110)
+        .exit("BatchInferenceCreate", 5000)
+        .enter("PostProcessFlatten", 5000)
+        .exit("PostProcessFlatten", 5060)
+        .enter("Done", 5060, "Succeed")
+        .exit("Done", 5060, "Succeed")
+    )
+
+
+def test_succeeded_execution_has_per_stage_durations_and_no_pending_rows() -> None:
+    h = full_run(History()).succeeded(5060, {"batchInferenceJobArn": "arn:aws:personalize:x", "outputPrefix": "runs/r/"})
+    tl = build_timeline(h.events)
+    now = T0 + timedelta(days=3)  # long after: a finished run's numbers must not depend on now
+
+    assert tl.status == "SUCCEEDED" and tl.outcome == "SUCCEEDED" and tl.finished
+    assert [s.key for s in tl.stages] == ["guard", "etl", "import", "CheckImportStatus", "training", "batch", "postprocess"]
+    assert all(s.status is StageStatus.DONE for s in tl.stages)
+    durations = {s.key: s.duration(now) for s in tl.stages}
+    assert durations == {
+        "guard": 2, "etl": 180, "import": 310, "CheckImportStatus": 0,
+        "training": 3601, "batch": 890, "postprocess": 60,
+    }
+    assert "Done" not in [s.key for s in tl.stages]  # an unmapped Succeed state is an end marker
+    assert tl.elapsed(now) == 5060
+    assert json.loads(tl.output or "")["outputPrefix"] == "runs/r/"
+
+
+def test_failed_execution_names_failing_state_error_and_cause() -> None:
+    h = (
+        through_import(History())
+        .exit("ImportWait", 500, "Wait")
+        .enter("TrainingCreateSolutionVersion", 501)
+        .task_failed(502, "Personalize.LimitExceededException", "too many")
+        .failed(502, "Personalize.LimitExceededException", "Personalize says: too many solution versions")
+    )
+    tl = build_timeline(h.events)
+
+    assert tl.status == "FAILED" and tl.outcome == "FAILED"
+    assert tl.failed_state == "TrainingCreateSolutionVersion"
+    assert tl.error == "Personalize.LimitExceededException"
+    assert tl.cause == "Personalize says: too many solution versions"
+    statuses = {s.key: s.status for s in tl.stages}
+    assert statuses == {
+        "guard": StageStatus.DONE,
+        "etl": StageStatus.DONE,
+        "import": StageStatus.DONE,
+        "training": StageStatus.FAILED,
+        "batch": StageStatus.NOT_RUN,
+        "postprocess": StageStatus.NOT_RUN,
+    }
+    assert by_key(tl)["training"].duration(T0 + timedelta(days=1)) == 1  # ends at the failure
+
+
+def test_describe_result_wins_over_a_lagging_history() -> None:
+    """The poll loop reads history, then describe: describe may already know the end."""
+    events = through_import(History()).events
+    description = {"status": "FAILED", "stopDate": T0 + timedelta(seconds=300), "error": "States.TaskFailed", "cause": "boom"}
+    tl = build_timeline(events, description)
+    assert tl.status == "FAILED"
+    assert (tl.failed_state, tl.error, tl.cause) == ("ImportWait", "States.TaskFailed", "boom")
+    assert by_key(tl)["import"].status is StageStatus.FAILED
+    assert tl.elapsed(T0 + timedelta(days=1)) == 300
+
+
+def test_task_error_is_used_when_execution_failure_has_no_cause() -> None:
+    h = through_import(History()).task_failed(200, "Glue.ConcurrentRunsExceededException", "job busy").failed(200, "", "")
+    tl = build_timeline(h.events)
+    assert (tl.error, tl.cause) == ("Glue.ConcurrentRunsExceededException", "job busy")
+
+
+def test_timed_out_execution_is_a_failure_of_the_open_stage() -> None:
+    tl = build_timeline(through_import(History()).timed_out(86400).events)
+    assert tl.status == "TIMED_OUT" and tl.failed_state == "ImportWait"
+    assert by_key(tl)["import"].status is StageStatus.FAILED
+
+
+def test_skipped_run_is_reported_as_skipped() -> None:
+    h = (
+        History()
+        .started()
+        .enter("OverlapGuard", 0)
+        .exit("OverlapGuard", 1)
+        .enter("Skipped", 1, "Succeed")
+        .exit("Skipped", 1, "Succeed")
+        .succeeded(1, {"guard": {"skipped": True, "reason": "run-7 is still running"}})
+    )
+    tl = build_timeline(h.events)
+    assert tl.status == "SUCCEEDED" and tl.skipped and tl.outcome == "SKIPPED"
+    assert skip_reason(tl.output) == "run-7 is still running"
+    assert [(s.key, s.status) for s in tl.stages] == [
+        ("guard", StageStatus.DONE),
+        ("etl", StageStatus.NOT_RUN),
+        ("import", StageStatus.NOT_RUN),
+        ("training", StageStatus.NOT_RUN),
+        ("batch", StageStatus.NOT_RUN),
+        ("postprocess", StageStatus.NOT_RUN),
+    ]
+
+
+def test_events_in_any_order_with_duplicates_give_the_same_timeline() -> None:
+    events = full_run(History()).succeeded(5060, {}).events
+    shuffled = events + events[3:9]
+    random.Random(7).shuffle(shuffled)
+    assert build_timeline(shuffled) == build_timeline(events)
+
+
+def test_a_new_unmapped_state_becomes_its_own_stage_in_order() -> None:
+    h = (
+        History()
+        .started()
+        .enter("GlueEtl", 0)
+        .exit("GlueEtl", 10)
+        .enter("QualityGate", 10, "Choice")
+        .exit("QualityGate", 11, "Choice")
+        .enter("ArchiveInputs", 11)
+    )
+    tl = build_timeline(h.events)
+    assert [(s.key, s.label, s.status) for s in tl.stages][:3] == [
+        ("etl", "Glue ETL", StageStatus.DONE),
+        ("QualityGate", "QualityGate", StageStatus.DONE),
+        ("ArchiveInputs", "ArchiveInputs", StageStatus.RUNNING),
+    ]
+    assert tl.current_state == "ArchiveInputs"
+
+
+def test_overlapping_map_iterations_keep_the_stage_running_until_all_exit() -> None:
+    h = (
+        History()
+        .started()
+        .enter("BatchInferenceShard", 0)
+        .enter("BatchInferenceShard", 1)
+        .exit("BatchInferenceShard", 5)
+    )
+    assert by_key(build_timeline(h.events))["batch"].status is StageStatus.RUNNING
+    h.exit("BatchInferenceShard", 9)
+    stage = by_key(build_timeline(h.events))["batch"]
+    assert stage.status is StageStatus.DONE and stage.duration(T0 + timedelta(days=1)) == 9
+
+
+def test_redriven_execution_runs_again_from_the_failed_state() -> None:
+    h = through_import(History()).failed(300, "States.TaskFailed", "boom").redriven(400)
+    tl = build_timeline(h.events)
+    assert tl.status == "RUNNING" and tl.error is None and tl.failed_state is None
+    h.enter("ImportWait", 400, "Wait").exit("ImportWait", 450, "Wait").succeeded(450, {})
+    tl = build_timeline(h.events)
+    assert tl.status == "SUCCEEDED"
+    assert by_key(tl)["import"].status is StageStatus.DONE
+
+
+def test_no_events_yet_lists_every_stage_as_pending() -> None:
+    tl = build_timeline([], {"status": "RUNNING", "startDate": T0})
+    assert tl.started == T0 and tl.current_state is None
+    assert [s.status for s in tl.stages] == [StageStatus.PENDING] * 6
+
+
+@pytest.mark.parametrize(
+    ("state", "stage"),
+    [
+        ("OverlapGuard", "guard"),
+        ("GuardCheckRunning", "guard"),
+        ("GlueEtl", "etl"),
+        ("glueStartJobRun", "etl"),  # case-insensitive
+        ("ImportWait", "import"),
+        ("DatasetImportCreate", "import"),
+        ("TrainingWait", "training"),
+        ("SolutionVersionDescribe", "training"),
+        ("BatchInference", "batch"),
+        ("PostProcessFlatten", "postprocess"),
+        ("ManifestWrite", "postprocess"),
+        ("NotifyOps", None),
+        ("Succeed", None),
+    ],
+)
+def test_stage_of_maps_state_name_prefixes(state: str, stage: str | None) -> None:
+    found = stage_of(state)
+    assert (found.key if found else None) == stage
+
+
+@pytest.mark.parametrize(
+    ("output", "skipped"),
+    [
+        ('{"skipped": true, "reason": "busy"}', True),
+        ('{"guard": {"skipped": true}}', True),
+        ('{"status": "SKIPPED"}', True),
+        ('{"skipped": false}', False),
+        ('{"postprocess": {"counts": {"skipped": 0, "lines": 10}}}', False),  # a count, not a skip
+        ('{"skippedLines": 3}', False),
+        ('"not an object"', False),
+        ("not json", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_is_skipped(output: str | None, skipped: bool) -> None:
+    assert is_skipped(output) is skipped

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _datetime
+import functools
 import hashlib
 import io
-import itertools
 import json
 import re
 import threading
@@ -56,9 +56,21 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
+from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+from moto.stepfunctions.parser.asl.parse.asl_parser import (
+    AmazonStateLanguageParser,
+    ASLParserException,
+    SyntaxErrorListener,
+)
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.api import InvalidDefinition
+from antlr4 import CommonTokenStream, InputStream
 from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser import models as parser_models_module
+from moto.stepfunctions.responses import get_backend
 
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -415,8 +427,9 @@ class FakePersonalize:
         body: dict[str, Any] = {
             arn_key: job.arn,
             "status": status,
-            "creationDateTime": self.clock.start + _datetime.timedelta(seconds=job.created_at),
-            "lastUpdatedDateTime": self.clock.now(),
+            # Timestamps as state data holds them (moto would pass Python datetimes through).
+            "creationDateTime": VirtualClock.iso(self.clock.start + _datetime.timedelta(seconds=job.created_at)),
+            "lastUpdatedDateTime": VirtualClock.iso(self.clock.now()),
         }
         body["name" if job.kind == "train" else "jobName"] = job.name
         if now >= job.ends_at and job.script.failure_reason is not None:
@@ -465,8 +478,9 @@ class FakeGlue:
                 "JobName": params["JobName"],
                 "JobRunState": script.state,
                 "Arguments": run["params"].get("Arguments", {}),
-                "StartedOn": self.clock.start + _datetime.timedelta(seconds=run["started"]),
-                "CompletedOn": self.clock.now(),
+                # Epoch milliseconds, as the Glue integration's output shows them.
+                "StartedOn": int((self.clock.start.timestamp() + run["started"]) * 1000),
+                "CompletedOn": int(self.clock.now().timestamp() * 1000),
                 "ExecutionTime": int(script.duration),
             }
             if script.error_message is not None:
@@ -567,6 +581,7 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         self.glue = FakeGlue(self.clock)
         self.lambdas = FakeLambda()
         self.calls: list[Call] = []
+        self._answers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._stack = contextlib.ExitStack()
         self._deadlines: dict[int, float] = {}
         self._sfn: Any = None
@@ -580,6 +595,17 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
             stack.enter_context(mock.patch.object(module, "datetime", clock_datetime))
         for module in (retrier_decl, callback_module):
             stack.enter_context(mock.patch.object(module, "time", clock_time))
+        # Speed only: moto builds a new JSONPath parser (ply tables) for every path it evaluates, and parses
+        # the whole definition (antlr, ~0.5 s) on create and again on every execution.
+        stack.enter_context(mock.patch.object(json_path_module, "parse", functools.lru_cache(maxsize=4096)(json_path_module.parse)))
+        stack.enter_context(mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(_parse_with_cached_tree)))
+        # create_state_machine checks the syntax only; building the evaluation components is left to the
+        # execution (the resolved definitions are checked by asl-validator in the tests).
+        stack.enter_context(
+            mock.patch.object(
+                parser_models_module.StepFunctionsParserBackend, "_validate_definition", staticmethod(_syntax_tree)
+            )
+        )
         stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", self._wait_interval))
         stack.enter_context(mock.patch.object(ExecutionWorker, "start", _run_synchronously))
         original_environment = ExecutionWorker._get_evaluation_environment
@@ -616,7 +642,7 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         stack.callback(events.unregister, "before-parameter-build", unique_id=unique + "-params")
         stack.callback(events.unregister, "before-call", unique_id=unique + "-call")
         # The harness's own client comes from another session, so its calls are neither faked nor logged.
-        self._sfn = boto3.session.Session().client("stepfunctions", region_name=self.region)
+        self._sfn = _harness_session().client("stepfunctions", region_name=self.region)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -640,8 +666,9 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
 
     def result(self, execution_arn: str) -> ExecutionResult:
         described = self._sfn.describe_execution(executionArn=execution_arn)
+        events = self.history(execution_arn)
         failure = next(
-            (e for e in reversed(self.history(execution_arn)) if e["type"] in ("ExecutionFailed", "ExecutionTimedOut")),
+            (e for e in reversed(events) if e["type"] in ("ExecutionFailed", "ExecutionTimedOut")),
             None,
         )
         details = (failure or {}).get("executionFailedEventDetails") or (failure or {}).get(
@@ -654,12 +681,19 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
             output=json.loads(described["output"]) if described.get("output") else None,
             error=described.get("error") or details.get("error"),
             cause=described.get("cause") or details.get("cause"),
-            events=self.history(execution_arn),
+            events=events,
         )
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        pages = self._sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-        return list(itertools.chain.from_iterable(page["events"] for page in pages))
+        """The execution's history events, read from moto's backend (its HTTP serializer takes seconds for
+        thousands of events; the content is the same)."""
+        backend = get_backend(ACCOUNT, self.region)
+        return list(backend.get_execution_history(execution_arn)["events"])
+
+    def answer(self, service: str, operation: str, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Script any call (e.g. stepfunctions ListExecutions): `handler(params)` returns the response as boto3
+        would (API member names) or raises ServiceError. Takes precedence over the fakes and moto."""
+        self._answers[(service, operation)] = handler
 
     def calls_to(self, service: str, *operations: str) -> list[Call]:
         return [c for c in self.calls if c.service == service and (not operations or c.operation in operations)]
@@ -675,12 +709,13 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         call = Call(service, operation, params, self.clock.seconds)
         self.calls.append(call)
         self.clock.advance(self.call_latency)
+        scripted = self._answers.get((service, operation))
         fake = {"personalize": self.personalize, "glue": self.glue, "lambda": self.lambdas}.get(service)
-        if fake is None:
+        if scripted is None and fake is None:
             return None  # moto answers (e.g. stepfunctions ListExecutions)
         request_id = str(uuid.uuid4())
         try:
-            body = fake.handle(operation, params)
+            body = scripted(params) if scripted is not None else fake.handle(operation, params)
         except ServiceError as error:
             call.error = error.code
             parsed = {
@@ -710,10 +745,9 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
             if timeout is not None and not env.is_frame():
                 harness._deadlines[id(env)] = harness.clock.seconds + timeout
             env.next_state_name = program.start_at.start_at_name
-            # Same as moto's Program.eval, minus the real-time join timeout.
-            worker = threading.Thread(target=super(program_module.Program, program).eval, args=(env,), daemon=True)
-            worker.start()
-            worker.join()
+            # moto runs the program in a thread and joins it with the timeout in real seconds; here the
+            # Wait patch enforces the deadline, so the program runs in the caller's thread.
+            super(program_module.Program, program).eval(env)
 
         return evaluate
 
@@ -733,6 +767,37 @@ def _with_aws_start_time(original: Callable[[ExecutionWorker], Any]) -> Callable
         return env
 
     return environment
+
+
+@functools.lru_cache(maxsize=1)
+def _harness_session() -> boto3.session.Session:
+    """One session for the harness's clients: a new session reloads the service models from disk (~0.3 s)."""
+    return boto3.session.Session()
+
+
+_PARSE_TREES: dict[str, Any] = {}
+
+
+def _syntax_tree(definition: str) -> Any:
+    """The antlr tree of a definition, cached; raises moto's InvalidDefinition on a syntax error."""
+    tree = _PARSE_TREES.get(definition)
+    if tree is None:
+        errors = SyntaxErrorListener()
+        parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
+        parser.removeErrorListeners()
+        parser.addErrorListener(errors)
+        tree = parser.state_machine()
+        if errors.errors:
+            raise InvalidDefinition(message=repr(ASLParserException(errors=errors.errors)))
+        _PARSE_TREES[definition] = tree
+    return tree
+
+
+def _parse_with_cached_tree(definition: str) -> tuple[Any, Any]:
+    """moto's AmazonStateLanguageParser.parse with the antlr tree cached per definition; the evaluation
+    components are still built fresh for every execution (Parallel states keep run state on them)."""
+    tree = _syntax_tree(definition)
+    return Preprocessor().visit(tree), tree
 
 
 def _sync_without_task_token(original: Callable[..., None]) -> Callable[..., None]:

@@ -1,0 +1,301 @@
+"""The synthesized definition executed in moto's interpreter, with Personalize, Glue and Lambda scripted."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+
+from stacks.orchestration import run_names
+from tests.support.orchestration_stack import SynthesizedOrchestration
+from tests.support.sfn_offline import EPOCH, GlueScript, JobScript, OfflineStepFunctions, VirtualClock
+
+from .conftest import HOOK_STATE
+
+Offline = tuple[OfflineStepFunctions, str]
+STAGES = [
+    # kind, label, error prefix, Create operation, Describe operation
+    ("import", "Import", "Import", "CreateDatasetImportJob", "DescribeDatasetImportJob"),
+    ("train", "Training", "Training", "CreateSolutionVersion", "DescribeSolutionVersion"),
+    ("batch", "Batch inference", "BatchInference", "CreateBatchInferenceJob", "DescribeBatchInferenceJob"),
+]
+
+
+def expected_names(orchestration: SynthesizedOrchestration, execution_name: str) -> dict[str, str]:
+    execution_arn = (
+        f"arn:aws:states:{orchestration.region}:123456789012:execution:"
+        f"{orchestration.state_machine_name}:{execution_name}"
+    )
+    prefixes = {
+        "importJobName": orchestration.config.resource_name("import"),
+        "solutionVersionName": orchestration.config.resource_name("train"),
+        "batchInferenceJobName": orchestration.config.resource_name("batch"),
+    }
+    return run_names(execution_name, execution_arn, VirtualClock.iso(EPOCH), prefixes)
+
+
+def operations(aws: OfflineStepFunctions) -> list[str]:
+    return [call.operation for call in aws.calls if call.service in ("personalize", "glue")]
+
+
+def test_happy_path(orchestration: SynthesizedOrchestration, offline: Offline) -> None:
+    aws, arn = offline
+    result = aws.run(arn, name="weekly-2026-01-04")
+
+    assert result.status == "SUCCEEDED", result.cause
+    names = expected_names(orchestration, "weekly-2026-01-04")
+    run_id = names["runId"]
+    assert [(c.service, c.operation) for c in aws.calls[:3]] == [
+        ("stepfunctions", "ListExecutions"),
+        ("lambda", "Invoke"),
+        ("glue", "StartJobRun"),
+    ]
+    (start_job_run,) = aws.calls_to("glue", "StartJobRun")
+    assert start_job_run.params == {"JobName": orchestration.expected("glue_job_name"), "Arguments": {"--run_id": run_id}}
+    transformed = f"s3://{orchestration.expected('transformed_bucket')}/runs/{run_id}"
+    output_prefix = f"s3://{orchestration.expected('curated_bucket')}/runs/{run_id}/batch-output/"
+    key, role, config = orchestration.expected("data_key_arn"), orchestration.expected("personalize_role_arn"), orchestration.config
+    import_job, version, batch_job = (aws.personalize.job(kind).arn for kind in ("import", "train", "batch"))
+    assert [(c.operation, c.params) for c in aws.calls_to("personalize")] == [
+        (
+            "CreateDatasetImportJob",
+            {
+                "jobName": names["importJobName"],
+                "datasetArn": orchestration.expected("dataset_arn"),
+                "dataSource": {"dataLocation": f"{transformed}/interactions/"},
+                "roleArn": role,
+                "importMode": config.import_mode,
+            },
+        ),
+        ("DescribeDatasetImportJob", {"datasetImportJobArn": import_job}),
+        (
+            "CreateSolutionVersion",
+            {"name": names["solutionVersionName"], "solutionArn": orchestration.expected("solution_arn"), "trainingMode": config.training_mode},
+        ),
+        ("DescribeSolutionVersion", {"solutionVersionArn": version}),
+        (
+            "CreateBatchInferenceJob",
+            {
+                "jobName": names["batchInferenceJobName"],
+                "solutionVersionArn": version,
+                "numResults": config.num_results,
+                "jobInput": {"s3DataSource": {"path": f"{transformed}/batch-input/", "kmsKeyArn": key}},
+                "jobOutput": {"s3DataDestination": {"path": output_prefix, "kmsKeyArn": key}},
+                "roleArn": role,
+                "filterArn": config.filter_arn,
+                "batchInferenceJobConfig": {
+                    "itemExplorationConfig": {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"}
+                },
+            },
+        ),
+        ("DescribeBatchInferenceJob", {"batchInferenceJobArn": batch_job}),
+    ]
+    assert result.output == {
+        "status": "SUCCEEDED",
+        "runId": run_id,
+        "glueJobRunId": aws.glue.runs[0]["Id"],
+        "datasetImportJobArn": import_job,
+        "solutionVersionArn": version,
+        "batchInferenceJobArn": batch_job,
+        "outputPrefix": output_prefix,
+    }
+    # Each job was polled only after one full status_poll_seconds wait.
+    for job in aws.personalize.jobs:
+        assert job.detected_at == pytest.approx(job.created_at + config.status_poll_seconds, abs=1)
+
+
+@pytest.mark.parametrize("kind, label, _prefix, create, describe", STAGES[1:], ids=["training", "batch"])
+def test_busy_three_times_then_success(
+    offline: Offline, orchestration: SynthesizedOrchestration, kind: str, label: str, _prefix: str, create: str, describe: str
+) -> None:
+    aws, arn = offline
+    aws.personalize.refuse(create, "ResourceInUseException", times=3)
+    result = aws.run(arn)
+
+    assert result.status == "SUCCEEDED", result.cause
+    creates = aws.calls_to("personalize", create)
+    assert [c.error for c in creates] == ["ResourceInUseException"] * 3 + [None]
+    assert len({str(c.params) for c in creates}) == 1  # the same request (and job name) every time
+    gaps = [round(b.at - a.at) for a, b in zip(creates, creates[1:])]
+    assert gaps == [orchestration.config.busy_retry_seconds] * 3
+    assert result.states_entered.count(f"{label}: wait while busy") == 3
+    assert len(aws.calls_to("personalize", describe)) == 1
+
+
+def test_limit_exceeded_is_busy_too(offline: Offline) -> None:
+    aws, arn = offline
+    aws.personalize.refuse("CreateDatasetImportJob", "LimitExceededException", times=1)
+    result = aws.run(arn)
+    assert result.status == "SUCCEEDED", result.cause
+    assert [c.error for c in aws.calls_to("personalize", "CreateDatasetImportJob")] == ["LimitExceededException", None]
+
+
+def test_busy_bound_exceeded(offline: Offline, orchestration: SynthesizedOrchestration) -> None:
+    aws, arn = offline
+    attempts = orchestration.config.busy_retry_max_attempts
+    aws.personalize.refuse("CreateSolutionVersion", "ResourceInUseException", times=attempts)
+    result = aws.run(arn)
+
+    assert result.status == "FAILED"
+    assert result.error == "TrainingBlocked"
+    assert result.cause.startswith(
+        f"CreateSolutionVersion was refused as busy {attempts} times in a row over 3 min of retries, so the run gave up."
+    )
+    assert "Scripted refusal of CreateSolutionVersion" in result.cause
+    assert len(aws.calls_to("personalize", "CreateSolutionVersion")) == attempts
+    assert not aws.calls_to("personalize", "CreateBatchInferenceJob")
+
+
+@pytest.mark.parametrize("kind, label, prefix, create, describe", STAGES, ids=["import", "training", "batch"])
+def test_create_failed_fails_the_run_with_the_reason(
+    offline: Offline, kind: str, label: str, prefix: str, create: str, describe: str
+) -> None:
+    aws, arn = offline
+    reason = f"{kind}: Input data has 12 users; at least 25 are required."
+    aws.personalize.script(kind, JobScript(duration=900, status="CREATE FAILED", failure_reason=reason))
+    result = aws.run(arn)
+
+    assert result.status == "FAILED"
+    assert result.error == f"{prefix}Failed"
+    job = aws.personalize.job(kind)
+    assert result.cause.endswith(f"{job.arn} ended CREATE FAILED: {reason}")
+    later = [op for _, _, _, op, _ in STAGES[[s[0] for s in STAGES].index(kind) + 1 :]]
+    assert not aws.calls_to("personalize", *later) if later else True
+    assert result.states_entered[-1] == f"{label}: job failed"
+
+
+def test_stopped_without_reason(offline: Offline) -> None:
+    aws, arn = offline
+    aws.personalize.script("train", JobScript(duration=900, status="CREATE STOPPED"))
+    result = aws.run(arn)
+    assert (result.status, result.error) == ("FAILED", "TrainingFailed")
+    assert result.cause.endswith("ended CREATE STOPPED without a failure reason")
+
+
+def test_wait_loop_bound(offline: Offline, orchestration: SynthesizedOrchestration) -> None:
+    aws, arn = offline
+    config = orchestration.config
+    polls = config.job_max_wait_hours * 3600 // config.status_poll_seconds
+    aws.personalize.script("import", JobScript(duration=2 * config.job_max_wait_hours * 3600))
+    result = aws.run(arn)
+
+    assert (result.status, result.error) == ("FAILED", "ImportTimedOut")
+    job = aws.personalize.job("import")
+    assert result.cause == (
+        f"Dataset import job {job.arn} was still CREATE IN_PROGRESS after {polls} polls over "
+        f"{config.job_max_wait_hours} h (job_max_wait_hours is {config.job_max_wait_hours})"
+    )
+    assert len(aws.calls_to("personalize", "DescribeDatasetImportJob")) == polls
+    assert not aws.calls_to("personalize", "CreateSolutionVersion")
+
+
+@pytest.mark.parametrize("state", ["FAILED", "TIMEOUT"])
+def test_glue_failure(offline: Offline, state: str) -> None:
+    aws, arn = offline
+    message = "AnalysisException: Path does not exist: s3://raw/ratings/"
+    aws.glue.script(GlueScript(duration=120, state=state, error_message=message))
+    result = aws.run(arn)
+
+    assert (result.status, result.error) == ("FAILED", "TransformFailed")
+    assert message in result.cause and aws.glue.runs[0]["Id"] in result.cause
+    assert not aws.calls_to("personalize")
+
+
+def test_glue_stopped(offline: Offline) -> None:
+    """moto's .sync returns a STOPPED run as a result (AWS may raise instead): the run fails either way."""
+    aws, arn = offline
+    aws.glue.script(GlueScript(duration=120, state="STOPPED", error_message="Job run stopped by user"))
+    result = aws.run(arn)
+
+    assert (result.status, result.error) == ("FAILED", "TransformFailed")
+    assert result.cause.startswith(f"Glue job run {aws.glue.runs[0]['Id']} ended STOPPED: ")
+    assert "Job run stopped by user" in result.cause
+    assert not aws.calls_to("personalize")
+
+
+def test_overlap_guard_skips_a_second_execution(offline: Offline) -> None:
+    aws, arn = offline
+    second: list[Any] = []
+
+    def start_second_run(_params: dict[str, Any]) -> None:
+        if not second:  # only from the first run's Glue start: the second must never get here
+            second.append(aws.run(arn, name="second"))
+
+    aws.glue.on_start = start_second_run
+    first = aws.run(arn, name="first")
+
+    assert first.status == "SUCCEEDED", first.cause
+    (skipped,) = second
+    assert skipped.status == "SUCCEEDED"
+    assert skipped.output == {
+        "status": "SKIPPED",
+        "reason": f"Another execution of this state machine is still running: {first.arn}",
+    }
+    assert skipped.states_entered[-1] == "Skipped"
+    assert len(aws.calls_to("glue", "StartJobRun")) == 1
+    assert len(aws.lambdas.invocations) == 1
+
+
+@pytest.mark.parametrize("this_is_oldest", [True, False], ids=["oldest-proceeds", "newer-skips"])
+def test_overlap_tie_break(offline: Offline, this_is_oldest: bool) -> None:
+    """Two executions that start together both see each other; only the older one goes on."""
+    aws, arn = offline
+    other = arn.replace(":stateMachine:", ":execution:") + ":other"
+
+    def list_running(params: dict[str, Any]) -> dict[str, Any]:
+        this = arn.replace(":stateMachine:", ":execution:") + ":this"
+        newest_first = [other, this] if this_is_oldest else [this, other]
+        return {"executions": [_execution_item(params["stateMachineArn"], e) for e in newest_first]}
+
+    aws.answer("stepfunctions", "ListExecutions", list_running)
+    result = aws.run(arn, name="this")
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert (result.output["status"] == "SKIPPED") is not this_is_oldest
+    assert bool(aws.calls_to("glue", "StartJobRun")) is this_is_oldest
+
+
+def _execution_item(state_machine_arn: str, execution_arn: str) -> dict[str, Any]:
+    return {
+        "executionArn": execution_arn,
+        "stateMachineArn": state_machine_arn,
+        "name": execution_arn.rsplit(":", 1)[1],
+        "status": "RUNNING",
+        "startDate": datetime.datetime(2026, 1, 4, tzinfo=datetime.timezone.utc),
+    }
+
+
+def test_awkward_execution_name(orchestration: SynthesizedOrchestration, offline: Offline) -> None:
+    """80 characters with dots and symbols: FakePersonalize rejects names Personalize would reject."""
+    aws, arn = offline
+    name = ("manual.re-run(after).schema=fix+v2!'" + "x" * 80)[:80]
+    result = aws.run(arn, name=name)
+
+    assert result.status == "SUCCEEDED", result.cause
+    names = expected_names(orchestration, name)
+    created = [c.params.get("jobName") or c.params.get("name") for c in aws.calls_to("personalize") if c.operation.startswith("Create")]
+    assert created == [names["importJobName"], names["solutionVersionName"], names["batchInferenceJobName"]]
+    assert all(len(n) <= 63 for n in created) and "manual-re-run-after-schema-fix-v2" in created[0]
+    assert aws.calls_to("glue", "StartJobRun")[0].params["Arguments"]["--run_id"] == names["runId"]
+
+
+def test_execution_timeout_on_the_virtual_clock(orchestration: SynthesizedOrchestration, offline: Offline) -> None:
+    aws, arn = offline
+    timeout = orchestration.config.execution_timeout_hours * 3600
+    aws.glue.script(GlueScript(duration=timeout - 1800))
+    aws.personalize.script("import", JobScript(duration=3000))
+    result = aws.run(arn)
+
+    assert result.status == "TIMED_OUT"
+    assert aws.clock.seconds == pytest.approx(timeout)
+    assert not aws.calls_to("personalize", "CreateSolutionVersion")
+
+
+def test_post_process_hook_runs_before_the_summary(hooked: SynthesizedOrchestration) -> None:
+    with hooked.offline() as (aws, arn):
+        aws.personalize.default_script = JobScript(duration=100)
+        result = aws.run(arn)
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.states_entered[-3:] == [HOOK_STATE, "Summarize run", "Run succeeded"]
+    assert result.states_entered[-4] == "Batch inference: job status?"

@@ -1,0 +1,147 @@
+"""A small stack around `PipelineStateMachine`, with stand-in resources, and its synthesized state machine.
+
+Tests and the benchmark use `synth_orchestration(config)`; `SynthesizedOrchestration` gives the template, the
+resolved definition and an offline harness with the state machine created and the naming Lambda registered.
+To run the same checks on another template (e.g. the real pipeline stack), build a `SynthesizedOrchestration`
+from that template: nothing else here depends on the stand-ins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # noqa: E402
+from aws_cdk import aws_glue as glue  # noqa: E402
+from aws_cdk import aws_iam as iam  # noqa: E402
+from aws_cdk import aws_kms as kms  # noqa: E402
+from aws_cdk import aws_s3 as s3  # noqa: E402
+from aws_cdk import aws_stepfunctions as sfn  # noqa: E402
+from constructs import Construct  # noqa: E402
+
+from stacks.config import PipelineConfig  # noqa: E402
+from stacks.orchestration import PipelineStateMachine, run_names_handler  # noqa: E402
+from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
+
+REGION = "eu-west-1"
+PERSONALIZE = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
+DATASET_GROUP_ARN = f"{PERSONALIZE}:dataset-group/pbp-test"
+DATASET_ARN = f"{PERSONALIZE}:dataset/pbp-test/INTERACTIONS"
+SOLUTION_ARN = f"{PERSONALIZE}:solution/pbp-test-solution"
+GLUE_JOB_NAME = "pbp-test-transform"
+
+
+def build_stack(
+    app: cdk.App,
+    stack_id: str,
+    config: PipelineConfig,
+    post_process: Callable[[Construct], sfn.IChainable] | None = None,
+) -> tuple[cdk.Stack, PipelineStateMachine]:
+    stack = cdk.Stack(app, stack_id, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    orchestration = PipelineStateMachine(
+        stack,
+        "Orchestration",
+        config=config,
+        glue_job=glue.Job.from_job_attributes(stack, "GlueJob", job_name=GLUE_JOB_NAME),
+        transformed_bucket=s3.Bucket(stack, "Transformed"),
+        curated_bucket=s3.Bucket(stack, "Curated"),
+        data_key=kms.Key(stack, "DataKey"),
+        logs_key=kms.Key(stack, "LogsKey"),
+        personalize_role=iam.Role(
+            stack, "PersonalizeRole", assumed_by=iam.ServicePrincipal("personalize.amazonaws.com")
+        ),
+        dataset_group_arn=DATASET_GROUP_ARN,
+        dataset_arn=DATASET_ARN,
+        solution_arn=SOLUTION_ARN,
+        post_process=post_process,
+    )
+    return stack, orchestration
+
+
+@dataclass
+class SynthesizedOrchestration:
+    """One synthesized state machine and what the offline harness needs to run it.
+
+    `inputs`: what the construct was given, as CloudFormation expressions (`{"Ref": ...}`, literals): keys
+    transformed_bucket, curated_bucket, data_key_arn, personalize_role_arn, dataset_arn, solution_arn,
+    glue_job_name. Tests compare the calls they observe with `expected(key)`.
+    """
+
+    config: PipelineConfig
+    template: dict[str, Any]
+    state_machine_id: str  # logical id in `template`
+    inputs: dict[str, Any]
+    region: str = REGION
+
+    def expected(self, key: str) -> Any:
+        return self.cloud.resolve(self.inputs[key])
+
+    @functools.cached_property
+    def cloud(self) -> FakeCloud:
+        return FakeCloud(self.template, region=self.region)
+
+    @functools.cached_property
+    def definition(self) -> dict[str, Any]:
+        return resolve_definition(self.template, self.state_machine_id, cloud=self.cloud)
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        return self.template["Resources"][self.state_machine_id]["Properties"]
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.cloud.physical_name(self.state_machine_id)
+
+    @property
+    def run_names_function(self) -> str:
+        """The function the "Prepare run" state invokes (its resolved ARN)."""
+        return self.definition["States"]["Prepare run"]["Parameters"]["FunctionName"]
+
+    @contextlib.contextmanager
+    def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
+        """The harness with this state machine created (under its real name) and the naming Lambda in-process."""
+        with OfflineStepFunctions(region=self.region, **harness_options) as aws:
+            aws.lambdas.register(self.run_names_function, run_names_handler)
+            yield aws, aws.create_state_machine(self.definition, name=self.state_machine_name)
+
+
+PostProcess = Callable[[Construct], sfn.IChainable]
+
+
+def synth_orchestration(
+    configs: dict[str, PipelineConfig], post_process: dict[str, PostProcess] | None = None
+) -> dict[str, SynthesizedOrchestration]:
+    """Synthesizes one stack per config in a single app (one synth: the jsii start-up is paid once)."""
+    app = cdk.App()
+    post_process = post_process or {}
+    stacks = {
+        key: build_stack(app, f"Orchestration-{key}", config, post_process.get(key)) for key, config in configs.items()
+    }
+    assembly = app.synth()
+    result = {}
+    for key, (stack, construct) in stacks.items():
+        template = assembly.get_stack_by_name(stack.stack_name).template
+        logical_id = stack.resolve(stack.get_logical_id(construct.state_machine.node.default_child))
+        result[key] = SynthesizedOrchestration(configs[key], template, logical_id, _inputs_of(stack))
+    return result
+
+
+def _inputs_of(stack: cdk.Stack) -> dict[str, Any]:
+    def ref(construct_id: str, attribute: str) -> Any:
+        resource = stack.node.find_child(construct_id).node.default_child
+        return stack.resolve(getattr(resource, attribute) if attribute != "Ref" else resource.ref)
+
+    return {
+        "transformed_bucket": ref("Transformed", "Ref"),
+        "curated_bucket": ref("Curated", "Ref"),
+        "data_key_arn": ref("DataKey", "attr_arn"),
+        "personalize_role_arn": ref("PersonalizeRole", "attr_arn"),
+        "dataset_arn": DATASET_ARN,
+        "solution_arn": SOLUTION_ARN,
+        "glue_job_name": GLUE_JOB_NAME,
+    }

@@ -1,0 +1,14 @@
+"""Post-processing of Amazon Personalize batch inference output.
+
+Modules:
+
+- `flatten`  — pure, streaming, constant-memory conversion of one `.out` file (JSON lines) into
+  a recommendations CSV and an errors JSON-lines file (standard library only).
+- `s3io`     — bounded-memory S3 streaming: a resumable, prefetching reader and a multipart writer.
+- `manifest` — pure aggregation of per-file results into the run manifest, and the named errors
+  that make the state machine fail with a reason.
+- `handler`  — the thin Lambda handlers `process_file`, `write_manifest`, `list_output_files`.
+
+The package uses relative imports only, so it imports as `postprocess.handler` (Lambda asset
+root `lambda_src/`) and as `lambda_src.postprocess.handler` (tests, from the repository root).
+"""

@@ -1,0 +1,318 @@
+"""Lambda handlers of the post-processing steps (thin: the work is in `flatten`, `s3io`, `manifest`).
+
+Handler strings (asset root `lambda_src/`): `postprocess.handler.process_file`,
+`postprocess.handler.write_manifest`, `postprocess.handler.list_output_files`.
+Runtime: Python 3.13 with the AWS-managed Powertools layer; standard library + boto3 only
+otherwise. Suggested memory 1769 MB (one full vCPU), timeout 15 min for `process_file`.
+
+Environment:
+    OUTPUT_KMS_KEY_ID             KMS key (id or ARN) for SSE-KMS of every object written; an
+                                  event's `kms_key_id` wins. Without either, no SSE header is
+                                  sent and the bucket's default encryption applies (sending
+                                  `aws:kms` without a key id would pick the aws/s3 key instead).
+    POWERTOOLS_SERVICE_NAME       Logger/Metrics `service` dimension.
+    POWERTOOLS_METRICS_NAMESPACE  defaults to "PersonalizeBatchPipeline".
+
+Run location: every event names the curated bucket and the run prefix, either as
+`"bucket"` + `"output_prefix"` (`"runs/<run_id>/"`) or as `"batch_output_uri"`
+(`"s3://<bucket>/runs/<run_id>/batch-output/"`, the state machine's `$.run.batchOutputUri`).
+
+list_output_files (optional: feeds an inline Map)
+    in:  {"bucket": "curated", "output_prefix": "runs/r1/"}  or  {"batch_output_uri": "s3://curated/runs/r1/batch-output/"}
+    out: {"count": 2, "files": [{"bucket": "curated", "key": "runs/r1/batch-output/a.json.out",
+                                 "output_prefix": "runs/r1/", "size": 1234}, ...]}
+    Each element of `files` is a ready `process_file` event (ItemsPath "$.files").
+
+process_file (one Map iteration per `.out` file)
+    in:  {"bucket": "curated",                                  # where the .out file is
+          "key": "runs/r1/batch-output/a.json.out",             # "Key" also accepted (ItemReader item)
+          "output_bucket": "curated",                           # optional, default: bucket
+          "output_prefix": "runs/r1/",                          # optional, default: key up to batch-output/
+          "kms_key_id": "arn:aws:kms:..."}                      # optional, default: $OUTPUT_KMS_KEY_ID
+    writes: <output_prefix>recommendations/<name>.csv and <output_prefix>errors/<name>.jsonl, where
+            <name> is the key after batch-output/ without ".out" (e.g. "a.json"); the errors file is
+            always written (empty when no line failed) so re-runs never leave a stale one.
+    out: {"skipped": false, "source_bucket": "curated", "source_key": "runs/r1/batch-output/a.json.out",
+          "source_etag": "\\"...\\"", "source_bytes": 123, "output_bucket": "curated",
+          "recommendations_key": "runs/r1/recommendations/a.json.csv",
+          "errors_key": "runs/r1/errors/a.json.jsonl",
+          "lines": 3, "users_with_recommendations": 2, "items_written": 50, "errored_lines": 1,
+          "malformed_lines": 0, "blank_lines": 0, "fast_path_lines": 2,
+          "items_per_user": {"25": 2}, "recommendations_bytes": 1500, "errors_bytes": 80,
+          "seconds": 0.12}
+    A key not ending in ".out" (e.g. a marker file listed by an ItemReader) is not read:
+    {"skipped": true, "source_bucket": ..., "source_key": ...}.
+    Custom metrics (namespace above, dimension service): LinesProcessed, ErroredLines.
+
+write_manifest (once, after the Map)
+    in:  {"bucket": "curated", "output_prefix": "runs/r1/",     # or "batch_output_uri"
+          "run_id": "r1",                                      # optional, default: last part of the prefix
+          "execution_name": "...", "execution_arn": "...",     # optional
+          "arns": {"datasetImportJob": "arn:...", "solutionVersion": "arn:...",
+                   "batchInferenceJob": "arn:..."},            # optional, any names -> ARNs created
+          "started_at": "2026-01-01T00:00:00Z",                 # $$.Execution.StartTime
+          "ended_at": "...",                                    # optional, default: now
+          "input_users": 2113,                                  # optional: batch input line count
+          "expected_output_files": 4,                           # optional
+          "batch_input": {"bucket": "transformed", "prefix": "runs/r1/batch-input/"},  # optional:
+                                                                # each input file needs its .out
+          "max_error_ratio": 0.05,                              # optional, fail above this share
+          "results": [<process_file outputs>]}                  # the Map's output
+    writes: <output_prefix>_manifest.json, then (only on success, only after the manifest is
+            written) an empty <output_prefix>_SUCCESS; a stale _SUCCESS is deleted first.
+    out: {"status": "SUCCEEDED", "run_id": "r1", "execution_name": "...",
+          "manifest": "s3://curated/runs/r1/_manifest.json", "success_marker": "s3://curated/runs/r1/_SUCCESS",
+          "input_users": 2113, "users_with_recommendations": 2100, "items_written": 52500,
+          "errored_lines": 13, "output_files": 4, "message": "Run r1: 2,100 users with ..."}
+    raises (after writing the manifest with "status": "FAILED" and the reason):
+        MissingOutputFiles, NoOutputLines, MissingOutputLines, AllLinesErrored, TooManyErroredLines;
+        InvalidEvent for a malformed input (nothing written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Mapping
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+
+from .flatten import flatten_chunks
+from .manifest import (
+    MANIFEST_NAME,
+    SUCCESS_NAME,
+    InvalidEvent,
+    build_manifest,
+    check_manifest,
+    summary_of,
+)
+from .s3io import MultipartWriter, ObjectChunks
+
+__all__ = ["process_file", "write_manifest", "list_output_files"]
+
+DEFAULT_METRICS_NAMESPACE = "PersonalizeBatchPipeline"
+BATCH_OUTPUT = "batch-output/"
+OUT_SUFFIX = ".out"
+
+logger = Logger()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE)
+
+
+class _NoTracer:
+    """Stands in for Powertools' Tracer where aws-xray-sdk is not installed (it ships in the
+    Powertools Lambda layer, not in this repository's test environment)."""
+
+    def capture_lambda_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        return handler
+
+
+def _make_tracer() -> Any:
+    try:
+        from aws_lambda_powertools import Tracer
+
+        return Tracer()
+    except ModuleNotFoundError:
+        return _NoTracer()
+
+
+tracer = _make_tracer()
+
+_S3: Any = None
+
+
+def s3_client() -> Any:
+    """One client per execution environment (created lazily, so tests can mock first)."""
+    global _S3
+    if _S3 is None:
+        _S3 = boto3.client(
+            "s3",
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 8},
+                read_timeout=120,
+                max_pool_connections=8,
+            ),
+        )
+    return _S3
+
+
+# ----------------------------------------------------------------------------------------------
+# Event helpers
+
+
+def _required_str(event: Mapping[str, Any], *names: str) -> str:
+    for name in names:
+        value = event.get(name)
+        if isinstance(value, str) and value:
+            return value
+    raise InvalidEvent(f"event needs a non-empty string {' or '.join(repr(n) for n in names)}")
+
+
+def _location(event: Mapping[str, Any]) -> tuple[str, str]:
+    """(bucket, run prefix ending with "/") from `bucket`+`output_prefix` or `batch_output_uri`."""
+    uri = event.get("batch_output_uri")
+    if isinstance(uri, str) and uri:
+        if not uri.startswith("s3://") or "/" not in uri[5:]:
+            raise InvalidEvent(f"batch_output_uri {uri!r} is not s3://bucket/prefix/")
+        bucket, _, path = uri[5:].partition("/")
+        path = path if path.endswith("/") else path + "/"
+        if not path.endswith("/" + BATCH_OUTPUT) and path != BATCH_OUTPUT:
+            raise InvalidEvent(f"batch_output_uri {uri!r} does not end with /{BATCH_OUTPUT}")
+        return bucket, path[: -len(BATCH_OUTPUT)]
+    bucket = _required_str(event, "bucket")
+    prefix = _required_str(event, "output_prefix")
+    return bucket, prefix if prefix.endswith("/") else prefix + "/"
+
+
+def _sse_args(event: Mapping[str, Any]) -> dict[str, str]:
+    key_id = event.get("kms_key_id") or os.environ.get("OUTPUT_KMS_KEY_ID")
+    if not key_id:
+        return {}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": str(key_id)}
+
+
+def _list_keys(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", ()):
+            yield obj["Key"], obj.get("Size", 0)
+
+
+def _out_files(client: Any, bucket: str, run_prefix: str) -> list[tuple[str, int]]:
+    return sorted(
+        (key, size) for key, size in _list_keys(client, bucket, run_prefix + BATCH_OUTPUT) if key.endswith(OUT_SUFFIX)
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Handlers
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def list_output_files(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bucket, run_prefix = _location(event)
+    files = [
+        {"bucket": bucket, "key": key, "output_prefix": run_prefix, "size": size}
+        for key, size in _out_files(s3_client(), bucket, run_prefix)
+    ]
+    logger.info("Listed batch output files", extra={"bucket": bucket, "prefix": run_prefix, "count": len(files)})
+    return {"count": len(files), "files": files}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bucket = _required_str(event, "bucket")
+    key = _required_str(event, "key", "Key")
+    if not key.endswith(OUT_SUFFIX):
+        logger.info("Not a .out file, skipped", extra={"key": key})
+        return {"skipped": True, "source_bucket": bucket, "source_key": key}
+    marker = key.rfind("/" + BATCH_OUTPUT)
+    if isinstance(event.get("output_prefix"), str) and event["output_prefix"]:
+        run_prefix = event["output_prefix"] if event["output_prefix"].endswith("/") else event["output_prefix"] + "/"
+    elif marker >= 0 or key.startswith(BATCH_OUTPUT):
+        run_prefix = key[: marker + 1] if marker >= 0 else ""
+    else:
+        raise InvalidEvent(f"key {key!r} is not under .../{BATCH_OUTPUT} and no output_prefix was given")
+    name = key[marker + 1 + len(BATCH_OUTPUT) :] if marker >= 0 else (
+        key[len(BATCH_OUTPUT) :] if key.startswith(BATCH_OUTPUT) else key.rsplit("/", 1)[-1]
+    )
+    name = name[: -len(OUT_SUFFIX)]
+    out_bucket = event.get("output_bucket") or bucket
+    rec_key = f"{run_prefix}recommendations/{name}.csv"
+    err_key = f"{run_prefix}errors/{name}.jsonl"
+    sse = _sse_args(event)
+    client = s3_client()
+    logger.append_keys(source_key=key)
+    started = time.monotonic()
+    with (
+        ObjectChunks(client, bucket, key) as source,
+        MultipartWriter(client, out_bucket, rec_key, extra_args={**sse, "ContentType": "text/csv; charset=utf-8"}) as rec_out,
+        MultipartWriter(client, out_bucket, err_key, extra_args={**sse, "ContentType": "application/x-ndjson"}) as err_out,
+    ):
+        counts = flatten_chunks(source, rec_out, err_out)
+    seconds = time.monotonic() - started
+    result = {
+        "skipped": False,
+        "source_bucket": bucket,
+        "source_key": key,
+        "source_etag": source.etag,
+        "source_bytes": source.bytes_read,
+        "output_bucket": out_bucket,
+        "recommendations_key": rec_key,
+        "errors_key": err_key,
+        **counts.as_dict(),
+        "recommendations_bytes": rec_out.bytes_written,
+        "errors_bytes": err_out.bytes_written,
+        "seconds": round(seconds, 3),
+    }
+    metrics.add_metric(name="LinesProcessed", unit=MetricUnit.Count, value=counts.lines)
+    metrics.add_metric(name="ErroredLines", unit=MetricUnit.Count, value=counts.errored_lines)
+    logger.info(
+        "Processed batch output file",
+        extra={k: result[k] for k in ("lines", "users_with_recommendations", "items_written", "errored_lines", "malformed_lines", "seconds", "source_bytes", "source_etag")},
+    )
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    bucket, run_prefix = _location(event)
+    results = event.get("results")
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise InvalidEvent("event needs 'results': the list of process_file outputs")
+    for r in results:
+        if not r.get("skipped") and not isinstance(r.get("source_key"), str):
+            raise InvalidEvent("every result needs 'source_key' (a process_file output)")
+    run_id = event.get("run_id") or run_prefix.rstrip("/").rsplit("/", 1)[-1] or None
+    client = s3_client()
+    sse = _sse_args(event)
+    manifest_key = run_prefix + MANIFEST_NAME
+    success_key = run_prefix + SUCCESS_NAME
+
+    # A _SUCCESS from an earlier attempt must not outlive a failing re-run.
+    client.delete_object(Bucket=bucket, Key=success_key)
+
+    listed = [key for key, _ in _out_files(client, bucket, run_prefix)]
+    expected_keys: list[str] = []
+    batch_input = event.get("batch_input")
+    if batch_input:
+        in_bucket = _required_str(batch_input, "bucket")
+        in_prefix = _required_str(batch_input, "prefix")
+        for key, _ in _list_keys(client, in_bucket, in_prefix):
+            relative = key[len(in_prefix) :]
+            if relative and not relative.endswith("/") and not relative.rsplit("/", 1)[-1].startswith(("_", ".")):
+                expected_keys.append(f"{run_prefix}{BATCH_OUTPUT}{relative}{OUT_SUFFIX}")
+    expected_files = event.get("expected_output_files")
+    max_error_ratio = event.get("max_error_ratio")
+
+    now = datetime.now(timezone.utc)
+    manifest = build_manifest({**event, "run_id": run_id}, results, now)
+    failure = check_manifest(
+        manifest,
+        listed_out_keys=listed,
+        expected_out_keys=expected_keys,
+        expected_output_files=int(expected_files) if expected_files is not None else None,
+        max_error_ratio=float(max_error_ratio) if max_error_ratio is not None else None,
+    )
+    if failure is not None:
+        manifest["status"] = "FAILED"
+        manifest["failure"] = {"error": type(failure).__name__, "cause": str(failure)}
+    body = json.dumps(manifest, indent=2, sort_keys=False).encode("utf-8") + b"\n"
+    client.put_object(Bucket=bucket, Key=manifest_key, Body=body, ContentType="application/json", **sse)
+    manifest_uri = f"s3://{bucket}/{manifest_key}"
+    if failure is not None:
+        logger.error("Run failed its output checks", extra={"error": type(failure).__name__, "cause": str(failure), "manifest": manifest_uri})
+        raise failure
+    # Only after the manifest is in place.
+    client.put_object(Bucket=bucket, Key=success_key, Body=b"", **sse)
+    summary = summary_of(manifest, manifest_uri, f"s3://{bucket}/{success_key}")
+    logger.info("Run manifest written", extra={"summary": summary})
+    return summary

@@ -1,0 +1,228 @@
+"""The run manifest: pure aggregation of the per-file results, and the named failures.
+
+Step Functions matches a Lambda function's error by the exception's class name (`errorType`),
+so each reason to fail the run is its own class: a `Catch` on `["AllLinesErrored"]` works, and
+the execution's failure shows the name and the message.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+
+__all__ = [
+    "PostprocessError",
+    "InvalidEvent",
+    "MissingOutputFiles",
+    "NoOutputLines",
+    "MissingOutputLines",
+    "AllLinesErrored",
+    "TooManyErroredLines",
+    "MANIFEST_NAME",
+    "SUCCESS_NAME",
+    "build_manifest",
+    "check_manifest",
+    "summary_of",
+]
+
+MANIFEST_NAME = "_manifest.json"
+SUCCESS_NAME = "_SUCCESS"
+SCHEMA_VERSION = 1
+
+
+class PostprocessError(Exception):
+    """Base of the errors that fail the run on purpose."""
+
+
+class InvalidEvent(PostprocessError, ValueError):
+    """The handler's input does not have the documented shape."""
+
+
+class MissingOutputFiles(PostprocessError):
+    """No `.out` file, fewer than expected, an input file without its `.out`, or a `.out` file
+    that the Map did not process."""
+
+
+class NoOutputLines(PostprocessError):
+    """The `.out` files hold no line at all."""
+
+
+class MissingOutputLines(PostprocessError):
+    """Fewer output lines than batch-input users: Personalize writes one line per input line."""
+
+
+class AllLinesErrored(PostprocessError):
+    """Every output line is an error (or malformed): nothing to publish."""
+
+
+class TooManyErroredLines(PostprocessError):
+    """The share of errored lines is above the configured `max_error_ratio`."""
+
+
+_COUNT_FIELDS = (
+    "lines",
+    "users_with_recommendations",
+    "items_written",
+    "errored_lines",
+    "malformed_lines",
+    "blank_lines",
+)
+
+
+def _utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _histogram_stats(histogram: Mapping[int, int]) -> dict[str, Any]:
+    """min/max/avg/median over users *with* recommendations, plus the full histogram
+    (number of items -> number of users, including 0 for users that got an empty list)."""
+    with_items = {n: k for n, k in histogram.items() if n > 0 and k > 0}
+    users = sum(with_items.values())
+    stats: dict[str, Any] = {
+        "min": min(with_items) if with_items else None,
+        "max": max(with_items) if with_items else None,
+        "avg": round(sum(n * k for n, k in with_items.items()) / users, 3) if users else None,
+        "median": None,
+        "histogram": {str(n): histogram[n] for n in sorted(histogram) if histogram[n]},
+    }
+    if users:
+        middle = (users - 1) // 2
+        seen = 0
+        for n in sorted(with_items):
+            seen += with_items[n]
+            if seen > middle:
+                stats["median"] = n
+                break
+    return stats
+
+
+def build_manifest(event: Mapping[str, Any], results: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
+    """The manifest document (status SUCCEEDED; `check_manifest` decides whether it fails)."""
+    files = [r for r in results if not r.get("skipped")]
+    totals = {field: sum(int(r.get(field) or 0) for r in files) for field in _COUNT_FIELDS}
+    histogram: dict[int, int] = {}
+    for r in files:
+        for n, k in (r.get("items_per_user") or {}).items():
+            histogram[int(n)] = histogram.get(int(n), 0) + int(k)
+    started = _utc(event.get("started_at"))
+    ended = _utc(event.get("ended_at")) or now
+    seconds = [float(r.get("seconds") or 0.0) for r in files]
+    input_users = event.get("input_users")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "SUCCEEDED",
+        "failure": None,
+        "run_id": event.get("run_id"),
+        "execution_name": event.get("execution_name"),
+        "execution_arn": event.get("execution_arn"),
+        "arns": dict(event.get("arns") or {}),
+        "input_users": input_users,
+        **totals,
+        "items_per_user": _histogram_stats(histogram),
+        "output_files": [
+            {
+                "source": r.get("source_key"),
+                "recommendations": r.get("recommendations_key"),
+                "errors": r.get("errors_key"),
+                **{field: int(r.get(field) or 0) for field in ("lines", "users_with_recommendations", "items_written", "errored_lines")},
+            }
+            for r in sorted(files, key=lambda r: str(r.get("source_key")))
+        ],
+        "timings": {
+            "started_at": _iso(started) if started else None,
+            "ended_at": _iso(ended),
+            "duration_seconds": round((ended - started).total_seconds(), 3) if started else None,
+            "postprocess_seconds_total": round(sum(seconds), 3),
+            "postprocess_seconds_max": round(max(seconds), 3) if seconds else 0.0,
+        },
+        "written_at": _iso(now),
+    }
+
+
+def check_manifest(
+    manifest: Mapping[str, Any],
+    *,
+    listed_out_keys: Iterable[str],
+    expected_out_keys: Iterable[str] = (),
+    expected_output_files: int | None = None,
+    max_error_ratio: float | None = None,
+) -> PostprocessError | None:
+    """The first reason the run must fail, or None. `listed_out_keys`: the `.out` objects found
+    under batch-output/; `expected_out_keys`: the `.out` keys the batch input files imply."""
+    processed = {f["source"] for f in manifest["output_files"]}
+    listed = set(listed_out_keys)
+    if not processed and not listed:
+        return MissingOutputFiles("no .out file in the batch output and no file was processed")
+    unprocessed = sorted(listed - processed)
+    if unprocessed:
+        return MissingOutputFiles(f"{len(unprocessed)} .out file(s) were not processed, e.g. {unprocessed[0]}")
+    missing = sorted(set(expected_out_keys) - listed)
+    if missing:
+        return MissingOutputFiles(f"{len(missing)} batch input file(s) have no .out file, e.g. {missing[0]}")
+    found = len(processed | listed)
+    if expected_output_files is not None and found < expected_output_files:
+        return MissingOutputFiles(f"{found} .out file(s), expected {expected_output_files}")
+    lines = manifest["lines"]
+    if lines == 0:
+        return NoOutputLines(f"the {found} .out file(s) hold no line")
+    input_users = manifest.get("input_users")
+    if input_users is not None and lines < int(input_users):
+        return MissingOutputLines(f"{lines} output line(s) for {input_users} batch input user(s)")
+    errored = manifest["errored_lines"]
+    if errored >= lines:
+        return AllLinesErrored(
+            f"all {lines} line(s) errored ({manifest['malformed_lines']} malformed); see the errors/ files"
+        )
+    if max_error_ratio is not None and errored / lines > max_error_ratio:
+        return TooManyErroredLines(
+            f"{errored} of {lines} line(s) errored ({errored / lines:.2%}), above the allowed {max_error_ratio:.2%}"
+        )
+    return None
+
+
+def summary_of(manifest: Mapping[str, Any], manifest_uri: str, success_uri: str | None) -> dict[str, Any]:
+    """The short result for the SNS success message."""
+    per_user = manifest["items_per_user"]
+    duration = manifest["timings"]["duration_seconds"]
+    message = (
+        f"Run {manifest.get('run_id') or manifest.get('execution_name')}: "
+        f"{manifest['users_with_recommendations']:,} users with recommendations"
+        + (f" of {manifest['input_users']:,} input users" if manifest.get("input_users") is not None else "")
+        + f", {manifest['items_written']:,} items"
+        + (f" ({per_user['avg']} per user)" if per_user.get("avg") is not None else "")
+        + f", {manifest['errored_lines']:,} errored lines, {len(manifest['output_files'])} file(s)"
+        + (f", {_duration(duration)}" if duration is not None else "")
+        + f". Manifest: {manifest_uri}"
+    )
+    return {
+        "status": manifest["status"],
+        "run_id": manifest.get("run_id"),
+        "execution_name": manifest.get("execution_name"),
+        "manifest": manifest_uri,
+        "success_marker": success_uri,
+        "input_users": manifest.get("input_users"),
+        "users_with_recommendations": manifest["users_with_recommendations"],
+        "items_written": manifest["items_written"],
+        "errored_lines": manifest["errored_lines"],
+        "output_files": len(manifest["output_files"]),
+        "message": message,
+    }
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"

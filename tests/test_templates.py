@@ -11,6 +11,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.app_factory import PipelineApp
 from tests.conftest import mask_asset_hashes, synth, templates_of
+from tests.support.sfn_offline import resolve_definition, state_machine_logical_ids
 
 # cfn-lint findings we accept, by (rule, resource type), each with the reason; anything else fails.
 ACCEPTED_CFN_LINT_FINDINGS: dict[tuple[str, str], str] = {
@@ -80,12 +81,23 @@ def test_cdk_nag_would_catch_a_new_finding(tmp_path: Path) -> None:
     assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= {v["ruleName"] for v in violations}
 
 
+def _with_resolved_state_machines(template: dict) -> dict:
+    """cfn-lint skips a DefinitionString that is an Fn::Join (CDK's output): hand it the concrete
+    definition instead, so its Step Functions checks (states, transitions, intrinsics) run too."""
+    for logical_id in state_machine_logical_ids(template):
+        properties = template["Resources"][logical_id]["Properties"]
+        properties["Definition"] = resolve_definition(template, logical_id)
+        del properties["DefinitionString"]
+        properties.pop("DefinitionSubstitutions", None)
+    return template
+
+
 def test_cfn_lint_is_clean(tmp_path: Path, default_app: PipelineApp, default_templates) -> None:
     from cfnlint.api import ManualArgs, lint
 
     findings = []
     for stack in default_app.stacks:
-        template = default_templates[stack.stack_name].to_json()
+        template = _with_resolved_state_machines(default_templates[stack.stack_name].to_json())
         matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
         findings += [
             f"{stack.stack_name}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})"

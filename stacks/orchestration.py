@@ -6,7 +6,7 @@ One run (Standard workflow, JSONPath):
     -> [post_process hook] -> summary -> Succeed
 
 Personalize has no `.sync` integration and no job-state events, so each Personalize stage is built by one
-helper (`_PersonalizeStage`) into the same visible shape:
+helper (`_personalize_stage`) into the same visible shape:
 
     <Stage>: start  (reset counters)
     <Stage>: create job  --busy--> <Stage>: busy?  --bound--> Fail "<Stage>Blocked"
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -107,6 +108,11 @@ def run_names_inline_source() -> str:
     return "from __future__ import annotations\n\nfrom typing import Any\n\n\n" + functions
 
 
+def _sdk_action(api: str) -> str:
+    """CreateDatasetImportJob -> createDatasetImportJob (the aws-sdk integration's action name)."""
+    return api[0].lower() + api[1:]
+
+
 def _duration_text(seconds: int) -> str:
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
@@ -136,147 +142,145 @@ def _check_history_budget(config: PipelineConfig) -> None:
 
 @dataclass(frozen=True)
 class _PersonalizeJob:
-    """What differs between the three Personalize stages; `_PersonalizeStage` builds the rest."""
+    """What differs between the three Personalize stages; `_personalize_stage` builds the rest.
 
-    key: str  # state-data key ($.<key>) and run_names key
+    The API names follow from `resource` (e.g. DatasetImportJob: createDatasetImportJob,
+    describeDatasetImportJob, DatasetImportJobArn in both, the DatasetImportJob object in the Describe result).
+    """
+
+    resource: str  # e.g. DatasetImportJob
+    key: str  # state-data key ($.<key>)
     label: str  # state-name prefix, e.g. "Import"
-    noun: str  # for failure messages, e.g. "Dataset import job"
-    create_action: str  # SDK action, e.g. createDatasetImportJob
     create_parameters: Mapping[str, Any]
-    arn_field: str  # e.g. DatasetImportJobArn: in the Create result and the Describe request
-    describe_action: str
-    described_field: str  # e.g. DatasetImportJob: the Describe result's object
     create_resources: Sequence[str]
     describe_resources: Sequence[str]
     create_statements: Sequence[iam.PolicyStatement] = field(default_factory=tuple)
 
     @property
+    def create_api(self) -> str:
+        return f"Create{self.resource}"
+
+    @property
+    def describe_api(self) -> str:
+        return f"Describe{self.resource}"
+
+    @property
+    def arn_field(self) -> str:
+        return f"{self.resource}Arn"
+
+    @property
+    def noun(self) -> str:
+        """For messages: DatasetImportJob -> Dataset import job."""
+        return re.sub(r"(?<!^)([A-Z])", lambda m: " " + m.group(1).lower(), self.resource)
+
+    @property
     def error_prefix(self) -> str:
         return self.label.title().replace(" ", "")
 
-    @property
-    def create_api(self) -> str:
-        return self.create_action[0].upper() + self.create_action[1:]
 
+def _personalize_stage(
+    scope: Construct, config: PipelineConfig, job: _PersonalizeJob, then: sfn.IChainable
+) -> sfn.IChainable:
+    """One Personalize stage: a bounded busy-retry loop around Create, then a bounded polling loop until the
+    job is ACTIVE (-> `then`), failed, or polled for job_max_wait_hours. Returns the stage's first state."""
+    label, arn_path = job.label, f"$.{job.key}.Arn"
+    described = f"$.{job.key}.describe.{job.resource}"
+    status_path, reason_path = f"{described}.Status", f"{described}.FailureReason"
+    busy_count, poll_count = JsonPath.number_at("$.counters.busy"), JsonPath.number_at("$.counters.polls")
 
-class _PersonalizeStage:
-    """Builds one Personalize stage: a bounded busy-retry loop around Create, then a bounded polling loop."""
+    def counters(busy: Any, polls: Any, name: str) -> sfn.Pass:
+        return sfn.Pass(scope, name, parameters={"busy": busy, "polls": polls}, result_path="$.counters")
 
-    def __init__(self, scope: Construct, config: PipelineConfig, job: _PersonalizeJob, then: sfn.IChainable) -> None:
-        self.start = self._build(scope, config, job, then)
-
-    @staticmethod
-    def _build(scope: Construct, config: PipelineConfig, job: _PersonalizeJob, then: sfn.IChainable) -> sfn.IChainable:
-        label, arn_path = job.label, f"$.{job.key}.Arn"
-        described = f"$.{job.key}.describe.{job.described_field}"
-        status_path, reason_path = f"{described}.Status", f"{described}.FailureReason"
-        busy_count, poll_count = JsonPath.number_at("$.counters.busy"), JsonPath.number_at("$.counters.polls")
-
-        def counters(busy: Any, polls: Any, name: str) -> sfn.Pass:
-            return sfn.Pass(scope, name, parameters={"busy": busy, "polls": polls}, result_path="$.counters")
-
-        start = sfn.Pass(
-            scope, f"{label}: start", result=sfn.Result.from_object({"busy": 0, "polls": 0}), result_path="$.counters"
-        )
-
-        # Create, retried while Personalize reports busy; at most busy_retry_max_attempts calls.
-        create = tasks.CallAwsService(
+    def fail(name: str, error: str, message: str, *paths: str) -> sfn.Fail:
+        """A Fail state whose cause is `message` with each {} replaced by the value at the next path."""
+        return sfn.Fail(
             scope,
-            f"{label}: create job",
-            service="personalize",
-            action=job.create_action,
-            iam_action=f"personalize:{job.create_api}",
-            parameters=dict(job.create_parameters),
-            iam_resources=list(job.create_resources),
-            additional_iam_statements=list(job.create_statements),
-            result_selector={"Arn": JsonPath.string_at(f"$.{job.arn_field}")},
-            result_path=f"$.{job.key}",
-        )
-        attempts, pause = config.busy_retry_max_attempts, config.busy_retry_seconds
-        blocked = sfn.Fail(
-            scope,
-            f"{label}: still busy",
-            error=f"{job.error_prefix}Blocked",
-            cause_path=JsonPath.format(
-                f"{job.create_api} was refused as busy {attempts} times in a row over "
-                f"{_duration_text((attempts - 1) * pause)} of retries, so the run gave up. Last error: {{}}",
-                JsonPath.string_at("$.counters.lastError.Cause"),
-            ),
-        )
-        retry_busy = (
-            counters(JsonPath.math_add(busy_count, 1), poll_count, f"{label}: count busy retry")
-            .next(sfn.Wait(scope, f"{label}: wait while busy", time=sfn.WaitTime.duration(Duration.seconds(pause))))
-            .next(create)
-        )
-        create.add_catch(
-            sfn.Choice(scope, f"{label}: busy?")
-            .when(sfn.Condition.number_greater_than_equals("$.counters.busy", attempts - 1), blocked)
-            .otherwise(retry_busy),
-            errors=list(BUSY_ERRORS),
-            result_path="$.counters.lastError",
+            f"{label}: {name}",
+            error=f"{job.error_prefix}{error}",
+            cause_path=JsonPath.format(message, *(JsonPath.string_at(path) for path in paths)),
         )
 
-        # Poll until the job leaves its running states; at most ceil(job_max_wait / poll) describes.
-        wait = sfn.Wait(
-            scope, f"{label}: wait", time=sfn.WaitTime.duration(Duration.seconds(config.status_poll_seconds))
-        )
-        describe = tasks.CallAwsService(
-            scope,
-            f"{label}: describe job",
-            service="personalize",
-            action=job.describe_action,
-            iam_action=f"personalize:{job.describe_action[0].upper()}{job.describe_action[1:]}",
-            parameters={job.arn_field: JsonPath.string_at(arn_path)},
-            iam_resources=list(job.describe_resources),
-            result_path=f"$.{job.key}.describe",
-        )
-        # A read, safe to repeat: transient service errors should not end a run that has waited for hours.
-        describe.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
-        polls = math.ceil(config.job_max_wait_hours * 3600 / config.status_poll_seconds)
-        is_failed = sfn.Condition.or_(*(sfn.Condition.string_equals(status_path, s) for s in FAILED_STATUSES))
-        failed_with_reason = sfn.Fail(
-            scope,
-            f"{label}: job failed",
-            error=f"{job.error_prefix}Failed",
-            cause_path=JsonPath.format(
-                f"{job.noun} {{}} ended {{}}: {{}}",
-                JsonPath.string_at(arn_path),
-                JsonPath.string_at(status_path),
-                JsonPath.string_at(reason_path),
-            ),
-        )
-        failed_without_reason = sfn.Fail(
-            scope,
-            f"{label}: job ended",
-            error=f"{job.error_prefix}Failed",
-            cause_path=JsonPath.format(
-                f"{job.noun} {{}} ended {{}} without a failure reason",
-                JsonPath.string_at(arn_path),
-                JsonPath.string_at(status_path),
-            ),
-        )
-        timed_out = sfn.Fail(
-            scope,
-            f"{label}: timed out",
-            error=f"{job.error_prefix}TimedOut",
-            cause_path=JsonPath.format(
-                f"{job.noun} {{}} was still {{}} after {polls} polls over {_duration_text(polls * config.status_poll_seconds)}"
-                f" (job_max_wait_hours is {config.job_max_wait_hours})",
-                JsonPath.string_at(arn_path),
-                JsonPath.string_at(status_path),
-            ),
-        )
-        status = (
-            sfn.Choice(scope, f"{label}: job status?")
-            .when(sfn.Condition.string_equals(status_path, "ACTIVE"), then)
-            .when(sfn.Condition.and_(is_failed, sfn.Condition.is_present(reason_path)), failed_with_reason)
-            .when(is_failed, failed_without_reason)
-            .when(sfn.Condition.number_greater_than_equals("$.counters.polls", polls - 1), timed_out)
-            .otherwise(counters(busy_count, JsonPath.math_add(poll_count, 1), f"{label}: count poll").next(wait))
-        )
-        create.next(wait)
-        wait.next(describe).next(status)
-        return start.next(create)
+    start = sfn.Pass(
+        scope, f"{label}: start", result=sfn.Result.from_object({"busy": 0, "polls": 0}), result_path="$.counters"
+    )
+
+    # Create, retried while Personalize reports busy; at most busy_retry_max_attempts calls.
+    create = tasks.CallAwsService(
+        scope,
+        f"{label}: create job",
+        service="personalize",
+        action=_sdk_action(job.create_api),
+        iam_action=f"personalize:{job.create_api}",
+        parameters=dict(job.create_parameters),
+        iam_resources=list(job.create_resources),
+        additional_iam_statements=list(job.create_statements),
+        result_selector={"Arn": JsonPath.string_at(f"$.{job.arn_field}")},
+        result_path=f"$.{job.key}",
+    )
+    attempts, pause = config.busy_retry_max_attempts, config.busy_retry_seconds
+    blocked = fail(
+        "still busy",
+        "Blocked",
+        f"{job.create_api} was refused as busy {attempts} times in a row over "
+        f"{_duration_text((attempts - 1) * pause)} of retries, so the run gave up. Last error: {{}}",
+        "$.counters.lastError.Cause",
+    )
+    retry_busy = (
+        counters(JsonPath.math_add(busy_count, 1), poll_count, f"{label}: count busy retry")
+        .next(sfn.Wait(scope, f"{label}: wait while busy", time=sfn.WaitTime.duration(Duration.seconds(pause))))
+        .next(create)
+    )
+    create.add_catch(
+        sfn.Choice(scope, f"{label}: busy?")
+        .when(sfn.Condition.number_greater_than_equals("$.counters.busy", attempts - 1), blocked)
+        .otherwise(retry_busy),
+        errors=list(BUSY_ERRORS),
+        result_path="$.counters.lastError",
+    )
+
+    # Poll until the job leaves its running states; at most ceil(job_max_wait / poll) describes.
+    wait = sfn.Wait(
+        scope, f"{label}: wait", time=sfn.WaitTime.duration(Duration.seconds(config.status_poll_seconds))
+    )
+    describe = tasks.CallAwsService(
+        scope,
+        f"{label}: describe job",
+        service="personalize",
+        action=_sdk_action(job.describe_api),
+        iam_action=f"personalize:{job.describe_api}",
+        parameters={job.arn_field: JsonPath.string_at(arn_path)},
+        iam_resources=list(job.describe_resources),
+        result_path=f"$.{job.key}.describe",
+    )
+    # A read, safe to repeat: transient service errors should not end a run that has waited for hours.
+    describe.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+    polls = math.ceil(config.job_max_wait_hours * 3600 / config.status_poll_seconds)
+    is_failed = sfn.Condition.or_(*(sfn.Condition.string_equals(status_path, s) for s in FAILED_STATUSES))
+    failed_with_reason = fail(
+        "job failed", "Failed", f"{job.noun} {{}} ended {{}}: {{}}", arn_path, status_path, reason_path
+    )
+    failed_without_reason = fail(
+        "job ended", "Failed", f"{job.noun} {{}} ended {{}} without a failure reason", arn_path, status_path
+    )
+    timed_out = fail(
+        "timed out",
+        "TimedOut",
+        f"{job.noun} {{}} was still {{}} after {polls} polls over "
+        f"{_duration_text(polls * config.status_poll_seconds)} (job_max_wait_hours is {config.job_max_wait_hours})",
+        arn_path,
+        status_path,
+    )
+    status = (
+        sfn.Choice(scope, f"{label}: job status?")
+        .when(sfn.Condition.string_equals(status_path, "ACTIVE"), then)
+        .when(sfn.Condition.and_(is_failed, sfn.Condition.is_present(reason_path)), failed_with_reason)
+        .when(is_failed, failed_without_reason)
+        .when(sfn.Condition.number_greater_than_equals("$.counters.polls", polls - 1), timed_out)
+        .otherwise(counters(busy_count, JsonPath.math_add(poll_count, 1), f"{label}: count poll").next(wait))
+    )
+    create.next(wait)
+    wait.next(describe).next(status)
+    return start.next(create)
 
 
 class PipelineStateMachine(Construct):
@@ -360,7 +364,7 @@ class PipelineStateMachine(Construct):
         if post_process is not None:
             after_batch = sfn.Chain.start(post_process(self)).next(summary)
 
-        # 5, 4, 3. The Personalize stages, built back to front so each knows where ACTIVE leads.
+        # 3, 4, 5. The Personalize stages: import, training, batch inference.
         batch_config: dict[str, str] = {}
         if config.exploration_weight is not None:
             batch_config["explorationWeight"] = format(config.exploration_weight, "g")
@@ -382,53 +386,11 @@ class PipelineStateMachine(Construct):
             batch_parameters["FilterArn"] = config.filter_arn
         if batch_config:
             batch_parameters["BatchInferenceJobConfig"] = {"ItemExplorationConfig": batch_config}
-        batch = _PersonalizeStage(
-            self,
-            config,
+        jobs = [
             _PersonalizeJob(
-                key="batch",
-                label="Batch inference",
-                noun="Batch inference job",
-                create_action="createBatchInferenceJob",
-                create_parameters=batch_parameters,
-                arn_field="BatchInferenceJobArn",
-                describe_action="describeBatchInferenceJob",
-                described_field="BatchInferenceJob",
-                create_resources=[batch_jobs, solution_arn, solution_versions],
-                describe_resources=[batch_jobs],
-                create_statements=[pass_role],
-            ),
-            then=after_batch,
-        )
-        training = _PersonalizeStage(
-            self,
-            config,
-            _PersonalizeJob(
-                key="train",
-                label="Training",
-                noun="Solution version",
-                create_action="createSolutionVersion",
-                create_parameters={
-                    "Name": JsonPath.string_at("$.run.solutionVersionName"),
-                    "SolutionArn": solution_arn,
-                    "TrainingMode": config.training_mode,
-                },
-                arn_field="SolutionVersionArn",
-                describe_action="describeSolutionVersion",
-                described_field="SolutionVersion",
-                create_resources=[solution_arn],
-                describe_resources=[solution_versions],
-            ),
-            then=batch.start,
-        )
-        importing = _PersonalizeStage(
-            self,
-            config,
-            _PersonalizeJob(
+                resource="DatasetImportJob",
                 key="import",
                 label="Import",
-                noun="Dataset import job",
-                create_action="createDatasetImportJob",
                 create_parameters={
                     "JobName": JsonPath.string_at("$.run.importJobName"),
                     "DatasetArn": dataset_arn,
@@ -436,15 +398,35 @@ class PipelineStateMachine(Construct):
                     "RoleArn": personalize_role.role_arn,
                     "ImportMode": config.import_mode,
                 },
-                arn_field="DatasetImportJobArn",
-                describe_action="describeDatasetImportJob",
-                described_field="DatasetImportJob",
                 create_resources=[dataset_arn, import_jobs],
                 describe_resources=[import_jobs],
                 create_statements=[pass_role],
             ),
-            then=training.start,
-        )
+            _PersonalizeJob(
+                resource="SolutionVersion",
+                key="train",
+                label="Training",
+                create_parameters={
+                    "Name": JsonPath.string_at("$.run.solutionVersionName"),
+                    "SolutionArn": solution_arn,
+                    "TrainingMode": config.training_mode,
+                },
+                create_resources=[solution_arn],
+                describe_resources=[solution_versions],
+            ),
+            _PersonalizeJob(
+                resource="BatchInferenceJob",
+                key="batch",
+                label="Batch inference",
+                create_parameters=batch_parameters,
+                create_resources=[batch_jobs, solution_arn, solution_versions],
+                describe_resources=[batch_jobs],
+                create_statements=[pass_role],
+            ),
+        ]
+        first_stage = after_batch
+        for job in reversed(jobs):  # built back to front, so each stage knows where ACTIVE leads
+            first_stage = _personalize_stage(self, config, job, then=first_stage)
 
         # 2. Glue transform (.sync); the job writes <transformed>/runs/<run id>/...
         transform = tasks.GlueStartJobRun(
@@ -474,7 +456,7 @@ class PipelineStateMachine(Construct):
             "Transform done",
             parameters={"JobRunId": JsonPath.string_at("$.glue.Id"), "JobRunState": JsonPath.string_at("$.glue.JobRunState")},
             result_path="$.glue",
-        ).next(importing.start)
+        ).next(first_stage)
         transform_checked = (
             sfn.Choice(self, "Transform succeeded?")
             .when(sfn.Condition.string_equals("$.glue.JobRunState", "SUCCEEDED"), transform_done)
@@ -516,7 +498,7 @@ class PipelineStateMachine(Construct):
             self,
             "RunNames",
             description="Derives the run id and Personalize job names from the execution (pure function)",
-            runtime=lambda_.Runtime.PYTHON_3_13,
+            runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.run_names_handler",
             code=lambda_.Code.from_inline(run_names_inline_source()),
             memory_size=128,

@@ -229,7 +229,7 @@ def _slow_line(line: bytes, line_no: int, max_line_bytes: int) -> tuple[str, Any
     ("blank", None), ("ok", (key, items, scores|None)) with bytes fields,
     ("error", record_bytes), ("malformed", record_bytes)."""
     if len(line) > max_line_bytes:
-        return "malformed", _malformed(line_no, f"line longer than {max_line_bytes} bytes (cut)", line)
+        return "malformed", _malformed(line_no, f"line longer than {max_line_bytes} bytes (cut)", line[: max_line_bytes + 1])
     if not line.strip():
         return "blank", None
     try:
@@ -340,6 +340,7 @@ def _layout(sp: bytes, key_name: bytes) -> tuple[bytes, tuple[Any, ...]]:
 
 _LAYOUTS = dict(_layout(sp, k) for sp in (b" ", b"") for k in (b"userId", b"itemId"))
 _PLEN_A, _PLEN_B = sorted({len(p) for p in _LAYOUTS}, reverse=True)
+_FIRST_LAYOUT = next(iter(_LAYOUTS.values()))
 
 # Row templates: None marks where per-line pieces go.
 #   with scores:    [key, b",1,", item1, b",s1\nKEY", b",2,", item2, b",s2\nKEY", ...]  (score
@@ -412,12 +413,8 @@ def _run_block(
     plen_b = _PLEN_B
     first_line_no = line_no
     n_slow_ok = 0
-    # Parameters of the current layout; `prefix` starts as something no line starts with.
-    prefix = b"\n"
-    plen = 0
-    mid = sc_mid = suffix_sc = suffix_nosc = item_sep = sc_sep = sep0 = dot_end = b""
-    scores_ok: Any = None
-    dotseps: dict[int, bytes] = {}
+    # Parameters of the current layout (start with any one; a line in another is looked up).
+    prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc, item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps = _FIRST_LAYOUT
     pos = 0
     while pos < limit:
         e = find(b"\n", pos, limit)
@@ -434,7 +431,21 @@ def _run_block(
                 if i >= 0:
                     start = i + len(mid)
                     key = buf[pos + plen : i]
-                    if endswith(suffix_sc, pos, e):
+                    # (Test the no-scores ending first: it also ends like the other.)
+                    if endswith(suffix_nosc, pos, e):
+                        items = buf[start : e - len(suffix_nosc)].split(item_sep)
+                        n = len(items)
+                        if not verify_each or _line_ids_are_safe(key, items):
+                            pieces = (templates_nosc.get(n) or _template_nosc(n))[:]
+                            pieces[0::4] = [key] * n
+                            pieces[2::4] = items
+                            csv_append(b"".join(pieces))
+                            sizes_append(n)
+                            emitted_append(key)
+                            emitted_extend(items)
+                            pos = e + 1
+                            continue
+                    elif endswith(suffix_sc, pos, e):
                         j = find(sc_mid, start, e)
                         if j >= 0:
                             sc = buf[j + len(sc_mid) : e - len(suffix_sc)]
@@ -470,19 +481,6 @@ def _run_block(
                                 emitted_extend(items)
                                 pos = e + 1
                                 continue
-                    elif endswith(suffix_nosc, pos, e):
-                        items = buf[start : e - len(suffix_nosc)].split(item_sep)
-                        n = len(items)
-                        if not verify_each or _line_ids_are_safe(key, items):
-                            pieces = (templates_nosc.get(n) or _template_nosc(n))[:]
-                            pieces[0::4] = [key] * n
-                            pieces[2::4] = items
-                            csv_append(b"".join(pieces))
-                            sizes_append(n)
-                            emitted_append(key)
-                            emitted_extend(items)
-                            pos = e + 1
-                            continue
         # Slow path.
         line = buf[pos:e]
         pos = e + 1

@@ -1,0 +1,56 @@
+"""Fixtures of the post-processing tests: offline AWS (moto), a Lambda context, fixture files."""
+
+from __future__ import annotations
+
+import os
+import types
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Before boto3 / Powertools are imported by the modules under test.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "postprocess-test")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PersonalizeBatchPipeline")
+os.environ.pop("OUTPUT_KMS_KEY_ID", None)
+
+BUCKET = "curated-test"
+RUN_PREFIX = "runs/r1/"
+
+
+@pytest.fixture
+def lambda_context() -> Any:
+    return types.SimpleNamespace(
+        function_name="postprocess",
+        memory_limit_in_mb=1769,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:postprocess",
+        aws_request_id="req-1",
+    )
+
+
+@pytest.fixture
+def aws() -> Iterator[types.SimpleNamespace]:
+    """moto S3 + KMS with the curated bucket and a KMS key; the handler's cached client reset."""
+    from moto import mock_aws
+
+    from lambda_src.postprocess import handler
+
+    with mock_aws():
+        import boto3
+
+        handler._S3 = None
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        key_id = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+        yield types.SimpleNamespace(s3=s3, bucket=BUCKET, kms_key_id=key_id)
+        handler._S3 = None
+
+
+def read_fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()

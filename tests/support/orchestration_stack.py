@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -41,41 +41,67 @@ def build_stack(
     stack_id: str,
     config: PipelineConfig,
     post_process: Callable[[Construct], sfn.IChainable] | None = None,
-) -> tuple[cdk.Stack, PipelineStateMachine]:
+) -> tuple[cdk.Stack, PipelineStateMachine, dict[str, Any]]:
+    """The test stack; returns it, the construct and the resources the construct was wired to."""
     stack = cdk.Stack(app, stack_id, env=cdk.Environment(account=ACCOUNT, region=REGION))
+    wiring: dict[str, Any] = {
+        "glue_job": glue.Job.from_job_attributes(stack, "GlueJob", job_name=GLUE_JOB_NAME),
+        "transformed_bucket": s3.Bucket(stack, "Transformed"),
+        "curated_bucket": s3.Bucket(stack, "Curated"),
+        "data_key": kms.Key(stack, "DataKey"),
+        "personalize_role": iam.Role(
+            stack, "PersonalizeRole", assumed_by=iam.ServicePrincipal("personalize.amazonaws.com")
+        ),
+        "dataset_arn": DATASET_ARN,
+        "solution_arn": SOLUTION_ARN,
+    }
     orchestration = PipelineStateMachine(
         stack,
         "Orchestration",
         config=config,
-        glue_job=glue.Job.from_job_attributes(stack, "GlueJob", job_name=GLUE_JOB_NAME),
-        transformed_bucket=s3.Bucket(stack, "Transformed"),
-        curated_bucket=s3.Bucket(stack, "Curated"),
-        data_key=kms.Key(stack, "DataKey"),
         logs_key=kms.Key(stack, "LogsKey"),
-        personalize_role=iam.Role(
-            stack, "PersonalizeRole", assumed_by=iam.ServicePrincipal("personalize.amazonaws.com")
-        ),
         dataset_group_arn=DATASET_GROUP_ARN,
-        dataset_arn=DATASET_ARN,
-        solution_arn=SOLUTION_ARN,
         post_process=post_process,
+        **wiring,
     )
-    return stack, orchestration
+    return stack, orchestration, wiring
+
+
+def orchestration_inputs(stack: cdk.Stack, wiring: dict[str, Any]) -> dict[str, Any]:
+    """What the construct was given, as CloudFormation expressions of `stack` (call after synth, so that
+    cross-stack references come out as the consuming stack sees them)."""
+    return {
+        name: stack.resolve(value)
+        for name, value in {
+            "transformed_bucket": wiring["transformed_bucket"].bucket_name,
+            "curated_bucket": wiring["curated_bucket"].bucket_name,
+            "data_key_arn": wiring["data_key"].key_arn,
+            "personalize_role_arn": wiring["personalize_role"].role_arn,
+            "dataset_arn": wiring["dataset_arn"],
+            "solution_arn": wiring["solution_arn"],
+            "glue_job_name": wiring["glue_job"].job_name,
+        }.items()
+    }
 
 
 @dataclass
 class SynthesizedOrchestration:
     """One synthesized state machine and what the offline harness needs to run it.
 
-    `inputs`: what the construct was given, as CloudFormation expressions (`{"Ref": ...}`, literals): keys
-    transformed_bucket, curated_bucket, data_key_arn, personalize_role_arn, dataset_arn, solution_arn,
-    glue_job_name. Tests compare the calls they observe with `expected(key)`.
+    `inputs` (see `orchestration_inputs`): what the construct was given, as CloudFormation expressions; tests
+    compare the calls they observe with `expected(key)`. `other_templates`: templates of the stacks it
+    references (by stack name), so that their outputs resolve to the same fake values.
+
+    For the real app: `SynthesizedOrchestration(config, template_of_pipeline_stack, logical_id_of_the_state_machine,
+    orchestration_inputs(pipeline_stack, {...the construct's keyword arguments...}),
+    other_templates={data_stack.stack_name: data_template}, region=...)`.
     """
 
     config: PipelineConfig
     template: dict[str, Any]
     state_machine_id: str  # logical id in `template`
     inputs: dict[str, Any]
+    other_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     region: str = REGION
 
     def expected(self, key: str) -> Any:
@@ -83,7 +109,7 @@ class SynthesizedOrchestration:
 
     @functools.cached_property
     def cloud(self) -> FakeCloud:
-        return FakeCloud(self.template, region=self.region)
+        return FakeCloud(self.template, region=self.region, stacks=self.other_templates)
 
     @functools.cached_property
     def definition(self) -> dict[str, Any]:
@@ -116,7 +142,7 @@ PostProcess = Callable[[Construct], sfn.IChainable]
 def synth_orchestration(
     configs: dict[str, PipelineConfig], post_process: dict[str, PostProcess] | None = None
 ) -> dict[str, SynthesizedOrchestration]:
-    """Synthesizes one stack per config in a single app (one synth: the jsii start-up is paid once)."""
+    """Synthesizes one test stack per config in a single app (one synth: the jsii start-up is paid once)."""
     app = cdk.App()
     post_process = post_process or {}
     stacks = {
@@ -124,24 +150,8 @@ def synth_orchestration(
     }
     assembly = app.synth()
     result = {}
-    for key, (stack, construct) in stacks.items():
+    for key, (stack, construct, wiring) in stacks.items():
         template = assembly.get_stack_by_name(stack.stack_name).template
         logical_id = stack.resolve(stack.get_logical_id(construct.state_machine.node.default_child))
-        result[key] = SynthesizedOrchestration(configs[key], template, logical_id, _inputs_of(stack))
+        result[key] = SynthesizedOrchestration(configs[key], template, logical_id, orchestration_inputs(stack, wiring))
     return result
-
-
-def _inputs_of(stack: cdk.Stack) -> dict[str, Any]:
-    def ref(construct_id: str, attribute: str) -> Any:
-        resource = stack.node.find_child(construct_id).node.default_child
-        return stack.resolve(getattr(resource, attribute) if attribute != "Ref" else resource.ref)
-
-    return {
-        "transformed_bucket": ref("Transformed", "Ref"),
-        "curated_bucket": ref("Curated", "Ref"),
-        "data_key_arn": ref("DataKey", "attr_arn"),
-        "personalize_role_arn": ref("PersonalizeRole", "attr_arn"),
-        "dataset_arn": DATASET_ARN,
-        "solution_arn": SOLUTION_ARN,
-        "glue_job_name": GLUE_JOB_NAME,
-    }

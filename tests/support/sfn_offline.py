@@ -158,11 +158,14 @@ class FakeCloud:
         region: str = DEFAULT_REGION,
         partition: str = "aws",
         overrides: Mapping[str, Any] | None = None,
+        stacks: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.template = template
         self.account, self.region, self.partition = account, region, partition
         # Values for Refs, parameters or Fn::ImportValue names this class cannot invent (by name).
         self.overrides = dict(overrides or {})
+        # Other stacks' templates by stack name, for Fn::GetStackOutput (CDK's weak cross-stack references).
+        self.stacks = dict(stacks or {})
 
     # Public helpers -------------------------------------------------------------------------------------------
     def resources_of_type(self, resource_type: str) -> dict[str, Mapping[str, Any]]:
@@ -194,9 +197,14 @@ class FakeCloud:
             "AWS::SQS::Queue": f"arn:{p}:sqs:{r}:{a}:{name}",
             "AWS::Glue::Job": f"arn:{p}:glue:{r}:{a}:job/{name}",
         }
-        if resource_type not in formats:
-            raise KeyError(f"FakeCloud has no ARN format for {resource_type} ({logical_id})")
-        return formats[resource_type]
+        if resource_type in formats:
+            return formats[resource_type]
+        # Any other type: arn:<p>:<service>:<r>:<a>:<type-in-kebab-case>/<name>, e.g. AWS::Personalize::Dataset
+        # -> personalize ... dataset/<name>; Custom::SolutionWithoutAutoTraining -> custom ...
+        parts = resource_type.split("::")
+        service = parts[1].lower() if parts[0] == "AWS" else parts[0].lower()
+        kind = re.sub(r"(?<!^)([A-Z])", r"-\1", parts[-1]).lower()
+        return f"arn:{p}:{service}:{r}:{a}:{kind}/{name}"
 
     # Intrinsics -----------------------------------------------------------------------------------------------
     def resolve(self, value: Any) -> Any:
@@ -214,10 +222,26 @@ class FakeCloud:
                 "Fn::Select": lambda a: self.resolve(a[1])[int(self.resolve(a[0]))],
                 "Fn::Split": lambda a: str(self.resolve(a[1])).split(str(self.resolve(a[0]))),
                 "Fn::ImportValue": lambda a: self._override(str(self.resolve(a)), "Fn::ImportValue"),
+                "Fn::GetStackOutput": self._stack_output,
             }.get(key)
             if handler is not None:
                 return handler(arg)
+            if key == "Ref" or key.startswith("Fn::"):
+                raise KeyError(f"FakeCloud does not resolve {key}")
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _stack_output(self, arg: Mapping[str, Any]) -> Any:
+        stack_name, output = self.resolve(arg["StackName"]), self.resolve(arg["OutputName"])
+        if (key := f"{stack_name}.{output}") in self.overrides:
+            return self.overrides[key]
+        if stack_name not in self.stacks:
+            # Without that stack's template: a stand-in that still says where the value comes from.
+            return f"{stack_name}-{output}".lower()
+        other = FakeCloud(
+            self.stacks[stack_name], account=self.account, region=self.region, partition=self.partition,
+            overrides=self.overrides, stacks=self.stacks,
+        )  # fmt: skip
+        return other.resolve(self.stacks[stack_name]["Outputs"][output]["Value"])
 
     def _override(self, name: str, kind: str) -> Any:
         if name in self.overrides:
@@ -251,7 +275,7 @@ class FakeCloud:
         logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
         if (key := f"{logical_id}.{attribute}") in self.overrides:
             return self.overrides[key]
-        if attribute == "Arn":
+        if attribute.lower().endswith("arn"):  # Arn, DatasetArn, solutionArn (custom resources), ...
             return self.arn(logical_id)
         if attribute in ("Name", "BucketName", "RoleId", "KeyId"):
             return self.physical_name(logical_id)

@@ -71,8 +71,10 @@ def test_lambda_handlers_run_in_process_and_their_errors_are_catchable() -> None
                 "Parameters": {"FunctionName": function, "Payload": {"n.$": "$.n"}},
                 "OutputPath": "$.Payload",
                 "Catch": [{"ErrorEquals": ["ValueError"], "ResultPath": "$.error", "Next": "Rejected"}],
-                "End": True,
+                "Next": "Split again",
             },
+            # The older form: the function ARN as the resource, the payload as the result.
+            "Split again": {"Type": "Task", "Resource": function, "Parameters": {"n.$": "$.halves[1]"}, "End": True},
             "Rejected": {"Type": "Fail", "Error": "Rejected", "CausePath": "$.error.Cause"},
         }
     )
@@ -80,10 +82,10 @@ def test_lambda_handlers_run_in_process_and_their_errors_are_catchable() -> None
         aws.lambdas.register("split", handler)  # by name: any qualifier or ARN form matches
         arn = aws.create_state_machine(definition)
         ok, bad = aws.run(arn, input={"n": 5}), aws.run(arn, input={"n": -1})
-    assert (ok.status, ok.output) == ("SUCCEEDED", {"halves": [2, 3]})
+    assert (ok.status, ok.output) == ("SUCCEEDED", {"halves": [1, 2]})
     assert (bad.status, bad.error) == ("FAILED", "Rejected")
     assert json.loads(bad.cause)["errorMessage"] == "negative"
-    assert aws.lambdas.invocations == [(function, {"n": 5}), (function, {"n": -1})]
+    assert aws.lambdas.invocations == [(function, {"n": 5}), (function, {"n": 3}), (function, {"n": -1})]
 
 
 def test_execution_timeout_runs_on_the_virtual_clock() -> None:

@@ -817,11 +817,19 @@ def _syntax_tree(definition: str) -> Any:
     return tree
 
 
+_PROGRAMS: dict[str, Any] = {}
+
+
 def _parse_with_cached_tree(definition: str) -> tuple[Any, Any]:
-    """moto's AmazonStateLanguageParser.parse with the antlr tree cached per definition; the evaluation
-    components are still built fresh for every execution (Parallel states keep run state on them)."""
+    """moto's AmazonStateLanguageParser.parse, cached per definition. The evaluation components keep no run
+    state, except Parallel's branch bookkeeping: definitions with a Parallel state get fresh components for
+    every execution."""
     tree = _syntax_tree(definition)
-    return Preprocessor().visit(tree), tree
+    if '"Parallel"' in definition:
+        return Preprocessor().visit(tree), tree
+    if definition not in _PROGRAMS:
+        _PROGRAMS[definition] = Preprocessor().visit(tree)
+    return _PROGRAMS[definition], tree
 
 
 def _sync_without_task_token(original: Callable[..., None]) -> Callable[..., None]:

@@ -212,6 +212,7 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     key = _required_str(event, "key", "Key")
     if not key.endswith(OUT_SUFFIX):
         logger.info("Not a .out file, skipped", extra={"key": key})
+        metrics.add_metric(name="LinesProcessed", unit=MetricUnit.Count, value=0)
         return {"skipped": True, "source_bucket": bucket, "source_key": key}
     marker = key.rfind("/" + BATCH_OUTPUT)
     if isinstance(event.get("output_prefix"), str) and event["output_prefix"]:

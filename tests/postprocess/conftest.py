@@ -34,22 +34,37 @@ def lambda_context() -> Any:
     )
 
 
-@pytest.fixture
-def aws() -> Iterator[types.SimpleNamespace]:
-    """moto S3 + KMS with the curated bucket and a KMS key; the handler's cached client reset."""
+@pytest.fixture(scope="session")
+def _moto() -> Iterator[types.SimpleNamespace]:
+    """One moto S3 + KMS for the session (starting moto and making a KMS key take ~1 s)."""
     from moto import mock_aws
-
-    from lambda_src.postprocess import handler
 
     with mock_aws():
         import boto3
 
-        handler._S3 = None
         s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
         key_id = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
         yield types.SimpleNamespace(s3=s3, bucket=BUCKET, kms_key_id=key_id)
-        handler._S3 = None
+
+
+@pytest.fixture
+def aws(_moto: types.SimpleNamespace) -> Iterator[types.SimpleNamespace]:
+    """An empty curated bucket (and no other) in moto; the handler's cached client reset."""
+    from lambda_src.postprocess import handler
+
+    s3 = _moto.s3
+    for bucket in s3.list_buckets()["Buckets"]:
+        name = bucket["Name"]
+        for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                s3.delete_object(Bucket=name, Key=obj["Key"])
+        s3.delete_bucket(Bucket=name)
+    s3.create_bucket(Bucket=BUCKET)
+    handler._S3 = None
+    yield _moto
+    handler._S3 = None
 
 
 def read_fixture(name: str) -> bytes:

@@ -315,7 +315,8 @@ class PipelineStateMachine(Construct):
         super().__init__(scope, construct_id)
         _check_history_budget(config)
         stack = Stack.of(self)
-        removal = RemovalPolicy.DESTROY if config.destroy_data else RemovalPolicy.RETAIN
+        # None of the six Personalize actions takes the dataset group as its resource (the dataset, the jobs and
+        # the solution are scoped instead); it is kept for hooks and consumers.
         self.dataset_group_arn = dataset_group_arn
         # The physical name is fixed so the role can be scoped to this state machine's ARN without a
         # dependency cycle (the role would otherwise need the ARN of the machine that needs the role).
@@ -475,17 +476,21 @@ class PipelineStateMachine(Construct):
             )
         )
 
-        # 1b. Names for this run, computed once (see run_names).
+        # Log groups go with the stack (this construct lives in the redeployable pipeline stack; a retained log
+        # group with a fixed name would block the next deploy). The /aws/vendedlogs/ prefix lets log delivery use
+        # one wildcard entry in the size-limited CloudWatch Logs resource policy instead of one per log group.
         self.log_group = logs.LogGroup(
             self,
             "Logs",
             log_group_name=f"/aws/vendedlogs/states/{state_machine_name}",
             encryption_key=logs_key,
             retention=log_retention,
-            removal_policy=removal,
+            removal_policy=RemovalPolicy.DESTROY,
         )
+
+        # 1b. Names for this run, computed once (see run_names).
         names_log_group = logs.LogGroup(
-            self, "RunNamesLogs", encryption_key=logs_key, retention=log_retention, removal_policy=removal
+            self, "RunNamesLogs", encryption_key=logs_key, retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         names_role = iam.Role(
             self,
@@ -506,7 +511,7 @@ class PipelineStateMachine(Construct):
             role=names_role,
             log_group=names_log_group,
         )
-        self.run_names_function.node.add_dependency(names_role)
+        self.run_names_function.node.add_dependency(names_role)  # incl. its policy: logs can be written at once
         run_uri = "s3://{bucket}/runs/{{}}/{folder}/"
         prepare = tasks.LambdaInvoke(
             self,

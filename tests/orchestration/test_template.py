@@ -110,6 +110,7 @@ def test_logging_all_to_an_encrypted_log_group_and_tracing(orchestration: Synthe
     assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is True
     (destination,) = logging["Destinations"]
     log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert orchestration.template["Resources"][log_group_id]["DeletionPolicy"] == "Delete"  # redeployable stack
     log_group = orchestration.template["Resources"][log_group_id]["Properties"]
     assert log_group["KmsKeyId"] == {"Fn::GetAtt": [_logical_id(orchestration, "LogsKey"), "Arn"]}
     assert log_group["RetentionInDays"] > 0

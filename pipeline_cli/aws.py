@@ -47,7 +47,8 @@ class Gateway:
 
     @property
     def region(self) -> str | None:
-        return self._session.region_name
+        region = self._session.region_name
+        return str(region) if region else None
 
     def _client(self, service: str) -> Any:
         if service not in self._clients:
@@ -57,11 +58,14 @@ class Gateway:
                 raise translate_botocore_error(exc) from exc
         return self._clients[service]
 
-    def _call(self, service: str, operation: str, handlers: ErrorHandlers | None = None, **kwargs: Any) -> Any:
+    def _call(
+        self, service: str, operation: str, handlers: ErrorHandlers | None = None, **kwargs: Any
+    ) -> Mapping[str, Any]:
         client = self._client(service)
         method = getattr(client, xform_name(operation))
         try:
-            return method(**kwargs)
+            response: Mapping[str, Any] = method(**kwargs)
+            return response
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if handlers and code in handlers:
@@ -88,7 +92,8 @@ class Gateway:
         stacks = response.get("Stacks") or []
         if not stacks:
             raise CliError(f"stack {stack_name!r} not found", ExitCode.USAGE)
-        return pipeline_from_outputs(stack_name, stacks[0].get("Outputs") or [])
+        stack = stacks[0]
+        return pipeline_from_outputs(stack_name, stack.get("Outputs") or [], stack.get("StackStatus"))
 
     # --- Step Functions -------------------------------------------------------------------
 
@@ -177,8 +182,10 @@ class HistoryReader:
         return new
 
     def _page(self, **kwargs: Any) -> Mapping[str, Any]:
+        # Names, types and times are all the timeline needs; leaving out every state's input and
+        # output keeps a long run's history small. Error, cause and output come from describe.
         self.calls += 1
-        return self._get_page(executionArn=self._arn, **kwargs)
+        return self._get_page(executionArn=self._arn, includeExecutionData=False, **kwargs)
 
     def _read_all(self) -> list[Mapping[str, Any]]:
         events: list[Mapping[str, Any]] = []

@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from rich.console import Console
 from rich.live import Live
@@ -71,7 +71,7 @@ def start(ctx: Context, name: str | None, wait: bool, poll_interval: float) -> i
     started = ctx.gateway.start_execution(pipeline.state_machine_arn, name)
     arn = str(started["executionArn"])
     run_name = execution_name_of(arn)
-    print_started(ctx.console, pipeline, arn, run_name)
+    print_started(ctx.console, pipeline, arn, run_name, wait)
     if not wait:
         return ExitCode.OK
     try:
@@ -210,7 +210,8 @@ def status_document(
             for s in timeline.stages
         ],
         "summary": summary.to_json(),
-        "runOutput": pipeline.run_output_uri(name) if timeline.status == "SUCCEEDED" and not timeline.skipped else None,
+        "curatedRuns": pipeline.curated_runs_uri,
+        "alertTopicArn": pipeline.alert_topic_arn,
         "output": output,
         "consoleUrl": console_url(str(description.get("executionArn", ""))),
     }
@@ -245,7 +246,7 @@ def history(ctx: Context, limit: int, as_json: bool) -> int:
     return ExitCode.OK
 
 
-def history_document(rows: list[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+def history_document(rows: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         start, stop = row.get("startDate"), row.get("stopDate")

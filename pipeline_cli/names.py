@@ -63,14 +63,15 @@ def execution_name_problem(name: str) -> str | None:
 
 
 def execution_name_warning(name: str) -> str | None:
-    """A note for names Step Functions accepts but that are awkward downstream, else None.
+    """A note for names Step Functions accepts but warns about, else None.
 
-    Step Functions documents that CloudWatch Logs only works with `0-9 A-Z a-z - _`, and each run
-    uses its name in S3 prefixes (and, likely, Personalize job names, which allow the same set).
+    Step Functions documents that logging to CloudWatch Logs (which this state machine does)
+    needs names of `0-9 A-Z a-z - _` only. (S3 prefixes and Personalize job names are safe
+    either way: the pipeline's naming step replaces other characters.)
     """
     if _CLOUDWATCH_SAFE.fullmatch(name):
         return None
-    return "names outside 0-9 A-Z a-z - _ do not work with CloudWatch Logs and may break S3/Personalize names"
+    return "Step Functions documents that names outside 0-9 A-Z a-z - _ break logging to CloudWatch Logs"
 
 
 def is_execution_arn(value: str) -> bool:

@@ -29,7 +29,7 @@ DEFAULT_STACK_NAME = "pbp-dev-pipeline"
 OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
 """Required: the state machine every command works on."""
 OUTPUT_CURATED_BUCKET_NAME = "CuratedBucketName"
-"""Optional: where a run's recommendations land (`s3://<bucket>/runs/<execution name>/`)."""
+"""Optional: the bucket runs write recommendations to (each run's exact prefix is in its output)."""
 OUTPUT_ALERT_TOPIC_ARN = "AlertTopicArn"
 """Optional: the SNS topic failures are announced on (shown so operators know who was told)."""
 
@@ -50,25 +50,31 @@ class Pipeline:
     def state_machine_name(self) -> str:
         return self.state_machine_arn.rsplit(":", 1)[-1]
 
-    def run_output_uri(self, execution_name: str) -> str | None:
-        """Where the README says a run's batch output goes: `s3://<curated>/runs/<run>/`."""
-        if not self.curated_bucket:
-            return None
-        return f"s3://{self.curated_bucket}/runs/{execution_name}/"
+    @property
+    def curated_runs_uri(self) -> str | None:
+        """Where all runs' outputs live. A run's own prefix is not derivable from its execution
+        name (the naming Lambda adds a start-time stamp and a digest), so it is read from the
+        run's output (`outputPrefix`) instead."""
+        return f"s3://{self.curated_bucket}/runs/" if self.curated_bucket else None
 
 
-def pipeline_from_outputs(stack_name: str, outputs: Iterable[Mapping[str, Any]]) -> Pipeline:
+def pipeline_from_outputs(
+    stack_name: str, outputs: Iterable[Mapping[str, Any]], stack_status: str | None = None
+) -> Pipeline:
     """The `Pipeline` described by a stack's `Outputs` list (as `describe_stacks` returns it).
 
     Raises a usage error naming the missing key and the keys that *are* there: the usual cause
-    is pointing `--stack` at the data stack, and the list makes that obvious.
+    is pointing `--stack` at the data stack, and the list makes that obvious. The stack status
+    explains the other cause, a stack whose creation failed (no outputs at all).
     """
     values = {str(o.get("OutputKey")): str(o.get("OutputValue", "")) for o in outputs}
     arn = values.get(OUTPUT_STATE_MACHINE_ARN, "").strip()
     if not arn:
         present = ", ".join(sorted(values)) or "none"
+        healthy = (None, "CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+        status = "" if stack_status in healthy else f", stack status {stack_status}"
         raise CliError(
-            f"stack {stack_name!r} has no {OUTPUT_STATE_MACHINE_ARN!r} output (its outputs: {present}); "
+            f"stack {stack_name!r} has no {OUTPUT_STATE_MACHINE_ARN!r} output (its outputs: {present}{status}); "
             "is it the pipeline stack? (--stack)",
             ExitCode.USAGE,
         )

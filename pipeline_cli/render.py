@@ -85,18 +85,29 @@ def stage_table(timeline: Timeline, now: datetime, console: Console) -> Table:
     table.add_column("stage")
     table.add_column("status")
     table.add_column("duration", justify="right")
-    table.add_column("states", overflow="fold")
+    table.add_column("state", overflow="fold")
     for stage in timeline.stages:
         style = _STYLE[stage.status]
-        states = ", ".join(stage.states) if stage.states and stage.states != (stage.key,) else ""
         table.add_row(
             Text(icons[stage.status], style=style),
             Text(stage.label, style=style if stage.status in (StageStatus.PENDING, StageStatus.NOT_RUN) else ""),
             Text(stage.status.value, style=style),
             Text(format_duration(stage.duration(now)) if stage.started else ""),
-            Text(states, style="dim"),
+            Text(_state_hint(timeline, stage), style="dim"),
         )
     return table
+
+
+def _state_hint(timeline: Timeline, stage: Stage) -> str:
+    """What a running or failed stage is (was) doing; nothing for the rest (a stage can have a
+    dozen states, e.g. a polling loop: `--json` lists them all)."""
+    if stage.last_state is None or stage.last_state == stage.key:
+        return ""
+    if stage.status is StageStatus.FAILED:
+        return timeline.failed_state if timeline.failed_state in stage.states else stage.last_state
+    if stage.status is StageStatus.RUNNING:
+        return stage.last_state
+    return ""
 
 
 def _current(timeline: Timeline) -> Text:
@@ -165,11 +176,12 @@ class TransitionLog:
     def _line(self, timeline: Timeline, stage: Stage) -> Text:
         at = stage.ended if stage.status in (StageStatus.DONE, StageStatus.FAILED) else stage.started
         offset = (at - timeline.started).total_seconds() if at and timeline.started else None
-        states = f" [{', '.join(stage.states)}]" if stage.states and stage.states != (stage.key,) else ""
         if stage.status is StageStatus.RUNNING:
-            what = "started"
+            what, state = "started", stage.states[0] if stage.states else None
         else:
             what = f"{stage.status.value} after {format_duration(stage.duration(self._clock()))}"
+            state = _state_hint(timeline, stage) or None
+        states = f" [{state}]" if state and state != stage.key else ""
         return Text.assemble(
             (f"+{format_duration(offset):>7}  ", "dim"),
             (stage.label, _STYLE[stage.status]),
@@ -178,10 +190,12 @@ class TransitionLog:
         )
 
 
-def print_started(console: Console, pipeline: Pipeline, execution_arn: str, name: str) -> None:
+def print_started(console: Console, pipeline: Pipeline, execution_arn: str, name: str, waiting: bool) -> None:
     console.print(Text.assemble("Started ", (name, "bold"), f" on {pipeline.state_machine_name}"))
     console.print(Text(f"  execution: {execution_arn}"), soft_wrap=True)
     console.print(Text(f"  console:   {console_url(execution_arn)}"), soft_wrap=True)
+    if not waiting:
+        console.print(Text(f"  follow:    python -m pipeline_cli --stack {pipeline.stack_name} status {name}"), soft_wrap=True)
 
 
 def _print_error(console: Console, timeline: Timeline) -> None:
@@ -195,13 +209,14 @@ def _print_error(console: Console, timeline: Timeline) -> None:
         console.print(Text(f"  cause: {timeline.cause}", style="red"), soft_wrap=True)
 
 
-def _print_summary(console: Console, summary: OutputSummary, run_output: str | None) -> None:
+def _print_summary(console: Console, summary: OutputSummary, pipeline: Pipeline) -> None:
     for path, arn in summary.arns:
         console.print(Text(f"  {path}: {arn}"), soft_wrap=True)
     for path, location in summary.locations:
         console.print(Text(f"  {path}: {location}"), soft_wrap=True)
-    if run_output:
-        console.print(Text(f"  run output (curated bucket): {run_output}"), soft_wrap=True)
+    if not summary.locations and pipeline.curated_runs_uri:
+        # the output named no location: say at least where runs write
+        console.print(Text(f"  run outputs are under: {pipeline.curated_runs_uri}"), soft_wrap=True)
 
 
 def print_result(
@@ -222,7 +237,7 @@ def print_result(
         reason = skip_reason(timeline.output)
         console.print(Text(f"  skipped by the overlap guard{': ' + reason if reason else ''}"), soft_wrap=True)
     elif timeline.status == "SUCCEEDED":
-        _print_summary(console, summary, pipeline.run_output_uri(name))
+        _print_summary(console, summary, pipeline)
     else:
         _print_error(console, timeline)
         if pipeline.alert_topic_arn:
@@ -258,7 +273,7 @@ def print_status(
         reason = skip_reason(timeline.output)
         console.print(Text(f"  skipped by the overlap guard{': ' + reason if reason else ''}"), soft_wrap=True)
     elif timeline.status == "SUCCEEDED":
-        _print_summary(console, summary, pipeline.run_output_uri(name))
+        _print_summary(console, summary, pipeline)
     elif timeline.finished:
         _print_error(console, timeline)
 

@@ -6,16 +6,22 @@ definition will keep gaining states (polling loops, retries, notifications). Eve
 name *prefixes* maps states onto the pipeline's stages. A state no prefix matches becomes a stage
 of its own, under its raw name, so a new state shows up instead of breaking the CLI.
 
-Stage table (first matching prefix wins, case-insensitive):
+Stage table (first matching prefix wins; names and prefixes are compared lower-cased with
+everything but letters and digits removed, so `Post-process (hook)` matches `PostProcess`):
 
-| stage            | state names starting with         |
-|------------------|-----------------------------------|
-| overlap guard    | `Overlap`, `Guard`                |
-| Glue ETL         | `Glue`, `Etl`                     |
-| dataset import   | `DatasetImport`, `Import`         |
-| training         | `SolutionVersion`, `Training`     |
-| batch inference  | `Batch`                           |
-| post-processing  | `PostProcess`, `Manifest`         |
+| stage            | state names starting with                                          |
+|------------------|--------------------------------------------------------------------|
+| overlap guard    | `Overlap`, `Guard`, `List running`, `Other runs`, `Find oldest`,   |
+|                  | `Oldest running`, `Skip`                                           |
+| Glue ETL         | `Glue`, `Etl`, `Transform`                                         |
+| dataset import   | `DatasetImport`, `Import`                                          |
+| training         | `SolutionVersion`, `Training`                                      |
+| batch inference  | `Batch`                                                            |
+| post-processing  | `PostProcess`, `Manifest`                                          |
+
+The guard and `Transform` prefixes are the state names of `stacks/orchestration.py`
+(`List running executions`, `Transform (Glue)`, `Import: create job`, ...); states such as
+`Prepare run` and `Summarize run` are listed under their own names.
 
 A stage's duration runs from the first entry of any of its states to the last exit (so a polling
 loop of Wait/Task/Choice states is one stage). An unmapped `Succeed` state (the end marker) is
@@ -53,8 +59,12 @@ class StageDef:
 
 
 STAGES: tuple[StageDef, ...] = (
-    StageDef("guard", "overlap guard", ("Overlap", "Guard")),
-    StageDef("etl", "Glue ETL", ("Glue", "Etl")),
+    StageDef(
+        "guard",
+        "overlap guard",
+        ("Overlap", "Guard", "List running", "Other runs", "Find oldest", "Oldest running", "Skip"),
+    ),
+    StageDef("etl", "Glue ETL", ("Glue", "Etl", "Transform")),
     StageDef("import", "dataset import", ("DatasetImport", "Import")),
     StageDef("training", "training", ("SolutionVersion", "Training")),
     StageDef("batch", "batch inference", ("Batch",)),
@@ -74,11 +84,18 @@ _END_EVENTS = {
 }
 
 
+def _normalized(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+_NORMALIZED_PREFIXES = tuple((stage, tuple(_normalized(p) for p in stage.prefixes)) for stage in STAGES)
+
+
 def stage_of(state_name: str) -> StageDef | None:
     """The stage a state belongs to by its name's prefix, or None (the state is its own stage)."""
-    lowered = state_name.lower()
-    for stage in STAGES:
-        if any(lowered.startswith(p.lower()) for p in stage.prefixes):
+    name = _normalized(state_name)
+    for stage, prefixes in _NORMALIZED_PREFIXES:
+        if any(name.startswith(p) for p in prefixes):
             return stage
     return None
 
@@ -103,6 +120,8 @@ class Stage:
     ended: datetime | None = None
     states: tuple[str, ...] = ()
     """The state names seen in this stage, in order of first entry."""
+    last_state: str | None = None
+    """The state of this stage entered most recently (what a running stage is doing now)."""
 
     def duration(self, now: datetime) -> float | None:
         """Seconds from first entry to last exit; a running stage counts up to `now`."""
@@ -162,6 +181,7 @@ class _StageAcc:
     ended: datetime | None = None
     open: int = 0
     states: list[str] = field(default_factory=list)
+    last: str | None = None
 
 
 def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -211,6 +231,7 @@ def build_timeline(
                 acc = accs[key] = _StageAcc(key, label, stage_def is not None, ts)
             if name not in acc.states:
                 acc.states.append(name)
+            acc.last = name
             acc.open += 1
             open_states[name] = open_states.get(name, 0) + 1
             entered_order.append(name)
@@ -277,7 +298,7 @@ def build_timeline(
             st, ended = StageStatus.RUNNING, None
         else:
             st, ended = StageStatus.DONE, acc.ended if acc.open == 0 else (stopped or acc.ended)
-        stages.append(Stage(acc.key, acc.label, st, acc.started, ended, tuple(acc.states)))
+        stages.append(Stage(acc.key, acc.label, st, acc.started, ended, tuple(acc.states), acc.last))
 
     # Known stages not reached yet: pending while running; "not run" when the run ended early
     # (failed or skipped). A succeeded run omits them: the definition simply has no such stage.
@@ -347,6 +368,7 @@ def skip_reason(output: str | None) -> str | None:
     if marker is None:
         return None
     for key in ("reason", "message", "cause", "Reason", "Message"):
-        if isinstance(marker.get(key), str):
-            return marker[key]
+        value = marker.get(key)
+        if isinstance(value, str):
+            return value
     return None

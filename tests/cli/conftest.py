@@ -8,6 +8,8 @@ backend, not the executing one, so the state machine is created through the API 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -52,8 +54,6 @@ class Deployed:
         ]
 
     def wait_direct(self, execution_arn: str) -> str:
-        import time
-
         sfn = self.session.client("stepfunctions")
         for _ in range(500):
             status = sfn.describe_execution(executionArn=execution_arn)["status"]
@@ -69,19 +69,43 @@ def moto_aws() -> Iterator[None]:
         yield
 
 
-WAIT_SCALE = 0.25
-"""moto's interpreter really sleeps in Wait states; tests run them at a quarter of the time."""
+class WaitGate:
+    """Holds moto's Wait states until the CLI has polled a given number of times inside one.
+
+    moto's interpreter really sleeps in Wait states, and on a busy machine a fixed sleep either
+    wastes time or is too short for the CLI to see the state running. The gate makes the
+    interleaving deterministic: a Wait state blocks until `polls` sleeps of the CLI's poll loop
+    (passed to `main` as `sleep`) have happened after the state was entered, then ends at once.
+    """
+
+    def __init__(self, polls: int = 2, timeout: float = 10.0) -> None:
+        self.polls = polls
+        self.timeout = timeout
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+        self.sleeps_inside = 0
+
+    def wait_state(self, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            self.entered.set()
+            self.opened.wait(self.timeout)
+
+    def sleep(self, seconds: float) -> None:
+        if self.entered.is_set():
+            self.sleeps_inside += 1
+            if self.sleeps_inside >= self.polls:
+                self.opened.set()
+        time.sleep(0.005)
 
 
 @pytest.fixture
-def fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+def wait_gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[WaitGate]:
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-    def scaled(self: Any, env: Any, wait_seconds: int) -> None:
-        if wait_seconds > 0:
-            env.program_state_event.wait(wait_seconds * WAIT_SCALE)
-
-    monkeypatch.setattr(WaitFunction, "_wait_interval", scaled)
+    gate = WaitGate()
+    monkeypatch.setattr(WaitFunction, "_wait_interval", lambda self, env, wait_seconds: gate.wait_state(wait_seconds))
+    yield gate
+    gate.opened.set()  # never leave an interpreter thread blocked
 
 
 @pytest.fixture
@@ -129,58 +153,67 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
 
 # --- state machine definitions in the pipeline's shape (no real integrations) -------------
+# State names mix the real ones of stacks/orchestration.py ("List running executions",
+# "Import: describe job", "Summarize run", ...) with plain ones ("GlueEtl", "ImportWait").
+
+RUN_ID = "20261122T030000Z-run-0123456789"
+SKIP_REASON = "Another execution of this state machine is still running: arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:run-0"
+SUMMARY = {
+    "status": "SUCCEEDED",
+    "runId": RUN_ID,
+    "datasetImportJobArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-import-job/pbp-dev-import-run",
+    "solutionVersionArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/pbp-dev/abcdef12",
+    "batchInferenceJobArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:batch-inference-job/pbp-dev-batch-run",
+    "outputPrefix": f"s3://{CURATED_BUCKET}/runs/{RUN_ID}/batch-output/",
+}
+SKIP_STATES: dict[str, Any] = {
+    "Skip: another run is active": {
+        "Type": "Pass",
+        "Result": {"status": "SKIPPED", "reason": SKIP_REASON},
+        "Next": "Skipped",
+    },
+    "Skipped": {"Type": "Succeed"},
+}
 
 
 def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_seconds: int = 0) -> dict[str, Any]:
-    """Guard -> ETL -> import (Wait + Choice) -> training -> batch inference -> post-processing."""
-    batch = batch_state or {
-        "Type": "Pass",
-        "Result": {
-            "batchInferenceJobArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:batch-inference-job/run",
-            "outputPrefix": "runs/run/",
-        },
-        "Next": "PostProcessFlatten",
-    }
+    """Guard -> naming -> ETL -> import (Wait + Task-like Pass) -> training -> a new unmapped state
+    -> batch inference -> post-processing -> summary. Input `{"skip": true}` takes the guard's
+    skip branch (the CLI always sends `{}`; tests start such runs directly)."""
+    batch = batch_state or {"Type": "Pass", "Next": "Post-process (flatten)"}
     return {
-        "StartAt": "OverlapGuard",
+        "StartAt": "List running executions",
         "States": {
-            "OverlapGuard": {
+            "List running executions": {"Type": "Pass", "Next": "Other runs active?"},
+            "Other runs active?": {
                 "Type": "Choice",
-                "Choices": [{"Variable": "$.skip", "IsPresent": True, "Next": "GuardSkip"}],
-                "Default": "GlueEtl",
+                "Choices": [{"Variable": "$.skip", "IsPresent": True, "Next": "Skip: another run is active"}],
+                "Default": "Prepare run",
             },
-            "GuardSkip": {
-                "Type": "Pass",
-                "Result": {"skipped": True, "reason": "execution run-0 is still running"},
-                "Next": "Skipped",
-            },
-            "Skipped": {"Type": "Succeed"},
-            "GlueEtl": {"Type": "Pass", "Next": "ImportWait"},
-            "ImportWait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "ImportCheckStatus"},
-            "ImportCheckStatus": {"Type": "Pass", "Next": "TrainingWait"},
-            "TrainingWait": {"Type": "Wait", "Seconds": 0, "Next": "NotifyOps"},
+            **SKIP_STATES,
+            "Prepare run": {"Type": "Pass", "Next": "GlueEtl"},
+            "GlueEtl": {"Type": "Pass", "Next": "Transform done"},
+            "Transform done": {"Type": "Pass", "Next": "ImportWait"},
+            "ImportWait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "Import: describe job"},
+            "Import: describe job": {"Type": "Pass", "Next": "TrainingWait"},
+            "TrainingWait": {"Type": "Wait", "Seconds": 0, "Next": "Training: job status?"},
+            "Training: job status?": {"Type": "Pass", "Next": "NotifyOps"},
             "NotifyOps": {"Type": "Pass", "Next": "BatchInference"},
             "BatchInference": batch,
-            "PostProcessFlatten": {"Type": "Pass", "Next": "Done"},
-            "Done": {"Type": "Succeed"},
+            "Post-process (flatten)": {"Type": "Pass", "Next": "Summarize run"},
+            "Summarize run": {"Type": "Pass", "Result": SUMMARY, "Next": "Run succeeded"},
+            "Run succeeded": {"Type": "Succeed"},
         },
     }
 
 
 FAILING_BATCH = {
     "Type": "Fail",
-    "Error": "Personalize.BatchInferenceFailed",
-    "Cause": "failureReason: [Personalize] input file s3://bucket/in.json is not valid JSON lines",
+    "Error": "BatchInferenceFailed",
+    "Cause": "Batch inference job arn:x ended CREATE FAILED: [Personalize] input s3://bucket/in.json is not valid JSON lines",
 }
 
 SKIPPING_DEFINITION: dict[str, Any] = {
-    "StartAt": "OverlapGuard",
-    "States": {
-        "OverlapGuard": {
-            "Type": "Pass",
-            "Result": {"skipped": True, "reason": "execution run-0 is still running"},
-            "Next": "Skipped",
-        },
-        "Skipped": {"Type": "Succeed"},
-    },
+    "StartAt": "List running executions",
+    "States": {"List running executions": {"Type": "Pass", "Next": "Skip: another run is active"}, **SKIP_STATES},
 }

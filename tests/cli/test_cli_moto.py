@@ -16,7 +16,18 @@ from rich.console import Console
 from pipeline_cli.aws import HistoryReader
 from pipeline_cli.stages import STAGES
 
-from .conftest import CURATED_BUCKET, FAILING_BATCH, SKIPPING_DEFINITION, Deployed, Result, pipeline_definition
+from .conftest import (
+    CURATED_BUCKET,
+    WaitGate,
+    FAILING_BATCH,
+    RUN_ID,
+    SKIP_REASON,
+    SKIPPING_DEFINITION,
+    SUMMARY,
+    Deployed,
+    Result,
+    pipeline_definition,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--poll-interval", "0.02"]
@@ -31,13 +42,13 @@ def test_start_wait_succeeds_and_shows_every_stage(deploy: Callable[..., Deploye
     out = result.out
     assert "execution: arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:run-ok" in out
     assert "console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/" in out
-    for label in ALL_STAGE_LABELS + ["NotifyOps"]:
+    for label in ALL_STAGE_LABELS + ["Prepare run", "NotifyOps", "Summarize run"]:
         assert f"{label} done after" in out, label
+    assert "Run succeeded" not in out  # the end marker is not a stage
     assert out.index("Glue ETL done") < out.index("dataset import done") < out.index("post-processing done")
     assert "run-ok SUCCEEDED" in out
-    assert "batchInferenceJobArn: arn:aws:personalize:us-east-1:123456789012:batch-inference-job/run" in out
-    assert "outputPrefix: runs/run/" in out
-    assert f"run output (curated bucket): s3://{CURATED_BUCKET}/runs/run-ok/" in out
+    for key in ("datasetImportJobArn", "solutionVersionArn", "batchInferenceJobArn", "outputPrefix"):
+        assert f"  {key}: {SUMMARY[key]}" in out
     assert result.err == ""
 
 
@@ -52,9 +63,9 @@ def test_start_wait_on_a_failing_run_exits_1_with_the_cause(
     assert "post-processing" not in result.out.split("run-bad FAILED")[0].split("batch inference failed")[1]
     assert "run-bad FAILED" in result.out
     assert "failing state: BatchInference (batch inference)" in result.out
-    assert "error: Personalize.BatchInferenceFailed" in result.out
+    assert "error: BatchInferenceFailed" in result.out
     # brackets in AWS text print verbatim (no rich markup)
-    assert "cause: failureReason: [Personalize] input file s3://bucket/in.json is not valid JSON lines" in result.out
+    assert f"cause: {FAILING_BATCH['Cause']}" in result.out
     assert "alerts go to: arn:aws:sns:us-east-1:123456789012:" in result.out
 
 
@@ -65,15 +76,15 @@ def test_start_wait_on_a_run_the_guard_skipped_exits_0_as_skipped(
     result = run(["start", "--wait", *FAST], deployed.session)
     assert result.code == 0
     assert " SKIPPED after " in result.out
-    assert "skipped by the overlap guard: execution run-0 is still running" in result.out
-    assert "run output" not in result.out
+    assert f"skipped by the overlap guard: {SKIP_REASON}" in result.out
+    assert "overlap guard done after" in result.out
 
 
 def test_progress_is_polled_incrementally_while_a_stage_runs(
-    deploy: Callable[..., Deployed], run: Callable[..., Result], fast_waits: None, monkeypatch: pytest.MonkeyPatch
+    deploy: Callable[..., Deployed], run: Callable[..., Result], wait_gate: WaitGate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Wait in the import stage (scaled to 0.5 s): polls see it running, then done; after the
-    first poll the history is read backwards, newest first, from where it left off."""
+    """The import stage's Wait is held until the CLI has polled inside it: the polls see the
+    stage running, then done; once events are known, history is read backwards from the end."""
     calls: list[tuple[dict[str, Any], int]] = []  # (arguments, last event id known before the call)
     original = HistoryReader._page
 
@@ -82,8 +93,9 @@ def test_progress_is_polled_incrementally_while_a_stage_runs(
         return original(self, **kwargs)
 
     monkeypatch.setattr(HistoryReader, "_page", spy)
-    deployed = deploy(pipeline_definition(import_wait_seconds=2))
-    result = run(["start", "--wait", "--name", "run-slow", "--poll-interval", "0.05"], deployed.session)
+    wait_gate.polls = 3
+    deployed = deploy(pipeline_definition(import_wait_seconds=60))
+    result = run(["start", "--wait", "--name", "run-slow"], deployed.session, sleep=wait_gate.sleep)
 
     assert result.code == 0
     lines = result.out.splitlines()
@@ -91,11 +103,44 @@ def test_progress_is_polled_incrementally_while_a_stage_runs(
     done = next(i for i, line in enumerate(lines) if "dataset import done after" in line)
     assert started < done
     assert sum("dataset import" in line for line in lines) == 2  # each transition printed once
-    assert len(calls) >= 4
     # forward while nothing is known yet (moto may not have logged ExecutionStarted on the first
     # poll), backwards from then on
     assert all(("reverseOrder" in kwargs) == (known > 0) for kwargs, known in calls)
-    assert sum(known > 0 for _, known in calls) >= 3
+    assert sum(known > 0 for _, known in calls) >= 2  # incremental reads did happen
+
+
+def test_start_without_wait_prints_where_to_follow_the_run(
+    deploy: Callable[..., Deployed], run: Callable[..., Result]
+) -> None:
+    deployed = deploy(pipeline_definition())
+    result = run(["start", "--name", "fire-and-forget"], deployed.session)
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "Started fire-and-forget on pbp-dev-pipeline",
+        "  execution: arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:fire-and-forget",
+        "  console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"
+        "arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:fire-and-forget",
+        "  follow:    python -m pipeline_cli --stack pbp-dev-pipeline status fire-and-forget",
+    ]
+    deployed.wait_direct(result.out.split("execution: ")[1].split()[0])
+
+
+def test_ctrl_c_while_watching_exits_130_and_leaves_the_run_alone(
+    deploy: Callable[..., Deployed], run: Callable[..., Result], wait_gate: WaitGate
+) -> None:
+    deployed = deploy(pipeline_definition(import_wait_seconds=60))
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    result = run(["start", "--wait", "--name", "watched"], deployed.session, sleep=interrupt)
+    assert result.code == 130
+    arn = "arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:watched"
+    assert result.err.strip() == f"error: stopped watching; the execution keeps running: {arn}"
+    sfn = deployed.session.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    wait_gate.opened.set()
+    assert deployed.wait_direct(arn) == "SUCCEEDED"
 
 
 def test_live_display_on_a_terminal(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
@@ -127,14 +172,15 @@ def test_status_latest_by_name_and_json(deploy: Callable[..., Deployed], run: Ca
     first = run(["status", "first"], deployed.session)
     assert first.code == 1
     assert "first  FAILED" in first.out
-    assert "cause: failureReason: [Personalize]" in first.out
+    assert f"cause: {FAILING_BATCH['Cause']}" in first.out
     assert "failing state: BatchInference (batch inference)" in first.out
 
     doc = json.loads(run(["status", "first", "--json"], deployed.session).out)
     assert doc["outcome"] == "FAILED" and doc["failedState"] == "BatchInference"
-    assert doc["error"] == "Personalize.BatchInferenceFailed"
+    assert doc["error"] == "BatchInferenceFailed"
     assert [(s["stage"], s["status"]) for s in doc["stages"]] == [
         ("guard", "done"),
+        ("Prepare run", "done"),
         ("etl", "done"),
         ("import", "done"),
         ("training", "done"),
@@ -145,7 +191,10 @@ def test_status_latest_by_name_and_json(deploy: Callable[..., Deployed], run: Ca
     assert doc["startDate"].endswith("+00:00") and doc["durationSeconds"] >= 0
 
     by_arn = json.loads(run(["status", skipped_arn, "--json"], deployed.session).out)
-    assert by_arn["outcome"] == "SKIPPED" and by_arn["skipReason"] == "execution run-0 is still running"
+    assert by_arn["outcome"] == "SKIPPED" and by_arn["skipReason"] == SKIP_REASON
+    assert by_arn["stages"][0]["states"] == [
+        "List running executions", "Other runs active?", "Skip: another run is active", "Skipped"
+    ]
 
 
 def test_status_of_a_successful_run_summarises_its_output(
@@ -156,12 +205,14 @@ def test_status_of_a_successful_run_summarises_its_output(
     doc = json.loads(run(["status", "good", "--json"], deployed.session).out)
     assert doc["outcome"] == "SUCCEEDED"
     assert doc["summary"]["arns"] == {
-        "batchInferenceJobArn": "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/run"
+        key: SUMMARY[key] for key in ("datasetImportJobArn", "solutionVersionArn", "batchInferenceJobArn")
     }
-    assert doc["summary"]["locations"] == {"outputPrefix": "runs/run/"}
-    assert doc["runOutput"] == f"s3://{CURATED_BUCKET}/runs/good/"
+    assert doc["summary"]["locations"] == {"outputPrefix": f"s3://{CURATED_BUCKET}/runs/{RUN_ID}/batch-output/"}
+    assert doc["output"] == SUMMARY
+    assert doc["curatedRuns"] == f"s3://{CURATED_BUCKET}/runs/"
+    assert doc["alertTopicArn"].startswith("arn:aws:sns:us-east-1:123456789012:")
     text = run(["status", "good"], deployed.session).out
-    assert "outputPrefix: runs/run/" in text and "post-processing  done" in text
+    assert f"outputPrefix: {SUMMARY['outputPrefix']}" in text and "post-processing  done" in text
 
 
 def test_history_table_and_json(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:

@@ -110,7 +110,7 @@ def test_outputs_lookup_reads_required_and_optional_keys() -> None:
     )
     assert pipeline.state_machine_arn == SM_ARN
     assert pipeline.curated_bucket == "curated" and pipeline.alert_topic_arn is None
-    assert pipeline.run_output_uri("run-1") == "s3://curated/runs/run-1/"
+    assert pipeline.curated_runs_uri == "s3://curated/runs/"
     assert pipeline.state_machine_name == "pbp-dev-pipeline"
 
 
@@ -119,6 +119,15 @@ def test_outputs_lookup_without_state_machine_lists_what_is_there() -> None:
         pipeline_from_outputs("pbp-dev-data", [{"OutputKey": "RawBucketName", "OutputValue": "raw"}])
     assert info.value.exit_code is ExitCode.USAGE
     assert OUTPUT_STATE_MACHINE_ARN in info.value.message and "RawBucketName" in info.value.message
+
+
+def test_outputs_lookup_mentions_an_unhealthy_stack_status() -> None:
+    with pytest.raises(CliError) as info:
+        pipeline_from_outputs("pbp-dev-pipeline", [], "ROLLBACK_COMPLETE")
+    assert "(its outputs: none, stack status ROLLBACK_COMPLETE)" in info.value.message
+    with pytest.raises(CliError) as info:
+        pipeline_from_outputs("pbp-dev-pipeline", [], "CREATE_COMPLETE")
+    assert "(its outputs: none)" in info.value.message
 
 
 def test_outputs_lookup_rejects_a_value_that_is_not_a_state_machine_arn() -> None:

@@ -302,3 +302,57 @@ def test_stage_of_maps_state_name_prefixes(state: str, stage: str | None) -> Non
 )
 def test_is_skipped(output: str | None, skipped: bool) -> None:
     assert is_skipped(output) is skipped
+
+
+# The state names of stacks/orchestration.py (PipelineStateMachine) when this table was written;
+# "Post-process (test hook)" is the hook name its tests use.
+REAL_STATE_STAGES = {
+    "guard": [
+        "List running executions", "Other runs active?", "Find oldest running", "Oldest running is this one?",
+        "Skip: another run is active", "Skipped",
+    ],
+    "etl": ["Transform (Glue)", "Transform succeeded?", "Transform done", "Transform failed", "Transform did not succeed"],
+    "import": [
+        "Import: start", "Import: create job", "Import: busy?", "Import: count busy retry", "Import: wait while busy",
+        "Import: still busy", "Import: wait", "Import: describe job", "Import: job status?", "Import: count poll",
+        "Import: job failed", "Import: job ended", "Import: timed out",
+    ],
+    "training": ["Training: start", "Training: create job", "Training: wait", "Training: job status?", "Training: job failed"],
+    "batch": ["Batch inference: start", "Batch inference: create job", "Batch inference: describe job", "Batch inference: timed out"],
+    "postprocess": ["Post-process (test hook)"],
+    None: ["Prepare run", "Summarize run", "Run succeeded"],
+}
+
+
+@pytest.mark.parametrize(("stage", "state"), [(k, n) for k, names in REAL_STATE_STAGES.items() for n in names])
+def test_the_pipelines_own_state_names_map_to_their_stages(stage: str | None, state: str) -> None:
+    found = stage_of(state)
+    assert (found.key if found else None) == stage
+
+
+def test_a_caught_glue_failure_fails_the_etl_stage() -> None:
+    h = (
+        History()
+        .started()
+        .enter("List running executions", 0)
+        .exit("List running executions", 1)
+        .enter("Other runs active?", 1, "Choice")
+        .exit("Other runs active?", 1, "Choice")
+        .enter("Prepare run", 1)
+        .exit("Prepare run", 2)
+        .enter("Transform (Glue)", 2)
+        .task_failed(600, "States.TaskFailed", "Glue job run failed")
+        .exit("Transform (Glue)", 600)
+        .enter("Transform failed", 600, "Fail")
+        .failed(600, "TransformFailed", "Glue job run failed for run r: OutOfMemory")
+    )
+    tl = build_timeline(h.events)
+    assert tl.failed_state == "Transform failed"
+    assert [(s.key, s.status) for s in tl.stages][:3] == [
+        ("guard", StageStatus.DONE),
+        ("Prepare run", StageStatus.DONE),
+        ("etl", StageStatus.FAILED),
+    ]
+    assert by_key(tl)["etl"].states == ("Transform (Glue)", "Transform failed")
+    assert by_key(tl)["etl"].duration(T0 + timedelta(days=1)) == 598
+    assert tl.cause == "Glue job run failed for run r: OutOfMemory"

@@ -408,6 +408,10 @@ def _run_block(
     layouts_get = _LAYOUTS.get
     templates_sc = _TEMPLATES_SC
     templates_nosc = _TEMPLATES_NOSC
+    # Per-block working copies of the templates, refilled in place line after line (no list
+    # copy per line; each line's slots are all overwritten before the join).
+    work_sc: dict[int, list[Any]] = {}
+    work_nosc: dict[int, list[Any]] = {}
     digits = _DIGITS
     plen_a = _PLEN_A
     plen_b = _PLEN_B
@@ -436,7 +440,9 @@ def _run_block(
                         items = buf[start : e - len(suffix_nosc)].split(item_sep)
                         n = len(items)
                         if not verify_each or _line_ids_are_safe(key, items):
-                            pieces = (templates_nosc.get(n) or _template_nosc(n))[:]
+                            pieces = work_nosc.get(n)
+                            if pieces is None:
+                                pieces = work_nosc[n] = (templates_nosc.get(n) or _template_nosc(n))[:]
                             pieces[0::4] = [key] * n
                             pieces[2::4] = items
                             csv_append(b"".join(pieces))
@@ -471,7 +477,9 @@ def _run_block(
                             if valid and (not verify_each or _line_ids_are_safe(key, items)):
                                 tokens[0] = b"," + tokens[0]
                                 tokens[-1] += b"\n"
-                                pieces = (templates_sc.get(n) or _template_sc(n))[:]
+                                pieces = work_sc.get(n)
+                                if pieces is None:
+                                    pieces = work_sc[n] = (templates_sc.get(n) or _template_sc(n))[:]
                                 pieces[0] = key
                                 pieces[2::3] = items
                                 pieces[3::3] = tokens

@@ -67,6 +67,11 @@ REJECT_REASONS = (
     "timestamp_out_of_range",
 )
 
+# Status codes of a classified line, in this order: kept, filtered, header, then the reasons
+# (codes > header are rejections; "repeated_header" is derived from header lines per file).
+STATUSES = (KEPT, FILTERED, HEADER) + tuple(reason for reason in REJECT_REASONS if reason != "repeated_header")
+STATUS_CODES = {name: code for code, name in enumerate(STATUSES)}
+
 TIMESTAMP_UNITS = {"ms": 1000, "s": 1}
 _DELIMITER_WORDS = {"tab": "\t", "\\t": "\t", "comma": ",", "space": " ", "pipe": "|", "semicolon": ";"}
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$")
@@ -299,9 +304,19 @@ def inspect_layout(raw: DataFrame, options: EtlOptions) -> Layout:
     )
 
 
+def _valid_id(column: Column) -> Column:
+    # Whole numbers (every MovieLens ID) pass on a cheap cast; anything else must match the pattern.
+    return F.expr(f"try_cast({column._jc.toString()} AS BIGINT)").isNotNull() | column.rlike(ID_PATTERN)
+
+
 def classify(raw: DataFrame, options: EtlOptions, layout: Layout, *, max_epoch_seconds: int) -> DataFrame:
-    """One row per input line: `status` (kept, filtered_by_rating, header or a reject reason),
-    the parsed USER_ID / ITEM_ID / TIMESTAMP (seconds), the raw `line` and its `source_file`."""
+    """One row per input line: `status` (a code of STATUSES: kept, filtered, header or a reject
+    reason), the parsed user, item and timestamp in seconds, and the raw `line`.
+
+    Every line is checked in a fixed order and gets the first failing reason; the common case (a
+    good numeric row) costs one split, three casts and a few comparisons. Expensive checks (trim,
+    regular expressions) run only behind a cheap guard (`when`, `&` and `|` short-circuit).
+    """
     line = F.col("value")
     parts = F.split(line, _split_pattern(options.delimiter), -1)
 
@@ -320,32 +335,37 @@ def classify(raw: DataFrame, options: EtlOptions, layout: Layout, *, max_epoch_s
         F.expr("try_cast(rating_text AS DOUBLE)").alias("rating"),
         F.expr("try_cast(ts_text AS BIGINT)").alias("ts_raw"),
     )
-    ts_seconds = F.expr(f"ts_raw div {TIMESTAMP_UNITS[options.timestamp_unit]}")
-    blank = F.length(F.trim(F.translate(F.col("line"), "\t\r", "  "))) == 0
+    v = F.col("line")
+    stripped = F.regexp_replace(v, r"^[ \t\r]+|[ \t\r]+$", "")  # only evaluated behind a guard
+    starts_blank = F.ascii(v).isin(9, 13, 32)
+    blank = (F.length(v) == 0) | (starts_blank & (F.length(stripped) == 0))
     if layout.header_line is not None:
-        header_texts = sorted({layout.header_line, layout.header_line.lstrip("\ufeff")})
-        is_header = F.trim(F.col("line")).isin(header_texts) | F.col("line").isin(header_texts)
+        texts = sorted({layout.header_line, layout.header_line.lstrip("\ufeff")})
+        first_chars = sorted({ord(text[0]) for text in texts} | {9, 13, 32})
+        is_header = F.ascii(v).isin(first_chars) & (v.isin(texts) | stripped.isin(texts))
     else:
         is_header = F.lit(False)
     empty = lambda name: F.col(name).isNull() | (F.col(name) == "")  # noqa: E731
     rating, ts = F.col("rating"), F.col("ts_raw")
+    ts_seconds = F.expr(f"ts_raw div {TIMESTAMP_UNITS[options.timestamp_unit]}")
+    code = STATUS_CODES
     status = (
-        F.when(blank, "blank_line")
-        .when(is_header, HEADER)
-        .when(F.col("n_fields") != layout.field_count, "wrong_field_count")
-        .when(empty("user") | empty("item") | empty("rating_text") | empty("ts_text"), "missing_field")
-        .when(~F.col("user").rlike(ID_PATTERN), "invalid_user_id")
-        .when(~F.col("item").rlike(ID_PATTERN), "invalid_item_id")
-        .when(rating.isNull() | F.isnan(rating), "non_numeric_rating")
-        .when(ts.isNull() & F.col("ts_text").rlike(r"^[+-]?[0-9]+$"), "timestamp_out_of_range")
-        .when(ts.isNull(), "non_numeric_timestamp")
-        .when((rating < RATING_MIN) | (rating > RATING_MAX), "rating_out_of_range")
-        .when((ts_seconds < MIN_EPOCH_SECONDS) | (ts_seconds > max_epoch_seconds), "timestamp_out_of_range")
-        .when(rating < options.min_rating, FILTERED)
-        .otherwise(KEPT)
+        F.when(blank, code["blank_line"])
+        .when(is_header, code[HEADER])
+        .when(F.col("n_fields") != layout.field_count, code["wrong_field_count"])
+        .when(empty("user") | empty("item") | empty("rating_text") | empty("ts_text"), code["missing_field"])
+        .when(~_valid_id(F.col("user")), code["invalid_user_id"])
+        .when(~_valid_id(F.col("item")), code["invalid_item_id"])
+        .when(rating.isNull() | F.isnan(rating), code["non_numeric_rating"])
+        .when(ts.isNull() & F.col("ts_text").rlike(r"^[+-]?[0-9]+$"), code["timestamp_out_of_range"])
+        .when(ts.isNull(), code["non_numeric_timestamp"])
+        .when((rating < RATING_MIN) | (rating > RATING_MAX), code["rating_out_of_range"])
+        .when((ts_seconds < MIN_EPOCH_SECONDS) | (ts_seconds > max_epoch_seconds), code["timestamp_out_of_range"])
+        .when(rating < options.min_rating, code[FILTERED])
+        .otherwise(code[KEPT])
     )
     return parsed.select(
-        status.alias("status"),
+        status.cast("tinyint").alias("status"),
         F.col("user"),
         F.col("item"),
         ts_seconds.alias("ts"),
@@ -357,8 +377,8 @@ def aggregate(classified: DataFrame) -> DataFrame:
     """The single shuffle: groups kept lines by interaction, bad and header lines by (line, file),
     and filtered lines into one group. Columns: status, user, item, ts, line, source_file, n."""
     status = F.col("status")
-    kept = status == KEPT
-    keep_line = ~status.isin(KEPT, FILTERED)
+    kept = status == STATUS_CODES[KEPT]
+    keep_line = status >= STATUS_CODES[HEADER]  # header lines and rejections
     return classified.groupBy(
         status.alias("status"),
         F.when(kept, F.col("user")).alias("user"),
@@ -378,14 +398,16 @@ class Outputs:
 
 def build_outputs(grouped: DataFrame) -> Outputs:
     """The three outputs as DataFrames over the (cached) aggregate."""
-    kept = grouped.filter(F.col("status") == KEPT)
+    status = F.col("status")
+    kept = grouped.filter(status == STATUS_CODES[KEPT])
     interactions = kept.select(
         F.col("user").alias("USER_ID"), F.col("item").alias("ITEM_ID"), F.col("ts").alias("TIMESTAMP")
     )
     users = kept.groupBy("user").agg(F.count(F.lit(1)).alias("interactions"))
-    is_header = F.col("status") == HEADER
-    quarantine = grouped.filter(~F.col("status").isin(KEPT, FILTERED, HEADER) | (is_header & (F.col("n") > 1))).select(
-        F.when(is_header, F.lit("repeated_header")).otherwise(F.col("status")).alias("reason"),
+    is_header = status == STATUS_CODES[HEADER]
+    reason = F.element_at(F.array(*[F.lit(name) for name in STATUSES]), status.cast("int") + 1)
+    quarantine = grouped.filter((status > STATUS_CODES[HEADER]) | (is_header & (F.col("n") > 1))).select(
+        F.when(is_header, F.lit("repeated_header")).otherwise(reason).alias("reason"),
         F.col("line"),
         F.col("source_file"),
         F.when(is_header, F.col("n") - 1).otherwise(F.col("n")).alias("occurrences"),
@@ -393,16 +415,21 @@ def build_outputs(grouped: DataFrame) -> Outputs:
     return Outputs(interactions=interactions, users=users, quarantine=quarantine)
 
 
-# Statuses whose line counts come straight from the aggregate ("repeated_header" is derived).
-_COUNTED_STATUSES = (KEPT, FILTERED, HEADER) + tuple(r for r in REJECT_REASONS if r != "repeated_header")
-
-
-def status_metrics() -> list[Column]:
-    """Aggregates over the grouped data, observed while the interactions are written: lines and
-    groups per status (groups of `kept` = distinct interactions, of `header` = files with a header)."""
-    status, n = F.col("status"), F.col("n")
-    metrics = [F.sum(F.when(status == s, n)).alias(f"lines_{s}") for s in _COUNTED_STATUSES]
-    metrics += [F.count(F.when(status == s, F.lit(1))).alias(f"groups_{s}") for s in (KEPT, HEADER)]
+def status_counts(grouped: DataFrame) -> dict[str, Any]:
+    """One small action over the (cached) aggregate: lines and groups per status, and distinct
+    items of the kept interactions (groups of `kept` are distinct interactions, groups of `header`
+    are files with a header)."""
+    rows = (
+        grouped.groupBy("status")
+        .agg(F.sum("n").alias("lines"), F.count(F.lit(1)).alias("groups"), F.countDistinct("item").alias("items"))
+        .collect()
+    )
+    metrics: dict[str, Any] = {}
+    for row in rows:
+        name = STATUSES[row["status"]]
+        metrics[f"lines_{name}"], metrics[f"groups_{name}"] = row["lines"], row["groups"]
+        if name == KEPT:
+            metrics["distinct_items"] = row["items"]
     return metrics
 
 
@@ -417,14 +444,15 @@ def user_metrics() -> list[Column]:
     ]
 
 
-def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any], distinct_items: int) -> dict[str, Any]:
-    """The summary's counts from the observed metrics; checks that they add up."""
+def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary's counts from the status counts and the users' observed metrics; checks that
+    they add up."""
     get = lambda metrics, key: int(metrics.get(key) or 0)  # noqa: E731  (a sum over no rows is null)
     header_lines, expected_headers = get(status, f"lines_{HEADER}"), get(status, f"groups_{HEADER}")
     rejected = {reason: get(status, f"lines_{reason}") for reason in REJECT_REASONS}
     rejected["repeated_header"] = header_lines - expected_headers
     kept = get(status, f"groups_{KEPT}")
-    lines_read = sum(get(status, f"lines_{s}") for s in _COUNTED_STATUSES)
+    lines_read = sum(get(status, f"lines_{s}") for s in STATUSES)
     counts = {
         "lines_read": lines_read,
         "header_lines": header_lines,
@@ -436,7 +464,7 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any], distinc
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
         "distinct_users": get(users, "distinct_users"),
-        "distinct_items": int(distinct_items),
+        "distinct_items": get(status, "distinct_items"),
         "users_with_2plus_interactions": get(users, "users_2plus"),
         "batch_input_bytes": get(users, "batch_input_bytes"),
     }
@@ -474,20 +502,18 @@ def _writer(df: DataFrame, partitions: int) -> DataFrameWriter:
 
 
 def write_outputs(spark: SparkSession, grouped: DataFrame, options: EtlOptions) -> tuple[dict[str, Any], dict[str, int]]:
-    """Writes interactions (CSV with header), batch input and quarantine (JSON lines), counting on
-    the way (observed metrics ride on the writes); one more small action counts distinct items.
-    Returns (counts, files asked for per output)."""
+    """Writes interactions (CSV with header), batch input and quarantine (JSON lines) from the
+    cached aggregate, and counts: the user metrics are observed while the batch input is written,
+    the rest is one small aggregation. Returns (counts, files asked for per output)."""
     outputs = build_outputs(grouped)
     # Few files: at most one per core; adaptive execution already merges small shuffle partitions.
     files = {"interactions": max(1, min(spark.sparkContext.defaultParallelism, 100)), "batch_input": 1, "quarantine": 1}
-    observed_status, observed_users = Observation(), Observation()
-    interactions = build_outputs(grouped.observe(observed_status, *status_metrics())).interactions
-    _writer(interactions, files["interactions"]).option("header", "true").csv(options.interactions_uri)
+    _writer(outputs.interactions, files["interactions"]).option("header", "true").csv(options.interactions_uri)
+    observed_users = Observation()
     users = outputs.users.observe(observed_users, *user_metrics()).select(F.col("user").alias("userId"))
     _writer(users, files["batch_input"]).json(options.batch_input_uri)
     _writer(outputs.quarantine, files["quarantine"]).json(options.quarantine_uri)
-    distinct_items = outputs.interactions.agg(F.countDistinct("ITEM_ID")).collect()[0][0]
-    return assemble_counts(observed_status.get, observed_users.get, distinct_items), files
+    return assemble_counts(status_counts(grouped), observed_users.get), files
 
 
 def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = True) -> dict[str, Any]:

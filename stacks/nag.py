@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 
@@ -11,9 +13,21 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
 
 
-def object_wildcard_finding(bucket: s3.IBucket, key_pattern: str) -> str:
-    """The IAM5 finding id cdk-nag reports for `<bucket ARN>/<key_pattern>` in a policy of the
-    bucket's own stack, e.g. `AwsSolutions-IAM5[Resource::<DataLakeRaw1A2B.Arn>/runs/*]`."""
-    stack = cdk.Stack.of(bucket)
-    logical_id = stack.resolve(stack.get_logical_id(bucket.node.default_child))
-    return f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{key_pattern}]"
+def _as_nag_renders(value: Any) -> str:
+    # cdk-nag prints a Ref as <Name>, a GetAtt as <Name.Attr>, and any other intrinsic as compact JSON.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_as_nag_renders(part) for part in parts)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def wildcard_resource_finding(scope: IConstruct, resource: str) -> str:
+    """The IAM5 finding id cdk-nag reports for a wildcard `resource` (an ARN, tokens allowed) in a
+    policy of `scope`'s stack, e.g. `AwsSolutions-IAM5[Resource::<DataLakeRaw1A2B.Arn>/runs/*]`."""
+    return f"AwsSolutions-IAM5[Resource::{_as_nag_renders(cdk.Stack.of(scope).resolve(resource))}]"

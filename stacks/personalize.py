@@ -14,7 +14,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.config import PipelineConfig
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, wildcard_resource_finding
 
 # The minimum interactions schema: what the Glue job writes (USER_ID,ITEM_ID,TIMESTAMP in seconds).
 INTERACTIONS_SCHEMA = {
@@ -154,8 +154,7 @@ class PersonalizeResources(Construct):
         self.solution.node.add_dependency(self.dataset)
         acknowledge(
             self.solution,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:personalize:<AWS::Region>:<AWS::AccountId>:"
-            f"solution/{config.resource_name('solution')}-*]",
+            wildcard_resource_finding(self, solution_arn_pattern),
             "DeleteSolution must reach the solution of the previous settings (its name has another settings hash); "
             "the pattern is limited to this deployment's solution names.",
         )

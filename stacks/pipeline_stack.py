@@ -51,6 +51,7 @@ class PipelineStack(Stack):
             dataset_group_arn=data.personalize.dataset_group_arn,
             dataset_arn=data.personalize.dataset_arn,
             solution_arn=data.personalize.solution_arn,
+            solution_name=data.personalize.solution_name,
         )
         state_machine = self.orchestration.state_machine
         self.schedule = PipelineSchedule(

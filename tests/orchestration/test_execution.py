@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stacks.orchestration import run_names
+from lambda_src.run_names.naming import run_names
 from tests.support.orchestration_stack import SynthesizedOrchestration
 from tests.support.sfn_offline import EPOCH, GlueScript, JobScript, OfflineStepFunctions, VirtualClock
 

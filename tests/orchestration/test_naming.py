@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from stacks.config import PipelineConfig
-from stacks.orchestration import run_names, run_names_handler, run_names_inline_source
+from lambda_src.run_names.handler import handle
+from lambda_src.run_names.naming import run_names
 
 PERSONALIZE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 SM_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:pbp-dev-batch-pipeline"
@@ -91,9 +92,6 @@ def test_names_are_unique_per_run() -> None:
         assert len({run[key] for run in runs}) == len(runs), key
 
 
-def test_inline_source_is_what_the_function_runs() -> None:
-    namespace: dict = {}
-    exec(compile(run_names_inline_source(), "index.py", "exec"), namespace)  # noqa: S102 - our own source
+def test_handler_passes_the_state_machine_payload_through() -> None:
     event = {"executionName": "x.y", "executionArn": execution_arn("x.y"), "startTime": START, "namePrefixes": PREFIXES}
-    assert namespace["run_names_handler"](event, None) == run_names_handler(event, None)
-    assert len(run_names_inline_source()) < 4096  # the ZipFile limit of an inline Lambda function
+    assert handle(event, None) == run_names("x.y", execution_arn("x.y"), START, PREFIXES)

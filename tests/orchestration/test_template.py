@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from stacks.config import ConfigError, PipelineConfig
-from stacks.orchestration import BUSY_ERRORS, HISTORY_EVENT_LIMIT, run_names_inline_source
+from stacks.orchestration import BUSY_ERRORS, HISTORY_EVENT_LIMIT
 from tests.support.orchestration_stack import SynthesizedOrchestration
 
 from .conftest import HOOK_STATE
@@ -197,8 +197,9 @@ def test_job_names_and_paths_come_from_prepare_run(orchestration: SynthesizedOrc
 def test_naming_function(orchestration: SynthesizedOrchestration) -> None:
     (function,) = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
     properties = function["Properties"]
-    assert properties["Code"]["ZipFile"] == run_names_inline_source()
-    assert properties["Handler"] == "index.run_names_handler"
+    assert set(properties["Code"]) == {"S3Bucket", "S3Key"}  # the lambda_src/ folder as an asset
+    assert properties["Handler"] == "run_names.handler.handle"
+    assert properties["Runtime"] == "python3.13"
     log_group = orchestration.template["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
     assert log_group["KmsKeyId"] == {"Fn::GetAtt": [_logical_id(orchestration, "LogsKey"), "Arn"]}
     assert "ManagedPolicyArns" not in orchestration.template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]

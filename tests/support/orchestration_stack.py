@@ -25,7 +25,8 @@ from aws_cdk import aws_stepfunctions as sfn  # noqa: E402
 from constructs import Construct  # noqa: E402
 
 from stacks.config import PipelineConfig  # noqa: E402
-from stacks.orchestration import PipelineStateMachine, run_names_handler  # noqa: E402
+from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
+from stacks.orchestration import PipelineStateMachine  # noqa: E402
 from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
 
 REGION = "eu-west-1"
@@ -54,6 +55,7 @@ def build_stack(
         ),
         "dataset_arn": DATASET_ARN,
         "solution_arn": SOLUTION_ARN,
+        "solution_name": SOLUTION_ARN.rsplit("/", 1)[1],
     }
     orchestration = PipelineStateMachine(
         stack,

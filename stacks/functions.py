@@ -1,0 +1,75 @@
+"""The pipeline's Lambda functions: code from `lambda_src/`, each with its own role and log group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
+# Python 3.13 is the runtime the pipeline's functions are written and tested for (and the one the
+# Powertools layer is pinned for); a newer runtime is a deliberate upgrade, not a silent one.
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+
+
+class PipelineFunction(Construct):
+    """A Python function whose code is the `lambda_src/` folder as it is in the repo (stdlib and boto3
+    only, so no bundling and no Docker), whose role may write to its own encrypted log group and to
+    nothing else until a caller grants more.
+
+    Attributes:
+        function, role, log_group
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        logs_key: kms.IKey,
+        memory_size: int = 128,
+        timeout: Duration = Duration.seconds(10),
+        environment: Mapping[str, str] | None = None,
+        layers: Sequence[lambda_.ILayerVersion] = (),
+        tracing: lambda_.Tracing = lambda_.Tracing.DISABLED,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", encryption_key=logs_key, retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            handler=handler,
+            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
+            memory_size=memory_size,
+            timeout=timeout,
+            role=self.role,
+            log_group=self.log_group,
+            environment=dict(environment or {}),
+            layers=list(layers),
+            tracing=tracing,
+        )
+        # Logs must be writable from the first invocation: the function waits for the role's policy.
+        self.function.node.add_dependency(self.role)
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            "Pinned to Python 3.13 on purpose (the version the code is tested for and the Powertools layer "
+            "is resolved for); moving to a newer runtime is a reviewed change, not an automatic one.",
+        )

@@ -42,6 +42,8 @@ process_file (one Map iteration per `.out` file)
           "seconds": 0.12}
     A key not ending in ".out" (e.g. a marker file listed by an ItemReader) is not read:
     {"skipped": true, "source_bucket": ..., "source_key": ...}.
+    raises ProcessingTimeExceeded when less than 20 s of the Lambda timeout is left (the partial
+    outputs are aborted), InvalidEvent for a malformed input, and S3's own errors (NoSuchKey...).
     Custom metrics (namespace above, dimension service): LinesProcessed, ErroredLines.
 
 write_manifest (once, after the Map)
@@ -87,6 +89,7 @@ from .manifest import (
     MANIFEST_NAME,
     SUCCESS_NAME,
     InvalidEvent,
+    ProcessingTimeExceeded,
     build_manifest,
     check_manifest,
     summary_of,
@@ -96,6 +99,9 @@ from .s3io import MultipartWriter, ObjectChunks
 __all__ = ["process_file", "write_manifest", "list_output_files"]
 
 DEFAULT_METRICS_NAMESPACE = "PersonalizeBatchPipeline"
+TIME_RESERVE_MS = 20_000
+"""process_file gives up (ProcessingTimeExceeded) when less than this is left of the timeout,
+leaving time to abort the multipart uploads and report a clear error instead of a timeout."""
 BATCH_OUTPUT = "batch-output/"
 OUT_SUFFIX = ".out"
 
@@ -188,6 +194,18 @@ def _out_files(client: Any, bucket: str, run_prefix: str) -> list[tuple[str, int
     )
 
 
+def _within_time(chunks: Any, context: Any, key: str) -> Iterator[bytes]:
+    """Pass chunks on while more than TIME_RESERVE_MS of the invocation is left."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    for chunk in chunks:
+        if remaining is not None and remaining() < TIME_RESERVE_MS:
+            raise ProcessingTimeExceeded(
+                f"s3 object {key}: stopped after {chunks.bytes_read:,} of {chunks.size or 0:,} bytes with "
+                f"{remaining() / 1000:.0f} s left; split the batch input into smaller files"
+            )
+        yield chunk
+
+
 # ----------------------------------------------------------------------------------------------
 # Handlers
 
@@ -237,7 +255,7 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
         MultipartWriter(client, out_bucket, rec_key, extra_args={**sse, "ContentType": "text/csv; charset=utf-8"}) as rec_out,
         MultipartWriter(client, out_bucket, err_key, extra_args={**sse, "ContentType": "application/x-ndjson"}) as err_out,
     ):
-        counts = flatten_chunks(source, rec_out, err_out)
+        counts = flatten_chunks(_within_time(source, context, key), rec_out, err_out)
     seconds = time.monotonic() - started
     result = {
         "skipped": False,

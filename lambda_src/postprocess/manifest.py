@@ -19,6 +19,7 @@ __all__ = [
     "MissingOutputLines",
     "AllLinesErrored",
     "TooManyErroredLines",
+    "ProcessingTimeExceeded",
     "MANIFEST_NAME",
     "SUCCESS_NAME",
     "build_manifest",
@@ -58,6 +59,11 @@ class AllLinesErrored(PostprocessError):
 
 class TooManyErroredLines(PostprocessError):
     """The share of errored lines is above the configured `max_error_ratio`."""
+
+
+class ProcessingTimeExceeded(PostprocessError):
+    """`process_file` stopped before the Lambda timeout: the `.out` file is too large for one
+    invocation (split the batch input into smaller files). Its partial outputs were aborted."""
 
 
 _COUNT_FIELDS = (

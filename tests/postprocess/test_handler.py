@@ -19,6 +19,7 @@ from lambda_src.postprocess.manifest import (
     MissingOutputFiles,
     MissingOutputLines,
     NoOutputLines,
+    ProcessingTimeExceeded,
     TooManyErroredLines,
 )
 from lambda_src.postprocess.s3io import MIN_PART_SIZE, MultipartWriter, ObjectChunks
@@ -137,6 +138,16 @@ def test_process_file_missing_object_fails_and_leaves_no_output(aws: Any, lambda
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         process(aws, lambda_context, "missing.out")
     assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/r1/recommendations/")
+
+
+def test_process_file_stops_cleanly_before_the_lambda_timeout(aws: Any, lambda_context: Any) -> None:
+    put(aws, OUT + "a.out", read_fixture("user_personalization.out"))
+    lambda_context.get_remaining_time_in_millis = lambda: 19_000
+    with pytest.raises(ProcessingTimeExceeded, match="split the batch input"):
+        process(aws, lambda_context, "a.out")
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/r1/recommendations/")
+    lambda_context.get_remaining_time_in_millis = lambda: 21_000
+    assert process(aws, lambda_context, "a.out")["lines"] == 4
 
 
 def test_large_output_goes_through_multipart_upload(aws: Any, lambda_context: Any) -> None:

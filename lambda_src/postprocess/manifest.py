@@ -76,14 +76,29 @@ _COUNT_FIELDS = (
 )
 
 
-def _utc(value: str | None) -> datetime | None:
+def _utc(value: Any) -> datetime | None:
     if not value:
         return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
+    try:
+        text = str(value).strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidEvent(f"timestamp {value!r} is not ISO-8601") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _count_or_none(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(f"{name} {value!r} is not a whole number") from exc
+    if number < 0 or isinstance(value, bool):
+        raise InvalidEvent(f"{name} {value!r} is not a whole number >= 0")
+    return number
 
 
 def _iso(value: datetime) -> str:
@@ -124,7 +139,7 @@ def build_manifest(event: Mapping[str, Any], results: Iterable[Mapping[str, Any]
     started = _utc(event.get("started_at"))
     ended = _utc(event.get("ended_at")) or now
     seconds = [float(r.get("seconds") or 0.0) for r in files]
-    input_users = event.get("input_users")
+    input_users = _count_or_none("input_users", event.get("input_users"))
     return {
         "schema_version": SCHEMA_VERSION,
         "status": "SUCCEEDED",

@@ -15,10 +15,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
-os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "postprocess-test")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PersonalizeBatchPipeline")
-os.environ.pop("OUTPUT_KMS_KEY_ID", None)
 
 BUCKET = "curated-test"
 RUN_PREFIX = "runs/r1/"
@@ -34,9 +33,10 @@ def lambda_context() -> Any:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _moto() -> Iterator[types.SimpleNamespace]:
-    """One moto S3 + KMS for the session (starting moto and making a KMS key take ~1 s)."""
+    """One moto S3 + KMS per test module (starting moto and making a KMS key take ~1 s); module
+    scope, so moto is off again before other packages' tests run."""
     from moto import mock_aws
 
     with mock_aws():

@@ -379,6 +379,11 @@ def test_other_failures(aws: Any, lambda_context: Any) -> None:
         H.write_manifest(run_facts(results=None), lambda_context)
     with pytest.raises(InvalidEvent):
         H.write_manifest(run_facts(results=[{"lines": 1}]), lambda_context)
+    with pytest.raises(InvalidEvent, match="ISO-8601"):
+        H.write_manifest(run_facts(results=results, started_at="yesterday"), lambda_context)
+    with pytest.raises(InvalidEvent, match="input_users"):
+        H.write_manifest(run_facts(results=results, input_users="many"), lambda_context)
+    assert H.write_manifest(run_facts(results=results, input_users="4"), lambda_context)["input_users"] == 4
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,18 +26,10 @@ class PipelineAlerts(Construct):
         topic: KMS-encrypted SNS topic; e-mail subscription when config gives an address.
         failed_executions_alarm: runs that did not succeed (the rule sends the readable message).
         dead_letter_alarm: starts Scheduler could not deliver; notifies the topic.
+        (both exist once `watch` was called)
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        state_machine: sfn.IStateMachine,
-        start_dead_letter_queue: sqs.IQueue,
-        alerts_key: kms.IKey,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, alerts_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self,
@@ -49,6 +41,9 @@ class PipelineAlerts(Construct):
         if config.notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
 
+    def watch(self, *, state_machine: sfn.IStateMachine, start_dead_letter_queue: sqs.IQueue) -> None:
+        """Alerts on the runs of `state_machine` and on starts that ended in `start_dead_letter_queue`.
+        (A method, not constructor arguments: the state machine itself publishes to the topic.)"""
         # The execution status event carries the error and cause; a person reading the e-mail
         # gets them in plain words with the execution to open.
         detail = events.EventField.from_path

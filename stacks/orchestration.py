@@ -53,7 +53,7 @@ from constructs import Construct
 
 from stacks.config import ConfigError, PipelineConfig
 from stacks.functions import PipelineFunction
-from stacks.nag import acknowledge, wildcard_resource_finding
+from stacks.nag import acknowledge_wildcard
 
 JsonPath = sfn.JsonPath
 
@@ -571,4 +571,4 @@ class PipelineStateMachine(Construct):
 
     def _acknowledge_wildcards(self, reasons: Mapping[str, str]) -> None:
         for resource, reason in reasons.items():
-            acknowledge(self.state_machine.role, wildcard_resource_finding(self, resource), reason)
+            acknowledge_wildcard(self.state_machine.role, resource, reason)

@@ -14,7 +14,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.config import PipelineConfig
-from stacks.nag import acknowledge, wildcard_resource_finding
+from stacks.nag import acknowledge_wildcard
 
 # The minimum interactions schema: what the Glue job writes (USER_ID,ITEM_ID,TIMESTAMP in seconds).
 INTERACTIONS_SCHEMA = {
@@ -152,9 +152,9 @@ class PersonalizeResources(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.solution.node.add_dependency(self.dataset)
-        acknowledge(
+        acknowledge_wildcard(
             self.solution,
-            wildcard_resource_finding(self, solution_arn_pattern),
+            solution_arn_pattern,
             "DeleteSolution must reach the solution of the previous settings (its name has another settings hash); "
             "the pattern is limited to this deployment's solution names.",
         )

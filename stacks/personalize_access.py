@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge, wildcard_resource_finding
+from stacks.nag import acknowledge_wildcard
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
 # Every run writes and reads only below this prefix; nothing else in the buckets is exposed.
@@ -66,9 +66,9 @@ class PersonalizeAccess(Construct):
         ):
             for statement in self._bucket_statements(bucket, object_actions):
                 self.service_role.add_to_principal_policy(statement)
-            acknowledge(
+            acknowledge_wildcard(
                 self.service_role,
-                wildcard_resource_finding(self, bucket.arn_for_objects(f"{RUNS_PREFIX}*")),
+                bucket.arn_for_objects(f"{RUNS_PREFIX}*"),
                 f"Each run reads or writes objects under {RUNS_PREFIX}<execution>/ whose names are only known at run "
                 "time; the wildcard covers the run prefix only, with one object action (no listing wildcard).",
             )

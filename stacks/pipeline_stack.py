@@ -1,4 +1,4 @@
-"""The stateless stack: the Glue job, the state machine, its schedule and its alerting."""
+"""The stateless stack: the Glue job, the state machine, post-processing, schedule, alerting, dashboard."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.dashboard import PipelineDashboard
 from stacks.data_stack import DataStack
 from stacks.etl import RatingsEtl
 from stacks.monitoring import PipelineAlerts
+from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
+from stacks.postprocess import RunPostProcessing
 from stacks.schedule import PipelineSchedule
 
-# Output names the operator CLI (pipeline_cli) looks up; keep them in step with it.
+# Output names the operator CLI (pipeline_cli/outputs.py) looks up; keep them in step with it.
 STATE_MACHINE_ARN_OUTPUT = "StateMachineArn"
 ALERT_TOPIC_ARN_OUTPUT = "AlertTopicArn"
 CURATED_BUCKET_OUTPUT = "CuratedBucketName"
@@ -25,10 +28,11 @@ class PipelineStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            description="personalize-batch-pipeline: Glue job, state machine, schedule and alerting",
+            description="personalize-batch-pipeline: Glue job, state machine, post-processing, schedule and alerting",
             **kwargs,
         )
         keys, lake = data.keys, data.lake
+        self.alerts = PipelineAlerts(self, "Alerts", config=config, alerts_key=keys.alerts_key)
         self.etl = RatingsEtl(
             self,
             "Etl",
@@ -37,6 +41,16 @@ class PipelineStack(Stack):
             transformed_bucket=lake.transformed_bucket,
             data_key=keys.data_key,
             logs_key=keys.logs_key,
+        )
+        self.post_processing = RunPostProcessing(
+            self,
+            "PostProcessing",
+            config=config,
+            curated_bucket=lake.curated_bucket,
+            transformed_bucket=lake.transformed_bucket,
+            data_key=keys.data_key,
+            logs_key=keys.logs_key,
+            alert_topic=self.alerts.topic,
         )
         self.orchestration = PipelineStateMachine(
             self,
@@ -52,24 +66,35 @@ class PipelineStack(Stack):
             dataset_arn=data.personalize.dataset_arn,
             solution_arn=data.personalize.solution_arn,
             solution_name=data.personalize.solution_name,
+            post_process=self.post_processing.states,
         )
         state_machine = self.orchestration.state_machine
+        # The success summary goes to the encrypted alert topic.
+        keys.alerts_key.grant(state_machine, "kms:GenerateDataKey", "kms:Decrypt")
+        for function in self.post_processing.functions:
+            acknowledge_wildcard(
+                state_machine.role,
+                f"{function.function_arn}:*",
+                "CDK's LambdaInvoke grant includes the function's versions and aliases; it is still this one function.",
+            )
         self.schedule = PipelineSchedule(
             self, "Schedule", config=config, state_machine=state_machine, alerts_key=keys.alerts_key
         )
-        self.alerts = PipelineAlerts(
+        self.alerts.watch(state_machine=state_machine, start_dead_letter_queue=self.schedule.dead_letter_queue)
+        self.dashboard = PipelineDashboard(
             self,
-            "Alerts",
+            "Dashboard",
             config=config,
             state_machine=state_machine,
-            start_dead_letter_queue=self.schedule.dead_letter_queue,
-            alerts_key=keys.alerts_key,
+            glue_job_name=self.etl.job.job_name,
+            functions=self.post_processing.functions,
         )
 
         for output_id, value, description in (
             (STATE_MACHINE_ARN_OUTPUT, state_machine.state_machine_arn, "Start a run: python -m pipeline_cli start"),
-            (ALERT_TOPIC_ARN_OUTPUT, self.alerts.topic.topic_arn, "Failure and dead-letter notifications"),
+            (ALERT_TOPIC_ARN_OUTPUT, self.alerts.topic.topic_arn, "Run summaries, failures and dead-letter alarms"),
             (CURATED_BUCKET_OUTPUT, lake.curated_bucket.bucket_name, "Where each run's recommendations land"),
             ("GlueJobName", self.etl.job.job_name, "The ETL job each run starts"),
+            ("DashboardName", self.dashboard.dashboard.dashboard_name, "CloudWatch dashboard of the pipeline"),
         ):
             CfnOutput(self, output_id, value=value, description=description)

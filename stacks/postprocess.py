@@ -1,0 +1,225 @@
+"""The last mile of a run: flatten Personalize's batch output, write the run manifest, say so.
+
+After the batch inference job is ACTIVE, the state machine lists the run's `.out` files, fans out
+over them (one Lambda invocation per file, streaming, constant memory), writes `_manifest.json` and
+then `_SUCCESS`, and publishes a short summary to the alert topic.
+
+The fan-out is an inline Map: the Glue job writes the batch input as few files (at most 5 million
+users each, and Personalize accepts at most 1 GB of input, about 40 million users), so a run has a
+handful of `.out` files, well inside an inline Map's payload and history budget. A distributed Map
+would only add child executions to pay and watch.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+from stacks.dashboard import POSTPROCESS_METRICS_NAMESPACE
+from stacks.functions import PipelineFunction
+from stacks.nag import acknowledge, acknowledge_wildcard
+
+JsonPath = sfn.JsonPath
+# The Powertools layer is resolved at deploy time from AWS's public parameter for the version the
+# tests run against (requirements-dev.txt), so the deployed library is the tested one.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/python3.13/{POWERTOOLS_VERSION}"
+# One full vCPU: the flattening is CPU-bound (about 60-100k lines/s, benchmarks/postprocess.py).
+PROCESS_FILE_MEMORY_MB = 1769
+MAP_CONCURRENCY = 10
+FAILED_ERROR = "PostProcessFailed"
+
+
+class RunPostProcessing(Construct):
+    """The three post-processing functions and their least-privilege roles.
+
+    `states(scope)` builds the states that run after the batch job: pass it as the state machine's
+    `post_process` hook. Attributes: `functions` (list), `list_files`, `process_file`, `write_manifest`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        curated_bucket: s3.IBucket,
+        transformed_bucket: s3.IBucket,
+        data_key: kms.IKey,
+        logs_key: kms.IKey,
+        alert_topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._curated_bucket, self._transformed_bucket, self._alert_topic = curated_bucket, transformed_bucket, alert_topic
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
+        )
+        environment = {
+            "OUTPUT_KMS_KEY_ID": data_key.key_arn,
+            "POWERTOOLS_SERVICE_NAME": config.resource_name("postprocess"),
+            "POWERTOOLS_METRICS_NAMESPACE": POSTPROCESS_METRICS_NAMESPACE,
+        }
+
+        def function(construct_id: str, handler: str, description: str, memory: int, timeout: Duration) -> PipelineFunction:
+            return PipelineFunction(
+                self,
+                construct_id,
+                handler=f"postprocess.handler.{handler}",
+                description=description,
+                logs_key=logs_key,
+                memory_size=memory,
+                timeout=timeout,
+                environment=environment,
+                layers=[powertools],
+                tracing=lambda_.Tracing.ACTIVE,
+            )
+
+        self.list_files = function(
+            "ListOutputFiles", "list_output_files", "Lists a run's batch output files", 256, Duration.minutes(1)
+        )
+        self.process_file = function(
+            "ProcessFile",
+            "process_file",
+            "Flattens one batch output file into recommendations CSV and error lines (streaming)",
+            PROCESS_FILE_MEMORY_MB,
+            Duration.minutes(15),
+        )
+        self.write_manifest = function(
+            "WriteManifest", "write_manifest", "Writes a run's _manifest.json and _SUCCESS", 256, Duration.minutes(2)
+        )
+        self.functions = [self.list_files.function, self.process_file.function, self.write_manifest.function]
+
+        # Exact actions on exact run prefixes (bucket grants would add List*/GetBucket*/ReEncrypt*).
+        run_objects = "runs/*/"
+        self._allow(self.list_files, ["s3:ListBucket"], [curated_bucket.bucket_arn])
+        self._allow(self.process_file, ["s3:GetObject"], [curated_bucket.arn_for_objects(f"{run_objects}batch-output/*")])
+        self._allow(
+            self.process_file,
+            ["s3:PutObject", "s3:AbortMultipartUpload"],
+            [curated_bucket.arn_for_objects(f"{run_objects}{folder}/*") for folder in ("recommendations", "errors")],
+        )
+        self._allow(self.write_manifest, ["s3:ListBucket"], [curated_bucket.bucket_arn, transformed_bucket.bucket_arn])
+        self._allow(
+            self.write_manifest,
+            ["s3:PutObject"],
+            [curated_bucket.arn_for_objects(f"{run_objects}{name}") for name in ("_manifest.json", "_SUCCESS")],
+        )
+        self._allow(self.write_manifest, ["s3:DeleteObject"], [curated_bucket.arn_for_objects(f"{run_objects}_SUCCESS")])
+        # Multipart uploads under SSE-KMS need Decrypt as well as GenerateDataKey.
+        for writer in (self.process_file, self.write_manifest):
+            data_key.grant(writer.role, "kms:Decrypt", "kms:GenerateDataKey")
+        for part in (self.list_files, self.process_file, self.write_manifest):
+            acknowledge(
+                part.role,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) accepts no narrower resource.",
+            )
+
+    def _allow(self, part: PipelineFunction, actions: list[str], resources: list[str]) -> None:
+        part.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+        for resource in resources:
+            if "*" in str(Stack.of(self).resolve(resource)):
+                acknowledge_wildcard(
+                    part.role,
+                    resource,
+                    "Run folders are named per execution (runs/<run>/); the pattern is one folder kind of "
+                    "one bucket, for the actions this step needs.",
+                )
+
+    def states(self, scope: Construct) -> sfn.IChainable:
+        """List -> Map(flatten each file) -> manifest -> success notification; any failure -> Fail."""
+        failed = sfn.Fail(
+            scope,
+            "Post-processing failed",
+            error=FAILED_ERROR,
+            cause_path=JsonPath.format(
+                "Post-processing of run {} failed: {}",
+                JsonPath.string_at("$.run.id"),
+                JsonPath.string_at("$.postProcessError.Cause"),
+            ),
+        )
+
+        def failing_to(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
+            task.add_catch(failed, errors=["States.ALL"], result_path="$.postProcessError")
+            return task
+
+        list_files = failing_to(
+            tasks.LambdaInvoke(
+                scope,
+                "Post-process: list output files",
+                lambda_function=self.list_files.function,
+                payload=sfn.TaskInput.from_object({"batch_output_uri": JsonPath.string_at("$.run.batchOutputUri")}),
+                result_selector={"count": JsonPath.number_at("$.Payload.count"), "files": JsonPath.list_at("$.Payload.files")},
+                result_path="$.outputFiles",
+            )
+        )
+        each_file = sfn.Map(
+            scope,
+            "Post-process: each output file",
+            items_path="$.outputFiles.files",
+            max_concurrency=MAP_CONCURRENCY,
+            result_path="$.processedFiles",
+        )
+        each_file.item_processor(
+            tasks.LambdaInvoke(
+                scope,
+                "Post-process: flatten file",
+                lambda_function=self.process_file.function,
+                # The item itself is the function's event (no Parameters: the whole input is passed).
+                payload_response_only=True,
+            )
+        )
+        each_file.add_catch(failed, errors=["States.ALL"], result_path="$.postProcessError")
+        write_manifest = failing_to(
+            tasks.LambdaInvoke(
+                scope,
+                "Post-process: write manifest",
+                lambda_function=self.write_manifest.function,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "batch_output_uri": JsonPath.string_at("$.run.batchOutputUri"),
+                        "run_id": JsonPath.string_at("$.run.id"),
+                        "execution_name": JsonPath.execution_name,
+                        "execution_arn": JsonPath.execution_id,
+                        "started_at": JsonPath.execution_start_time,
+                        "arns": {
+                            "datasetImportJob": JsonPath.string_at("$.import.Arn"),
+                            "solutionVersion": JsonPath.string_at("$.train.Arn"),
+                            "batchInferenceJob": JsonPath.string_at("$.batch.Arn"),
+                        },
+                        "expected_output_files": JsonPath.number_at("$.outputFiles.count"),
+                        "batch_input": {
+                            "bucket": self._transformed_bucket.bucket_name,
+                            "prefix": JsonPath.format("runs/{}/batch-input/", JsonPath.string_at("$.run.id")),
+                        },
+                        "results": JsonPath.list_at("$.processedFiles"),
+                    }
+                ),
+                result_selector={
+                    "manifest": JsonPath.string_at("$.Payload.manifest"),
+                    "successMarker": JsonPath.string_at("$.Payload.success_marker"),
+                    "usersWithRecommendations": JsonPath.number_at("$.Payload.users_with_recommendations"),
+                    "erroredLines": JsonPath.number_at("$.Payload.errored_lines"),
+                    "message": JsonPath.string_at("$.Payload.message"),
+                },
+                result_path="$.manifest",
+            )
+        )
+        notify = tasks.SnsPublish(
+            scope,
+            "Post-process: announce success",
+            topic=self._alert_topic,
+            subject="Personalize pipeline run succeeded",
+            message=sfn.TaskInput.from_json_path_at("$.manifest.message"),
+            result_path=JsonPath.DISCARD,
+        )
+        return sfn.Chain.start(list_files).next(each_file).next(write_manifest).next(notify)

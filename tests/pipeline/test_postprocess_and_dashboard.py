@@ -1,0 +1,126 @@
+"""Post-processing functions, their least privilege, their place in the state machine, the dashboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Template
+
+from stacks.postprocess import POWERTOOLS_LAYER_PARAMETER
+from tests.support.sfn_offline import resolve_definition
+
+HANDLERS = {
+    "postprocess.handler.list_output_files": (256, 60),
+    "postprocess.handler.process_file": (1769, 900),
+    "postprocess.handler.write_manifest": (256, 120),
+}
+
+
+def _functions(template: Template) -> dict[str, dict[str, Any]]:
+    return {
+        resource["Properties"]["Handler"]: {"id": logical_id, **resource["Properties"]}
+        for logical_id, resource in template.find_resources("AWS::Lambda::Function").items()
+        if resource["Properties"].get("Handler", "").startswith("postprocess.")
+    }
+
+
+def _role_statements(template: Template, function: dict[str, Any]) -> list[dict[str, Any]]:
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _granted(template: Template, handler: str) -> dict[str, list[str]]:
+    granted: dict[str, list[str]] = {}
+    for statement in _role_statements(template, _functions(template)[handler]):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in actions:
+            granted.setdefault(action, []).extend(json.dumps(r, sort_keys=True) for r in resources)
+    return granted
+
+
+def test_three_python_313_functions_with_powertools_and_sizes(pipeline_template: Template) -> None:
+    functions = _functions(pipeline_template)
+    assert set(functions) == set(HANDLERS)
+    (layer_parameter,) = [
+        name for name, p in pipeline_template.to_json()["Parameters"].items() if p["Default"] == POWERTOOLS_LAYER_PARAMETER
+    ]
+    for handler, (memory, timeout) in HANDLERS.items():
+        function = functions[handler]
+        assert function["Runtime"] == "python3.13"
+        assert (function["MemorySize"], function["Timeout"]) == (memory, timeout), handler
+        assert function["Layers"] == [{"Ref": layer_parameter}]
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        variables = function["Environment"]["Variables"]
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "pbp-dev-postprocess"
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "PersonalizeBatchPipeline"
+        assert "KeysDataKey" in json.dumps(variables["OUTPUT_KMS_KEY_ID"])
+
+
+def test_process_file_reads_batch_output_and_writes_only_its_folders(pipeline_template: Template) -> None:
+    granted = _granted(pipeline_template, "postprocess.handler.process_file")
+    assert set(granted) - {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"} == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+    assert [r for r in granted["s3:GetObject"]] == [r for r in granted["s3:GetObject"] if "/runs/*/batch-output/*" in r]
+    assert len(granted["s3:GetObject"]) == 1
+    writes = " ".join(granted["s3:PutObject"])
+    assert "/runs/*/recommendations/*" in writes and "/runs/*/errors/*" in writes and len(granted["s3:PutObject"]) == 2
+    assert all("DataKey" in r for r in granted["kms:Decrypt"])
+
+
+def test_write_manifest_writes_only_manifest_and_marker(pipeline_template: Template) -> None:
+    granted = _granted(pipeline_template, "postprocess.handler.write_manifest")
+    puts = sorted(granted["s3:PutObject"])
+    assert len(puts) == 2 and any("/runs/*/_manifest.json" in p for p in puts) and any("/runs/*/_SUCCESS" in p for p in puts)
+    assert len(granted["s3:DeleteObject"]) == 1 and "/runs/*/_SUCCESS" in granted["s3:DeleteObject"][0]
+    assert "s3:GetObject" not in granted
+
+
+def test_list_function_only_lists(pipeline_template: Template) -> None:
+    granted = _granted(pipeline_template, "postprocess.handler.list_output_files")
+    assert {a for a in granted if a.startswith(("s3:", "kms:"))} == {"s3:ListBucket"}
+
+
+def test_post_processing_runs_after_batch_and_before_summary(pipeline_template: Template) -> None:
+    definition = resolve_definition(pipeline_template.to_json())
+    states = definition["States"]
+    assert states["Batch inference: job status?"]["Choices"][0]["Next"] == "Post-process: list output files"
+    assert states["Post-process: list output files"]["Next"] == "Post-process: each output file"
+    each = states["Post-process: each output file"]
+    assert each["Type"] == "Map" and each["ItemsPath"] == "$.outputFiles.files" and each["MaxConcurrency"] == 10
+    assert each["Next"] == "Post-process: write manifest"
+    assert states["Post-process: write manifest"]["Next"] == "Post-process: announce success"
+    assert states["Post-process: announce success"]["Next"] == "Summarize run"
+    for name in ("Post-process: list output files", "Post-process: each output file", "Post-process: write manifest"):
+        (catch,) = states[name]["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "Post-processing failed"
+    assert states["Post-processing failed"]["Error"] == "PostProcessFailed"
+
+
+def test_dashboard_shows_runs_glue_postprocessing_and_lambda_health(pipeline_template: Template) -> None:
+    (dashboard,) = pipeline_template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in (
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionTime",
+        "glue.driver.aggregate.elapsedTime",
+        "glue.driver.aggregate.numFailedTasks",
+        "LinesProcessed",
+        "ErroredLines",
+        "Errors",
+        "Throttles",
+    ):
+        assert metric in body, metric

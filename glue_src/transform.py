@@ -506,8 +506,10 @@ def write_outputs(spark: SparkSession, grouped: DataFrame, options: EtlOptions) 
     cached aggregate, and counts: the user metrics are observed while the batch input is written,
     the rest is one small aggregation. Returns (counts, files asked for per output)."""
     outputs = build_outputs(grouped)
-    # Few files: at most one per core; adaptive execution already merges small shuffle partitions.
-    files = {"interactions": max(1, min(spark.sparkContext.defaultParallelism, 100)), "batch_input": 1, "quarantine": 1}
+    # Few files: at most one per core (adaptive execution already merges small shuffle partitions,
+    # so small data gives one file), never more than batch inference accepts; quarantine in one.
+    parallel = max(1, min(spark.sparkContext.defaultParallelism, 100, BATCH_INPUT_MAX_FILES))
+    files = {"interactions": parallel, "batch_input": parallel, "quarantine": 1}
     _writer(outputs.interactions, files["interactions"]).option("header", "true").csv(options.interactions_uri)
     observed_users = Observation()
     users = outputs.users.observe(observed_users, *user_metrics()).select(F.col("user").alias("userId"))

@@ -48,7 +48,8 @@ BATCH_INPUT_MAX_FILES = 1000
 RATING_MIN, RATING_MAX = 0.5, 5.0
 # 1995-01-01T00:00:00Z: MovieLens starts in 1995; anything earlier is a unit or data error.
 MIN_EPOCH_SECONDS = 788_918_400
-MAX_ID_LENGTH = 256
+# Quarantine keeps the first characters of a bad line (a binary file read as text can have huge ones).
+MAX_QUARANTINE_LINE = 4096
 # IDs are written unquoted to CSV and JSON: letters, digits and a few safe punctuation marks.
 ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,256}$"
 
@@ -304,9 +305,9 @@ def inspect_layout(raw: DataFrame, options: EtlOptions) -> Layout:
     )
 
 
-def _valid_id(column: Column) -> Column:
+def _valid_id(name: str) -> Column:
     # Whole numbers (every MovieLens ID) pass on a cheap cast; anything else must match the pattern.
-    return F.expr(f"try_cast({column._jc.toString()} AS BIGINT)").isNotNull() | column.rlike(ID_PATTERN)
+    return F.expr(f"try_cast({name} AS BIGINT)").isNotNull() | F.col(name).rlike(ID_PATTERN)
 
 
 def classify(raw: DataFrame, options: EtlOptions, layout: Layout, *, max_epoch_seconds: int) -> DataFrame:
@@ -354,8 +355,8 @@ def classify(raw: DataFrame, options: EtlOptions, layout: Layout, *, max_epoch_s
         .when(is_header, code[HEADER])
         .when(F.col("n_fields") != layout.field_count, code["wrong_field_count"])
         .when(empty("user") | empty("item") | empty("rating_text") | empty("ts_text"), code["missing_field"])
-        .when(~_valid_id(F.col("user")), code["invalid_user_id"])
-        .when(~_valid_id(F.col("item")), code["invalid_item_id"])
+        .when(~_valid_id("user"), code["invalid_user_id"])
+        .when(~_valid_id("item"), code["invalid_item_id"])
         .when(rating.isNull() | F.isnan(rating), code["non_numeric_rating"])
         .when(ts.isNull() & F.col("ts_text").rlike(r"^[+-]?[0-9]+$"), code["timestamp_out_of_range"])
         .when(ts.isNull(), code["non_numeric_timestamp"])
@@ -384,7 +385,7 @@ def aggregate(classified: DataFrame) -> DataFrame:
         F.when(kept, F.col("user")).alias("user"),
         F.when(kept, F.col("item")).alias("item"),
         F.when(kept, F.col("ts")).alias("ts"),
-        F.when(keep_line, F.col("line")).alias("line"),
+        F.when(keep_line, F.substring(F.col("line"), 1, MAX_QUARANTINE_LINE)).alias("line"),
         F.when(keep_line, F.input_file_name()).alias("source_file"),
     ).agg(F.count(F.lit(1)).alias("n"))
 

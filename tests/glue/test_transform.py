@@ -165,6 +165,16 @@ def test_below_minimums_fails_with_the_message_after_writing_the_summary(hetrec_
     assert summary["input"]["files"] == 2
 
 
+def test_no_kept_row_still_writes_counts_and_fails_the_minimums(spark: Any, tmp_path: Path) -> None:
+    (tmp_path / "ratings.dat").write_text(f"{HEADER}\n1\t2\t1\t1162160236000\n")
+    run = _run(spark, tmp_path / "ratings.dat", tmp_path / "out")
+    assert isinstance(run.error, transform.TrainingMinimumsError)
+    assert "0 interactions kept" in str(run.error) and run.summary["status"] == "FAILED"
+    counts = run.summary["counts"]
+    assert (counts["rows_read"], counts["kept"], counts["filtered_by_rating"], counts["distinct_users"]) == (1, 0, 1, 0)
+    assert read_csv_rows(run.run_dir / "interactions")[1] == [] and read_lines(run.run_dir / "batch-input") == []
+
+
 RATINGS_CSV = """userId,movieId,rating,timestamp
 1,31,2.5,1260759144
 1,1029,3.0,1260759179

@@ -25,7 +25,6 @@ in the same file). The first header line of each file is expected and not counte
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -236,9 +235,6 @@ class Layout:
     item_index: int
     rating_index: int
     timestamp_index: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def _split_pattern(delimiter: str) -> str:

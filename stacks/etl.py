@@ -10,7 +10,7 @@ from typing import Any
 import jsii
 
 import aws_cdk as cdk
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -56,6 +56,10 @@ class RatingsEtl(Construct):
         data_key: kms.IKey,
         logs_key: kms.IKey,
     ) -> None:
+        if config.glue_worker_type == "G.025X":
+            raise ValueError(
+                "glue_worker_type G.025X is for Glue streaming jobs only; the ratings ETL is a batch job: use G.1X or larger"
+            )
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 

@@ -1,8 +1,14 @@
-"""One local SparkSession for every Glue test (session scope), built by the shared helper."""
+"""One local SparkSession for every Glue test (session scope), built by the shared helper.
+
+The JVM takes seconds to start, so when Spark tests are selected it starts in a background thread
+as soon as collection ends, and the construct tests (CDK, in a node process) run first: the two
+overlap on the two cores instead of queueing.
+"""
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -13,12 +19,31 @@ from glue_src import transform
 # Fixed "now" for the timestamp plausibility check, so results do not depend on the clock.
 MAX_EPOCH = 1_800_000_000  # 2027-01-15
 
+_spark_future: Future | None = None
+
+
+def _start_spark() -> Any:
+    from glue_src.local_spark import local_spark_session
+
+    return local_spark_session(app_name="glue-tests", shuffle_partitions=2, driver_memory="1g", for_tests=True)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    global _spark_future
+    glue = [index for index, item in enumerate(items) if "/tests/glue/" in str(item.path)]
+    if not glue:
+        return
+    construct_first = sorted(glue, key=lambda index: "test_etl_construct" not in str(items[index].path))
+    reordered = [items[index] for index in construct_first]
+    for slot, item in zip(glue, reordered):
+        items[slot] = item
+    if any("spark" in getattr(items[index], "fixturenames", ()) for index in glue):
+        _spark_future = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start").submit(_start_spark)
+
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    from glue_src.local_spark import local_spark_session
-
-    session = local_spark_session(app_name="glue-tests", shuffle_partitions=2, driver_memory="1g", for_tests=True)
+    session = _spark_future.result() if _spark_future is not None else _start_spark()
     yield session
     session.stop()
 

@@ -75,15 +75,51 @@ def _etl(scope: Any, data: DataResources, config: PipelineConfig, construct_id: 
     )
 
 
+class UnacknowledgedEtl(RatingsEtl):
+    """A control: the construct without its acknowledgments, whose findings must surface."""
+
+    def _acknowledge_findings(self, *args: Any) -> None:
+        return None
+
+
+class EtlStack(cdk.Stack):
+    """The construct in a stack of its own, given resources of another stack (as the pipeline does)."""
+
+    def __init__(self, scope: Any, construct_id: str, *, data: DataResources, construct: type[RatingsEtl] = RatingsEtl) -> None:
+        super().__init__(scope, construct_id)
+        self.etl = construct(
+            self,
+            "Etl",
+            config=PipelineConfig(),
+            raw_bucket=data.raw,
+            transformed_bucket=data.transformed,
+            data_key=data.data_key,
+            logs_key=data.logs_key,
+        )
+
+
 @pytest.fixture(scope="module")
 def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One app, no nag: the construct with default config and with a custom one, in the data stack."""
+    """One app, synthesized once with cdk-nag's AwsSolutions checks: the construct with the default
+    and a custom config next to its buckets (EtlTest), in a stack of its own (EtlTestCross, as the
+    pipeline uses it), and a control without acknowledgments (EtlTestControl), whose findings make
+    the synth fail by design. The templates are on disk before the validation runs."""
     outdir = tmp_path_factory.mktemp("etl-cdk")
     app = cdk.App(outdir=str(outdir))
     data = DataResources(app, "EtlTest")
     default, custom = _etl(data, data, PipelineConfig()), _etl(data, data, CUSTOM, "CustomEtl")
-    template = Template.from_stack(data)
-    return {"data": data, "default": default, "custom": custom, "template": template, "outdir": outdir}
+    EtlStack(app, "EtlTestCross", data=data)
+    EtlStack(app, "EtlTestControl", data=data, construct=UnacknowledgedEtl)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="ValidationFailed"):  # the control's findings
+        app.synth()
+    violations: dict[str, set[str]] = {}
+    for plugin in json.loads((outdir / "validation-report.json").read_text())["pluginReports"]:
+        for violation in plugin["violations"]:
+            for construct in violation["violatingConstructs"]:
+                violations.setdefault(construct["constructPath"], set()).add(violation["ruleName"])
+    template = Template.from_json(json.loads((outdir / "EtlTest.template.json").read_text()))
+    return {"data": data, "default": default, "custom": custom, "template": template, "outdir": outdir, "violations": violations}
 
 
 def _ref(stacks: dict[str, Any], construct: Any) -> str:
@@ -114,6 +150,11 @@ def test_job_is_a_glue_5_pyspark_job_with_the_configured_capacity(stacks: dict[s
         assert job["SecurityConfiguration"] == {"Ref": _ref(stacks, stacks[which].security_configuration)}
         assert job["Role"] == {"Fn::GetAtt": [_ref(stacks, stacks[which].role), "Arn"]}
     assert _job(stacks, "default")["Name"] == "pbp-dev-ratings-etl"
+
+
+def test_streaming_only_worker_type_is_refused(stacks: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="G.025X is for Glue streaming jobs only"):
+        _etl(stacks["data"], stacks["data"], PipelineConfig(glue_worker_type="G.025X"), "StreamingWorkers")
 
 
 def _s3_uri(stacks: dict[str, Any], bucket: s3.IBucket, prefix: str) -> dict[str, Any]:
@@ -235,54 +276,11 @@ def test_role_uses_the_data_key_and_writes_only_glue_job_logs(stacks: dict[str, 
     assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws-glue/jobs*"
 
 
-class UnacknowledgedEtl(RatingsEtl):
-    """A control: the construct without its acknowledgments, whose findings must surface."""
-
-    def _acknowledge_findings(self, *args: Any) -> None:
-        return None
+def test_cdk_nag_aws_solutions_reports_nothing_unacknowledged_for_the_construct(stacks: dict[str, Any]) -> None:
+    assert {path: rules for path, rules in stacks["violations"].items() if not path.startswith("EtlTestControl/")} == {}
 
 
-class EtlStack(cdk.Stack):
-    """The construct in a stack of its own, given resources of another stack (as the pipeline does)."""
-
-    def __init__(self, scope: Any, construct_id: str, *, data: DataResources, construct: type[RatingsEtl] = RatingsEtl) -> None:
-        super().__init__(scope, construct_id)
-        self.etl = construct(
-            self,
-            "Etl",
-            config=PipelineConfig(),
-            raw_bucket=data.raw,
-            transformed_bucket=data.transformed,
-            data_key=data.data_key,
-            logs_key=data.logs_key,
-        )
-
-
-@pytest.fixture(scope="module")
-def nag_violations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
-    """AwsSolutions findings by construct path, of one app with the construct in its own stack
-    (cross-stack, as the pipeline uses it), next to its buckets, and a control without acknowledgments."""
-    outdir = tmp_path_factory.mktemp("etl-nag")
-    app = cdk.App(outdir=str(outdir))
-    data = DataResources(app, "EtlNagData")
-    EtlStack(app, "EtlNagEtl", data=data)
-    _etl(data, data, CUSTOM)
-    EtlStack(app, "EtlNagControl", data=data, construct=UnacknowledgedEtl)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    with pytest.raises(Exception, match="ValidationFailed"):  # the control's findings
-        app.synth()
-    violations: dict[str, set[str]] = {}
-    for plugin in json.loads((outdir / "validation-report.json").read_text())["pluginReports"]:
-        for violation in plugin["violations"]:
-            for construct in violation["violatingConstructs"]:
-                violations.setdefault(construct["constructPath"], set()).add(violation["ruleName"])
-    return violations
-
-
-def test_cdk_nag_aws_solutions_reports_nothing_unacknowledged_for_the_construct(nag_violations: dict[str, set[str]]) -> None:
-    assert {path: rules for path, rules in nag_violations.items() if not path.startswith("EtlNagControl/")} == {}
-
-
-def test_cdk_nag_check_is_live_the_control_without_acknowledgments_fails(nag_violations: dict[str, set[str]]) -> None:
-    assert set(nag_violations) == {"EtlNagControl/Etl/Role/DefaultPolicy/Resource"}
-    assert {rule.split("[")[0] for rule in nag_violations["EtlNagControl/Etl/Role/DefaultPolicy/Resource"]} == {"AwsSolutions-IAM5"}
+def test_cdk_nag_check_is_live_the_control_without_acknowledgments_fails(stacks: dict[str, Any]) -> None:
+    control = "EtlTestControl/Etl/Role/DefaultPolicy/Resource"
+    assert set(stacks["violations"]) == {control}
+    assert {rule.split("[")[0] for rule in stacks["violations"][control]} == {"AwsSolutions-IAM5"}

@@ -288,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None, help="one size (default: 1,000,000 and 10,000,000)")
     parser.add_argument("--scaling", action="store_true", help="with --rows: also run a tenth of it")
     parser.add_argument("--driver-memory", default="4g", help="Spark driver heap (default: %(default)s)")
+    parser.add_argument("--keep-output", action="store_true", help="keep the last size's outputs in .benchmarks/etl-output")
     parser.add_argument(
         "--no-warmup",
         dest="warmup",
@@ -333,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"    ! {problem}")
     spark.stop()
+    if not args.keep_output:
+        shutil.rmtree(out, ignore_errors=True)
 
     largest = max(sizes)
     failures = [f"{rows:,} rows: outputs differ" for rows, r in results.items() if r["problems"]]

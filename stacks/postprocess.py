@@ -37,6 +37,7 @@ POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/python3.13/
 PROCESS_FILE_MEMORY_MB = 1769
 MAP_CONCURRENCY = 10
 FAILED_ERROR = "PostProcessFailed"
+NOTICE_RETRY_ERRORS = ["SNS.ThrottledException", "SNS.KMSThrottlingException", "SNS.InternalErrorException"]
 
 
 class RunPostProcessing(Construct):
@@ -222,4 +223,13 @@ class RunPostProcessing(Construct):
             message=sfn.TaskInput.from_json_path_at("$.manifest.message"),
             result_path=JsonPath.DISCARD,
         )
-        return sfn.Chain.start(list_files).next(each_file).next(write_manifest).next(notify)
+        # The run's data is complete and marked (_SUCCESS) before the notice: a notice that cannot be
+        # sent after retries is recorded in the run's history and output, but does not fail the run.
+        notify.add_retry(errors=NOTICE_RETRY_ERRORS, interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        done = sfn.Pass(scope, "Post-process: done")
+        notify.add_catch(
+            sfn.Pass(scope, "Post-process: success notice not sent").next(done),
+            errors=["States.ALL"],
+            result_path="$.noticeError",
+        )
+        return sfn.Chain.start(list_files).next(each_file).next(write_manifest).next(notify).next(done)

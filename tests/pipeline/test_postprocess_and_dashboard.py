@@ -101,7 +101,11 @@ def test_post_processing_runs_after_batch_and_before_summary(pipeline_template: 
     assert each["Type"] == "Map" and each["ItemsPath"] == "$.outputFiles.files" and each["MaxConcurrency"] == 10
     assert each["Next"] == "Post-process: write manifest"
     assert states["Post-process: write manifest"]["Next"] == "Post-process: announce success"
-    assert states["Post-process: announce success"]["Next"] == "Summarize run"
+    assert states["Post-process: announce success"]["Next"] == "Post-process: done"
+    assert states["Post-process: done"]["Next"] == "Summarize run"
+    (notice_catch,) = states["Post-process: announce success"]["Catch"]
+    assert notice_catch["Next"] == "Post-process: success notice not sent"
+    assert states["Post-process: success notice not sent"]["Next"] == "Post-process: done"
     for name in ("Post-process: list output files", "Post-process: each output file", "Post-process: write manifest"):
         (catch,) = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "Post-processing failed"

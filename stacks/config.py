@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping, TypeVar
 T = TypeVar("T")
 
 RECIPES = ("aws-user-personalization", "aws-user-personalization-v2")
-GLUE_WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
+# G.025X is for Glue streaming jobs only; the ratings ETL is a batch job.
+GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
 TRAINING_MODES = ("FULL", "UPDATE")
 IMPORT_MODES = ("FULL", "INCREMENTAL")
 REMOVAL_POLICIES = ("RETAIN", "DESTROY")

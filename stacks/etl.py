@@ -3,11 +3,7 @@ least-privilege role and a KMS security configuration."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
-
-import jsii
 
 import aws_cdk as cdk
 from aws_cdk import Duration
@@ -16,9 +12,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
-from constructs import Construct, IConstruct, IValidation
+from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.nag import acknowledge, acknowledge_wildcard
 
 GLUE_SRC = Path(__file__).resolve().parent.parent / "glue_src"
 JOB_SCRIPT = GLUE_SRC / "job.py"
@@ -56,10 +53,6 @@ class RatingsEtl(Construct):
         data_key: kms.IKey,
         logs_key: kms.IKey,
     ) -> None:
-        if config.glue_worker_type == "G.025X":
-            raise ValueError(
-                "glue_worker_type G.025X is for Glue streaming jobs only; the ratings ETL is a batch job: use G.1X or larger"
-            )
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 
@@ -177,58 +170,13 @@ class RatingsEtl(Construct):
             ),
         }
         for finding, reason in findings.items():
-            _acknowledge(policy, finding, reason)
-        # A bucket of another stack is referenced through an output, whose rendering is known only
-        # once CDK has resolved cross-stack references: acknowledge those findings then.
-        object_patterns = ((raw_bucket, f"{config.raw_prefix}*", "reads every raw file of the prefix"),
-                           (transformed_bucket, f"{OUTPUT_PREFIX}*", "writes the run's outputs under runs/<run_id>/"))
-        self.node.add_validation(_AcknowledgeObjectWildcards(policy, object_patterns))
-
-
-def _acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reason))
-
-
-def flatten_cfn_reference(node: Any) -> str:
-    """A resolved CloudFormation value as cdk-nag prints it in a finding id (its flattenCfnReference)."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict) and "Fn::Join" in node:
-        delimiter, items = node["Fn::Join"]
-        return delimiter.join(flatten_cfn_reference(item) for item in items)
-    if isinstance(node, dict) and "Fn::Sub" in node:
-        return flatten_cfn_reference(node["Fn::Sub"])
-    if isinstance(node, dict) and "Fn::GetAtt" in node:
-        resource, attribute = node["Fn::GetAtt"]
-        return f"<{flatten_cfn_reference(resource)}.{flatten_cfn_reference(attribute)}>"
-    if isinstance(node, dict) and "Fn::ImportValue" in node:
-        return flatten_cfn_reference(node["Fn::ImportValue"])
-    if isinstance(node, dict) and "Ref" in node:
-        return f"<{flatten_cfn_reference(node['Ref'])}>"
-    return json.dumps(node, separators=(",", ":"))
-
-
-@jsii.implements(IValidation)
-class _AcknowledgeObjectWildcards:
-    """Runs after CDK resolved references (validation phase, before the cdk-nag plugin) and
-    acknowledges the IAM5 finding of each `<bucket ARN>/<prefix>*` object resource of the policy."""
-
-    def __init__(self, policy: IConstruct, patterns: tuple[tuple[s3.IBucket, str, str], ...]) -> None:
-        self._policy = policy
-        self._patterns = patterns
-        self._done = False
-
-    def validate(self) -> list[str]:
-        if not self._done:
-            stack = cdk.Stack.of(self._policy)
-            for bucket, pattern, purpose in self._patterns:
-                resource = flatten_cfn_reference(stack.resolve(bucket.arn_for_objects(pattern)))
-                _acknowledge(
-                    self._policy,
-                    f"Resource::{resource}",
-                    f"Objects under {pattern} of one bucket only: the job {purpose}, file names chosen by Spark at run time.",
-                )
-            self._done = True
-        return []
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        for bucket, pattern, purpose in (
+            (raw_bucket, f"{config.raw_prefix}*", "reads every raw file of the prefix"),
+            (transformed_bucket, f"{OUTPUT_PREFIX}*", "writes the run's outputs under runs/<run_id>/"),
+        ):
+            acknowledge_wildcard(
+                policy,
+                bucket.arn_for_objects(pattern),
+                f"Objects under {pattern} of one bucket only: the job {purpose}, file names chosen by Spark at run time.",
+            )

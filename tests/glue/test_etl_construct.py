@@ -152,11 +152,6 @@ def test_job_is_a_glue_5_pyspark_job_with_the_configured_capacity(stacks: dict[s
     assert _job(stacks, "default")["Name"] == "pbp-dev-ratings-etl"
 
 
-def test_streaming_only_worker_type_is_refused(stacks: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="G.025X is for Glue streaming jobs only"):
-        _etl(stacks["data"], stacks["data"], PipelineConfig(glue_worker_type="G.025X"), "StreamingWorkers")
-
-
 def _s3_uri(stacks: dict[str, Any], bucket: s3.IBucket, prefix: str) -> dict[str, Any]:
     return {"Fn::Join": ["", ["s3://", {"Ref": _ref(stacks, bucket)}, prefix]]}
 

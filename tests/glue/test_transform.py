@@ -251,3 +251,15 @@ def test_glue_style_arguments_parse_with_defaults() -> None:
     assert parsed.run_uri == "s3://transformed/runs/20260101T000000Z-x-1/"
     assert parsed.summary_uri == "s3://transformed/runs/20260101T000000Z-x-1/_summary.json"
     assert [transform.parse_delimiter(d) for d in ("\\t", "\t", "comma", ",", "|", "space")] == ["\t", "\t", ",", ",", "|", " "]
+
+
+def test_batch_input_files_are_capped_so_each_fits_one_postprocessing_invocation(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transform, "BATCH_INPUT_MAX_USERS_PER_FILE", 2)
+    raw = tmp_path / "raw.dat"
+    raw.write_text("\n".join(GOLDEN_LINES) + "\n")
+    run = _run(spark, raw, tmp_path / "out")
+    files = sorted((run.run_dir / "batch-input").glob("*.json"))
+    per_file = [len(path.read_text().splitlines()) for path in files]
+    assert sum(per_file) == 3 and max(per_file) <= 2 and len(files) >= 2

@@ -435,8 +435,10 @@ def _run_block(
                 if i >= 0:
                     start = i + len(mid)
                     key = buf[pos + plen : i]
-                    # (Test the no-scores ending first: it also ends like the other.)
-                    if endswith(suffix_nosc, pos, e):
+                    # (Test the no-scores ending first: it also ends like the other. The two markers
+                    # share a quote, so a cut-off `["]}...` would match both: the list must not start
+                    # after it ends.)
+                    if endswith(suffix_nosc, pos, e) and start <= e - len(suffix_nosc):
                         items = buf[start : e - len(suffix_nosc)].split(item_sep)
                         n = len(items)
                         if not verify_each or _line_ids_are_safe(key, items):

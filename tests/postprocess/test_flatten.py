@@ -260,3 +260,21 @@ def iter_generated_chunks(lines: int, chunk_lines: int = 1000) -> Iterator[bytes
     block = line * chunk_lines
     for _ in range(lines // chunk_lines):
         yield block
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"input": {"userId": "u1"}, "output": {"recommendedItems": ["]}, "error": null}\n',
+        b'{"input":{"userId":"u1"},"output":{"recommendedItems":["]},"error":null}\n',
+    ],
+)
+def test_a_cut_off_item_list_is_malformed_on_both_paths(line: bytes) -> None:
+    # The item-list opener and the no-scores ending share a quote; the fast path must not read
+    # the overlap as one empty item.
+    outputs = []
+    for fast in (True, False):
+        rows, errors = io.BytesIO(), io.BytesIO()
+        counts = F.flatten_chunks(iter([line]), rows, errors, fast=fast)
+        outputs.append((rows.getvalue(), counts.malformed_lines))
+    assert outputs[0] == outputs[1] == (b"user_id,rank,item_id,score\n", 1)

@@ -34,9 +34,14 @@ _PERSONALIZE_FILTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+
 class ConfigError(ValueError):
     """A context value that cannot be deployed; the message names key, value and what is allowed."""
 
+    @classmethod
+    def invalid(cls, key: str, value: Any, allowed: str) -> "ConfigError":
+        """The one message format for a bad configuration value, wherever it is detected."""
+        return cls(f"cdk.json context key '{key}' has value {value!r}; allowed: {allowed}")
+
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"cdk.json context key '{key}' has value {value!r}; allowed: {allowed}")
+    return ConfigError.invalid(key, value, allowed)
 
 
 def _as_bool(key: str, value: Any) -> bool:

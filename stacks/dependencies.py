@@ -65,7 +65,7 @@ class _RedundantDependencyPruning:
     def validate(self) -> list[str]:
         for resource in _cfn_resources(self._stack):
             referenced = referenced_logical_ids(self._stack.resolve(resource._cfn_properties))
-            for dependency in resource.obtain_resource_dependencies():
+            for dependency in resource.obtain_dependencies():
                 local = cdk.Stack.of(dependency) is self._stack
                 if local and self._stack.resolve(self._stack.get_logical_id(dependency)) in referenced:
                     resource.remove_resource_dependency(dependency)

@@ -11,6 +11,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.app_factory import PipelineApp
 from tests.conftest import mask_asset_hashes, synth, templates_of
+from tests.deploy_readiness.conftest import APP_VARIANTS
 from tests.support.sfn_offline import resolve_definition, state_machine_logical_ids
 
 @pytest.fixture
@@ -75,12 +76,13 @@ def _with_resolved_state_machines(template: dict) -> dict:
     return template
 
 
-def test_cfn_lint_is_clean_with_no_ignored_checks(tmp_path: Path, default_app: PipelineApp, default_templates) -> None:
+@pytest.mark.parametrize("variant", list(APP_VARIANTS))
+def test_cfn_lint_is_clean_with_no_ignored_checks(tmp_path: Path, variant: str) -> None:
     from cfnlint.api import ManualArgs, lint
 
     findings = []
-    for stack in default_app.stacks:
-        template = _with_resolved_state_machines(default_templates[stack.stack_name].to_json())
+    for name, synthesized in templates_of(synth(tmp_path, **APP_VARIANTS[variant])).items():
+        template = _with_resolved_state_machines(synthesized.to_json())
         matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
-        findings += [f"{stack.stack_name}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]
+        findings += [f"{name}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]
     assert findings == []

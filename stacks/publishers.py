@@ -6,8 +6,10 @@ key, in that key's policy too (SNS Developer Guide, "Enable compatibility betwee
 from AWS services and encrypted topics"). Each grant is pinned to the sender by what the service
 sends with the request:
 
-- CloudWatch alarms send `aws:SourceArn` (the alarm's ARN) and `aws:SourceAccount`, both to SNS and
-  on the KMS calls SNS makes for them.
+- CloudWatch alarms send `aws:SourceArn` (the alarm's ARN) and `aws:SourceAccount` to SNS (AWS
+  Knowledge Center, "CloudWatch alarm does not send SNS notifications": scope with aws:SourceArn),
+  and source conditions are shown for the KMS statement too (Knowledge Center, "configure a
+  CloudWatch alarm with an encrypted SNS topic"); verify alarm delivery after a first deploy.
 - EventBridge sends `aws:SourceArn` (the rule's ARN) and `aws:SourceAccount` to SNS; the SNS guide
   states that these keys are *not* supported in a KMS key policy for EventBridge publishing to an
   encrypted topic, so its key statement has no source condition (a condition there would make

@@ -27,8 +27,9 @@ SEND_ACTION = {"AWS::SNS::Topic": "sns:Publish", "AWS::SQS::Queue": "sqs:SendMes
 KEY_ACTIONS_TO_SEND = ("kms:GenerateDataKey", "kms:Decrypt")
 # The request context keys each service documents sending, per policy that judges it ("resource":
 # the topic/queue policy; "key": the KMS key policy, on the calls SNS/SQS make on its behalf).
-# CloudWatch alarms: aws:SourceArn (the alarm) and aws:SourceAccount on both (CloudWatch User
-# Guide, confused deputy prevention for alarm actions). EventBridge: both on the topic policy
+# CloudWatch alarms: aws:SourceArn (the alarm) and aws:SourceAccount on both (AWS Knowledge
+# Center articles on alarm notifications and on alarms with an encrypted topic; see
+# stacks/publishers.py). EventBridge: both on the topic policy
 # (EventBridge User Guide, condition keys: aws:SourceArn is the rule); the SNS Developer Guide
 # states they are not supported in a KMS key policy for EventBridge to an encrypted topic, so
 # nothing can scope that statement. A service missing here fails the check until it is looked up.

@@ -427,10 +427,21 @@ def allowed(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def doctor_session() -> boto3.Session:
+    """Like `fake_session`, but on a botocore session of its own: every boto3 session registers
+    its S3 client customisations on the botocore session, and a second registration on the
+    shared one breaks the next S3 client. The parsed service models are shared all the same."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _CORE_SESSION.get_component("data_loader"))
+    return boto3.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing", botocore_session=core
+    )
+
+
 @pytest.fixture
 def healthy(moto_aws: None) -> DoctorWorld:
     script = ScriptedAws()
-    session = script.attach(fake_session())
+    session = script.attach(doctor_session())
     layer_arn = _functions(session)
     sns = session.client("sns")
     topic_arn = sns.create_topic(Name="pbp-dev-alerts")["TopicArn"]

@@ -60,6 +60,7 @@ def next_start(
     tz = zone(time_zone)
     expression = expression.strip()
     after = max(now, start_date - timedelta(microseconds=1)) if start_date else now
+    found: datetime | None
     if _RATE.match(expression):
         found = _next_rate(expression, after, start_date or created or now)
     elif _AT.match(expression):

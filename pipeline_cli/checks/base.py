@@ -87,7 +87,7 @@ class Environment:
         except Missing as exc:
             if "does not exist" in exc.message:
                 return None
-            raise
+            raise CliError(f"cloudformation:DescribeStacks rejected {name!r}: {exc.message}", ExitCode.USAGE) from exc
         found = stacks.get("Stacks") or []
         return found[0] if found else None
 

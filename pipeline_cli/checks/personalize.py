@@ -40,9 +40,9 @@ def _describe(env: Environment, output: str, operation: str, key: str) -> Mappin
     arn = env.output(env.data_stack, output)
     if arn is None:
         return failed(f"{env.data_stack} has no {output} output", DEPLOY_FIX)
-    argument = key + "Arn"
+    arguments: dict[str, Any] = {key + "Arn": arn}
     try:
-        return env.reader.read("personalize", operation, ["ResourceNotFoundException"], **{argument: arn})[key]
+        return env.reader.read("personalize", operation, ["ResourceNotFoundException"], **arguments)[key]
     except Missing:
         return failed(f"{arn} does not exist", f"redeploy the data stack: npx cdk deploy {env.data_stack}", arn=arn)
 

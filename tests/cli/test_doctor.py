@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-import boto3
 import pytest
 
 from pipeline_cli.checks import CHECKS
@@ -27,6 +26,7 @@ from .conftest import (
     Result,
     allowed,
 )
+from .test_cli_errors import no_aws_env  # noqa: F401  (fixture: a machine with no AWS configuration)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)  # a Wednesday
 TITLES = [check.title for check in CHECKS]
@@ -469,7 +469,8 @@ def test_unreadable_service_quotas_fall_back_to_documented_defaults(
     assert "servicequotas:ListServiceQuotas" in entry["detail"]
 
 
-def test_no_credentials_exit_3(no_aws_env: None, run: Callable[..., Result]) -> None:
+@pytest.mark.usefixtures("no_aws_env")
+def test_no_credentials_exit_3(run: Callable[..., Result]) -> None:
     result = run(["doctor", "--region", "us-east-1"], clock=lambda: NOW)
     assert result.code == 3
     assert result.err.startswith("error: no AWS credentials found")
@@ -490,5 +491,3 @@ def test_the_doctor_makes_read_calls_only(healthy: DoctorWorld, run: Callable[..
     assert operations
     assert all(op.startswith(("Describe", "Get", "List", "Simulate")) for op in operations), operations
 
-
-from .test_cli_errors import no_aws_env  # noqa: E402,F401  (the fixture: a machine with no AWS configuration)

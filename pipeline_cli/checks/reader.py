@@ -17,7 +17,7 @@ import boto3
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..aws import CLIENT_CONFIG
+from ..aws import Gateway
 from ..errors import ACCESS_DENIED_CODES, translate_botocore_error, translate_client_error
 
 __all__ = ["Missing", "Denied", "AwsReader"]
@@ -36,26 +36,18 @@ class Denied(Missing):
     """Access denied on a call whose check treats a denial as a finding, not a stop."""
 
 
-class AwsReader:
-    """Read calls by service and operation name, e.g. `read("personalize", "DescribeSolution", ...)`."""
+class AwsReader(Gateway):
+    """Read calls by service and operation name, e.g. `read("personalize", "DescribeSolution", ...)`.
+
+    Shares the CLI gateway's clients (retry configuration, error translation on creation)."""
 
     def __init__(self, session: boto3.Session) -> None:
-        self.session = session
-        self._clients: dict[str, Any] = {}
+        super().__init__(session)
         self._cache: dict[str, Mapping[str, Any]] = {}
 
     @property
-    def region(self) -> str | None:
-        region = self.session.region_name
-        return str(region) if region else None
-
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
-            try:
-                self._clients[service] = self.session.client(service, config=CLIENT_CONFIG)
-            except BotoCoreError as exc:
-                raise translate_botocore_error(exc) from exc
-        return self._clients[service]
+    def session(self) -> boto3.Session:
+        return self._session
 
     def read(
         self,
@@ -88,7 +80,7 @@ class AwsReader:
     def _call(
         self, service: str, operation: str, expect: frozenset[str], denied_is_finding: bool, kwargs: Mapping[str, Any]
     ) -> Mapping[str, Any]:
-        client = self.client(service)
+        client = self._client(service)
         try:
             response: Mapping[str, Any] = getattr(client, xform_name(operation))(**kwargs)
             return response

@@ -44,6 +44,14 @@ def line_of(result: Result, title: str) -> str:
     return lines[0]
 
 
+def warning_line(result: Result, title: str) -> str:
+    """The line of `title`, which warns while the doctor still exits 0 (warnings are allowed)."""
+    assert result.code == 0, result.out + result.err
+    line = line_of(result, title)
+    assert line.startswith("WARN  "), line
+    return line
+
+
 def statuses(result: Result) -> dict[str, str]:
     return {title: line_of(result, title)[:4].strip() for title in TITLES}
 
@@ -358,10 +366,7 @@ def test_dependents_of_a_failed_check_are_skipped_with_the_reason(
 def test_auto_training_warns_about_the_bill_unless_expected(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
     _personalize_resource("DescribeSolution", "solution", performAutoTraining=True)(healthy)
 
-    result = doctor(run, healthy)
-    assert result.code == 0
-    line = line_of(result, "solution")
-    assert line.startswith("WARN  ")
+    line = warning_line(doctor(run, healthy), "solution")
     assert "trains a new solution version every 7 days and bills the training hours" in line
     assert "fix: if unintended, deploy with -c perform_auto_training=false" in line
 
@@ -371,41 +376,32 @@ def test_auto_training_warns_about_the_bill_unless_expected(healthy: DoctorWorld
     assert "performAutoTraining on" in line_of(expected, "solution")
 
 
-def test_a_disabled_schedule_warns_that_runs_only_start_by_hand(
-    healthy: DoctorWorld, run: Callable[..., Result]
-) -> None:
-    scheduler = healthy.client("scheduler")
+def _reschedule(world: DoctorWorld, expression: str, state: str) -> None:
+    """UpdateSchedule replaces the whole schedule (no time zone: UTC); target and window stay."""
+    scheduler = world.client("scheduler")
     current = scheduler.get_schedule(Name=SCHEDULE_NAME)
     scheduler.update_schedule(
         Name=SCHEDULE_NAME,
-        ScheduleExpression="rate(6 hours)",
-        State="DISABLED",
+        ScheduleExpression=expression,
+        State=state,
         FlexibleTimeWindow=current["FlexibleTimeWindow"],
         Target=current["Target"],
     )
-    result = doctor(run, healthy)
 
-    assert result.code == 0
-    line = line_of(result, "schedule")
-    assert line.startswith("WARN  ")
+
+def test_a_disabled_schedule_warns_that_runs_only_start_by_hand(
+    healthy: DoctorWorld, run: Callable[..., Result]
+) -> None:
+    _reschedule(healthy, "rate(6 hours)", "DISABLED")
+    line = warning_line(doctor(run, healthy), "schedule")
     assert "DISABLED: rate(6 hours) (UTC), next start" in line
     assert "runs only start by hand (python -m pipeline_cli start)" in line
     assert "fix: to run on schedule, deploy with -c schedule_enabled=true" in line
 
 
 def test_a_one_time_schedule_in_the_past_warns(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
-    scheduler = healthy.client("scheduler")
-    current = scheduler.get_schedule(Name=SCHEDULE_NAME)
-    scheduler.update_schedule(
-        Name=SCHEDULE_NAME,
-        ScheduleExpression="at(2026-01-01T00:00:00)",
-        State="ENABLED",
-        FlexibleTimeWindow=current["FlexibleTimeWindow"],
-        Target=current["Target"],
-    )
-    result = doctor(run, healthy)
-    assert result.code == 0
-    assert "no start left; it will not start any more runs" in line_of(result, "schedule")
+    _reschedule(healthy, "at(2026-01-01T00:00:00)", "ENABLED")
+    assert "no start left; it will not start any more runs" in warning_line(doctor(run, healthy), "schedule")
 
 
 # --- refused calls ---------------------------------------------------------------------
@@ -448,11 +444,7 @@ def test_a_real_failure_outranks_a_denied_read(healthy: DoctorWorld, run: Callab
 
 def test_a_denied_policy_simulation_is_a_warning(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
     healthy.script.set("iam", "SimulatePrincipalPolicy", AwsError("AccessDenied", "no", 403))
-    result = doctor(run, healthy)
-
-    assert result.code == 0
-    line = line_of(result, "Glue role access")
-    assert line.startswith("WARN  ")
+    line = warning_line(doctor(run, healthy), "Glue role access")
     assert "cannot simulate the Glue role's policies: AccessDenied on iam:SimulatePrincipalPolicy" in line
 
 

@@ -29,7 +29,7 @@ def check_layers(env: Environment) -> Finding:
                 "lambda", "GetLayerVersionByArn", ["ResourceNotFoundException"], denied_is_finding=True, Arn=arn
             )
         except Missing as exc:
-            unresolvable[arn] = exc.code
+            unresolvable[arn] = str(exc)
     facts = {"functions": functions, "layers": layers}
     if unresolvable:
         listed = ", ".join(f"{arn} ({code}; used by {', '.join(layers[arn])})" for arn, code in unresolvable.items())

@@ -91,11 +91,14 @@ class AwsReader(Gateway):
                 raise Missing(code, message) from exc
             if denied_is_finding and code in ACCESS_DENIED_CODES:
                 raise Denied(code, message) from exc
-            action = f"{client.meta.service_model.signing_name}:{operation}"
+            action = _IAM_ACTIONS.get(operation, f"{client.meta.service_model.signing_name}:{operation}")
             raise translate_client_error(exc, action) from exc
         except BotoCoreError as exc:
             raise translate_botocore_error(exc) from exc
 
+
+# Operations whose IAM action has another name (S3's denial messages do not name the action).
+_IAM_ACTIONS = {"ListObjectsV2": "s3:ListBucket", "GetLayerVersionByArn": "lambda:GetLayerVersion"}
 
 # The token a page answers -> the parameter the next request passes it in (S3 names them apart).
 _PAGE_TOKENS = {"NextToken": "NextToken", "nextToken": "nextToken", "NextContinuationToken": "ContinuationToken"}

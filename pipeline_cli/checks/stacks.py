@@ -37,13 +37,18 @@ def check_stacks(env: Environment) -> Finding:
 def check_solution_reference(env: Environment) -> Finding:
     """The state machine reads the solution ARN from an SSM parameter at run start: it must name
     a solution that exists and is the one the data stack manages now (issue 8, item 6)."""
-    parameter = env.output(env.pipeline_stack, OUTPUT_SOLUTION_ARN_PARAMETER_NAME) or env.output(
-        env.data_stack, OUTPUT_SOLUTION_ARN_PARAMETER_NAME
-    )
+    read_by_pipeline = env.output(env.pipeline_stack, OUTPUT_SOLUTION_ARN_PARAMETER_NAME)
+    written_by_data = env.output(env.data_stack, OUTPUT_SOLUTION_ARN_PARAMETER_NAME)
+    parameter = read_by_pipeline or written_by_data
     if parameter is None:
         return failed(
             f"no {OUTPUT_SOLUTION_ARN_PARAMETER_NAME} output on {env.pipeline_stack} or {env.data_stack} "
             "(deployed by an older version)",
+            DEPLOY_FIX,
+        )
+    if read_by_pipeline and written_by_data and read_by_pipeline != written_by_data:
+        return failed(
+            f"{env.pipeline_stack} reads {read_by_pipeline}, but {env.data_stack} writes {written_by_data}",
             DEPLOY_FIX,
         )
     expected = env.output(env.data_stack, OUTPUT_SOLUTION_ARN)

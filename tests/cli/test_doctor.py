@@ -127,14 +127,26 @@ def test_usage_error_exits_2(run: Callable[..., Result]) -> None:
 # --- each check broken on its own ------------------------------------------------------
 
 
+def _redeploy(world: DoctorWorld, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    """Update a moto stack with its template's outputs changed."""
+    cfn = world.client("cloudformation")
+    template = cfn.get_template(StackName=name)["TemplateBody"]
+    template = template if isinstance(template, dict) else json.loads(template)
+    change(template["Outputs"])
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
 def _redeploy_without(output: str) -> Callable[[DoctorWorld], None]:
     def change(world: DoctorWorld) -> None:
-        cfn = world.client("cloudformation")
         for name in (STACK, DATA_STACK):
-            template = cfn.get_template(StackName=name)["TemplateBody"]
-            template = template if isinstance(template, dict) else json.loads(template)
-            template["Outputs"].pop(output, None)
-            cfn.update_stack(StackName=name, TemplateBody=json.dumps(template))
+            _redeploy(world, name, lambda outputs: outputs.pop(output, None))
+
+    return change
+
+
+def _redeploy_pipeline_with(**values: str) -> Callable[[DoctorWorld], None]:
+    def change(world: DoctorWorld) -> None:
+        _redeploy(world, STACK, lambda outputs: outputs.update({k: {"Value": v} for k, v in values.items()}))
 
     return change
 
@@ -247,6 +259,12 @@ BROKEN = {
         "pipeline's solution",
         _redeploy_without("SolutionArnParameterName"),
         "no SolutionArnParameterName output on pbp-dev-pipeline or pbp-dev-data (deployed by an older version)",
+        "fix: deploy both stacks: npx cdk deploy --all",
+    ),
+    "stacks name different parameters": Broken(
+        "pipeline's solution",
+        _redeploy_pipeline_with(SolutionArnParameterName="/pbp/other/personalize/solution-arn"),
+        f"{STACK} reads /pbp/other/personalize/solution-arn, but {DATA_STACK} writes {SOLUTION_PARAMETER}",
         "fix: deploy both stacks: npx cdk deploy --all",
     ),
     "solution parameter stale": Broken(
@@ -459,6 +477,28 @@ def test_unreadable_service_quotas_fall_back_to_documented_defaults(
     assert entry["status"] == "WARN"
     assert entry["facts"]["solutionVersions"] == {"quota": 20, "source": "documented default", "running": 0, "free": 20}
     assert "servicequotas:ListServiceQuotas" in entry["detail"]
+
+
+def test_a_glue_role_given_by_name_is_simulated_by_its_arn(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
+    role = healthy.client("iam").create_role(RoleName="etl-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    glue = healthy.client("glue")
+    job = glue.get_job(JobName=GLUE_JOB)["Job"]
+    glue.delete_job(JobName=GLUE_JOB)  # moto has no UpdateJob
+    glue.create_job(Name=GLUE_JOB, Role="etl-role", Command=job["Command"], DefaultArguments=job["DefaultArguments"])
+    assert doctor(run, healthy).code == 0
+    simulated = {params["PolicySourceArn"] for _, op, params in healthy.script.calls if op == "SimulatePrincipalPolicy"}
+    assert simulated == {role}
+
+
+def test_quotas_service_quotas_does_not_list_fall_back_without_a_warning(
+    healthy: DoctorWorld, run: Callable[..., Result]
+) -> None:
+    for operation in ("ListServiceQuotas", "ListAWSDefaultServiceQuotas"):
+        healthy.script.set("service-quotas", operation, AwsError("NoSuchResourceException", "", 400))
+    result = doctor(run, healthy)
+    assert result.code == 0
+    assert line_of(result, "Personalize quotas").startswith("PASS  ")
+    assert "solution versions 0/20 in progress" in line_of(result, "Personalize quotas")
 
 
 @pytest.mark.usefixtures("no_aws_env")

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m pipeline_cli",
-        description="Start and watch runs of the Personalize batch pipeline.",
+        description="Start and watch runs of the Personalize batch pipeline; check a deployment (doctor).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 
 from pipeline_cli.checks import data_stack_name
+from pipeline_cli.checks.functions import LAMBDA_FUNCTION
+from pipeline_cli.checks.operations import SCHEDULE
 from pipeline_cli.checks.quotas import JOB_KINDS, quota_for
-from pipeline_cli.checks.raw_data import format_size, is_hidden
+from pipeline_cli.checks.raw_data import INPUT_ARGUMENT, format_size, is_hidden
 from pipeline_cli.errors import CliError, ExitCode
+from pipeline_cli.outputs import (
+    OUTPUT_ALERT_TOPIC_ARN,
+    OUTPUT_DATA_KEY_ARN,
+    OUTPUT_DATASET_GROUP_ARN,
+    OUTPUT_GLUE_JOB_NAME,
+    OUTPUT_SOLUTION_ARN,
+)
 from pipeline_cli.schedule_times import ScheduleExpressionError, next_start
 
 
@@ -121,3 +132,24 @@ def test_data_stack_name() -> None:
     with pytest.raises(CliError) as raised:
         data_stack_name("pipeline")
     assert raised.value.exit_code is ExitCode.USAGE
+
+
+# --- what the doctor reads exists in the synthesized stacks ---------------------------------
+
+
+def test_the_outputs_and_resources_the_doctor_reads_are_synthesized(
+    default_app: Any, data_template: Template, pipeline_template: Template
+) -> None:
+    """Guards the doctor against a renamed output or a resource moved to another stack.
+    (`SolutionArnParameterName`, on both stacks, is added by issue 8's item 6 and not asserted here.)"""
+    assert default_app.data_stack.stack_name == data_stack_name(default_app.pipeline_stack.stack_name)
+    pipeline_outputs = pipeline_template.to_json()["Outputs"]
+    data_outputs = data_template.to_json()["Outputs"]
+    assert {OUTPUT_ALERT_TOPIC_ARN, OUTPUT_GLUE_JOB_NAME} <= set(pipeline_outputs)
+    assert {OUTPUT_SOLUTION_ARN, OUTPUT_DATASET_GROUP_ARN, OUTPUT_DATA_KEY_ARN} <= set(data_outputs)
+    resources = pipeline_template.to_json()["Resources"].values()
+    types = [r["Type"] for r in resources]
+    assert types.count(SCHEDULE) == 1  # the doctor checks the one schedule it finds
+    assert LAMBDA_FUNCTION in types
+    jobs = [r for r in resources if r["Type"] == "AWS::Glue::Job"]
+    assert len(jobs) == 1 and INPUT_ARGUMENT in jobs[0]["Properties"]["DefaultArguments"]

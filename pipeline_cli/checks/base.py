@@ -80,6 +80,13 @@ class Environment:
     now: datetime
     expect_auto_training: bool = False
 
+    def redeploy_pipeline(self, why: str = "") -> str:
+        """The fix for a pipeline-stack resource that is gone or wrong (`why`: " (it grants these)")."""
+        return f"redeploy the pipeline stack{why}: npx cdk deploy {self.pipeline_stack}"
+
+    def redeploy_data(self, why: str = "") -> str:
+        return f"redeploy the data stack{why}: npx cdk deploy {self.data_stack}"
+
     def stack(self, name: str) -> Mapping[str, Any] | None:
         """`DescribeStacks` of one stack; None when it does not exist."""
         try:

@@ -19,7 +19,10 @@ def check_layers(env: Environment) -> Finding:
     functions = [str(r["PhysicalResourceId"]) for r in env.stack_resources(env.pipeline_stack, LAMBDA_FUNCTION)]
     layers: dict[str, list[str]] = {}
     for name in functions:
-        config = env.reader.read("lambda", "GetFunctionConfiguration", FunctionName=name)
+        try:
+            config = env.reader.read("lambda", "GetFunctionConfiguration", ["ResourceNotFoundException"], FunctionName=name)
+        except Missing:
+            return failed(f"function {name} does not exist", env.redeploy_pipeline())
         for layer in config.get("Layers") or []:
             layers.setdefault(str(layer["Arn"]), []).append(name)
     unresolvable = {}
@@ -35,7 +38,7 @@ def check_layers(env: Environment) -> Finding:
         listed = ", ".join(f"{arn} ({code}; used by {', '.join(layers[arn])})" for arn, code in unresolvable.items())
         return failed(
             f"layer not resolvable in {env.reader.region}: {listed}",
-            f"redeploy the pipeline stack (it resolves the current Powertools layer): npx cdk deploy {env.pipeline_stack}",
+            env.redeploy_pipeline(" (it resolves the current Powertools layer)"),
             unresolvable=unresolvable,
             **facts,
         )

@@ -26,7 +26,7 @@ def check_schedule(env: Environment) -> Finding:
             "scheduler", "GetSchedule", ["ResourceNotFoundException"], Name=name, GroupName=DEFAULT_GROUP
         )
     except Missing:
-        return failed(f"schedule {name} does not exist", f"redeploy the pipeline stack: npx cdk deploy {env.pipeline_stack}")
+        return failed(f"schedule {name} does not exist", env.redeploy_pipeline())
     expression = str(schedule.get("ScheduleExpression", ""))
     time_zone = schedule.get("ScheduleExpressionTimezone") or "UTC"
     state = str(schedule.get("State", ""))
@@ -67,7 +67,7 @@ def check_alert_topic(env: Environment) -> Finding:
             env.reader.pages("sns", "ListSubscriptionsByTopic", "Subscriptions", expect=["NotFound"], TopicArn=topic)
         )
     except Missing:
-        return failed(f"topic {topic} does not exist", f"redeploy the pipeline stack: npx cdk deploy {env.pipeline_stack}")
+        return failed(f"topic {topic} does not exist", env.redeploy_pipeline())
     confirmed = [s for s in subscriptions if s.get("SubscriptionArn") not in UNCONFIRMED]
     pending = sum(1 for s in subscriptions if s.get("SubscriptionArn") == "PendingConfirmation")
     endpoints = sorted(f"{s.get('Protocol')}:{s.get('Endpoint')}" for s in confirmed)

@@ -44,7 +44,7 @@ def _describe(env: Environment, output: str, operation: str, key: str) -> Mappin
     try:
         return env.reader.read("personalize", operation, ["ResourceNotFoundException"], **arguments)[key]
     except Missing:
-        return failed(f"{arn} does not exist", f"redeploy the data stack: npx cdk deploy {env.data_stack}", arn=arn)
+        return failed(f"{arn} does not exist", env.redeploy_data(), arn=arn)
 
 
 def _not_active(what: str, resource: Mapping[str, Any], arn: str, fix: str) -> Finding | None:
@@ -62,7 +62,7 @@ def check_dataset_group(env: Environment) -> Finding:
     if isinstance(group, Finding):
         return group
     arn = str(group.get("datasetGroupArn"))
-    fix = f"delete the failed dataset group and redeploy the data stack: npx cdk deploy {env.data_stack}"
+    fix = "delete the failed dataset group and " + env.redeploy_data()
     return _not_active("dataset group", group, arn, fix) or passed(f"{arn} ACTIVE", arn=arn, status="ACTIVE")
 
 
@@ -71,7 +71,7 @@ def check_solution(env: Environment) -> Finding:
     if isinstance(solution, Finding):
         return solution
     arn = str(solution.get("solutionArn"))
-    problem = _not_active("solution", solution, arn, f"redeploy the data stack: npx cdk deploy {env.data_stack}")
+    problem = _not_active("solution", solution, arn, env.redeploy_data())
     if problem:
         return problem
     auto = bool(solution.get("performAutoTraining"))

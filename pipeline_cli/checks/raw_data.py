@@ -40,7 +40,7 @@ def _job(env: Environment) -> Mapping[str, Any] | Finding:
     try:
         return env.reader.read("glue", "GetJob", ["EntityNotFoundException"], JobName=name)["Job"]
     except Missing:
-        return failed(f"Glue job {name} does not exist", f"redeploy the pipeline stack: npx cdk deploy {env.pipeline_stack}")
+        return failed(f"Glue job {name} does not exist", env.redeploy_pipeline())
 
 
 def _input(job: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -69,7 +69,7 @@ def check_raw_files(env: Environment) -> Finding:
     if location is None:
         return failed(
             f"Glue job {job.get('Name')} has no s3:// {INPUT_ARGUMENT} argument",
-            f"redeploy the pipeline stack: npx cdk deploy {env.pipeline_stack}",
+            env.redeploy_pipeline(),
         )
     bucket, prefix = location
     uri = f"s3://{bucket}/{prefix}"
@@ -117,8 +117,7 @@ def check_glue_access(env: Environment) -> Finding:
         listed = ", ".join(f"{action} {decision}" for action, decision in refused.items())
         return failed(
             f"the Glue role {role} may not read the raw files: {listed}",
-            f"redeploy the pipeline stack (it grants these): npx cdk deploy {env.pipeline_stack}; "
-            "check for a permissions boundary or SCP that denies them",
+            env.redeploy_pipeline(" (it grants these)") + "; check for a permissions boundary or SCP that denies them",
             **facts,
         )
     return passed(f"{role} allowed: {', '.join(decisions)} (identity policies)", **facts)

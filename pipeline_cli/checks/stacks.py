@@ -62,13 +62,13 @@ def check_solution_reference(env: Environment) -> Finding:
     except Missing:
         return failed(
             f"{parameter} names a solution that does not exist: {value}",
-            f"redeploy the data stack, which rewrites the parameter: npx cdk deploy {env.data_stack}",
+            env.redeploy_data(", which rewrites the parameter"),
             **facts,
         )
     if expected and value != expected:
         return failed(
             f"{parameter} holds {value}, but {env.data_stack} manages {expected}",
-            f"redeploy the data stack, which rewrites the parameter: npx cdk deploy {env.data_stack}",
+            env.redeploy_data(", which rewrites the parameter"),
             **facts,
         )
     return passed(f"{parameter} -> {value} (the data stack's solution)", **facts)

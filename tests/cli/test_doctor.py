@@ -14,6 +14,7 @@ from pipeline_cli.checks import CHECKS
 
 from .conftest import (
     DATA_STACK,
+    FUNCTION_NAMES,
     GLUE_JOB,
     RAW_BUCKET,
     RAW_FILES,
@@ -302,6 +303,12 @@ BROKEN = {
         _set("lambda", "GetLayerVersionByArn", AwsError("AccessDeniedException", "cross-account layer", 403)),
         "layer not resolvable in us-east-1",
         "fix: redeploy the pipeline stack (it resolves the current Powertools layer)",
+    ),
+    "function deleted": Broken(
+        "Lambda layers",
+        lambda world: world.client("lambda").delete_function(FunctionName=FUNCTION_NAMES[1]),
+        f"function {FUNCTION_NAMES[1]} does not exist",
+        f"fix: redeploy the pipeline stack: npx cdk deploy {STACK}",
     ),
     "no raw files": Broken(
         "raw files",

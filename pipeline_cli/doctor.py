@@ -28,7 +28,9 @@ def doctor(env: Environment, console: Console, as_json: bool) -> int:
     results: list[Result] = []
     if not as_json:
         region = env.reader.region or "the default region"
-        console.print(Text(f"doctor: {env.pipeline_stack} and {env.data_stack} in {region}", style="bold"), soft_wrap=True)
+        console.print(
+            Text(f"doctor: {env.pipeline_stack} and {env.data_stack} in {region}", style="bold"), soft_wrap=True
+        )
     for result in run_checks(env):
         results.append(result)
         if not as_json:

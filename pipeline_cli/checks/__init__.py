@@ -56,7 +56,9 @@ def run_checks(env: Environment, checks: tuple[Check, ...] = CHECKS) -> Iterator
 
 
 def _skip_reason(check: Check, done: dict[str, Result]) -> Finding | None:
-    blocking = [done[key].check.title for key in check.needs if done[key].finding.status not in (Status.PASS, Status.WARN)]
+    blocking = [
+        done[key].check.title for key in check.needs if done[key].finding.status not in (Status.PASS, Status.WARN)
+    ]
     if not blocking:
         return None
     return Finding(Status.SKIP, f"skipped: needs {', '.join(blocking)}, which did not pass")

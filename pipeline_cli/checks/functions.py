@@ -20,7 +20,9 @@ def check_layers(env: Environment) -> Finding:
     layers: dict[str, list[str]] = {}
     for name in functions:
         try:
-            config = env.reader.read("lambda", "GetFunctionConfiguration", ["ResourceNotFoundException"], FunctionName=name)
+            config = env.reader.read(
+                "lambda", "GetFunctionConfiguration", ["ResourceNotFoundException"], FunctionName=name
+            )
         except Missing:
             return failed(f"function {name} does not exist", env.redeploy_pipeline())
         for layer in config.get("Layers") or []:

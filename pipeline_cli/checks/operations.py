@@ -42,8 +42,10 @@ def check_schedule(env: Environment) -> Finding:
         unreadable = None
     except ScheduleExpressionError as exc:
         upcoming, unreadable = None, str(exc)
-    when = f"next start unknown ({unreadable})" if unreadable else (
-        f"next start {format_time(upcoming)}" if upcoming else "no start left"
+    when = (
+        f"next start unknown ({unreadable})"
+        if unreadable
+        else (f"next start {format_time(upcoming)}" if upcoming else "no start left")
     )
     facts = {"name": name, "state": state, "expression": expression, "timezone": time_zone, "nextStart": upcoming}
     described = f"{name} {state}: {expression} ({time_zone}), {when}"

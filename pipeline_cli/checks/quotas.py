@@ -68,7 +68,11 @@ def _service_quotas(env: Environment) -> tuple[list[Mapping[str, Any]], str | No
 
 def _quota_list(env: Environment, operation: str) -> list[Mapping[str, Any]]:
     try:
-        return list(env.reader.pages("service-quotas", operation, "Quotas", expect=["NoSuchResourceException"], ServiceCode=SERVICE_CODE))
+        return list(
+            env.reader.pages(
+                "service-quotas", operation, "Quotas", expect=["NoSuchResourceException"], ServiceCode=SERVICE_CODE
+            )
+        )
     except Missing:  # none applied (or none known) for the service
         return []
 

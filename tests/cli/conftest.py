@@ -291,7 +291,9 @@ class ScriptedAws:
             }
         report = ParamValidator().validate(reply, model.output_shape)
         if report.has_errors():
-            raise AssertionError(f"scripted {service}.{model.name} reply does not fit the model:\n{report.generate_report()}")
+            raise AssertionError(
+                f"scripted {service}.{model.name} reply does not fit the model:\n{report.generate_report()}"
+            )
         return AWSResponse(None, 200, {}, None), {**reply, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
@@ -308,15 +310,22 @@ DATASET_GROUP_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/pbp-d
 SOLUTION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/pbp-dev-solution"
 SCHEDULE_NAME = "pbp-dev-pipeline"
 FUNCTION_NAMES = ("pbp-dev-run-names", "pbp-dev-postprocess-flatten")
-RAW_FILES = {"ratings/part-1.dat": b"userID\tmovieID\trating\ttimestamp\n" + b"75\t3\t1\t1162160236000\n" * 100,
-             "ratings/part-2.dat": b"75\t32\t4.5\t1162160624000\n" * 50}
+RAW_FILES = {
+    "ratings/part-1.dat": b"userID\tmovieID\trating\ttimestamp\n" + b"75\t3\t1\t1162160236000\n" * 100,
+    "ratings/part-2.dat": b"75\t32\t4.5\t1162160624000\n" * 50,
+}
 PERSONALIZE_QUOTAS = (
     ("L-A1B2C3D4", "Concurrent dataset import jobs in progress", 5.0),
     ("L-B2C3D4E5", "Concurrent solution versions in progress", 20.0),
     ("L-C3D4E5F6", "Concurrent batch inference jobs in progress", 5.0),
 )
 _ASSUME_LAMBDA = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
 )
 
 
@@ -421,7 +430,11 @@ def allowed(params: dict[str, Any]) -> dict[str, Any]:
     """The policy simulator's answer when identity policies allow the action."""
     return {
         "EvaluationResults": [
-            {"EvalActionName": params["ActionNames"][0], "EvalResourceName": params["ResourceArns"][0], "EvalDecision": "allowed"}
+            {
+                "EvalActionName": params["ActionNames"][0],
+                "EvalResourceName": params["ResourceArns"][0],
+                "EvalDecision": "allowed",
+            }
         ],
         "IsTruncated": False,
     }

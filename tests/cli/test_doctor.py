@@ -73,14 +73,17 @@ def test_a_healthy_deployment_passes_every_check(healthy: DoctorWorld, run: Call
     assert "pbp-dev-pipeline CREATE_COMPLETE, pbp-dev-data CREATE_COMPLETE" in line_of(result, "stacks deployed")
     assert f"{SOLUTION_PARAMETER} -> {SOLUTION_ARN}" in line_of(result, "pipeline's solution")
     raw_bytes = sum(len(body) for body in RAW_FILES.values())
-    assert f"2 file(s), {raw_bytes / 1024:.1f} KiB under s3://{RAW_BUCKET}/ratings/ (1 hidden file(s) Spark ignores)" in line_of(
-        result, "raw files"
+    assert (
+        f"2 file(s), {raw_bytes / 1024:.1f} KiB under s3://{RAW_BUCKET}/ratings/ (1 hidden file(s) Spark ignores)"
+        in line_of(result, "raw files")
     )
     assert healthy.layer_arn in line_of(result, "Lambda layers")
     assert "s3:GetObject, s3:ListBucket, kms:Decrypt" in line_of(result, "Glue role access")
     assert "dataset import jobs 0/5 in progress" in line_of(result, "Personalize quotas")
     # Sunday 03:00 in Berlin (CET, UTC+1) after Wednesday noon UTC
-    assert "ENABLED: cron(0 3 ? * SUN *) (Europe/Berlin), next start 2026-11-29 02:00:00 UTC" in line_of(result, "schedule")
+    assert "ENABLED: cron(0 3 ? * SUN *) (Europe/Berlin), next start 2026-11-29 02:00:00 UTC" in line_of(
+        result, "schedule"
+    )
     assert "email:ops@example.com" in line_of(result, "alert topic")
 
 
@@ -173,7 +176,10 @@ def _personalize_resource(operation: str, key: str, **fields: Any) -> Callable[[
 
 def _stale_parameter(world: DoctorWorld) -> None:
     world.client("ssm").put_parameter(
-        Name=SOLUTION_PARAMETER, Value=SOLUTION_ARN.replace("pbp-dev-solution", "pbp-dev-old"), Type="String", Overwrite=True
+        Name=SOLUTION_PARAMETER,
+        Value=SOLUTION_ARN.replace("pbp-dev-solution", "pbp-dev-old"),
+        Type="String",
+        Overwrite=True,
     )
 
 
@@ -183,7 +189,9 @@ def _deleted_solution(world: DoctorWorld) -> None:
     world.script.set(
         "personalize",
         "DescribeSolution",
-        lambda params: healthy(params) if params["solutionArn"] == SOLUTION_ARN else AwsError("ResourceNotFoundException"),
+        lambda params: (
+            healthy(params) if params["solutionArn"] == SOLUTION_ARN else AwsError("ResourceNotFoundException")
+        ),
     )
 
 
@@ -211,7 +219,12 @@ def _pending_subscription(world: DoctorWorld) -> None:
         "ListSubscriptionsByTopic",
         {
             "Subscriptions": [
-                {"SubscriptionArn": "PendingConfirmation", "Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": world.topic_arn}
+                {
+                    "SubscriptionArn": "PendingConfirmation",
+                    "Protocol": "email",
+                    "Endpoint": "ops@example.com",
+                    "TopicArn": world.topic_arn,
+                }
             ]
         },
     )
@@ -248,7 +261,9 @@ BROKEN = {
                     {
                         "StackName": params["StackName"],
                         "CreationTime": NOW,
-                        "StackStatus": "UPDATE_ROLLBACK_COMPLETE" if params["StackName"] == STACK else "CREATE_COMPLETE",
+                        "StackStatus": "UPDATE_ROLLBACK_COMPLETE"
+                        if params["StackName"] == STACK
+                        else "CREATE_COMPLETE",
                     }
                 ]
             },
@@ -288,7 +303,9 @@ BROKEN = {
     ),
     "dataset group failed": Broken(
         "dataset group",
-        _personalize_resource("DescribeDatasetGroup", "datasetGroup", status="CREATE FAILED", failureReason="KMS key disabled"),
+        _personalize_resource(
+            "DescribeDatasetGroup", "datasetGroup", status="CREATE FAILED", failureReason="KMS key disabled"
+        ),
         "dataset-group/pbp-dev is CREATE FAILED (KMS key disabled)",
         "fix: delete the failed dataset group and redeploy the data stack",
     ),
@@ -382,7 +399,9 @@ def test_dependents_of_a_failed_check_are_skipped_with_the_reason(
     assert statuses(result) == {title: "FAIL" if title == "stacks deployed" else "SKIP" for title in TITLES}
     assert "skipped: needs stacks deployed, which did not pass" in line_of(result, "alert topic")
     assert "skipped: needs raw files, stacks deployed" not in result.out  # only the checks that did not pass
-    assert result.out.splitlines()[-1] == f"{len(CHECKS)} checks: 0 passed, 0 warned, 1 failed, {len(CHECKS) - 1} skipped"
+    assert (
+        result.out.splitlines()[-1] == f"{len(CHECKS)} checks: 0 passed, 0 warned, 1 failed, {len(CHECKS) - 1} skipped"
+    )
 
 
 # --- warnings: runs work, but someone should know -----------------------------------------
@@ -515,7 +534,9 @@ def test_no_credentials_exit_3(run: Callable[..., Result]) -> None:
     assert result.err.startswith("error: no AWS credentials found")
 
 
-def test_the_doctor_makes_read_calls_only(healthy: DoctorWorld, run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_doctor_makes_read_calls_only(
+    healthy: DoctorWorld, run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every AWS operation a run of the doctor makes is a Describe/Get/List/Simulate call."""
     operations: list[str] = []
     create = healthy.session.client
@@ -529,4 +550,3 @@ def test_the_doctor_makes_read_calls_only(healthy: DoctorWorld, run: Callable[..
     assert doctor(run, healthy).code == 0
     assert operations
     assert all(op.startswith(("Describe", "Get", "List", "Simulate")) for op in operations), operations
-

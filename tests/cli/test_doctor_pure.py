@@ -69,7 +69,9 @@ def test_a_rate_counts_from_the_start_date_or_the_creation() -> None:
 
 
 def test_start_and_end_dates_bound_the_schedule() -> None:
-    assert next_start("cron(0 3 ? * SUN *)", "UTC", WEDNESDAY_NOON, start_date=utc(2026, 12, 1)) == utc(2026, 12, 6, 3, 0)
+    assert next_start("cron(0 3 ? * SUN *)", "UTC", WEDNESDAY_NOON, start_date=utc(2026, 12, 1)) == utc(
+        2026, 12, 6, 3, 0
+    )
     assert next_start("cron(0 3 ? * SUN *)", "UTC", WEDNESDAY_NOON, end_date=utc(2026, 11, 28)) is None
 
 

@@ -534,19 +534,26 @@ def test_no_credentials_exit_3(run: Callable[..., Result]) -> None:
     assert result.err.startswith("error: no AWS credentials found")
 
 
-def test_the_doctor_makes_read_calls_only(
+def test_the_doctor_makes_read_calls_only_each_once(
     healthy: DoctorWorld, run: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every AWS operation a run of the doctor makes is a Describe/Get/List/Simulate call."""
-    operations: list[str] = []
+    """Every AWS call of a doctor run is a Describe/Get/List/Simulate call, and no call is made
+    twice with the same parameters (checks share answers: the stacks, the solution, the files)."""
+    calls: list[tuple[str, str]] = []
     create = healthy.session.client
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, json.dumps(params, sort_keys=True, default=str)))
 
     def recording(service: str, *args: Any, **kwargs: Any) -> Any:
         made = create(service, *args, **kwargs)
-        made.meta.events.register("before-call", lambda model, **_: operations.append(model.name))
+        # first, so that calls the script answers are seen too
+        made.meta.events.register_first("before-parameter-build", record)
         return made
 
     monkeypatch.setattr(healthy.session, "client", recording)
     assert doctor(run, healthy).code == 0
-    assert operations
-    assert all(op.startswith(("Describe", "Get", "List", "Simulate")) for op in operations), operations
+    operations = {name for name, _ in calls}
+    assert {"DescribeSolution", "SimulatePrincipalPolicy", "ListServiceQuotas", "GetSchedule"} <= operations
+    assert all(name.startswith(("Describe", "Get", "List", "Simulate")) for name in operations), operations
+    assert len(calls) == len(set(calls)), calls

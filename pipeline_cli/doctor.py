@@ -26,15 +26,13 @@ _TITLE_WIDTH = max(len(check.title) for check in CHECKS)
 def doctor(env: Environment, console: Console, as_json: bool) -> int:
     """Run every check; 0 all passed (warnings allowed), 1 a check failed, 3 one could not check."""
     results: list[Result] = []
-    if not as_json:
-        region = env.reader.region or "the default region"
-        console.print(
-            Text(f"doctor: {env.pipeline_stack} and {env.data_stack} in {region}", style="bold"), soft_wrap=True
-        )
     for result in run_checks(env):
-        results.append(result)
         if not as_json:
+            if not results:  # after the first check: a doctor that cannot start prints only its error
+                header = f"doctor: {env.pipeline_stack} and {env.data_stack} in {env.reader.region}"
+                console.print(Text(header, style="bold"), soft_wrap=True)
             console.print(result_line(result), soft_wrap=True)
+        results.append(result)
     code = exit_code_for(results)
     if as_json:
         print(json.dumps(doctor_document(env, results, int(code)), indent=2, default=_json_value))

@@ -457,6 +457,7 @@ def test_denied_stack_read_stops_with_exit_3(healthy: DoctorWorld, run: Callable
     result = doctor(run, healthy)
 
     assert result.code == 3
+    assert result.out == ""
     assert result.err.strip() == (
         f"error: access denied: {action} is not allowed for arn:aws:sts::123456789012:assumed-role/operator/jane "
         "(ask for this IAM permission)"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, Mapping
+
 from ..formatting import format_time
 from ..outputs import OUTPUT_ALERT_TOPIC_ARN
 from ..schedule_times import ScheduleExpressionError, next_start
@@ -30,23 +33,7 @@ def check_schedule(env: Environment) -> Finding:
     expression = str(schedule.get("ScheduleExpression", ""))
     time_zone = schedule.get("ScheduleExpressionTimezone") or "UTC"
     state = str(schedule.get("State", ""))
-    try:
-        upcoming = next_start(
-            expression,
-            time_zone,
-            env.now,
-            start_date=schedule.get("StartDate"),
-            end_date=schedule.get("EndDate"),
-            created=schedule.get("CreationDate"),
-        )
-        unreadable = None
-    except ScheduleExpressionError as exc:
-        upcoming, unreadable = None, str(exc)
-    when = (
-        f"next start unknown ({unreadable})"
-        if unreadable
-        else (f"next start {format_time(upcoming)}" if upcoming else "no start left")
-    )
+    upcoming, when, unreadable = _next(schedule, time_zone, env.now)
     facts = {"name": name, "state": state, "expression": expression, "timezone": time_zone, "nextStart": upcoming}
     described = f"{name} {state}: {expression} ({time_zone}), {when}"
     if state != "ENABLED":
@@ -55,9 +42,25 @@ def check_schedule(env: Environment) -> Finding:
             "to run on schedule, deploy with -c schedule_enabled=true",
             **facts,
         )
-    if upcoming is None and unreadable is None:
+    if upcoming is None and not unreadable:
         return warned(f"{described}; it will not start any more runs", "deploy a new schedule_expression", **facts)
     return passed(described, **facts)
+
+
+def _next(schedule: Mapping[str, Any], time_zone: str, now: datetime) -> tuple[datetime | None, str, bool]:
+    """The next start, how to say it, and whether the expression was unreadable."""
+    try:
+        upcoming = next_start(
+            str(schedule.get("ScheduleExpression", "")),
+            time_zone,
+            now,
+            start_date=schedule.get("StartDate"),
+            end_date=schedule.get("EndDate"),
+            created=schedule.get("CreationDate"),
+        )
+    except ScheduleExpressionError as exc:
+        return None, f"next start unknown ({exc})", True
+    return upcoming, f"next start {format_time(upcoming)}" if upcoming else "no start left", False
 
 
 def check_alert_topic(env: Environment) -> Finding:

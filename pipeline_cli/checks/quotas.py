@@ -48,11 +48,11 @@ JOB_KINDS = (
 def quota_for(kind: JobKind, quotas: list[Mapping[str, Any]]) -> float | None:
     """The value of the concurrency quota for `kind` among Service Quotas' `Quotas`, or None.
 
-    Only quotas about jobs *in progress* (pending, active, running, concurrent) are considered:
+    Only quotas about jobs *in progress* (pending, running, concurrent) are considered:
     Personalize lists size quotas under similar names ("...per dataset import job")."""
     for quota in quotas:
         name = str(quota.get("QuotaName", "")).lower()
-        concurrent = any(word in name for word in ("progress", "pending", "concurrent", "active", "running"))
+        concurrent = any(word in name for word in ("progress", "pending", "concurrent", "running"))
         if concurrent and all(word in name for word in kind.name_words) and quota.get("Value") is not None:
             return float(quota["Value"])
     return None

@@ -62,7 +62,7 @@ class AwsReader(Gateway):
         denial when `denied_is_finding`); a `CliError` for every other failure."""
         key = json.dumps([service, operation, kwargs], sort_keys=True, default=str)
         if key not in self._cache:
-            self._cache[key] = self._call(service, operation, frozenset(expect), denied_is_finding, kwargs)
+            self._cache[key] = self._read_uncached(service, operation, frozenset(expect), denied_is_finding, kwargs)
         return self._cache[key]
 
     def pages(
@@ -77,7 +77,7 @@ class AwsReader(Gateway):
                 return
             kwargs = {**kwargs, _PAGE_TOKENS[token_name]: page[token_name]}
 
-    def _call(
+    def _read_uncached(
         self, service: str, operation: str, expect: frozenset[str], denied_is_finding: bool, kwargs: Mapping[str, Any]
     ) -> Mapping[str, Any]:
         client = self._client(service)

@@ -25,7 +25,9 @@ def is_running(status: str | None) -> bool:
 
 def check_region(env: Environment) -> Finding:
     region = env.reader.region
-    offered = env.reader.session.get_available_regions("personalize")
+    session = env.reader.session
+    # botocore's endpoint data, per partition (China and GovCloud regions are listed apart)
+    offered = session.get_available_regions("personalize", partition_name=session.get_partition_for_region(region))
     if region not in offered:
         return failed(
             f"Amazon Personalize is not offered in {region}",

@@ -476,7 +476,10 @@ def healthy(moto_aws: None) -> DoctorWorld:
         ScheduleExpressionTimezone="Europe/Berlin",
         State="ENABLED",
         FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:pbp-dev-pipeline", "RoleArn": GLUE_ROLE},
+        Target={
+            "Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:pbp-dev-pipeline",
+            "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/pbp-dev-scheduler",
+        },
     )
     _stack(
         session,

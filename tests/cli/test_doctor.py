@@ -297,7 +297,9 @@ BROKEN = {
     ),
     "Personalize not offered": Broken(
         "Personalize in region",
-        lambda world: setattr(world.session, "get_available_regions", lambda service: ["eu-west-1", "us-west-2"]),
+        lambda world: setattr(
+            world.session, "get_available_regions", lambda service, partition_name: ["eu-west-1", "us-west-2"]
+        ),
         "Amazon Personalize is not offered in us-east-1",
         "fix: deploy to a region that offers it (eu-west-1, us-west-2) and pass that --region",
     ),

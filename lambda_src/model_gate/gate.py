@@ -54,6 +54,9 @@ from typing import Any, Mapping
 __all__ = [
     "ModelGateError",
     "InvalidGateRule",
+    "InvalidEvent",
+    "SolutionVersionNotActive",
+    "OutputNotSucceeded",
     "ModelQualityGateFailed",
     "USER_PERSONALIZATION_METRICS",
     "ON_FAIL_MODES",
@@ -97,6 +100,19 @@ class ModelGateError(Exception):
 
 class InvalidGateRule(ModelGateError, ValueError):
     """The configured rule is not valid (the message names each bad value and what is allowed)."""
+
+
+class InvalidEvent(ModelGateError, ValueError):
+    """The handler's input does not have the documented shape."""
+
+
+class SolutionVersionNotActive(ModelGateError):
+    """The gate was asked about a solution version that is not ACTIVE (it has no metrics yet)."""
+
+
+class OutputNotSucceeded(ModelGateError):
+    """`accept` was called without a succeeded post-processing output: a version becomes accepted only
+    when its run's output succeeded."""
 
 
 class ModelQualityGateFailed(ModelGateError):

@@ -35,9 +35,9 @@ run (nothing accepted yet), where it is `fail` too and the reason says that no v
 accepted yet.
 
 Figures are compared as the decimals they print as (`Decimal(repr(x))`), not as binary floats, so a
-value exactly at the floor or exactly at the largest allowed drop (0.27 against 0.3 with a drop of
-0.1) passes, as a reader of the reason would expect; binary float arithmetic would reject it
-(0.3 * 0.9 = 0.27000000000000002).
+value exactly at the floor or exactly at the largest allowed drop (0.126 against 0.14 with a drop
+of 0.1) passes, as a reader of the reason would expect; binary float arithmetic would reject it
+(0.14 * (1 - 0.1) = 0.12600000000000003).
 
 Personalize holds out 10% of the users to compute these metrics, and its documentation warns that
 versions trained on different data are not strictly comparable: the drop rule is a guard against a
@@ -325,8 +325,9 @@ def _judge(
             return True, f"{missing}; accepted without a check because on_missing_metric=accept"
         return False, missing
     shown = f"{metric} = {_figure(value)}"
+    versus = f"the last accepted {_figure(last_value)} of {last_accepted.label()}" if last_accepted and last_value is not None else ""
     if _decimal(value) < _decimal(rule.min_value):
-        return False, f"{shown} is below the floor {_figure(rule.min_value)}"
+        return False, f"{shown} is below the floor {_figure(rule.min_value)}" + (f" ({versus})" if versus else "")
     if last_accepted is None:
         return True, f"first run (no accepted version yet): {shown} meets the floor {_figure(rule.min_value)}"
     if last_value is None:
@@ -335,7 +336,6 @@ def _judge(
             f"{last_accepted.label()} has no {metric}, so only the floor applies"
         )
     lowest = _decimal(last_value) * (1 - _decimal(rule.max_relative_drop))
-    versus = f"the last accepted {_figure(last_value)} of {last_accepted.label()}"
     change = _change(value, last_value)
     if _decimal(value) < lowest:
         return False, (

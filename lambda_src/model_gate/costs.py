@@ -148,6 +148,11 @@ class RunUsage:
     state_transitions: int | None = None
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 @dataclass(frozen=True)
 class CostLine:
     item: str
@@ -158,14 +163,8 @@ class CostLine:
     cost: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "item": self.item,
-            "quantity": self.quantity,
-            "unit": self.unit,
-            "unitPrice": self.unit_price,
-            "priceUnit": self.price_unit,
-            "cost": self.cost,
-        }
+        """Fields in camelCase, like the rest of the state machine's data."""
+        return {_camel(f.name): getattr(self, f.name) for f in fields(self)}
 
     def describe(self, currency: str) -> str:
         usage = f"{self.item}: {self.quantity:,.6g} {self.unit}"
@@ -224,47 +223,33 @@ def _line(item: str, quantity: float, unit: str, price: float | None, price_unit
 
 def estimate_run_cost(usage: RunUsage, prices: PriceTable) -> CostEstimate:
     """One line per item the run reports usage for; items without usage are left out."""
-    lines: list[CostLine] = []
-    if usage.training_hours is not None:
-        lines.append(
-            _line("personalize_training", usage.training_hours, "training hours", prices.personalize_training_per_hour, "per training hour", Decimal(1))
-        )
-    if usage.batch_recommendations is not None:
-        lines.append(
-            _line(
-                "personalize_batch_recommendations",
-                usage.batch_recommendations,
-                "recommendation lists",
-                prices.personalize_batch_per_1000_recommendations,
-                "per 1,000",
-                Decimal(1000),
-            )
-        )
-    if usage.ingested_bytes is not None:
-        lines.append(
-            _line("personalize_ingestion", usage.ingested_bytes, "bytes", prices.personalize_ingestion_per_gb, "per GB", Decimal(1024**3))
-        )
-    if usage.glue is not None:
-        flex = usage.glue.execution_class == "FLEX"
-        lines.append(
-            _line(
-                "glue_flex" if flex else "glue_standard",
-                usage.glue.dpu_seconds,
-                "DPU-seconds",
-                prices.glue_flex_per_dpu_hour if flex else prices.glue_standard_per_dpu_hour,
-                "per DPU-hour",
-                Decimal(3600),
-            )
-        )
-    if usage.state_transitions is not None:
-        lines.append(
-            _line(
-                "step_functions",
-                usage.state_transitions,
-                "state transitions",
-                prices.step_functions_per_1000_transitions,
-                "per 1,000",
-                Decimal(1000),
-            )
-        )
-    return CostEstimate(prices.currency, tuple(lines))
+    glue = usage.glue
+    flex = glue is not None and glue.execution_class == "FLEX"
+    # (item, quantity, unit, unit price, what the price is per, quantity units per priced unit)
+    items: list[tuple[str, float | None, str, float | None, str, int]] = [
+        ("personalize_training", usage.training_hours, "training hours", prices.personalize_training_per_hour, "per training hour", 1),
+        (
+            "personalize_batch_recommendations",
+            usage.batch_recommendations,
+            "recommendation lists",
+            prices.personalize_batch_per_1000_recommendations,
+            "per 1,000",
+            1000,
+        ),
+        ("personalize_ingestion", usage.ingested_bytes, "bytes", prices.personalize_ingestion_per_gb, "per GB", 1024**3),
+        (
+            "glue_flex" if flex else "glue_standard",
+            glue.dpu_seconds if glue is not None else None,
+            "DPU-seconds",
+            prices.glue_flex_per_dpu_hour if flex else prices.glue_standard_per_dpu_hour,
+            "per DPU-hour",
+            3600,
+        ),
+        ("step_functions", usage.state_transitions, "state transitions", prices.step_functions_per_1000_transitions, "per 1,000", 1000),
+    ]
+    lines = tuple(
+        _line(item, quantity, unit, price, price_unit, Decimal(per))
+        for item, quantity, unit, price, price_unit, per in items
+        if quantity is not None
+    )
+    return CostEstimate(prices.currency, lines)

@@ -3,18 +3,10 @@ for Personalize and Glue (moto implements neither GetSolutionMetrics nor a usabl
 
 from __future__ import annotations
 
-import os
 import types
 from typing import Any, Iterator
 
 import pytest
-
-# Before boto3 / Powertools are imported by the modules under test.
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "model-gate-test")
 
 REGION = "us-east-1"
 TABLE = "accepted-versions-test"
@@ -23,6 +15,18 @@ SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/pbp-dev-solution
 
 def version_arn(version_id: str, solution: str = SOLUTION) -> str:
     return f"{solution}/{version_id}"
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region for every client the tests create; nothing reaches AWS."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

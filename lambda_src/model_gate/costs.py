@@ -97,16 +97,18 @@ class PriceTable:
     None means "not known": the line is shown unpriced."""
 
     currency: str = "USD"
-    # Not set: https://aws.amazon.com/personalize/pricing/ (checked 2026-11-29 through the stored
-    # pages) bills training per training hour, but no English page with the figure could be read.
+    # Not set: the Personalize pricing page (https://aws.amazon.com/personalize/pricing/, read
+    # 2026-11-29 in its German edition) bills training per training hour, but the figure could not be
+    # read there; set it from the page for your region.
     personalize_training_per_hour: float | None = None
     # Not set: same page; neither the figure nor whether a "recommendation" is a list or an item
     # could be confirmed.
     personalize_batch_per_1000_recommendations: float | None = None
-    # Not set: same page (billed per GB ingested); figure not confirmed.
+    # Not set: same page (billed per GB uploaded to Personalize); figure not confirmed.
     personalize_ingestion_per_gb: float | None = None
     # 0.44 USD per DPU-hour: AWS Glue pricing page, ETL job example ("the price of 1 DPU-Hour is
-    # $0.44"), read 2026-11-29.
+    # $0.44"), read 2026-11-29 in a Turkish-language copy of the page; third-party cost guides give
+    # the same figure.
     glue_standard_per_dpu_hour: float | None = 0.44
     # Not set: Flex is billed at a lower DPU-hour rate (AWS Big Data Blog, "Introducing AWS Glue Flex
     # jobs", 2022); the figure could not be confirmed from AWS's pricing page on 2026-11-29.

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from stacks.config import ConfigError, PipelineConfig
-from tests.conftest import CDK_CONTEXT
+from tests.support.cdk_app import CDK_CONTEXT
 
 
 def test_cdk_json_holds_every_key_and_nothing_unknown() -> None:
@@ -110,7 +110,7 @@ def test_execution_must_outlast_one_job_wait() -> None:
 
 
 def test_bad_context_stops_synth(tmp_path) -> None:
-    from tests.conftest import synth
+    from tests.support.cdk_app import synth
 
     with pytest.raises(ConfigError, match="'min_rating' has value 'lots'"):
         synth(tmp_path, min_rating="lots")
@@ -119,7 +119,7 @@ def test_bad_context_stops_synth(tmp_path) -> None:
 def test_readme_config_table_matches_cdk_json() -> None:
     import re
 
-    from tests.conftest import ROOT
+    from tests.support.cdk_app import ROOT
 
     rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
     documented = {key: default.strip() for key, default in rows}

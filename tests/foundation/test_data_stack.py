@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from tests.conftest import synth, templates_of
+from tests.support.cdk_app import synth, templates_of
 
 
 def _resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from stacks.personalize import INTERACTIONS_SCHEMA
-from tests.conftest import synth, templates_of
+from tests.support.cdk_app import synth, templates_of
 from tests.foundation.test_data_stack import _logical_id
 
 

@@ -6,7 +6,7 @@ import json
 
 from aws_cdk.assertions import Match, Template
 
-from tests.conftest import synth, templates_of
+from tests.support.cdk_app import synth, templates_of
 
 
 def _only(template: Template, resource_type: str) -> tuple[str, dict]:

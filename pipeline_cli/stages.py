@@ -9,19 +9,19 @@ of its own, under its raw name, so a new state shows up instead of breaking the 
 Stage table (first matching prefix wins; names and prefixes are compared lower-cased with
 everything but letters and digits removed, so `Post-process (hook)` matches `PostProcess`):
 
-| stage            | state names starting with                                          |
-|------------------|--------------------------------------------------------------------|
-| overlap guard    | `Overlap`, `Guard`, `List running`, `Other runs`, `Find oldest`,   |
-|                  | `Oldest running`, `Skip`                                           |
-| Glue ETL         | `Glue`, `Etl`, `Transform`                                         |
-| dataset import   | `DatasetImport`, `Import`                                          |
-| training         | `SolutionVersion`, `Training`                                      |
-| batch inference  | `Batch`                                                            |
-| post-processing  | `PostProcess`, `Manifest`                                          |
+| stage            | state names starting with                                             |
+|------------------|-----------------------------------------------------------------------|
+| overlap guard    | `List running`, `Other runs`, `Find oldest`, `Oldest running`, `Skip` |
+| Glue ETL         | `Transform`                                                           |
+| dataset import   | `Import`                                                              |
+| training         | `Training`                                                            |
+| batch inference  | `Batch`                                                               |
+| post-processing  | `PostProcess`                                                         |
 
-The guard and `Transform` prefixes are the state names of `stacks/orchestration.py`
-(`List running executions`, `Transform (Glue)`, `Import: create job`, ...); states such as
-`Prepare run` and `Summarize run` are listed under their own names.
+The prefixes are those of the state names of `stacks/orchestration.py` (`List running executions`,
+`Transform (Glue)`, `Import: create job`, ...), and each names at least one state of the synthesized
+definition (tests/cli/test_stages.py checks both against it); `Prepare run` and `Summarize run` are
+listed under their own names.
 
 A stage's duration runs from the first entry of any of its states to the last exit (so a polling
 loop of Wait/Task/Choice states is one stage). An unmapped `Succeed` state (the end marker) is
@@ -36,6 +36,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Iterable, Mapping
 
+from pipeline_contracts.statuses import EXECUTION_NOT_SUCCEEDED_STATUSES
+
 __all__ = [
     "STAGES",
     "StageDef",
@@ -43,6 +45,7 @@ __all__ = [
     "Stage",
     "Timeline",
     "stage_of",
+    "normalized_name",
     "build_timeline",
     "is_skipped",
     "skip_reason",
@@ -59,23 +62,20 @@ class StageDef:
 
 
 STAGES: tuple[StageDef, ...] = (
-    StageDef(
-        "guard",
-        "overlap guard",
-        ("Overlap", "Guard", "List running", "Other runs", "Find oldest", "Oldest running", "Skip"),
-    ),
-    StageDef("etl", "Glue ETL", ("Glue", "Etl", "Transform")),
-    StageDef("import", "dataset import", ("DatasetImport", "Import")),
-    StageDef("training", "training", ("SolutionVersion", "Training")),
+    StageDef("guard", "overlap guard", ("List running", "Other runs", "Find oldest", "Oldest running", "Skip")),
+    StageDef("etl", "Glue ETL", ("Transform",)),
+    StageDef("import", "dataset import", ("Import",)),
+    StageDef("training", "training", ("Training",)),
     StageDef("batch", "batch inference", ("Batch",)),
-    StageDef("postprocess", "post-processing", ("PostProcess", "Manifest")),
+    StageDef("postprocess", "post-processing", ("PostProcess",)),
 )
 """The pipeline's stages in run order: the table of the module docstring."""
 
 _STAGE_INDEX = {s.key: i for i, s in enumerate(STAGES)}
 
 RUNNING_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
-FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+FAILED_STATUSES = frozenset(EXECUTION_NOT_SUCCEEDED_STATUSES)
+"""Execution statuses the CLI reports as a failed run (exit code 1): the same set the alert rule announces."""
 _END_EVENTS = {
     "ExecutionSucceeded": "SUCCEEDED",
     "ExecutionFailed": "FAILED",
@@ -84,16 +84,17 @@ _END_EVENTS = {
 }
 
 
-def _normalized(name: str) -> str:
+def normalized_name(name: str) -> str:
+    """What prefixes are compared on: lower case, letters and digits only."""
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-_NORMALIZED_PREFIXES = tuple((stage, tuple(_normalized(p) for p in stage.prefixes)) for stage in STAGES)
+_NORMALIZED_PREFIXES = tuple((stage, tuple(normalized_name(p) for p in stage.prefixes)) for stage in STAGES)
 
 
 def stage_of(state_name: str) -> StageDef | None:
     """The stage a state belongs to by its name's prefix, or None (the state is its own stage)."""
-    name = _normalized(state_name)
+    name = normalized_name(state_name)
     for stage, prefixes in _NORMALIZED_PREFIXES:
         if any(name.startswith(p) for p in prefixes):
             return stage

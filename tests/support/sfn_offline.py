@@ -36,7 +36,7 @@ import types
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 from unittest import mock
 
 import boto3

@@ -89,7 +89,7 @@ def bucket_policy_statements(template: TemplateLike, bucket_id: str) -> list[dic
     return policy["Properties"]["PolicyDocument"]["Statement"]
 
 
-def granted(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+def grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Action -> the resources the statements allow it on (each as sorted JSON, so tokens compare)."""
     result: dict[str, set[str]] = {}
     for statement in statements:

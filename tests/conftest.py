@@ -27,6 +27,15 @@ hold for every deployable shape takes the `configuration` fixture (or `configure
 per name here; a new file in `config/` is then synthesized and checked by those tests without further edits."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks `spark` every test that needs the local Spark session (the `spark` fixture, directly or through
+    another fixture), so that `pytest -m "not spark"` is the fast lane without a list to keep up to date."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
 @dataclass
 class Synthesized:
     app: PipelineApp

@@ -8,7 +8,8 @@ from `pipeline_contracts.stack_outputs`, which the stacks use for their output i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from pipeline_contracts import stack_outputs
 

@@ -252,10 +252,14 @@ class PipelineConfig:
     def _check_combinations(self) -> None:
         if self.training_mode == "UPDATE" and self.recipe != "aws-user-personalization":
             raise ConfigError.invalid(
-                "training_mode", self.training_mode, "FULL when recipe is not aws-user-personalization (UPDATE needs it)"
+                "training_mode",
+                self.training_mode,
+                "FULL when recipe is not aws-user-personalization (UPDATE needs it)",
             )
         if self.status_poll_seconds * 2 > self.job_max_wait_hours * 3600:
-            raise ConfigError.invalid("status_poll_seconds", self.status_poll_seconds, "at most half of job_max_wait_hours")
+            raise ConfigError.invalid(
+                "status_poll_seconds", self.status_poll_seconds, "at most half of job_max_wait_hours"
+            )
         if self.execution_timeout_hours <= self.job_max_wait_hours:
             raise ConfigError.invalid(
                 "execution_timeout_hours",

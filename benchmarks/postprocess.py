@@ -180,7 +180,8 @@ def scenario_tracemalloc(path: Path, limit: int) -> dict[str, Any]:
     return {"lines": counts.lines, "tracemalloc_peak_mb": peak / 2**20}
 
 
-def scenario_handler(path: Path, lines: int) -> dict[str, Any]:
+def _lambda_environment() -> None:
+    """What the handler module reads at import: fake credentials and Powertools settings of its own."""
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
@@ -189,6 +190,10 @@ def scenario_handler(path: Path, lines: int) -> dict[str, Any]:
         POWERTOOLS_SERVICE_NAME="bench",
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
+
+
+def scenario_handler(path: Path, lines: int) -> dict[str, Any]:
+    _lambda_environment()
     import boto3
     from moto import mock_aws
 
@@ -230,14 +235,7 @@ def scenario_handler_stub(path: Path) -> dict[str, Any]:
     (threads, queues, part buffers) and its peak RSS, boto3 and Powertools imported."""
     import zlib
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_METRICS_NAMESPACE="Bench",
-        POWERTOOLS_SERVICE_NAME="bench",
-        POWERTOOLS_LOG_LEVEL="WARNING",
-    )
+    _lambda_environment()
     from lambda_src.postprocess import handler
 
     class Stub:

@@ -216,7 +216,7 @@ class PipelineConfig:
     exploration_item_age_cut_off_days: int | None = _setting(None, _optional(_whole_number(1, 3650)))
     # Orchestration: how often job states are polled and how long anything may take. A job's end falls
     # anywhere in a poll interval, so the default 45 s keeps the mean detection lag near 22 s and the worst
-    # under 60 s; a run with 3 h of training then takes about 1,210 state transitions (benchmarks/orchestration.py
+    # under 60 s; a run with 3 h of training then takes about 1,200 state transitions (benchmarks/orchestration.py
     # measures both; its targets are a mean lag <= 30 s and <= 1,500 transitions).
     status_poll_seconds: int = _setting(45, _whole_number(5, 3600))
     busy_retry_seconds: int = _setting(60, _whole_number(5, 3600))

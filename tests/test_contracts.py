@@ -88,6 +88,16 @@ def test_post_processing_functions_publish_under_the_dashboards_namespace_and_se
         assert variables["POWERTOOLS_SERVICE_NAME"] == default_app.config.resource_name("postprocess")
 
 
+def test_powertools_names_the_service_dimension_as_the_dashboard_does() -> None:
+    """The handler sets no dimension itself: Powertools adds the service (POWERTOOLS_SERVICE_NAME) under this name."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    published = EphemeralMetrics(namespace=metrics.NAMESPACE, service="pbp-dev-postprocess")
+    published.add_metric(name=metrics.LINES_PROCESSED, unit=MetricUnit.Count, value=1)
+    (directive,) = published.serialize_metric_set()["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [[metrics.SERVICE_DIMENSION]]
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Statuses: state machine, alert rule and CLI
 

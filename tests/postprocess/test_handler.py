@@ -105,7 +105,6 @@ def test_process_file_writes_outputs_with_kms_and_returns_counts(aws: Any, lambd
     }
     (directive,) = emf[-1]["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == metrics.NAMESPACE
-    assert directive["Dimensions"] == [[metrics.SERVICE_DIMENSION]]
     assert {m["Name"] for m in directive["Metrics"]} == set(metrics.POSTPROCESS_METRICS)
 
 

@@ -7,9 +7,9 @@ from `pipeline_contracts.stack_outputs`, which the stacks use for their output i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Iterable, Mapping
 
 from pipeline_contracts import stack_outputs
 
@@ -35,6 +35,18 @@ OUTPUT_CURATED_BUCKET_NAME = stack_outputs.CURATED_BUCKET_NAME
 """Optional: the bucket runs write recommendations to (each run's exact prefix is in its output)."""
 OUTPUT_ALERT_TOPIC_ARN = stack_outputs.ALERT_TOPIC_ARN
 """Optional: the SNS topic failures are announced on (shown so operators know who was told)."""
+
+# Read by `doctor` only (pipeline stack, then data stack where noted).
+OUTPUT_GLUE_JOB_NAME = stack_outputs.GLUE_JOB_NAME
+"""Pipeline stack: the ETL job; its `--input_uri` tells where raw files are read."""
+OUTPUT_SOLUTION_ARN_PARAMETER_NAME = stack_outputs.SOLUTION_ARN_PARAMETER_NAME
+"""Both stacks: the SSM parameter holding the solution ARN the state machine reads at run start."""
+OUTPUT_SOLUTION_ARN = stack_outputs.SOLUTION_ARN
+"""Data stack: the Personalize solution."""
+OUTPUT_DATASET_GROUP_ARN = stack_outputs.DATASET_GROUP_ARN
+"""Data stack: the Personalize dataset group."""
+OUTPUT_DATA_KEY_ARN = stack_outputs.DATA_KEY_ARN
+"""Data stack: the KMS key of the data buckets."""
 
 REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN,)
 OPTIONAL_OUTPUTS = (OUTPUT_CURATED_BUCKET_NAME, OUTPUT_ALERT_TOPIC_ARN)

@@ -19,6 +19,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import ConfigError, PipelineConfig
 from stacks.data_stack import DataStack
+from stacks.dependencies import prune_redundant_dependencies
 from stacks.pipeline_stack import PipelineStack
 
 
@@ -77,6 +78,8 @@ class PipelineApp:
         self.pipeline_stack = PipelineStack(
             app, f"{name}-pipeline", config=self.config, data=self.data_stack, env=env
         )
+        for stack in self.stacks:
+            prune_redundant_dependencies(stack)
         cdk.Tags.of(app).add("project", "personalize-batch-pipeline")
         cdk.Tags.of(app).add("environment", self.config.environment)
         if with_nag:

@@ -6,10 +6,8 @@ holds the fixtures and the list of named configurations every configuration-wide
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 
@@ -19,7 +17,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 from aws_cdk.assertions import Template  # noqa: E402
 
 from stacks.app_factory import DEFAULT_CONFIGURATION, PipelineApp, named_configurations  # noqa: E402
-from tests.support.cdk_app import synth, templates_of  # noqa: E402
+from tests.support.cdk_app import Synthesized, synth  # noqa: E402
 
 CONFIGURATIONS: tuple[str, ...] = named_configurations()
 """Every configuration `-c config=NAME` accepts (the default first, then `config/*.json`). A check that must
@@ -36,18 +34,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.spark)
 
 
-@dataclass
-class Synthesized:
-    app: PipelineApp
-
-    @functools.cached_property
-    def templates(self) -> dict[str, Template]:
-        """Templates by stack name, read once (each `Template.from_stack` is a jsii round trip)."""
-        return templates_of(self.app)
-
-
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
+def synthesized_apps(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
     """The app of a named configuration, synthesized on first use and shared by the whole session."""
     apps: dict[str, Synthesized] = {}
 
@@ -66,23 +54,23 @@ def configuration(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def configured_app(configuration: str, synthesized: Callable[[str], Synthesized]) -> PipelineApp:
-    return synthesized(configuration).app
+def configured_app(configuration: str, synthesized_apps: Callable[[str], Synthesized]) -> PipelineApp:
+    return synthesized_apps(configuration).app
 
 
 @pytest.fixture(scope="session")
-def configured_templates(configuration: str, synthesized: Callable[[str], Synthesized]) -> dict[str, Template]:
-    return synthesized(configuration).templates
+def configured_templates(configuration: str, synthesized_apps: Callable[[str], Synthesized]) -> dict[str, Template]:
+    return synthesized_apps(configuration).templates
 
 
 @pytest.fixture(scope="session")
-def default_app(synthesized: Callable[[str], Synthesized]) -> PipelineApp:
-    return synthesized(DEFAULT_CONFIGURATION).app
+def default_app(synthesized_apps: Callable[[str], Synthesized]) -> PipelineApp:
+    return synthesized_apps(DEFAULT_CONFIGURATION).app
 
 
 @pytest.fixture(scope="session")
-def default_templates(synthesized: Callable[[str], Synthesized]) -> dict[str, Template]:
-    return synthesized(DEFAULT_CONFIGURATION).templates
+def default_templates(synthesized_apps: Callable[[str], Synthesized]) -> dict[str, Template]:
+    return synthesized_apps(DEFAULT_CONFIGURATION).templates
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,11 @@ The one place tests synthesize the real app from; `tests/conftest.py` builds its
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,18 @@ from stacks.app_factory import CONFIGURATION_KEY, DEFAULT_CONFIGURATION, Pipelin
 ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class Synthesized:
+    """An app and, read once on first use, its templates by stack name (`Template.from_stack` is a jsii
+    round trip per stack)."""
+
+    app: PipelineApp
+
+    @functools.cached_property
+    def templates(self) -> dict[str, Template]:
+        return templates_of(self.app)
 
 
 def synth(

@@ -92,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_history.add_argument("--json", action="store_true", help="machine-readable output")
 
     p_doctor = sub.add_parser(
-        "doctor", parents=[common], help="check a deployed environment (read-only): what stands between it and a good run"
+        "doctor",
+        parents=[common],
+        help="check a deployed environment (read-only): what stands between it and a good run",
     )
     p_doctor.add_argument(
         "--data-stack", metavar="NAME", help="data stack name (default: the pipeline stack's, -pipeline -> -data)"

@@ -31,11 +31,11 @@ not listed. An execution is *skipped* when it SUCCEEDED and its output says so (
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from collections.abc import Iterable, Mapping
 
 from pipeline_contracts.statuses import EXECUTION_NOT_SUCCEEDED_STATUSES
 

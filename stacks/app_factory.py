@@ -23,17 +23,17 @@ from stacks.dependencies import prune_redundant_dependencies
 from stacks.pipeline_stack import PipelineStack
 
 
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+CONFIGURATION_KEY = "config"
+DEFAULT_CONFIGURATION = "default"
+"""The name of `cdk.json`'s context alone (no file is merged)."""
+
+
 def environment_from_cdk_variables() -> cdk.Environment | None:
     """The account/region the CDK CLI resolved, or None for an environment-agnostic synth."""
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")
     return cdk.Environment(account=account, region=region) if account and region else None
-
-
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
-CONFIGURATION_KEY = "config"
-DEFAULT_CONFIGURATION = "default"
-"""The name of `cdk.json`'s context alone (no file is merged)."""
 
 
 def named_configurations() -> tuple[str, ...]:
@@ -49,7 +49,10 @@ def named_configuration(name: str) -> dict[str, Any]:
     if name not in names:
         raise ConfigError.invalid(CONFIGURATION_KEY, name, f"one of {', '.join(names)} (a file config/<name>.json)")
     path = CONFIG_DIR / f"{name}.json"
-    values = json.loads(path.read_text())
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError.invalid(CONFIGURATION_KEY, name, f"a name whose file {path.name} is JSON ({error})") from None
     if not isinstance(values, dict):
         raise ConfigError.invalid(CONFIGURATION_KEY, name, f"a name whose file {path.name} holds a JSON object")
     for key, value in values.items():

@@ -57,6 +57,7 @@ def test_an_unknown_key_stops_with_the_keys_there_are(config_dir: Path) -> None:
     [
         ('{"num_results": 0}', r"'num_results' has value 0; allowed: a whole number"),
         ("[]", r"'config' has value 'prod'; allowed: a name whose file prod.json holds a JSON object"),
+        ('{"environment": "prod",}', r"'config' has value 'prod'; allowed: a name whose file prod.json is JSON \(Expecting"),
     ],
 )
 def test_a_bad_file_stops_with_the_usual_message(config_dir: Path, content: str, match: str) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # Tests never reach AWS: any client that slips past moto fails fast instead of hanging on IMDS.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 

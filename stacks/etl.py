@@ -131,7 +131,7 @@ class RatingsEtl(Construct):
             extra_python_files=[glue.Code.from_bucket(module.bucket, module.s3_object_key)],
             glue_version=glue.GlueVersion.V5_0,
             worker_configuration=glue.WorkerConfiguration(
-                worker_type=glue.WorkerType[config.glue_worker_type.replace(".", "_")],
+                worker_type=config.glue_worker,
                 number_of_workers=config.glue_worker_count,
             ),
             timeout=Duration.minutes(config.glue_timeout_minutes),

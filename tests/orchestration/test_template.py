@@ -12,6 +12,7 @@ import pytest
 from stacks.config import ConfigError, PipelineConfig
 from stacks.orchestration import BUSY_ERRORS, HISTORY_EVENT_LIMIT
 from tests.support.orchestration_stack import SynthesizedOrchestration
+from tests.support.templates import as_list, logical_id_starting_with, role_statements
 
 from .conftest import HOOK_STATE
 
@@ -23,28 +24,12 @@ LOOP_STATES = [
 ]  # fmt: skip
 
 
-def statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
-    """The statements of the policies attached to the role whose logical id starts with `role_prefix`."""
-    found = []
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::IAM::Policy":
-            continue
-        roles = [r.get("Ref", "") for r in resource["Properties"].get("Roles", [])]
-        if any(r.startswith(role_prefix) for r in roles):
-            found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
-    return found
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 @pytest.fixture(scope="module")
 def sm_statements(orchestration: SynthesizedOrchestration) -> list[dict[str, Any]]:
     role = orchestration.properties["RoleArn"]["Fn::GetAtt"][0]
     return [
         {**s, "Action": as_list(s["Action"]), "Resource": orchestration.cloud.resolve(as_list(s["Resource"]))}
-        for s in statements(orchestration.template, role)
+        for s in role_statements(orchestration.template, role)
     ]
 
 
@@ -112,16 +97,11 @@ def test_logging_all_to_an_encrypted_log_group_and_tracing(orchestration: Synthe
     log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
     assert orchestration.template["Resources"][log_group_id]["DeletionPolicy"] == "Delete"  # redeployable stack
     log_group = orchestration.template["Resources"][log_group_id]["Properties"]
-    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [_logical_id(orchestration, "LogsKey"), "Arn"]}
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [logical_id_starting_with(orchestration.template, "LogsKey"), "Arn"]}
     assert log_group["RetentionInDays"] > 0
     assert log_group["LogGroupName"] == f"/aws/vendedlogs/states/{orchestration.state_machine_name}"
     assert orchestration.properties["TracingConfiguration"] == {"Enabled": True}
     assert orchestration.state_machine_name == orchestration.config.resource_name("batch-pipeline")
-
-
-def _logical_id(orchestration: SynthesizedOrchestration, prefix: str) -> str:
-    (logical_id,) = [k for k in orchestration.template["Resources"] if k.startswith(prefix)]
-    return logical_id
 
 
 def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
@@ -201,7 +181,7 @@ def test_naming_function(orchestration: SynthesizedOrchestration) -> None:
     assert properties["Handler"] == "run_names.handler.handle"
     assert properties["Runtime"] == "python3.13"
     log_group = orchestration.template["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
-    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [_logical_id(orchestration, "LogsKey"), "Arn"]}
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [logical_id_starting_with(orchestration.template, "LogsKey"), "Arn"]}
     assert "ManagedPolicyArns" not in orchestration.template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
 
 

@@ -37,6 +37,7 @@ from lambda_src.run_names.naming import run_names
 from stacks.app_factory import PipelineApp
 from tests.support.orchestration_stack import SynthesizedOrchestration, orchestration_inputs
 from tests.support.sfn_offline import ACCOUNT, EPOCH, ExecutionResult, OfflineStepFunctions, ServiceError, VirtualClock
+from tests.support.templates import logical_id_of
 
 REGION = "us-east-1"
 EXECUTION = "weekly-2026-01-04"
@@ -60,7 +61,7 @@ CSV_HEADER = "user_id,rank,item_id,score"
 def pipeline(default_app: PipelineApp, pipeline_template: Any, data_template: Any) -> SynthesizedOrchestration:
     """The pipeline stack's state machine as the harness runs it (definition from `pipeline_template`)."""
     stack, data = default_app.pipeline_stack, default_app.data_stack
-    logical_id = stack.resolve(stack.get_logical_id(stack.orchestration.state_machine.node.default_child))
+    logical_id = logical_id_of(stack.orchestration.state_machine)
     inputs = orchestration_inputs(
         stack,
         {
@@ -107,7 +108,7 @@ def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> d
     result = {}
     roles = (("list", parts.list_files), ("process", parts.process_file), ("manifest", parts.write_manifest))
     for role, construct in roles:
-        logical_id = stack.resolve(stack.get_logical_id(construct.function.node.default_child))
+        logical_id = logical_id_of(construct.function)
         properties = pipeline.template["Resources"][logical_id]["Properties"]
         result[role] = TemplateFunction(
             logical_id=logical_id,
@@ -122,8 +123,7 @@ def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> d
 
 @pytest.fixture(scope="module")
 def alert_topic_arn(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> str:
-    stack = default_app.pipeline_stack
-    return pipeline.cloud.arn(stack.resolve(stack.get_logical_id(stack.alerts.topic.node.default_child)))
+    return pipeline.cloud.arn(logical_id_of(default_app.pipeline_stack.alerts.topic))
 
 
 # ----------------------------------------------------------------------------------------------------------------

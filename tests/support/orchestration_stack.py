@@ -28,6 +28,7 @@ from stacks.config import PipelineConfig  # noqa: E402
 from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
 from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
+from tests.support.templates import logical_id_of  # noqa: E402
 
 REGION = "eu-west-1"
 PERSONALIZE = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
@@ -154,6 +155,6 @@ def synth_orchestration(
     result = {}
     for key, (stack, construct, wiring) in stacks.items():
         template = assembly.get_stack_by_name(stack.stack_name).template
-        logical_id = stack.resolve(stack.get_logical_id(construct.state_machine.node.default_child))
+        logical_id = logical_id_of(construct.state_machine)
         result[key] = SynthesizedOrchestration(configs[key], template, logical_id, orchestration_inputs(stack, wiring))
     return result

@@ -36,9 +36,11 @@ import types
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 from unittest import mock
 
+# First of the third-party imports: it refuses a moto other than the one whose internals are patched here.
+import tests.support.moto_pin  # noqa: F401  (imported for its check, see the line above)
 import boto3
 import botocore.session
 from botocore.awsrequest import AWSResponse

@@ -62,11 +62,10 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
             personalize_role=data.personalize_access.service_role,
-            dataset_group_arn=data.personalize.dataset_group_arn,
             dataset_arn=data.personalize.dataset_arn,
             solution_arn=data.personalize.solution_arn,
             solution_name=data.personalize.solution_name,
-            post_process=self.post_processing.states,
+            post_process=self.post_processing.stage,
         )
         state_machine = self.orchestration.state_machine
         # The success summary goes to the encrypted alert topic.

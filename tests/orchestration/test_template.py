@@ -243,6 +243,6 @@ def test_configs_that_could_pass_the_history_limit_are_refused(overrides: dict, 
 
 
 def test_shipped_defaults_fit_the_history_limit() -> None:
-    from stacks.orchestration import _check_history_budget
+    from stacks.orchestration import check_history_budget
 
-    _check_history_budget(PipelineConfig())
+    check_history_budget(PipelineConfig())

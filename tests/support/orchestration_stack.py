@@ -31,7 +31,6 @@ from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, 
 
 REGION = "eu-west-1"
 PERSONALIZE = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
-DATASET_GROUP_ARN = f"{PERSONALIZE}:dataset-group/pbp-test"
 DATASET_ARN = f"{PERSONALIZE}:dataset/pbp-test/INTERACTIONS"
 SOLUTION_ARN = f"{PERSONALIZE}:solution/pbp-test-solution"
 GLUE_JOB_NAME = "pbp-test-transform"
@@ -62,7 +61,6 @@ def build_stack(
         "Orchestration",
         config=config,
         logs_key=kms.Key(stack, "LogsKey"),
-        dataset_group_arn=DATASET_GROUP_ARN,
         post_process=post_process,
         **wiring,
     )

@@ -7,7 +7,7 @@ from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.keys import EncryptionKeys
-from stacks.personalize import PersonalizeResources
+from stacks.personalize import SOLUTION_ARN_PARAMETER_OUTPUT, PersonalizeResources, solution_arn_parameter_name
 from stacks.personalize_access import PersonalizeAccess
 from stacks.storage import DataLake
 
@@ -56,5 +56,10 @@ class DataStack(Stack):
             ("PersonalizeRoleArn", self.personalize_access.service_role.role_arn, "Role Personalize assumes"),
             ("DatasetGroupArn", self.personalize.dataset_group_arn, "Personalize dataset group"),
             ("SolutionArn", self.personalize.solution_arn, "Personalize solution trained by each run"),
+            (
+                SOLUTION_ARN_PARAMETER_OUTPUT,
+                solution_arn_parameter_name(config),
+                "SSM parameter holding the solution ARN; each run reads it",
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

@@ -12,6 +12,7 @@ from stacks.etl import RatingsEtl
 from stacks.monitoring import PipelineAlerts
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
+from stacks.personalize import SOLUTION_ARN_PARAMETER_OUTPUT, solution_arn_parameter_name
 from stacks.postprocess import RunPostProcessing
 from stacks.schedule import PipelineSchedule
 
@@ -63,8 +64,6 @@ class PipelineStack(Stack):
             logs_key=keys.logs_key,
             personalize_role=data.personalize_access.service_role,
             dataset_arn=data.personalize.dataset_arn,
-            solution_arn=data.personalize.solution_arn,
-            solution_name=data.personalize.solution_name,
             post_process=self.post_processing.stage,
         )
         state_machine = self.orchestration.state_machine
@@ -95,5 +94,10 @@ class PipelineStack(Stack):
             (CURATED_BUCKET_OUTPUT, lake.curated_bucket.bucket_name, "Where each run's recommendations land"),
             ("GlueJobName", self.etl.job.job_name, "The ETL job each run starts"),
             ("DashboardName", self.dashboard.dashboard.dashboard_name, "CloudWatch dashboard of the pipeline"),
+            (
+                SOLUTION_ARN_PARAMETER_OUTPUT,
+                solution_arn_parameter_name(config),
+                "SSM parameter each run reads the solution ARN from (written by the data stack)",
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -13,13 +14,16 @@ from constructs import Construct
 from stacks.orchestration.stage import Stage
 
 JsonPath = sfn.JsonPath
+SOLUTION_UNAVAILABLE_ERROR = "SolutionArnUnavailable"
 
 
 class PrepareRun(Stage):
-    """Invokes the naming function (`lambda_src/run_names`) with the execution's name, ARN and start time.
+    """Invokes the naming function (`lambda_src/run_names`) with the execution's name, ARN and start time,
+    then reads the current solution's ARN from its SSM parameter.
 
     Writes `$.run`: `id`, one name per key of `job_name_prefixes`, and the run's `interactionsUri`,
-    `batchInputUri` (transformed bucket) and `batchOutputUri` (curated bucket).
+    `batchInputUri` (transformed bucket) and `batchOutputUri` (curated bucket); and `$.solution.Arn`.
+    A parameter that cannot be read fails the run (SolutionArnUnavailable) before any work is done.
     """
 
     def __init__(
@@ -31,9 +35,12 @@ class PrepareRun(Stage):
         job_name_prefixes: Mapping[str, str],
         transformed_bucket: s3.IBucket,
         curated_bucket: s3.IBucket,
+        solution_arn_parameter_name: str,
     ) -> None:
         """`job_name_prefixes`: state-data key -> Personalize job-name prefix (e.g. importJobName ->
-        pbp-dev-import); the function appends the run's suffix to each."""
+        pbp-dev-import); the function appends the run's suffix to each. `solution_arn_parameter_name`: the SSM
+        parameter the data stack keeps the solution ARN in (read at run time: the solution is replaced when its
+        settings change, and a value fixed at deploy time would go stale)."""
         super().__init__(scope, construct_id)
         run_uri = "s3://{bucket}/runs/{{}}/{folder}/"
 
@@ -63,4 +70,42 @@ class PrepareRun(Stage):
             },
             result_path="$.run",
         )
-        self._set_flow(prepare, prepare)
+        read_solution = self._read_solution_arn(solution_arn_parameter_name)
+        prepare.next(read_solution)
+        self._set_flow(prepare, read_solution)
+
+    def _read_solution_arn(self, parameter_name: str) -> tasks.CallAwsService:
+        parameter_arn = Stack.of(self).format_arn(
+            service="ssm",
+            resource="parameter",
+            resource_name=parameter_name.lstrip("/"),
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        read = tasks.CallAwsService(
+            self,
+            "Prepare run: read solution ARN",
+            service="ssm",
+            action="getParameter",
+            iam_action="ssm:GetParameter",
+            iam_resources=[parameter_arn],
+            parameters={"Name": parameter_name},
+            result_selector={"Arn": JsonPath.string_at("$.Parameter.Value")},
+            result_path="$.solution",
+        )
+        read.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        read.add_catch(
+            sfn.Fail(
+                self,
+                "Prepare run: solution ARN unavailable",
+                error=SOLUTION_UNAVAILABLE_ERROR,
+                cause_path=JsonPath.format(
+                    f"Cannot read the Personalize solution ARN from SSM parameter {parameter_name} ({{}}). Deploy the "
+                    "data stack (npx cdk deploy --all): it creates the parameter and updates it whenever the "
+                    "solution is replaced.",
+                    JsonPath.string_at("$.solutionError.Cause"),
+                ),
+            ),
+            errors=["States.ALL"],
+            result_path="$.solutionError",
+        )
+        return read

@@ -17,6 +17,7 @@ from stacks.config import PipelineConfig
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration.budget import check_history_budget
+from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
 from stacks.orchestration.guard import OverlapGuard
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage
 from stacks.orchestration.prepare import PrepareRun
@@ -52,8 +53,6 @@ class PipelineStateMachine(Construct):
         logs_key: kms.IKey,
         personalize_role: iam.IRole,
         dataset_arn: str,
-        solution_arn: str,
-        solution_name: str,
         post_process: StageFactory | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
@@ -81,8 +80,6 @@ class PipelineStateMachine(Construct):
             config=config,
             job_name_prefixes=self.job_name_prefixes,
             dataset_arn=dataset_arn,
-            solution_arn=solution_arn,
-            solution_versions=self._personalize_arn("solution", f"{solution_name}/*"),
             data_key=data_key,
             personalize_role=personalize_role,
         )
@@ -97,6 +94,7 @@ class PipelineStateMachine(Construct):
                     job_name_prefixes=self.job_name_prefixes,
                     transformed_bucket=transformed_bucket,
                     curated_bucket=curated_bucket,
+                    solution_arn_parameter_name=solution_arn_parameter_name(config),
                 )
             )
             .next(Transform(self, "Transform", glue_job=glue_job))
@@ -150,9 +148,6 @@ class PipelineStateMachine(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
-    def _personalize_arn(self, resource: str, name: str) -> str:
-        return personalize_arn(self._stack, resource, name)
-
     def _acknowledge_wildcards(self, reasons: Mapping[str, str]) -> None:
         for resource, reason in reasons.items():
             acknowledge_wildcard(self.state_machine.role, resource, reason)
@@ -174,14 +169,16 @@ class _PersonalizeJobs:
         config: PipelineConfig,
         job_name_prefixes: Mapping[str, str],
         dataset_arn: str,
-        solution_arn: str,
-        solution_versions: str,
         data_key: kms.IKey,
         personalize_role: iam.IRole,
     ) -> None:
         stack = Stack.of(scope)
         self._scope, self._config, self._bounds = scope, config, JobBounds.of(config)
-        self._dataset_arn, self._solution_arn, self._solution_versions = dataset_arn, solution_arn, solution_versions
+        self._dataset_arn = dataset_arn
+        # The solution is read at run time (it is replaced when its settings change), so IAM names every
+        # solution this deployment can create, and their versions.
+        self._solutions = personalize_arn(stack, "solution", solution_name_pattern(config))
+        self._solution_versions = personalize_arn(stack, "solution", f"{solution_name_pattern(config)}/*")
         self._data_key, self._role = data_key, personalize_role
         self._import_jobs = personalize_arn(stack, "dataset-import-job", job_name_prefixes["importJobName"] + "-*")
         self._batch_jobs = personalize_arn(stack, "batch-inference-job", job_name_prefixes["batchInferenceJobName"] + "-*")
@@ -198,7 +195,9 @@ class _PersonalizeJobs:
             self._import_jobs: "Import jobs are named per run; the name prefix limits the role to this deployment's jobs.",
             self._batch_jobs: "Batch inference jobs are named per run; the name prefix limits the role to this "
             "deployment's jobs.",
-            self._solution_versions: "Solution versions are created per run under this one solution.",
+            self._solutions: "The solution is replaced when its settings change (its name carries a settings hash) "
+            "and read at run time; the pattern is limited to this deployment's solution names.",
+            self._solution_versions: "Solution versions are created per run under this deployment's solution.",
         }
 
     def import_stage(self) -> PersonalizeJobStage:
@@ -230,10 +229,10 @@ class _PersonalizeJobs:
             label="Training",
             create_parameters={
                 "Name": JsonPath.string_at("$.run.solutionVersionName"),
-                "SolutionArn": self._solution_arn,
+                "SolutionArn": JsonPath.string_at("$.solution.Arn"),
                 "TrainingMode": self._config.training_mode,
             },
-            create_resources=[self._solution_arn],
+            create_resources=[self._solutions],
             describe_resources=[self._solution_versions],
             bounds=self._bounds,
         )
@@ -246,7 +245,7 @@ class _PersonalizeJobs:
             result_key="batch",
             label="Batch inference",
             create_parameters=batch_inference_parameters(self._config, self._data_key, self._role),
-            create_resources=[self._batch_jobs, self._solution_arn, self._solution_versions],
+            create_resources=[self._batch_jobs, self._solutions, self._solution_versions],
             describe_resources=[self._batch_jobs],
             create_statements=[self._pass_role],
             bounds=self._bounds,

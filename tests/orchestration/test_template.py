@@ -56,7 +56,8 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
     states = set(orchestration.definition["States"])
     expected = {f"{label}: {suffix}" for label in STAGES for suffix in LOOP_STATES} | {
         "List running executions", "Other runs active?", "Find oldest running", "Oldest running is this one?",
-        "Skip: another run is active", "Skipped", "Prepare run", "Transform (Glue)", "Transform failed",
+        "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: read solution ARN",
+        "Prepare run: solution ARN unavailable", "Transform (Glue)", "Transform failed",
         "Transform succeeded?", "Transform did not succeed", "Transform done", "Summarize run", "Run succeeded",
     }  # fmt: skip
     assert states == expected
@@ -127,7 +128,8 @@ def _logical_id(orchestration: SynthesizedOrchestration, prefix: str) -> str:
 def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
     config = orchestration.config
     prefix = f"arn:aws:personalize:{orchestration.region}:123456789012"
-    solution = orchestration.expected("solution_arn")
+    # Any solution this deployment can create (read at run time), not one ARN fixed at deploy time.
+    solution = f"{prefix}:solution/{config.resource_name('solution')}-*"
     import_jobs = f"{prefix}:dataset-import-job/{config.resource_name('import')}-*"
     batch_jobs = f"{prefix}:batch-inference-job/{config.resource_name('batch')}-*"
     assert resources_for(sm_statements, "personalize:CreateDatasetImportJob") == {
@@ -141,6 +143,21 @@ def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration,
     assert resources_for(sm_statements, "personalize:DescribeBatchInferenceJob") == {batch_jobs}
     actions = {a for s in sm_statements for a in s["Action"] if a.startswith("personalize:")}
     assert len(actions) == 6
+
+
+def test_the_solution_arn_is_read_from_the_one_parameter(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
+    config, states = orchestration.config, orchestration.definition["States"]
+    name = f"/{config.prefix}/{config.environment}/personalize/solution-arn"
+    assert orchestration.expected("solution_arn_parameter") == name
+    assert resources_for(sm_statements, "ssm:GetParameter") == {
+        f"arn:aws:ssm:{orchestration.region}:123456789012:parameter{name}"
+    }
+    assert {a for s in sm_statements for a in s["Action"] if a.startswith("ssm:")} == {"ssm:GetParameter"}
+    read = states["Prepare run: read solution ARN"]
+    assert (read["Resource"], read["Parameters"]) == ("arn:aws:states:::aws-sdk:ssm:getParameter", {"Name": name})
+    assert states["Prepare run"]["Next"] == "Prepare run: read solution ARN"
+    assert read["Next"] == "Transform (Glue)"
+    assert states["Training: create job"]["Parameters"]["SolutionArn.$"] == read["ResultPath"] + ".Arn"
 
 
 def test_pass_role_only_for_the_personalize_role_and_service(

@@ -23,6 +23,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from pipeline_contracts import run_layout
 from stacks.config import PipelineConfig
 from stacks.dashboard import POSTPROCESS_METRICS_NAMESPACE
 from stacks.functions import PipelineFunction
@@ -101,21 +102,18 @@ class RunPostProcessing(Construct):
         self.functions = [self.list_files.function, self.process_file.function, self.write_manifest.function]
 
         # Exact actions on exact run prefixes (bucket grants would add List*/GetBucket*/ReEncrypt*).
-        run_objects = "runs/*/"
+        def every_run(*entries: str) -> list[str]:
+            """The curated-bucket objects of `entries` in any run (a folder entry: everything in it)."""
+            patterns = (run_layout.run_key("*", entry) + ("*" if entry.endswith("/") else "") for entry in entries)
+            return [curated_bucket.arn_for_objects(pattern) for pattern in patterns]
+
         self._allow(self.list_files, ["s3:ListBucket"], [curated_bucket.bucket_arn])
-        self._allow(self.process_file, ["s3:GetObject"], [curated_bucket.arn_for_objects(f"{run_objects}batch-output/*")])
-        self._allow(
-            self.process_file,
-            ["s3:PutObject", "s3:AbortMultipartUpload"],
-            [curated_bucket.arn_for_objects(f"{run_objects}{folder}/*") for folder in ("recommendations", "errors")],
-        )
+        self._allow(self.process_file, ["s3:GetObject"], every_run(run_layout.BATCH_OUTPUT))
+        writes = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        self._allow(self.process_file, writes, every_run(run_layout.RECOMMENDATIONS, run_layout.ERRORS))
         self._allow(self.write_manifest, ["s3:ListBucket"], [curated_bucket.bucket_arn, transformed_bucket.bucket_arn])
-        self._allow(
-            self.write_manifest,
-            ["s3:PutObject"],
-            [curated_bucket.arn_for_objects(f"{run_objects}{name}") for name in ("_manifest.json", "_SUCCESS")],
-        )
-        self._allow(self.write_manifest, ["s3:DeleteObject"], [curated_bucket.arn_for_objects(f"{run_objects}_SUCCESS")])
+        self._allow(self.write_manifest, ["s3:PutObject"], every_run(run_layout.MANIFEST, run_layout.SUCCESS))
+        self._allow(self.write_manifest, ["s3:DeleteObject"], every_run(run_layout.SUCCESS))
         # Multipart uploads under SSE-KMS need Decrypt as well as GenerateDataKey.
         for writer in (self.process_file, self.write_manifest):
             data_key.grant(writer.role, "kms:Decrypt", "kms:GenerateDataKey")
@@ -242,7 +240,7 @@ class PostProcessingStage(Stage):
                         "expected_output_files": JsonPath.number_at("$.outputFiles.count"),
                         "batch_input": {
                             "bucket": transformed_bucket.bucket_name,
-                            "prefix": JsonPath.format("runs/{}/batch-input/", JsonPath.string_at("$.run.id")),
+                            "prefix": JsonPath.format(run_layout.run_key("{}", run_layout.BATCH_INPUT), JsonPath.string_at("$.run.id")),
                         },
                         "results": JsonPath.list_at("$.processedFiles"),
                     }

@@ -11,6 +11,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
+from pipeline_contracts import run_layout
+
 __all__ = [
     "PostprocessError",
     "InvalidEvent",
@@ -27,8 +29,8 @@ __all__ = [
     "summary_of",
 ]
 
-MANIFEST_NAME = "_manifest.json"
-SUCCESS_NAME = "_SUCCESS"
+MANIFEST_NAME = run_layout.MANIFEST
+SUCCESS_NAME = run_layout.SUCCESS
 SCHEMA_VERSION = 1
 
 

@@ -11,6 +11,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from pipeline_contracts import run_layout
 from stacks.orchestration.stage import Stage
 
 JsonPath = sfn.JsonPath
@@ -42,12 +43,8 @@ class PrepareRun(Stage):
         parameter the data stack keeps the solution ARN in (read at run time: the solution is replaced when its
         settings change, and a value fixed at deploy time would go stale)."""
         super().__init__(scope, construct_id)
-        run_uri = "s3://{bucket}/runs/{{}}/{folder}/"
-
-        def uri(bucket: s3.IBucket, folder: str) -> str:
-            return JsonPath.format(
-                run_uri.format(bucket=bucket.bucket_name, folder=folder), JsonPath.string_at("$.Payload.runId")
-            )
+        def uri(bucket: s3.IBucket, entry: str) -> str:
+            return JsonPath.format(run_layout.run_uri(bucket.bucket_name, "{}", entry), JsonPath.string_at("$.Payload.runId"))
 
         prepare = tasks.LambdaInvoke(
             self,
@@ -64,9 +61,9 @@ class PrepareRun(Stage):
             result_selector={
                 "id": JsonPath.string_at("$.Payload.runId"),
                 **{key: JsonPath.string_at(f"$.Payload.{key}") for key in job_name_prefixes},
-                "interactionsUri": uri(transformed_bucket, "interactions"),
-                "batchInputUri": uri(transformed_bucket, "batch-input"),
-                "batchOutputUri": uri(curated_bucket, "batch-output"),
+                "interactionsUri": uri(transformed_bucket, run_layout.INTERACTIONS),
+                "batchInputUri": uri(transformed_bucket, run_layout.BATCH_INPUT),
+                "batchOutputUri": uri(curated_bucket, run_layout.BATCH_OUTPUT),
             },
             result_path="$.run",
         )

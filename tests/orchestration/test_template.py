@@ -214,7 +214,7 @@ def test_job_names_and_paths_come_from_prepare_run(orchestration: SynthesizedOrc
 def test_naming_function(orchestration: SynthesizedOrchestration) -> None:
     (function,) = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
     properties = function["Properties"]
-    assert set(properties["Code"]) == {"S3Bucket", "S3Key"}  # the lambda_src/ folder as an asset
+    assert set(properties["Code"]) == {"S3Bucket", "S3Key"}  # an asset: run_names/ alone (tests/pipeline/test_lambda_assets.py)
     assert properties["Handler"] == "run_names.handler.handle"
     assert properties["Runtime"] == "python3.13"
     log_group = orchestration.template["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]

@@ -28,7 +28,7 @@ from stacks.config import PipelineConfig
 from stacks.dashboard import POSTPROCESS_METRICS_NAMESPACE
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge, acknowledge_wildcard
-from stacks.orchestration.stage import Stage
+from stacks.orchestration.stage import Stage, fail_state
 
 JsonPath = sfn.JsonPath
 # The Powertools layer is resolved at deploy time from AWS's public parameter for the version the
@@ -169,15 +169,12 @@ class PostProcessingStage(Stage):
         """The three functions of `RunPostProcessing`; `transformed_bucket` holds the run's batch input (the
         manifest checks one output file per input file); `alert_topic` receives the success notice."""
         super().__init__(scope, construct_id)
-        self._failed = sfn.Fail(
+        self._failed = fail_state(
             self,
             "Post-processing failed",
             error=FAILED_ERROR,
-            cause_path=JsonPath.format(
-                "Post-processing of run {} failed: {}",
-                JsonPath.string_at("$.run.id"),
-                JsonPath.string_at("$.postProcessError.Cause"),
-            ),
+            cause="Post-processing of run {} failed: {}",
+            values=[JsonPath.string_at("$.run.id"), JsonPath.string_at("$.postProcessError.Cause")],
         )
         each_file = sfn.Map(
             self,

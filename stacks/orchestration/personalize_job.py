@@ -30,7 +30,7 @@ from constructs import Construct
 
 from pipeline_contracts.statuses import PERSONALIZE_DONE_STATUS, PERSONALIZE_FAILED_STATUSES
 from stacks.config import PipelineConfig
-from stacks.orchestration.stage import NEXT_STAGE, ExitChoice, Stage
+from stacks.orchestration.stage import NEXT_STAGE, ExitChoice, Stage, fail_state
 
 JsonPath = sfn.JsonPath
 # The busy-error names the Create calls treat as "try again later".
@@ -106,12 +106,9 @@ class PersonalizeJobStage(Stage):
         start = sfn.Pass(
             self, f"{label}: start", result=sfn.Result.from_object({"busy": 0, "polls": 0}), result_path="$.counters"
         )
-        create = tasks.CallAwsService(
-            self,
-            f"{label}: create job",
-            service="personalize",
-            action=f"create{resource}",
-            iam_action=f"personalize:Create{resource}",
+        create = self._personalize_call(
+            "Create",
+            "create job",
             parameters=dict(create_parameters),
             iam_resources=list(create_resources),
             additional_iam_statements=list(create_statements),
@@ -148,11 +145,23 @@ class PersonalizeJobStage(Stage):
 
     def _fail(self, name: str, error: str, message: str, *paths: str) -> sfn.Fail:
         """A Fail state whose cause is `message` with each {} replaced by the value at the next path."""
-        return sfn.Fail(
+        return fail_state(
             self,
             f"{self._label}: {name}",
             error=f"{self._label.title().replace(' ', '')}{error}",
-            cause_path=JsonPath.format(message, *(JsonPath.string_at(path) for path in paths)),
+            cause=message,
+            values=[JsonPath.string_at(path) for path in paths],
+        )
+
+    def _personalize_call(self, verb: str, state: str, **props: Any) -> tasks.CallAwsService:
+        """The `<verb><resource>` call of Personalize, e.g. Create + DatasetImportJob, in state "<label>: <state>"."""
+        return tasks.CallAwsService(
+            self,
+            f"{self._label}: {state}",
+            service="personalize",
+            action=f"{verb.lower()}{self._resource}",
+            iam_action=f"personalize:{verb}{self._resource}",
+            **props,
         )
 
     def _busy(self, create: sfn.IChainable) -> sfn.Choice:
@@ -181,12 +190,9 @@ class PersonalizeJobStage(Stage):
         )
 
     def _describe(self, resources: Sequence[str]) -> tasks.CallAwsService:
-        describe = tasks.CallAwsService(
-            self,
-            f"{self._label}: describe job",
-            service="personalize",
-            action=f"describe{self._resource}",
-            iam_action=f"personalize:Describe{self._resource}",
+        describe = self._personalize_call(
+            "Describe",
+            "describe job",
             parameters={f"{self._resource}Arn": JsonPath.string_at(self._arn_path)},
             iam_resources=list(resources),
             result_path=f"$.{self._key}.describe",

@@ -12,7 +12,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from stacks.orchestration.stage import Stage
+from stacks.orchestration.stage import Stage, fail_state
 
 JsonPath = sfn.JsonPath
 SOLUTION_UNAVAILABLE_ERROR = "SolutionArnUnavailable"
@@ -90,19 +90,13 @@ class PrepareRun(Stage):
             result_path="$.solution",
         )
         read.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-        read.add_catch(
-            sfn.Fail(
-                self,
-                "Prepare run: solution ARN unavailable",
-                error=SOLUTION_UNAVAILABLE_ERROR,
-                cause_path=JsonPath.format(
-                    f"Cannot read the Personalize solution ARN from SSM parameter {parameter_name} ({{}}). Deploy the "
-                    "data stack (npx cdk deploy --all): it creates the parameter and updates it whenever the "
-                    "solution is replaced.",
-                    JsonPath.string_at("$.solutionError.Cause"),
-                ),
-            ),
-            errors=["States.ALL"],
-            result_path="$.solutionError",
+        unavailable = fail_state(
+            self,
+            "Prepare run: solution ARN unavailable",
+            error=SOLUTION_UNAVAILABLE_ERROR,
+            cause=f"Cannot read the Personalize solution ARN from SSM parameter {parameter_name} ({{}}). Deploy the "
+            "data stack (npx cdk deploy --all): it creates the parameter and updates it whenever the solution is replaced.",
+            values=[JsonPath.string_at("$.solutionError.Cause")],
         )
+        read.add_catch(unavailable, errors=["States.ALL"], result_path="$.solutionError")
         return read

@@ -27,6 +27,12 @@ NEXT_STAGE = _NextStage()
 Target = Union[sfn.IChainable, _NextStage]
 
 
+def fail_state(scope: Construct, name: str, *, error: str, cause: str, values: Sequence[str]) -> sfn.Fail:
+    """A Fail state named `name` whose cause is `cause` with each {} replaced by the next of `values`
+    (JSONPath expressions, e.g. JsonPath.string_at("$.run.id"))."""
+    return sfn.Fail(scope, name, error=error, cause_path=sfn.JsonPath.format(cause, *values))
+
+
 class Stage(sfn.StateMachineFragment):
     """A fragment with one start state and the states (or `ExitChoice`s) that lead on to the next stage."""
 

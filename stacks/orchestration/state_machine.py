@@ -200,9 +200,11 @@ class _PersonalizeJobs:
             self._solution_versions: "Solution versions are created per run under this deployment's solution.",
         }
 
+    def _stage(self, construct_id: str, **props: Any) -> PersonalizeJobStage:
+        return PersonalizeJobStage(self._scope, construct_id, bounds=self._bounds, **props)
+
     def import_stage(self) -> PersonalizeJobStage:
-        return PersonalizeJobStage(
-            self._scope,
+        return self._stage(
             "Import",
             resource="DatasetImportJob",
             result_key="import",
@@ -217,12 +219,10 @@ class _PersonalizeJobs:
             create_resources=[self._dataset_arn, self._import_jobs],
             describe_resources=[self._import_jobs],
             create_statements=[self._pass_role],
-            bounds=self._bounds,
         )
 
     def training_stage(self) -> PersonalizeJobStage:
-        return PersonalizeJobStage(
-            self._scope,
+        return self._stage(
             "Training",
             resource="SolutionVersion",
             result_key="train",
@@ -234,12 +234,10 @@ class _PersonalizeJobs:
             },
             create_resources=[self._solutions],
             describe_resources=[self._solution_versions],
-            bounds=self._bounds,
         )
 
     def batch_inference_stage(self) -> PersonalizeJobStage:
-        return PersonalizeJobStage(
-            self._scope,
+        return self._stage(
             "BatchInference",
             resource="BatchInferenceJob",
             result_key="batch",
@@ -248,7 +246,6 @@ class _PersonalizeJobs:
             create_resources=[self._batch_jobs, self._solutions, self._solution_versions],
             describe_resources=[self._batch_jobs],
             create_statements=[self._pass_role],
-            bounds=self._bounds,
         )
 
 

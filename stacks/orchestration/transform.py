@@ -7,7 +7,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.orchestration.stage import Stage
+from stacks.orchestration.stage import Stage, fail_state
 
 JsonPath = sfn.JsonPath
 FAILED_ERROR = "TransformFailed"
@@ -43,24 +43,20 @@ class Transform(Stage):
         self._set_flow(transform, done)
 
     def _failed(self) -> sfn.Fail:
-        return sfn.Fail(
+        return fail_state(
             self,
             "Transform failed",
             error=FAILED_ERROR,
-            cause_path=JsonPath.format(
-                "Glue job run failed for run {}: {}", JsonPath.string_at("$.run.id"), JsonPath.string_at("$.glueError.Cause")
-            ),
+            cause="Glue job run failed for run {}: {}",
+            values=[JsonPath.string_at("$.run.id"), JsonPath.string_at("$.glueError.Cause")],
         )
 
     def _did_not_succeed(self) -> sfn.Fail:
-        return sfn.Fail(
+        glue_run = [JsonPath.string_at("$.glue.Id"), JsonPath.string_at("$.glue.JobRunState")]
+        return fail_state(
             self,
             "Transform did not succeed",
             error=FAILED_ERROR,
-            cause_path=JsonPath.format(
-                "Glue job run {} ended {}: {}",
-                JsonPath.string_at("$.glue.Id"),
-                JsonPath.string_at("$.glue.JobRunState"),
-                JsonPath.json_to_string(JsonPath.object_at("$.glue")),
-            ),
+            cause="Glue job run {} ended {}: {}",
+            values=[*glue_run, JsonPath.json_to_string(JsonPath.object_at("$.glue"))],
         )

@@ -205,7 +205,7 @@ def check_manifest(
     errored = manifest["errored_lines"]
     if errored >= lines:
         return AllLinesErrored(
-            f"all {lines} line(s) errored ({manifest['malformed_lines']} malformed); see the errors/ files"
+            f"all {lines} line(s) errored ({manifest['malformed_lines']} malformed); see the {run_layout.ERRORS} files"
         )
     if max_error_ratio is not None and errored / lines > max_error_ratio:
         return TooManyErroredLines(

@@ -142,6 +142,8 @@ class _Context:
 
 def _spells_layout(text: str) -> bool:
     names = [re.escape(entry) for entry in ENTRIES]
+    # A name at the start of a string or after "/": a key or URI being built (prose that mentions a folder,
+    # e.g. a cdk-nag reason, is not a spelling the code depends on).
     return bool(re.search(rf"(^|/){re.escape(run_layout.RUNS_PREFIX)}|(^|/)({'|'.join(names)})", text))
 
 

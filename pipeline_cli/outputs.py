@@ -35,6 +35,18 @@ OUTPUT_CURATED_BUCKET_NAME = "CuratedBucketName"
 OUTPUT_ALERT_TOPIC_ARN = "AlertTopicArn"
 """Optional: the SNS topic failures are announced on (shown so operators know who was told)."""
 
+# Read by `doctor` only (pipeline stack, then data stack where noted).
+OUTPUT_GLUE_JOB_NAME = "GlueJobName"
+"""Pipeline stack: the ETL job; its `--input_uri` tells where raw files are read."""
+OUTPUT_SOLUTION_ARN_PARAMETER_NAME = "SolutionArnParameterName"
+"""Both stacks: the SSM parameter holding the solution ARN the state machine reads at run start."""
+OUTPUT_SOLUTION_ARN = "SolutionArn"
+"""Data stack: the Personalize solution."""
+OUTPUT_DATASET_GROUP_ARN = "DatasetGroupArn"
+"""Data stack: the Personalize dataset group."""
+OUTPUT_DATA_KEY_ARN = "DataKeyArn"
+"""Data stack: the KMS key of the data buckets."""
+
 REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN,)
 OPTIONAL_OUTPUTS = (OUTPUT_CURATED_BUCKET_NAME, OUTPUT_ALERT_TOPIC_ARN)
 

@@ -10,6 +10,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import PipelineConfig
 from stacks.data_stack import DataStack
+from stacks.dependencies import prune_redundant_dependencies
 from stacks.pipeline_stack import PipelineStack
 
 
@@ -31,6 +32,8 @@ class PipelineApp:
         self.pipeline_stack = PipelineStack(
             app, f"{name}-pipeline", config=self.config, data=self.data_stack, env=env
         )
+        for stack in self.stacks:
+            prune_redundant_dependencies(stack)
         cdk.Tags.of(app).add("project", "personalize-batch-pipeline")
         cdk.Tags.of(app).add("environment", self.config.environment)
         if with_nag:

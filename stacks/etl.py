@@ -22,9 +22,12 @@ from stacks.nag import acknowledge, acknowledge_wildcard
 GLUE_SRC = Path(__file__).resolve().parent.parent / "glue_src"
 JOB_SCRIPT = GLUE_SRC / "job.py"
 TRANSFORM_MODULE = "transform.py"
-# Glue's log groups (output/error and continuous logs), named after the job, role and security
-# configuration by Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
+# Glue's log groups (output/error logs), named after the job, role and security configuration by
+# Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
 GLUE_LOG_GROUPS = "/aws-glue/jobs*"
+# What the Glue documentation asks the job role to hold on the key of a security configuration's
+# CloudWatch Logs encryption.
+GLUE_LOGS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")
 # cdk.json holds a tab as "\t" (config decodes it); the job argument spells whitespace as a word
 # so that no console, CLI or template round trip can strip it.
 _DELIMITER_ARGUMENT = {"\t": "tab", " ": "space"}
@@ -70,7 +73,9 @@ class RatingsEtl(Construct):
         # with the data key: Glue calls KMS as the job role.
         data_key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         # Logs: Glue creates its log groups as the job role and associates the logs key with
-        # them (the key policy lets CloudWatch Logs use the key; the role needs no KMS rights).
+        # them; the job's log writes are encrypted with that key as the job role, which needs
+        # these rights on it (Glue's "encrypting data written by Glue" setup for CloudWatch Logs).
+        logs_key.grant(self.role, *GLUE_LOGS_KEY_ACTIONS)
         log_groups = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -103,6 +108,10 @@ class RatingsEtl(Construct):
             cloud_watch_encryption=glue.CloudWatchEncryption.kms(logs_key),
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(data_key),
         )
+        # The L2 keeps CloudFormation's default (Retain) under a fixed name: a destroyed stack
+        # would leave it behind and the next deploy would fail with AlreadyExists. It holds no
+        # data, only settings, so it goes with the stack.
+        self.security_configuration.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
 
         # Assets, each read by the role by its exact key. The transform goes in a zip with
         # transform.py at its root: Glue puts --extra-py-files zips on sys.path, so job.py
@@ -133,7 +142,9 @@ class RatingsEtl(Construct):
             timeout=Duration.minutes(config.glue_timeout_minutes),
             max_concurrent_runs=1,
             max_retries=0,  # the state machine decides about retries
-            continuous_logging=glue.ContinuousLoggingProps(enabled=True),
+            # Glue 5.0 logs in real time on its own; the L2 would otherwise add the legacy
+            # --enable-continuous-cloudwatch-log argument, which does nothing there.
+            continuous_logging=glue.ContinuousLoggingProps(enabled=False),
             security_configuration=self.security_configuration,
             default_arguments=self.default_arguments(config, raw_bucket, transformed_bucket),
         )
@@ -166,12 +177,12 @@ class RatingsEtl(Construct):
             "Action::s3:List*": "S3 read grant: Spark lists the raw prefix and the runs/ prefix it writes; no other bucket is listed.",
             "Action::s3:DeleteObject*": "S3 write grant: a re-run of the same run id overwrites runs/<run_id>/ and Spark's committer deletes its temporary files; limited to runs/*.",
             "Action::s3:Abort*": "S3 write grant: aborting multipart uploads of the job's own output under runs/*.",
-            "Action::kms:ReEncrypt*": "Bucket grant on the data key (the buckets' SSE-KMS key), needed to write SSE-KMS objects; only that key.",
-            "Action::kms:GenerateDataKey*": "Bucket grant on the data key (the buckets' SSE-KMS key), needed to write SSE-KMS objects; only that key.",
+            "Action::kms:ReEncrypt*": "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented job-role rights for encrypted CloudWatch logs); only those two keys.",
+            "Action::kms:GenerateDataKey*": "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented job-role rights for encrypted CloudWatch logs); only those two keys.",
             "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited by the cloudwatch:namespace = Glue condition.",
             f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{GLUE_LOG_GROUPS}": (
                 "Glue names the job's log groups at run time from the job, role and security configuration "
-                "(/aws-glue/jobs/<config>-role/<role>/output|error, continuous logs); limited to Glue job log groups of this account and region."
+                "(/aws-glue/jobs/<config>-role/<role>/output|error); limited to Glue job log groups of this account and region."
             ),
         }
         for finding, reason in findings.items():

@@ -11,24 +11,8 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.app_factory import PipelineApp
 from tests.conftest import mask_asset_hashes, synth, templates_of
+from tests.deploy_readiness.conftest import APP_VARIANTS
 from tests.support.sfn_offline import resolve_definition, state_machine_logical_ids
-
-# cfn-lint findings we accept, by (rule, resource type), each with the reason; anything else fails.
-ACCEPTED_CFN_LINT_FINDINGS: dict[tuple[str, str], str] = {
-    ("W3005", "AWS::Lambda::Function"): (
-        "aws-cdk-lib's Function adds an explicit DependsOn on the role it also references (so the role's "
-        "policy exists before the function can be invoked); redundant for CloudFormation, harmless, not ours."
-    ),
-    ("W3005", "AWS::StepFunctions::StateMachine"): (
-        "aws-cdk-lib's StateMachine depends on its role's policy the same way; redundant, harmless, not ours."
-    ),
-}
-
-
-def _accepted(rule_id: str, path: list, template: dict) -> bool:
-    resource = template["Resources"].get(str(path[1]), {}) if len(path) > 1 and path[0] == "Resources" else {}
-    return (rule_id, resource.get("Type")) in ACCEPTED_CFN_LINT_FINDINGS
-
 
 @pytest.fixture
 def json_snapshot(snapshot):
@@ -92,16 +76,13 @@ def _with_resolved_state_machines(template: dict) -> dict:
     return template
 
 
-def test_cfn_lint_is_clean(tmp_path: Path, default_app: PipelineApp, default_templates) -> None:
+@pytest.mark.parametrize("variant", list(APP_VARIANTS))
+def test_cfn_lint_is_clean_with_no_ignored_checks(tmp_path: Path, variant: str) -> None:
     from cfnlint.api import ManualArgs, lint
 
     findings = []
-    for stack in default_app.stacks:
-        template = _with_resolved_state_machines(default_templates[stack.stack_name].to_json())
+    for name, synthesized in templates_of(synth(tmp_path, **APP_VARIANTS[variant])).items():
+        template = _with_resolved_state_machines(synthesized.to_json())
         matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
-        findings += [
-            f"{stack.stack_name}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})"
-            for m in matches
-            if not _accepted(m.rule.id, m.path, template)
-        ]
+        findings += [f"{name}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]
     assert findings == []

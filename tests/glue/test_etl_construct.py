@@ -16,7 +16,7 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import PipelineConfig
-from stacks.etl import RatingsEtl
+from stacks.etl import GLUE_LOGS_KEY_ACTIONS, RatingsEtl
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -189,7 +189,7 @@ def test_default_arguments_carry_the_contract_from_buckets_and_config(stacks: di
         assert {key: arguments.get(key) for key in contract} == contract
         assert "--run_id" not in arguments  # passed per run by the state machine
         assert arguments["--enable-auto-scaling"] == "true"
-        assert arguments["--enable-continuous-cloudwatch-log"] == "true"
+        assert "--enable-continuous-cloudwatch-log" not in arguments  # Glue 5.0 logs in real time anyway
         assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
         assert arguments["--extra-py-files"]["Fn::Join"][1][-1].endswith(".zip")
 
@@ -264,16 +264,22 @@ def test_role_reads_only_the_raw_prefix_and_writes_only_runs(stacks: dict[str, A
         assert sorted(p for s in reads for p in _object_resources(s, transformed)) == ["/runs/*"]
 
 
-def test_role_uses_the_data_key_and_writes_only_glue_job_logs(stacks: dict[str, Any]) -> None:
+def test_role_uses_the_data_key_and_the_logs_key_and_writes_only_glue_job_logs(stacks: dict[str, Any]) -> None:
     data_key = {"Fn::GetAtt": [_ref(stacks, stacks["data"].data_key), "Arn"]}
     logs_key = {"Fn::GetAtt": [_ref(stacks, stacks["data"].logs_key), "Arn"]}
     statements = _statements(stacks, "default")
     kms_statements = [s for s in statements if any(a.startswith("kms:") for a in _as_list(s["Action"]))]
-    assert kms_statements and all(s["Resource"] == data_key for s in kms_statements)
-    assert all(logs_key not in _as_list(s["Resource"]) for s in statements)
+    assert kms_statements and all(s["Resource"] in (data_key, logs_key) for s in kms_statements)
+    (on_logs_key,) = [s for s in kms_statements if s["Resource"] == logs_key]
+    assert sorted(on_logs_key["Action"]) == sorted(GLUE_LOGS_KEY_ACTIONS)
     (logs,) = [s for s in statements if any(a.startswith("logs:") for a in _as_list(s["Action"]))]
     assert sorted(logs["Action"]) == ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws-glue/jobs*"
+
+
+def test_security_configuration_is_deleted_with_the_stack(stacks: dict[str, Any]) -> None:
+    resource = stacks["template"].to_json()["Resources"][_ref(stacks, stacks["default"].security_configuration)]
+    assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Delete", "Delete")
 
 
 def test_cdk_nag_aws_solutions_reports_nothing_unacknowledged_for_the_construct(stacks: dict[str, Any]) -> None:

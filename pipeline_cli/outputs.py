@@ -13,6 +13,8 @@ from typing import Any
 
 from pipeline_contracts import stack_outputs
 
+from pipeline_contracts.run_layout import RUNS_PREFIX
+
 from .errors import CliError, ExitCode
 
 __all__ = [
@@ -70,7 +72,7 @@ class Pipeline:
         """Where all runs' outputs live. A run's own prefix is not derivable from its execution
         name (the naming Lambda adds a start-time stamp and a digest), so it is read from the
         run's output (`outputPrefix`) instead."""
-        return f"s3://{self.curated_bucket}/runs/" if self.curated_bucket else None
+        return f"s3://{self.curated_bucket}/{RUNS_PREFIX}" if self.curated_bucket else None
 
 
 def pipeline_from_outputs(

@@ -8,7 +8,7 @@ from constructs import Construct
 from pipeline_contracts import stack_outputs
 from stacks.config import PipelineConfig
 from stacks.keys import EncryptionKeys
-from stacks.personalize import PersonalizeResources
+from stacks.personalize import PersonalizeResources, solution_arn_parameter_name
 from stacks.personalize_access import PersonalizeAccess
 from stacks.storage import DataLake
 
@@ -69,5 +69,10 @@ class DataStack(Stack):
             ),
             (stack_outputs.DATASET_GROUP_ARN, self.personalize.dataset_group_arn, "Personalize dataset group"),
             (stack_outputs.SOLUTION_ARN, self.personalize.solution_arn, "Personalize solution trained by each run"),
+            (
+                stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
+                solution_arn_parameter_name(config),
+                "SSM parameter holding the solution ARN; each run reads it",
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

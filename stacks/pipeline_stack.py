@@ -13,6 +13,7 @@ from stacks.etl import RatingsEtl
 from stacks.monitoring import PipelineAlerts
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
+from stacks.personalize import solution_arn_parameter_name
 from stacks.postprocess import RunPostProcessing
 from stacks.schedule import PipelineSchedule
 
@@ -58,11 +59,8 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
             personalize_role=data.personalize_access.service_role,
-            dataset_group_arn=data.personalize.dataset_group_arn,
             dataset_arn=data.personalize.dataset_arn,
-            solution_arn=data.personalize.solution_arn,
-            solution_name=data.personalize.solution_name,
-            post_process=self.post_processing.states,
+            post_process=self.post_processing.stage,
         )
         state_machine = self.orchestration.state_machine
         # The success summary goes to the encrypted alert topic.
@@ -107,6 +105,11 @@ class PipelineStack(Stack):
                 stack_outputs.DASHBOARD_NAME,
                 self.dashboard.dashboard.dashboard_name,
                 "CloudWatch dashboard of the pipeline",
+            ),
+            (
+                stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
+                solution_arn_parameter_name(config),
+                "SSM parameter each run reads the solution ARN from (written by the data stack)",
             ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

@@ -86,6 +86,7 @@ from botocore.config import Config
 
 from pipeline_contracts.metrics import ERRORED_LINES, LINES_PROCESSED
 from pipeline_contracts.metrics import NAMESPACE as DEFAULT_METRICS_NAMESPACE
+from pipeline_contracts import run_layout
 
 from .flatten import flatten_chunks
 from .manifest import (
@@ -104,8 +105,8 @@ __all__ = ["process_file", "write_manifest", "list_output_files"]
 TIME_RESERVE_MS = 20_000
 """process_file gives up (ProcessingTimeExceeded) when less than this is left of the timeout,
 leaving time to abort the multipart uploads and report a clear error instead of a timeout."""
-BATCH_OUTPUT = "batch-output/"
-OUT_SUFFIX = ".out"
+BATCH_OUTPUT = run_layout.BATCH_OUTPUT
+OUT_SUFFIX = run_layout.BATCH_OUTPUT_SUFFIX
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE)
@@ -246,8 +247,8 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     name = name[: -len(OUT_SUFFIX)]
     out_bucket = event.get("output_bucket") or bucket
-    rec_key = f"{run_prefix}recommendations/{name}.csv"
-    err_key = f"{run_prefix}errors/{name}.jsonl"
+    rec_key = f"{run_prefix}{run_layout.RECOMMENDATIONS}{name}.csv"
+    err_key = f"{run_prefix}{run_layout.ERRORS}{name}.jsonl"
     sse = _sse_args(event)
     client = s3_client()
     logger.append_keys(source_key=key)

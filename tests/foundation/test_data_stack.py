@@ -176,6 +176,7 @@ def test_outputs_name_buckets_key_and_role(data_template: Template) -> None:
         "PersonalizeRoleArn",
         "DatasetGroupArn",
         "SolutionArn",
+        "SolutionArnParameterName",
     }
 
 

@@ -35,6 +35,7 @@ from lambda_src.postprocess import handler as postprocess_handler
 from lambda_src.postprocess.manifest import summary_of
 from lambda_src.run_names.naming import run_names
 from stacks.app_factory import PipelineApp
+from stacks.personalize import solution_arn_parameter_name
 from tests.support.orchestration_stack import SynthesizedOrchestration, orchestration_inputs
 from tests.support.sfn_offline import ACCOUNT, EPOCH, ExecutionResult, OfflineStepFunctions, ServiceError, VirtualClock
 from tests.support.templates import logical_id_of
@@ -71,7 +72,9 @@ def pipeline(default_app: PipelineApp, pipeline_template: Any, data_template: An
             "data_key": data.keys.data_key,
             "personalize_role": data.personalize_access.service_role,
             "dataset_arn": data.personalize.dataset_arn,
-            "solution_arn": data.personalize.solution_arn,
+            "solution_arn_parameter": solution_arn_parameter_name(default_app.config),
+            # What the data stack's parameter holds: the ARN of the solution it created.
+            "solution_arn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{data.personalize.solution_name}",
         },
     )
     return SynthesizedOrchestration(
@@ -435,6 +438,9 @@ def test_happy_path_end_to_end(
     (batch_call,) = aws.calls_to("personalize", "CreateBatchInferenceJob")
     assert import_call.params["jobName"] == names["importJobName"]
     assert train_call.params["name"] == names["solutionVersionName"]
+    # The solution is the one the data stack's SSM parameter names, read at the start of this run.
+    assert train_call.params["solutionArn"] == pipeline.expected("solution_arn")
+    assert aws.personalize.job("train").arn.startswith(pipeline.expected("solution_arn") + "/")
     assert batch_call.params["jobName"] == names["batchInferenceJobName"]
     output_uri = f"s3://{run.curated}/{run.prefix}batch-output/"
     assert batch_call.params["jobInput"]["s3DataSource"]["path"] == f"s3://{run.transformed}/{run.prefix}batch-input/"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -391,16 +388,3 @@ def test_other_failures(aws: Any, lambda_context: Any) -> None:
     with pytest.raises(InvalidEvent, match="input_users"):
         H.write_manifest(run_facts(results=results, input_users="many"), lambda_context)
     assert H.write_manifest(run_facts(results=results, input_users="4"), lambda_context)["input_users"] == 4
-
-
-# ----------------------------------------------------------------------------------------------
-# Packaging
-
-
-def test_imports_as_lambda_asset_root_package() -> None:
-    """The Lambda asset root is lambda_src/: the package must import as `postprocess.handler`."""
-    code = "import postprocess.handler as h; print(h.process_file.__module__, h.write_manifest.__name__)"
-    env = {**os.environ, "PYTHONPATH": ""}
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "lambda_src", env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["postprocess.handler", "write_manifest"]

@@ -721,6 +721,10 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         would (API member names) or raises ServiceError. Takes precedence over the fakes and moto."""
         self._answers[(service, operation)] = handler
 
+    def client(self, service: str) -> Any:
+        """A client of moto's `service` for setting a test up (its calls are neither faked nor logged)."""
+        return _harness_session().client(service, region_name=self.region)
+
     def calls_to(self, service: str, *operations: str) -> list[Call]:
         return [c for c in self.calls if c.service == service and (not operations or c.operation in operations)]
 

@@ -144,7 +144,7 @@ def local_path(path: str) -> str:
     return path.split(":", 1)[1] if path.startswith("file:") else path
 
 
-@pytest.mark.parametrize("seed", [11, 12, 13])
+@pytest.mark.parametrize("seed", [3, 12, 13])
 def test_random_prefix_reads_every_file_by_its_header_and_accounts_for_every_row(spark: Any, tmp_path: Path, seed: int) -> None:
     root = tmp_path / "raw"
     files = generate(seed, root)

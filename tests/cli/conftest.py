@@ -8,9 +8,11 @@ backend, not the executing one, so the state machine is created through the API 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import boto3
@@ -61,6 +63,20 @@ class Deployed:
                 return status
             time.sleep(0.01)
         raise AssertionError("execution did not finish")
+
+
+@pytest.fixture
+def no_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """A machine with no AWS configuration at all: no AWS_* variables, empty config files."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    for name in ("credentials", "config"):
+        (tmp_path / name).write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probe
+    yield
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pytest
 
 from glue_src import local_run, transform
-from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_json_lines, read_lines
+from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_json_lines
 
 NAMES = ("userID", "movieID", "rating", "timestamp")
 BASE_MS = 1_162_160_236_000

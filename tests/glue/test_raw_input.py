@@ -13,6 +13,7 @@ import bz2
 import gzip
 import json
 import random
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,3 +355,39 @@ def test_no_unit_hint_when_few_timestamps_are_out_of_range(spark: Any, tmp_path:
     (tmp_path / "r.dat").write_text("\n".join(lines) + "\n")
     outcome = run_job(spark, tmp_path / "r.dat", tmp_path / "out")
     assert outcome.summary["counts"]["timestamp_in_range_in_other_unit"] == 1 and outcome.summary["hints"] == []
+
+
+# --------------------------------------------------------------------------- 8: the documented rules
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_rule_examples() -> list[tuple[str, str]]:
+    """(example line, outcome) of every row of the README's raw-row rules table."""
+    text = README.read_text(encoding="utf-8")
+    table = text.split("| check | rule | example | outcome |", 1)[1].split("\n\n", 1)[0]
+    examples = []
+    for row in table.strip().splitlines()[1:]:
+        cells = [cell.strip() for cell in row.strip().strip("|").split(" | ")]
+        example = re.search(r"`([^`]*)`", cells[2])
+        outcome = re.search(r"`([a-z_]+)`", cells[3])
+        assert example and outcome, row
+        examples.append((example.group(1).replace("\\t", "\t"), outcome.group(1)))
+    return examples
+
+
+def test_every_example_of_the_readme_rules_table_gets_its_outcome(spark: Any, tmp_path: Path) -> None:
+    examples = readme_rule_examples()
+    assert {outcome for _, outcome in examples} >= set(transform.REJECT_REASONS)
+    kept_row = "75\t3\t4\t1162160236000"  # what the duplicate example duplicates
+    lines = ["\t".join(NAMES), kept_row] + [line for line, _ in examples]
+    (tmp_path / "r.dat").write_text("\n".join(lines) + "\n")
+    outcome = run_job(spark, tmp_path / "r.dat", tmp_path / "out")
+    quarantined = {(record["reason"], record["line"]) for record in outcome.quarantine()}
+    counts = outcome.summary["counts"]
+    for line, expected in examples:
+        if expected in transform.REJECT_REASONS:
+            assert (expected, line) in quarantined, (line, expected)
+    assert counts["filtered_by_rating"] == sum(1 for _, o in examples if o == "filtered_by_rating")
+    assert counts["duplicates"] == sum(1 for _, o in examples if o == "duplicates")
+    assert counts["rejected"] == sum(1 for _, o in examples if o in transform.REJECT_REASONS)

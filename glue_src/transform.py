@@ -37,10 +37,11 @@ import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
-from urllib.parse import unquote, urlsplit
+from typing import Any, Iterable, Iterator, Mapping
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -314,6 +315,9 @@ class InputPlan:
 
     def skip(self, path: str, rule: str) -> None:
         self.skipped.append({"file": path, "rule": rule, "why": SKIP_RULES[rule]})
+        for files in [group.files for group in self.groups] + [self.blank_files]:
+            if path in files:
+                files.remove(path)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -396,34 +400,38 @@ def list_input_files(spark: SparkSession, input_uri: str) -> list[str]:
     return sorted(files)
 
 
-def read_head(spark: SparkSession, path: str) -> bytes:
-    """The first HEAD_BYTES of a file as Spark will read it (decompressed by its extension)."""
-    jvm_path, fs = _hadoop_path(spark, path)
-    codec = spark._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(  # type: ignore[attr-defined]
+def _codec(spark: SparkSession, path: str) -> Any:
+    """The Hadoop codec Spark decompresses a file with (chosen by its extension), or None."""
+    factory = spark._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(  # type: ignore[attr-defined]
         spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    ).getCodec(jvm_path)
+    )
+    return factory.getCodec(spark._jvm.org.apache.hadoop.fs.Path(path))  # type: ignore[attr-defined]
+
+
+@contextmanager
+def _open_as_spark_reads(spark: SparkSession, path: str) -> Iterator[Any]:
+    """A Java InputStream of the file's bytes as Spark's text reader sees them (decompressed)."""
+    jvm_path, fs = _hadoop_path(spark, path)
+    codec = _codec(spark, path)
     stream = fs.open(jvm_path)
     try:
         if codec is not None:
             stream = codec.createInputStream(stream)
-        return bytes(stream.readNBytes(HEAD_BYTES))
+        yield stream
     finally:
         stream.close()
+
+
+def read_head(spark: SparkSession, path: str) -> bytes:
+    """The first HEAD_BYTES of a file as Spark will read it."""
+    with _open_as_spark_reads(spark, path) as stream:
+        return bytes(stream.readNBytes(HEAD_BYTES))
 
 
 def drain(spark: SparkSession, path: str) -> None:
-    """Reads a whole file (decompressed) on the driver, raising what Spark's reader would meet."""
-    jvm_path, fs = _hadoop_path(spark, path)
-    codec = spark._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(  # type: ignore[attr-defined]
-        spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    ).getCodec(jvm_path)
-    stream = fs.open(jvm_path)
-    try:
-        if codec is not None:
-            stream = codec.createInputStream(stream)
+    """Reads a whole file on the driver, raising what Spark's reader would meet."""
+    with _open_as_spark_reads(spark, path) as stream:
         stream.transferTo(spark._jvm.java.io.OutputStream.nullOutputStream())  # type: ignore[attr-defined]
-    finally:
-        stream.close()
 
 
 # (leading bytes, what the file looks like): formats a text reader would turn into garbage lines.
@@ -477,12 +485,36 @@ def _split_fields(line: str, delimiter: str) -> list[str]:
     return [fields[0].lstrip("\ufeff")] + fields[1:]
 
 
-class HeaderMismatch(ValueError):
-    """A file's first line does not name a configured column."""
+class LayoutMismatch(ValueError):
+    """A file's first line does not have a configured column (by name, or at its position)."""
 
-    def __init__(self, argument: str, column: str, names: list[str]) -> None:
-        super().__init__(argument, column, names)
-        self.argument, self.column, self.names = argument, column, names
+    def __init__(self, argument: str, column: str, fields: list[str], line: str) -> None:
+        super().__init__(argument, column, fields, line)
+        self.argument, self.column, self.fields, self.line = argument, column, fields, line
+
+    def argument_message(self, options: EtlOptions, path: str) -> str:
+        """When no file has the column: the argument is what is wrong."""
+        if options.has_header:
+            return (
+                f"job argument --{self.argument} is {self.column!r}, which is not a column of the header of "
+                f"{path} (delimiter {options.delimiter!r}): the header has "
+                f"{', '.join(repr(n) for n in self.fields)}. Check --{self.argument}, --delimiter and --has_header."
+            )
+        return (
+            f"job argument --{self.argument} is position {self.column}, but the first line of {path} "
+            f"has {len(self.fields)} field(s) split by {options.delimiter!r}: {self.line[:200]!r}. "
+            "Check the positions and --delimiter."
+        )
+
+    def file_problem(self, options: EtlOptions, working: LayoutGroup) -> str:
+        """When other files have it: this file is what is wrong."""
+        what = "header" if options.has_header else "first line"
+        reference = options.delimiter.join(working.layout.header) if working.layout.header else None
+        unlike = f" with header {reference!r}" if reference else f" ({working.layout.field_count} fields)"
+        return (
+            f"its {what} {self.line[:200]!r} has no column {self.column!r} (--{self.argument}), "
+            f"unlike {working.files[0]}{unlike}"
+        )
 
 
 def file_layout(line: str, options: EtlOptions) -> Layout:
@@ -495,28 +527,14 @@ def file_layout(line: str, options: EtlOptions) -> Layout:
             positions[name] = fields.index(column)
         elif column.isdigit() and int(column) < len(fields):
             positions[name] = int(column)
-        elif options.has_header:
-            raise HeaderMismatch(name, column, fields)
         else:
-            raise EtlArgumentError(
-                f"job argument --{name} is position {column}, but the first line of {options.input_uri} "
-                f"has {len(fields)} field(s) split by {options.delimiter!r}: {line[:200]!r}. "
-                "Check the positions and --delimiter."
-            )
+            raise LayoutMismatch(name, column, fields, line)
     if len(set(positions.values())) != len(positions):
         raise EtlArgumentError(f"the column arguments resolve to the same position: {positions}")
     return Layout(
         field_count=len(fields),
         header=tuple(fields) if options.has_header else None,
         **{f"{name.split('_')[0]}_index": index for name, index in positions.items()},
-    )
-
-
-def _mismatch_message(mismatch: HeaderMismatch, options: EtlOptions, path: str) -> str:
-    return (
-        f"job argument --{mismatch.argument} is {mismatch.column!r}, which is not a column of the header of "
-        f"{path} (delimiter {options.delimiter!r}): the header has "
-        f"{', '.join(repr(n) for n in mismatch.names)}. Check --{mismatch.argument}, --delimiter and --has_header."
     )
 
 
@@ -555,7 +573,7 @@ def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
     # Opening a file on S3 takes tens of milliseconds: read the heads of many files in parallel.
     with ThreadPoolExecutor(max_workers=8) as pool:
         inspected = list(pool.map(lambda path: (path, *_inspect_file(spark, path)), readable))
-    mismatches: list[tuple[str, HeaderMismatch]] = []
+    mismatches: list[tuple[str, LayoutMismatch]] = []
     by_layout: dict[Layout, LayoutGroup] = {}
     for path, line, problem in inspected:
         if problem:
@@ -565,7 +583,7 @@ def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
         else:
             try:
                 layout = file_layout(line, options)
-            except HeaderMismatch as mismatch:
+            except LayoutMismatch as mismatch:
                 mismatches.append((path, mismatch))
                 continue
             group = by_layout.setdefault(layout, LayoutGroup(layout))
@@ -577,24 +595,14 @@ def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
     return plan
 
 
-def _report_mismatches(plan: InputPlan, mismatches: list[tuple[str, HeaderMismatch]], options: EtlOptions) -> None:
-    """A header without the configured columns is a wrong argument when no file has them, and a
-    wrong file (named with its header and one that works) when others do."""
-    if not mismatches:
-        return
-    if not plan.groups:
+def _report_mismatches(plan: InputPlan, mismatches: list[tuple[str, LayoutMismatch]], options: EtlOptions) -> None:
+    """A file without the configured columns means a wrong argument when no file has them, and a
+    wrong file (named with its first line and a file that works) when others do."""
+    if mismatches and not plan.groups:
         path, mismatch = mismatches[0]
-        raise EtlArgumentError(_mismatch_message(mismatch, options, path))
-    good = plan.groups[0]
-    good_header = options.delimiter.join(good.layout.header or ())
+        raise EtlArgumentError(mismatch.argument_message(options, path))
     for path, mismatch in mismatches:
-        plan.problems.append(
-            {
-                "file": path,
-                "problem": f"its header {options.delimiter.join(mismatch.names)!r} has no column {mismatch.column!r} "
-                f"(--{mismatch.argument}), unlike {good.files[0]} with header {good_header!r}",
-            }
-        )
+        plan.problems.append({"file": path, "problem": mismatch.file_problem(options, plan.groups[0])})
 
 
 def _glob_escaped(path: str) -> str:
@@ -602,10 +610,14 @@ def _glob_escaped(path: str) -> str:
     return _GLOB_CHARS.sub(r"\\\1", path)
 
 
+_URI_PARTS = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://([^/]*))?(.*)$", re.DOTALL)
+
+
 def _path_key(path: str, *, url_encoded: bool) -> str:
-    """A file's identity whatever its spelling: `file:/a b` (Hadoop) or `file:///a%20b` (Spark)."""
-    parts = urlsplit(path)
-    return parts.netloc + (unquote(parts.path) if url_encoded else parts.path)
+    """A file's identity whatever its spelling: `file:/a b#1` (Hadoop) or `file:///a%20b%231` (Spark)."""
+    match = _URI_PARTS.match(path)
+    authority, rest = (match.group(1) or "", match.group(2)) if match else ("", path)
+    return authority + (unquote(rest) if url_encoded else rest)
 
 
 def read_group(spark: SparkSession, files: list[str], plan: InputPlan) -> DataFrame:
@@ -924,12 +936,9 @@ def unreadable_files(spark: SparkSession, files: Iterable[str]) -> list[dict[str
     truncated gzip, a corrupt bzip2 block), each with its problem. Spark's own error names no file."""
     from py4j.protocol import Py4JError
 
-    factory = spark._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(  # type: ignore[attr-defined]
-        spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    )
     found = []
     for path in files:
-        if factory.getCodec(spark._jvm.org.apache.hadoop.fs.Path(path)) is None:  # type: ignore[attr-defined]
+        if _codec(spark, path) is None:
             continue
         try:
             drain(spark, path)

@@ -112,6 +112,20 @@ def test_a_header_without_the_columns_names_the_file_and_both_headers(spark: Any
     assert [local_name(p["file"]) for p in outcome.summary["input"]["problems"]] == [str(tmp_path / "in" / "other.dat")]
 
 
+def test_a_headerless_file_too_short_for_the_positions_is_named_when_others_work(spark: Any, tmp_path: Path) -> None:
+    raw = tmp_path / "in"
+    raw.mkdir()
+    (raw / "full.data").write_text("1\t2\t4\t880000000\n")
+    (raw / "short.data").write_text("1\t2\n1\t2\t4\t880000000\n")
+    positions = {"has_header": "false", "user_column": "0", "item_column": "1", "rating_column": "2", "timestamp_column": "3"}
+    outcome = run_job(spark, raw, tmp_path / "out", timestamp_unit="s", **positions)
+    assert isinstance(outcome.error, transform.EtlInputError)
+    assert [local_name(p["file"]) for p in outcome.summary["input"]["problems"]] == [str(raw / "short.data")]
+    assert "full.data (4 fields)" in str(outcome.error)
+    with pytest.raises(transform.EtlArgumentError, match=r"--rating_column is position 2, but the first line of \S*short.data"):
+        transform.run(spark, options(raw / "short.data", tmp_path / "out2", timestamp_unit="s", **positions))
+
+
 # --------------------------------------------------------------------------- 2: hidden names
 
 
@@ -267,15 +281,17 @@ def test_local_run_rejects_empty_values_before_spark(flag: str, capsys: pytest.C
     assert "has value ''; allowed: a non-empty value" in capsys.readouterr().err
 
 
-def test_a_path_with_glob_characters_is_read_literally(spark: Any, tmp_path: Path) -> None:
+def test_paths_with_glob_and_uri_characters_are_read_literally(spark: Any, tmp_path: Path) -> None:
     raw = tmp_path / "in [1]"
     raw.mkdir()
-    for name in ("ratings[1].dat", "ratings{a,b}*.dat", "ratings?.dat"):
-        (raw / name).write_text("\t".join(NAMES) + f"\n{len(name)}\t1\t4\t1162160236000\n")
-    single = run_job(spark, raw / "ratings[1].dat", tmp_path / "one")
-    assert single.interactions() == {(str(len("ratings[1].dat")), "1", "1162160236")}
+    names = ("ratings[1].dat", "ratings{a,b}*.dat", "ratings?.dat", "a#b%41+c.dat")
+    for number, name in enumerate(names):
+        (raw / name).write_text("\t".join(NAMES) + f"\n{number}\t1\t4\t1162160236000\n")
+    single = run_job(spark, raw / names[0], tmp_path / "one")
+    assert single.interactions() == {("0", "1", "1162160236")}
     folder = run_job(spark, raw, tmp_path / "all")
-    assert len(folder.interactions()) == 3 and folder.summary["input"]["files_read"] == 3
+    assert len(folder.interactions()) == len(names)
+    assert (folder.summary["input"]["files_read"], folder.summary["input"]["files_skipped"]) == (len(names), 0)
 
 
 BINARY_FILES: dict[str, Callable[[bytes], bytes]] = {

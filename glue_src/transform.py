@@ -639,11 +639,21 @@ def _split_pattern(delimiter: str) -> str:
     return delimiter if delimiter.isalnum() or delimiter.isspace() else "\\" + delimiter
 
 
+# 10**0 .. 10**18: a whole number written with n digits (no sign, no leading zero) lies in
+# [10**(n-1), 10**n).
+_POWERS_OF_TEN = "array(" + ", ".join(f"{10**n}L" for n in range(19)) + ")"
+
+
 def _valid_id(name: str) -> Column:
     # The one id rule: the (space-trimmed) field matches ID_PATTERN exactly. Whole numbers (every
-    # MovieLens ID) pass on a cheap round trip through BIGINT; a cast alone would also accept
-    # "12" wrapped in tabs or control characters, which the CSV writer strips and JSON keeps.
-    numeric = F.expr(f"CAST(try_cast({name} AS BIGINT) AS STRING)") == F.col(name)
+    # MovieLens ID) pass a cheaper check first: a digit first, and as many characters as the
+    # number has digits. A cast alone would also accept "12" wrapped in tabs or control
+    # characters (it trims them), which the CSV writer strips and the JSON batch input keeps.
+    numeric = F.expr(
+        f"ascii({name}) BETWEEN 49 AND 57 AND try_cast({name} AS BIGINT) "
+        f"BETWEEN try_element_at({_POWERS_OF_TEN}, length({name})) "
+        f"AND try_element_at({_POWERS_OF_TEN}, length({name}) + 1) - 1"
+    )
     return F.coalesce(numeric, F.lit(False)) | F.col(name).rlike(ID_PATTERN)
 
 

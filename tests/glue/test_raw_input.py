@@ -185,6 +185,19 @@ def test_ids_wrapped_in_whitespace_or_control_characters_are_rejected_once_for_b
     assert counts["rows_read"] == counts["kept"] + counts["filtered_by_rating"] + counts["duplicates"] + counts["rejected"]
 
 
+def test_the_id_check_is_exactly_the_id_pattern(spark: Any) -> None:
+    """The fast path for whole numbers must accept nothing the pattern rejects (and the pattern
+    decides the rest): generated strings around numbers, with signs, zeros, dots and wrappers."""
+    rng = random.Random(7)
+    pieces = ["0", "7", "42", "123456789", "9" * 18, "1" * 19, "+", "-", ".", "e", "a", " ", *WRAPPERS[:8]]
+    candidates = {"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 5))) for _ in range(3000)}
+    frame = spark.createDataFrame([(text,) for text in sorted(candidates)], ["id"])
+    got = {row["id"]: row["ok"] for row in frame.select("id", transform._valid_id("id").alias("ok")).collect()}
+    pattern = re.compile(transform.ID_PATTERN)
+    assert {text for text, ok in got.items() if ok != bool(pattern.match(text))} == set()
+    assert any(got.values()) and not all(got.values())
+
+
 # --------------------------------------------------------------------------- 4: unreadable files
 
 

@@ -333,12 +333,12 @@ class InputPlan:
             "problems": self.problems,
         }
 
-    def raise_problems(self) -> None:
+    def raise_problems(self, input_uri: str) -> None:
         if self.problems:
             raise EtlInputError(files_message(f"{len(self.problems)} input file(s) cannot be used", self.problems, "problem"))
         if not self.groups:
             raise EtlInputError(
-                f"--input_uri has no rows to read: {len(self.blank_files)} file(s) read, all empty or blank"
+                f"--input_uri {input_uri} has no rows to read: {len(self.blank_files)} file(s) read, all empty or blank"
                 + (f", {len(self.skipped)} skipped (see input.skipped)" if self.skipped else "")
             )
 
@@ -1016,6 +1016,13 @@ def _log_plan(plan: InputPlan) -> None:
         log(f"skipped {entry['file']} ({entry['rule']}: {entry['why']})")
 
 
+def _minimums_message(problems: list[str], options: EtlOptions) -> str:
+    return (
+        "Kept data cannot be used by Amazon Personalize: " + "; ".join(problems) + f". See {options.summary_uri} "
+        f"and the rejected rows in {options.quarantine_uri}; nothing should be imported from this run."
+    )
+
+
 def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = True) -> dict[str, Any]:
     """The whole job: plan the input, read, classify, aggregate, write outputs and `_summary.json`.
 
@@ -1031,7 +1038,7 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     try:
         plan = plan_input(spark, options)
         _log_plan(plan)
-        plan.raise_problems()
+        plan.raise_problems(options.input_uri)
         counts, files = transform_input(spark, options, plan, max_epoch)
     except EtlInputError as error:
         summary["input"].update(plan.describe())
@@ -1044,12 +1051,7 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     for line in summary["hints"]:
         log(f"hint: {line}")
     problems = check_minimums(counts)
-    message = (
-        "Kept data cannot be used by Amazon Personalize: " + "; ".join(problems + summary["hints"]) + f". See {options.summary_uri} "
-        f"and the rejected rows in {options.quarantine_uri}; nothing should be imported from this run."
-        if problems
-        else None
-    )
+    message = _minimums_message(problems + summary["hints"], options) if problems else None
     summary["counts"], summary["outputs"]["max_files"] = counts, files
     summary["minimums"]["met"] = not problems
     _finish(summary, started, "minimums" if problems else None, message, write_summary_file)

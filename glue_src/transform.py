@@ -644,15 +644,22 @@ def _split_pattern(delimiter: str) -> str:
 _POWERS_OF_TEN = "array(" + ", ".join(f"{10**n}L" for n in range(19)) + ")"
 
 
+def _id_number(name: str) -> Column:
+    """The id as a whole number, or null: computed once per line, in the projection."""
+    return F.expr(f"try_cast({name} AS BIGINT)").alias(f"{name}_number")
+
+
 def _valid_id(name: str) -> Column:
     # The one id rule: the (space-trimmed) field matches ID_PATTERN exactly. Whole numbers (every
-    # MovieLens ID) pass a cheaper check first: a digit first, and as many characters as the
+    # MovieLens ID) pass a cheaper check first: a digit 1-9 first, and as many bytes as the
     # number has digits. A cast alone would also accept "12" wrapped in tabs or control
     # characters (it trims them), which the CSV writer strips and the JSON batch input keeps.
+    # Byte comparisons and octet_length allocate nothing (ascii() and length() would).
+    # Needs the column `<name>_number` (`_id_number`).
     numeric = F.expr(
-        f"ascii({name}) BETWEEN 49 AND 57 AND try_cast({name} AS BIGINT) "
-        f"BETWEEN try_element_at({_POWERS_OF_TEN}, length({name})) "
-        f"AND try_element_at({_POWERS_OF_TEN}, length({name}) + 1) - 1"
+        f"{name} >= '1' AND {name} < ':' "
+        f"AND {name}_number >= try_element_at({_POWERS_OF_TEN}, octet_length({name})) "
+        f"AND {name}_number < try_element_at({_POWERS_OF_TEN}, octet_length({name}) + 1)"
     )
     return F.coalesce(numeric, F.lit(False)) | F.col(name).rlike(ID_PATTERN)
 
@@ -687,6 +694,8 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
         "*",
         F.expr("try_cast(rating_text AS DOUBLE)").alias("rating"),
         F.expr("try_cast(ts_text AS BIGINT)").alias("ts_raw"),
+        _id_number("user"),
+        _id_number("item"),
     )
     v = F.col("line")
     stripped = F.regexp_replace(v, r"^[ \t\r]+|[ \t\r]+$", "")  # only evaluated behind a guard

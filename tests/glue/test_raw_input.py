@@ -192,7 +192,8 @@ def test_the_id_check_is_exactly_the_id_pattern(spark: Any) -> None:
     pieces = ["0", "7", "42", "123456789", "9" * 18, "1" * 19, "+", "-", ".", "e", "a", " ", *WRAPPERS[:8]]
     candidates = {"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 5))) for _ in range(3000)}
     frame = spark.createDataFrame([(text,) for text in sorted(candidates)], ["id"])
-    got = {row["id"]: row["ok"] for row in frame.select("id", transform._valid_id("id").alias("ok")).collect()}
+    checked = frame.select("id", transform._id_number("id")).select("id", transform._valid_id("id").alias("ok"))
+    got = {row["id"]: row["ok"] for row in checked.collect()}
     pattern = re.compile(transform.ID_PATTERN)
     assert {text for text, ok in got.items() if ok != bool(pattern.match(text))} == set()
     assert any(got.values()) and not all(got.values())

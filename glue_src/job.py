@@ -1,7 +1,8 @@
 """AWS Glue 5.0 entry point of the ratings ETL (the job's ScriptLocation).
 
-Thin on purpose: resolve the job arguments, get the SparkSession from a GlueContext, run the
-transform, and let a failure fail the job run. Everything else is in `transform`, which Glue puts
+Thin on purpose: resolve the job arguments, get the SparkSession from a GlueContext, initialise
+the Glue `Job` (the job's security configuration applies only to a job that does), run the
+transform, commit the job after a success, and let a failure fail the job run (uncommitted). Everything else is in `transform`, which Glue puts
 on sys.path from `--extra-py-files` (a zip with `transform.py` at its root), so it is imported by
 its top-level name. The Glue libraries (`awsglue`) exist only on Glue: they are imported inside
 `main`, so this module can be imported (and tested with stand-ins) anywhere.
@@ -21,22 +22,29 @@ try:  # on Glue: the module from --extra-py-files, at the root of sys.path
 except ModuleNotFoundError:  # locally: the glue_src package
     from glue_src import transform
 
+JOB_NAME = "JOB_NAME"
+
 
 def main(argv: list[str] | None = None) -> dict:
     from awsglue.context import GlueContext
+    from awsglue.job import Job
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
     argv = sys.argv if argv is None else argv
-    # Every job argument is a DefaultArgument of the job except --run_id, passed per run.
-    args = getResolvedOptions(argv, list(transform.ARGUMENT_NAMES))
+    # Every job argument is a DefaultArgument of the job except --run_id, passed per run; Glue
+    # itself passes --JOB_NAME, which Job.init needs.
+    args = getResolvedOptions(argv, [JOB_NAME, *transform.ARGUMENT_NAMES])
     options = transform.parse_options(args)  # EtlArgumentError fails the run with a clear message
 
     spark_context = SparkContext.getOrCreate()
     # No _SUCCESS marker next to the data files Personalize imports (also set per write).
     spark_context._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-    spark = GlueContext(spark_context).spark_session
-    summary = transform.run(spark, options)  # TrainingMinimumsError after _summary.json is written
+    glue_context = GlueContext(spark_context)
+    job = Job(glue_context)
+    job.init(args[JOB_NAME], args)
+    summary = transform.run(glue_context.spark_session, options)  # TrainingMinimumsError after _summary.json is written
+    job.commit()
     print(json.dumps({"run_id": summary["run_id"], "counts": summary["counts"], "outputs": summary["outputs"]}))
     return summary
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import boto3
 from botocore.exceptions import BotoCoreError
@@ -12,7 +12,10 @@ from rich.console import Console
 
 from . import __version__
 from .aws import Gateway, make_session
+from .checks import Environment, data_stack_name
+from .checks.reader import AwsReader
 from .commands import Context, history, start, status
+from .doctor import doctor
 from .errors import CliError, ExitCode, translate_botocore_error
 from .outputs import DEFAULT_STACK_NAME, OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
 from .render import Clock, utc_now
@@ -20,10 +23,11 @@ from .stages import STAGES
 
 EPILOG = f"""\
 exit codes:
-  0  succeeded, or skipped by the overlap guard (status: also still running)
-  1  the execution failed, timed out or was aborted
+  0  succeeded, or skipped by the overlap guard (status: also still running); doctor: no check failed
+  1  the execution failed, timed out or was aborted; doctor: a check failed
   2  usage or configuration error: bad arguments, unknown stack/profile/execution, missing output
   3  AWS access problem: no or expired credentials, access denied, throttled, unreachable
+     (doctor: a check could not make a read call it needs, and none failed)
   130  interrupted while watching (the execution keeps running)
 
 The stack must have the output {", ".join(REQUIRED_OUTPUTS)} (optional: {", ".join(OPTIONAL_OUTPUTS)}).
@@ -56,13 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     # The connection options work before or after the subcommand (SUPPRESS keeps a later
     # position from overwriting an earlier one with the default).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default=argparse.SUPPRESS, help=f"pipeline stack name (default {DEFAULT_STACK_NAME})")
+    common.add_argument(
+        "--stack", default=argparse.SUPPRESS, help=f"pipeline stack name (default {DEFAULT_STACK_NAME})"
+    )
     common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: from profile/environment)")
     common.add_argument("--profile", default=argparse.SUPPRESS, help="AWS named profile")
 
     parser = argparse.ArgumentParser(
         prog="python -m pipeline_cli",
-        description="Start and watch runs of the Personalize batch pipeline.",
+        description="Start and watch runs of the Personalize batch pipeline; check a deployment (doctor).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
@@ -84,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_history = sub.add_parser("history", parents=[common], help="the last N runs")
     p_history.add_argument("-n", "--limit", type=_positive_int, default=10, metavar="N", help="how many (default 10)")
     p_history.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p_doctor = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check a deployed environment (read-only): what stands between it and a good run",
+    )
+    p_doctor.add_argument(
+        "--data-stack", metavar="NAME", help="data stack name (default: the pipeline stack's, -pipeline -> -data)"
+    )
+    p_doctor.add_argument(
+        "--expect-auto-training",
+        action="store_true",
+        help="the solution is meant to have performAutoTraining on (no warning about its weekly bill)",
+    )
+    p_doctor.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -105,6 +126,8 @@ def main(
     try:
         if session is None:
             session = make_session(getattr(args, "profile", None), getattr(args, "region", None))
+        if args.command == "doctor":
+            return _doctor(args, session, stack, console, clock)
         ctx = Context(
             gateway=Gateway(session),
             stack=stack,
@@ -128,6 +151,17 @@ def main(
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+
+
+def _doctor(args: argparse.Namespace, session: boto3.Session, stack: str, console: Console | None, clock: Clock) -> int:
+    env = Environment(
+        reader=AwsReader(session),
+        pipeline_stack=stack,
+        data_stack=args.data_stack or data_stack_name(stack),
+        now=clock(),
+        expect_auto_training=args.expect_auto_training,
+    )
+    return doctor(env, console or Console(highlight=False), args.json)
 
 
 if __name__ == "__main__":

@@ -14,17 +14,20 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from pipeline_contracts.run_layout import RUNS_PREFIX as OUTPUT_PREFIX  # runs/<run_id>/... of the transformed bucket
+from stacks.bundling import copied_files, with_contracts
 from stacks.config import PipelineConfig
 from stacks.nag import acknowledge, acknowledge_wildcard
 
 GLUE_SRC = Path(__file__).resolve().parent.parent / "glue_src"
 JOB_SCRIPT = GLUE_SRC / "job.py"
 TRANSFORM_MODULE = "transform.py"
-# The job writes every run under this prefix of the transformed bucket: runs/<run_id>/...
-OUTPUT_PREFIX = "runs/"
-# Glue's log groups (output/error and continuous logs), named after the job, role and security
-# configuration by Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
+# Glue's log groups (output/error logs), named after the job, role and security configuration by
+# Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
 GLUE_LOG_GROUPS = "/aws-glue/jobs*"
+# What the Glue documentation asks the job role to hold on the key of a security configuration's
+# CloudWatch Logs encryption.
+GLUE_LOGS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")
 # cdk.json holds a tab as "\t" (config decodes it); the job argument spells whitespace as a word
 # so that no console, CLI or template round trip can strip it.
 _DELIMITER_ARGUMENT = {"\t": "tab", " ": "space"}
@@ -70,7 +73,9 @@ class RatingsEtl(Construct):
         # with the data key: Glue calls KMS as the job role.
         data_key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         # Logs: Glue creates its log groups as the job role and associates the logs key with
-        # them (the key policy lets CloudWatch Logs use the key; the role needs no KMS rights).
+        # them; the job's log writes are encrypted with that key as the job role, which needs
+        # these rights on it (Glue's "encrypting data written by Glue" setup for CloudWatch Logs).
+        logs_key.grant(self.role, *GLUE_LOGS_KEY_ACTIONS)
         log_groups = stack.format_arn(
             service="logs",
             resource="log-group",
@@ -103,13 +108,22 @@ class RatingsEtl(Construct):
             cloud_watch_encryption=glue.CloudWatchEncryption.kms(logs_key),
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(data_key),
         )
+        # The L2 keeps CloudFormation's default (Retain) under a fixed name: a destroyed stack
+        # would leave it behind and the next deploy would fail with AlreadyExists. It holds no
+        # data, only settings, so it goes with the stack.
+        self.security_configuration.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
 
         # Assets, each read by the role by its exact key. The transform goes in a zip with
         # transform.py at its root: Glue puts --extra-py-files zips on sys.path, so job.py
-        # imports it as `transform` (a plain .py asset would be renamed to <hash>.py).
+        # imports it as `transform` (a plain .py asset would be renamed to <hash>.py), and
+        # `pipeline_contracts.run_layout` (the run's folder names) from the same zip.
         script = s3_assets.Asset(self, "Script", path=str(JOB_SCRIPT))
         module = s3_assets.Asset(
-            self, "TransformModule", path=str(GLUE_SRC), exclude=["*", f"!{TRANSFORM_MODULE}"]
+            self,
+            "TransformModule",
+            path=str(GLUE_SRC),
+            bundling=copied_files(with_contracts({TRANSFORM_MODULE: GLUE_SRC / TRANSFORM_MODULE}, also=["run_layout"])),
+            asset_hash_type=cdk.AssetHashType.OUTPUT,
         )
 
         self.job = glue.PySparkEtlJob(
@@ -122,13 +136,15 @@ class RatingsEtl(Construct):
             extra_python_files=[glue.Code.from_bucket(module.bucket, module.s3_object_key)],
             glue_version=glue.GlueVersion.V5_0,
             worker_configuration=glue.WorkerConfiguration(
-                worker_type=glue.WorkerType[config.glue_worker_type.replace(".", "_")],
+                worker_type=config.glue_worker,
                 number_of_workers=config.glue_worker_count,
             ),
             timeout=Duration.minutes(config.glue_timeout_minutes),
             max_concurrent_runs=1,
             max_retries=0,  # the state machine decides about retries
-            continuous_logging=glue.ContinuousLoggingProps(enabled=True),
+            # Glue 5.0 logs in real time on its own; the L2 would otherwise add the legacy
+            # --enable-continuous-cloudwatch-log argument, which does nothing there.
+            continuous_logging=glue.ContinuousLoggingProps(enabled=False),
             security_configuration=self.security_configuration,
             default_arguments=self.default_arguments(config, raw_bucket, transformed_bucket),
         )
@@ -161,12 +177,12 @@ class RatingsEtl(Construct):
             "Action::s3:List*": "S3 read grant: Spark lists the raw prefix and the runs/ prefix it writes; no other bucket is listed.",
             "Action::s3:DeleteObject*": "S3 write grant: a re-run of the same run id overwrites runs/<run_id>/ and Spark's committer deletes its temporary files; limited to runs/*.",
             "Action::s3:Abort*": "S3 write grant: aborting multipart uploads of the job's own output under runs/*.",
-            "Action::kms:ReEncrypt*": "Bucket grant on the data key (the buckets' SSE-KMS key), needed to write SSE-KMS objects; only that key.",
-            "Action::kms:GenerateDataKey*": "Bucket grant on the data key (the buckets' SSE-KMS key), needed to write SSE-KMS objects; only that key.",
+            "Action::kms:ReEncrypt*": "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented job-role rights for encrypted CloudWatch logs); only those two keys.",
+            "Action::kms:GenerateDataKey*": "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented job-role rights for encrypted CloudWatch logs); only those two keys.",
             "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited by the cloudwatch:namespace = Glue condition.",
             f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{GLUE_LOG_GROUPS}": (
                 "Glue names the job's log groups at run time from the job, role and security configuration "
-                "(/aws-glue/jobs/<config>-role/<role>/output|error, continuous logs); limited to Glue job log groups of this account and region."
+                "(/aws-glue/jobs/<config>-role/<role>/output|error); limited to Glue job log groups of this account and region."
             ),
         }
         for finding, reason in findings.items():

@@ -7,6 +7,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from stacks.publishers import alarms_key_statement, eventbridge_key_statement
+
 
 class EncryptionKeys(Construct):
     """Keys with rotation on. Separate keys keep the blast radius of a key policy small: whoever
@@ -14,8 +16,8 @@ class EncryptionKeys(Construct):
 
     Attributes:
         data_key: the buckets, Personalize (dataset group, batch jobs) and Glue's S3 output.
-        logs_key: CloudWatch Logs log groups (state machine, Glue continuous logs).
-        alerts_key: the SNS alert topic and the queues (dead letters).
+        logs_key: CloudWatch Logs log groups (functions, state machine, Glue job logs).
+        alerts_key: the SNS alert topic and the schedule's dead-letter queue.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, removal_policy: RemovalPolicy) -> None:
@@ -27,7 +29,7 @@ class EncryptionKeys(Construct):
         self.logs_key = self._key("LogsKey", f"alias/{name_prefix}-logs", "Pipeline logs", removal_policy, pending_window)
         self.alerts_key = self._key("AlertsKey", f"alias/{name_prefix}-alerts", "Pipeline alerts and queues", removal_policy, pending_window)
         self._let_cloudwatch_logs_use(self.logs_key)
-        self._let_alarms_and_scheduler_use(self.alerts_key)
+        self._let_alert_publishers_use(self.alerts_key, name_prefix)
 
     def _key(
         self,
@@ -64,18 +66,8 @@ class EncryptionKeys(Construct):
             )
         )
 
-    def _let_alarms_and_scheduler_use(self, key: kms.Key) -> None:
-        # CloudWatch alarms and EventBridge publish to the encrypted alert topic as services,
-        # not as an IAM role of ours, so only the key policy can let them.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowAlarmAndEventPublishersOfThisAccount",
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                ],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            )
-        )
+    def _let_alert_publishers_use(self, key: kms.Key, name_prefix: str) -> None:
+        # Alarms and EventBridge publish to the encrypted alert topic as services, not as an IAM
+        # role of ours, so only the key policy can let them (scoping: stacks/publishers.py).
+        key.add_to_resource_policy(alarms_key_statement(self, name_prefix))
+        key.add_to_resource_policy(eventbridge_key_statement())

@@ -6,7 +6,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -15,6 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.config import PipelineConfig
+from stacks.publishers import ScopedTopicTarget, allow_alarms_to_publish
 
 FAILED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
 
@@ -38,6 +38,8 @@ class PipelineAlerts(Construct):
             master_key=alerts_key,
             enforce_ssl=True,
         )
+        self._config = config
+        allow_alarms_to_publish(self.topic, f"{config.prefix}-{config.environment}")
         if config.notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
 
@@ -57,7 +59,7 @@ class PipelineAlerts(Construct):
                 detail={"stateMachineArn": [state_machine.state_machine_arn], "status": FAILED_STATUSES},
             ),
             targets=[
-                events_targets.SnsTopic(
+                ScopedTopicTarget(
                     self.topic,
                     message=events.RuleTargetInput.from_multiline_text(
                         f"Personalize pipeline run {detail('$.detail.name')} ended {detail('$.detail.status')}.\n"
@@ -74,6 +76,7 @@ class PipelineAlerts(Construct):
         self.failed_executions_alarm = cloudwatch.Alarm(
             self,
             "FailedExecutions",
+            alarm_name=self._config.resource_name("runs-not-succeeded"),
             alarm_description="A pipeline execution failed, timed out or was aborted",
             metric=cloudwatch.MathExpression(
                 expression="failed + timedOut + aborted",
@@ -93,6 +96,7 @@ class PipelineAlerts(Construct):
         self.dead_letter_alarm = cloudwatch.Alarm(
             self,
             "UndeliveredStarts",
+            alarm_name=self._config.resource_name("undelivered-starts"),
             alarm_description="EventBridge Scheduler could not start the pipeline (message in the dead-letter queue)",
             metric=start_dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"

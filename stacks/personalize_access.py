@@ -13,11 +13,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from pipeline_contracts.run_layout import RUNS_PREFIX
 from stacks.nag import acknowledge_wildcard
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
-# Every run writes and reads only below this prefix; nothing else in the buckets is exposed.
-RUNS_PREFIX = "runs/"
 READ_ACTIONS = ("s3:GetObject",)
 WRITE_ACTIONS = ("s3:PutObject",)
 LIST_ACTIONS = ("s3:ListBucket",)
@@ -78,18 +77,20 @@ class PersonalizeAccess(Construct):
                 statement.add_conditions(source_account)
                 bucket.add_to_resource_policy(statement)
 
+        # The role's side: its own policy, honoured because the key policy delegates to IAM (the
+        # account statement). Naming the role in the key policy instead would make KMS reject the
+        # key policy whenever the new role is not yet visible to it (MalformedPolicyDocument).
         data_key.grant(self.service_role, *KEY_ACTIONS)
-        # Named in the key policy too, so access does not rest on the account-root statement alone.
-        # The service itself is pinned to this account; the role needs no condition: it is ours.
-        for sid, principal, conditions in (
-            ("PersonalizeServiceUsesDataKey", service, source_account),
-            ("PersonalizeRoleUsesDataKey", iam.ArnPrincipal(self.service_role.role_arn), None),
-        ):
-            data_key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid=sid, principals=[principal], actions=list(KEY_ACTIONS), resources=["*"], conditions=conditions
-                )
+        # The service itself is named in the key policy, pinned to this account.
+        data_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeServiceUsesDataKey",
+                principals=[service],
+                actions=list(KEY_ACTIONS),
+                resources=["*"],
+                conditions=source_account,
             )
+        )
 
     @staticmethod
     def _bucket_statements(bucket: s3.IBucket, object_actions: tuple[str, ...]) -> list[iam.PolicyStatement]:

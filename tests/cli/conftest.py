@@ -7,17 +7,20 @@ backend, not the executing one, so the state machine is created through the API 
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 import boto3
 import botocore.session
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from pipeline_cli.__main__ import main
@@ -63,20 +66,6 @@ class Deployed:
                 return status
             time.sleep(0.01)
         raise AssertionError("execution did not finish")
-
-
-@pytest.fixture
-def no_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """A machine with no AWS configuration at all: no AWS_* variables, empty config files."""
-    for key in list(os.environ):
-        if key.startswith("AWS_"):
-            monkeypatch.delenv(key)
-    for name in ("credentials", "config"):
-        (tmp_path / name).write_text("")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probe
-    yield
 
 
 @pytest.fixture
@@ -170,7 +159,7 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
 # --- state machine definitions in the pipeline's shape (no real integrations) -------------
 # State names mix the real ones of stacks/orchestration.py ("List running executions",
-# "Import: describe job", "Summarize run", ...) with plain ones ("GlueEtl", "ImportWait").
+# "Import: describe job", "Summarize run", ...) with plain ones ("Transform (Glue)", "Import: wait").
 
 RUN_ID = "20261122T030000Z-run-0123456789"
 SKIP_REASON = "Another execution of this state machine is still running: arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:run-0"
@@ -207,12 +196,12 @@ def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_s
                 "Default": "Prepare run",
             },
             **SKIP_STATES,
-            "Prepare run": {"Type": "Pass", "Next": "GlueEtl"},
-            "GlueEtl": {"Type": "Pass", "Next": "Transform done"},
-            "Transform done": {"Type": "Pass", "Next": "ImportWait"},
-            "ImportWait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "Import: describe job"},
-            "Import: describe job": {"Type": "Pass", "Next": "TrainingWait"},
-            "TrainingWait": {"Type": "Wait", "Seconds": 0, "Next": "Training: job status?"},
+            "Prepare run": {"Type": "Pass", "Next": "Transform (Glue)"},
+            "Transform (Glue)": {"Type": "Pass", "Next": "Transform done"},
+            "Transform done": {"Type": "Pass", "Next": "Import: wait"},
+            "Import: wait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "Import: describe job"},
+            "Import: describe job": {"Type": "Pass", "Next": "Training: wait"},
+            "Training: wait": {"Type": "Wait", "Seconds": 0, "Next": "Training: job status?"},
             "Training: job status?": {"Type": "Pass", "Next": "NotifyOps"},
             "NotifyOps": {"Type": "Pass", "Next": "BatchInference"},
             "BatchInference": batch,
@@ -233,3 +222,291 @@ SKIPPING_DEFINITION: dict[str, Any] = {
     "StartAt": "List running executions",
     "States": {"List running executions": {"Type": "Pass", "Next": "Skip: another run is active"}, **SKIP_STATES},
 }
+
+
+# --- doctor: answers for the calls moto does not implement --------------------------------
+
+
+@dataclass(frozen=True)
+class AwsError:
+    """A scripted error answer, as AWS sends it (code, message, HTTP status)."""
+
+    code: str
+    message: str = ""
+    status: int = 400
+
+
+Reply = Any  # a response dict, an AwsError, or a callable(params) -> either
+
+
+class ScriptedAws:
+    """Answers chosen operations from a script and lets every other call through to moto.
+
+    botocore's `Stubber` answers a fixed *sequence* of calls; the doctor's calls depend on which
+    checks run (a skipped check makes none), so replies here are keyed by operation instead,
+    optionally computed from the parameters. Like the Stubber, every reply is validated against
+    the service model's output shape, so a reply AWS could not send fails the test.
+    """
+
+    def __init__(self) -> None:
+        self.replies: dict[tuple[str, str], Reply] = {}
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def set(self, service: str, operation: str, reply: Reply) -> None:
+        self.replies[(service, operation)] = reply
+
+    def attach(self, session: boto3.Session) -> boto3.Session:
+        """Make `session`'s clients answer from the script (the shared botocore session stays clean)."""
+        create = session.client
+
+        def client(service: str, *args: Any, **kwargs: Any) -> Any:
+            made = create(service, *args, **kwargs)
+            made.meta.events.register_first("before-parameter-build", self._keep_params)
+            made.meta.events.register_first("before-call", self._answer)
+            return made
+
+        session.client = client  # type: ignore[method-assign]
+        return session
+
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # before-call sees the serialized request; the API parameters are only seen before that
+        context["scripted_params"] = dict(params)
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        service = model.service_model.service_name
+        key = (service, model.name)
+        if key not in self.replies:
+            return None  # moto answers
+        params = context["scripted_params"]
+        self.calls.append((service, model.name, params))
+        reply = self.replies[key]
+        if callable(reply):
+            reply = reply(params)
+        if isinstance(reply, AwsError):
+            error = {"Error": {"Code": reply.code, "Message": reply.message}}
+            return AWSResponse(None, reply.status, {}, None), {
+                **error,
+                "ResponseMetadata": {"HTTPStatusCode": reply.status},
+            }
+        report = ParamValidator().validate(reply, model.output_shape)
+        if report.has_errors():
+            raise AssertionError(
+                f"scripted {service}.{model.name} reply does not fit the model:\n{report.generate_report()}"
+            )
+        return AWSResponse(None, 200, {}, None), {**reply, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+
+# --- doctor: a healthy deployment, built in moto plus the scripted calls ------------------
+
+DATA_STACK = "pbp-dev-data"
+RAW_BUCKET = "pbp-dev-raw-bucket"
+RAW_PREFIX = "ratings/"
+GLUE_JOB = "pbp-dev-ratings-etl"
+GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/pbp-dev-glue"
+DATA_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SOLUTION_PARAMETER = "/pbp/dev/personalize/solution-arn"
+DATASET_GROUP_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/pbp-dev"
+SOLUTION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/pbp-dev-solution"
+SCHEDULE_NAME = "pbp-dev-pipeline"
+FUNCTION_NAMES = ("pbp-dev-run-names", "pbp-dev-postprocess-flatten")
+RAW_FILES = {
+    "ratings/part-1.dat": b"userID\tmovieID\trating\ttimestamp\n" + b"75\t3\t1\t1162160236000\n" * 100,
+    "ratings/part-2.dat": b"75\t32\t4.5\t1162160624000\n" * 50,
+}
+PERSONALIZE_QUOTAS = (
+    ("L-A1B2C3D4", "Concurrent dataset import jobs in progress", 5.0),
+    ("L-B2C3D4E5", "Concurrent solution versions in progress", 20.0),
+    ("L-C3D4E5F6", "Concurrent batch inference jobs in progress", 5.0),
+)
+_ASSUME_LAMBDA = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+@dataclass
+class DoctorWorld:
+    """A healthy deployment: moto holds what moto implements, `script` answers the rest."""
+
+    session: boto3.Session
+    script: ScriptedAws
+    layer_arn: str
+    topic_arn: str
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+
+def _stack(session: boto3.Session, name: str, resources: dict[str, Any], outputs: dict[str, str]) -> None:
+    template = {"Resources": resources, "Outputs": {key: {"Value": value} for key, value in outputs.items()}}
+    session.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+def _functions(session: boto3.Session) -> str:
+    """Two functions sharing one layer (moto refuses layers it does not hold, so it is published)."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return event\n")
+    role = session.client("iam").create_role(RoleName="pbp-dev-functions", AssumeRolePolicyDocument=_ASSUME_LAMBDA)
+    lam = session.client("lambda")
+    layer = lam.publish_layer_version(LayerName="AWSLambdaPowertoolsPythonV3", Content={"ZipFile": code.getvalue()})
+    for name in FUNCTION_NAMES:
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Handler="index.handler",
+            Role=role["Role"]["Arn"],
+            Code={"ZipFile": code.getvalue()},
+            Layers=[layer["LayerVersionArn"]],
+        )
+    return str(layer["LayerVersionArn"])
+
+
+def _stack_resources(topic_arn: str) -> dict[str, Any]:
+    """moto's CloudFormation does not create Scheduler schedules or Glue jobs, so the pipeline
+    stack's resource list is scripted; the resources themselves live in moto."""
+    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    rows = [(f"Fn{i}", name, "AWS::Lambda::Function") for i, name in enumerate(FUNCTION_NAMES)]
+    rows += [("Schedule", SCHEDULE_NAME, "AWS::Scheduler::Schedule"), ("AlertTopic", topic_arn, "AWS::SNS::Topic")]
+    return {
+        "StackResourceSummaries": [
+            {
+                "LogicalResourceId": logical,
+                "PhysicalResourceId": physical,
+                "ResourceType": kind,
+                "LastUpdatedTimestamp": now,
+                "ResourceStatus": "CREATE_COMPLETE",
+            }
+            for logical, physical, kind in rows
+        ]
+    }
+
+
+def _personalize_script(script: ScriptedAws) -> None:
+    created = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    script.set("personalize", "ListDatasetGroups", {"datasetGroups": []})
+    script.set(
+        "personalize",
+        "DescribeDatasetGroup",
+        {"datasetGroup": {"datasetGroupArn": DATASET_GROUP_ARN, "name": "pbp-dev", "status": "ACTIVE"}},
+    )
+    script.set(
+        "personalize",
+        "DescribeSolution",
+        lambda params: {
+            "solution": {
+                "solutionArn": params["solutionArn"],
+                "name": "pbp-dev-solution",
+                "status": "ACTIVE",
+                "performAutoTraining": False,
+                "recipeArn": "arn:aws:personalize:::recipe/aws-user-personalization",
+                "creationDateTime": created,
+            }
+        },
+    )
+    finished = {"status": "ACTIVE", "creationDateTime": created}
+    script.set("personalize", "ListDatasetImportJobs", {"datasetImportJobs": [{"jobName": "old", **finished}]})
+    script.set("personalize", "ListSolutionVersions", {"solutionVersions": [{**finished}]})
+    script.set("personalize", "ListBatchInferenceJobs", {"batchInferenceJobs": [{"jobName": "old", **finished}]})
+    script.set(
+        "service-quotas",
+        "ListServiceQuotas",
+        {
+            "Quotas": [
+                {"ServiceCode": "personalize", "QuotaCode": code, "QuotaName": name, "Value": value, "Adjustable": True}
+                for code, name, value in PERSONALIZE_QUOTAS
+            ]
+        },
+    )
+    script.set("service-quotas", "ListAWSDefaultServiceQuotas", {"Quotas": []})
+
+
+def allowed(params: dict[str, Any]) -> dict[str, Any]:
+    """The policy simulator's answer when identity policies allow the action."""
+    return {
+        "EvaluationResults": [
+            {
+                "EvalActionName": params["ActionNames"][0],
+                "EvalResourceName": params["ResourceArns"][0],
+                "EvalDecision": "allowed",
+            }
+        ],
+        "IsTruncated": False,
+    }
+
+
+def doctor_session() -> boto3.Session:
+    """Like `fake_session`, but on a botocore session of its own: every boto3 session registers
+    its S3 client customisations on the botocore session, and a second registration on the
+    shared one breaks the next S3 client. The parsed service models are shared all the same."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _CORE_SESSION.get_component("data_loader"))
+    return boto3.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing", botocore_session=core
+    )
+
+
+@pytest.fixture
+def healthy(moto_aws: None) -> DoctorWorld:
+    script = ScriptedAws()
+    session = script.attach(doctor_session())
+    layer_arn = _functions(session)
+    sns = session.client("sns")
+    topic_arn = sns.create_topic(Name="pbp-dev-alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint="ops@example.com")
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=RAW_BUCKET)
+    for key, body in RAW_FILES.items():
+        s3.put_object(Bucket=RAW_BUCKET, Key=key, Body=body)
+    s3.put_object(Bucket=RAW_BUCKET, Key="ratings/_SUCCESS", Body=b"")
+    session.client("glue").create_job(
+        Name=GLUE_JOB,
+        Role=GLUE_ROLE,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://assets/job.py"},
+        DefaultArguments={"--input_uri": f"s3://{RAW_BUCKET}/{RAW_PREFIX}"},
+    )
+    session.client("scheduler").create_schedule(
+        Name=SCHEDULE_NAME,
+        ScheduleExpression="cron(0 3 ? * SUN *)",
+        ScheduleExpressionTimezone="Europe/Berlin",
+        State="ENABLED",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:pbp-dev-pipeline",
+            "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/pbp-dev-scheduler",
+        },
+    )
+    _stack(
+        session,
+        STACK,
+        {"Marker": {"Type": "AWS::SNS::Topic"}},
+        {
+            "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:pbp-dev-pipeline",
+            "AlertTopicArn": topic_arn,
+            "GlueJobName": GLUE_JOB,
+            "SolutionArnParameterName": SOLUTION_PARAMETER,
+        },
+    )
+    solution_parameter = {"Type": "String", "Name": SOLUTION_PARAMETER, "Value": SOLUTION_ARN}
+    _stack(
+        session,
+        DATA_STACK,
+        {"SolutionArnParameter": {"Type": "AWS::SSM::Parameter", "Properties": solution_parameter}},
+        {
+            "RawBucketName": RAW_BUCKET,
+            "DataKeyArn": DATA_KEY_ARN,
+            "DatasetGroupArn": DATASET_GROUP_ARN,
+            "SolutionArn": SOLUTION_ARN,
+            "SolutionArnParameterName": SOLUTION_PARAMETER,
+        },
+    )
+    script.set("cloudformation", "ListStackResources", _stack_resources(topic_arn))
+    script.set("lambda", "GetLayerVersionByArn", lambda params: {"LayerVersionArn": params["Arn"], "Version": 1})
+    script.set("iam", "SimulatePrincipalPolicy", allowed)
+    _personalize_script(script)
+    return DoctorWorld(session, script, layer_arn, topic_arn)

@@ -4,9 +4,11 @@ stack, outputs, permissions, unknown executions, throttling, bad arguments."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import boto3
 import botocore.endpoint
@@ -30,6 +32,20 @@ def assert_one_line(result: Result) -> None:
     assert "Traceback" not in result.err
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert result.err.startswith("error: ")
+
+
+@pytest.fixture
+def no_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """A machine with no AWS configuration at all: no AWS_* variables, empty config files."""
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    for name in ("credentials", "config"):
+        (tmp_path / name).write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probe
+    yield
 
 
 def test_no_credentials(no_aws_env: None, run: Callable[..., Result]) -> None:

@@ -16,6 +16,7 @@ from pipeline_cli import aws
 from pipeline_cli.aws import CLIENT_CONFIG, CONNECTION_ATTEMPTS, make_session
 
 from .conftest import Result
+from .test_cli_errors import no_aws_env  # noqa: F401  (fixture: a machine with no AWS configuration)
 
 
 def assert_one_line(result: Result) -> None:

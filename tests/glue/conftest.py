@@ -3,9 +3,6 @@
 The JVM takes seconds to start, so when Spark tests are selected it starts in a background thread
 as soon as collection ends, and the construct tests (CDK, in a node process) run first: the two
 overlap on the two cores instead of queueing.
-
-Every test that uses the `spark` fixture (directly or through another fixture) gets the `spark`
-marker, so `pytest -m "not spark"` is a fast lane without a JVM.
 """
 
 from __future__ import annotations
@@ -31,19 +28,9 @@ def _start_spark() -> Any:
     return local_spark_session(app_name="glue-tests", shuffle_partitions=2, driver_memory="1g", for_tests=True)
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)  # after `-m "not spark"` has deselected: no JVM for a run without Spark tests
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Before `-m` deselects: the marker must exist by then.
-    for item in items:
-        if "spark" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.spark)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_finish(session: pytest.Session) -> None:
-    # After `-m` and `-k` deselected: start the JVM only if a selected test needs it.
     global _spark_future
-    items = session.items
     glue = [index for index, item in enumerate(items) if "/tests/glue/" in str(item.path)]
     if not glue:
         return

@@ -22,8 +22,10 @@ from tests.glue.conftest import assert_only_data_files, read_csv_rows, read_line
 GLUE_SRC = Path(transform.__file__).resolve().parent
 
 
-def _fake_glue_modules(spark: Any) -> dict[str, types.ModuleType]:
-    """Stand-ins for awsglue.utils.getResolvedOptions and awsglue.context.GlueContext."""
+def _fake_glue_modules(spark: Any, job_events: list[str] | None = None) -> dict[str, types.ModuleType]:
+    """Stand-ins for awsglue.utils.getResolvedOptions, awsglue.context.GlueContext and awsglue.job.Job;
+    the Job records its calls in `job_events`."""
+    events = job_events if job_events is not None else []
 
     def get_resolved_options(argv: list[str], names: list[str]) -> dict[str, str]:
         pairs = dict(zip(argv[1::2], argv[2::2]))
@@ -37,10 +39,23 @@ def _fake_glue_modules(spark: Any) -> dict[str, types.ModuleType]:
             assert spark_context is spark.sparkContext
             self.spark_session = spark
 
-    awsglue, utils, context = (types.ModuleType(name) for name in ("awsglue", "awsglue.utils", "awsglue.context"))
+    class Job:
+        def __init__(self, glue_context: Any) -> None:
+            assert isinstance(glue_context, GlueContext)
+
+        def init(self, job_name: str, args: dict[str, str]) -> None:
+            events.append(f"init {job_name} run_id={args['run_id']}")
+
+        def commit(self) -> None:
+            events.append("commit")
+
+    awsglue, utils, context, job = (
+        types.ModuleType(name) for name in ("awsglue", "awsglue.utils", "awsglue.context", "awsglue.job")
+    )
     utils.getResolvedOptions = get_resolved_options
     context.GlueContext = GlueContext
-    return {"awsglue": awsglue, "awsglue.utils": utils, "awsglue.context": context}
+    job.Job = Job
+    return {"awsglue": awsglue, "awsglue.utils": utils, "awsglue.context": context, "awsglue.job": job}
 
 
 def _u_data(path: Path) -> set[tuple[str, str, str]]:
@@ -57,12 +72,8 @@ def _u_data(path: Path) -> set[tuple[str, str, str]]:
     return kept
 
 
-def test_glue_job_entry_point_runs_the_transform_on_u_data_by_position(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    expected = _u_data(tmp_path / "u.data")
-    for name, module in _fake_glue_modules(spark).items():
-        monkeypatch.setitem(sys.modules, name, module)
-    from glue_src import job
-
+def _u_data_argv(tmp_path: Path) -> list[str]:
+    """What Glue passes the script for a run over the `u.data` file (JOB_NAME comes from Glue)."""
     argv = ["job.py", "--JOB_NAME", "pbp-dev-ratings-etl"]
     for name, value in {
         "input_uri": str(tmp_path / "u.data"),
@@ -78,8 +89,36 @@ def test_glue_job_entry_point_runs_the_transform_on_u_data_by_position(spark: An
         "timestamp_unit": "s",
     }.items():
         argv += [f"--{name}", value]
-    summary = job.main(argv)
+    return argv
 
+
+def _job_with_recorded_calls(spark: Any, monkeypatch: pytest.MonkeyPatch, events: list[str], fail: bool = False) -> Any:
+    """glue_src.job with the Glue stand-ins, its transform run recorded in `events` (and failing if asked)."""
+    for name, module in _fake_glue_modules(spark, events).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    from glue_src import job
+
+    real_run = job.transform.run
+
+    def recorded_run(*args: Any, **kwargs: Any) -> dict:
+        events.append("transform")
+        if fail:
+            raise transform.TrainingMinimumsError("kept data below the training minimums")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(job.transform, "run", recorded_run)
+    return job
+
+
+def test_glue_job_entry_point_runs_the_transform_on_u_data_by_position(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _u_data(tmp_path / "u.data")
+    events: list[str] = []
+    job = _job_with_recorded_calls(spark, monkeypatch, events)
+    summary = job.main(_u_data_argv(tmp_path))
+
+    # The Glue job is initialised before the transform (its security configuration applies only
+    # then) and committed after it succeeded.
+    assert events == ["init pbp-dev-ratings-etl run_id=20260101T000000Z-u-data-1", "transform", "commit"]
     run_dir = tmp_path / "runs" / "20260101T000000Z-u-data-1"
     headers, rows = read_csv_rows(run_dir / "interactions")
     assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP"} and sorted(rows) == sorted(expected)
@@ -92,6 +131,24 @@ def test_glue_job_entry_point_runs_the_transform_on_u_data_by_position(spark: An
     counts = summary["counts"]
     assert (counts["kept"], counts["filtered_by_rating"], counts["duplicates"], counts["rejected"]) == (1200, 1800, 0, 0)
     assert counts["users_with_2plus_interactions"] == 30 and counts["distinct_items"] == 100
+
+
+def test_glue_job_that_fails_is_not_committed(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _u_data(tmp_path / "u.data")
+    events: list[str] = []
+    job = _job_with_recorded_calls(spark, monkeypatch, events, fail=True)
+    with pytest.raises(transform.TrainingMinimumsError):
+        job.main(_u_data_argv(tmp_path))
+    assert events == ["init pbp-dev-ratings-etl run_id=20260101T000000Z-u-data-1", "transform"]
+
+
+def test_glue_job_needs_the_job_name_glue_passes(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    job = _job_with_recorded_calls(spark, monkeypatch, events)
+    without_job_name = _u_data_argv(tmp_path)[3:]
+    with pytest.raises(SystemExit, match="--JOB_NAME"):
+        job.main(["job.py", *without_job_name])
+    assert events == []
 
 
 def test_glue_job_without_run_id_fails_before_spark(spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,94 @@
+"""Amazon Personalize: offered in the region, the dataset group and solution ACTIVE, auto-training."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline_contracts.statuses import PERSONALIZE_DONE_STATUS, PERSONALIZE_FAILED_STATUSES
+
+from ..outputs import OUTPUT_DATASET_GROUP_ARN, OUTPUT_SOLUTION_ARN
+from .base import DEPLOY_FIX, Environment, Finding, failed, passed, warned
+from .reader import Missing
+
+__all__ = ["check_region", "check_dataset_group", "check_solution", "is_running"]
+
+AUTO_TRAINING_BILL = (
+    "performAutoTraining is on: Personalize trains a new solution version every 7 days and bills the "
+    "training hours, on top of the version each run trains"
+)
+
+
+def is_running(status: str | None) -> bool:
+    """Neither done nor ended without a result: the job still holds one of Personalize's slots."""
+    return bool(status) and status != PERSONALIZE_DONE_STATUS and status not in PERSONALIZE_FAILED_STATUSES
+
+
+def check_region(env: Environment) -> Finding:
+    region = env.reader.region
+    session = env.reader.session
+    # botocore's endpoint data, per partition (China and GovCloud regions are listed apart)
+    offered = session.get_available_regions("personalize", partition_name=session.get_partition_for_region(region))
+    if region not in offered:
+        return failed(
+            f"Amazon Personalize is not offered in {region}",
+            f"deploy to a region that offers it ({', '.join(offered)}) and pass that --region",
+            region=region,
+        )
+    env.reader.read("personalize", "ListDatasetGroups", maxResults=1)
+    return passed(f"offered in {region}, and the API answers", region=region)
+
+
+def _describe(env: Environment, output: str, operation: str, key: str) -> Mapping[str, Any] | Finding:
+    arn = env.output(env.data_stack, output)
+    if arn is None:
+        return failed(f"{env.data_stack} has no {output} output", DEPLOY_FIX)
+    arguments: dict[str, Any] = {key + "Arn": arn}
+    try:
+        return env.reader.read("personalize", operation, ["ResourceNotFoundException"], **arguments)[key]
+    except Missing:
+        return failed(f"{arn} does not exist", env.redeploy_data(), arn=arn)
+
+
+def _not_active(what: str, resource: Mapping[str, Any], arn: str, fix: str) -> Finding | None:
+    status = resource.get("status")
+    if status == PERSONALIZE_DONE_STATUS:
+        return None
+    reason = f" ({resource['failureReason']})" if resource.get("failureReason") else ""
+    if is_running(status):
+        fix = "wait until it is ACTIVE (minutes), then run the doctor again"
+    return failed(f"{what} {arn} is {status}{reason}", fix, arn=arn, status=status)
+
+
+def check_dataset_group(env: Environment) -> Finding:
+    group = _describe(env, OUTPUT_DATASET_GROUP_ARN, "DescribeDatasetGroup", "datasetGroup")
+    if isinstance(group, Finding):
+        return group
+    arn = str(group.get("datasetGroupArn"))
+    fix = "delete the failed dataset group and " + env.redeploy_data()
+    return _not_active("dataset group", group, arn, fix) or passed(f"{arn} ACTIVE", arn=arn, status="ACTIVE")
+
+
+def check_solution(env: Environment) -> Finding:
+    solution = _describe(env, OUTPUT_SOLUTION_ARN, "DescribeSolution", "solution")
+    if isinstance(solution, Finding):
+        return solution
+    arn = str(solution.get("solutionArn"))
+    problem = _not_active("solution", solution, arn, env.redeploy_data())
+    if problem:
+        return problem
+    auto = bool(solution.get("performAutoTraining"))
+    facts = {"arn": arn, "status": "ACTIVE", "performAutoTraining": auto, "recipe": solution.get("recipeArn")}
+    if auto and not env.expect_auto_training:
+        return warned(
+            f"{arn} ACTIVE; {AUTO_TRAINING_BILL}",
+            "if unintended, deploy with -c perform_auto_training=false; if intended, pass --expect-auto-training",
+            **facts,
+        )
+    if not auto and env.expect_auto_training:
+        return warned(
+            f"{arn} ACTIVE; performAutoTraining is off, but --expect-auto-training was given",
+            "deploy with -c perform_auto_training=true, or drop --expect-auto-training",
+            **facts,
+        )
+    return passed(f"{arn} ACTIVE, performAutoTraining {'on' if auto else 'off'}", **facts)

@@ -12,8 +12,12 @@ Examples:
     python -m glue_src.local_run --input ml-100k/u.data --no-header \\
         --user-column 0 --item-column 1 --rating-column 2 --timestamp-column 3 --timestamp-unit s
 
-Exit status: 0 on success, 2 for bad arguments or unreadable input, 3 when the kept data is
-below Personalize's training minimums (the summary is written in every case but bad arguments).
+Exit status (the summary is written in every case but bad arguments):
+    0  success
+    2  bad arguments, or arguments that do not fit the input (nothing written)
+    3  the kept data is below Personalize's training minimums or over the batch-input limits
+    4  the input cannot be used: missing, empty, a file unreadable or not text, a header without
+       the columns (every such file is named, on one line)
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from glue_src.local_spark import local_spark_session
 
 SAMPLE_INPUT = Path(__file__).resolve().parent / "sample" / "user_ratedmovies-timestamps.dat"
 DEFAULT_OUTPUT = "local-output"
+EXIT_OK, EXIT_ARGUMENTS, EXIT_MINIMUMS, EXIT_INPUT = 0, 2, 3, 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,11 +61,11 @@ def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
     defaults = ("userID", "movieID", "rating", "timestamp") if args.has_header else ("0", "1", "2", "3")
     columns = (args.user_column, args.item_column, args.rating_column, args.timestamp_column)
     user, item, rating, stamp = (given if given is not None else default for given, default in zip(columns, defaults))
-    output = str(Path(args.output).resolve())
     run_id = args.run_id or "local-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return {
-        "--input_uri": str(Path(args.input).resolve()),
-        "--output_uri": output.rstrip("/") + "/",
+        # An empty path stays empty (and is rejected): resolved, it would be the current folder.
+        "--input_uri": str(Path(args.input).resolve()) if args.input else args.input,
+        "--output_uri": str(Path(args.output).resolve()).rstrip("/") + "/" if args.output else args.output,
         "--run_id": run_id,
         "--min_rating": args.min_rating,
         "--delimiter": args.delimiter,
@@ -79,22 +84,25 @@ def main(argv: list[str] | None = None) -> int:
         options = transform.parse_options(glue_arguments(args))
     except transform.EtlArgumentError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ARGUMENTS
     started = time.time()
     spark = local_spark_session(app_name="personalize-etl-local-run")
     print(f"Spark session ready in {time.time() - started:.1f} s; reading {options.input_uri}", file=sys.stderr)
     try:
         summary = transform.run(spark, options)
-    except (transform.EtlArgumentError, transform.EtlInputError) as error:
+    except transform.EtlArgumentError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_ARGUMENTS
+    except transform.EtlInputError as error:
+        print(f"error: {error} (summary: {options.summary_uri})", file=sys.stderr)
+        return EXIT_INPUT
     except transform.TrainingMinimumsError as error:
         print(Path(options.summary_uri).read_text(encoding="utf-8") if not args.quiet else "", end="")
         print(f"\nFAILED: {error}", file=sys.stderr)
-        return 3
+        return EXIT_MINIMUMS
     print(json.dumps(summary["counts"] if args.quiet else summary, indent=2))
     print(f"\nOK: outputs in {options.run_uri} ({summary['duration_seconds']:.1f} s)", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -3,40 +3,69 @@
 The session is built once (from --profile/--region) and passed in, so tests inject a moto or
 Stubber-backed one and nothing else in the CLI touches boto3. Clients use botocore's *standard*
 retry mode: throttling and transient errors are retried with backoff and only surface (as a
-one-line error) when the retries are used up.
+one-line error) when the retries are used up. An endpoint that cannot be reached is different:
+waiting does not help, so connect and read time-outs are short and a connection failure is
+tried only CONNECTION_ATTEMPTS times (botocore's own retries would take 20-60 s to give up).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import boto3
 from botocore import xform_name
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
 from .errors import CliError, ExitCode, translate_botocore_error, translate_client_error
 from .outputs import Pipeline, pipeline_from_outputs
 
-__all__ = ["CLIENT_CONFIG", "MAX_ATTEMPTS", "make_session", "Gateway", "HistoryReader"]
+__all__ = ["CLIENT_CONFIG", "MAX_ATTEMPTS", "CONNECTION_ATTEMPTS", "make_session", "Gateway", "HistoryReader"]
 
 MAX_ATTEMPTS = 8
 """Attempts per call, the first included (standard mode defaults to 3): a poll loop can afford patience."""
+CONNECTION_ATTEMPTS = 2
+"""Attempts per call when the endpoint cannot be connected to or does not answer in time."""
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 15
+"""Step Functions and CloudFormation answer these calls in well under a second."""
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, user_agent_extra="pipeline-cli"
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    user_agent_extra="pipeline-cli",
 )
 
 _IAM_PREFIX = {"stepfunctions": "states", "cloudformation": "cloudformation"}
 ErrorHandlers = Mapping[str, Callable[[ClientError], CliError]]
 
 
+def session_region(region: str | None) -> str | None:
+    """--region, else `AWS_REGION` when `AWS_DEFAULT_REGION` is not set: the AWS CLI v2 and the
+    other SDKs read `AWS_REGION`, the pinned botocore only `AWS_DEFAULT_REGION` and the profile."""
+    if region:
+        return region
+    if os.environ.get("AWS_DEFAULT_REGION"):
+        return None
+    return os.environ.get("AWS_REGION") or None
+
+
 def make_session(profile: str | None, region: str | None) -> boto3.Session:
     """The one session of a CLI run; a bad --profile is a usage error, not a traceback."""
     try:
-        return boto3.Session(profile_name=profile, region_name=region)
+        return boto3.Session(profile_name=profile, region_name=session_region(region))
     except BotoCoreError as exc:
         raise translate_botocore_error(exc) from exc
+
+
+def give_up_on_unreachable_endpoints(attempts: int, caught_exception: Exception | None = None, **_: Any) -> None:
+    """A `needs-retry` handler that runs before the retry mode's own: after CONNECTION_ATTEMPTS
+    failed connections (or read time-outs) the error goes to the caller instead of a retry."""
+    if isinstance(caught_exception, (ConnectionError, ReadTimeoutError)) and attempts >= CONNECTION_ATTEMPTS:
+        raise caught_exception
 
 
 class Gateway:
@@ -54,9 +83,11 @@ class Gateway:
     def _client(self, service: str) -> Any:
         if service not in self._clients:
             try:
-                self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
+                client = self._session.client(service, config=CLIENT_CONFIG)
             except BotoCoreError as exc:  # no region, partial credentials, ...
                 raise translate_botocore_error(exc) from exc
+            client.meta.events.register_first("needs-retry", give_up_on_unreachable_endpoints)
+            self._clients[service] = client
         return self._clients[service]
 
     def _call(
@@ -74,6 +105,12 @@ class Gateway:
             raise translate_client_error(exc, f"{_IAM_PREFIX[service]}:{operation}") from exc
         except BotoCoreError as exc:
             raise translate_botocore_error(exc) from exc
+        except ResponseParserError as exc:  # an HTML page or nothing: a proxy or a wrong endpoint
+            raise CliError(
+                f"{client.meta.endpoint_url} answered with something that is not an AWS response; "
+                "check --region, AWS_ENDPOINT_URL and any proxy",
+                ExitCode.AWS,
+            ) from exc
 
     # --- CloudFormation -------------------------------------------------------------------
 

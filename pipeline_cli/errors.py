@@ -123,10 +123,23 @@ def translate_botocore_error(exc: BotoCoreError) -> CliError:
         return CliError(f"AWS SSO login needed or expired ({exc}); run aws sso login", ExitCode.AWS)
     if isinstance(exc, NoRegionError):
         return CliError(
-            "no AWS region: pass --region, set AWS_REGION, or set a region in the profile", ExitCode.USAGE
+            "no AWS region: pass --region, set AWS_REGION or AWS_DEFAULT_REGION, or set a region in the profile",
+            ExitCode.USAGE,
         )
     if isinstance(exc, ProfileNotFound):
         return CliError(f"{exc} (check --profile / AWS_PROFILE)", ExitCode.USAGE)
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError)):
-        return CliError(f"cannot reach AWS: {exc}", ExitCode.AWS)
+        return _unreachable(exc)
     return CliError(f"AWS client error: {exc}", ExitCode.AWS)
+
+
+def _unreachable(exc: BotoCoreError) -> CliError:
+    """The endpoint that could not be reached, and what to check."""
+    endpoint = exc.kwargs.get("endpoint_url", "the AWS endpoint")
+    if isinstance(exc, ReadTimeoutError):
+        what = f"{endpoint} did not answer in time"
+    elif isinstance(exc, ConnectTimeoutError):
+        what = f"cannot connect to {endpoint} (connection timed out)"
+    else:
+        what = f"cannot connect to {endpoint}"
+    return CliError(f"{what}; check the network, any proxy, --region and AWS_ENDPOINT_URL", ExitCode.AWS)

@@ -162,7 +162,7 @@ def test_below_minimums_fails_with_the_message_after_writing_the_summary(hetrec_
     assert (summary["status"], summary["message"], summary["minimums"]["met"]) == ("FAILED", message, False)
     assert summary["arguments"]["run_id"] == "run-1"
     assert summary["outputs"]["interactions"] == hetrec_run.options.interactions_uri
-    assert summary["input"]["files"] == 2
+    assert summary["input"]["files_read"] == 2
 
 
 def test_no_kept_row_still_writes_counts_and_fails_the_minimums(spark: Any, tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_ml_latest_ratings_csv_by_arguments_only(spark: Any, tmp_path: Path) -> 
     counts = run.summary["counts"]
     assert (counts["kept"], counts["filtered_by_rating"], counts["duplicates"], counts["rejected"]) == (3, 2, 1, 1)
     assert counts["rejected_by_reason"]["timestamp_out_of_range"] == 1  # milliseconds where seconds are expected
-    assert run.summary["input"]["header"] == ["userId", "movieId", "rating", "timestamp"]
+    assert [layout["header"] for layout in run.summary["input"]["layouts"]] == [["userId", "movieId", "rating", "timestamp"]]
 
 
 def test_a_column_name_not_in_the_header_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
@@ -217,9 +217,11 @@ def test_a_column_name_not_in_the_header_is_a_clear_error(spark: Any, tmp_path: 
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_input_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
-    with pytest.raises(transform.EtlInputError, match="cannot read --input_uri"):
+def test_missing_input_is_a_clear_error_with_a_summary(spark: Any, tmp_path: Path) -> None:
+    with pytest.raises(transform.EtlInputError, match=r"--input_uri \S*nothing-here does not exist"):
         transform.run(spark, options(tmp_path / "nothing-here", tmp_path / "out"))
+    summary = json.loads((tmp_path / "out" / "run-1" / "_summary.json").read_text())
+    assert (summary["status"], summary["failure"]) == ("FAILED", "input")
 
 
 @pytest.mark.parametrize(

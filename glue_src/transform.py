@@ -46,6 +46,9 @@ from urllib.parse import unquote
 from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession
 from pyspark.sql import functions as F
 
+# The run's folder layout under <output_uri><run_id>/; on Glue the package sits beside this module in the zip.
+from pipeline_contracts import run_layout
+
 # Amazon Personalize training minimums and batch-inference input limits.
 MIN_INTERACTIONS = 1000
 MIN_USERS_WITH_2_INTERACTIONS = 25
@@ -55,11 +58,6 @@ BATCH_INPUT_MAX_RECORDS_PER_FILE = 50_000_000
 # About 1 minute of post-processing per file on the fast path, 6.5 at worst (benchmarks/postprocess.py).
 BATCH_INPUT_MAX_USERS_PER_FILE = 5_000_000
 
-# The run's folder layout under <output_uri><run_id>/ (pipeline_contracts will own these names).
-INTERACTIONS_FOLDER = "interactions/"
-BATCH_INPUT_FOLDER = "batch-input/"
-QUARANTINE_FOLDER = "quarantine/"
-SUMMARY_FILE = "_summary.json"
 
 RATING_MIN, RATING_MAX = 0.5, 5.0
 # 1995-01-01T00:00:00Z: MovieLens starts in 1995; anything earlier is a unit or data error.
@@ -170,19 +168,19 @@ class EtlOptions:
 
     @property
     def interactions_uri(self) -> str:
-        return self.run_uri + INTERACTIONS_FOLDER
+        return self.run_uri + run_layout.INTERACTIONS
 
     @property
     def batch_input_uri(self) -> str:
-        return self.run_uri + BATCH_INPUT_FOLDER
+        return self.run_uri + run_layout.BATCH_INPUT
 
     @property
     def quarantine_uri(self) -> str:
-        return self.run_uri + QUARANTINE_FOLDER
+        return self.run_uri + run_layout.QUARANTINE
 
     @property
     def summary_uri(self) -> str:
-        return self.run_uri + SUMMARY_FILE
+        return self.run_uri + run_layout.SUMMARY
 
     def as_arguments(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in ARGUMENT_NAMES}
@@ -347,7 +345,7 @@ def files_message(lead: str, entries: list[dict[str, str]], key: str) -> str:
     """One line naming the first files and what is wrong with each."""
     named = "; ".join(f"{entry['file']}: {entry[key]}" for entry in entries[:MAX_FILES_IN_MESSAGE])
     more = f"; and {len(entries) - MAX_FILES_IN_MESSAGE} more" if len(entries) > MAX_FILES_IN_MESSAGE else ""
-    return f"{lead}: {named}{more} (every file is listed in the run's {SUMMARY_FILE})"
+    return f"{lead}: {named}{more} (every file is listed in the run's {run_layout.SUMMARY})"
 
 
 def skip_rule(name: str) -> str | None:

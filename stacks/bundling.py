@@ -50,14 +50,10 @@ def package_files(package_dir: Path) -> dict[str, Path]:
     }
 
 
-def with_contracts(files: Mapping[str, Path], *, also: Iterable[str] = ()) -> dict[str, Path]:
-    """`files` plus the `pipeline_contracts` modules they import, directly or through each other, and the
-    modules named in `also`."""
+def with_contracts(files: Mapping[str, Path]) -> dict[str, Path]:
+    """`files` plus the `pipeline_contracts` modules they import, directly or through each other."""
     result = dict(files)
     pending = list(files.values())
-    for module in also:
-        for relative in (f"{CONTRACTS_PACKAGE}/__init__.py", f"{CONTRACTS_PACKAGE}/{module}.py"):
-            result[relative] = REPO / relative
     while pending:
         for module in _contract_modules(pending.pop()):
             for relative in (f"{CONTRACTS_PACKAGE}/__init__.py", f"{CONTRACTS_PACKAGE}/{module}.py"):

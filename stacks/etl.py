@@ -122,7 +122,7 @@ class RatingsEtl(Construct):
             self,
             "TransformModule",
             path=str(GLUE_SRC),
-            bundling=copied_files(with_contracts({TRANSFORM_MODULE: GLUE_SRC / TRANSFORM_MODULE}, also=["run_layout"])),
+            bundling=copied_files(with_contracts({TRANSFORM_MODULE: GLUE_SRC / TRANSFORM_MODULE})),
             asset_hash_type=cdk.AssetHashType.OUTPUT,
         )
 

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import pytest
 
 from glue_src import local_run, transform
+from pipeline_contracts import run_layout
 from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_json_lines
 
 NAMES = ("userID", "movieID", "rating", "timestamp")
@@ -52,7 +53,7 @@ def run_job(spark: Any, input_path: Path, output: Path, **arguments: Any) -> Out
     except (transform.TrainingMinimumsError, transform.EtlInputError) as raised:
         error = raised
     run_dir = output / opts.run_id
-    return Outcome(run_dir, json.loads((run_dir / transform.SUMMARY_FILE).read_text()), error)
+    return Outcome(run_dir, json.loads((run_dir / run_layout.SUMMARY).read_text()), error)
 
 
 def row(order: tuple[str, ...], values: dict[str, str], delimiter: str = "\t") -> str:
@@ -240,7 +241,7 @@ def test_an_unreadable_compressed_file_fails_in_one_line_naming_it(
     assert status == local_run.EXIT_INPUT == 4
     assert len(message) == 1 and f"{raw / name}: {problem}" in message[0], err
     assert "good.dat" not in message[0] and "\tat " not in err
-    summary = json.loads((tmp_path / "out" / "r" / transform.SUMMARY_FILE).read_text())
+    summary = json.loads((tmp_path / "out" / "r" / run_layout.SUMMARY).read_text())
     assert (summary["status"], summary["failure"]) == ("FAILED", "input")
     assert [local_name(p["file"]) for p in summary["input"]["problems"]] == [str(raw / name)]
 
@@ -344,7 +345,7 @@ def test_binary_files_fail_the_run_described_not_quoted(spark: Any, tmp_path: Pa
     status = local_run.main(["--input", str(raw), "--output", str(tmp_path / "out"), "--run-id", "r", "--quiet"])
     err = capsys.readouterr().err
     assert status == local_run.EXIT_INPUT
-    summary = json.loads((tmp_path / "out" / "r" / transform.SUMMARY_FILE).read_text())
+    summary = json.loads((tmp_path / "out" / "r" / run_layout.SUMMARY).read_text())
     problems = {local_name(p["file"]): p["problem"] for p in summary["input"]["problems"]}
     assert problems.keys() == {str(raw / f"ratings-{n}.dat") for n in range(len(BINARY_FILES))}
     for number, description in enumerate(BINARY_FILES):
@@ -362,7 +363,7 @@ def test_empty_input_writes_a_summary_and_exits_4(
         (raw / name).write_bytes(body if isinstance(body, bytes) else body.encode())
     status = local_run.main(["--input", str(raw), "--output", str(tmp_path / "out"), "--run-id", "r", "--quiet"])
     assert status == local_run.EXIT_INPUT, capsys.readouterr().err
-    summary = json.loads((tmp_path / "out" / "r" / transform.SUMMARY_FILE).read_text())
+    summary = json.loads((tmp_path / "out" / "r" / run_layout.SUMMARY).read_text())
     assert (summary["status"], summary["failure"]) == ("FAILED", "input")
     assert "no rows to read" in summary["message"] and summary["input"]["files_read"] == len(contents or {})
 

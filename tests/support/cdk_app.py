@@ -50,5 +50,18 @@ def templates_of(pipeline: PipelineApp) -> dict[str, Template]:
 
 
 def mask_asset_hashes(template: dict) -> dict:
-    """Asset hashes change with every code edit; the snapshot pins structure, not bytes of assets."""
-    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+    """Asset hashes change with every code edit; the snapshot pins structure, not bytes of assets.
+
+    CDK orders a statement's resources by their resolved text, so two asset objects swap places whenever
+    their hashes do: resource lists are sorted after masking, their order means nothing to IAM.
+    """
+    return _sorted_resource_lists(json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template))))
+
+
+def _sorted_resource_lists(value: Any, key: str | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_resource_lists(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_sorted_resource_lists(item) for item in value]
+        return sorted(items, key=json.dumps) if key in ("Resource", "NotResource") else items
+    return value

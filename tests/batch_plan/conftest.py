@@ -1,18 +1,14 @@
-"""Offline AWS (moto S3 + a KMS key) for the batch-planning handlers."""
+"""Offline AWS (moto S3 + a KMS key) for the batch-planning handlers. The test environment
+(credentials, region, Powertools service) and the Lambda context are post-processing's."""
 
 from __future__ import annotations
 
-import os
 import types
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "batch-plan-test")
+from tests.postprocess.conftest import lambda_context  # noqa: F401 - a fixture, and sets the environment
 
 INPUT_BUCKET = "transformed-test"
 OUTPUT_BUCKET = "curated-test"
@@ -34,10 +30,3 @@ def s3() -> Iterator[types.SimpleNamespace]:
         handler._S3 = None
         yield types.SimpleNamespace(client=client, kms_key_id=key_id)
         handler._S3 = None
-
-
-@pytest.fixture
-def lambda_context() -> Any:
-    return types.SimpleNamespace(function_name="batch-plan", memory_limit_in_mb=256,
-                                 invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:batch-plan",
-                                 aws_request_id="req-1")

@@ -140,7 +140,5 @@ def test_bad_place_events(s3: Any, lambda_context: Any) -> None:
 def test_imports_as_lambda_asset_root_package() -> None:
     """The Lambda asset root is lambda_src/: `batch_plan.handler` with `run_names` beside it."""
     code = "import batch_plan.handler as h; print(h.plan_batch_jobs.__module__, h.part_job_name.__module__)"
-    env = {**os.environ, "PYTHONPATH": ""}
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "lambda_src", env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["batch_plan.handler", "run_names.naming"]
+    out = subprocess.check_output([sys.executable, "-c", code], cwd=ROOT / "lambda_src", env={**os.environ, "PYTHONPATH": ""}, text=True, timeout=60)
+    assert out.split() == ["batch_plan.handler", "run_names.naming"]

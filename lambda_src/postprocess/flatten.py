@@ -1,4 +1,4 @@
-"""Flatten one Personalize batch inference `.out` file into a CSV and an errors JSON-lines file.
+"""Flatten one Personalize batch `.out` file into a CSV and an errors JSON-lines file.
 
 Pure and streaming: input is consumed block by block, output is written block by block, so
 memory stays constant whatever the file size (bounded by the block size, ~1 MiB of input, and by
@@ -24,6 +24,24 @@ Recommendations CSV (UTF-8, `\\n` line ends, RFC 4180 quoting: a field is quoted
 - `score` is the JSON number text exactly as Personalize wrote it (no float round trip, so no
   precision is lost or invented); empty when the recipe returns no `scores`.
 
+That is the default *output kind*, `user_recommendations`. The others (`OutputKind`, chosen by
+name or by recipe, see `OUTPUT_KINDS` / `RECIPE_KINDS`) differ only in their header, where the key
+is and which list is read; everything else below holds for each:
+
+    kind                     input lines                                   CSV header
+    related_items            {"input": {"itemId": ...}, "output": {"recommendedItems", "scores"?}, "error"}
+                                                                           item_id,rank,related_item_id,score
+    item_affinity            {"input": {"itemId": ...}, "output": {"recommendedUsers": [...]}}
+                                                                           item_id,rank,user_id
+    item_attribute_affinity  {"itemAttributes": "ITEMS.genres = \\"Comedy\\"", "output": {"recommendedUsers": [...]}}
+                                                                           item_attributes,rank,user_id
+
+Segment lines (batch segment jobs) have no scores and, as documented, no `error` field (one that
+is there is read as for inference). The key of an attribute-affinity line is the query text itself,
+decoded, then CSV-quoted with its quotes doubled: the query is what the segment answers,
+and no item id exists for it. A segment line can list up to 5 million users, so the segment kinds
+accept lines up to `SEGMENT_MAX_LINE_BYTES`; memory then grows with the longest line.
+
 Errors JSON lines (UTF-8), one object per line that produced no recommendations because it
 failed::
 
@@ -32,7 +50,8 @@ failed::
 
 `line` is the 1-based physical line number in the `.out` file. A line is *malformed* when it is
 not valid UTF-8 or JSON, is not an object, lacks an `input` object with a string `userId` or
-`itemId`, lacks `output.recommendedItems` as a list of strings, has `scores` that are not a list
+`itemId`, lacks `output.recommendedItems` as a list of strings (for other kinds: their key and
+list), has `scores` that are not a list
 of numbers of the same length, or is longer than `max_line_bytes` (`raw` is then cut). Blank
 lines are skipped and counted apart.
 

@@ -16,7 +16,8 @@ file). Otherwise a file's records are bounded by its size: the shortest record i
 
 Addressing: a batch job reads one S3 *path*, a single file or every file under a prefix. So:
 
-- all files fit one job -> that job reads the solution's batch-input prefix itself (no copy);
+- all files fit one job -> that job reads the solution's batch-input prefix itself (no copy, as
+  the single job of today does);
 - otherwise the files are packed into jobs: the number of jobs is first-fit decreasing's (by
   size; optimal for files of equal size such as the ETL writes, and never more than 11/9 of the
   optimum + 1), then the files are spread over that many jobs largest first, each into the
@@ -63,6 +64,7 @@ __all__ = [
     "Job",
     "Limits",
     "PlanError",
+    "files_from_listing",
     "plan_batch_jobs",
 ]
 

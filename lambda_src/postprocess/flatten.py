@@ -520,14 +520,19 @@ class _Engine:
 _ENGINES = {name: _Engine(kind) for name, kind in OUTPUT_KINDS.items()}
 
 
+_scanstring = json.decoder.scanstring
+
+
 def _query_key(raw: bytes) -> bytes | bool:
     """The CSV field of a query key (the raw text between the quotes of `"itemAttributes": "..."`),
-    or False when only the json path can tell what it is. Decoded with the json path's own decoder,
-    so escapes (`\\"`) come out the same; the text cannot hide the layout's `", "output"` marker,
-    as a quote inside a valid JSON string is always escaped."""
+    or False when only the json path can tell what it is. Read with `json`'s own string scanner
+    (what its decoder calls for every string, strict about control characters), so escapes
+    (`\\"`) come out the same; the text cannot hide the layout's `", "output"` marker, as a quote
+    inside a valid JSON string is always escaped, and one that is not ends the string early."""
     try:
-        value = _decode('"' + raw.decode("utf-8") + '"')
-        return _csv_field(value.encode("utf-8"))
+        text = raw.decode("utf-8") + '"'
+        value, end = _scanstring(text, 0, True)
+        return _csv_field(value.encode("utf-8")) if end == len(text) else False
     except (ValueError, UnicodeError):
         return False
 

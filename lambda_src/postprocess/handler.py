@@ -69,6 +69,11 @@ write_manifest (once, after the Map)
           "expected_output_files": 4,                           # optional
           "batch_input": {"bucket": "transformed", "prefix": "runs/r1/batch-input/"},  # optional:
                                                                 # each input file needs its .out
+          "plans": [{"bucket": "transformed", "key": "runs/r1/batch-jobs/movies/_plan.json"}],  # optional:
+                                                                # batch_plan's plans: each job's expected
+                                                                # .out files must exist (split jobs write
+                                                                # under part folders, so `batch_input`'s
+                                                                # mapping does not apply to them)
           "max_error_ratio": 0.05,                              # optional, fail above this share
           "results": [<process_file outputs>]}                  # the Map's output
     writes: <output_prefix>_manifest.json, then (only on success, only after the manifest is
@@ -332,6 +337,12 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
             relative = key[len(in_prefix) :]
             if relative and not relative.endswith("/") and not relative.rsplit("/", 1)[-1].startswith(("_", ".")):
                 expected_keys.append(f"{run_prefix}{BATCH_OUTPUT}{relative}{OUT_SUFFIX}")
+    plans = event.get("plans") or []
+    if not isinstance(plans, list):
+        raise InvalidEvent("plans must be a list of {bucket, key} of batch_plan's _plan.json")
+    for ref in plans:
+        document = json.loads(client.get_object(Bucket=_required_str(ref, "bucket"), Key=_required_str(ref, "key"))["Body"].read())
+        expected_keys.extend(key for job in document.get("jobs", ()) for key in job.get("expected_outputs", ()))
     expected_files = event.get("expected_output_files")
     max_error_ratio = event.get("max_error_ratio")
 

@@ -36,6 +36,7 @@ place_job_input (once per job before it is created; a no-op for a job that reads
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -49,9 +50,9 @@ from .planning import BATCH_INPUT_FOLDER, BATCH_OUTPUT_FOLDER, JOB_INPUT_FOLDER,
 from .planning import plan_batch_jobs as plan
 
 try:  # imported as lambda_src.batch_plan (tests, tools)
-    from ..run_names.naming import part_job_name
+    from ..run_names.naming import is_personalize_name, part_job_name
 except ImportError:  # imported as batch_plan: the Lambda asset root is lambda_src/
-    from run_names.naming import part_job_name  # type: ignore[no-redef]
+    from run_names.naming import is_personalize_name, part_job_name  # type: ignore[no-redef]
 
 __all__ = ["plan_batch_jobs", "place_job_input", "InvalidEvent", "PlanError"]
 
@@ -113,6 +114,8 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     output_bucket = _text(event, "output_bucket")
     run_prefix = _folder(_text(event, "run_prefix"))
     solution = _text(event, "solution")
+    if not is_personalize_name(solution):  # it names S3 folders and jobs
+        raise InvalidEvent(f"solution {solution!r} is not a Personalize name (1-63 of A-Z a-z 0-9 - _, not starting with - or _)")
     source_prefix = _folder(event.get("source_prefix") or f"{run_prefix}{BATCH_INPUT_FOLDER}{solution}/")
     job_type = event.get("job_type", "batch_inference")
     if job_type not in ("batch_inference", "batch_segment"):
@@ -120,14 +123,13 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("records") or {}
     if not isinstance(records, dict) or any(isinstance(n, bool) or not isinstance(n, int) for n in records.values()):
         raise InvalidEvent("records must map file keys to whole numbers")
-    base = event.get("job_name_base")
     name_job: Callable[[int], str] | None = None
-    if base is not None:
+    if event.get("job_name_base") is not None:
+        name_job = functools.partial(part_job_name, _text(event, "job_name_base"), solution)
         try:
-            part_job_name(_text(event, "job_name_base"), solution, 1)
+            name_job(1)
         except ValueError as exc:
             raise InvalidEvent(str(exc)) from None
-        name_job = lambda part: part_job_name(base, solution, part)  # noqa: E731
 
     files = files_from_listing(_objects(input_bucket, source_prefix), source_prefix, records)
     result = plan(

@@ -42,6 +42,11 @@ PART_DIGEST_LENGTH = 6
 _PERSONALIZE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 
 
+def is_personalize_name(name: str) -> bool:
+    """Whether `name` is a valid Personalize resource name (1-63 characters, pattern above)."""
+    return len(name) <= PERSONALIZE_NAME_MAX and _PERSONALIZE_NAME.match(name) is not None
+
+
 def part_job_name(base: str, solution: str, part: int) -> str:
     """The name of batch job `part` (1-based) of one solution in one run: '<base>-<solution>-<part>'.
 

@@ -121,7 +121,7 @@ def test_todays_single_solution_layout_and_segment_jobs(s3: Any, lambda_context:
 @pytest.mark.parametrize(
     "bad",
     [{"input_bucket": ""}, {"solution": None}, {"job_type": "batch_ranking"}, {"records": {"a": "1"}}, {"in_progress": -1},
-     {"quota": True}, {"job_name_base": "-bad"}],
+     {"quota": True}, {"job_name_base": "-bad"}, {"job_name_base": 5}, {"solution": "a/b"}, {"solution": "s" * 64}],
 )
 def test_bad_plan_events(s3: Any, lambda_context: Any, bad: dict) -> None:
     put_inputs(s3, {"a.json": 10})

@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from lambda_src.run_names.naming import PERSONALIZE_NAME_MAX, part_job_name, run_names
+from lambda_src.run_names.naming import PERSONALIZE_NAME_MAX, is_personalize_name, part_job_name, run_names
 
 PERSONALIZE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 SM_ARN = "arn:aws:states:eu-west-1:123456789012:execution:pbp-dev-batch-pipeline:"
@@ -60,3 +60,8 @@ def test_generated_names_are_valid_distinct_and_keep_the_iam_prefix() -> None:
 def test_invalid_inputs_are_refused(base: str, solution: str, part: int) -> None:
     with pytest.raises(ValueError):
         part_job_name(base, solution, part)
+
+
+def test_is_personalize_name() -> None:
+    assert all(is_personalize_name(n) for n in ("a", "A-b_9", "0" * 63))
+    assert not any(is_personalize_name(n) for n in ("", "-a", "_a", "a b", "a/b", "é", "a" * 64))

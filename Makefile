@@ -10,7 +10,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install synth test etl-local bench clean
+.PHONY: install synth lint test etl-local bench clean
 
 install: $(PY_DEPS) $(JS_DEPS)
 
@@ -28,7 +28,12 @@ synth: install
 	@echo "Templates:      $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 	@echo "cdk-nag report: cdk.out/validation-report.json (synth fails on any unacknowledged finding)"
 
-test: install
+# ruff (pyflakes, bugbear, pyupgrade, complexity, pycodestyle) and mypy, configured in pyproject.toml.
+lint: install
+	@$(PY) -m ruff check --quiet
+	@$(PY) -m mypy
+
+test: lint
 	@$(PY) -m pytest
 
 # The Glue transform on local Spark: a bundled sample by default, or INPUT=... OUTPUT=...
@@ -41,4 +46,4 @@ bench: install
 	@$(PY) benchmarks/postprocess.py
 
 clean:
-	rm -rf cdk.out local-output .benchmarks
+	rm -rf cdk.out local-output .benchmarks .mypy_cache .ruff_cache

@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as a script: the repository root goes on sys.path first, so the project imports follow it (E402).
 sys.path.insert(0, str(ROOT))
 
 from glue_src import transform  # noqa: E402
@@ -144,7 +145,7 @@ class PeakRss:
             self.peak = max(self.peak, self.tree_rss())
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.peak = self.tree_rss()
         self._thread.start()
         return self
@@ -157,12 +158,28 @@ class PeakRss:
 
 # --------------------------------------------------------------------------- the two engines
 def run_spark(spark: Any, path: Path, out: Path) -> dict[str, Any]:
-    options = transform.EtlOptions(input_uri=str(path), output_uri=str(out) + "/", run_id="spark", max_epoch_seconds=MAX_EPOCH)
+    options = transform.EtlOptions(
+        input_uri=str(path), output_uri=str(out) + "/", run_id="spark", max_epoch_seconds=MAX_EPOCH
+    )
     with PeakRss() as memory:
         cpu, started = tree_cpu_seconds(), time.perf_counter()
         summary = transform.run(spark, options)
         seconds, cpu = time.perf_counter() - started, tree_cpu_seconds() - cpu
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss": memory.peak, "counts": summary["counts"], "run_dir": out / "spark"}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu,
+        "peak_rss": memory.peak,
+        "counts": summary["counts"],
+        "run_dir": out / "spark",
+    }
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The one row an aggregate query returns (DuckDB types `fetchone` as possibly None)."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from: {sql}")
+    return row
 
 
 def run_duckdb(path: Path, out: Path) -> dict[str, Any]:
@@ -199,7 +216,8 @@ def run_duckdb(path: Path, out: Path) -> dict[str, Any]:
                   WHEN t IS NULL AND regexp_full_match(trim(f[4]), '[+-]?[0-9]+') THEN 'timestamp_out_of_range'
                   WHEN t IS NULL THEN 'non_numeric_timestamp'
                   WHEN r < 0.5 OR r > 5 THEN 'rating_out_of_range'
-                  WHEN t // 1000 < {transform.MIN_EPOCH_SECONDS} OR t // 1000 > {MAX_EPOCH} THEN 'timestamp_out_of_range'
+                  WHEN t // 1000 < {transform.MIN_EPOCH_SECONDS} OR t // 1000 > {MAX_EPOCH}
+                    THEN 'timestamp_out_of_range'
                   WHEN r < 3.5 THEN 'filtered_by_rating'
                   ELSE 'kept' END AS status,
                 u, m, t // 1000 AS ts, line, filename
@@ -218,7 +236,9 @@ def run_duckdb(path: Path, out: Path) -> dict[str, Any]:
             f"""COPY (SELECT u AS USER_ID, m AS ITEM_ID, ts AS TIMESTAMP FROM grouped WHERE status = 'kept')
                 TO '{run_dir}/interactions/part-0.csv' (HEADER, DELIMITER ',')"""
         )
-        con.execute("CREATE TEMP TABLE users AS SELECT u AS userId, count(*) AS n FROM grouped WHERE status = 'kept' GROUP BY u")
+        con.execute(
+            "CREATE TEMP TABLE users AS SELECT u AS userId, count(*) AS n FROM grouped WHERE status = 'kept' GROUP BY u"
+        )
         con.execute(f"COPY (SELECT userId FROM users) TO '{run_dir}/batch-input/part-0.json' (FORMAT json)")
         con.execute(
             f"""COPY (SELECT status AS reason, line, filename AS source_file, n AS occurrences FROM grouped
@@ -232,7 +252,7 @@ def run_duckdb(path: Path, out: Path) -> dict[str, Any]:
             lines_by_status[status] = int(lines)
             if status == "kept":
                 kept, items = groups, distinct_items
-        users, users_2plus = con.execute("SELECT count(*), count(*) FILTER (WHERE n >= 2) FROM users").fetchone()
+        users, users_2plus = one_row(con, "SELECT count(*), count(*) FILTER (WHERE n >= 2) FROM users")
         con.close()
         seconds, cpu = time.perf_counter() - started, tree_cpu_seconds() - cpu
     by_status = lines_by_status
@@ -266,21 +286,33 @@ def compare(spark_result: dict[str, Any], duck_result: dict[str, Any]) -> list[s
     con.execute("SET threads = 2")
     spark_dir, duck_dir = spark_result["run_dir"], duck_result["run_dir"]
     for name, left, right in (
-        ("interactions", f"read_csv('{spark_dir}/interactions/*.csv', header = true, all_varchar = true)",
-         f"read_csv('{duck_dir}/interactions/*.csv', header = true, all_varchar = true)"),
-        ("batch-input users", f"read_json('{spark_dir}/batch-input/*.json', columns = {{'userId': 'VARCHAR'}})",
-         f"read_json('{duck_dir}/batch-input/*.json', columns = {{'userId': 'VARCHAR'}})"),
+        (
+            "interactions",
+            f"read_csv('{spark_dir}/interactions/*.csv', header = true, all_varchar = true)",
+            f"read_csv('{duck_dir}/interactions/*.csv', header = true, all_varchar = true)",
+        ),
+        (
+            "batch-input users",
+            f"read_json('{spark_dir}/batch-input/*.json', columns = {{'userId': 'VARCHAR'}})",
+            f"read_json('{duck_dir}/batch-input/*.json', columns = {{'userId': 'VARCHAR'}})",
+        ),
     ):
-        only_spark, only_duck, spark_rows = con.execute(
+        only_spark, only_duck, spark_rows = one_row(
+            con,
             f"SELECT (SELECT count(*) FROM (FROM {left} EXCEPT ALL FROM {right})), "
-            f"(SELECT count(*) FROM (FROM {right} EXCEPT ALL FROM {left})), (SELECT count(*) FROM {left})"
-        ).fetchone()
+            f"(SELECT count(*) FROM (FROM {right} EXCEPT ALL FROM {left})), (SELECT count(*) FROM {left})",
+        )
         if only_spark or only_duck:
             problems.append(f"{name}: {only_spark} rows only in Spark's output, {only_duck} only in DuckDB's")
         if name == "interactions" and spark_rows != spark_result["counts"]["kept"]:
             problems.append(f"interactions: {spark_rows} rows written but kept = {spark_result['counts']['kept']}")
     con.close()
-    leftovers = [p.name for d in ("interactions", "batch-input") for p in (spark_dir / d).iterdir() if not p.name.startswith("part-")]
+    leftovers = [
+        p.name
+        for d in ("interactions", "batch-input")
+        for p in (spark_dir / d).iterdir()
+        if not p.name.startswith("part-")
+    ]
     if leftovers:
         problems.append(f"non-data files in Spark's output folders: {leftovers}")
     return problems
@@ -292,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None, help="one size (default: 1,000,000 and 10,000,000)")
     parser.add_argument("--scaling", action="store_true", help="with --rows: also run a tenth of it")
     parser.add_argument("--driver-memory", default="4g", help="Spark driver heap (default: %(default)s)")
-    parser.add_argument("--keep-output", action="store_true", help="keep the last size's outputs in .benchmarks/etl-output")
+    parser.add_argument(
+        "--keep-output", action="store_true", help="keep the last size's outputs in .benchmarks/etl-output"
+    )
     parser.add_argument(
         "--no-warmup",
         dest="warmup",
@@ -300,14 +334,22 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the warm-up run on the bundled sample (then the first size also pays the JVM's JIT warm-up)",
     )
     args = parser.parse_args(argv)
-    sizes = [args.rows // 10, args.rows] if args.rows and args.scaling else [args.rows] if args.rows else [1_000_000, 10_000_000]
+    sizes = (
+        [args.rows // 10, args.rows]
+        if args.rows and args.scaling
+        else [args.rows]
+        if args.rows
+        else [1_000_000, 10_000_000]
+    )
     paths = {rows: dataset(rows) for rows in sizes}
     out = CACHE / "etl-output"
 
     started = time.perf_counter()
     spark = local_spark_session(app_name="etl-throughput", driver_memory=args.driver_memory)
     startup = time.perf_counter() - started
-    print(f"\nSpark {spark.version} session ({spark.sparkContext.master}) started in {startup:.1f} s (not counted below)")
+    print(
+        f"\nSpark {spark.version} session ({spark.sparkContext.master}) started in {startup:.1f} s (not counted below)"
+    )
 
     warmup = None
     if args.warmup:
@@ -329,11 +371,13 @@ def main(argv: list[str] | None = None) -> int:
         results[rows] = {"spark": spark_result, "duckdb": duck_result, "problems": problems}
         ratio = spark_result["seconds"] / duck_result["seconds"]
         print(
-            f"{rows:>12,} rows | Spark {spark_result['seconds']:6.2f} s {rows / spark_result['seconds']:>10,.0f} rows/s "
+            f"{rows:>12,} rows | "
+            f"Spark {spark_result['seconds']:6.2f} s {rows / spark_result['seconds']:>10,.0f} rows/s "
             f"(cpu {spark_result['cpu_seconds']:5.1f} s) peak {spark_result['peak_rss'] / 2**30:4.1f} GiB | "
             f"DuckDB {duck_result['seconds']:6.2f} s {rows / duck_result['seconds']:>10,.0f} rows/s "
             f"(cpu {duck_result['cpu_seconds']:5.1f} s) peak {duck_result['peak_rss'] / 2**30:4.1f} GiB | "
-            f"Spark/DuckDB {ratio:4.2f}x | outputs {'match' if not problems else 'DIFFER'} | load {os.getloadavg()[0]:.1f}"
+            f"Spark/DuckDB {ratio:4.2f}x | outputs {'match' if not problems else 'DIFFER'} | "
+            f"load {os.getloadavg()[0]:.1f}"
         )
         for problem in problems:
             print(f"    ! {problem}")
@@ -356,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     counts = results[largest]["spark"]["counts"]
     print(
         f"Counts at {largest:,}: kept {counts['kept']:,}, filtered {counts['filtered_by_rating']:,}, duplicates "
-        f"{counts['duplicates']:,}, rejected {counts['rejected']:,}, users {counts['distinct_users']:,}, items {counts['distinct_items']:,}"
+        f"{counts['duplicates']:,}, rejected {counts['rejected']:,}, users {counts['distinct_users']:,}, "
+        f"items {counts['distinct_items']:,}"
     )
     report = {
         "spark_startup_seconds": startup,
@@ -364,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
         "sizes": {
             str(rows): {
-                engine: {key: value for key, value in r[engine].items() if key != "run_dir"} for engine in ("spark", "duckdb")
+                engine: {key: value for key, value in r[engine].items() if key != "run_dir"}
+                for engine in ("spark", "duckdb")
             }
             | {"problems": r["problems"]}
             for rows, r in results.items()

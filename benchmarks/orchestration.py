@@ -23,11 +23,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+# Run as a script: the repository root goes on sys.path first, so the project imports follow it (E402).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stacks.config import PipelineConfig  # noqa: E402
 from tests.support.orchestration_stack import SynthesizedOrchestration, synth_orchestration  # noqa: E402
-from tests.support.sfn_offline import GlueScript, JobScript  # noqa: E402
+from tests.support.sfn_offline import FakeJob, GlueScript, JobScript  # noqa: E402
 
 STAGES = {"import": "import", "train": "training", "batch": "batch"}
 SCENARIOS = {
@@ -47,6 +48,13 @@ class RunFigures:
     simulated_hours: float
 
 
+def detection_lag(job: FakeJob, call_latency: float) -> float:
+    """From the job's end to the return of the Describe call that saw it."""
+    if job.detected_at is None:
+        raise RuntimeError(f"{job.kind}: the run went on without a Describe seeing the job end")
+    return job.detected_at + call_latency - job.ends_at
+
+
 def run_once(machine: SynthesizedOrchestration, durations: dict[str, float], name: str) -> RunFigures:
     with machine.offline() as (aws, arn):
         aws.glue.script(GlueScript(duration=GLUE_SECONDS))
@@ -55,7 +63,7 @@ def run_once(machine: SynthesizedOrchestration, durations: dict[str, float], nam
         result = aws.run(arn, name=name)
         if result.status != "SUCCEEDED":
             raise RuntimeError(f"{name}: {result.status} {result.error}: {result.cause}")
-        lags = {job.kind: job.detected_at + aws.call_latency - job.ends_at for job in aws.personalize.jobs}
+        lags = {job.kind: detection_lag(job, aws.call_latency) for job in aws.personalize.jobs}
         return RunFigures(lags, result.transitions, len(result.events), aws.clock.seconds / 3600)
 
 
@@ -94,7 +102,7 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     verdicts = []
-    for index, (design, config) in enumerate(designs.items()):
+    for index, design in enumerate(designs):
         for scenario_name, scenario in SCENARIOS.items():
             figures = measure(machines[str(index)], scenario, args.runs)
             lag_cells, stage_lags = [], {}

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,12 @@ def generate(path: Path, lines: int, seed: int = 42) -> dict[str, int]:
         if rnd.random() < 0.02:
             scores = [repr(round(v, 7)) for v in values]
         else:
-            scores = [f"{v:.7f}".rstrip("0").replace(".", ".0") if f"{v:.7f}".rstrip("0").endswith(".") else f"{v:.7f}".rstrip("0") for v in values]
+            scores = [
+                f"{v:.7f}".rstrip("0").replace(".", ".0")
+                if f"{v:.7f}".rstrip("0").endswith(".")
+                else f"{v:.7f}".rstrip("0")
+                for v in values
+            ]
         body = json.dumps({"output": {"recommendedItems": items, "scores": []}, "error": None})
         bodies.append(", " + body[1:].replace('"scores": []', '"scores": [' + ", ".join(scores) + "]"))
     errors = malformed = 0
@@ -73,12 +79,12 @@ def generate(path: Path, lines: int, seed: int = 42) -> dict[str, int]:
             user = f"{rnd.randrange(10**9):09d}-{n}"
             if n % 997 == 500:
                 errors += 1
-                out.write('{"input": {"userId": "%s"}, "error": "The user %s does not exist."}\n' % (user, user))
+                out.write(f'{{"input": {{"userId": "{user}"}}, "error": "The user {user} does not exist."}}\n')
             elif n % 250_000 == 123:
                 malformed += 1
-                out.write('{"input": {"userId": "%s"}, "output": {"recommendedItems": ["1", "2"]\n' % user)
+                out.write(f'{{"input": {{"userId": "{user}"}}, "output": {{"recommendedItems": ["1", "2"]\n')
             else:
-                out.write('{"input": {"userId": "%s"}%s\n' % (user, bodies[n % len(bodies)]))
+                out.write(f'{{"input": {{"userId": "{user}"}}{bodies[n % len(bodies)]}\n')
     return {"lines": lines, "errored": errors + malformed, "malformed": malformed, "bytes": path.stat().st_size}
 
 
@@ -155,14 +161,19 @@ def scenario_baseline(path: Path, limit: int) -> dict[str, Any]:
             if obj.get("error") is None:
                 user = obj["input"].get("userId") or obj["input"].get("itemId")
                 output = obj["output"]
-                for rank, (item, score) in enumerate(zip(output["recommendedItems"], output["scores"]), 1):
+                for rank, (item, score) in enumerate(zip(output["recommendedItems"], output["scores"], strict=True), 1):
                     writer.writerow([user, rank, item, score])
             if lines % 2000 == 0:
                 out.seek(0)
                 out.truncate()
             if lines >= limit:
                 break
-    return {"lines": lines, "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall, "peak_rss_mb": vm_hwm_mb()}
+    return {
+        "lines": lines,
+        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.perf_counter() - wall,
+        "peak_rss_mb": vm_hwm_mb(),
+    }
 
 
 def scenario_pure(path: Path, outdir: Path, kind: str | None = None) -> dict[str, Any]:
@@ -212,11 +223,20 @@ def scenario_tracemalloc(path: Path, limit: int) -> dict[str, Any]:
     return {"lines": counts.lines, "tracemalloc_peak_mb": peak / 2**20}
 
 
-def scenario_handler(path: Path, lines: int) -> dict[str, Any]:
+def _lambda_environment() -> None:
+    """What the handler module reads at import: fake credentials and Powertools settings of its own."""
     os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_METRICS_NAMESPACE="Bench", POWERTOOLS_SERVICE_NAME="bench", POWERTOOLS_LOG_LEVEL="WARNING",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
+        POWERTOOLS_SERVICE_NAME="bench",
+        POWERTOOLS_LOG_LEVEL="WARNING",
     )
+
+
+def scenario_handler(path: Path, lines: int) -> dict[str, Any]:
+    _lambda_environment()
     import boto3
     from moto import mock_aws
 
@@ -231,12 +251,25 @@ def scenario_handler(path: Path, lines: int) -> dict[str, Any]:
         s3.put_object(Bucket="curated", Key="runs/bench/batch-output/users.json.out", Body=data)
         del data
         rss_before = vm_hwm_mb()
-        ctx = types.SimpleNamespace(function_name="bench", memory_limit_in_mb=1769, invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench", aws_request_id="b")
+        ctx = types.SimpleNamespace(
+            function_name="bench",
+            memory_limit_in_mb=1769,
+            invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench",
+            aws_request_id="b",
+        )
         cpu, wall = time.process_time(), time.perf_counter()
-        result = handler.process_file({"bucket": "curated", "key": "runs/bench/batch-output/users.json.out", "kms_key_id": key_id}, ctx)
+        result = handler.process_file(
+            {"bucket": "curated", "key": "runs/bench/batch-output/users.json.out", "kms_key_id": key_id}, ctx
+        )
         elapsed = {"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall}
-    return {**elapsed, "lines": result["lines"], "errored_lines": result["errored_lines"], "csv_bytes": result["recommendations_bytes"],
-            "peak_rss_mb_incl_moto_storage": vm_hwm_mb(), "rss_before_mb": rss_before}
+    return {
+        **elapsed,
+        "lines": result["lines"],
+        "errored_lines": result["errored_lines"],
+        "csv_bytes": result["recommendations_bytes"],
+        "peak_rss_mb_incl_moto_storage": vm_hwm_mb(),
+        "rss_before_mb": rss_before,
+    }
 
 
 def scenario_handler_stub(path: Path) -> dict[str, Any]:
@@ -245,10 +278,7 @@ def scenario_handler_stub(path: Path) -> dict[str, Any]:
     (threads, queues, part buffers) and its peak RSS, boto3 and Powertools imported."""
     import zlib
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1",
-        POWERTOOLS_METRICS_NAMESPACE="Bench", POWERTOOLS_SERVICE_NAME="bench", POWERTOOLS_LOG_LEVEL="WARNING",
-    )
+    _lambda_environment()
     from lambda_src.postprocess import handler
 
     class Stub:
@@ -276,11 +306,23 @@ def scenario_handler_stub(path: Path) -> dict[str, Any]:
             return {}
 
     handler._S3 = Stub()
-    ctx = types.SimpleNamespace(function_name="bench", memory_limit_in_mb=1769, invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench", aws_request_id="b")
+    ctx = types.SimpleNamespace(
+        function_name="bench",
+        memory_limit_in_mb=1769,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench",
+        aws_request_id="b",
+    )
     cpu, wall = time.process_time(), time.perf_counter()
-    result = handler.process_file({"bucket": "curated", "key": "runs/bench/batch-output/users.json.out", "kms_key_id": "k"}, ctx)
-    return {"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall, "lines": result["lines"],
-            "uploaded": Stub.uploaded, "peak_rss_mb": vm_hwm_mb()}
+    result = handler.process_file(
+        {"bucket": "curated", "key": "runs/bench/batch-output/users.json.out", "kms_key_id": "k"}, ctx
+    )
+    return {
+        "cpu_s": time.process_time() - cpu,
+        "wall_s": time.perf_counter() - wall,
+        "lines": result["lines"],
+        "uploaded": Stub.uploaded,
+        "peak_rss_mb": vm_hwm_mb(),
+    }
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
@@ -303,8 +345,14 @@ def main() -> None:
 
     if args.scenario:
         name, path, *rest = args.scenario
-        fn = {"baseline": scenario_baseline, "pure": scenario_pure, "tracemalloc": scenario_tracemalloc, "handler": scenario_handler,
-              "handler-stub": scenario_handler_stub}[name]
+        scenarios: dict[str, Callable[..., dict[str, Any]]] = {
+            "baseline": scenario_baseline,
+            "pure": scenario_pure,
+            "tracemalloc": scenario_tracemalloc,
+            "handler": scenario_handler,
+            "handler-stub": scenario_handler_stub,
+        }
+        fn = scenarios[name]
         params = ([Path(rest[0]), *rest[1:]] if name == "pure" else [int(rest[0])]) if rest else []
         print(json.dumps(fn(Path(path), *params)))
         return
@@ -318,39 +366,53 @@ def main() -> None:
         path = work / "users.json.out"
         t = time.perf_counter()
         facts = generate(path, args.lines)
-        print(f"generated {facts['lines']:,} lines, {facts['bytes'] / 2**20:,.0f} MiB, {facts['errored']} errored "
-              f"({facts['malformed']} malformed) in {time.perf_counter() - t:.1f} s  [load avg {os.getloadavg()[0]:.1f}]")
+        print(
+            f"generated {facts['lines']:,} lines, {facts['bytes'] / 2**20:,.0f} MiB, {facts['errored']} errored "
+            f"({facts['malformed']} malformed) in {time.perf_counter() - t:.1f} s  [load avg {os.getloadavg()[0]:.1f}]"
+        )
 
         base = run_child(["baseline", str(path), str(args.baseline_lines)])
         base_rate = base["lines"] / base["cpu_s"]
-        print(f"baseline json.loads+csv.writer: {base_rate:>9,.0f} lines/s CPU ({base['lines'] / base['wall_s']:,.0f} wall), "
-              f"{base['lines']:,} lines")
+        print(
+            f"baseline json.loads+csv.writer: {base_rate:>9,.0f} lines/s CPU "
+            f"({base['lines'] / base['wall_s']:,.0f} wall), {base['lines']:,} lines"
+        )
 
         pure = run_child(["pure", str(path), str(work)])
         rate_cpu, rate_wall = pure["lines"] / pure["cpu_s"], pure["lines"] / pure["wall_s"]
-        print(f"flatten_chunks (local file):    {rate_cpu:>9,.0f} lines/s CPU ({rate_wall:,.0f} wall), "
-              f"{pure['lines']:,} lines in {pure['cpu_s']:.1f} s CPU / {pure['wall_s']:.1f} s wall, "
-              f"{pure['fast_path_lines'] / max(1, pure['lines']):.1%} fast path, peak RSS {pure['peak_rss_mb']:.0f} MB, "
-              f"CSV {pure['csv_bytes'] / 2**20:,.0f} MiB, {pure['items_written'] / pure['cpu_s']:,.0f} rows/s, "
-              f"{rate_cpu / base_rate:.1f}x baseline")
-        print(f"  counts: lines={pure['lines']:,} users_with_recommendations={pure['users_with_recommendations']:,} "
-              f"items={pure['items_written']:,} errored={pure['errored_lines']} malformed={pure['malformed_lines']}")
+        print(
+            f"flatten_chunks (local file):    {rate_cpu:>9,.0f} lines/s CPU ({rate_wall:,.0f} wall), "
+            f"{pure['lines']:,} lines in {pure['cpu_s']:.1f} s CPU / {pure['wall_s']:.1f} s wall, "
+            f"{pure['fast_path_lines'] / max(1, pure['lines']):.1%} fast path, peak RSS {pure['peak_rss_mb']:.0f} MB, "
+            f"CSV {pure['csv_bytes'] / 2**20:,.0f} MiB, {pure['items_written'] / pure['cpu_s']:,.0f} rows/s, "
+            f"{rate_cpu / base_rate:.1f}x baseline"
+        )
+        print(
+            f"  counts: lines={pure['lines']:,} users_with_recommendations={pure['users_with_recommendations']:,} "
+            f"items={pure['items_written']:,} errored={pure['errored_lines']} malformed={pure['malformed_lines']}"
+        )
 
         tm = run_child(["tracemalloc", str(path), "50000"])
         print(f"tracemalloc peak over {tm['lines']:,} lines: {tm['tracemalloc_peak_mb']:.1f} MB")
 
         stub = run_child(["handler-stub", str(path)])
-        print(f"process_file, stub S3 client:   {stub['lines'] / stub['cpu_s']:>9,.0f} lines/s CPU ({stub['lines'] / stub['wall_s']:,.0f} wall), "
-              f"{stub['lines']:,} lines, {stub['uploaded'] / 2**20:,.0f} MiB uploaded in parts, peak RSS {stub['peak_rss_mb']:.0f} MB "
-              f"(whole process: boto3, Powertools, 16 MiB parts in flight)")
+        print(
+            f"process_file, stub S3 client:   {stub['lines'] / stub['cpu_s']:>9,.0f} lines/s CPU "
+            f"({stub['lines'] / stub['wall_s']:,.0f} wall), {stub['lines']:,} lines, "
+            f"{stub['uploaded'] / 2**20:,.0f} MiB uploaded in parts, peak RSS {stub['peak_rss_mb']:.0f} MB "
+            f"(whole process: boto3, Powertools, 16 MiB parts in flight)"
+        )
 
         handler_rate = None
         if args.handler_lines:
             h = run_child(["handler", str(path), str(min(args.handler_lines, args.lines))])
             handler_rate = h["lines"] / h["wall_s"]
-            print(f"process_file on moto S3:        {handler_rate:>9,.0f} lines/s wall ({h['lines'] / h['cpu_s']:,.0f} CPU), "
-                  f"{h['lines']:,} lines in {h['wall_s']:.1f} s; peak RSS {h['peak_rss_mb_incl_moto_storage']:.0f} MB "
-                  f"incl. moto's in-memory copies (was {h['rss_before_mb']:.0f} MB before the call)")
+            print(
+                f"process_file on moto S3:        {handler_rate:>9,.0f} lines/s wall "
+                f"({h['lines'] / h['cpu_s']:,.0f} CPU), {h['lines']:,} lines in {h['wall_s']:.1f} s; "
+                f"peak RSS {h['peak_rss_mb_incl_moto_storage']:.0f} MB "
+                f"incl. moto's in-memory copies (was {h['rss_before_mb']:.0f} MB before the call)"
+            )
 
         # 15-minute capacity at 1769 MB = 1 vCPU, from the stub-client run (flatten + the handler's
         # threads, part buffers and CRC32 of every part). Real S3 adds TLS and HTTP work on the same
@@ -359,9 +421,11 @@ def main() -> None:
         lambda_rate = stub["lines"] / stub["cpu_s"] / 1.15
         capacity = lambda_rate * 900
         line_bytes = facts["bytes"] / facts["lines"]
-        print(f"estimate for Lambda 1769 MB: {lambda_rate:,.0f} lines/s -> {capacity / 1e6:.1f}M lines "
-              f"(~{capacity * line_bytes / 2**30:.1f} GiB of .out) in 15 min; with 2x margin, cap each "
-              f"batch-input file at {capacity / 2 / 1e6:.1f}M lines")
+        print(
+            f"estimate for Lambda 1769 MB: {lambda_rate:,.0f} lines/s -> {capacity / 1e6:.1f}M lines "
+            f"(~{capacity * line_bytes / 2**30:.1f} GiB of .out) in 15 min; with 2x margin, cap each "
+            f"batch-input file at {capacity / 2 / 1e6:.1f}M lines"
+        )
 
 
 def kinds(lines: int, workdir: Path | None) -> None:

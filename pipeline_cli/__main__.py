@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import boto3
 from botocore.exceptions import BotoCoreError
@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     # The connection options work before or after the subcommand (SUPPRESS keeps a later
     # position from overwriting an earlier one with the default).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", default=argparse.SUPPRESS, help=f"pipeline stack name (default {DEFAULT_STACK_NAME})")
+    common.add_argument(
+        "--stack", default=argparse.SUPPRESS, help=f"pipeline stack name (default {DEFAULT_STACK_NAME})"
+    )
     common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: from profile/environment)")
     common.add_argument("--profile", default=argparse.SUPPRESS, help="AWS named profile")
 
@@ -90,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_history.add_argument("--json", action="store_true", help="machine-readable output")
 
     p_doctor = sub.add_parser(
-        "doctor", parents=[common], help="check a deployed environment (read-only): what stands between it and a good run"
+        "doctor",
+        parents=[common],
+        help="check a deployed environment (read-only): what stands between it and a good run",
     )
     p_doctor.add_argument(
         "--data-stack", metavar="NAME", help="data stack name (default: the pipeline stack's, -pipeline -> -data)"

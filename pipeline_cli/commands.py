@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -29,7 +30,16 @@ from .names import (
     is_execution_arn,
 )
 from .outputs import Pipeline
-from .render import Clock, ProgressView, TransitionLog, print_history, print_result, print_started, print_status, utc_now
+from .render import (
+    Clock,
+    ProgressView,
+    TransitionLog,
+    print_history,
+    print_result,
+    print_started,
+    print_status,
+    utc_now,
+)
 from .stages import FAILED_STATUSES, RUNNING_STATUSES, Timeline, build_timeline, is_skipped, skip_reason
 
 __all__ = ["Context", "start", "status", "history", "exit_code_for", "status_document", "history_document"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["format_duration", "format_time", "iso", "OutputSummary", "summarize_output"]
@@ -38,8 +39,8 @@ def format_time(value: datetime | None) -> str:
     if value is None:
         return "-"
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -47,8 +48,8 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,21 @@ class OutputSummary:
         return {"arns": dict(self.arns), "locations": dict(self.locations)}
 
 
+def _string_leaves(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
+    """(JSON path, key, text) of every string inside `value`; the key is "" for a list element."""
+    if isinstance(value, dict):
+        children = [(f"{path}.{key}" if path else str(key), str(key), item) for key, item in value.items()]
+    elif isinstance(value, list):
+        children = [(f"{path}[{index}]", "", item) for index, item in enumerate(value)]
+    else:
+        return
+    for child, key, item in children:
+        if isinstance(item, str):
+            yield child, key, item
+        else:
+            yield from _string_leaves(item, child)
+
+
 def summarize_output(output: str | None, limit: int = 20) -> OutputSummary:
     """Pick ARNs and S3 locations out of an execution's JSON output, keyed by their JSON path.
 
@@ -75,28 +91,9 @@ def summarize_output(output: str | None, limit: int = 20) -> OutputSummary:
         return OutputSummary()
     arns: list[tuple[str, str]] = []
     locations: list[tuple[str, str]] = []
-
-    def walk(value: Any, path: str) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                child = f"{path}.{key}" if path else str(key)
-                if isinstance(item, str):
-                    if item.startswith("arn:"):
-                        arns.append((child, item))
-                    elif item.startswith("s3://") or str(key).lower().endswith("prefix"):
-                        locations.append((child, item))
-                else:
-                    walk(item, child)
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                child = f"{path}[{i}]"
-                if isinstance(item, str):
-                    if item.startswith("arn:"):
-                        arns.append((child, item))
-                    elif item.startswith("s3://"):
-                        locations.append((child, item))
-                else:
-                    walk(item, child)
-
-    walk(data, "")
+    for path, key, text in _string_leaves(data):
+        if text.startswith("arn:"):
+            arns.append((path, text))
+        elif text.startswith("s3://") or key.lower().endswith("prefix"):
+            locations.append((path, text))
     return OutputSummary(tuple(arns[:limit]), tuple(locations[:limit]))

@@ -1,14 +1,19 @@
 """Which CloudFormation outputs of the pipeline stack the CLI reads, in one place.
 
 The stack's outputs are the CLI's only coupling to the CDK app: operators name a stack, never an
-ARN, so a redeploy that replaces the state machine (new ARN) needs no CLI change. The pipeline
-stack must export these keys; keep this module and the stack in step.
+ARN, so a redeploy that replaces the state machine (new ARN) needs no CLI change. The names come
+from `pipeline_contracts.stack_outputs`, which the stacks use for their output ids too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+
+from pipeline_contracts import stack_outputs
+
+from pipeline_contracts.run_layout import RUNS_PREFIX
 
 from .errors import CliError, ExitCode
 
@@ -26,23 +31,23 @@ __all__ = [
 DEFAULT_STACK_NAME = "pbp-dev-pipeline"
 """`<prefix>-<environment>-pipeline` with the defaults of cdk.json."""
 
-OUTPUT_STATE_MACHINE_ARN = "StateMachineArn"
+OUTPUT_STATE_MACHINE_ARN = stack_outputs.STATE_MACHINE_ARN
 """Required: the state machine every command works on."""
-OUTPUT_CURATED_BUCKET_NAME = "CuratedBucketName"
+OUTPUT_CURATED_BUCKET_NAME = stack_outputs.CURATED_BUCKET_NAME
 """Optional: the bucket runs write recommendations to (each run's exact prefix is in its output)."""
-OUTPUT_ALERT_TOPIC_ARN = "AlertTopicArn"
+OUTPUT_ALERT_TOPIC_ARN = stack_outputs.ALERT_TOPIC_ARN
 """Optional: the SNS topic failures are announced on (shown so operators know who was told)."""
 
 # Read by `doctor` only (pipeline stack, then data stack where noted).
-OUTPUT_GLUE_JOB_NAME = "GlueJobName"
+OUTPUT_GLUE_JOB_NAME = stack_outputs.GLUE_JOB_NAME
 """Pipeline stack: the ETL job; its `--input_uri` tells where raw files are read."""
-OUTPUT_SOLUTION_ARN_PARAMETER_NAME = "SolutionArnParameterName"
+OUTPUT_SOLUTION_ARN_PARAMETER_NAME = stack_outputs.SOLUTION_ARN_PARAMETER_NAME
 """Both stacks: the SSM parameter holding the solution ARN the state machine reads at run start."""
-OUTPUT_SOLUTION_ARN = "SolutionArn"
+OUTPUT_SOLUTION_ARN = stack_outputs.SOLUTION_ARN
 """Data stack: the Personalize solution."""
-OUTPUT_DATASET_GROUP_ARN = "DatasetGroupArn"
+OUTPUT_DATASET_GROUP_ARN = stack_outputs.DATASET_GROUP_ARN
 """Data stack: the Personalize dataset group."""
-OUTPUT_DATA_KEY_ARN = "DataKeyArn"
+OUTPUT_DATA_KEY_ARN = stack_outputs.DATA_KEY_ARN
 """Data stack: the KMS key of the data buckets."""
 
 REQUIRED_OUTPUTS = (OUTPUT_STATE_MACHINE_ARN,)
@@ -67,7 +72,7 @@ class Pipeline:
         """Where all runs' outputs live. A run's own prefix is not derivable from its execution
         name (the naming Lambda adds a start-time stamp and a digest), so it is read from the
         run's output (`outputPrefix`) instead."""
-        return f"s3://{self.curated_bucket}/runs/" if self.curated_bucket else None
+        return f"s3://{self.curated_bucket}/{RUNS_PREFIX}" if self.curated_bucket else None
 
 
 def pipeline_from_outputs(

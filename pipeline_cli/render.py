@@ -8,8 +8,9 @@ Personalize error message full of `[...]` must print verbatim.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
@@ -36,7 +37,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _STYLE = {
@@ -195,7 +196,8 @@ def print_started(console: Console, pipeline: Pipeline, execution_arn: str, name
     console.print(Text(f"  execution: {execution_arn}"), soft_wrap=True)
     console.print(Text(f"  console:   {console_url(execution_arn)}"), soft_wrap=True)
     if not waiting:
-        console.print(Text(f"  follow:    python -m pipeline_cli --stack {pipeline.stack_name} status {name}"), soft_wrap=True)
+        follow = f"  follow:    python -m pipeline_cli --stack {pipeline.stack_name} status {name}"
+        console.print(Text(follow), soft_wrap=True)
 
 
 def _print_error(console: Console, timeline: Timeline) -> None:

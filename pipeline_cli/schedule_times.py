@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["ScheduleExpressionError", "next_start", "zone"]
@@ -40,7 +40,7 @@ class ScheduleExpressionError(ValueError):
 def zone(name: str | None) -> tzinfo:
     """The IANA zone of a schedule; Scheduler's default is UTC."""
     if not name:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -94,7 +94,7 @@ def _next_at(expression: str, tz: tzinfo, after: datetime) -> datetime | None:
         local = datetime.fromisoformat(match.group(1))
     except ValueError:
         raise ScheduleExpressionError(f"bad date in {expression!r}") from None
-    when = local.replace(tzinfo=tz).astimezone(timezone.utc)
+    when = local.replace(tzinfo=tz).astimezone(UTC)
     return when if when > after else None
 
 
@@ -118,7 +118,7 @@ def _next_cron(expression: str, tz: tzinfo, after: datetime) -> datetime | None:
         if _day_matches(cron, day):
             for hour in sorted(cron.hours):
                 for minute in sorted(cron.minutes):
-                    candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).astimezone(timezone.utc)
+                    candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz).astimezone(UTC)
                     if candidate > after:
                         return candidate
         day += timedelta(days=1)
@@ -137,7 +137,8 @@ def _parse_cron(expression: str) -> _Cron:
     fields = match.group(1).split()
     if len(fields) != 6:
         raise ScheduleExpressionError(
-            f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}: {expression!r}"
+            "cron needs 6 fields (minutes hours day-of-month month day-of-week year), "
+            f"got {len(fields)}: {expression!r}"
         )
     minutes, hours, dom, months, dow, years = fields
     dom_match = _day_of_month_matcher(dom)

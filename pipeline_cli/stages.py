@@ -9,19 +9,19 @@ of its own, under its raw name, so a new state shows up instead of breaking the 
 Stage table (first matching prefix wins; names and prefixes are compared lower-cased with
 everything but letters and digits removed, so `Post-process (hook)` matches `PostProcess`):
 
-| stage            | state names starting with                                          |
-|------------------|--------------------------------------------------------------------|
-| overlap guard    | `Overlap`, `Guard`, `List running`, `Other runs`, `Find oldest`,   |
-|                  | `Oldest running`, `Skip`                                           |
-| Glue ETL         | `Glue`, `Etl`, `Transform`                                         |
-| dataset import   | `DatasetImport`, `Import`                                          |
-| training         | `SolutionVersion`, `Training`                                      |
-| batch inference  | `Batch`                                                            |
-| post-processing  | `PostProcess`, `Manifest`                                          |
+| stage            | state names starting with                                             |
+|------------------|-----------------------------------------------------------------------|
+| overlap guard    | `List running`, `Other runs`, `Find oldest`, `Oldest running`, `Skip` |
+| Glue ETL         | `Transform`                                                           |
+| dataset import   | `Import`                                                              |
+| training         | `Training`                                                            |
+| batch inference  | `Batch`                                                               |
+| post-processing  | `PostProcess`                                                         |
 
-The guard and `Transform` prefixes are the state names of `stacks/orchestration.py`
-(`List running executions`, `Transform (Glue)`, `Import: create job`, ...); states such as
-`Prepare run` and `Summarize run` are listed under their own names.
+The prefixes are those of the state names of `stacks/orchestration.py` (`List running executions`,
+`Transform (Glue)`, `Import: create job`, ...), and each names at least one state of the synthesized
+definition (tests/cli/test_stages.py checks both against it); `Prepare run` and `Summarize run` are
+listed under their own names.
 
 A stage's duration runs from the first entry of any of its states to the last exit (so a polling
 loop of Wait/Task/Choice states is one stage). An unmapped `Succeed` state (the end marker) is
@@ -31,10 +31,13 @@ not listed. An execution is *skipped* when it SUCCEEDED and its output says so (
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
-from typing import Any, Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from pipeline_contracts.statuses import EXECUTION_NOT_SUCCEEDED_STATUSES
 
 __all__ = [
     "STAGES",
@@ -43,6 +46,7 @@ __all__ = [
     "Stage",
     "Timeline",
     "stage_of",
+    "normalized_name",
     "build_timeline",
     "is_skipped",
     "skip_reason",
@@ -59,23 +63,20 @@ class StageDef:
 
 
 STAGES: tuple[StageDef, ...] = (
-    StageDef(
-        "guard",
-        "overlap guard",
-        ("Overlap", "Guard", "List running", "Other runs", "Find oldest", "Oldest running", "Skip"),
-    ),
-    StageDef("etl", "Glue ETL", ("Glue", "Etl", "Transform")),
-    StageDef("import", "dataset import", ("DatasetImport", "Import")),
-    StageDef("training", "training", ("SolutionVersion", "Training")),
+    StageDef("guard", "overlap guard", ("List running", "Other runs", "Find oldest", "Oldest running", "Skip")),
+    StageDef("etl", "Glue ETL", ("Transform",)),
+    StageDef("import", "dataset import", ("Import",)),
+    StageDef("training", "training", ("Training",)),
     StageDef("batch", "batch inference", ("Batch",)),
-    StageDef("postprocess", "post-processing", ("PostProcess", "Manifest")),
+    StageDef("postprocess", "post-processing", ("PostProcess",)),
 )
 """The pipeline's stages in run order: the table of the module docstring."""
 
 _STAGE_INDEX = {s.key: i for i, s in enumerate(STAGES)}
 
 RUNNING_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
-FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+FAILED_STATUSES = frozenset(EXECUTION_NOT_SUCCEEDED_STATUSES)
+"""Execution statuses the CLI reports as a failed run (exit code 1): the same set the alert rule announces."""
 _END_EVENTS = {
     "ExecutionSucceeded": "SUCCEEDED",
     "ExecutionFailed": "FAILED",
@@ -84,23 +85,24 @@ _END_EVENTS = {
 }
 
 
-def _normalized(name: str) -> str:
+def normalized_name(name: str) -> str:
+    """What prefixes are compared on: lower case, letters and digits only."""
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-_NORMALIZED_PREFIXES = tuple((stage, tuple(_normalized(p) for p in stage.prefixes)) for stage in STAGES)
+_NORMALIZED_PREFIXES = tuple((stage, tuple(normalized_name(p) for p in stage.prefixes)) for stage in STAGES)
 
 
 def stage_of(state_name: str) -> StageDef | None:
     """The stage a state belongs to by its name's prefix, or None (the state is its own stage)."""
-    name = _normalized(state_name)
+    name = normalized_name(state_name)
     for stage, prefixes in _NORMALIZED_PREFIXES:
         if any(name.startswith(p) for p in prefixes):
             return stage
     return None
 
 
-class StageStatus(str, Enum):
+class StageStatus(StrEnum):
     DONE = "done"
     RUNNING = "running"
     FAILED = "failed"
@@ -192,6 +194,138 @@ def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
+@dataclass
+class _Fold:
+    """The state of `build_timeline` while it folds the events in order, one method per kind of event."""
+
+    accs: dict[str, _StageAcc] = field(default_factory=dict)
+    open_states: dict[str, int] = field(default_factory=dict)
+    """State name -> times currently open (Map iterations overlap)."""
+    entered_order: list[str] = field(default_factory=list)
+    """Open states, most recent last."""
+    status: str = "RUNNING"
+    started: datetime | None = None
+    stopped: datetime | None = None
+    error: str | None = None
+    cause: str | None = None
+    output: str | None = None
+    failed_state: str | None = None
+    last_exited: str | None = None
+    last_task_error: tuple[str | None, str | None] = (None, None)
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        etype = str(event.get("type", ""))
+        ts: datetime = event["timestamp"]
+        details = _details(event)
+        if etype == "ExecutionStarted":
+            self.started = ts
+        elif etype.endswith("StateEntered"):
+            self.entered(str(details.get("name", "?")), etype[: -len("StateEntered")], ts)
+        elif etype.endswith("StateExited"):
+            self.exited(str(details.get("name", "?")), ts)
+        elif etype in _END_EVENTS:
+            self.ended(etype, ts, details)
+        elif etype == "ExecutionRedriven":
+            self.redriven()
+        elif etype.endswith("Failed") or etype.endswith("TimedOut"):
+            # TaskFailed, LambdaFunctionFailed, ...: the detail the execution error may lack.
+            self.last_task_error = (details.get("error"), details.get("cause"))
+
+    def entered(self, name: str, state_type: str, ts: datetime) -> None:
+        stage_def = stage_of(name)
+        if stage_def is None and state_type == "Succeed":
+            return  # an end marker, not a stage
+        key = stage_def.key if stage_def else name
+        acc = self.accs.get(key)
+        if acc is None:
+            label = stage_def.label if stage_def else name
+            acc = self.accs[key] = _StageAcc(key, label, stage_def is not None, ts)
+        if name not in acc.states:
+            acc.states.append(name)
+        acc.last = name
+        acc.open += 1
+        self.open_states[name] = self.open_states.get(name, 0) + 1
+        self.entered_order.append(name)
+
+    def exited(self, name: str, ts: datetime) -> None:
+        acc = self.accs.get(_stage_key(name))
+        if acc is not None:
+            acc.open = max(0, acc.open - 1)
+            acc.ended = ts
+        if self.open_states.get(name):
+            self.open_states[name] -= 1
+            # The most recent entry of this name is the one that ends.
+            latest = len(self.entered_order) - 1 - self.entered_order[::-1].index(name)
+            del self.entered_order[latest]
+        self.last_exited = name
+
+    def ended(self, etype: str, ts: datetime, details: Mapping[str, Any]) -> None:
+        self.status, self.stopped = _END_EVENTS[etype], ts
+        if etype == "ExecutionSucceeded":
+            self.output = details.get("output")
+        else:
+            self.error, self.cause = details.get("error"), details.get("cause")
+            self.failed_state = self.entered_order[-1] if self.entered_order else None
+
+    def redriven(self) -> None:
+        # A redrive resumes from the failed state: it is entered again, so forget open counts.
+        self.status, self.stopped, self.error, self.cause, self.failed_state = "RUNNING", None, None, None, None
+        self.open_states.clear()
+        self.entered_order.clear()
+        for acc in self.accs.values():
+            acc.open = 0
+
+    def describe(self, description: Mapping[str, Any]) -> None:
+        """`describe_execution` knows the end before the history may show it."""
+        self.status = str(description.get("status") or self.status)
+        self.stopped = description.get("stopDate") or self.stopped
+        self.started = self.started or description.get("startDate")
+        self.error = description.get("error") or self.error
+        self.cause = description.get("cause") or self.cause
+        if description.get("output") is not None:
+            self.output = description.get("output")
+
+    def blame_failure(self) -> None:
+        """A failed run's error, cause and state, from the task failure when the execution's own lack them."""
+        if self.status not in FAILED_STATUSES:
+            self.error = self.cause = self.failed_state = None
+            return
+        self.error = self.error or self.last_task_error[0]
+        self.cause = self.cause or self.last_task_error[1]
+        if self.failed_state is None and self.entered_order:
+            self.failed_state = self.entered_order[-1]
+
+    def stages(self) -> list[Stage]:
+        finished = self.status not in RUNNING_STATUSES
+        failed_key = _stage_key(self.failed_state) if self.failed_state is not None else None
+        stages: list[Stage] = []
+        for acc in self.accs.values():
+            if acc.key == failed_key:
+                status, ended = StageStatus.FAILED, acc.ended if acc.open == 0 else self.stopped
+            elif acc.open > 0 and not finished:
+                status, ended = StageStatus.RUNNING, None
+            else:
+                status, ended = StageStatus.DONE, acc.ended if acc.open == 0 else (self.stopped or acc.ended)
+            stages.append(Stage(acc.key, acc.label, status, acc.started, ended, tuple(acc.states), acc.last))
+        return stages + self.stages_not_reached()
+
+    def stages_not_reached(self) -> list[Stage]:
+        """Known stages not reached yet: pending while running; "not run" when the run ended early
+        (failed or skipped). A succeeded run omits them: the definition simply has no such stage."""
+        finished = self.status not in RUNNING_STATUSES
+        skipped = self.status == "SUCCEEDED" and is_skipped(self.output)
+        if finished and self.status not in FAILED_STATUSES and not skipped:
+            return []
+        seen_index = max((_STAGE_INDEX[a.key] for a in self.accs.values() if a.mapped), default=-1)
+        later = StageStatus.PENDING if not finished else StageStatus.NOT_RUN
+        return [Stage(stage_def.key, stage_def.label, later) for stage_def in STAGES[seen_index + 1 :]]
+
+
+def _stage_key(state_name: str) -> str:
+    stage_def = stage_of(state_name)
+    return stage_def.key if stage_def else state_name
+
+
 def build_timeline(
     events: Iterable[Mapping[str, Any]], description: Mapping[str, Any] | None = None
 ) -> Timeline:
@@ -201,124 +335,22 @@ def build_timeline(
     the status, stop time, error, cause and output (the history may lag behind it by a poll).
     """
     ordered = sorted({int(e["id"]): e for e in events}.values(), key=lambda e: int(e["id"]))
-    accs: dict[str, _StageAcc] = {}
-    open_states: dict[str, int] = {}  # name -> times currently open (Map iterations overlap)
-    entered_order: list[str] = []  # open states, most recent last
-    status = "RUNNING"
-    started: datetime | None = None
-    stopped: datetime | None = None
-    error = cause = output = None
-    failed_state: str | None = None
-    last_exited: str | None = None
-    last_task_error: tuple[str | None, str | None] = (None, None)
-
+    fold = _Fold()
     for event in ordered:
-        etype = str(event.get("type", ""))
-        ts: datetime = event["timestamp"]
-        details = _details(event)
-        if etype == "ExecutionStarted":
-            started = ts
-        elif etype.endswith("StateEntered"):
-            name = str(details.get("name", "?"))
-            state_type = etype[: -len("StateEntered")]
-            stage_def = stage_of(name)
-            if stage_def is None and state_type == "Succeed":
-                continue  # an end marker, not a stage
-            key = stage_def.key if stage_def else name
-            acc = accs.get(key)
-            if acc is None:
-                label = stage_def.label if stage_def else name
-                acc = accs[key] = _StageAcc(key, label, stage_def is not None, ts)
-            if name not in acc.states:
-                acc.states.append(name)
-            acc.last = name
-            acc.open += 1
-            open_states[name] = open_states.get(name, 0) + 1
-            entered_order.append(name)
-        elif etype.endswith("StateExited"):
-            name = str(details.get("name", "?"))
-            stage_def = stage_of(name)
-            key = stage_def.key if stage_def else name
-            acc = accs.get(key)
-            if acc is not None:
-                acc.open = max(0, acc.open - 1)
-                acc.ended = ts
-            if open_states.get(name):
-                open_states[name] -= 1
-                # drop the most recent entry of this name
-                for i in range(len(entered_order) - 1, -1, -1):
-                    if entered_order[i] == name:
-                        del entered_order[i]
-                        break
-            last_exited = name
-        elif etype in _END_EVENTS:
-            status = _END_EVENTS[etype]
-            stopped = ts
-            if etype == "ExecutionSucceeded":
-                output = details.get("output")
-            else:
-                error, cause = details.get("error"), details.get("cause")
-                failed_state = entered_order[-1] if entered_order else None
-        elif etype == "ExecutionRedriven":
-            # A redrive resumes from the failed state: it is entered again, so forget open counts.
-            status, stopped, error, cause, failed_state = "RUNNING", None, None, None, None
-            open_states.clear()
-            entered_order.clear()
-            for acc in accs.values():
-                acc.open = 0
-        elif etype.endswith("Failed") or etype.endswith("TimedOut"):
-            # TaskFailed, LambdaFunctionFailed, ...: the detail the execution error may lack.
-            last_task_error = (details.get("error"), details.get("cause"))
-
+        fold.apply(event)
     if description:
-        status = str(description.get("status") or status)
-        stopped = description.get("stopDate") or stopped
-        started = started or description.get("startDate")
-        error = description.get("error") or error
-        cause = description.get("cause") or cause
-        output = description.get("output") if description.get("output") is not None else output
-    if status in FAILED_STATUSES:
-        error = error or last_task_error[0]
-        cause = cause or last_task_error[1]
-        if failed_state is None and entered_order:
-            failed_state = entered_order[-1]
-
-    current_state = entered_order[-1] if entered_order else last_exited
-    finished = status not in RUNNING_STATUSES
-    failed_key = None
-    if failed_state is not None:
-        failed_def = stage_of(failed_state)
-        failed_key = failed_def.key if failed_def else failed_state
-
-    stages: list[Stage] = []
-    for acc in accs.values():
-        if status in FAILED_STATUSES and acc.key == failed_key:
-            st, ended = StageStatus.FAILED, acc.ended if acc.open == 0 else stopped
-        elif acc.open > 0 and not finished:
-            st, ended = StageStatus.RUNNING, None
-        else:
-            st, ended = StageStatus.DONE, acc.ended if acc.open == 0 else (stopped or acc.ended)
-        stages.append(Stage(acc.key, acc.label, st, acc.started, ended, tuple(acc.states), acc.last))
-
-    # Known stages not reached yet: pending while running; "not run" when the run ended early
-    # (failed or skipped). A succeeded run omits them: the definition simply has no such stage.
-    seen_index = max((_STAGE_INDEX[a.key] for a in accs.values() if a.mapped), default=-1)
-    skipped = status == "SUCCEEDED" and is_skipped(output)
-    if not finished or status in FAILED_STATUSES or skipped:
-        later = StageStatus.PENDING if not finished else StageStatus.NOT_RUN
-        for stage_def in STAGES[seen_index + 1 :]:
-            stages.append(Stage(stage_def.key, stage_def.label, later))
-
+        fold.describe(description)
+    fold.blame_failure()
     return Timeline(
-        status=status,
-        started=started,
-        stopped=stopped,
-        stages=tuple(stages),
-        current_state=current_state,
-        failed_state=failed_state if status in FAILED_STATUSES else None,
-        error=error if status in FAILED_STATUSES else None,
-        cause=cause if status in FAILED_STATUSES else None,
-        output=output,
+        status=fold.status,
+        started=fold.started,
+        stopped=fold.stopped,
+        stages=tuple(fold.stages()),
+        current_state=fold.entered_order[-1] if fold.entered_order else fold.last_exited,
+        failed_state=fold.failed_state,
+        error=fold.error,
+        cause=fold.cause,
+        output=fold.output,
         last_event_id=int(ordered[-1]["id"]) if ordered else 0,
     )
 

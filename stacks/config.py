@@ -1,8 +1,9 @@
 """The app's one configuration object, read from `cdk.json` context and validated at synth time.
 
-Every key lives in `cdk.json` under `context`; `npx cdk synth -c key=value` overrides one. Values
-given on the command line arrive as strings, so every field is parsed from either form. A bad
-value raises `ConfigError` naming the key, the value and what is allowed, which stops synth
+Every key lives in `cdk.json` under `context`; `npx cdk synth -c key=value` overrides one, and a named
+configuration (`-c config=NAME`, see `stacks/app_factory.py`) overrides several. Values given on the command
+line arrive as strings, so every field is parsed from either form; each field names its parser next to its
+default. A bad value raises `ConfigError` naming the key, the value and what is allowed, which stops synth
 before anything reaches CloudFormation.
 """
 
@@ -11,109 +12,162 @@ from __future__ import annotations
 import dataclasses
 import re
 import zoneinfo
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Literal, TypeVar, get_args
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_glue as glue
 
 T = TypeVar("T")
+Parser = Callable[[str, Any], Any]
+"""(key, raw context value) -> the field's value; raises `ConfigError` for a value it cannot take."""
 
-RECIPES = ("aws-user-personalization", "aws-user-personalization-v2")
+RemovalPolicyName = Literal["RETAIN", "DESTROY"]
 # G.025X is for Glue streaming jobs only; the ratings ETL is a batch job.
-GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")
-TRAINING_MODES = ("FULL", "UPDATE")
-IMPORT_MODES = ("FULL", "INCREMENTAL")
-REMOVAL_POLICIES = ("RETAIN", "DESTROY")
-TIMESTAMP_UNITS = ("ms", "s")
+GlueWorkerTypeName = Literal["G.1X", "G.2X", "G.4X", "G.8X"]
+Recipe = Literal["aws-user-personalization", "aws-user-personalization-v2"]
+TrainingMode = Literal["FULL", "UPDATE"]
+ImportMode = Literal["FULL", "INCREMENTAL"]
+TimestampUnit = Literal["ms", "s"]
+
+# The one place where a configured choice becomes the CDK enum it stands for.
+REMOVAL_POLICIES: Mapping[RemovalPolicyName, RemovalPolicy] = {
+    "RETAIN": RemovalPolicy.RETAIN,
+    "DESTROY": RemovalPolicy.DESTROY,
+}
+GLUE_WORKER_TYPES: Mapping[GlueWorkerTypeName, glue.WorkerType] = {
+    "G.1X": glue.WorkerType.G_1X,
+    "G.2X": glue.WorkerType.G_2X,
+    "G.4X": glue.WorkerType.G_4X,
+    "G.8X": glue.WorkerType.G_8X,
+}
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
 _ENVIRONMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 _SCHEDULE_RE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
+_S3_PREFIX_RE = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PERSONALIZE_FILTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:filter/[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
+_PERSONALIZE_FILTER_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:personalize:[a-z0-9-]+:\d{12}:filter/[a-zA-Z0-9][a-zA-Z0-9\-_]*$"
+)
 
 
 class ConfigError(ValueError):
     """A context value that cannot be deployed; the message names key, value and what is allowed."""
 
     @classmethod
-    def invalid(cls, key: str, value: Any, allowed: str) -> "ConfigError":
+    def invalid(cls, key: str, value: Any, allowed: str) -> ConfigError:
         """The one message format for a bad configuration value, wherever it is detected."""
         return cls(f"cdk.json context key '{key}' has value {value!r}; allowed: {allowed}")
 
 
-def _fail(key: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError.invalid(key, value, allowed)
+# Parsers: each factory returns the `Parser` of one kind of field.
 
 
-def _as_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise _fail(key, value, "true or false")
+def _boolean() -> Parser:
+    def parse(key: str, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise ConfigError.invalid(key, value, "true or false")
+
+    return parse
 
 
-def _as_int(key: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool):
-        raise _fail(key, value, f"a whole number from {low} to {high}")
-    try:
-        number = int(value) if not isinstance(value, float) else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not low <= number <= high:
-        raise _fail(key, value, f"a whole number from {low} to {high}")
-    return number
+def _whole_number(low: int, high: int) -> Parser:
+    def parse(key: str, value: Any) -> int:
+        # bool is an int to Python and a float would be truncated silently: neither is a count.
+        number = None if isinstance(value, (bool, float)) else _or_none(int, value)
+        if number is None or not low <= number <= high:
+            raise ConfigError.invalid(key, value, f"a whole number from {low} to {high}")
+        return number
+
+    return parse
 
 
-def _as_float(key: str, value: Any, low: float, high: float, step: float | None = None) -> float:
+def _number(low: float, high: float, step: float | None = None) -> Parser:
     allowed = f"a number from {low} to {high}" + (f" in steps of {step}" if step else "")
-    if isinstance(value, bool):
-        raise _fail(key, value, allowed)
+
+    def parse(key: str, value: Any) -> float:
+        number = None if isinstance(value, bool) else _or_none(float, value)
+        if number is None or not low <= number <= high or (step and abs(round(number / step) * step - number) > 1e-9):
+            raise ConfigError.invalid(key, value, allowed)
+        return number
+
+    return parse
+
+
+def _or_none(convert: Callable[[Any], T], value: Any) -> T | None:
     try:
-        number = float(value)
+        return convert(value)
     except (TypeError, ValueError):
-        raise _fail(key, value, allowed) from None
-    if not low <= number <= high or (step and abs(round(number / step) * step - number) > 1e-9):
-        raise _fail(key, value, allowed)
-    return number
+        return None
 
 
-def _one_of(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise _fail(key, value, "one of " + ", ".join(choices))
-    return value
+def _one_of(choices: Any) -> Parser:
+    """A parser for the values of a `Literal` type."""
+    allowed: tuple[str, ...] = get_args(choices)
+
+    def parse(key: str, value: Any) -> str:
+        if value not in allowed:
+            raise ConfigError.invalid(key, value, "one of " + ", ".join(allowed))
+        return value
+
+    return parse
 
 
-def _matching(key: str, value: Any, pattern: re.Pattern[str], allowed: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
-        raise _fail(key, value, allowed)
-    return value
+def _matching(pattern: re.Pattern[str], allowed: str) -> Parser:
+    def parse(key: str, value: Any) -> str:
+        if not isinstance(value, str) or not pattern.match(value):
+            raise ConfigError.invalid(key, value, allowed)
+        return value
+
+    return parse
 
 
-def _optional(parse: Callable[[str, Any], T]) -> Callable[[str, Any], T | None]:
-    def parse_optional(key: str, value: Any) -> T | None:
+def _optional(parse: Parser) -> Parser:
+    """cdk.json spells "not set" as an empty string (JSON has null, but `-c key=` gives "")."""
+
+    def parse_optional(key: str, value: Any) -> Any:
         return None if value in (None, "") else parse(key, value)
 
     return parse_optional
 
 
-def _timezone(key: str, value: Any) -> str:
-    if not isinstance(value, str) or value not in zoneinfo.available_timezones():
-        raise _fail(key, value, "an IANA time zone name such as UTC or Europe/Berlin")
-    return value
+def _timezone() -> Parser:
+    def parse(key: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in zoneinfo.available_timezones():
+            raise ConfigError.invalid(key, value, "an IANA time zone name such as UTC or Europe/Berlin")
+        return value
+
+    return parse
 
 
-def _single_char(key: str, value: Any) -> str:
-    # cdk.json cannot hold a literal tab comfortably, so the escape "\t" is accepted too.
-    decoded = {"\\t": "\t", "tab": "\t"}.get(value, value) if isinstance(value, str) else value
-    if not isinstance(decoded, str) or len(decoded) != 1:
-        raise _fail(key, value, 'a single character, or "\\t" / "tab" for a tab')
-    return decoded
+def _single_character() -> Parser:
+    def parse(key: str, value: Any) -> str:
+        # cdk.json cannot hold a literal tab comfortably, so the escape "\t" is accepted too.
+        decoded = {"\\t": "\t", "tab": "\t"}.get(value, value) if isinstance(value, str) else value
+        if not isinstance(decoded, str) or len(decoded) != 1:
+            raise ConfigError.invalid(key, value, 'a single character, or "\\t" / "tab" for a tab')
+        return decoded
+
+    return parse
 
 
-def _column(key: str, value: Any) -> str:
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
-        raise _fail(key, value, "a column name from the header, or a 0-based position")
-    return str(value)
+def _column() -> Parser:
+    def parse(key: str, value: Any) -> str:
+        if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
+            raise ConfigError.invalid(key, value, "a column name from the header, or a 0-based position")
+        return str(value)
+
+    return parse
+
+
+def _setting(default: Any, parse: Parser) -> Any:
+    """A field with its default and the parser of its raw context value, side by side."""
+    return dataclasses.field(default=default, metadata={"parse": parse})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,120 +175,93 @@ class PipelineConfig:
     """Everything a deployment can choose. Defaults are what `cdk.json` ships with."""
 
     # Naming and lifecycle
-    prefix: str = "pbp"
-    environment: str = "dev"
-    data_removal_policy: str = "RETAIN"
+    prefix: str = _setting(
+        "pbp", _matching(_PREFIX_RE, "2-16 characters: lower-case letters, digits and '-', starting with a letter")
+    )
+    environment: str = _setting(
+        "dev", _matching(_ENVIRONMENT_RE, "1-10 lower-case letters and digits, starting with a letter (e.g. dev, prod)")
+    )
+    data_removal_policy: RemovalPolicyName = _setting("RETAIN", _one_of(RemovalPolicyName))
     # Schedule
-    schedule_enabled: bool = True
-    schedule_expression: str = "cron(0 3 ? * SUN *)"
-    schedule_timezone: str = "UTC"
+    schedule_enabled: bool = _setting(True, _boolean())
+    schedule_expression: str = _setting(
+        "cron(0 3 ? * SUN *)",
+        _matching(_SCHEDULE_RE, "an EventBridge Scheduler expression: cron(...), rate(N unit) or at(...)"),
+    )
+    schedule_timezone: str = _setting("UTC", _timezone())
     # Raw input format (Glue job arguments) and the transform
-    raw_prefix: str = "ratings/"
-    raw_delimiter: str = "\t"
-    raw_has_header: bool = True
-    raw_user_column: str = "userID"
-    raw_item_column: str = "movieID"
-    raw_rating_column: str = "rating"
-    raw_timestamp_column: str = "timestamp"
-    raw_timestamp_unit: str = "ms"
-    min_rating: float = 3.5
+    raw_prefix: str = _setting("ratings/", _matching(_S3_PREFIX_RE, "an S3 key prefix ending in '/', e.g. ratings/"))
+    raw_delimiter: str = _setting("\t", _single_character())
+    raw_has_header: bool = _setting(True, _boolean())
+    raw_user_column: str = _setting("userID", _column())
+    raw_item_column: str = _setting("movieID", _column())
+    raw_rating_column: str = _setting("rating", _column())
+    raw_timestamp_column: str = _setting("timestamp", _column())
+    raw_timestamp_unit: TimestampUnit = _setting("ms", _one_of(TimestampUnit))
+    min_rating: float = _setting(3.5, _number(0.5, 5.0, step=0.5))
     # Glue
-    glue_worker_type: str = "G.1X"
-    glue_worker_count: int = 2
-    glue_timeout_minutes: int = 60
+    glue_worker_type: GlueWorkerTypeName = _setting("G.1X", _one_of(GlueWorkerTypeName))
+    glue_worker_count: int = _setting(2, _whole_number(2, 100))
+    glue_timeout_minutes: int = _setting(60, _whole_number(5, 2880))
     # Personalize
-    recipe: str = "aws-user-personalization"
-    perform_auto_training: bool = False
-    training_mode: str = "FULL"
-    import_mode: str = "FULL"
-    num_results: int = 25
-    filter_arn: str | None = None
-    exploration_weight: float | None = None
-    exploration_item_age_cut_off_days: int | None = None
-    # Orchestration: how often job states are polled and how long anything may take
-    status_poll_seconds: int = 45  # fixed poll: mean detection lag ~22 s, <= 1,500 transitions for a 3 h run
-    busy_retry_seconds: int = 60
-    busy_retry_max_attempts: int = 60
-    job_max_wait_hours: int = 12
-    execution_timeout_hours: int = 24
+    recipe: Recipe = _setting("aws-user-personalization", _one_of(Recipe))
+    perform_auto_training: bool = _setting(False, _boolean())
+    training_mode: TrainingMode = _setting("FULL", _one_of(TrainingMode))
+    import_mode: ImportMode = _setting("FULL", _one_of(ImportMode))
+    num_results: int = _setting(25, _whole_number(1, 500))
+    filter_arn: str | None = _setting(
+        None, _optional(_matching(_PERSONALIZE_FILTER_ARN_RE, "a Personalize filter ARN, or empty"))
+    )
+    exploration_weight: float | None = _setting(None, _optional(_number(0.0, 1.0)))
+    exploration_item_age_cut_off_days: int | None = _setting(None, _optional(_whole_number(1, 3650)))
+    # Orchestration: how often job states are polled and how long anything may take. A job's end falls
+    # anywhere in a poll interval, so the default 45 s keeps the mean detection lag near 22 s and the worst
+    # under 60 s; a run with 3 h of training then takes about 1,200 state transitions (benchmarks/orchestration.py
+    # measures both; its targets are a mean lag <= 30 s and <= 1,500 transitions).
+    status_poll_seconds: int = _setting(45, _whole_number(5, 3600))
+    busy_retry_seconds: int = _setting(60, _whole_number(5, 3600))
+    busy_retry_max_attempts: int = _setting(60, _whole_number(1, 1000))
+    job_max_wait_hours: int = _setting(12, _whole_number(1, 72))
+    execution_timeout_hours: int = _setting(24, _whole_number(1, 168))
     # Alerting
-    notification_email: str | None = None
-
-    # Per key: how a raw context value becomes a field value (and is validated on the way).
-    @staticmethod
-    def _parsers() -> dict[str, Callable[[str, Any], Any]]:
-        return {
-            "prefix": lambda k, v: _matching(
-                k, v, _PREFIX_RE, "2-16 characters: lower-case letters, digits and '-', starting with a letter"
-            ),
-            "environment": lambda k, v: _matching(
-                k, v, _ENVIRONMENT_RE, "1-10 lower-case letters and digits, starting with a letter (e.g. dev, prod)"
-            ),
-            "data_removal_policy": lambda k, v: _one_of(k, v, REMOVAL_POLICIES),
-            "schedule_enabled": _as_bool,
-            "schedule_expression": lambda k, v: _matching(
-                k, v, _SCHEDULE_RE, "an EventBridge Scheduler expression: cron(...), rate(N unit) or at(...)"
-            ),
-            "schedule_timezone": _timezone,
-            "raw_prefix": lambda k, v: _matching(
-                k, v, re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+$"), "an S3 key prefix ending in '/', e.g. ratings/"
-            ),
-            "raw_delimiter": _single_char,
-            "raw_has_header": _as_bool,
-            "raw_user_column": _column,
-            "raw_item_column": _column,
-            "raw_rating_column": _column,
-            "raw_timestamp_column": _column,
-            "raw_timestamp_unit": lambda k, v: _one_of(k, v, TIMESTAMP_UNITS),
-            "min_rating": lambda k, v: _as_float(k, v, 0.5, 5.0, 0.5),
-            "glue_worker_type": lambda k, v: _one_of(k, v, GLUE_WORKER_TYPES),
-            "glue_worker_count": lambda k, v: _as_int(k, v, 2, 100),
-            "glue_timeout_minutes": lambda k, v: _as_int(k, v, 5, 2880),
-            "recipe": lambda k, v: _one_of(k, v, RECIPES),
-            "perform_auto_training": _as_bool,
-            "training_mode": lambda k, v: _one_of(k, v, TRAINING_MODES),
-            "import_mode": lambda k, v: _one_of(k, v, IMPORT_MODES),
-            "num_results": lambda k, v: _as_int(k, v, 1, 500),
-            "filter_arn": _optional(
-                lambda k, v: _matching(k, v, _PERSONALIZE_FILTER_ARN_RE, "a Personalize filter ARN, or empty")
-            ),
-            "exploration_weight": _optional(lambda k, v: _as_float(k, v, 0.0, 1.0)),
-            "exploration_item_age_cut_off_days": _optional(lambda k, v: _as_int(k, v, 1, 3650)),
-            "status_poll_seconds": lambda k, v: _as_int(k, v, 5, 3600),
-            "busy_retry_seconds": lambda k, v: _as_int(k, v, 5, 3600),
-            "busy_retry_max_attempts": lambda k, v: _as_int(k, v, 1, 1000),
-            "job_max_wait_hours": lambda k, v: _as_int(k, v, 1, 72),
-            "execution_timeout_hours": lambda k, v: _as_int(k, v, 1, 168),
-            "notification_email": _optional(
-                lambda k, v: _matching(k, v, _EMAIL_RE, "an e-mail address such as ops@example.com, or empty")
-            ),
-        }
+    notification_email: str | None = _setting(
+        None, _optional(_matching(_EMAIL_RE, "an e-mail address such as ops@example.com, or empty"))
+    )
 
     @classmethod
-    def from_context(cls, get_context: Callable[[str], Any]) -> "PipelineConfig":
+    def keys(cls) -> tuple[str, ...]:
+        """The context keys the configuration reads (the field names)."""
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    @classmethod
+    def from_context(cls, get_context: Callable[[str], Any]) -> PipelineConfig:
         """Builds the config from a context lookup (`app.node.try_get_context`); absent keys take defaults."""
-        defaults = {field.name: getattr(cls(), field.name) for field in dataclasses.fields(cls)}
         values = {}
-        for key, parse in cls._parsers().items():
-            raw = get_context(key)
-            values[key] = defaults[key] if raw is None else parse(key, raw)
+        for field in dataclasses.fields(cls):
+            raw = get_context(field.name)
+            if raw is not None:
+                values[field.name] = field.metadata["parse"](field.name, raw)
         config = cls(**values)
         config._check_combinations()
         return config
 
     @classmethod
-    def from_mapping(cls, context: Mapping[str, Any]) -> "PipelineConfig":
+    def from_mapping(cls, context: Mapping[str, Any]) -> PipelineConfig:
         return cls.from_context(context.get)
 
     def _check_combinations(self) -> None:
         if self.training_mode == "UPDATE" and self.recipe != "aws-user-personalization":
-            raise _fail(
-                "training_mode", self.training_mode, "FULL when recipe is not aws-user-personalization (UPDATE needs it)"
+            raise ConfigError.invalid(
+                "training_mode",
+                self.training_mode,
+                "FULL when recipe is not aws-user-personalization (UPDATE needs it)",
             )
         if self.status_poll_seconds * 2 > self.job_max_wait_hours * 3600:
-            raise _fail("status_poll_seconds", self.status_poll_seconds, "at most half of job_max_wait_hours")
+            raise ConfigError.invalid(
+                "status_poll_seconds", self.status_poll_seconds, "at most half of job_max_wait_hours"
+            )
         if self.execution_timeout_hours <= self.job_max_wait_hours:
-            raise _fail(
+            raise ConfigError.invalid(
                 "execution_timeout_hours",
                 self.execution_timeout_hours,
                 f"more than job_max_wait_hours ({self.job_max_wait_hours}): one run waits for several jobs",
@@ -243,6 +270,15 @@ class PipelineConfig:
     @property
     def destroy_data(self) -> bool:
         return self.data_removal_policy == "DESTROY"
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """What happens to the data stack's buckets, keys and dataset group on `cdk destroy`."""
+        return REMOVAL_POLICIES[self.data_removal_policy]
+
+    @property
+    def glue_worker(self) -> glue.WorkerType:
+        return GLUE_WORKER_TYPES[self.glue_worker_type]
 
     def resource_name(self, suffix: str) -> str:
         """A physical name unique to this deployment, e.g. `pbp-dev-interactions`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -10,11 +10,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from pipeline_contracts import metrics
 from stacks.config import PipelineConfig
 
 # The namespace the post-processing functions publish their custom metrics to (Powertools EMF).
-POSTPROCESS_METRICS_NAMESPACE = "PersonalizeBatchPipeline"
-POSTPROCESS_METRIC_NAMES = ("LinesProcessed", "ErroredLines")
+POSTPROCESS_METRICS_NAMESPACE = metrics.NAMESPACE
 # Runs are weekly by default: hourly points show each run's stages without drowning in empty ones.
 PERIOD = Duration.hours(1)
 
@@ -52,7 +52,7 @@ class PipelineDashboard(Construct):
             return cloudwatch.Metric(
                 namespace=POSTPROCESS_METRICS_NAMESPACE,
                 metric_name=name,
-                dimensions_map={"service": config.resource_name("postprocess")},
+                dimensions_map={metrics.SERVICE_DIMENSION: config.resource_name("postprocess")},
                 statistic="Sum",
                 period=PERIOD,
             )
@@ -84,7 +84,7 @@ class PipelineDashboard(Construct):
                     glue_metric("glue.driver.aggregate.numFailedTasks", "failed tasks", "Sum"),
                 ],
             ),
-            graph("Post-processing lines", [custom_metric(name) for name in POSTPROCESS_METRIC_NAMES]),
+            graph("Post-processing lines", [custom_metric(name) for name in metrics.POSTPROCESS_METRICS]),
         ]
         if functions:
             widgets.append(

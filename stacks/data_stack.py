@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from pipeline_contracts import stack_outputs
 from stacks.config import PipelineConfig
 from stacks.keys import EncryptionKeys
-from stacks.personalize import PersonalizeResources
+from stacks.personalize import PersonalizeResources, solution_arn_parameter_name
 from stacks.personalize_access import PersonalizeAccess
 from stacks.storage import DataLake
 
@@ -25,7 +26,7 @@ class DataStack(Stack):
             termination_protection=not config.destroy_data,
             **kwargs,
         )
-        removal_policy = RemovalPolicy.DESTROY if config.destroy_data else RemovalPolicy.RETAIN
+        removal_policy = config.removal_policy
         self.keys = EncryptionKeys(
             self, "Keys", name_prefix=f"{config.prefix}-{config.environment}", removal_policy=removal_policy
         )
@@ -48,13 +49,30 @@ class DataStack(Stack):
         )
 
         for output_id, value, description in (
-            ("RawBucketName", self.lake.raw_bucket.bucket_name, f"Upload raw ratings under s3://<bucket>/{config.raw_prefix}"),
-            ("TransformedBucketName", self.lake.transformed_bucket.bucket_name, "Glue output, Personalize input"),
-            ("CuratedBucketName", self.lake.curated_bucket.bucket_name, "Batch recommendations"),
-            ("AccessLogsBucketName", self.lake.access_logs_bucket.bucket_name, "S3 server access logs"),
-            ("DataKeyArn", self.keys.data_key.key_arn, "KMS key of the data buckets and Personalize"),
-            ("PersonalizeRoleArn", self.personalize_access.service_role.role_arn, "Role Personalize assumes"),
-            ("DatasetGroupArn", self.personalize.dataset_group_arn, "Personalize dataset group"),
-            ("SolutionArn", self.personalize.solution_arn, "Personalize solution trained by each run"),
+            (
+                stack_outputs.RAW_BUCKET_NAME,
+                self.lake.raw_bucket.bucket_name,
+                f"Upload raw ratings under s3://<bucket>/{config.raw_prefix}",
+            ),
+            (
+                stack_outputs.TRANSFORMED_BUCKET_NAME,
+                self.lake.transformed_bucket.bucket_name,
+                "Glue output, Personalize input",
+            ),
+            (stack_outputs.CURATED_BUCKET_NAME, self.lake.curated_bucket.bucket_name, "Batch recommendations"),
+            (stack_outputs.ACCESS_LOGS_BUCKET_NAME, self.lake.access_logs_bucket.bucket_name, "S3 server access logs"),
+            (stack_outputs.DATA_KEY_ARN, self.keys.data_key.key_arn, "KMS key of the data buckets and Personalize"),
+            (
+                stack_outputs.PERSONALIZE_ROLE_ARN,
+                self.personalize_access.service_role.role_arn,
+                "Role Personalize assumes",
+            ),
+            (stack_outputs.DATASET_GROUP_ARN, self.personalize.dataset_group_arn, "Personalize dataset group"),
+            (stack_outputs.SOLUTION_ARN, self.personalize.solution_arn, "Personalize solution trained by each run"),
+            (
+                stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
+                solution_arn_parameter_name(config),
+                "SSM parameter holding the solution ARN; each run reads it",
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

@@ -14,14 +14,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from pipeline_contracts.run_layout import RUNS_PREFIX as OUTPUT_PREFIX  # runs/<run_id>/... of the transformed bucket
+from stacks.bundling import copied_files, with_contracts
 from stacks.config import PipelineConfig
 from stacks.nag import acknowledge, acknowledge_wildcard
 
 GLUE_SRC = Path(__file__).resolve().parent.parent / "glue_src"
 JOB_SCRIPT = GLUE_SRC / "job.py"
 TRANSFORM_MODULE = "transform.py"
-# The job writes every run under this prefix of the transformed bucket: runs/<run_id>/...
-OUTPUT_PREFIX = "runs/"
 # Glue's log groups (output/error logs), named after the job, role and security configuration by
 # Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
 GLUE_LOG_GROUPS = "/aws-glue/jobs*"
@@ -115,10 +115,15 @@ class RatingsEtl(Construct):
 
         # Assets, each read by the role by its exact key. The transform goes in a zip with
         # transform.py at its root: Glue puts --extra-py-files zips on sys.path, so job.py
-        # imports it as `transform` (a plain .py asset would be renamed to <hash>.py).
+        # imports it as `transform` (a plain .py asset would be renamed to <hash>.py), and
+        # `pipeline_contracts.run_layout` (the run's folder names) from the same zip.
         script = s3_assets.Asset(self, "Script", path=str(JOB_SCRIPT))
         module = s3_assets.Asset(
-            self, "TransformModule", path=str(GLUE_SRC), exclude=["*", f"!{TRANSFORM_MODULE}"]
+            self,
+            "TransformModule",
+            path=str(GLUE_SRC),
+            bundling=copied_files(with_contracts({TRANSFORM_MODULE: GLUE_SRC / TRANSFORM_MODULE}, also=["run_layout"])),
+            asset_hash_type=cdk.AssetHashType.OUTPUT,
         )
 
         self.job = glue.PySparkEtlJob(
@@ -131,7 +136,7 @@ class RatingsEtl(Construct):
             extra_python_files=[glue.Code.from_bucket(module.bucket, module.s3_object_key)],
             glue_version=glue.GlueVersion.V5_0,
             worker_configuration=glue.WorkerConfiguration(
-                worker_type=glue.WorkerType[config.glue_worker_type.replace(".", "_")],
+                worker_type=config.glue_worker,
                 number_of_workers=config.glue_worker_count,
             ),
             timeout=Duration.minutes(config.glue_timeout_minutes),

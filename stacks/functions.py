@@ -1,17 +1,18 @@
-"""The pipeline's Lambda functions: code from `lambda_src/`, each with its own role and log group."""
+"""The pipeline's Lambda functions: code from `lambda_src/`, each with its own role, log group and code asset."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import AssetHashType, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.bundling import copied_files, package_files, with_contracts
 from stacks.nag import acknowledge
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
@@ -22,9 +23,10 @@ LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
 class PipelineFunction(Construct):
-    """A Python function whose code is the `lambda_src/` folder as it is in the repo (stdlib and boto3
-    only, so no bundling and no Docker), whose role may write to its own encrypted log group and to
-    nothing else until a caller grants more.
+    """A Python function whose code is its own package of `lambda_src/` (the handler's first name, e.g.
+    `postprocess` for `postprocess.handler.process_file`) plus the `pipeline_contracts` modules that package
+    imports, copied as they are (stdlib, boto3 and the Powertools layer only, so no Docker); whose role may
+    write to its own encrypted log group and to nothing else until a caller grants more.
 
     Attributes:
         function, role, log_group
@@ -56,7 +58,7 @@ class PipelineFunction(Construct):
             description=description,
             runtime=RUNTIME,
             handler=handler,
-            code=lambda_.Code.from_asset(str(LAMBDA_SOURCE), exclude=["**/__pycache__", "**/*.pyc"]),
+            code=function_code(handler),
             memory_size=memory_size,
             timeout=timeout,
             role=self.role,
@@ -73,3 +75,14 @@ class PipelineFunction(Construct):
             "Pinned to Python 3.13 on purpose (the version the code is tested for and the Powertools layer "
             "is resolved for); moving to a newer runtime is a reviewed change, not an automatic one.",
         )
+
+
+def function_code(handler: str) -> lambda_.Code:
+    """The asset of the function whose handler is `handler`: its package and the contracts it imports."""
+    package = LAMBDA_SOURCE / handler.split(".", 1)[0]
+    return lambda_.Code.from_asset(
+        str(package),
+        bundling=copied_files(with_contracts(package_files(package))),
+        # Hash what is shipped, not the source folder (the contracts live outside it).
+        asset_hash_type=AssetHashType.OUTPUT,
+    )

@@ -1,4 +1,9 @@
-"""The Personalize resources a run trains on: dataset group, interactions schema and dataset, solution."""
+"""The Personalize resources a run trains on: dataset group, interactions schema and dataset, solution.
+
+The solution is replaced whenever its settings change, so the pipeline stack does not hold its ARN: it reads
+the SSM parameter `solution_arn_parameter_name(config)` at the start of every run. The parameter lives here,
+next to the solution, and CloudFormation updates it in the same deployment that replaces the solution.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_personalize as personalize
+from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -30,6 +36,16 @@ INTERACTIONS_SCHEMA = {
 }
 
 
+def solution_arn_parameter_name(config: PipelineConfig) -> str:
+    """The SSM String parameter holding the current solution's ARN, e.g. /pbp/dev/personalize/solution-arn."""
+    return f"/{config.prefix}/{config.environment}/personalize/solution-arn"
+
+
+def solution_name_pattern(config: PipelineConfig) -> str:
+    """Every solution name this deployment can give (one per settings hash), e.g. pbp-dev-solution-*."""
+    return f"{config.resource_name('solution')}-*"
+
+
 class PersonalizeResources(Construct):
     """Dataset group (encrypted with the data key), schema, interactions dataset and solution.
 
@@ -39,7 +55,7 @@ class PersonalizeResources(Construct):
     auto-training setting yields a new name, a new solution, and the old one is deleted.
 
     Attributes:
-        dataset_group_arn, dataset_arn, solution_arn, solution_name
+        dataset_group_arn, dataset_arn, solution_arn, solution_name, solution_arn_parameter
     """
 
     def __init__(
@@ -54,7 +70,23 @@ class PersonalizeResources(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
+        self._create_dataset(config, data_key, personalize_role, removal_policy)
+        self.solution_name = config.resource_name(f"solution-{_settings_tag(config)}")
+        self.solution = self._create_solution(config, logs_key)
+        self.dataset_group_arn = self.dataset_group.attr_dataset_group_arn
+        self.dataset_arn = self.dataset.attr_dataset_arn
+        self.solution_arn = self.solution.get_response_field("solutionArn")
+        self.solution_arn_parameter = ssm.StringParameter(
+            self,
+            "SolutionArnParameter",
+            parameter_name=solution_arn_parameter_name(config),
+            string_value=self.solution_arn,
+            description="ARN of the Personalize solution each pipeline run trains (updated when it is replaced)",
+        )
+
+    def _create_dataset(
+        self, config: PipelineConfig, data_key: kms.IKey, personalize_role: iam.IRole, removal_policy: RemovalPolicy
+    ) -> None:
         self.dataset_group = personalize.CfnDatasetGroup(
             self,
             "DatasetGroup",
@@ -79,9 +111,8 @@ class PersonalizeResources(Construct):
         for resource in (self.dataset_group, schema, self.dataset):
             resource.apply_removal_policy(removal_policy)
 
-        settings = {"recipe": config.recipe, "performAutoTraining": config.perform_auto_training}
-        settings_tag = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-        self.solution_name = config.resource_name(f"solution-{settings_tag}")
+    def _create_solution(self, config: PipelineConfig, logs_key: kms.IKey) -> cr.AwsCustomResource:
+        stack = Stack.of(self)
         create_solution = cr.AwsSdkCall(
             service="Personalize",
             action="createSolution",
@@ -97,26 +128,11 @@ class PersonalizeResources(Construct):
             physical_resource_id=cr.PhysicalResourceId.from_response("solutionArn"),
         )
         solution_arn_pattern = stack.format_arn(
-            service="personalize", resource="solution", resource_name=f"{config.resource_name('solution')}-*"
+            service="personalize", resource="solution", resource_name=solution_name_pattern(config)
         )
-        solution_log_group = logs.LogGroup(
-            self,
-            "SolutionResourceLogs",
-            encryption_key=logs_key,
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        # Our own role instead of the default one with the AWS managed AWSLambdaBasicExecutionRole:
-        # it may write to this one log group and nothing else.
-        solution_resource_role = iam.Role(
-            self,
-            "SolutionResourceRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Creates and deletes the pipeline's Personalize solution (CloudFormation custom resource)",
-        )
-        solution_log_group.grant_write(solution_resource_role)
         solution_arn = stack.format_arn(service="personalize", resource="solution", resource_name=self.solution_name)
-        self.solution = cr.AwsCustomResource(
+        role, log_group = self._custom_resource_role(logs_key)
+        solution = cr.AwsCustomResource(
             self,
             "Solution",
             resource_type="Custom::PersonalizeSolution",
@@ -143,21 +159,44 @@ class PersonalizeResources(Construct):
                     ),
                 ]
             ),
-            role=solution_resource_role,
+            role=role,
             install_latest_aws_sdk=False,
-            log_group=solution_log_group,
+            log_group=log_group,
             # Always deleted, even when data is retained: a replaced solution left behind with
             # auto training on would go on training (and billing) weekly. Its trained versions
             # are reproducible from the retained dataset group by the next run.
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.solution.node.add_dependency(self.dataset)
+        solution.node.add_dependency(self.dataset)
         acknowledge_wildcard(
-            self.solution,
+            solution,
             solution_arn_pattern,
             "DeleteSolution must reach the solution of the previous settings (its name has another settings hash); "
             "the pattern is limited to this deployment's solution names.",
         )
-        self.dataset_group_arn = self.dataset_group.attr_dataset_group_arn
-        self.dataset_arn = self.dataset.attr_dataset_arn
-        self.solution_arn = self.solution.get_response_field("solutionArn")
+        return solution
+
+    def _custom_resource_role(self, logs_key: kms.IKey) -> tuple[iam.Role, logs.LogGroup]:
+        """Our own role instead of the default one with the AWS managed AWSLambdaBasicExecutionRole: it may
+        write to the custom resource's one log group and nothing else."""
+        log_group = logs.LogGroup(
+            self,
+            "SolutionResourceLogs",
+            encryption_key=logs_key,
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            "SolutionResourceRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Creates and deletes the pipeline's Personalize solution (CloudFormation custom resource)",
+        )
+        log_group.grant_write(role)
+        return role, log_group
+
+
+def _settings_tag(config: PipelineConfig) -> str:
+    """8 hex digits of the solution's settings: a settings change gives a new solution name."""
+    settings = {"recipe": config.recipe, "performAutoTraining": config.perform_auto_training}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]

@@ -13,11 +13,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from pipeline_contracts.run_layout import RUNS_PREFIX
 from stacks.nag import acknowledge_wildcard
 
 PERSONALIZE_PRINCIPAL = "personalize.amazonaws.com"
-# Every run writes and reads only below this prefix; nothing else in the buckets is exposed.
-RUNS_PREFIX = "runs/"
 READ_ACTIONS = ("s3:GetObject",)
 WRITE_ACTIONS = ("s3:PutObject",)
 LIST_ACTIONS = ("s3:ListBucket",)

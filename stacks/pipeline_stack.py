@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from pipeline_contracts import stack_outputs
 from stacks.config import PipelineConfig
 from stacks.dashboard import PipelineDashboard
 from stacks.data_stack import DataStack
@@ -12,13 +13,9 @@ from stacks.etl import RatingsEtl
 from stacks.monitoring import PipelineAlerts
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
+from stacks.personalize import solution_arn_parameter_name
 from stacks.postprocess import RunPostProcessing
 from stacks.schedule import PipelineSchedule
-
-# Output names the operator CLI (pipeline_cli/outputs.py) looks up; keep them in step with it.
-STATE_MACHINE_ARN_OUTPUT = "StateMachineArn"
-ALERT_TOPIC_ARN_OUTPUT = "AlertTopicArn"
-CURATED_BUCKET_OUTPUT = "CuratedBucketName"
 
 
 class PipelineStack(Stack):
@@ -62,11 +59,8 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
             personalize_role=data.personalize_access.service_role,
-            dataset_group_arn=data.personalize.dataset_group_arn,
             dataset_arn=data.personalize.dataset_arn,
-            solution_arn=data.personalize.solution_arn,
-            solution_name=data.personalize.solution_name,
-            post_process=self.post_processing.states,
+            post_process=self.post_processing.stage,
         )
         state_machine = self.orchestration.state_machine
         # The success summary goes to the encrypted alert topic.
@@ -91,10 +85,31 @@ class PipelineStack(Stack):
         )
 
         for output_id, value, description in (
-            (STATE_MACHINE_ARN_OUTPUT, state_machine.state_machine_arn, "Start a run: python -m pipeline_cli start"),
-            (ALERT_TOPIC_ARN_OUTPUT, self.alerts.topic.topic_arn, "Run summaries, failures and dead-letter alarms"),
-            (CURATED_BUCKET_OUTPUT, lake.curated_bucket.bucket_name, "Where each run's recommendations land"),
-            ("GlueJobName", self.etl.job.job_name, "The ETL job each run starts"),
-            ("DashboardName", self.dashboard.dashboard.dashboard_name, "CloudWatch dashboard of the pipeline"),
+            (
+                stack_outputs.STATE_MACHINE_ARN,
+                state_machine.state_machine_arn,
+                "Start a run: python -m pipeline_cli start",
+            ),
+            (
+                stack_outputs.ALERT_TOPIC_ARN,
+                self.alerts.topic.topic_arn,
+                "Run summaries, failures and dead-letter alarms",
+            ),
+            (
+                stack_outputs.CURATED_BUCKET_NAME,
+                lake.curated_bucket.bucket_name,
+                "Where each run's recommendations land",
+            ),
+            (stack_outputs.GLUE_JOB_NAME, self.etl.job.job_name, "The ETL job each run starts"),
+            (
+                stack_outputs.DASHBOARD_NAME,
+                self.dashboard.dashboard.dashboard_name,
+                "CloudWatch dashboard of the pipeline",
+            ),
+            (
+                stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
+                solution_arn_parameter_name(config),
+                "SSM parameter each run reads the solution ARN from (written by the data stack)",
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

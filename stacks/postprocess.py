@@ -23,10 +23,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from pipeline_contracts import run_layout
 from stacks.config import PipelineConfig
 from stacks.dashboard import POSTPROCESS_METRICS_NAMESPACE
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge, acknowledge_wildcard
+from stacks.orchestration.stage import Stage, fail_state
 
 JsonPath = sfn.JsonPath
 # The Powertools layer is resolved at deploy time from AWS's public parameter for the version the
@@ -43,7 +45,7 @@ NOTICE_RETRY_ERRORS = ["SNS.ThrottledException", "SNS.KMSThrottlingException", "
 class RunPostProcessing(Construct):
     """The three post-processing functions and their least-privilege roles.
 
-    `states(scope)` builds the states that run after the batch job: pass it as the state machine's
+    `stage(scope)` builds the stage that runs after the batch job: pass it as the state machine's
     `post_process` hook. Attributes: `functions` (list), `list_files`, `process_file`, `write_manifest`.
     """
 
@@ -100,21 +102,18 @@ class RunPostProcessing(Construct):
         self.functions = [self.list_files.function, self.process_file.function, self.write_manifest.function]
 
         # Exact actions on exact run prefixes (bucket grants would add List*/GetBucket*/ReEncrypt*).
-        run_objects = "runs/*/"
+        def every_run(*entries: str) -> list[str]:
+            """The curated-bucket objects of `entries` in any run (a folder entry: everything in it)."""
+            patterns = (run_layout.run_key("*", entry) + ("*" if entry.endswith("/") else "") for entry in entries)
+            return [curated_bucket.arn_for_objects(pattern) for pattern in patterns]
+
         self._allow(self.list_files, ["s3:ListBucket"], [curated_bucket.bucket_arn])
-        self._allow(self.process_file, ["s3:GetObject"], [curated_bucket.arn_for_objects(f"{run_objects}batch-output/*")])
-        self._allow(
-            self.process_file,
-            ["s3:PutObject", "s3:AbortMultipartUpload"],
-            [curated_bucket.arn_for_objects(f"{run_objects}{folder}/*") for folder in ("recommendations", "errors")],
-        )
+        self._allow(self.process_file, ["s3:GetObject"], every_run(run_layout.BATCH_OUTPUT))
+        writes = ["s3:PutObject", "s3:AbortMultipartUpload"]
+        self._allow(self.process_file, writes, every_run(run_layout.RECOMMENDATIONS, run_layout.ERRORS))
         self._allow(self.write_manifest, ["s3:ListBucket"], [curated_bucket.bucket_arn, transformed_bucket.bucket_arn])
-        self._allow(
-            self.write_manifest,
-            ["s3:PutObject"],
-            [curated_bucket.arn_for_objects(f"{run_objects}{name}") for name in ("_manifest.json", "_SUCCESS")],
-        )
-        self._allow(self.write_manifest, ["s3:DeleteObject"], [curated_bucket.arn_for_objects(f"{run_objects}_SUCCESS")])
+        self._allow(self.write_manifest, ["s3:PutObject"], every_run(run_layout.MANIFEST, run_layout.SUCCESS))
+        self._allow(self.write_manifest, ["s3:DeleteObject"], every_run(run_layout.SUCCESS))
         # Multipart uploads under SSE-KMS need Decrypt as well as GenerateDataKey.
         for writer in (self.process_file, self.write_manifest):
             data_key.grant(writer.role, "kms:Decrypt", "kms:GenerateDataKey")
@@ -136,35 +135,49 @@ class RunPostProcessing(Construct):
                     "one bucket, for the actions this step needs.",
                 )
 
-    def states(self, scope: Construct) -> sfn.IChainable:
-        """List -> Map(flatten each file) -> manifest -> success notification; any failure -> Fail."""
-        failed = sfn.Fail(
+    def stage(self, scope: Construct) -> "PostProcessingStage":
+        """The post-processing stage of the state machine (pass this method as its `post_process`)."""
+        return PostProcessingStage(
             scope,
+            "PostProcessing",
+            list_files=self.list_files.function,
+            process_file=self.process_file.function,
+            write_manifest=self.write_manifest.function,
+            transformed_bucket=self._transformed_bucket,
+            alert_topic=self._alert_topic,
+        )
+
+
+class PostProcessingStage(Stage):
+    """List -> Map(flatten each file) -> manifest -> success notification; any failure -> Fail.
+
+    Reads `$.run`, `$.import`, `$.train`, `$.batch`; writes `$.outputFiles`, `$.processedFiles`, `$.manifest`
+    (and `$.postProcessError` / `$.noticeError` on the failure paths).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        list_files: lambda_.IFunction,
+        process_file: lambda_.IFunction,
+        write_manifest: lambda_.IFunction,
+        transformed_bucket: s3.IBucket,
+        alert_topic: sns.ITopic,
+    ) -> None:
+        """The three functions of `RunPostProcessing`; `transformed_bucket` holds the run's batch input (the
+        manifest checks one output file per input file); `alert_topic` receives the success notice."""
+        super().__init__(scope, construct_id)
+        self._failed = fail_state(
+            self,
             "Post-processing failed",
             error=FAILED_ERROR,
-            cause_path=JsonPath.format(
-                "Post-processing of run {} failed: {}",
-                JsonPath.string_at("$.run.id"),
-                JsonPath.string_at("$.postProcessError.Cause"),
-            ),
-        )
-
-        def failing_to(task: sfn.TaskStateBase) -> sfn.TaskStateBase:
-            task.add_catch(failed, errors=["States.ALL"], result_path="$.postProcessError")
-            return task
-
-        list_files = failing_to(
-            tasks.LambdaInvoke(
-                scope,
-                "Post-process: list output files",
-                lambda_function=self.list_files.function,
-                payload=sfn.TaskInput.from_object({"batch_output_uri": JsonPath.string_at("$.run.batchOutputUri")}),
-                result_selector={"count": JsonPath.number_at("$.Payload.count"), "files": JsonPath.list_at("$.Payload.files")},
-                result_path="$.outputFiles",
-            )
+            cause="Post-processing of run {} failed: {}",
+            values=[JsonPath.string_at("$.run.id"), JsonPath.string_at("$.postProcessError.Cause")],
         )
         each_file = sfn.Map(
-            scope,
+            self,
             "Post-process: each output file",
             items_path="$.outputFiles.files",
             max_concurrency=MAP_CONCURRENCY,
@@ -172,19 +185,43 @@ class RunPostProcessing(Construct):
         )
         each_file.item_processor(
             tasks.LambdaInvoke(
-                scope,
+                self,
                 "Post-process: flatten file",
-                lambda_function=self.process_file.function,
+                lambda_function=process_file,
                 # The item itself is the function's event (no Parameters: the whole input is passed).
                 payload_response_only=True,
             )
         )
-        each_file.add_catch(failed, errors=["States.ALL"], result_path="$.postProcessError")
-        write_manifest = failing_to(
+        each_file.add_catch(self._failed, errors=["States.ALL"], result_path="$.postProcessError")
+        first = self._list_files(list_files)
+        done = sfn.Pass(self, "Post-process: done")
+        first.next(each_file).next(self._write_manifest(write_manifest, transformed_bucket)).next(
+            self._announce(alert_topic, done)
+        ).next(done)
+        self._set_flow(first, done)
+
+    def _failing(self, task: sfn.TaskStateBase) -> sfn.TaskStateBase:
+        task.add_catch(self._failed, errors=["States.ALL"], result_path="$.postProcessError")
+        return task
+
+    def _list_files(self, function: lambda_.IFunction) -> sfn.TaskStateBase:
+        return self._failing(
             tasks.LambdaInvoke(
-                scope,
+                self,
+                "Post-process: list output files",
+                lambda_function=function,
+                payload=sfn.TaskInput.from_object({"batch_output_uri": JsonPath.string_at("$.run.batchOutputUri")}),
+                result_selector={"count": JsonPath.number_at("$.Payload.count"), "files": JsonPath.list_at("$.Payload.files")},
+                result_path="$.outputFiles",
+            )
+        )
+
+    def _write_manifest(self, function: lambda_.IFunction, transformed_bucket: s3.IBucket) -> sfn.TaskStateBase:
+        return self._failing(
+            tasks.LambdaInvoke(
+                self,
                 "Post-process: write manifest",
-                lambda_function=self.write_manifest.function,
+                lambda_function=function,
                 payload=sfn.TaskInput.from_object(
                     {
                         "batch_output_uri": JsonPath.string_at("$.run.batchOutputUri"),
@@ -199,8 +236,8 @@ class RunPostProcessing(Construct):
                         },
                         "expected_output_files": JsonPath.number_at("$.outputFiles.count"),
                         "batch_input": {
-                            "bucket": self._transformed_bucket.bucket_name,
-                            "prefix": JsonPath.format("runs/{}/batch-input/", JsonPath.string_at("$.run.id")),
+                            "bucket": transformed_bucket.bucket_name,
+                            "prefix": JsonPath.format(run_layout.run_key("{}", run_layout.BATCH_INPUT), JsonPath.string_at("$.run.id")),
                         },
                         "results": JsonPath.list_at("$.processedFiles"),
                     }
@@ -215,10 +252,12 @@ class RunPostProcessing(Construct):
                 result_path="$.manifest",
             )
         )
+
+    def _announce(self, alert_topic: sns.ITopic, done: sfn.IChainable) -> tasks.SnsPublish:
         notify = tasks.SnsPublish(
-            scope,
+            self,
             "Post-process: announce success",
-            topic=self._alert_topic,
+            topic=alert_topic,
             subject="Personalize pipeline run succeeded",
             message=sfn.TaskInput.from_json_path_at("$.manifest.message"),
             result_path=JsonPath.DISCARD,
@@ -226,10 +265,9 @@ class RunPostProcessing(Construct):
         # The run's data is complete and marked (_SUCCESS) before the notice: a notice that cannot be
         # sent after retries is recorded in the run's history and output, but does not fail the run.
         notify.add_retry(errors=NOTICE_RETRY_ERRORS, interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
-        done = sfn.Pass(scope, "Post-process: done")
         notify.add_catch(
-            sfn.Pass(scope, "Post-process: success notice not sent").next(done),
+            sfn.Pass(self, "Post-process: success notice not sent").next(done),
             errors=["States.ALL"],
             result_path="$.noticeError",
         )
-        return sfn.Chain.start(list_files).next(each_file).next(write_manifest).next(notify).next(done)
+        return notify

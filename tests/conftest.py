@@ -1,12 +1,13 @@
-"""Shared fixtures: the app synthesized once per session from the real cdk.json context."""
+"""Shared fixtures: the app synthesized once per session and configuration, from the real cdk.json context.
+
+Helpers to synthesize and read templates live in `tests/support/` (`cdk_app`, `templates`); this file only
+holds the fixtures and the list of named configurations every configuration-wide test iterates over.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -16,37 +17,61 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from aws_cdk.assertions import Template  # noqa: E402
 
-from stacks.app_factory import PipelineApp, build_app  # noqa: E402
+from stacks.app_factory import DEFAULT_CONFIGURATION, PipelineApp, named_configurations  # noqa: E402
+from tests.support.cdk_app import Synthesized, synth  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def synth(tmp_dir: Path, *, with_nag: bool = False, **overrides: Any) -> PipelineApp:
-    """The app as `cdk synth` builds it, with context keys overridden like `-c key=value`."""
-    # The CLI adds construct paths to every resource; the tests read them as the CLI would.
-    context = {**CDK_CONTEXT, "aws:cdk:enable-path-metadata": True, **overrides}
-    return build_app(context, outdir=str(tmp_dir), with_nag=with_nag)
+CONFIGURATIONS: tuple[str, ...] = named_configurations()
+"""Every configuration `-c config=NAME` accepts (the default first, then `config/*.json`). A check that must
+hold for every deployable shape takes the `configuration` fixture (or `configured_app`), which runs it once
+per name here; a new file in `config/` is then synthesized and checked by those tests without further edits."""
 
 
-def templates_of(pipeline: PipelineApp) -> dict[str, Template]:
-    return {stack.stack_name: Template.from_stack(stack) for stack in pipeline.stacks}
-
-
-def mask_asset_hashes(template: dict) -> dict:
-    """Asset hashes change with every code edit; the snapshot pins structure, not bytes of assets."""
-    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks `spark` every test that needs the local Spark session (the `spark` fixture, directly or through
+    another fixture), so that `pytest -m "not spark"` is the fast lane without a list to keep up to date."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture(scope="session")
-def default_app(tmp_path_factory: pytest.TempPathFactory) -> PipelineApp:
-    return synth(tmp_path_factory.mktemp("default-app"))
+def synthesized_apps(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
+    """The app of a named configuration, synthesized on first use and shared by the whole session."""
+    apps: dict[str, Synthesized] = {}
+
+    def of(configuration: str) -> Synthesized:
+        if configuration not in apps:
+            outdir = tmp_path_factory.mktemp(f"{configuration}-app")
+            apps[configuration] = Synthesized(synth(outdir, configuration=configuration))
+        return apps[configuration]
+
+    return of
+
+
+@pytest.fixture(scope="session", params=CONFIGURATIONS)
+def configuration(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="session")
-def default_templates(default_app: PipelineApp) -> dict[str, Template]:
-    return templates_of(default_app)
+def configured_app(configuration: str, synthesized_apps: Callable[[str], Synthesized]) -> PipelineApp:
+    return synthesized_apps(configuration).app
+
+
+@pytest.fixture(scope="session")
+def configured_templates(configuration: str, synthesized_apps: Callable[[str], Synthesized]) -> dict[str, Template]:
+    return synthesized_apps(configuration).templates
+
+
+@pytest.fixture(scope="session")
+def default_app(synthesized_apps: Callable[[str], Synthesized]) -> PipelineApp:
+    return synthesized_apps(DEFAULT_CONFIGURATION).app
+
+
+@pytest.fixture(scope="session")
+def default_templates(synthesized_apps: Callable[[str], Synthesized]) -> dict[str, Template]:
+    return synthesized_apps(DEFAULT_CONFIGURATION).templates
 
 
 @pytest.fixture(scope="session")

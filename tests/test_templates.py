@@ -1,4 +1,4 @@
-"""Whole-app checks of every synthesized template: snapshot, cdk-nag and cfn-lint."""
+"""Whole-app checks of every synthesized template, for every named configuration: snapshot, cdk-nag, cfn-lint."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from aws_cdk import aws_s3 as s3
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.app_factory import PipelineApp
-from tests.conftest import mask_asset_hashes, synth, templates_of
-from tests.deploy_readiness.conftest import APP_VARIANTS
+from tests.support.cdk_app import mask_asset_hashes, synth, templates_of
 from tests.support.sfn_offline import resolve_definition, state_machine_logical_ids
 
 @pytest.fixture
@@ -19,16 +18,17 @@ def json_snapshot(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-def test_templates_match_snapshots(default_app: PipelineApp, default_templates, json_snapshot) -> None:
-    for stack in default_app.stacks:
-        template = mask_asset_hashes(default_templates[stack.stack_name].to_json())
+def test_templates_match_snapshots(configured_app: PipelineApp, configured_templates, json_snapshot) -> None:
+    # Stack names differ per configuration (its `environment`), so each has its own snapshot files.
+    for stack in configured_app.stacks:
+        template = mask_asset_hashes(configured_templates[stack.stack_name].to_json())
         assert template == json_snapshot(name=stack.stack_name)
 
 
-def test_snapshots_are_stable_across_synths(tmp_path: Path, default_app: PipelineApp, default_templates) -> None:
-    again = synth(tmp_path)
+def test_snapshots_are_stable_across_synths(tmp_path: Path, configuration: str, configured_templates) -> None:
+    again = synth(tmp_path, configuration=configuration)
     for name, template in templates_of(again).items():
-        assert mask_asset_hashes(template.to_json()) == mask_asset_hashes(default_templates[name].to_json())
+        assert mask_asset_hashes(template.to_json()) == mask_asset_hashes(configured_templates[name].to_json())
 
 
 def _nag_report(tmp_path: Path, pipeline_builder) -> tuple[Exception | None, list[dict]]:
@@ -47,8 +47,8 @@ def _nag_report(tmp_path: Path, pipeline_builder) -> tuple[Exception | None, lis
     return error, violations
 
 
-def test_cdk_nag_finds_nothing_unacknowledged(tmp_path: Path) -> None:
-    error, violations = _nag_report(tmp_path, lambda out: synth(out, with_nag=True))
+def test_cdk_nag_finds_nothing_unacknowledged(tmp_path: Path, configuration: str) -> None:
+    error, violations = _nag_report(tmp_path, lambda out: synth(out, configuration=configuration, with_nag=True))
     readable = [(v["ruleName"], [c["constructPath"] for c in v["violatingConstructs"]]) for v in violations]
     assert readable == []
     assert error is None
@@ -76,12 +76,11 @@ def _with_resolved_state_machines(template: dict) -> dict:
     return template
 
 
-@pytest.mark.parametrize("variant", list(APP_VARIANTS))
-def test_cfn_lint_is_clean_with_no_ignored_checks(tmp_path: Path, variant: str) -> None:
+def test_cfn_lint_is_clean_with_no_ignored_checks(configured_templates) -> None:
     from cfnlint.api import ManualArgs, lint
 
     findings = []
-    for name, synthesized in templates_of(synth(tmp_path, **APP_VARIANTS[variant])).items():
+    for name, synthesized in configured_templates.items():
         template = _with_resolved_state_machines(synthesized.to_json())
         matches = lint(json.dumps(template), config=ManualArgs(regions=["us-east-1"]))
         findings += [f"{name}: {m.rule.id} {m.message} ({'/'.join(map(str, m.path))})" for m in matches]

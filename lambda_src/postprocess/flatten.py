@@ -106,7 +106,8 @@ class OutputKind:
     `scored`: the CSV has a `score` column (empty when a line has no `scores`); segment jobs return
     users without scores. `error_field`: the fast layout ends with `"error": null` (batch inference
     writes it; the documented segment output has no such field: a line that has one takes the
-    json path, which reads it the same way)."""
+    json path, which reads it the same way). `folder`: where its CSVs go in the run (ends with
+    "/"; user recommendations' is the run layout's `recommendations/`)."""
 
     name: OutputKindName
     header: bytes
@@ -115,7 +116,7 @@ class OutputKind:
     key_in_input: bool = True
     scored: bool = True
     error_field: bool = True
-    folder: str = "recommendations"
+    folder: str = "recommendations/"
     job_type: Literal["batch_inference", "batch_segment"] = "batch_inference"
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
@@ -133,12 +134,12 @@ OUTPUT_KINDS: dict[str, OutputKind] = {
         # run through this kind, as before kinds existed): one schema for today's readers.
         OutputKind("user_recommendations", HEADER, ("userId", "itemId"), "recommendedItems"),
         OutputKind("related_items", b"item_id,rank,related_item_id,score\n", ("itemId",), "recommendedItems",
-                   folder="related-items"),
+                   folder="related-items/"),
         OutputKind("item_affinity", b"item_id,rank,user_id\n", ("itemId",), "recommendedUsers", scored=False,
-                   error_field=False, folder="segments", job_type="batch_segment", max_line_bytes=SEGMENT_MAX_LINE_BYTES),
+                   error_field=False, folder="segments/", job_type="batch_segment", max_line_bytes=SEGMENT_MAX_LINE_BYTES),
         # The key is the query itself (`ITEMS.genres = "Comedy"`), CSV-quoted: it usually holds quotes.
         OutputKind("item_attribute_affinity", b"item_attributes,rank,user_id\n", ("itemAttributes",), "recommendedUsers",
-                   key_in_input=False, scored=False, error_field=False, folder="segments", job_type="batch_segment",
+                   key_in_input=False, scored=False, error_field=False, folder="segments/", job_type="batch_segment",
                    max_line_bytes=SEGMENT_MAX_LINE_BYTES),
     )
 }

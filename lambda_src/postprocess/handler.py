@@ -100,6 +100,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
+from pipeline_contracts.metrics import ERRORED_LINES, LINES_PROCESSED
+from pipeline_contracts.metrics import NAMESPACE as DEFAULT_METRICS_NAMESPACE
+from pipeline_contracts import run_layout
+
 from .flatten import OutputKind, flatten_chunks, output_kind
 from .manifest import (
     MANIFEST_NAME,
@@ -114,12 +118,11 @@ from .s3io import MultipartWriter, ObjectChunks
 
 __all__ = ["process_file", "write_manifest", "list_output_files"]
 
-DEFAULT_METRICS_NAMESPACE = "PersonalizeBatchPipeline"
 TIME_RESERVE_MS = 20_000
 """process_file gives up (ProcessingTimeExceeded) when less than this is left of the timeout,
 leaving time to abort the multipart uploads and report a clear error instead of a timeout."""
-BATCH_OUTPUT = "batch-output/"
-OUT_SUFFIX = ".out"
+BATCH_OUTPUT = run_layout.BATCH_OUTPUT
+OUT_SUFFIX = run_layout.BATCH_OUTPUT_SUFFIX
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE)
@@ -257,7 +260,7 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     kind = _kind(event)
     if not key.endswith(OUT_SUFFIX):
         logger.info("Not a .out file, skipped", extra={"key": key})
-        metrics.add_metric(name="LinesProcessed", unit=MetricUnit.Count, value=0)
+        metrics.add_metric(name=LINES_PROCESSED, unit=MetricUnit.Count, value=0)
         return {"skipped": True, "source_bucket": bucket, "source_key": key}
     marker = key.rfind("/" + BATCH_OUTPUT)
     if isinstance(event.get("output_prefix"), str) and event["output_prefix"]:
@@ -271,8 +274,8 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     name = name[: -len(OUT_SUFFIX)]
     out_bucket = event.get("output_bucket") or bucket
-    rec_key = f"{run_prefix}{kind.folder}/{name}.csv"
-    err_key = f"{run_prefix}errors/{name}.jsonl"
+    rec_key = f"{run_prefix}{kind.folder}{name}.csv"
+    err_key = f"{run_prefix}{run_layout.ERRORS}{name}.jsonl"
     sse = _sse_args(event)
     client = s3_client()
     logger.append_keys(source_key=key)
@@ -299,8 +302,8 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         **({"kind": kind.name} if "kind" in event else {}),
     }
-    metrics.add_metric(name="LinesProcessed", unit=MetricUnit.Count, value=counts.lines)
-    metrics.add_metric(name="ErroredLines", unit=MetricUnit.Count, value=counts.errored_lines)
+    metrics.add_metric(name=LINES_PROCESSED, unit=MetricUnit.Count, value=counts.lines)
+    metrics.add_metric(name=ERRORED_LINES, unit=MetricUnit.Count, value=counts.errored_lines)
     logger.info(
         "Processed batch output file",
         extra={k: result[k] for k in ("lines", "users_with_recommendations", "items_written", "errored_lines", "malformed_lines", "seconds", "source_bytes", "source_etag")},

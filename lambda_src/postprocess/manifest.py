@@ -11,6 +11,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
+from pipeline_contracts import run_layout
+
 __all__ = [
     "PostprocessError",
     "InvalidEvent",
@@ -27,8 +29,8 @@ __all__ = [
     "summary_of",
 ]
 
-MANIFEST_NAME = "_manifest.json"
-SUCCESS_NAME = "_SUCCESS"
+MANIFEST_NAME = run_layout.MANIFEST
+SUCCESS_NAME = run_layout.SUCCESS
 SCHEMA_VERSION = 1
 
 
@@ -203,7 +205,7 @@ def check_manifest(
     errored = manifest["errored_lines"]
     if errored >= lines:
         return AllLinesErrored(
-            f"all {lines} line(s) errored ({manifest['malformed_lines']} malformed); see the errors/ files"
+            f"all {lines} line(s) errored ({manifest['malformed_lines']} malformed); see the {run_layout.ERRORS} files"
         )
     if max_error_ratio is not None and errored / lines > max_error_ratio:
         return TooManyErroredLines(

@@ -8,8 +8,8 @@ only the first check, which reads the stacks, stops the doctor (nothing else can
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ..errors import CliError, ExitCode
 from .base import Check, Environment, Finding, Status, data_stack_name

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
-from typing import Any, Callable, Mapping
+from enum import StrEnum
+from typing import Any
 
 from ..errors import CliError, ExitCode
 from .reader import AwsReader, Missing
@@ -18,7 +19,7 @@ HEALTHY_STACK_STATUSES = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE
 DEPLOY_FIX = "deploy both stacks: npx cdk deploy --all"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASS = "PASS"
     WARN = "WARN"
     """Runs work, but something deserves attention (a bill, runs that only start by hand)."""
@@ -55,7 +56,7 @@ def failed(detail: str, fix: str, **facts: Any) -> Finding:
 class Check:
     key: str
     title: str
-    run: Callable[["Environment"], Finding]
+    run: Callable[[Environment], Finding]
     needs: tuple[str, ...] = ()
     """Keys of checks that must not have failed (PASS or WARN) for this one to run."""
 

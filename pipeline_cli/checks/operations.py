@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from ..formatting import format_time
 from ..outputs import OUTPUT_ALERT_TOPIC_ARN

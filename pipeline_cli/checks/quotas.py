@@ -12,8 +12,9 @@ the Personalize documentation gives, and the line says so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import CliError
 from .base import Environment, Finding, failed, passed, warned
@@ -106,7 +107,8 @@ def check_quotas(env: Environment) -> Finding:
     if unavailable:
         return warned(
             f"{summary} (documented default quotas: Service Quotas unreadable: {unavailable})",
-            "allow servicequotas:ListServiceQuotas and servicequotas:ListAWSDefaultServiceQuotas to see the applied quotas",
+            "allow servicequotas:ListServiceQuotas and servicequotas:ListAWSDefaultServiceQuotas "
+            "to see the applied quotas",
             **facts,
         )
     return passed(f"{summary}; a run needs 1 of each", **facts)

@@ -7,7 +7,8 @@ configuration the CLI would have to repeat. Spark skips files whose names start 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from ..outputs import OUTPUT_DATA_KEY_ARN, OUTPUT_GLUE_JOB_NAME

@@ -11,7 +11,8 @@ not check" without guessing at the environment.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import boto3
 from botocore import xform_name

@@ -159,7 +159,7 @@ def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
 # --- state machine definitions in the pipeline's shape (no real integrations) -------------
 # State names mix the real ones of stacks/orchestration.py ("List running executions",
-# "Import: describe job", "Summarize run", ...) with plain ones ("GlueEtl", "ImportWait").
+# "Import: describe job", "Summarize run", ...) with plain ones ("Transform (Glue)", "Import: wait").
 
 RUN_ID = "20261122T030000Z-run-0123456789"
 SKIP_REASON = "Another execution of this state machine is still running: arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:run-0"
@@ -196,12 +196,12 @@ def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_s
                 "Default": "Prepare run",
             },
             **SKIP_STATES,
-            "Prepare run": {"Type": "Pass", "Next": "GlueEtl"},
-            "GlueEtl": {"Type": "Pass", "Next": "Transform done"},
-            "Transform done": {"Type": "Pass", "Next": "ImportWait"},
-            "ImportWait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "Import: describe job"},
-            "Import: describe job": {"Type": "Pass", "Next": "TrainingWait"},
-            "TrainingWait": {"Type": "Wait", "Seconds": 0, "Next": "Training: job status?"},
+            "Prepare run": {"Type": "Pass", "Next": "Transform (Glue)"},
+            "Transform (Glue)": {"Type": "Pass", "Next": "Transform done"},
+            "Transform done": {"Type": "Pass", "Next": "Import: wait"},
+            "Import: wait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "Import: describe job"},
+            "Import: describe job": {"Type": "Pass", "Next": "Training: wait"},
+            "Training: wait": {"Type": "Wait", "Seconds": 0, "Next": "Training: job status?"},
             "Training: job status?": {"Type": "Pass", "Next": "NotifyOps"},
             "NotifyOps": {"Type": "Pass", "Next": "BatchInference"},
             "BatchInference": batch,

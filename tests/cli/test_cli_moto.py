@@ -99,7 +99,7 @@ def test_progress_is_polled_incrementally_while_a_stage_runs(
 
     assert result.code == 0
     lines = result.out.splitlines()
-    started = next(i for i, line in enumerate(lines) if "dataset import started [ImportWait]" in line)
+    started = next(i for i, line in enumerate(lines) if "dataset import started [Import: wait]" in line)
     done = next(i for i, line in enumerate(lines) if "dataset import done after" in line)
     assert started < done
     assert sum("dataset import" in line for line in lines) == 2  # each transition printed once

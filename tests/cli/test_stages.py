@@ -1,4 +1,5 @@
-"""History events -> stage timeline, on hand-written event lists shaped like GetExecutionHistory's."""
+"""History events -> stage timeline, on hand-written event lists shaped like GetExecutionHistory's, with the
+state names of the synthesized pipeline (the stage table is checked against its real definition)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from pipeline_cli.stages import StageStatus, Timeline, build_timeline, is_skipped, skip_reason, stage_of
+from pipeline_cli.stages import (
+    STAGES,
+    StageStatus,
+    Timeline,
+    build_timeline,
+    is_skipped,
+    normalized_name,
+    skip_reason,
+    stage_of,
+)
+from tests.support.templates import pipeline_definition
 
 T0 = datetime(2026, 11, 22, 3, 0, 0, tzinfo=timezone.utc)
 
@@ -61,13 +72,13 @@ def through_import(h: History) -> History:
     """Guard (2 s), ETL (3 min), import started at 190 s and polled."""
     return (
         h.started()
-        .enter("OverlapGuard", 0)
-        .exit("OverlapGuard", 2)
-        .enter("GlueEtl", 2)
-        .exit("GlueEtl", 182)
-        .enter("DatasetImportCreate", 190)
-        .exit("DatasetImportCreate", 191)
-        .enter("ImportWait", 191, "Wait")
+        .enter("List running executions", 0)
+        .exit("List running executions", 2)
+        .enter("Transform (Glue)", 2)
+        .exit("Transform (Glue)", 182)
+        .enter("Import: create job", 190)
+        .exit("Import: create job", 191)
+        .enter("Import: wait", 191, "Wait")
     )
 
 
@@ -91,8 +102,8 @@ def test_running_execution_shows_done_running_and_pending_stages() -> None:
     stages = by_key(tl)
     assert stages["etl"].duration(now) == 180
     assert stages["import"].duration(now) == 60  # counts up to now while running
-    assert stages["import"].states == ("DatasetImportCreate", "ImportWait")
-    assert tl.current_state == "ImportWait"
+    assert stages["import"].states == ("Import: create job", "Import: wait")
+    assert tl.current_state == "Import: wait"
     assert tl.elapsed(now) == 250
     assert tl.error is None and tl.failed_state is None
 
@@ -100,19 +111,19 @@ def test_running_execution_shows_done_running_and_pending_stages() -> None:
 def full_run(h: History) -> History:
     return (
         through_import(h)
-        .exit("ImportWait", 500, "Wait")
+        .exit("Import: wait", 500, "Wait")
         .enter("CheckImportStatus", 500, "Choice")  # unmapped: its own stage
         .exit("CheckImportStatus", 500, "Choice")
-        .enter("SolutionVersionCreate", 501)
-        .exit("SolutionVersionCreate", 502)
-        .enter("TrainingWait", 502, "Wait")
-        .exit("TrainingWait", 4102, "Wait")
-        .enter("BatchInferenceCreate", 4110)
-        .exit("BatchInferenceCreate", 5000)
-        .enter("PostProcessFlatten", 5000)
-        .exit("PostProcessFlatten", 5060)
-        .enter("Done", 5060, "Succeed")
-        .exit("Done", 5060, "Succeed")
+        .enter("Training: create job", 501)
+        .exit("Training: create job", 502)
+        .enter("Training: wait", 502, "Wait")
+        .exit("Training: wait", 4102, "Wait")
+        .enter("Batch inference: create job", 4110)
+        .exit("Batch inference: create job", 5000)
+        .enter("Post-process: flatten file", 5000)
+        .exit("Post-process: flatten file", 5060)
+        .enter("Run succeeded", 5060, "Succeed")
+        .exit("Run succeeded", 5060, "Succeed")
     )
 
 
@@ -129,7 +140,7 @@ def test_succeeded_execution_has_per_stage_durations_and_no_pending_rows() -> No
         "guard": 2, "etl": 180, "import": 310, "CheckImportStatus": 0,
         "training": 3601, "batch": 890, "postprocess": 60,
     }
-    assert "Done" not in [s.key for s in tl.stages]  # an unmapped Succeed state is an end marker
+    assert "Run succeeded" not in [s.key for s in tl.stages]  # an unmapped Succeed state is an end marker
     assert tl.elapsed(now) == 5060
     assert json.loads(tl.output or "")["outputPrefix"] == "runs/r/"
 
@@ -137,15 +148,15 @@ def test_succeeded_execution_has_per_stage_durations_and_no_pending_rows() -> No
 def test_failed_execution_names_failing_state_error_and_cause() -> None:
     h = (
         through_import(History())
-        .exit("ImportWait", 500, "Wait")
-        .enter("TrainingCreateSolutionVersion", 501)
+        .exit("Import: wait", 500, "Wait")
+        .enter("Training: create job", 501)
         .task_failed(502, "Personalize.LimitExceededException", "too many")
         .failed(502, "Personalize.LimitExceededException", "Personalize says: too many solution versions")
     )
     tl = build_timeline(h.events)
 
     assert tl.status == "FAILED" and tl.outcome == "FAILED"
-    assert tl.failed_state == "TrainingCreateSolutionVersion"
+    assert tl.failed_state == "Training: create job"
     assert tl.error == "Personalize.LimitExceededException"
     assert tl.cause == "Personalize says: too many solution versions"
     statuses = {s.key: s.status for s in tl.stages}
@@ -166,7 +177,7 @@ def test_describe_result_wins_over_a_lagging_history() -> None:
     description = {"status": "FAILED", "stopDate": T0 + timedelta(seconds=300), "error": "States.TaskFailed", "cause": "boom"}
     tl = build_timeline(events, description)
     assert tl.status == "FAILED"
-    assert (tl.failed_state, tl.error, tl.cause) == ("ImportWait", "States.TaskFailed", "boom")
+    assert (tl.failed_state, tl.error, tl.cause) == ("Import: wait", "States.TaskFailed", "boom")
     assert by_key(tl)["import"].status is StageStatus.FAILED
     assert tl.elapsed(T0 + timedelta(days=1)) == 300
 
@@ -179,7 +190,7 @@ def test_task_error_is_used_when_execution_failure_has_no_cause() -> None:
 
 def test_timed_out_execution_is_a_failure_of_the_open_stage() -> None:
     tl = build_timeline(through_import(History()).timed_out(86400).events)
-    assert tl.status == "TIMED_OUT" and tl.failed_state == "ImportWait"
+    assert tl.status == "TIMED_OUT" and tl.failed_state == "Import: wait"
     assert by_key(tl)["import"].status is StageStatus.FAILED
 
 
@@ -187,8 +198,8 @@ def test_skipped_run_is_reported_as_skipped() -> None:
     h = (
         History()
         .started()
-        .enter("OverlapGuard", 0)
-        .exit("OverlapGuard", 1)
+        .enter("List running executions", 0)
+        .exit("List running executions", 1)
         .enter("Skipped", 1, "Succeed")
         .exit("Skipped", 1, "Succeed")
         .succeeded(1, {"guard": {"skipped": True, "reason": "run-7 is still running"}})
@@ -217,8 +228,8 @@ def test_a_new_unmapped_state_becomes_its_own_stage_in_order() -> None:
     h = (
         History()
         .started()
-        .enter("GlueEtl", 0)
-        .exit("GlueEtl", 10)
+        .enter("Transform (Glue)", 0)
+        .exit("Transform (Glue)", 10)
         .enter("QualityGate", 10, "Choice")
         .exit("QualityGate", 11, "Choice")
         .enter("ArchiveInputs", 11)
@@ -236,13 +247,13 @@ def test_overlapping_map_iterations_keep_the_stage_running_until_all_exit() -> N
     h = (
         History()
         .started()
-        .enter("BatchInferenceShard", 0)
-        .enter("BatchInferenceShard", 1)
-        .exit("BatchInferenceShard", 5)
+        .enter("Post-process: flatten file", 0)
+        .enter("Post-process: flatten file", 1)
+        .exit("Post-process: flatten file", 5)
     )
-    assert by_key(build_timeline(h.events))["batch"].status is StageStatus.RUNNING
-    h.exit("BatchInferenceShard", 9)
-    stage = by_key(build_timeline(h.events))["batch"]
+    assert by_key(build_timeline(h.events))["postprocess"].status is StageStatus.RUNNING
+    h.exit("Post-process: flatten file", 9)
+    stage = by_key(build_timeline(h.events))["postprocess"]
     assert stage.status is StageStatus.DONE and stage.duration(T0 + timedelta(days=1)) == 9
 
 
@@ -250,7 +261,7 @@ def test_redriven_execution_runs_again_from_the_failed_state() -> None:
     h = through_import(History()).failed(300, "States.TaskFailed", "boom").redriven(400)
     tl = build_timeline(h.events)
     assert tl.status == "RUNNING" and tl.error is None and tl.failed_state is None
-    h.enter("ImportWait", 400, "Wait").exit("ImportWait", 450, "Wait").succeeded(450, {})
+    h.enter("Import: wait", 400, "Wait").exit("Import: wait", 450, "Wait").succeeded(450, {})
     tl = build_timeline(h.events)
     assert tl.status == "SUCCEEDED"
     assert by_key(tl)["import"].status is StageStatus.DONE
@@ -265,17 +276,15 @@ def test_no_events_yet_lists_every_stage_as_pending() -> None:
 @pytest.mark.parametrize(
     ("state", "stage"),
     [
-        ("OverlapGuard", "guard"),
-        ("GuardCheckRunning", "guard"),
-        ("GlueEtl", "etl"),
-        ("glueStartJobRun", "etl"),  # case-insensitive
-        ("ImportWait", "import"),
-        ("DatasetImportCreate", "import"),
-        ("TrainingWait", "training"),
-        ("SolutionVersionDescribe", "training"),
-        ("BatchInference", "batch"),
+        ("List running executions", "guard"),
+        ("Transform (Glue)", "etl"),
+        ("transform-glue", "etl"),  # case and punctuation do not matter
+        ("IMPORT: wait", "import"),
+        ("Training: describe job", "training"),
+        ("Batch inference: job status?", "batch"),
         ("PostProcessFlatten", "postprocess"),
-        ("ManifestWrite", "postprocess"),
+        ("Post-processing failed", "postprocess"),
+        ("Prepare run", None),
         ("NotifyOps", None),
         ("Succeed", None),
     ],
@@ -304,30 +313,60 @@ def test_is_skipped(output: str | None, skipped: bool) -> None:
     assert is_skipped(output) is skipped
 
 
-# The state names of stacks/orchestration.py (PipelineStateMachine) when this table was written;
-# "Post-process (test hook)" is the hook name its tests use.
-REAL_STATE_STAGES = {
-    "guard": [
-        "List running executions", "Other runs active?", "Find oldest running", "Oldest running is this one?",
-        "Skip: another run is active", "Skipped",
-    ],
-    "etl": ["Transform (Glue)", "Transform succeeded?", "Transform done", "Transform failed", "Transform did not succeed"],
-    "import": [
-        "Import: start", "Import: create job", "Import: busy?", "Import: count busy retry", "Import: wait while busy",
-        "Import: still busy", "Import: wait", "Import: describe job", "Import: job status?", "Import: count poll",
-        "Import: job failed", "Import: job ended", "Import: timed out",
-    ],
-    "training": ["Training: start", "Training: create job", "Training: wait", "Training: job status?", "Training: job failed"],
-    "batch": ["Batch inference: start", "Batch inference: create job", "Batch inference: describe job", "Batch inference: timed out"],
-    "postprocess": ["Post-process (test hook)"],
-    None: ["Prepare run", "Summarize run", "Run succeeded"],
-}
+# The real definition: the stage table is checked against the states the pipeline stack synthesizes.
+STANDALONE_STATES = {"Prepare run", "Summarize run", "Run succeeded"}
+"""States that belong to no stage on purpose: listed under their own name (the Succeed state not at all)."""
 
 
-@pytest.mark.parametrize(("stage", "state"), [(k, n) for k, names in REAL_STATE_STAGES.items() for n in names])
-def test_the_pipelines_own_state_names_map_to_their_stages(stage: str | None, state: str) -> None:
-    found = stage_of(state)
-    assert (found.key if found else None) == stage
+def _states_in_run_order(definition: dict[str, Any]) -> list[str]:
+    """Every state (nested ones too), breadth first from StartAt along Next, Default, Choices and Catch."""
+    states: dict[str, dict[str, Any]] = {}
+
+    def collect(machine: dict[str, Any]) -> None:
+        for name, state in machine["States"].items():
+            states[name] = state
+            for nested in [state.get("Iterator"), state.get("ItemProcessor"), *state.get("Branches", [])]:
+                if nested:
+                    collect(nested)
+
+    def successors(state: dict[str, Any]) -> list[str]:
+        nested = [m["StartAt"] for m in [state.get("Iterator"), state.get("ItemProcessor"), *state.get("Branches", [])] if m]
+        targets = [state.get("Next"), state.get("Default"), *[c["Next"] for c in state.get("Choices", [])]]
+        return nested + [t for t in targets if t] + [c["Next"] for c in state.get("Catch", [])]
+
+    collect(definition)
+    order, queue = [definition["StartAt"]], [definition["StartAt"]]
+    while queue:
+        for target in successors(states[queue.pop(0)]):
+            if target not in order:
+                order.append(target)
+                queue.append(target)
+    assert set(order) == set(states), f"unreachable states: {set(states) - set(order)}"
+    return order
+
+
+@pytest.fixture(scope="module")
+def real_states(default_app: Any, default_templates: Any) -> list[str]:
+    return _states_in_run_order(pipeline_definition(default_app, default_templates))
+
+
+def test_every_stage_prefix_names_a_state_of_the_pipeline(real_states: list[str]) -> None:
+    unused = [
+        (stage.key, prefix)
+        for stage in STAGES
+        for prefix in stage.prefixes
+        if not any(normalized_name(state).startswith(normalized_name(prefix)) for state in real_states)
+    ]
+    assert unused == []
+
+
+def test_every_state_of_the_pipeline_has_a_stage_unless_it_stands_alone(real_states: list[str]) -> None:
+    assert {state for state in real_states if stage_of(state) is None} == STANDALONE_STATES
+
+
+def test_stages_are_listed_in_the_order_a_run_reaches_them(real_states: list[str]) -> None:
+    reached = [stage.key for stage in (stage_of(state) for state in real_states) if stage is not None]
+    assert list(dict.fromkeys(reached)) == [stage.key for stage in STAGES]
 
 
 def test_a_caught_glue_failure_fails_the_etl_stage() -> None:

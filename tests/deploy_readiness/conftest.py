@@ -1,5 +1,5 @@
-"""The apps every deploy-readiness check runs on: the default configuration and one with every
-optional capability of the configuration switched on, synthesized once per session."""
+"""The apps every deploy-readiness check runs on: every named configuration (`tests.conftest.CONFIGURATIONS`:
+the default and `config/full.json`, every optional capability switched on), synthesized once per session."""
 
 from __future__ import annotations
 
@@ -9,19 +9,8 @@ from typing import Any, Callable
 import pytest
 
 from stacks.app_factory import PipelineApp
-from tests.conftest import synth, templates_of
 from tests.deploy_readiness.model import AppModel
-
-# The one place that says what "everything on" means (context keys as `-c key=value` would give).
-FULL_CAPABILITIES: dict[str, Any] = {
-    "notification_email": "ops@example.com",
-    "data_removal_policy": "DESTROY",
-    "filter_arn": "arn:aws:personalize:us-east-1:123456789012:filter/pbp-dev-recent",
-    "exploration_weight": 0.3,
-    "exploration_item_age_cut_off_days": 30,
-    "perform_auto_training": True,
-}
-APP_VARIANTS: dict[str, dict[str, Any]] = {"default": {}, "full": FULL_CAPABILITIES}
+from tests.support.cdk_app import Synthesized, synth, templates_of
 
 
 @dataclass
@@ -43,6 +32,8 @@ def synthesized(tmp_dir: Any, name: str, change: Callable[[PipelineApp], None] |
     return SynthesizedApp(name, app, AppModel({n: t.to_json() for n, t in templates_of(app).items()}))
 
 
-@pytest.fixture(scope="session", params=list(APP_VARIANTS))
-def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    return synthesized(tmp_path_factory.mktemp(f"app-{request.param}"), request.param, **APP_VARIANTS[request.param])
+@pytest.fixture(scope="session")
+def variant(configuration: str, synthesized_apps: Callable[[str], Synthesized]) -> SynthesizedApp:
+    synthesized_app = synthesized_apps(configuration)
+    model = AppModel({name: template.to_json() for name, template in synthesized_app.templates.items()})
+    return SynthesizedApp(configuration, synthesized_app.app, model)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import pytest
 
-from stacks.config import ConfigError, PipelineConfig
-from tests.conftest import CDK_CONTEXT
+from stacks.config import (
+    GLUE_WORKER_TYPES,
+    REMOVAL_POLICIES,
+    ConfigError,
+    GlueWorkerTypeName,
+    PipelineConfig,
+    RemovalPolicyName,
+)
+from tests.support.cdk_app import CDK_CONTEXT, ROOT, synth
 
 
 def test_cdk_json_holds_every_key_and_nothing_unknown() -> None:
@@ -94,9 +103,45 @@ def test_bad_value_names_key_value_and_allowed(key: str, value: object, allowed:
     with pytest.raises(ConfigError) as error:
         PipelineConfig.from_mapping({key: value})
     message = str(error.value)
-    assert f"'{key}'" in message
-    assert repr(value) in message
+    assert message.startswith(f"cdk.json context key '{key}' has value {value!r}; allowed: ")  # ConfigError.invalid
     assert allowed in message
+
+
+def test_every_field_names_its_parser() -> None:
+    assert [field.name for field in dataclasses.fields(PipelineConfig) if not callable(field.metadata.get("parse"))] == []
+
+
+@pytest.mark.parametrize(
+    ("literal", "mapping", "field"),
+    [
+        (RemovalPolicyName, REMOVAL_POLICIES, "removal_policy"),
+        (GlueWorkerTypeName, GLUE_WORKER_TYPES, "glue_worker"),
+    ],
+)
+def test_each_choice_maps_to_its_cdk_enum(literal: Any, mapping: dict[str, Any], field: str) -> None:
+    key = {"removal_policy": "data_removal_policy", "glue_worker": "glue_worker_type"}[field]
+    assert tuple(mapping) == get_args(literal)
+    for choice in get_args(literal):
+        assert getattr(PipelineConfig.from_mapping({key: choice}), field) is mapping[choice]
+
+
+LITERAL_FIELDS = {
+    key: get_args(hint) for key, hint in get_type_hints(PipelineConfig).items() if get_origin(hint) is Literal
+}
+
+
+def test_choices_are_literal_types() -> None:
+    assert set(LITERAL_FIELDS) == {
+        "data_removal_policy", "raw_timestamp_unit", "glue_worker_type", "recipe", "training_mode", "import_mode"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("key", "choices"), LITERAL_FIELDS.items())
+def test_literal_fields_accept_each_choice_and_nothing_else(key: str, choices: tuple[str, ...]) -> None:
+    for choice in choices:
+        assert getattr(PipelineConfig.from_mapping({key: choice}), key) == choice
+    with pytest.raises(ConfigError, match=re.escape("allowed: one of " + ", ".join(choices))):
+        PipelineConfig.from_mapping({key: "other"})
 
 
 def test_update_training_needs_user_personalization() -> None:
@@ -110,17 +155,11 @@ def test_execution_must_outlast_one_job_wait() -> None:
 
 
 def test_bad_context_stops_synth(tmp_path) -> None:
-    from tests.conftest import synth
-
     with pytest.raises(ConfigError, match="'min_rating' has value 'lots'"):
         synth(tmp_path, min_rating="lots")
 
 
 def test_readme_config_table_matches_cdk_json() -> None:
-    import re
-
-    from tests.conftest import ROOT
-
     rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
     documented = {key: default.strip() for key, default in rows}
     config_keys = {key: value for key, value in CDK_CONTEXT.items() if not key.startswith("@")}

@@ -4,43 +4,16 @@ account, rotated keys, and data that survives a stack deletion unless config say
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
-from tests.conftest import synth, templates_of
-
-
-def _resources(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
-    return template.find_resources(resource_type)
+from tests.support.cdk_app import synth, templates_of
+from tests.support.templates import bucket_policy_statements, grants, logical_id, resources, role_statements
 
 
 def _data_bucket_ids(template: Template) -> list[str]:
-    return sorted(
-        logical_id
-        for logical_id, bucket in _resources(template, "AWS::S3::Bucket").items()
-        if "AccessLogs" not in logical_id
-    )
-
-
-def _logical_id(template: Template, resource_type: str, path_fragment: str) -> str:
-    matches = [
-        logical_id
-        for logical_id, resource in _resources(template, resource_type).items()
-        if path_fragment in resource["Metadata"]["aws:cdk:path"]
-    ]
-    assert len(matches) == 1, f"expected one {resource_type} at *{path_fragment}*, found {matches}"
-    return matches[0]
-
-
-def _policy_statements(template: Template, bucket_id: str) -> list[dict[str, Any]]:
-    (policy,) = [
-        policy
-        for policy in _resources(template, "AWS::S3::BucketPolicy").values()
-        if policy["Properties"]["Bucket"] == {"Ref": bucket_id}
-    ]
-    return policy["Properties"]["PolicyDocument"]["Statement"]
+    return sorted(bucket_id for bucket_id in resources(template, "AWS::S3::Bucket") if "AccessLogs" not in bucket_id)
 
 
 def test_three_data_buckets_and_an_access_log_bucket(data_template: Template) -> None:
@@ -53,9 +26,9 @@ def test_three_data_buckets_and_an_access_log_bucket(data_template: Template) ->
 
 
 def test_every_data_bucket_is_encrypted_with_the_data_key(data_template: Template) -> None:
-    data_key = _logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/")
+    data_key = logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/")
     for bucket_id in _data_bucket_ids(data_template):
-        properties = _resources(data_template, "AWS::S3::Bucket")[bucket_id]["Properties"]
+        properties = resources(data_template, "AWS::S3::Bucket")[bucket_id]["Properties"]
         (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert rule["ServerSideEncryptionByDefault"] == {
             "SSEAlgorithm": "aws:kms",
@@ -65,8 +38,8 @@ def test_every_data_bucket_is_encrypted_with_the_data_key(data_template: Templat
 
 
 def test_every_bucket_is_private_versioned_and_logged(data_template: Template) -> None:
-    buckets = _resources(data_template, "AWS::S3::Bucket")
-    log_bucket = _logical_id(data_template, "AWS::S3::Bucket", "/DataLake/AccessLogs/")
+    buckets = resources(data_template, "AWS::S3::Bucket")
+    log_bucket = logical_id(data_template, "AWS::S3::Bucket", "/DataLake/AccessLogs/")
     for bucket_id, bucket in buckets.items():
         properties = bucket["Properties"]
         assert properties["PublicAccessBlockConfiguration"] == {
@@ -83,10 +56,10 @@ def test_every_bucket_is_private_versioned_and_logged(data_template: Template) -
 
 
 def test_every_bucket_denies_plain_http(data_template: Template) -> None:
-    for bucket_id in _resources(data_template, "AWS::S3::Bucket"):
+    for bucket_id in resources(data_template, "AWS::S3::Bucket"):
         denies = [
             statement
-            for statement in _policy_statements(data_template, bucket_id)
+            for statement in bucket_policy_statements(data_template, bucket_id)
             if statement["Effect"] == "Deny"
             and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             and statement["Action"] == "s3:*"
@@ -101,8 +74,8 @@ def test_every_bucket_denies_plain_http(data_template: Template) -> None:
 def test_personalize_bucket_statements_are_pinned_to_this_account(
     data_template: Template, bucket: str, object_action: str, sid: str
 ) -> None:
-    bucket_id = _logical_id(data_template, "AWS::S3::Bucket", f"/DataLake/{bucket}/")
-    statements = {s.get("Sid"): s for s in _policy_statements(data_template, bucket_id)}
+    bucket_id = logical_id(data_template, "AWS::S3::Bucket", f"/DataLake/{bucket}/")
+    statements = {s.get("Sid"): s for s in bucket_policy_statements(data_template, bucket_id)}
     same_account = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     objects, listing = statements[f"{sid}Objects"], statements[f"{sid}Listing"]
     for statement in (objects, listing):
@@ -116,8 +89,8 @@ def test_personalize_bucket_statements_are_pinned_to_this_account(
 
 
 def test_raw_bucket_is_not_open_to_personalize(data_template: Template) -> None:
-    bucket_id = _logical_id(data_template, "AWS::S3::Bucket", "/DataLake/Raw/")
-    assert all("Service" not in s.get("Principal", {}) for s in _policy_statements(data_template, bucket_id))
+    bucket_id = logical_id(data_template, "AWS::S3::Bucket", "/DataLake/Raw/")
+    assert all("Service" not in s.get("Principal", {}) for s in bucket_policy_statements(data_template, bucket_id))
 
 
 def test_personalize_role_trust_has_confused_deputy_conditions(data_template: Template) -> None:
@@ -149,24 +122,17 @@ def test_personalize_role_trust_has_confused_deputy_conditions(data_template: Te
 
 
 def test_personalize_role_policy_is_exactly_its_buckets_and_key(data_template: Template) -> None:
-    role_id = _logical_id(data_template, "AWS::IAM::Role", "/PersonalizeAccess/ServiceRole/")
-    (policy,) = [
-        p for p in _resources(data_template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]
-    ]
-    granted: dict[str, set[str]] = {}
-    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            granted.setdefault(action, set()).update(json.dumps(r, sort_keys=True) for r in resources)
+    role_id = logical_id(data_template, "AWS::IAM::Role", "/PersonalizeAccess/ServiceRole/")
+    (policy,) = [p for p in resources(data_template, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+    assert policy["Properties"]["Roles"] == [{"Ref": role_id}]
 
     def arn(bucket: str, suffix: str = "") -> str:
-        bucket_id = _logical_id(data_template, "AWS::S3::Bucket", f"/DataLake/{bucket}/")
+        bucket_id = logical_id(data_template, "AWS::S3::Bucket", f"/DataLake/{bucket}/")
         value = {"Fn::GetAtt": [bucket_id, "Arn"]}
         return json.dumps({"Fn::Join": ["", [value, suffix]]} if suffix else value, sort_keys=True)
 
-    data_key = json.dumps({"Fn::GetAtt": [_logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/"), "Arn"]})
-    assert granted == {
+    data_key = json.dumps({"Fn::GetAtt": [logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/"), "Arn"]})
+    assert grants(role_statements(data_template, role_id)) == {
         "s3:GetObject": {arn("Transformed", "/runs/*")},
         "s3:PutObject": {arn("Curated", "/runs/*")},
         "s3:ListBucket": {arn("Transformed"), arn("Curated")},
@@ -175,10 +141,10 @@ def test_personalize_role_policy_is_exactly_its_buckets_and_key(data_template: T
 
 
 def test_keys_rotate_and_let_personalize_and_logs_in(data_template: Template) -> None:
-    keys = _resources(data_template, "AWS::KMS::Key")
+    keys = resources(data_template, "AWS::KMS::Key")
     assert len(keys) == 3
     assert all(key["Properties"]["EnableKeyRotation"] is True for key in keys.values())
-    data_key = keys[_logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/")]
+    data_key = keys[logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/")]
     statements = {s.get("Sid"): s for s in data_key["Properties"]["KeyPolicy"]["Statement"]}
     key_actions = ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:ListGrants"]
     service = statements["PersonalizeServiceUsesDataKey"]
@@ -188,12 +154,11 @@ def test_keys_rotate_and_let_personalize_and_logs_in(data_template: Template) ->
     # The role is granted on its own side (a key policy naming a role of the same deployment can be
     # rejected by KMS at first deploy); the account statement of the key policy delegates to IAM.
     assert "PersonalizeRoleUsesDataKey" not in statements
-    policy_id = _logical_id(data_template, "AWS::IAM::Policy", "/PersonalizeAccess/ServiceRole/DefaultPolicy/")
-    role_statements = _resources(data_template, "AWS::IAM::Policy")[policy_id]["Properties"]["PolicyDocument"]["Statement"]
-    data_key_arn = {"Fn::GetAtt": [_logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/"), "Arn"]}
-    assert {"Action": key_actions, "Effect": "Allow", "Resource": data_key_arn} in role_statements
+    role_id = logical_id(data_template, "AWS::IAM::Role", "/PersonalizeAccess/ServiceRole/")
+    data_key_arn = {"Fn::GetAtt": [logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/"), "Arn"]}
+    assert {"Action": key_actions, "Effect": "Allow", "Resource": data_key_arn} in role_statements(data_template, role_id)
 
-    logs_key = keys[_logical_id(data_template, "AWS::KMS::Key", "/Keys/LogsKey/")]
+    logs_key = keys[logical_id(data_template, "AWS::KMS::Key", "/Keys/LogsKey/")]
     logs = {s.get("Sid"): s for s in logs_key["Properties"]["KeyPolicy"]["Statement"]}["AllowCloudWatchLogsOfThisAccount"]
     assert logs["Principal"] == {"Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}}
     assert "kms:EncryptionContext:aws:logs:arn" in logs["Condition"]["ArnLike"]
@@ -211,14 +176,15 @@ def test_outputs_name_buckets_key_and_role(data_template: Template) -> None:
         "PersonalizeRoleArn",
         "DatasetGroupArn",
         "SolutionArn",
+        "SolutionArnParameterName",
     }
 
 
 def test_data_is_retained_and_stack_protected_by_default(default_app, data_template: Template) -> None:
     for resource_type in ("AWS::S3::Bucket", "AWS::KMS::Key"):
-        for logical_id, resource in _resources(data_template, resource_type).items():
-            assert resource["DeletionPolicy"] == "Retain", logical_id
-            assert resource["UpdateReplacePolicy"] == "Retain", logical_id
+        for resource_id, resource in resources(data_template, resource_type).items():
+            assert resource["DeletionPolicy"] == "Retain", resource_id
+            assert resource["UpdateReplacePolicy"] == "Retain", resource_id
     data_template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
     assert default_app.data_stack.termination_protection is True
 
@@ -227,8 +193,8 @@ def test_destroy_policy_deletes_data_and_drops_protection(tmp_path) -> None:
     pipeline = synth(tmp_path, data_removal_policy="DESTROY")
     template = templates_of(pipeline)[pipeline.data_stack.stack_name]
     for resource_type in ("AWS::S3::Bucket", "AWS::KMS::Key"):
-        for logical_id, resource in _resources(template, resource_type).items():
-            assert resource["DeletionPolicy"] == "Delete", logical_id
+        for resource_id, resource in resources(template, resource_type).items():
+            assert resource["DeletionPolicy"] == "Delete", resource_id
     template.resource_count_is("Custom::S3AutoDeleteObjects", 4)
     template.has_resource_properties("AWS::KMS::Key", {"PendingWindowInDays": 7})
     assert pipeline.data_stack.termination_protection is False

@@ -9,8 +9,8 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from stacks.personalize import INTERACTIONS_SCHEMA
-from tests.conftest import synth, templates_of
-from tests.foundation.test_data_stack import _logical_id
+from tests.support.cdk_app import synth, templates_of
+from tests.support.templates import logical_id
 
 
 def _solution_call(template: Template, phase: str) -> dict[str, Any]:
@@ -22,8 +22,8 @@ def _solution_call(template: Template, phase: str) -> dict[str, Any]:
 
 
 def test_dataset_group_is_encrypted_with_the_data_key(data_template: Template) -> None:
-    data_key = _logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/")
-    role = _logical_id(data_template, "AWS::IAM::Role", "/PersonalizeAccess/ServiceRole/")
+    data_key = logical_id(data_template, "AWS::KMS::Key", "/Keys/DataKey/")
+    role = logical_id(data_template, "AWS::IAM::Role", "/PersonalizeAccess/ServiceRole/")
     data_template.has_resource_properties(
         "AWS::Personalize::DatasetGroup",
         {
@@ -43,8 +43,8 @@ def test_interactions_schema_and_dataset(data_template: Template) -> None:
         {"name": "TIMESTAMP", "type": "long"},
     ]
     assert json.loads(schema["Properties"]["Schema"]) == INTERACTIONS_SCHEMA
-    schema_id = _logical_id(data_template, "AWS::Personalize::Schema", "/Personalize/InteractionsSchema")
-    group_id = _logical_id(data_template, "AWS::Personalize::DatasetGroup", "/Personalize/DatasetGroup")
+    schema_id = logical_id(data_template, "AWS::Personalize::Schema", "/Personalize/InteractionsSchema")
+    group_id = logical_id(data_template, "AWS::Personalize::DatasetGroup", "/Personalize/DatasetGroup")
     data_template.has_resource_properties(
         "AWS::Personalize::Dataset",
         {
@@ -87,7 +87,7 @@ def test_new_settings_make_a_new_solution(tmp_path, data_template: Template) -> 
 
 
 def test_solution_resource_may_touch_only_its_solution(data_template: Template) -> None:
-    role = _logical_id(data_template, "AWS::IAM::Role", "/Personalize/SolutionResourceRole/")
+    role = logical_id(data_template, "AWS::IAM::Role", "/Personalize/SolutionResourceRole/")
     statements = [
         statement
         for policy in data_template.find_resources("AWS::IAM::Policy").values()

@@ -28,6 +28,7 @@ def _start_spark() -> Any:
     return local_spark_session(app_name="glue-tests", shuffle_partitions=2, driver_memory="1g", for_tests=True)
 
 
+@pytest.hookimpl(trylast=True)  # after `-m "not spark"` has deselected: no JVM for a run without Spark tests
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     global _spark_future
     glue = [index for index, item in enumerate(items) if "/tests/glue/" in str(item.path)]

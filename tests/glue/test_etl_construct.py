@@ -17,6 +17,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.config import PipelineConfig
 from stacks.etl import GLUE_LOGS_KEY_ACTIONS, RatingsEtl
+from tests.support.templates import as_list, logical_id_of, role_statements
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -122,22 +123,12 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"data": data, "default": default, "custom": custom, "template": template, "outdir": outdir, "violations": violations}
 
 
-def _ref(stacks: dict[str, Any], construct: Any) -> str:
-    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
-    return stacks["data"].get_logical_id(element)
-
-
 def _job(stacks: dict[str, Any], which: str) -> dict[str, Any]:
-    return stacks["template"].to_json()["Resources"][_ref(stacks, stacks[which].job)]["Properties"]
+    return stacks["template"].to_json()["Resources"][logical_id_of(stacks[which].job)]["Properties"]
 
 
 def _statements(stacks: dict[str, Any], which: str) -> list[dict[str, Any]]:
-    policy = stacks[which].role.node.find_child("DefaultPolicy").node.find_child("Resource")
-    return stacks["template"].to_json()["Resources"][_ref(stacks, policy)]["Properties"]["PolicyDocument"]["Statement"]
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return role_statements(stacks["template"], logical_id_of(stacks[which].role))
 
 
 def test_job_is_a_glue_5_pyspark_job_with_the_configured_capacity(stacks: dict[str, Any]) -> None:
@@ -147,13 +138,13 @@ def test_job_is_a_glue_5_pyspark_job_with_the_configured_capacity(stacks: dict[s
         assert job["Command"]["ScriptLocation"]["Fn::Join"][1][-1].endswith(".py")
         assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("5.0", worker_type, workers, timeout)
         assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1} and job["MaxRetries"] == 0
-        assert job["SecurityConfiguration"] == {"Ref": _ref(stacks, stacks[which].security_configuration)}
-        assert job["Role"] == {"Fn::GetAtt": [_ref(stacks, stacks[which].role), "Arn"]}
+        assert job["SecurityConfiguration"] == {"Ref": logical_id_of(stacks[which].security_configuration)}
+        assert job["Role"] == {"Fn::GetAtt": [logical_id_of(stacks[which].role), "Arn"]}
     assert _job(stacks, "default")["Name"] == "pbp-dev-ratings-etl"
 
 
 def _s3_uri(stacks: dict[str, Any], bucket: s3.IBucket, prefix: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", ["s3://", {"Ref": _ref(stacks, bucket)}, prefix]]}
+    return {"Fn::Join": ["", ["s3://", {"Ref": logical_id_of(bucket)}, prefix]]}
 
 
 def test_default_arguments_carry_the_contract_from_buckets_and_config(stacks: dict[str, Any]) -> None:
@@ -194,19 +185,24 @@ def test_default_arguments_carry_the_contract_from_buckets_and_config(stacks: di
         assert arguments["--extra-py-files"]["Fn::Join"][1][-1].endswith(".zip")
 
 
-def test_extra_py_files_zip_holds_only_the_transform_module(stacks: dict[str, Any]) -> None:
+def test_extra_py_files_zip_holds_only_the_transform_module_and_the_run_layout(stacks: dict[str, Any]) -> None:
     manifest = json.loads((stacks["outdir"] / "EtlTest.assets.json").read_text())
     sources = [entry["source"] for entry in manifest["files"].values()]
     (archive,) = [source for source in sources if source.get("packaging") == "zip"]
-    assert sorted(path.name for path in (stacks["outdir"] / archive["path"]).iterdir()) == ["transform.py"]
+    root = stacks["outdir"] / archive["path"]
+    assert sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()) == [
+        "pipeline_contracts/__init__.py",
+        "pipeline_contracts/run_layout.py",
+        "transform.py",
+    ]
     (script,) = [source for source in sources if source["path"].endswith(".py")]
     assert (stacks["outdir"] / script["path"]).read_text() == (Path(__file__).parents[2] / "glue_src" / "job.py").read_text()
 
 
 def test_security_configuration_encrypts_s3_logs_and_bookmarks_with_kms(stacks: dict[str, Any]) -> None:
     data = stacks["data"]
-    data_key = {"Fn::GetAtt": [_ref(stacks, data.data_key), "Arn"]}
-    logs_key = {"Fn::GetAtt": [_ref(stacks, data.logs_key), "Arn"]}
+    data_key = {"Fn::GetAtt": [logical_id_of(data.data_key), "Arn"]}
+    logs_key = {"Fn::GetAtt": [logical_id_of(data.logs_key), "Arn"]}
     stacks["template"].has_resource_properties(
         "AWS::Glue::SecurityConfiguration",
         {
@@ -221,7 +217,7 @@ def test_security_configuration_encrypts_s3_logs_and_bookmarks_with_kms(stacks: 
 
 
 def test_role_is_glue_only_with_no_managed_policies(stacks: dict[str, Any]) -> None:
-    role = stacks["template"].to_json()["Resources"][_ref(stacks, stacks["default"].role)]["Properties"]
+    role = stacks["template"].to_json()["Resources"][logical_id_of(stacks["default"].role)]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}}
     ]
@@ -231,7 +227,7 @@ def test_role_is_glue_only_with_no_managed_policies(stacks: dict[str, Any]) -> N
 def _object_resources(statement: dict[str, Any], bucket_id: str) -> list[str]:
     """The key patterns of `<bucket>/<pattern>` resources of one statement."""
     patterns = []
-    for resource in _as_list(statement["Resource"]):
+    for resource in as_list(statement["Resource"]):
         parts = resource.get("Fn::Join", ["", []])[1] if isinstance(resource, dict) else []
         if parts[:1] == [{"Fn::GetAtt": [bucket_id, "Arn"]}]:
             patterns.append(parts[1])
@@ -240,11 +236,11 @@ def _object_resources(statement: dict[str, Any], bucket_id: str) -> list[str]:
 
 def test_role_reads_only_the_raw_prefix_and_writes_only_runs(stacks: dict[str, Any]) -> None:
     data = stacks["data"]
-    raw, transformed = _ref(stacks, data.raw), _ref(stacks, data.transformed)
+    raw, transformed = logical_id_of(data.raw), logical_id_of(data.transformed)
     for which, raw_prefix in (("default", "/ratings/*"), ("custom", "/incoming/ml/*")):
         statements = _statements(stacks, which)
         for statement in statements:
-            actions = _as_list(statement["Action"])
+            actions = as_list(statement["Action"])
             assert "s3:*" not in actions and "*" not in actions and statement["Effect"] == "Allow"
             assert all(pattern == raw_prefix for pattern in _object_resources(statement, raw)), statement
             assert all(pattern == "/runs/*" for pattern in _object_resources(statement, transformed)), statement
@@ -254,26 +250,26 @@ def test_role_reads_only_the_raw_prefix_and_writes_only_runs(stacks: dict[str, A
             if statement["Resource"] == "*":
                 assert actions == ["cloudwatch:PutMetricData"]
                 assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}
-        reads = [s for s in statements if "s3:GetObject*" in _as_list(s["Action"])]
+        reads = [s for s in statements if "s3:GetObject*" in as_list(s["Action"])]
         assert sorted(p for s in reads for p in _object_resources(s, raw)) == [raw_prefix]
         assert sorted(p for s in reads for p in _object_resources(s, transformed)) == ["/runs/*"]
 
 
 def test_role_uses_the_data_key_and_the_logs_key_and_writes_only_glue_job_logs(stacks: dict[str, Any]) -> None:
-    data_key = {"Fn::GetAtt": [_ref(stacks, stacks["data"].data_key), "Arn"]}
-    logs_key = {"Fn::GetAtt": [_ref(stacks, stacks["data"].logs_key), "Arn"]}
+    data_key = {"Fn::GetAtt": [logical_id_of(stacks["data"].data_key), "Arn"]}
+    logs_key = {"Fn::GetAtt": [logical_id_of(stacks["data"].logs_key), "Arn"]}
     statements = _statements(stacks, "default")
-    kms_statements = [s for s in statements if any(a.startswith("kms:") for a in _as_list(s["Action"]))]
+    kms_statements = [s for s in statements if any(a.startswith("kms:") for a in as_list(s["Action"]))]
     assert kms_statements and all(s["Resource"] in (data_key, logs_key) for s in kms_statements)
     (on_logs_key,) = [s for s in kms_statements if s["Resource"] == logs_key]
     assert sorted(on_logs_key["Action"]) == sorted(GLUE_LOGS_KEY_ACTIONS)
-    (logs,) = [s for s in statements if any(a.startswith("logs:") for a in _as_list(s["Action"]))]
+    (logs,) = [s for s in statements if any(a.startswith("logs:") for a in as_list(s["Action"]))]
     assert sorted(logs["Action"]) == ["logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"]["Fn::Join"][1][-1] == ":log-group:/aws-glue/jobs*"
 
 
 def test_security_configuration_is_deleted_with_the_stack(stacks: dict[str, Any]) -> None:
-    resource = stacks["template"].to_json()["Resources"][_ref(stacks, stacks["default"].security_configuration)]
+    resource = stacks["template"].to_json()["Resources"][logical_id_of(stacks["default"].security_configuration)]
     assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Delete", "Delete")
 
 

@@ -46,11 +46,13 @@ def test_happy_path(orchestration: SynthesizedOrchestration, offline: Offline) -
     assert result.status == "SUCCEEDED", result.cause
     names = expected_names(orchestration, "weekly-2026-01-04")
     run_id = names["runId"]
-    assert [(c.service, c.operation) for c in aws.calls[:3]] == [
+    assert [(c.service, c.operation) for c in aws.calls[:4]] == [
         ("stepfunctions", "ListExecutions"),
         ("lambda", "Invoke"),
+        ("ssm", "GetParameter"),
         ("glue", "StartJobRun"),
     ]
+    assert aws.calls[2].params == {"Name": orchestration.expected("solution_arn_parameter")}
     (start_job_run,) = aws.calls_to("glue", "StartJobRun")
     assert start_job_run.params == {"JobName": orchestration.expected("glue_job_name"), "Arguments": {"--run_id": run_id}}
     transformed = f"s3://{orchestration.expected('transformed_bucket')}/runs/{run_id}"
@@ -299,3 +301,40 @@ def test_post_process_hook_runs_before_the_summary(hooked: SynthesizedOrchestrat
     assert result.status == "SUCCEEDED", result.cause
     assert result.states_entered[-3:] == [HOOK_STATE, "Summarize run", "Run succeeded"]
     assert result.states_entered[-4] == "Batch inference: job status?"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The solution ARN, read at run time from the data stack's SSM parameter
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_a_replaced_solution_is_used_without_redeploying_the_pipeline(
+    orchestration: SynthesizedOrchestration, offline: Offline
+) -> None:
+    """The data stack replaced the solution (new settings hash) and updated the parameter; the pipeline stack
+    was not redeployed: the next run trains the new solution."""
+    aws, arn = offline
+    assert aws.run(arn, name="before").status == "SUCCEEDED"
+    replacement = f"{orchestration.expected('solution_arn')[:-8]}fedc9876"
+    orchestration.put_solution_arn(aws, replacement)
+
+    result = aws.run(arn, name="after")
+
+    assert result.status == "SUCCEEDED", result.cause
+    trained = [c.params["solutionArn"] for c in aws.calls_to("personalize", "CreateSolutionVersion")]
+    assert trained == [orchestration.expected("solution_arn"), replacement]
+    assert aws.personalize.job("train", 1).arn.startswith(replacement + "/")
+
+
+def test_a_missing_solution_parameter_fails_the_run_before_any_work(offline: Offline, orchestration: SynthesizedOrchestration) -> None:
+    aws, arn = offline
+    parameter = orchestration.expected("solution_arn_parameter")
+    aws.client("ssm").delete_parameter(Name=parameter)
+
+    result = aws.run(arn, name="no-data-stack")
+
+    assert (result.status, result.error) == ("FAILED", "SolutionArnUnavailable")
+    assert parameter in result.cause and "Deploy the data stack (npx cdk deploy --all)" in result.cause
+    assert f"Parameter {parameter} not found" in result.cause  # SSM's own message, passed on
+    assert result.states_entered[-1] == "Prepare run: solution ARN unavailable"
+    assert operations(aws) == []  # no Glue run, no Personalize job

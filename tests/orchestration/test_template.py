@@ -12,6 +12,7 @@ import pytest
 from stacks.config import ConfigError, PipelineConfig
 from stacks.orchestration import BUSY_ERRORS, HISTORY_EVENT_LIMIT
 from tests.support.orchestration_stack import SynthesizedOrchestration
+from tests.support.templates import as_list, logical_id_starting_with, role_statements
 
 from .conftest import HOOK_STATE
 
@@ -23,28 +24,12 @@ LOOP_STATES = [
 ]  # fmt: skip
 
 
-def statements(template: dict[str, Any], role_prefix: str) -> list[dict[str, Any]]:
-    """The statements of the policies attached to the role whose logical id starts with `role_prefix`."""
-    found = []
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::IAM::Policy":
-            continue
-        roles = [r.get("Ref", "") for r in resource["Properties"].get("Roles", [])]
-        if any(r.startswith(role_prefix) for r in roles):
-            found.extend(resource["Properties"]["PolicyDocument"]["Statement"])
-    return found
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 @pytest.fixture(scope="module")
 def sm_statements(orchestration: SynthesizedOrchestration) -> list[dict[str, Any]]:
     role = orchestration.properties["RoleArn"]["Fn::GetAtt"][0]
     return [
         {**s, "Action": as_list(s["Action"]), "Resource": orchestration.cloud.resolve(as_list(s["Resource"]))}
-        for s in statements(orchestration.template, role)
+        for s in role_statements(orchestration.template, role)
     ]
 
 
@@ -56,7 +41,8 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
     states = set(orchestration.definition["States"])
     expected = {f"{label}: {suffix}" for label in STAGES for suffix in LOOP_STATES} | {
         "List running executions", "Other runs active?", "Find oldest running", "Oldest running is this one?",
-        "Skip: another run is active", "Skipped", "Prepare run", "Transform (Glue)", "Transform failed",
+        "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: read solution ARN",
+        "Prepare run: solution ARN unavailable", "Transform (Glue)", "Transform failed",
         "Transform succeeded?", "Transform did not succeed", "Transform done", "Summarize run", "Run succeeded",
     }  # fmt: skip
     assert states == expected
@@ -112,22 +98,18 @@ def test_logging_all_to_an_encrypted_log_group_and_tracing(orchestration: Synthe
     log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
     assert orchestration.template["Resources"][log_group_id]["DeletionPolicy"] == "Delete"  # redeployable stack
     log_group = orchestration.template["Resources"][log_group_id]["Properties"]
-    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [_logical_id(orchestration, "LogsKey"), "Arn"]}
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [logical_id_starting_with(orchestration.template, "LogsKey"), "Arn"]}
     assert log_group["RetentionInDays"] > 0
     assert log_group["LogGroupName"] == f"/aws/vendedlogs/states/{orchestration.state_machine_name}"
     assert orchestration.properties["TracingConfiguration"] == {"Enabled": True}
     assert orchestration.state_machine_name == orchestration.config.resource_name("batch-pipeline")
 
 
-def _logical_id(orchestration: SynthesizedOrchestration, prefix: str) -> str:
-    (logical_id,) = [k for k in orchestration.template["Resources"] if k.startswith(prefix)]
-    return logical_id
-
-
 def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
     config = orchestration.config
     prefix = f"arn:aws:personalize:{orchestration.region}:123456789012"
-    solution = orchestration.expected("solution_arn")
+    # Any solution this deployment can create (read at run time), not one ARN fixed at deploy time.
+    solution = f"{prefix}:solution/{config.resource_name('solution')}-*"
     import_jobs = f"{prefix}:dataset-import-job/{config.resource_name('import')}-*"
     batch_jobs = f"{prefix}:batch-inference-job/{config.resource_name('batch')}-*"
     assert resources_for(sm_statements, "personalize:CreateDatasetImportJob") == {
@@ -141,6 +123,21 @@ def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration,
     assert resources_for(sm_statements, "personalize:DescribeBatchInferenceJob") == {batch_jobs}
     actions = {a for s in sm_statements for a in s["Action"] if a.startswith("personalize:")}
     assert len(actions) == 6
+
+
+def test_the_solution_arn_is_read_from_the_one_parameter(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
+    config, states = orchestration.config, orchestration.definition["States"]
+    name = f"/{config.prefix}/{config.environment}/personalize/solution-arn"
+    assert orchestration.expected("solution_arn_parameter") == name
+    assert resources_for(sm_statements, "ssm:GetParameter") == {
+        f"arn:aws:ssm:{orchestration.region}:123456789012:parameter{name}"
+    }
+    assert {a for s in sm_statements for a in s["Action"] if a.startswith("ssm:")} == {"ssm:GetParameter"}
+    read = states["Prepare run: read solution ARN"]
+    assert (read["Resource"], read["Parameters"]) == ("arn:aws:states:::aws-sdk:ssm:getParameter", {"Name": name})
+    assert states["Prepare run"]["Next"] == "Prepare run: read solution ARN"
+    assert read["Next"] == "Transform (Glue)"
+    assert states["Training: create job"]["Parameters"]["SolutionArn.$"] == read["ResultPath"] + ".Arn"
 
 
 def test_pass_role_only_for_the_personalize_role_and_service(
@@ -197,11 +194,11 @@ def test_job_names_and_paths_come_from_prepare_run(orchestration: SynthesizedOrc
 def test_naming_function(orchestration: SynthesizedOrchestration) -> None:
     (function,) = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
     properties = function["Properties"]
-    assert set(properties["Code"]) == {"S3Bucket", "S3Key"}  # the lambda_src/ folder as an asset
+    assert set(properties["Code"]) == {"S3Bucket", "S3Key"}  # an asset: run_names/ alone (tests/pipeline/test_lambda_assets.py)
     assert properties["Handler"] == "run_names.handler.handle"
     assert properties["Runtime"] == "python3.13"
     log_group = orchestration.template["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
-    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [_logical_id(orchestration, "LogsKey"), "Arn"]}
+    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [logical_id_starting_with(orchestration.template, "LogsKey"), "Arn"]}
     assert "ManagedPolicyArns" not in orchestration.template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
 
 
@@ -243,6 +240,6 @@ def test_configs_that_could_pass_the_history_limit_are_refused(overrides: dict, 
 
 
 def test_shipped_defaults_fit_the_history_limit() -> None:
-    from stacks.orchestration import _check_history_budget
+    from stacks.orchestration import check_history_budget
 
-    _check_history_budget(PipelineConfig())
+    check_history_budget(PipelineConfig())

@@ -35,8 +35,10 @@ from lambda_src.postprocess import handler as postprocess_handler
 from lambda_src.postprocess.manifest import summary_of
 from lambda_src.run_names.naming import run_names
 from stacks.app_factory import PipelineApp
+from stacks.personalize import solution_arn_parameter_name
 from tests.support.orchestration_stack import SynthesizedOrchestration, orchestration_inputs
 from tests.support.sfn_offline import ACCOUNT, EPOCH, ExecutionResult, OfflineStepFunctions, ServiceError, VirtualClock
+from tests.support.templates import logical_id_of
 
 REGION = "us-east-1"
 EXECUTION = "weekly-2026-01-04"
@@ -60,7 +62,7 @@ CSV_HEADER = "user_id,rank,item_id,score"
 def pipeline(default_app: PipelineApp, pipeline_template: Any, data_template: Any) -> SynthesizedOrchestration:
     """The pipeline stack's state machine as the harness runs it (definition from `pipeline_template`)."""
     stack, data = default_app.pipeline_stack, default_app.data_stack
-    logical_id = stack.resolve(stack.get_logical_id(stack.orchestration.state_machine.node.default_child))
+    logical_id = logical_id_of(stack.orchestration.state_machine)
     inputs = orchestration_inputs(
         stack,
         {
@@ -70,7 +72,9 @@ def pipeline(default_app: PipelineApp, pipeline_template: Any, data_template: An
             "data_key": data.keys.data_key,
             "personalize_role": data.personalize_access.service_role,
             "dataset_arn": data.personalize.dataset_arn,
-            "solution_arn": data.personalize.solution_arn,
+            "solution_arn_parameter": solution_arn_parameter_name(default_app.config),
+            # What the data stack's parameter holds: the ARN of the solution it created.
+            "solution_arn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{data.personalize.solution_name}",
         },
     )
     return SynthesizedOrchestration(
@@ -107,7 +111,7 @@ def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> d
     result = {}
     roles = (("list", parts.list_files), ("process", parts.process_file), ("manifest", parts.write_manifest))
     for role, construct in roles:
-        logical_id = stack.resolve(stack.get_logical_id(construct.function.node.default_child))
+        logical_id = logical_id_of(construct.function)
         properties = pipeline.template["Resources"][logical_id]["Properties"]
         result[role] = TemplateFunction(
             logical_id=logical_id,
@@ -122,8 +126,7 @@ def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> d
 
 @pytest.fixture(scope="module")
 def alert_topic_arn(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> str:
-    stack = default_app.pipeline_stack
-    return pipeline.cloud.arn(stack.resolve(stack.get_logical_id(stack.alerts.topic.node.default_child)))
+    return pipeline.cloud.arn(logical_id_of(default_app.pipeline_stack.alerts.topic))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -435,6 +438,9 @@ def test_happy_path_end_to_end(
     (batch_call,) = aws.calls_to("personalize", "CreateBatchInferenceJob")
     assert import_call.params["jobName"] == names["importJobName"]
     assert train_call.params["name"] == names["solutionVersionName"]
+    # The solution is the one the data stack's SSM parameter names, read at the start of this run.
+    assert train_call.params["solutionArn"] == pipeline.expected("solution_arn")
+    assert aws.personalize.job("train").arn.startswith(pipeline.expected("solution_arn") + "/")
     assert batch_call.params["jobName"] == names["batchInferenceJobName"]
     output_uri = f"s3://{run.curated}/{run.prefix}batch-output/"
     assert batch_call.params["jobInput"]["s3DataSource"]["path"] == f"s3://{run.transformed}/{run.prefix}batch-input/"

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Template
 
 from stacks.postprocess import POWERTOOLS_LAYER_PARAMETER
 from tests.support.sfn_offline import resolve_definition
+from tests.support.templates import grants, role_statements
 
 HANDLERS = {
     "postprocess.handler.list_output_files": (256, 60),
@@ -25,24 +26,8 @@ def _functions(template: Template) -> dict[str, dict[str, Any]]:
     }
 
 
-def _role_statements(template: Template, function: dict[str, Any]) -> list[dict[str, Any]]:
-    role_id = function["Role"]["Fn::GetAtt"][0]
-    return [
-        statement
-        for policy in template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-
-
-def _granted(template: Template, handler: str) -> dict[str, list[str]]:
-    granted: dict[str, list[str]] = {}
-    for statement in _role_statements(template, _functions(template)[handler]):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            granted.setdefault(action, []).extend(json.dumps(r, sort_keys=True) for r in resources)
-    return granted
+def _granted(template: Template, handler: str) -> dict[str, set[str]]:
+    return grants(role_statements(template, _functions(template)[handler]["Role"]["Fn::GetAtt"][0]))
 
 
 def test_three_python_313_functions_with_powertools_and_sizes(pipeline_template: Template) -> None:
@@ -83,7 +68,8 @@ def test_write_manifest_writes_only_manifest_and_marker(pipeline_template: Templ
     granted = _granted(pipeline_template, "postprocess.handler.write_manifest")
     puts = sorted(granted["s3:PutObject"])
     assert len(puts) == 2 and any("/runs/*/_manifest.json" in p for p in puts) and any("/runs/*/_SUCCESS" in p for p in puts)
-    assert len(granted["s3:DeleteObject"]) == 1 and "/runs/*/_SUCCESS" in granted["s3:DeleteObject"][0]
+    (delete,) = granted["s3:DeleteObject"]
+    assert "/runs/*/_SUCCESS" in delete
     assert "s3:GetObject" not in granted
 
 

@@ -6,19 +6,14 @@ import json
 
 from aws_cdk.assertions import Match, Template
 
-from tests.conftest import synth, templates_of
-
-
-def _only(template: Template, resource_type: str) -> tuple[str, dict]:
-    resources = template.find_resources(resource_type)
-    assert len(resources) == 1, f"expected one {resource_type}, found {list(resources)}"
-    return next(iter(resources.items()))
+from tests.support.cdk_app import synth, templates_of
+from tests.support.templates import only
 
 
 def test_schedule_starts_the_state_machine_with_retries_and_dlq(pipeline_template: Template) -> None:
-    state_machine_id, _ = _only(pipeline_template, "AWS::StepFunctions::StateMachine")
-    queue_id, _ = _only(pipeline_template, "AWS::SQS::Queue")
-    _, schedule = _only(pipeline_template, "AWS::Scheduler::Schedule")
+    state_machine_id, _ = only(pipeline_template, "AWS::StepFunctions::StateMachine")
+    queue_id, _ = only(pipeline_template, "AWS::SQS::Queue")
+    _, schedule = only(pipeline_template, "AWS::Scheduler::Schedule")
     properties = schedule["Properties"]
     assert properties["ScheduleExpression"] == "cron(0 3 ? * SUN *)"
     assert properties["ScheduleExpressionTimezone"] == "UTC"
@@ -30,14 +25,14 @@ def test_schedule_starts_the_state_machine_with_retries_and_dlq(pipeline_templat
 
 
 def test_dead_letter_queue_is_encrypted_with_the_alerts_key(pipeline_template: Template) -> None:
-    _, queue = _only(pipeline_template, "AWS::SQS::Queue")
+    _, queue = only(pipeline_template, "AWS::SQS::Queue")
     key = json.dumps(queue["Properties"]["KmsMasterKeyId"])
     assert "KeysAlertsKey" in key
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
 def test_scheduler_role_is_pinned_to_this_account_and_may_start_only_this_machine(pipeline_template: Template) -> None:
-    state_machine_id, _ = _only(pipeline_template, "AWS::StepFunctions::StateMachine")
+    state_machine_id, _ = only(pipeline_template, "AWS::StepFunctions::StateMachine")
     pipeline_template.has_resource_properties(
         "AWS::IAM::Role",
         {
@@ -79,7 +74,7 @@ def test_schedule_can_be_disabled_and_moved(tmp_path) -> None:
 
 
 def test_alert_topic_is_encrypted_and_mails_when_configured(tmp_path, pipeline_template: Template) -> None:
-    _, topic = _only(pipeline_template, "AWS::SNS::Topic")
+    _, topic = only(pipeline_template, "AWS::SNS::Topic")
     assert "KeysAlertsKey" in json.dumps(topic["Properties"]["KmsMasterKeyId"])
     pipeline_template.resource_count_is("AWS::SNS::Subscription", 0)
     pipeline = synth(tmp_path, notification_email="ops@example.com")
@@ -88,8 +83,8 @@ def test_alert_topic_is_encrypted_and_mails_when_configured(tmp_path, pipeline_t
 
 
 def test_failed_runs_send_a_readable_message(pipeline_template: Template) -> None:
-    state_machine_id, _ = _only(pipeline_template, "AWS::StepFunctions::StateMachine")
-    topic_id, _ = _only(pipeline_template, "AWS::SNS::Topic")
+    state_machine_id, _ = only(pipeline_template, "AWS::StepFunctions::StateMachine")
+    topic_id, _ = only(pipeline_template, "AWS::SNS::Topic")
     rules = [
         rule
         for rule in pipeline_template.find_resources("AWS::Events::Rule").values()
@@ -109,7 +104,7 @@ def test_failed_runs_send_a_readable_message(pipeline_template: Template) -> Non
 
 
 def test_alarms_on_failed_runs_and_undelivered_starts(pipeline_template: Template) -> None:
-    topic_id, _ = _only(pipeline_template, "AWS::SNS::Topic")
+    topic_id, _ = only(pipeline_template, "AWS::SNS::Topic")
     alarms = pipeline_template.find_resources("AWS::CloudWatch::Alarm")
     by_description = {alarm["Properties"]["AlarmDescription"]: alarm["Properties"] for alarm in alarms.values()}
     failed = by_description["A pipeline execution failed, timed out or was aborted"]

@@ -17,7 +17,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "postprocess-test")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "PersonalizeBatchPipeline")
+# No POWERTOOLS_METRICS_NAMESPACE: the handler's default namespace is checked against the dashboard's.
 
 BUCKET = "curated-test"
 RUN_PREFIX = "runs/r1/"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from lambda_src.postprocess.manifest import (
     TooManyErroredLines,
 )
 from lambda_src.postprocess.s3io import MIN_PART_SIZE, MultipartWriter, ObjectChunks
+from pipeline_contracts import metrics
 
 from .conftest import BUCKET, RUN_PREFIX, read_fixture
 
@@ -96,9 +94,15 @@ def test_process_file_writes_outputs_with_kms_and_returns_counts(aws: Any, lambd
     assert head["ServerSideEncryption"] == "aws:kms" and aws.kms_key_id in head["SSEKMSKeyId"]
     assert head["ContentType"].startswith("text/csv")
     # Custom metrics as CloudWatch EMF on stdout.
+    # Under the names, namespace and dimension the dashboard graphs (tests/test_contracts.py checks its side).
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert emf and emf[-1]["LinesProcessed"] == [4.0] and emf[-1]["ErroredLines"] == [1.0]
-    assert emf[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "PersonalizeBatchPipeline"
+    assert emf and {name: emf[-1][name] for name in metrics.POSTPROCESS_METRICS} == {
+        metrics.LINES_PROCESSED: [4.0],
+        metrics.ERRORED_LINES: [1.0],
+    }
+    (directive,) = emf[-1]["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == metrics.NAMESPACE
+    assert {m["Name"] for m in directive["Metrics"]} == set(metrics.POSTPROCESS_METRICS)
 
 
 def test_kms_key_from_environment_and_none_without(aws: Any, lambda_context: Any, monkeypatch: Any) -> None:
@@ -384,16 +388,3 @@ def test_other_failures(aws: Any, lambda_context: Any) -> None:
     with pytest.raises(InvalidEvent, match="input_users"):
         H.write_manifest(run_facts(results=results, input_users="many"), lambda_context)
     assert H.write_manifest(run_facts(results=results, input_users="4"), lambda_context)["input_users"] == 4
-
-
-# ----------------------------------------------------------------------------------------------
-# Packaging
-
-
-def test_imports_as_lambda_asset_root_package() -> None:
-    """The Lambda asset root is lambda_src/: the package must import as `postprocess.handler`."""
-    code = "import postprocess.handler as h; print(h.process_file.__module__, h.write_manifest.__name__)"
-    env = {**os.environ, "PYTHONPATH": ""}
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "lambda_src", env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["postprocess.handler", "write_manifest"]

@@ -14,7 +14,7 @@ from lambda_src.postprocess.manifest import InvalidEvent, MissingOutputFiles
 from .conftest import BUCKET, read_fixture
 from .test_handler import OUT, get, process, put
 
-KIND_FOLDERS = {"related_items": "related-items", "item_affinity": "segments", "item_attribute_affinity": "segments"}
+KIND_FOLDERS = {"related_items": "related-items/", "item_affinity": "segments/", "item_attribute_affinity": "segments/"}
 
 
 @pytest.mark.parametrize("kind", sorted(KIND_FOLDERS))
@@ -24,7 +24,7 @@ def test_process_file_writes_each_kind_to_its_folder(aws: Any, lambda_context: A
     result = process(aws, lambda_context, source, kind=kind, kms_key_id=aws.kms_key_id)
     name = source.removesuffix(".out")
     assert result["kind"] == kind
-    assert result["recommendations_key"] == f"runs/r1/{KIND_FOLDERS[kind]}/{name}.csv"
+    assert result["recommendations_key"] == f"runs/r1/{KIND_FOLDERS[kind]}{name}.csv"
     assert result["errors_key"] == f"runs/r1/errors/{name}.jsonl"
     csv_body = get(aws, result["recommendations_key"])
     assert csv_body == read_fixture(f"kind_{kind}.csv")

@@ -27,13 +27,13 @@ from constructs import Construct  # noqa: E402
 from stacks.config import PipelineConfig  # noqa: E402
 from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
+from stacks.personalize import solution_arn_parameter_name  # noqa: E402
 from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
+from tests.support.templates import logical_id_of  # noqa: E402
 
 REGION = "eu-west-1"
 PERSONALIZE = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
-DATASET_GROUP_ARN = f"{PERSONALIZE}:dataset-group/pbp-test"
 DATASET_ARN = f"{PERSONALIZE}:dataset/pbp-test/INTERACTIONS"
-SOLUTION_ARN = f"{PERSONALIZE}:solution/pbp-test-solution"
 GLUE_JOB_NAME = "pbp-test-transform"
 
 
@@ -54,19 +54,21 @@ def build_stack(
             stack, "PersonalizeRole", assumed_by=iam.ServicePrincipal("personalize.amazonaws.com")
         ),
         "dataset_arn": DATASET_ARN,
-        "solution_arn": SOLUTION_ARN,
-        "solution_name": SOLUTION_ARN.rsplit("/", 1)[1],
     }
     orchestration = PipelineStateMachine(
         stack,
         "Orchestration",
         config=config,
         logs_key=kms.Key(stack, "LogsKey"),
-        dataset_group_arn=DATASET_GROUP_ARN,
         post_process=post_process,
         **wiring,
     )
-    return stack, orchestration, wiring
+    # Not construct arguments: the parameter the state machine reads at run time, and the value it holds.
+    solution = {
+        "solution_arn_parameter": solution_arn_parameter_name(config),
+        "solution_arn": f"{PERSONALIZE}:solution/{config.resource_name('solution')}-0123abcd",
+    }
+    return stack, orchestration, {**wiring, **solution}
 
 
 def orchestration_inputs(stack: cdk.Stack, wiring: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +82,7 @@ def orchestration_inputs(stack: cdk.Stack, wiring: dict[str, Any]) -> dict[str, 
             "data_key_arn": wiring["data_key"].key_arn,
             "personalize_role_arn": wiring["personalize_role"].role_arn,
             "dataset_arn": wiring["dataset_arn"],
+            "solution_arn_parameter": wiring["solution_arn_parameter"],
             "solution_arn": wiring["solution_arn"],
             "glue_job_name": wiring["glue_job"].job_name,
         }.items()
@@ -132,10 +135,19 @@ class SynthesizedOrchestration:
 
     @contextlib.contextmanager
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
-        """The harness with this state machine created (under its real name) and the naming Lambda in-process."""
+        """The harness with this state machine created (under its real name), the naming Lambda in-process and
+        the solution ARN in its SSM parameter (as the data stack writes it)."""
         with OfflineStepFunctions(region=self.region, **harness_options) as aws:
             aws.lambdas.register(self.run_names_function, run_names_handler)
+            self.put_solution_arn(aws, self.expected("solution_arn"))
             yield aws, aws.create_state_machine(self.definition, name=self.state_machine_name)
+
+
+    def put_solution_arn(self, aws: OfflineStepFunctions, solution_arn: str) -> None:
+        """Points the solution parameter at `solution_arn`, as a deployment of the data stack would."""
+        aws.client("ssm").put_parameter(
+            Name=self.expected("solution_arn_parameter"), Value=solution_arn, Type="String", Overwrite=True
+        )
 
 
 PostProcess = Callable[[Construct], sfn.IChainable]
@@ -154,6 +166,6 @@ def synth_orchestration(
     result = {}
     for key, (stack, construct, wiring) in stacks.items():
         template = assembly.get_stack_by_name(stack.stack_name).template
-        logical_id = stack.resolve(stack.get_logical_id(construct.state_machine.node.default_child))
+        logical_id = logical_id_of(construct.state_machine)
         result[key] = SynthesizedOrchestration(configs[key], template, logical_id, orchestration_inputs(stack, wiring))
     return result

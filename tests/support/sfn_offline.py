@@ -36,9 +36,11 @@ import types
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Mapping
 from unittest import mock
 
+# First of the third-party imports: it refuses a moto other than the one whose internals are patched here.
+import tests.support.moto_pin  # noqa: F401  (imported for its check, see the line above)
 import boto3
 import botocore.session
 from botocore.awsrequest import AWSResponse
@@ -718,6 +720,10 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         """Script any call (e.g. stepfunctions ListExecutions): `handler(params)` returns the response as boto3
         would (API member names) or raises ServiceError. Takes precedence over the fakes and moto."""
         self._answers[(service, operation)] = handler
+
+    def client(self, service: str) -> Any:
+        """A client of moto's `service` for setting a test up (its calls are neither faked nor logged)."""
+        return _harness_session().client(service, region_name=self.region)
 
     def calls_to(self, service: str, *operations: str) -> list[Call]:
         return [c for c in self.calls if c.service == service and (not operations or c.operation in operations)]

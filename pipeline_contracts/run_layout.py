@@ -1,0 +1,52 @@
+"""Where one run's files live: the folders and marker files every side writes or reads.
+
+    <transformed bucket>/runs/<run id>/interactions/     the Glue job: Personalize import (CSV)
+                                      /batch-input/      the Glue job: batch inference input (JSON lines)
+                                      /quarantine/       the Glue job: rejected raw rows
+                                      /_summary.json     the Glue job: its counts
+    <curated bucket>/runs/<run id>/batch-output/         Personalize: <input file>.out per input file
+                                  /recommendations/      post-processing: user_id,rank,item_id,score
+                                  /errors/               post-processing: lines Personalize could not answer
+                                  /_manifest.json        post-processing: the run's manifest
+                                  /_SUCCESS              post-processing: written last, downstream triggers on it
+
+Folder names end with "/", file names do not. `run_prefix("{}")` is the prefix with a placeholder, for
+Step Functions' States.Format; `run_prefix("*")` the IAM pattern of every run. Standard library only: the
+same file ships in the Glue job's zip and the Lambda assets (see the package docstring).
+"""
+
+from __future__ import annotations
+
+RUNS_PREFIX = "runs/"
+
+# Transformed bucket (written by the Glue job, read by Personalize and post-processing).
+INTERACTIONS = "interactions/"
+BATCH_INPUT = "batch-input/"
+QUARANTINE = "quarantine/"
+SUMMARY = "_summary.json"
+
+# Curated bucket (written by Personalize and post-processing).
+BATCH_OUTPUT = "batch-output/"
+BATCH_OUTPUT_SUFFIX = ".out"  # Personalize names each output file <input file name>.out
+RECOMMENDATIONS = "recommendations/"
+ERRORS = "errors/"
+MANIFEST = "_manifest.json"
+SUCCESS = "_SUCCESS"
+
+TRANSFORMED_ENTRIES = (INTERACTIONS, BATCH_INPUT, QUARANTINE, SUMMARY)
+CURATED_ENTRIES = (BATCH_OUTPUT, RECOMMENDATIONS, ERRORS, MANIFEST, SUCCESS)
+
+
+def run_prefix(run_id: str) -> str:
+    """`runs/<run id>/`, the key prefix of one run in either bucket."""
+    return f"{RUNS_PREFIX}{run_id}/"
+
+
+def run_key(run_id: str, entry: str) -> str:
+    """The key (or key prefix, for a folder) of one entry of a run, e.g. runs/r1/batch-output/."""
+    return run_prefix(run_id) + entry
+
+
+def run_uri(bucket: str, run_id: str, entry: str) -> str:
+    """The S3 URI of one entry of a run, e.g. s3://curated/runs/r1/batch-output/."""
+    return f"s3://{bucket}/{run_key(run_id, entry)}"

@@ -1,0 +1,84 @@
+"""Code assets assembled by copying files on the synth machine (no Docker): a package plus the contracts it uses.
+
+A Lambda function's asset is its own package (`lambda_src/<package>/`) and the `pipeline_contracts` modules that
+package imports, nothing else; the Glue job's `--extra-py-files` zip is the transform module and the same
+contracts. `pipeline_contracts` is standard library only, so copying its files is all the packaging it needs.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import aws_cdk as cdk
+import jsii
+
+REPO = Path(__file__).resolve().parent.parent
+CONTRACTS_PACKAGE = "pipeline_contracts"
+# Never pulled: local bundling always succeeds, but CDK's BundlingOptions require an image.
+_UNUSED_IMAGE = cdk.DockerImage.from_registry("local-bundling-only")
+
+
+@jsii.implements(cdk.ILocalBundling)
+class _CopyFiles:
+    """Local bundling that copies `files` (path in the asset -> source file) into the output directory."""
+
+    def __init__(self, files: Mapping[str, Path]) -> None:
+        self._files = dict(files)
+
+    def try_bundle(self, output_dir: str, *_options: object) -> bool:
+        for relative, source in self._files.items():
+            target = Path(output_dir, relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        return True
+
+
+def copied_files(files: Mapping[str, Path]) -> cdk.BundlingOptions:
+    """Bundling options that build the asset from exactly `files` (path in the asset -> source file)."""
+    return cdk.BundlingOptions(image=_UNUSED_IMAGE, local=_CopyFiles(files))
+
+
+def package_files(package_dir: Path) -> dict[str, Path]:
+    """Every module of a package, under the package's name (e.g. postprocess/handler.py)."""
+    return {
+        f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}": path
+        for path in sorted(package_dir.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
+
+
+def with_contracts(files: Mapping[str, Path], *, also: Iterable[str] = ()) -> dict[str, Path]:
+    """`files` plus the `pipeline_contracts` modules they import, directly or through each other, and the
+    modules named in `also`."""
+    result = dict(files)
+    pending = list(files.values())
+    for module in also:
+        for relative in (f"{CONTRACTS_PACKAGE}/__init__.py", f"{CONTRACTS_PACKAGE}/{module}.py"):
+            result[relative] = REPO / relative
+    while pending:
+        for module in _contract_modules(pending.pop()):
+            for relative in (f"{CONTRACTS_PACKAGE}/__init__.py", f"{CONTRACTS_PACKAGE}/{module}.py"):
+                if relative not in result:
+                    result[relative] = REPO / relative
+                    pending.append(result[relative])
+    return result
+
+
+def _contract_modules(source: Path) -> Iterable[str]:
+    """The names of the `pipeline_contracts` modules a source file imports ("__init__" for the package)."""
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == CONTRACTS_PACKAGE:
+                module = parts[1] if len(parts) > 1 else "__init__"
+                if (REPO / CONTRACTS_PACKAGE / f"{module}.py").is_file():
+                    yield module

@@ -1,0 +1,32 @@
+"""The last stage: the run's summary as the execution's output."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.orchestration.stage import Stage
+
+JsonPath = sfn.JsonPath
+
+
+class RunSummary(Stage):
+    """Replaces the state data with the run's ids and ARNs (status SUCCEEDED) and ends the execution."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        summary = sfn.Pass(
+            self,
+            "Summarize run",
+            parameters={
+                "status": "SUCCEEDED",
+                "runId": JsonPath.string_at("$.run.id"),
+                "glueJobRunId": JsonPath.string_at("$.glue.JobRunId"),
+                "datasetImportJobArn": JsonPath.string_at("$.import.Arn"),
+                "solutionVersionArn": JsonPath.string_at("$.train.Arn"),
+                "batchInferenceJobArn": JsonPath.string_at("$.batch.Arn"),
+                "outputPrefix": JsonPath.string_at("$.run.batchOutputUri"),
+            },
+        )
+        summary.next(sfn.Succeed(self, "Run succeeded"))
+        self._set_flow(summary)

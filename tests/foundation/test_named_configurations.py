@@ -1,0 +1,87 @@
+"""`-c config=NAME`: config/NAME.json merged over cdk.json's context; an unknown name or key stops synth."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks import app_factory
+from stacks.app_factory import CONFIG_DIR, DEFAULT_CONFIGURATION, config_from_context, named_configurations
+from stacks.config import ConfigError, PipelineConfig
+from tests.conftest import CONFIGURATIONS
+from tests.support.cdk_app import CDK_CONTEXT
+
+
+def _config(context: dict[str, Any]) -> PipelineConfig:
+    return config_from_context(context.get)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty config/ folder in place of the repository's."""
+    monkeypatch.setattr(app_factory, "CONFIG_DIR", tmp_path)
+    return tmp_path
+
+
+def test_the_default_is_cdk_json_alone() -> None:
+    expected = PipelineConfig.from_mapping(CDK_CONTEXT)
+    assert _config(CDK_CONTEXT) == expected
+    assert _config({**CDK_CONTEXT, "config": DEFAULT_CONFIGURATION}) == expected
+
+
+def test_the_named_file_is_merged_over_the_context(config_dir: Path) -> None:
+    (config_dir / "prod.json").write_text(json.dumps({"environment": "prod", "notification_email": "ops@example.com"}))
+    config = _config({**CDK_CONTEXT, "config": "prod", "environment": "dev", "num_results": "50"})
+    assert (config.environment, config.notification_email) == ("prod", "ops@example.com")  # from the file
+    assert (config.num_results, config.prefix) == (50, "pbp")  # from the context, where the file is silent
+
+
+def test_an_unknown_name_stops_with_the_names_there_are(config_dir: Path) -> None:
+    (config_dir / "prod.json").write_text("{}")
+    with pytest.raises(ConfigError, match=r"'config' has value 'staging'; allowed: one of default, prod \("):
+        _config({**CDK_CONTEXT, "config": "staging"})
+
+
+def test_an_unknown_key_stops_with_the_keys_there_are(config_dir: Path) -> None:
+    (config_dir / "prod.json").write_text(json.dumps({"enviroment": "prod"}))
+    with pytest.raises(ConfigError, match=r"'enviroment' has value 'prod'; allowed: only configuration keys .*prefix"):
+        _config({**CDK_CONTEXT, "config": "prod"})
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ('{"num_results": 0}', r"'num_results' has value 0; allowed: a whole number"),
+        ("[]", r"'config' has value 'prod'; allowed: a name whose file prod.json holds a JSON object"),
+        ('{"environment": "prod",}', r"'config' has value 'prod'; allowed: a name whose file prod.json is JSON \(Expecting"),
+    ],
+)
+def test_a_bad_file_stops_with_the_usual_message(config_dir: Path, content: str, match: str) -> None:
+    (config_dir / "prod.json").write_text(content)
+    with pytest.raises(ConfigError, match=match):
+        _config({**CDK_CONTEXT, "config": "prod"})
+
+
+def test_the_tests_iterate_over_every_named_configuration() -> None:
+    assert CONFIGURATIONS == named_configurations()
+    assert CONFIGURATIONS[0] == DEFAULT_CONFIGURATION
+    assert set(CONFIGURATIONS[1:]) == {path.stem for path in CONFIG_DIR.glob("*.json")} >= {"full"}
+
+
+def test_each_configuration_names_its_own_stacks() -> None:
+    """Their templates are snapshotted side by side, under the stack names."""
+    names = [_config({**CDK_CONTEXT, "config": name}).resource_name("") for name in CONFIGURATIONS]
+    assert len(set(names)) == len(names)
+
+
+def test_full_switches_every_optional_capability_on() -> None:
+    full = json.loads((CONFIG_DIR / "full.json").read_text())
+    optional = [field.name for field in dataclasses.fields(PipelineConfig) if field.default is None]
+    assert [key for key in optional if full.get(key) in (None, "")] == []
+    config = _config({**CDK_CONTEXT, "config": "full"})
+    assert config.schedule_enabled and config.perform_auto_training
+    assert (config.training_mode, config.import_mode, config.data_removal_policy) == ("UPDATE", "INCREMENTAL", "DESTROY")

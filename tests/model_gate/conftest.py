@@ -1,0 +1,67 @@
+"""Fixtures of the model gate tests: moto DynamoDB for the accepted-version table, botocore Stubber
+for Personalize and Glue (moto implements neither GetSolutionMetrics nor a usable GetJobRun)."""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Iterator
+
+import pytest
+
+REGION = "us-east-1"
+TABLE = "accepted-versions-test"
+SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/pbp-dev-solution"
+
+
+def version_arn(version_id: str, solution: str = SOLUTION) -> str:
+    return f"{solution}/{version_id}"
+
+
+@pytest.fixture(autouse=True)
+def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region for every client the tests create; nothing reaches AWS."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def lambda_context() -> Any:
+    return types.SimpleNamespace(
+        function_name="model-gate",
+        memory_limit_in_mb=256,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:model-gate",
+        aws_request_id="req-1",
+    )
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """A moto DynamoDB client with the accepted-version table (the key schema the stack must create)."""
+    from moto import mock_aws
+
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+@pytest.fixture
+def store(dynamodb: Any) -> Any:
+    from lambda_src.model_gate.store import AcceptedVersionStore
+
+    return AcceptedVersionStore(dynamodb, TABLE)

@@ -1,0 +1,80 @@
+"""The solution ARN crosses from the data stack to the pipeline at run time, through one SSM parameter.
+
+A recipe or auto-training change replaces the solution (its name carries a settings hash). A value the pipeline
+stack took at deploy time (a weak cross-stack reference is resolved once, when that stack deploys) would keep
+the deleted solution's ARN until the pipeline stack is deployed again; the parameter cannot go stale.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from stacks.app_factory import PipelineApp
+from pipeline_contracts.stack_outputs import SOLUTION_ARN_PARAMETER_NAME as SOLUTION_ARN_PARAMETER_OUTPUT
+from tests.conftest import mask_asset_hashes, synth, templates_of
+
+PARAMETER = "/pbp/dev/personalize/solution-arn"
+
+
+def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def test_the_data_stack_keeps_the_solution_arn_in_the_parameter(data_template) -> None:
+    template = data_template.to_json()
+    (solution_id,) = _of_type(template, "Custom::PersonalizeSolution")
+    (parameter,) = _of_type(template, "AWS::SSM::Parameter").values()
+    assert parameter["Properties"]["Name"] == PARAMETER
+    assert parameter["Properties"]["Type"] == "String"
+    assert parameter["Properties"]["Value"] == {"Fn::GetAtt": [solution_id, "solutionArn"]}
+
+
+def test_both_stacks_name_the_parameter_in_an_output(default_app: PipelineApp, default_templates) -> None:
+    for stack in default_app.stacks:
+        outputs = default_templates[stack.stack_name].to_json()["Outputs"]
+        assert outputs[SOLUTION_ARN_PARAMETER_OUTPUT]["Value"] == PARAMETER, stack.stack_name
+
+
+def test_no_cross_stack_reference_reaches_the_solution(data_template, pipeline_template) -> None:
+    """Every value the pipeline stack takes from the data stack is one that a settings change does not replace."""
+    data = data_template.to_json()
+    solutions = set(_of_type(data, "Custom::PersonalizeSolution"))
+    referenced = set(_stack_output_names(pipeline_template.to_json()))
+    assert referenced, "the pipeline stack takes buckets, keys and roles from the data stack"
+    for output in referenced:
+        value = json.dumps(data["Outputs"][output]["Value"])
+        assert not any(solution in value for solution in solutions), output
+
+
+def test_a_settings_change_leaves_the_pipeline_template_unchanged(
+    tmp_path: Path, default_app: PipelineApp, default_templates
+) -> None:
+    """So deploying only the data stack after such a change is enough: the next run reads the new solution."""
+    changed = synth(tmp_path, recipe="aws-user-personalization-v2", perform_auto_training=True)
+    data_name, pipeline_name = default_app.data_stack.stack_name, default_app.pipeline_stack.stack_name
+    templates = templates_of(changed)
+    before, after = (mask_asset_hashes(t[pipeline_name].to_json()) for t in (default_templates, templates))
+    assert after == before
+    # ...while the data stack does replace the solution (another name).
+    names = [_solution_name(t[data_name].to_json()) for t in (default_templates, templates)]
+    assert names[0] != names[1]
+
+
+def _stack_output_names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [name for item in value for name in _stack_output_names(item)]
+    if not isinstance(value, dict):
+        return []
+    if "Fn::GetStackOutput" in value:
+        return [value["Fn::GetStackOutput"]["OutputName"]]
+    return [name for item in value.values() for name in _stack_output_names(item)]
+
+
+def _solution_name(template: dict[str, Any]) -> str:
+    (solution,) = _of_type(template, "Custom::PersonalizeSolution").values()
+    call = solution["Properties"]["Create"]
+    if isinstance(call, dict):  # Fn::Join around the dataset group ARN: keep the literal parts
+        call = "".join(part if isinstance(part, str) else "<token>" for part in call["Fn::Join"][1])
+    return json.loads(call)["parameters"]["name"]

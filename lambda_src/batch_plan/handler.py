@@ -1,6 +1,6 @@
 """Lambda handlers of batch-job planning (thin: the decisions are in `planning`).
 
-Handler strings (asset root `lambda_src/`, which must also hold `run_names/`):
+Handler strings (the function's asset: this package plus the `pipeline_contracts` modules it imports):
 `batch_plan.handler.plan_batch_jobs`, `batch_plan.handler.place_job_input`.
 Runtime: Python 3.13 with the AWS-managed Powertools layer; boto3 otherwise.
 
@@ -46,13 +46,10 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
+from pipeline_contracts.job_names import is_personalize_name, part_job_name
+
 from .planning import BATCH_INPUT_FOLDER, BATCH_OUTPUT_FOLDER, JOB_INPUT_FOLDER, PlanError, files_from_listing
 from .planning import plan_batch_jobs as plan
-
-try:  # imported as lambda_src.batch_plan (tests, tools)
-    from ..run_names.naming import is_personalize_name, part_job_name
-except ImportError:  # imported as batch_plan: the Lambda asset root is lambda_src/
-    from run_names.naming import is_personalize_name, part_job_name  # type: ignore[no-redef]
 
 __all__ = ["plan_batch_jobs", "place_job_input", "InvalidEvent", "PlanError"]
 

@@ -1,6 +1,7 @@
 """Split one solution's batch input across the fewest Personalize batch jobs within their limits.
 
-Pure (standard library only): the handler lists S3 and writes the plan; everything decided is here.
+Pure (standard library and the run layout contract): the handler lists S3 and writes the plan;
+everything decided is here.
 
 Limits (Amazon Personalize quotas, per job): at most 1 GB of input, at most 1000 input files, at
 most 50 million records per file; the API reference adds that "the operation can handle up to 50
@@ -55,6 +56,8 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Mapping
 
+from pipeline_contracts import run_layout
+
 __all__ = [
     "BATCH_INPUT_FOLDER",
     "BATCH_OUTPUT_FOLDER",
@@ -68,13 +71,14 @@ __all__ = [
     "plan_batch_jobs",
 ]
 
-# Run layout (to be taken from pipeline_contracts.run_layout when that exists).
-BATCH_INPUT_FOLDER = "batch-input/"
+BATCH_INPUT_FOLDER = run_layout.BATCH_INPUT
+BATCH_OUTPUT_FOLDER = run_layout.BATCH_OUTPUT
+OUT_SUFFIX = run_layout.BATCH_OUTPUT_SUFFIX
+# Not in the run layout contract yet (nothing else reads them): the split jobs' inputs and plans,
+# in the transformed bucket beside batch-input/.
 JOB_INPUT_FOLDER = "batch-jobs/"
-BATCH_OUTPUT_FOLDER = "batch-output/"
 PLAN_NAME = "_plan.json"
 JOBS_NAME = "_jobs.json"
-OUT_SUFFIX = ".out"
 
 MIN_RECORD_BYTES = len('{"userId":"x"}')
 INLINE_JOBS_MAX_BYTES = 64 * 1024
@@ -366,15 +370,9 @@ def plan_batch_jobs(
 
     quota = DEFAULT_QUOTAS[job_type] if quota is None else quota
     free = (quota - max(0, in_progress)) // max(1, solutions_sharing_quota)
+    # (Positional: the names are the fields' own.)
     return BatchPlan(
-        solution=solution,
-        job_type=job_type,
-        input_bucket=input_bucket,
-        output_bucket=output_bucket,
-        source_prefix=source_prefix,
-        jobs_prefix=jobs_prefix,
-        output_prefix=output_prefix,
-        jobs=jobs,
+        solution, job_type, input_bucket, output_bucket, source_prefix, jobs_prefix, output_prefix, jobs,
         max_concurrency=max(1, min(free, len(jobs))),
         records_known=all(f.records is not None for f in files),
         limits=limits,

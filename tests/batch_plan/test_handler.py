@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,8 +136,17 @@ def test_bad_place_events(s3: Any, lambda_context: Any) -> None:
             H.place_job_input({"input_bucket": INPUT_BUCKET, "plan_key": state["plan_key"], "part": 1, **bad}, lambda_context)
 
 
-def test_imports_as_lambda_asset_root_package() -> None:
-    """The Lambda asset root is lambda_src/: `batch_plan.handler` with `run_names` beside it."""
-    code = "import batch_plan.handler as h; print(h.plan_batch_jobs.__module__, h.part_job_name.__module__)"
-    out = subprocess.check_output([sys.executable, "-c", code], cwd=ROOT / "lambda_src", env={**os.environ, "PYTHONPATH": ""}, text=True, timeout=60)
-    assert out.split() == ["batch_plan.handler", "run_names.naming"]
+def test_its_lambda_asset_is_the_package_and_its_contracts(tmp_path: Path) -> None:
+    """Built as the stacks build every function's asset (its package plus the contracts it imports),
+    the handler imports in an isolated interpreter with that directory alone."""
+    from stacks.bundling import package_files, with_contracts
+
+    files = with_contracts(package_files(ROOT / "lambda_src" / "batch_plan"))
+    assert {name.split("/")[0] for name in files} == {"batch_plan", "pipeline_contracts"}
+    assert {"pipeline_contracts/job_names.py", "pipeline_contracts/run_layout.py"} <= set(files)
+    for name, source in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(source.read_bytes())
+    code = "import sys; sys.path.insert(0, '.'); import batch_plan.handler as h; print(h.plan_batch_jobs.__module__, h.part_job_name.__module__)"
+    out = subprocess.check_output([sys.executable, "-I", "-B", "-c", code], cwd=tmp_path, text=True, timeout=60)
+    assert out.split() == ["batch_plan.handler", "pipeline_contracts.job_names"]

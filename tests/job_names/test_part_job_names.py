@@ -1,4 +1,5 @@
-"""Batch job names per solution and part: valid, at most 63 characters, distinct, prefix kept."""
+"""The job-name contract: per-solution, per-part batch job names valid, at most 63 characters,
+distinct, with the IAM prefix kept; `run_names` (Lambda "Prepare run") unchanged and using it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import string
 
 import pytest
 
-from lambda_src.run_names.naming import PERSONALIZE_NAME_MAX, is_personalize_name, part_job_name, run_names
+from lambda_src.run_names import naming
+from lambda_src.run_names.naming import run_names
+from pipeline_contracts.job_names import PERSONALIZE_NAME_MAX, is_personalize_name, part_job_name
 
 PERSONALIZE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-_]*$")
 SM_ARN = "arn:aws:states:eu-west-1:123456789012:execution:pbp-dev-batch-pipeline:"
@@ -32,6 +35,7 @@ def _bases(rnd: random.Random) -> list[tuple[str, str]]:
 
 
 def test_short_names_are_plain_and_unchanged_run_names_stay_pinned() -> None:
+    assert (naming.part_job_name, naming.PERSONALIZE_NAME_MAX) == (part_job_name, 63)
     assert part_job_name("pbp-dev-batch-weekly-bd33207aa0", "movies", 1) == "pbp-dev-batch-weekly-bd33207aa0-movies-0001"
     assert run_names("weekly", SM_ARN + "weekly", "2026-01-04T03:00:00.000Z", {"b": "pbp-dev-batch"})["b"] == "pbp-dev-batch-weekly-bd33207aa0"
 

@@ -188,3 +188,12 @@ def test_a_segment_line_far_longer_than_a_chunk() -> None:
     assert 300_000 not in F._ENGINES["item_affinity"].templates_nosc
     # With the user-recommendations limit the same line is malformed (cut), as before.
     assert run_chunks(data, 64 * 1024, kind="item_affinity", max_line_bytes=F.DEFAULT_MAX_LINE_BYTES // 2)[2].malformed_lines == 1
+
+
+def test_kind_folders_end_with_a_slash_and_user_recommendations_keep_the_run_layouts() -> None:
+    from pipeline_contracts import run_layout
+
+    assert F.OUTPUT_KINDS["user_recommendations"].folder == run_layout.RECOMMENDATIONS
+    folders = {kind.folder for kind in F.OUTPUT_KINDS.values()}
+    assert folders == {"recommendations/", "related-items/", "segments/"}
+    assert not folders & {run_layout.ERRORS, run_layout.BATCH_OUTPUT}

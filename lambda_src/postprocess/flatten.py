@@ -2,7 +2,8 @@
 
 Pure and streaming: input is consumed block by block, output is written block by block, so
 memory stays constant whatever the file size (bounded by the block size, ~1 MiB of input, and by
-`max_line_bytes` for a single pathological line). Standard library only.
+`max_line_bytes` for a single pathological line). Standard library (and the run layout
+contract, for the output folders) only.
 
 Input (one JSON object per line, as Personalize writes it)::
 
@@ -71,6 +72,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Literal, Protocol, get_args
 
+from pipeline_contracts import run_layout
+
 __all__ = [
     "HEADER",
     "OUTPUT_KINDS",
@@ -107,7 +110,7 @@ class OutputKind:
     users without scores. `error_field`: the fast layout ends with `"error": null` (batch inference
     writes it; the documented segment output has no such field: a line that has one takes the
     json path, which reads it the same way). `folder`: where its CSVs go in the run (ends with
-    "/"; user recommendations' is the run layout's `recommendations/`)."""
+    "/"; user recommendations' is the run layout's; the others are not in the layout contract yet)."""
 
     name: OutputKindName
     header: bytes
@@ -116,7 +119,7 @@ class OutputKind:
     key_in_input: bool = True
     scored: bool = True
     error_field: bool = True
-    folder: str = "recommendations/"
+    folder: str = run_layout.RECOMMENDATIONS
     job_type: Literal["batch_inference", "batch_segment"] = "batch_inference"
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 

@@ -8,7 +8,8 @@ one-line error) when the retries are used up.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import boto3
 from botocore import xform_name
@@ -142,7 +143,7 @@ class Gateway:
             kwargs["nextToken"] = token
         return found[:limit]
 
-    def history_reader(self, execution_arn: str) -> "HistoryReader":
+    def history_reader(self, execution_arn: str) -> HistoryReader:
         handlers = {
             "ExecutionDoesNotExist": lambda exc: CliError(f"no such execution: {execution_arn}", ExitCode.USAGE),
         }

@@ -12,6 +12,7 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 | stage            | state names starting with                                             |
 |------------------|-----------------------------------------------------------------------|
 | overlap guard    | `List running`, `Other runs`, `Find oldest`, `Oldest running`, `Skip` |
+| prepare run      | `Prepare run` (run names, the solution ARN read from SSM)             |
 | Glue ETL         | `Transform`                                                           |
 | dataset import   | `Import`                                                              |
 | training         | `Training`                                                            |
@@ -20,8 +21,8 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 
 The prefixes are those of the state names of `stacks/orchestration.py` (`List running executions`,
 `Transform (Glue)`, `Import: create job`, ...), and each names at least one state of the synthesized
-definition (tests/cli/test_stages.py checks both against it); `Prepare run` and `Summarize run` are
-listed under their own names.
+definition (tests/cli/test_stages.py checks both against it); `Summarize run` is listed under its
+own name.
 
 A stage's duration runs from the first entry of any of its states to the last exit (so a polling
 loop of Wait/Task/Choice states is one stage). An unmapped `Succeed` state (the end marker) is
@@ -64,6 +65,7 @@ class StageDef:
 
 STAGES: tuple[StageDef, ...] = (
     StageDef("guard", "overlap guard", ("List running", "Other runs", "Find oldest", "Oldest running", "Skip")),
+    StageDef("prepare", "prepare run", ("Prepare run",)),
     StageDef("etl", "Glue ETL", ("Transform",)),
     StageDef("import", "dataset import", ("Import",)),
     StageDef("training", "training", ("Training",)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import shutil
 from pathlib import Path
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import aws_cdk as cdk
 import jsii

@@ -13,11 +13,12 @@ validation that never reports an error. It runs on every synth (tests synthesize
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import aws_cdk as cdk
 import jsii
-from constructs import IConstruct, IValidation
+from constructs import IValidation
 
 
 def referenced_logical_ids(value: Any) -> set[str]:

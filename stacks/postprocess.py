@@ -135,7 +135,7 @@ class RunPostProcessing(Construct):
                     "one bucket, for the actions this step needs.",
                 )
 
-    def stage(self, scope: Construct) -> "PostProcessingStage":
+    def stage(self, scope: Construct) -> PostProcessingStage:
         """The post-processing stage of the state machine (pass this method as its `post_process`)."""
         return PostProcessingStage(
             scope,

@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 __all__ = [
     "InvalidPriceTable",
@@ -131,7 +132,7 @@ class PriceTable:
             raise InvalidPriceTable("invalid price table: " + "; ".join(problems))
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "PriceTable":
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> PriceTable:
         """From configuration (snake_case keys as above); absent keys take the defaults."""
         data = dict(data or {})
         known = {f.name for f in fields(cls)}

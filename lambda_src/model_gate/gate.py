@@ -49,7 +49,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 __all__ = [
     "ModelGateError",
@@ -155,7 +156,7 @@ class GateRule:
     }
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "GateRule":
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> GateRule:
         """From the state machine's camelCase `rule` object; absent keys take the defaults."""
         data = data or {}
         if not isinstance(data, Mapping):

@@ -48,7 +48,8 @@ account (run accounting, for the manifest and the notice)
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import boto3
 from aws_lambda_powertools import Logger

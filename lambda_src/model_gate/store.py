@@ -32,8 +32,9 @@ redrive), with the run id breaking an exact tie; this is the run that trained on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import datetime, UTC
+from typing import Any
+from collections.abc import Mapping
 
 from botocore.exceptions import ClientError
 
@@ -64,7 +65,7 @@ def normalize_timestamp(value: str | datetime) -> str:
             raise ValueError(f"{value!r} is not an ISO 8601 timestamp") from None
     if value.tzinfo is None:
         raise ValueError(f"{value.isoformat()!r} has no time zone")
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class AcceptedVersionStore:
         solution_arn = solution_arn_of(solution_version_arn)
         started = normalize_timestamp(run_started_at)
         order = f"{started}#{run_id}"
-        accepted_at = normalize_timestamp(now or datetime.now(timezone.utc))
+        accepted_at = normalize_timestamp(now or datetime.now(UTC))
         attributes = {
             "pk": {"S": solution_arn},
             "solutionVersionArn": {"S": solution_version_arn},

@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
@@ -47,7 +48,7 @@ class JobBounds:
     job_max_wait_hours: int
 
     @classmethod
-    def of(cls, config: PipelineConfig) -> "JobBounds":
+    def of(cls, config: PipelineConfig) -> JobBounds:
         return cls(
             poll_seconds=config.status_poll_seconds,
             busy_retry_seconds=config.busy_retry_seconds,

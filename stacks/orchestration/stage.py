@@ -9,7 +9,8 @@ the Choice is built when the stage is chained.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Union
+from collections.abc import Sequence
 
 import jsii
 from aws_cdk import aws_stepfunctions as sfn

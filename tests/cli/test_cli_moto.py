@@ -42,7 +42,7 @@ def test_start_wait_succeeds_and_shows_every_stage(deploy: Callable[..., Deploye
     out = result.out
     assert "execution: arn:aws:states:us-east-1:123456789012:execution:pbp-dev-pipeline:run-ok" in out
     assert "console:   https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/" in out
-    for label in ALL_STAGE_LABELS + ["Prepare run", "NotifyOps", "Summarize run"]:
+    for label in ALL_STAGE_LABELS + ["NotifyOps", "Summarize run"]:
         assert f"{label} done after" in out, label
     assert "Run succeeded" not in out  # the end marker is not a stage
     assert out.index("Glue ETL done") < out.index("dataset import done") < out.index("post-processing done")
@@ -180,7 +180,7 @@ def test_status_latest_by_name_and_json(deploy: Callable[..., Deployed], run: Ca
     assert doc["error"] == "BatchInferenceFailed"
     assert [(s["stage"], s["status"]) for s in doc["stages"]] == [
         ("guard", "done"),
-        ("Prepare run", "done"),
+        ("prepare", "done"),
         ("etl", "done"),
         ("import", "done"),
         ("training", "done"),

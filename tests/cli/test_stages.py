@@ -209,6 +209,7 @@ def test_skipped_run_is_reported_as_skipped() -> None:
     assert skip_reason(tl.output) == "run-7 is still running"
     assert [(s.key, s.status) for s in tl.stages] == [
         ("guard", StageStatus.DONE),
+        ("prepare", StageStatus.NOT_RUN),
         ("etl", StageStatus.NOT_RUN),
         ("import", StageStatus.NOT_RUN),
         ("training", StageStatus.NOT_RUN),
@@ -270,7 +271,7 @@ def test_redriven_execution_runs_again_from_the_failed_state() -> None:
 def test_no_events_yet_lists_every_stage_as_pending() -> None:
     tl = build_timeline([], {"status": "RUNNING", "startDate": T0})
     assert tl.started == T0 and tl.current_state is None
-    assert [s.status for s in tl.stages] == [StageStatus.PENDING] * 6
+    assert [s.status for s in tl.stages] == [StageStatus.PENDING] * len(STAGES)
 
 
 @pytest.mark.parametrize(
@@ -284,7 +285,8 @@ def test_no_events_yet_lists_every_stage_as_pending() -> None:
         ("Batch inference: job status?", "batch"),
         ("PostProcessFlatten", "postprocess"),
         ("Post-processing failed", "postprocess"),
-        ("Prepare run", None),
+        ("Prepare run", "prepare"),
+        ("Prepare run: read solution ARN", "prepare"),
         ("NotifyOps", None),
         ("Succeed", None),
     ],
@@ -314,7 +316,7 @@ def test_is_skipped(output: str | None, skipped: bool) -> None:
 
 
 # The real definition: the stage table is checked against the states the pipeline stack synthesizes.
-STANDALONE_STATES = {"Prepare run", "Summarize run", "Run succeeded"}
+STANDALONE_STATES = {"Summarize run", "Run succeeded"}
 """States that belong to no stage on purpose: listed under their own name (the Succeed state not at all)."""
 
 
@@ -389,7 +391,7 @@ def test_a_caught_glue_failure_fails_the_etl_stage() -> None:
     assert tl.failed_state == "Transform failed"
     assert [(s.key, s.status) for s in tl.stages][:3] == [
         ("guard", StageStatus.DONE),
-        ("Prepare run", StageStatus.DONE),
+        ("prepare", StageStatus.DONE),
         ("etl", StageStatus.FAILED),
     ]
     assert by_key(tl)["etl"].states == ("Transform (Glue)", "Transform failed")

@@ -13,19 +13,16 @@ from typing import Any
 
 from stacks.app_factory import PipelineApp
 from pipeline_contracts.stack_outputs import SOLUTION_ARN_PARAMETER_NAME as SOLUTION_ARN_PARAMETER_OUTPUT
-from tests.conftest import mask_asset_hashes, synth, templates_of
+from tests.support.cdk_app import mask_asset_hashes, synth, templates_of
+from tests.support.templates import resources
 
 PARAMETER = "/pbp/dev/personalize/solution-arn"
 
 
-def _of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
-
-
 def test_the_data_stack_keeps_the_solution_arn_in_the_parameter(data_template) -> None:
     template = data_template.to_json()
-    (solution_id,) = _of_type(template, "Custom::PersonalizeSolution")
-    (parameter,) = _of_type(template, "AWS::SSM::Parameter").values()
+    (solution_id,) = resources(template, "Custom::PersonalizeSolution")
+    (parameter,) = resources(template, "AWS::SSM::Parameter").values()
     assert parameter["Properties"]["Name"] == PARAMETER
     assert parameter["Properties"]["Type"] == "String"
     assert parameter["Properties"]["Value"] == {"Fn::GetAtt": [solution_id, "solutionArn"]}
@@ -40,7 +37,7 @@ def test_both_stacks_name_the_parameter_in_an_output(default_app: PipelineApp, d
 def test_no_cross_stack_reference_reaches_the_solution(data_template, pipeline_template) -> None:
     """Every value the pipeline stack takes from the data stack is one that a settings change does not replace."""
     data = data_template.to_json()
-    solutions = set(_of_type(data, "Custom::PersonalizeSolution"))
+    solutions = set(resources(data, "Custom::PersonalizeSolution"))
     referenced = set(_stack_output_names(pipeline_template.to_json()))
     assert referenced, "the pipeline stack takes buckets, keys and roles from the data stack"
     for output in referenced:
@@ -73,7 +70,7 @@ def _stack_output_names(value: Any) -> list[str]:
 
 
 def _solution_name(template: dict[str, Any]) -> str:
-    (solution,) = _of_type(template, "Custom::PersonalizeSolution").values()
+    (solution,) = resources(template, "Custom::PersonalizeSolution").values()
     call = solution["Properties"]["Create"]
     if isinstance(call, dict):  # Fn::Join around the dataset group ARN: keep the literal parts
         call = "".join(part if isinstance(part, str) else "<token>" for part in call["Fn::Join"][1])

@@ -115,9 +115,9 @@ def generate_kind(path: Path, kind: str, lines: int, per_line: int = 25, seed: i
             key = f"{rnd.randrange(10**9):09d}-{n}"
             if not spec.key_in_input:
                 query = f'ITEMS.genres = "{SEGMENT_GENRES[n % 5]}" AND ITEMS.id = "{key}"'
-                head = '{"%s": %s' % (key_field, json.dumps(query))
+                head = f'{{"{key_field}": {json.dumps(query)}'
             else:
-                head = '{"input": {"%s": "%s"}' % (key_field, key)
+                head = f'{{"input": {{"{key_field}": "{key}"}}'
             if n % 997 == 500:
                 out.write(head + ', "error": "not found"}\n')
             else:

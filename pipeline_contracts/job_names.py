@@ -1,4 +1,4 @@
-"""Personalize job names: what every side that creates, names or authorises a job agrees on.
+r"""Personalize job names: what every side that creates, names or authorises a job agrees on.
 
 Personalize names are 1-63 characters matching `^[a-zA-Z0-9][a-zA-Z0-9\-_]*` and unique per account and
 region. The run's job names come from `run_names` (Lambda "Prepare run": `<prefix>-<env>-<step>-<execution

@@ -40,7 +40,8 @@ import functools
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
+from collections.abc import Callable, Iterator, Mapping
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -66,7 +67,8 @@ class InvalidEvent(ValueError):
 def s3_client() -> Any:
     global _S3
     if _S3 is None:
-        _S3 = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=COPY_THREADS + 2))
+        config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=COPY_THREADS + 2)
+        _S3 = boto3.client("s3", config=config)
     return _S3
 
 
@@ -112,7 +114,9 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run_prefix = _folder(_text(event, "run_prefix"))
     solution = _text(event, "solution")
     if not is_personalize_name(solution):  # it names S3 folders and jobs
-        raise InvalidEvent(f"solution {solution!r} is not a Personalize name (1-63 of A-Z a-z 0-9 - _, not starting with - or _)")
+        raise InvalidEvent(
+            f"solution {solution!r} is not a Personalize name (1-63 of A-Z a-z 0-9 - _, not starting with - or _)"
+        )
     source_prefix = _folder(event.get("source_prefix") or f"{run_prefix}{BATCH_INPUT_FOLDER}{solution}/")
     job_type = event.get("job_type", "batch_inference")
     if job_type not in ("batch_inference", "batch_segment"):
@@ -176,7 +180,8 @@ def place_job_input(event: dict[str, Any], context: Any) -> dict[str, Any]:
         wanted = {c["target"] for c in copies}
         strays = [key for key, _ in _objects(bucket, prefix) if key not in wanted]
         for start in range(0, len(strays), 1000):  # DeleteObjects takes 1000 keys at most
-            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in strays[start : start + 1000]], "Quiet": True})
+            batch = [{"Key": key} for key in strays[start : start + 1000]]
+            client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
         removed = len(strays)
         sse = _encryption(event)
 

@@ -54,7 +54,8 @@ import json
 import math
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal, Mapping
+from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping
 
 from pipeline_contracts import run_layout
 
@@ -155,7 +156,7 @@ class BatchPlan:
         prefix = self._part_prefix(self.jobs_prefix, job)
         names = _copy_names([f.key for f in job.files])
         return f"s3://{self.input_bucket}/{prefix}", [
-            {"source": f.key, "target": prefix + name} for f, name in zip(job.files, names)
+            {"source": f.key, "target": prefix + name} for f, name in zip(job.files, names, strict=True)
         ]
 
     def job_output(self, job: Job) -> str:
@@ -355,7 +356,9 @@ def plan_batch_jobs(
     if len(set(keys)) != len(keys):
         raise PlanError(f"input file listed twice for solution {solution}")
     if jobs_prefix.startswith(source_prefix):
-        raise PlanError(f"job prefix {jobs_prefix} is inside the input prefix {source_prefix}: copies would be read as input")
+        raise PlanError(
+            f"job prefix {jobs_prefix} is inside the input prefix {source_prefix}: copies would be read as input"
+        )
     bounds = {f.key: _check_file(f, limits, records_per_file_max) for f in files}
 
     ordered = sorted(files, key=lambda f: (-f.size, f.key))

@@ -130,6 +130,8 @@ class OutputKind:
         return {name: obj.get(name) for name in self.key_fields}
 
 
+_SEGMENT = {"scored": False, "error_field": False, "folder": "segments/", "job_type": "batch_segment",
+            "max_line_bytes": SEGMENT_MAX_LINE_BYTES}
 OUTPUT_KINDS: dict[str, OutputKind] = {
     kind.name: kind
     for kind in (
@@ -138,12 +140,10 @@ OUTPUT_KINDS: dict[str, OutputKind] = {
         OutputKind("user_recommendations", HEADER, ("userId", "itemId"), "recommendedItems"),
         OutputKind("related_items", b"item_id,rank,related_item_id,score\n", ("itemId",), "recommendedItems",
                    folder="related-items/"),
-        OutputKind("item_affinity", b"item_id,rank,user_id\n", ("itemId",), "recommendedUsers", scored=False,
-                   error_field=False, folder="segments/", job_type="batch_segment", max_line_bytes=SEGMENT_MAX_LINE_BYTES),
+        OutputKind("item_affinity", b"item_id,rank,user_id\n", ("itemId",), "recommendedUsers", **_SEGMENT),
         # The key is the query itself (`ITEMS.genres = "Comedy"`), CSV-quoted: it usually holds quotes.
-        OutputKind("item_attribute_affinity", b"item_attributes,rank,user_id\n", ("itemAttributes",), "recommendedUsers",
-                   key_in_input=False, scored=False, error_field=False, folder="segments/", job_type="batch_segment",
-                   max_line_bytes=SEGMENT_MAX_LINE_BYTES),
+        OutputKind("item_attribute_affinity", b"item_attributes,rank,user_id\n", ("itemAttributes",),
+                   "recommendedUsers", key_in_input=False, **_SEGMENT),
     )
 }
 assert set(OUTPUT_KINDS) == set(get_args(OutputKindName))
@@ -164,7 +164,8 @@ def output_kind(name: str | None) -> OutputKind:
         return OUTPUT_KINDS["user_recommendations"]
     kind = OUTPUT_KINDS.get(RECIPE_KINDS.get(name, name))
     if kind is None:
-        raise ValueError(f"unknown output kind {name!r}; allowed: {', '.join(OUTPUT_KINDS)} or a recipe: {', '.join(RECIPE_KINDS)}")
+        allowed = f"{', '.join(OUTPUT_KINDS)} or a recipe: {', '.join(RECIPE_KINDS)}"
+        raise ValueError(f"unknown output kind {name!r}; allowed: {allowed}")
     return kind
 RAW_EXCERPT_BYTES = 64 * 1024
 """How much of a malformed line goes into the errors output."""
@@ -711,7 +712,12 @@ def _run_block(
 
 
 def _run(
-    blocks: Iterable[tuple[bytes, int]], rec_out: Writer, err_out: Writer, fast: bool, max_line_bytes: int, engine: _Engine
+    blocks: Iterable[tuple[bytes, int]],
+    rec_out: Writer,
+    err_out: Writer,
+    fast: bool,
+    max_line_bytes: int,
+    engine: _Engine,
 ) -> FlattenCounts:
     total = FlattenCounts()
     rec_out.write(engine.kind.header)

@@ -311,6 +311,16 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
+def _planned_out_keys(client: Any, plans: Any) -> Iterator[str]:
+    """The `.out` keys that batch_plan's plans (`[{bucket, key}]` of `_plan.json`) expect."""
+    if not isinstance(plans, list):
+        raise InvalidEvent("plans must be a list of {bucket, key} of batch_plan's _plan.json")
+    for ref in plans:
+        plan_object = client.get_object(Bucket=_required_str(ref, "bucket"), Key=_required_str(ref, "key"))
+        document = json.loads(plan_object["Body"].read())
+        yield from (key for job in document.get("jobs", ()) for key in job.get("expected_outputs", ()))
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -340,12 +350,7 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
             relative = key[len(in_prefix) :]
             if relative and not relative.endswith("/") and not relative.rsplit("/", 1)[-1].startswith(("_", ".")):
                 expected_keys.append(f"{run_prefix}{BATCH_OUTPUT}{relative}{OUT_SUFFIX}")
-    plans = event.get("plans") or []
-    if not isinstance(plans, list):
-        raise InvalidEvent("plans must be a list of {bucket, key} of batch_plan's _plan.json")
-    for ref in plans:
-        document = json.loads(client.get_object(Bucket=_required_str(ref, "bucket"), Key=_required_str(ref, "key"))["Body"].read())
-        expected_keys.extend(key for job in document.get("jobs", ()) for key in job.get("expected_outputs", ()))
+    expected_keys.extend(_planned_out_keys(client, event.get("plans") or []))
     expected_files = event.get("expected_output_files")
     max_error_ratio = event.get("max_error_ratio")
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/postprocess.py                      # 1M lines, handler on 200k
     .venv/bin/python benchmarks/postprocess.py --lines 200000 --handler-lines 50000
+    .venv/bin/python benchmarks/postprocess.py --kinds-only --kind-lines 300000   # per output kind
 
 Generates a realistic `.out` file (25 items per line, Personalize-like scores including some in
 exponent notation, ~0.1% errored lines, a few malformed ones), then runs each scenario in its own
@@ -15,6 +16,11 @@ child process so its peak RSS (VmHWM) is its own:
             handler's own overhead and peak RSS;
 - handler:  `process_file` against moto's in-process S3 (upper bound of the S3 overhead: moto
             itself burns CPU parsing requests and storing parts, which real S3 does not).
+
+- kinds:    `flatten_chunks` per output kind (user recommendations, related items, item affinity,
+            item-attribute affinity) over files of the same shape (same ids, 25 per line, 0.1%
+            errored lines; related items with scores, the slower layout; segments without, as
+            Personalize writes them), plus segments of 1,000 users per line; lines/s and CSV rows/s.
 
 Throughput is reported on CPU time of the process (robust when other work shares the machine)
 and on wall time. Finishes with the 15-minute capacity estimate for a 1769 MB (1 vCPU) Lambda.
@@ -82,6 +88,43 @@ def generate(path: Path, lines: int, seed: int = 42) -> dict[str, int]:
     return {"lines": lines, "errored": errors + malformed, "malformed": malformed, "bytes": path.stat().st_size}
 
 
+SEGMENT_GENRES = ("Comedy", "Action", "Drama", "Horror", "Adventure")
+
+
+def generate_kind(path: Path, kind: str, lines: int, per_line: int = 25, seed: int = 7) -> dict[str, int]:
+    """`lines` lines of one output kind, `per_line` results each (10,000 distinct lists rotated),
+    keys all distinct (attribute queries: 10,000 distinct texts with escaped quotes)."""
+    from lambda_src.postprocess.flatten import OUTPUT_KINDS
+
+    spec = OUTPUT_KINDS[kind]
+    rnd = random.Random(seed)
+    catalogue = [str(rnd.randrange(1, 2_000_000)) for _ in range(60_000)]
+    bodies = []
+    for _ in range(10_000):
+        values = json.dumps(rnd.sample(catalogue, per_line))
+        if spec.scored:
+            raw = sorted((rnd.random() ** 3 for _ in range(per_line)), reverse=True)
+            total = sum(raw) or 1.0
+            scores = ", ".join(f"{x / total * 0.6:.7f}" for x in raw)
+            bodies.append(f', "output": {{"{spec.list_field}": {values}, "scores": [{scores}]}}, "error": null}}\n')
+        else:
+            bodies.append(f', "output": {{"{spec.list_field}": {values}}}}}\n')
+    key_field = spec.key_fields[0]
+    with path.open("w", encoding="utf-8", buffering=CHUNK) as out:
+        for n in range(lines):
+            key = f"{rnd.randrange(10**9):09d}-{n}"
+            if not spec.key_in_input:
+                query = f'ITEMS.genres = "{SEGMENT_GENRES[n % 5]}" AND ITEMS.id = "{key}"'
+                head = f'{{"{key_field}": {json.dumps(query)}'
+            else:
+                head = f'{{"input": {{"{key_field}": "{key}"}}'
+            if n % 997 == 500:
+                out.write(head + ', "error": "not found"}\n')
+            else:
+                out.write(head + bodies[n % len(bodies)])
+    return {"lines": lines, "bytes": path.stat().st_size}
+
+
 def vm_hwm_mb() -> float:
     with open("/proc/self/status") as status:
         for line in status:
@@ -133,7 +176,7 @@ def scenario_baseline(path: Path, limit: int) -> dict[str, Any]:
     }
 
 
-def scenario_pure(path: Path, outdir: Path) -> dict[str, Any]:
+def scenario_pure(path: Path, outdir: Path, kind: str | None = None) -> dict[str, Any]:
     """Outputs go to sinks that count bytes: writing ~0.85 GB into this VM's page cache costs
     seconds of system time that has nothing to do with the code (S3 parts are uploaded from
     memory, see the handler scenarios)."""
@@ -149,7 +192,7 @@ def scenario_pure(path: Path, outdir: Path) -> dict[str, Any]:
 
     rec, err = Sink(), Sink()
     cpu, wall = time.process_time(), time.perf_counter()
-    counts = flatten_chunks(chunks_of(path), rec, err)
+    counts = flatten_chunks(chunks_of(path), rec, err, kind=kind)
     result = {"cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall, "peak_rss_mb": vm_hwm_mb()}
     result.update(counts.as_dict())
     result["csv_bytes"] = rec.bytes
@@ -295,6 +338,8 @@ def main() -> None:
     parser.add_argument("--handler-lines", type=int, default=200_000, help="0 to skip the moto run")
     parser.add_argument("--baseline-lines", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path, default=None, help="where the .out file goes (default: a temp dir)")
+    parser.add_argument("--kind-lines", type=int, default=300_000, help="lines per output kind (0 to skip)")
+    parser.add_argument("--kinds-only", action="store_true", help="only the per-kind figures")
     parser.add_argument("--scenario", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -308,10 +353,14 @@ def main() -> None:
             "handler-stub": scenario_handler_stub,
         }
         fn = scenarios[name]
-        params = [Path(rest[0]) if name == "pure" else int(rest[0])] if rest else []
+        params = ([Path(rest[0]), *rest[1:]] if name == "pure" else [int(rest[0])]) if rest else []
         print(json.dumps(fn(Path(path), *params)))
         return
 
+    if args.kind_lines:
+        kinds(args.kind_lines, args.workdir)
+    if args.kinds_only:
+        return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         path = work / "users.json.out"
@@ -377,6 +426,31 @@ def main() -> None:
             f"(~{capacity * line_bytes / 2**30:.1f} GiB of .out) in 15 min; with 2x margin, cap each "
             f"batch-input file at {capacity / 2 / 1e6:.1f}M lines"
         )
+
+
+def kinds(lines: int, workdir: Path | None) -> None:
+    """Each output kind against user recommendations on files of the same shape."""
+    from lambda_src.postprocess.flatten import OUTPUT_KINDS
+
+    cases = [(kind, 25) for kind in OUTPUT_KINDS] + [("item_affinity", 1000), ("item_attribute_affinity", 1000)]
+    figures: dict[tuple[str, int], tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        for kind, per_line in cases:
+            path = Path(tmp) / f"{kind}-{per_line}.json.out"
+            n = lines if per_line == 25 else max(1000, lines // 40)
+            facts = generate_kind(path, kind, n, per_line)
+            # Best of 3: the machine is shared, and the least disturbed run is the code's own speed.
+            r = min((run_child(["pure", str(path), tmp, kind]) for _ in range(3)), key=lambda r: r["cpu_s"])
+            path.unlink()
+            line_rate, row_rate = r["lines"] / r["cpu_s"], r["items_written"] / r["cpu_s"]
+            figures[kind, per_line] = (line_rate, row_rate)
+            base = figures[next(iter(OUTPUT_KINDS)), 25]
+            # Lines/s compares only at the same list length; rows/s always does.
+            ratio = f"{line_rate / base[0]:.2f}x lines/s, " if per_line == 25 else ""
+            print(f"kind {kind:<24} {per_line:>5}/line: {line_rate:>9,.0f} lines/s CPU, {row_rate:>11,.0f} rows/s "
+                  f"({ratio}{row_rate / base[1]:.2f}x rows/s of user recommendations), {r['lines']:,} lines, "
+                  f"{facts['bytes'] / 2**20:,.0f} MiB, {r['fast_path_lines'] / max(1, r['lines']):.1%} fast path, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Modules:
 
 - `flatten`  — pure, streaming, constant-memory conversion of one `.out` file (JSON lines) into
-  a recommendations CSV and an errors JSON-lines file (standard library only).
+  a CSV and an errors JSON-lines file, for each output kind: user recommendations, related items,
+  item-affinity and item-attribute-affinity segments (standard library only).
 - `s3io`     — bounded-memory S3 streaming: a resumable, prefetching reader and a multipart writer.
 - `manifest` — pure aggregation of per-file results into the run manifest, and the named errors
   that make the state machine fail with a reason.

@@ -1,8 +1,9 @@
-"""Flatten one Personalize batch inference `.out` file into a CSV and an errors JSON-lines file.
+"""Flatten one Personalize batch `.out` file into a CSV and an errors JSON-lines file.
 
 Pure and streaming: input is consumed block by block, output is written block by block, so
 memory stays constant whatever the file size (bounded by the block size, ~1 MiB of input, and by
-`max_line_bytes` for a single pathological line). Standard library only.
+`max_line_bytes` for a single pathological line). Standard library (and the run layout
+contract, for the output folders) only.
 
 Input (one JSON object per line, as Personalize writes it)::
 
@@ -24,6 +25,24 @@ Recommendations CSV (UTF-8, `\\n` line ends, RFC 4180 quoting: a field is quoted
 - `score` is the JSON number text exactly as Personalize wrote it (no float round trip, so no
   precision is lost or invented); empty when the recipe returns no `scores`.
 
+That is the default *output kind*, `user_recommendations`. The others (`OutputKind`, chosen by
+name or by recipe, see `OUTPUT_KINDS` / `RECIPE_KINDS`) differ only in their header, where the key
+is and which list is read; everything else below holds for each:
+
+    kind                     input lines                                   CSV header
+    related_items            {"input": {"itemId": ...}, "output": {"recommendedItems", "scores"?}, "error"}
+                                                                           item_id,rank,related_item_id,score
+    item_affinity            {"input": {"itemId": ...}, "output": {"recommendedUsers": [...]}}
+                                                                           item_id,rank,user_id
+    item_attribute_affinity  {"itemAttributes": "ITEMS.genres = \\"Comedy\\"", "output": {"recommendedUsers": [...]}}
+                                                                           item_attributes,rank,user_id
+
+Segment lines (batch segment jobs) have no scores and, as documented, no `error` field (one that
+is there is read as for inference). The key of an attribute-affinity line is the query text itself,
+decoded, then CSV-quoted with its quotes doubled: the query is what the segment answers,
+and no item id exists for it. A segment line can list up to 5 million users, so the segment kinds
+accept lines up to `SEGMENT_MAX_LINE_BYTES`; memory then grows with the longest line.
+
 Errors JSON lines (UTF-8), one object per line that produced no recommendations because it
 failed::
 
@@ -32,7 +51,8 @@ failed::
 
 `line` is the 1-based physical line number in the `.out` file. A line is *malformed* when it is
 not valid UTF-8 or JSON, is not an object, lacks an `input` object with a string `userId` or
-`itemId`, lacks `output.recommendedItems` as a list of strings, has `scores` that are not a list
+`itemId`, lacks `output.recommendedItems` as a list of strings (for other kinds: their key and
+list), has `scores` that are not a list
 of numbers of the same length, or is longer than `max_line_bytes` (`raw` is then cut). Blank
 lines are skipped and counted apart.
 
@@ -50,20 +70,103 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Literal, Protocol, get_args
+
+from pipeline_contracts import run_layout
 
 __all__ = [
     "HEADER",
+    "OUTPUT_KINDS",
+    "RECIPE_KINDS",
     "FlattenCounts",
+    "OutputKind",
+    "OutputKindName",
     "Writer",
     "flatten_chunks",
     "flatten_lines",
     "iter_blocks",
+    "output_kind",
 ]
 
 HEADER = b"user_id,rank,item_id,score\n"
 DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024
 """A Personalize line is ~1 KB for 25 results and ~40 KB at the 500-result maximum."""
+SEGMENT_MAX_LINE_BYTES = 256 * 1024 * 1024
+"""A batch segment line lists up to 5 million users (`numResults`): ~60 MB with 8-digit ids.
+Such a line is held whole while it is converted (about 10x its size at peak), so segment jobs with
+millions of users per segment need the function's memory raised accordingly."""
+
+OutputKindName = Literal["user_recommendations", "related_items", "item_affinity", "item_attribute_affinity"]
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """What one kind of batch output looks like and which CSV it becomes.
+
+    `key_fields`: where the line's key is: names tried in order inside `input` (the first one
+    present wins), or, when `key_in_input` is false, the one top-level field that holds the query
+    (item-attribute affinity writes `{"itemAttributes": "...", "output": ...}` without `input`).
+    `scored`: the CSV has a `score` column (empty when a line has no `scores`); segment jobs return
+    users without scores. `error_field`: the fast layout ends with `"error": null` (batch inference
+    writes it; the documented segment output has no such field: a line that has one takes the
+    json path, which reads it the same way). `folder`: where its CSVs go in the run (ends with
+    "/"; user recommendations' is the run layout's; the others are not in the layout contract yet)."""
+
+    name: OutputKindName
+    header: bytes
+    key_fields: tuple[str, ...]
+    list_field: str
+    key_in_input: bool = True
+    scored: bool = True
+    error_field: bool = True
+    folder: str = run_layout.RECOMMENDATIONS
+    job_type: Literal["batch_inference", "batch_segment"] = "batch_inference"
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+
+    def input_of(self, obj: dict[str, Any]) -> Any:
+        """What an errors record reports as the line's input."""
+        if self.key_in_input:
+            return obj.get("input")
+        return {name: obj.get(name) for name in self.key_fields}
+
+
+_SEGMENT = {"scored": False, "error_field": False, "folder": "segments/", "job_type": "batch_segment",
+            "max_line_bytes": SEGMENT_MAX_LINE_BYTES}
+OUTPUT_KINDS: dict[str, OutputKind] = {
+    kind.name: kind
+    for kind in (
+        # The key column is `user_id` whatever the input (`userId`, or `itemId` for related items
+        # run through this kind, as before kinds existed): one schema for today's readers.
+        OutputKind("user_recommendations", HEADER, ("userId", "itemId"), "recommendedItems"),
+        OutputKind("related_items", b"item_id,rank,related_item_id,score\n", ("itemId",), "recommendedItems",
+                   folder="related-items/"),
+        OutputKind("item_affinity", b"item_id,rank,user_id\n", ("itemId",), "recommendedUsers", **_SEGMENT),
+        # The key is the query itself (`ITEMS.genres = "Comedy"`), CSV-quoted: it usually holds quotes.
+        OutputKind("item_attribute_affinity", b"item_attributes,rank,user_id\n", ("itemAttributes",),
+                   "recommendedUsers", key_in_input=False, **_SEGMENT),
+    )
+}
+assert set(OUTPUT_KINDS) == set(get_args(OutputKindName))
+
+RECIPE_KINDS: dict[str, OutputKindName] = {
+    "aws-user-personalization": "user_recommendations",
+    "aws-user-personalization-v2": "user_recommendations",
+    "aws-similar-items": "related_items",
+    "aws-sims": "related_items",
+    "aws-item-affinity": "item_affinity",
+    "aws-item-attribute-affinity": "item_attribute_affinity",
+}
+
+
+def output_kind(name: str | None) -> OutputKind:
+    """The kind called `name` (a kind name or a recipe name); None means user recommendations."""
+    if name is None:
+        return OUTPUT_KINDS["user_recommendations"]
+    kind = OUTPUT_KINDS.get(RECIPE_KINDS.get(name, name))
+    if kind is None:
+        allowed = f"{', '.join(OUTPUT_KINDS)} or a recipe: {', '.join(RECIPE_KINDS)}"
+        raise ValueError(f"unknown output kind {name!r}; allowed: {allowed}")
+    return kind
 RAW_EXCERPT_BYTES = 64 * 1024
 """How much of a malformed line goes into the errors output."""
 BLOCK_BYTES = 1024 * 1024
@@ -125,8 +228,10 @@ def iter_blocks(chunks: Iterable[bytes], max_line_bytes: int = DEFAULT_MAX_LINE_
     `buf[:limit]` is whole lines, each ending with `\n` (one is added to a last line without).
     No per-line objects are made here. A line longer than `max_line_bytes` is passed on cut to
     `max_line_bytes + 1` bytes (so the consumer can tell) and the rest of it is skipped without
-    being held in memory."""
-    carry = b""
+    being held in memory. The pieces of a line longer than a chunk (a segment line can be tens of
+    MB) are joined once, when its end arrives, not once per chunk."""
+    parts: list[bytes] = []  # the unfinished line, in pieces
+    pending = 0
     skipping = False
     for chunk in chunks:
         if not chunk:
@@ -139,18 +244,28 @@ def iter_blocks(chunks: Iterable[bytes], max_line_bytes: int = DEFAULT_MAX_LINE_
             skipping = False
             if not chunk:
                 continue
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n") + 1
+        cut = chunk.rfind(b"\n") + 1
         if cut:
+            if parts:
+                parts.append(chunk)
+                data = b"".join(parts)
+                cut += pending
+            else:
+                data = chunk
             yield data, cut
             carry = data[cut:]
+            parts = [carry] if carry else []
+            pending = len(carry)
         else:
-            carry = data
-        if len(carry) > max_line_bytes:
-            yield carry[: max_line_bytes + 1] + b"\n", max_line_bytes + 2
-            carry = b""
+            parts.append(chunk)
+            pending += len(chunk)
+        if pending > max_line_bytes:
+            yield b"".join(parts)[: max_line_bytes + 1] + b"\n", max_line_bytes + 2
+            parts = []
+            pending = 0
             skipping = True
-    if carry and not skipping:
+    if parts and not skipping:
+        carry = b"".join(parts)
         yield carry + b"\n", len(carry) + 1
 
 
@@ -182,10 +297,11 @@ def _csv_field(value: bytes) -> bytes:
     return value
 
 
-def _rows(key: bytes, items: list[bytes], scores: list[bytes] | None) -> bytes:
+def _rows(key: bytes, items: list[bytes], scores: list[bytes] | None, row_end: bytes) -> bytes:
+    """`row_end` ends a row without a score: b",\n" (empty score column) or b"\n" (no column)."""
     key = _csv_field(key)
     if scores is None:
-        return b"".join(b"%s,%d,%s,\n" % (key, rank, _csv_field(item)) for rank, item in enumerate(items, 1))
+        return b"".join(b"%s,%d,%s%s" % (key, rank, _csv_field(item), row_end) for rank, item in enumerate(items, 1))
     return b"".join(
         b"%s,%d,%s,%s\n" % (key, rank, _csv_field(item), score)
         for rank, (item, score) in enumerate(zip(items, scores), 1)
@@ -224,7 +340,7 @@ def _malformed(line_no: int, reason: str, line: bytes) -> bytes:
     return _dumps({"line": line_no, "kind": "malformed", "error": reason, "raw": _excerpt(line)})
 
 
-def _slow_line(line: bytes, line_no: int, max_line_bytes: int) -> tuple[str, Any]:
+def _slow_line(line: bytes, line_no: int, max_line_bytes: int, kind: OutputKind) -> tuple[str, Any]:
     """Classify one line with `json`. Returns one of
     ("blank", None), ("ok", (key, items, scores|None)) with bytes fields,
     ("error", record_bytes), ("malformed", record_bytes)."""
@@ -246,29 +362,36 @@ def _slow_line(line: bytes, line_no: int, max_line_bytes: int) -> tuple[str, Any
     if error is not None:
         # Re-read with plain json so numbers in `input` keep their JSON types in the record.
         plain = json.loads(text)
-        record = {"line": line_no, "kind": "error", "error": plain.get("error"), "input": plain.get("input")}
+        record = {"line": line_no, "kind": "error", "error": plain.get("error"), "input": kind.input_of(plain)}
         return "error", _dumps(record)
-    inp = obj.get("input")
-    if not isinstance(inp, dict):
-        return "malformed", _malformed(line_no, "no input object", line)
-    key = inp.get("userId")
-    if key is None:
-        key = inp.get("itemId")
+    if kind.key_in_input:
+        inp = obj.get("input")
+        if not isinstance(inp, dict):
+            return "malformed", _malformed(line_no, "no input object", line)
+        where = "input"
+    else:
+        inp, where = obj, "line"
+    key = None
+    for name in kind.key_fields:
+        key = inp.get(name)
+        if key is not None:
+            break
     if type(key) is not str:
-        return "malformed", _malformed(line_no, "input has no string userId or itemId", line)
+        return "malformed", _malformed(line_no, f"{where} has no string {' or '.join(kind.key_fields)}", line)
     out = obj.get("output")
     if not isinstance(out, dict):
         return "malformed", _malformed(line_no, "no output object", line)
-    items = out.get("recommendedItems")
+    list_field = kind.list_field
+    items = out.get(list_field)
     if type(items) is not list or any(type(item) is not str for item in items):
-        return "malformed", _malformed(line_no, "output.recommendedItems is not a list of strings", line)
-    scores = out.get("scores")
+        return "malformed", _malformed(line_no, f"output.{list_field} is not a list of strings", line)
+    scores = out.get("scores") if kind.scored else None
     if scores is not None:
         if type(scores) is not list or any(type(s) is not _Num for s in scores):
             return "malformed", _malformed(line_no, "output.scores is not a list of numbers", line)
         if len(scores) != len(items):
             return "malformed", _malformed(
-                line_no, f"{len(scores)} scores for {len(items)} recommendedItems", line
+                line_no, f"{len(scores)} scores for {len(items)} {list_field}", line
             )
     try:
         key_b = key.encode("utf-8")
@@ -317,18 +440,27 @@ def _line_ids_are_safe(key: bytes, items: list[bytes]) -> bool:
     return True
 
 
-def _layout(sp: bytes, key_name: bytes) -> tuple[bytes, tuple[Any, ...]]:
-    """One exact serialisation of the common shape, `sp` being what follows each `,` and `:`
-    (" " for Python's json.dumps default, "" for compact JSON). Returns (prefix, parameters)."""
+def _layout(sp: bytes, key_name: bytes, kind: OutputKind) -> tuple[bytes, tuple[Any, ...]]:
+    """One exact serialisation of the kind's common shape, `sp` being what follows each `,` and
+    `:` (" " for Python's json.dumps default, "" for compact JSON). Returns (prefix, parameters)."""
     sep = b"," + sp
-    prefix = b'{"input":' + sp + b'{"' + key_name + b'":' + sp + b'"'
+    list_open = b'"output":' + sp + b'{"' + kind.list_field.encode() + b'":' + sp + b'["'
+    if kind.key_in_input:
+        prefix = b'{"input":' + sp + b'{"' + key_name + b'":' + sp + b'"'
+        mid = b'"}' + sep + list_open
+    else:
+        prefix = b'{"' + key_name + b'":' + sp + b'"'
+        mid = b'"' + sep + list_open
+    end = b"}" + sep + b'"error":' + sp + b"null}" if kind.error_field else b"}}"
     return prefix, (
         prefix,
         len(prefix),
-        b'"}' + sep + b'"output":' + sp + b'{"recommendedItems":' + sp + b'["',  # mid
+        mid,
         b'"]' + sep + b'"scores":' + sp + b"[",  # sc_mid
-        b"]}" + sep + b'"error":' + sp + b"null}",  # suffix with scores
-        b'"]}' + sep + b'"error":' + sp + b"null}",  # suffix without scores
+        # Suffix with scores; for a kind without them, b"\n", which no line (cut before its
+        # newline) ends with: the scores branch is never taken and costs no extra test.
+        b"]" + end if kind.scored else b"\n",
+        b'"]' + end,  # suffix without scores
         b'"' + sep + b'"',  # item separator
         sep,  # score separator
         re.compile(_NUMBER + b"(?:" + re.escape(sep) + _NUMBER + b")*+").fullmatch,
@@ -338,32 +470,76 @@ def _layout(sp: bytes, key_name: bytes) -> tuple[bytes, tuple[Any, ...]]:
     )
 
 
-_LAYOUTS = dict(_layout(sp, k) for sp in (b" ", b"") for k in (b"userId", b"itemId"))
-_PLEN_A, _PLEN_B = sorted({len(p) for p in _LAYOUTS}, reverse=True)
-_FIRST_LAYOUT = next(iter(_LAYOUTS.values()))
-
-# Row templates: None marks where per-line pieces go.
-#   with scores:    [key, b",1,", item1, b",s1\nKEY", b",2,", item2, b",s2\nKEY", ...]  (score
-#                   tokens carry the next row's key; the last one ends with b"\n")
-#   without scores: [key, b",1,", item1, b",\n", key, b",2,", item2, b",\n", ...]
-_TEMPLATES_SC: dict[int, list[Any]] = {}
-_TEMPLATES_NOSC: dict[int, list[Any]] = {}
+TEMPLATE_CACHE_MAX = 1000
+"""Row templates are kept for lists up to this length (batch inference returns at most 500);
+a longer list (a segment) gets a template made for it alone, not kept."""
 
 
-def _template_sc(n: int) -> list[Any]:
-    pieces: list[Any] = [None]
-    for rank in range(1, n + 1):
-        pieces += [b",%d," % rank, None, None]
-    _TEMPLATES_SC[n] = pieces
-    return pieces
+class _Engine:
+    """The fast path's per-kind tables, built once per kind.
+
+    Row templates (None marks where per-line pieces go):
+      with scores:    [key, b",1,", item1, b",s1\nKEY", b",2,", item2, b",s2\nKEY", ...]  (score
+                      tokens carry the next row's key; the last one ends with b"\n")
+      without scores: [key, b",1,", item1, row_end, key, b",2,", item2, row_end, ...]"""
+
+    __slots__ = ("kind", "layouts", "plen_a", "plen_b", "first_layout", "row_end", "templates_sc", "templates_nosc")
+
+    def __init__(self, kind: OutputKind) -> None:
+        self.kind = kind
+        names = [name.encode() for name in kind.key_fields]
+        self.layouts = dict(_layout(sp, name, kind) for sp in (b" ", b"") for name in names)
+        self.plen_a, self.plen_b = sorted({len(p) for p in self.layouts}, reverse=True)
+        self.first_layout = next(iter(self.layouts.values()))
+        self.row_end = b",\n" if kind.scored else b"\n"
+        self.templates_sc: dict[int, list[Any]] = {}
+        self.templates_nosc: dict[int, list[Any]] = {}
+
+    def template_sc(self, n: int) -> list[Any]:
+        pieces: list[Any] = [None]
+        for rank in range(1, n + 1):
+            pieces += [b",%d," % rank, None, None]
+        if n <= TEMPLATE_CACHE_MAX:
+            self.templates_sc[n] = pieces
+        return pieces
+
+    def fillable_sc(self, n: int) -> list[Any]:
+        """A template to fill in place: a copy of the kept one, or one made for this list alone."""
+        kept = self.templates_sc.get(n)
+        return kept[:] if kept is not None else self.template_sc(n)[:]
+
+    def fillable_nosc(self, n: int) -> list[Any]:
+        kept = self.templates_nosc.get(n)
+        return kept[:] if kept is not None else self.template_nosc(n)[:]
+
+    def template_nosc(self, n: int) -> list[Any]:
+        pieces: list[Any] = []
+        row_end = self.row_end
+        for rank in range(1, n + 1):
+            pieces += [None, b",%d," % rank, None, row_end]
+        if n <= TEMPLATE_CACHE_MAX:
+            self.templates_nosc[n] = pieces
+        return pieces
 
 
-def _template_nosc(n: int) -> list[Any]:
-    pieces: list[Any] = []
-    for rank in range(1, n + 1):
-        pieces += [None, b",%d," % rank, None, b",\n"]
-    _TEMPLATES_NOSC[n] = pieces
-    return pieces
+_ENGINES = {name: _Engine(kind) for name, kind in OUTPUT_KINDS.items()}
+
+
+_scanstring = json.decoder.scanstring
+
+
+def _query_key(raw: bytes) -> bytes | bool:
+    """The CSV field of a query key (the raw text between the quotes of `"itemAttributes": "..."`),
+    or False when only the json path can tell what it is. Read with `json`'s own string scanner
+    (what its decoder calls for every string, strict about control characters), so escapes
+    (`\\"`) come out the same; the text cannot hide the layout's `", "output"` marker, as a quote
+    inside a valid JSON string is always escaped, and one that is not ends the string early."""
+    try:
+        text = raw.decode("utf-8") + '"'
+        value, end = _scanstring(text, 0, True)
+        return _csv_field(value.encode("utf-8")) if end == len(text) else False
+    except (ValueError, UnicodeError):
+        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,7 +557,7 @@ class _Block:
 
 
 def _run_block(
-    buf: bytes, limit: int, line_no: int, fast: bool, verify_each: bool, max_line_bytes: int
+    buf: bytes, limit: int, line_no: int, fast: bool, verify_each: bool, max_line_bytes: int, engine: _Engine
 ) -> tuple[_Block, bool]:
     """Process the whole lines in `buf[:limit]` (each ends with b"\n"). Returns (result, ok).
 
@@ -392,7 +568,10 @@ def _run_block(
     path and always returns ok=True.
 
     This loop is the hot spot (~25M rows per million lines): locals only, one layout unpack per
-    change of layout, per-line bookkeeping reduced to list appends summed up at the end."""
+    change of layout, per-line bookkeeping reduced to list appends summed up at the end.
+
+    A query key (item-attribute affinity) is not an id: it is decoded and CSV-quoted on its own
+    (once per distinct query in the block) and left out of the id checks."""
     blk = _Block()
     counts = blk.counts
     csv_append = blk.csv.append
@@ -405,20 +584,24 @@ def _run_block(
     find = buf.find
     startswith = buf.startswith
     endswith = buf.endswith
-    layouts_get = _LAYOUTS.get
-    templates_sc = _TEMPLATES_SC
-    templates_nosc = _TEMPLATES_NOSC
+    layouts_get = engine.layouts.get
+    fillable_sc = engine.fillable_sc
+    fillable_nosc = engine.fillable_nosc
+    kind = engine.kind
+    query = not kind.key_in_input
+    query_keys: dict[bytes, bytes | bool] = {}
+    row_end = engine.row_end
     # Per-block working copies of the templates, refilled in place line after line (no list
     # copy per line; each line's slots are all overwritten before the join).
     work_sc: dict[int, list[Any]] = {}
     work_nosc: dict[int, list[Any]] = {}
     digits = _DIGITS
-    plen_a = _PLEN_A
-    plen_b = _PLEN_B
+    plen_a = engine.plen_a
+    plen_b = engine.plen_b
     first_line_no = line_no
     n_slow_ok = 0
     # Parameters of the current layout (start with any one; a line in another is looked up).
-    prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc, item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps = _FIRST_LAYOUT
+    prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc, item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps = engine.first_layout
     pos = 0
     while pos < limit:
         e = find(b"\n", pos, limit)
@@ -434,22 +617,29 @@ def _run_block(
                 i = find(mid, pos + plen, e)
                 if i >= 0:
                     start = i + len(mid)
-                    key = buf[pos + plen : i]
+                    key = id_key = buf[pos + plen : i]
+                    if query:
+                        key = query_keys.get(id_key)
+                        if key is None:
+                            key = query_keys[id_key] = _query_key(id_key)
+                        id_key = b""
                     # (Test the no-scores ending first: it also ends like the other. The two markers
                     # share a quote, so a cut-off `["]}...` would match both: the list must not start
                     # after it ends.)
-                    if endswith(suffix_nosc, pos, e) and start <= e - len(suffix_nosc):
+                    if key is False:
+                        pass
+                    elif endswith(suffix_nosc, pos, e) and start <= e - len(suffix_nosc):
                         items = buf[start : e - len(suffix_nosc)].split(item_sep)
                         n = len(items)
-                        if not verify_each or _line_ids_are_safe(key, items):
+                        if not verify_each or _line_ids_are_safe(id_key, items):
                             pieces = work_nosc.get(n)
                             if pieces is None:
-                                pieces = work_nosc[n] = (templates_nosc.get(n) or _template_nosc(n))[:]
+                                pieces = work_nosc[n] = fillable_nosc(n)
                             pieces[0::4] = [key] * n
                             pieces[2::4] = items
                             csv_append(b"".join(pieces))
                             sizes_append(n)
-                            emitted_append(key)
+                            emitted_append(id_key)
                             emitted_extend(items)
                             pos = e + 1
                             continue
@@ -476,36 +666,36 @@ def _run_block(
                                 if valid:
                                     tokens = sc.replace(sc_sep, b"\n" + key + b"\0,").split(b"\0")
                                     valid = len(tokens) == n
-                            if valid and (not verify_each or _line_ids_are_safe(key, items)):
+                            if valid and (not verify_each or _line_ids_are_safe(id_key, items)):
                                 tokens[0] = b"," + tokens[0]
                                 tokens[-1] += b"\n"
                                 pieces = work_sc.get(n)
                                 if pieces is None:
-                                    pieces = work_sc[n] = (templates_sc.get(n) or _template_sc(n))[:]
+                                    pieces = work_sc[n] = fillable_sc(n)
                                 pieces[0] = key
                                 pieces[2::3] = items
                                 pieces[3::3] = tokens
                                 csv_append(b"".join(pieces))
                                 sizes_append(n)
-                                emitted_append(key)
+                                emitted_append(id_key)
                                 emitted_extend(items)
                                 pos = e + 1
                                 continue
         # Slow path.
         line = buf[pos:e]
         pos = e + 1
-        kind, payload = _slow_line(line, line_no, max_line_bytes)
-        if kind == "ok":
+        status, payload = _slow_line(line, line_no, max_line_bytes, kind)
+        if status == "ok":
             key, items, scores = payload
-            csv_append(_rows(key, items, scores))
+            csv_append(_rows(key, items, scores, row_end))
             sizes_append(len(items))
             n_slow_ok += 1
-        elif kind == "blank":
+        elif status == "blank":
             counts.blank_lines += 1
         else:
             err_append(payload)
             counts.errored_lines += 1
-            if kind == "malformed":
+            if status == "malformed":
                 counts.malformed_lines += 1
     n_ok = len(sizes)
     counts.lines = n_ok + counts.errored_lines
@@ -522,18 +712,23 @@ def _run_block(
 
 
 def _run(
-    blocks: Iterable[tuple[bytes, int]], rec_out: Writer, err_out: Writer, fast: bool, max_line_bytes: int
+    blocks: Iterable[tuple[bytes, int]],
+    rec_out: Writer,
+    err_out: Writer,
+    fast: bool,
+    max_line_bytes: int,
+    engine: _Engine,
 ) -> FlattenCounts:
     total = FlattenCounts()
-    rec_out.write(HEADER)
+    rec_out.write(engine.kind.header)
     line_no = 0
     careful = 0  # after a block failed the bulk check, check the next few blocks line by line
     for buf, limit in blocks:
-        blk, ok = _run_block(buf, limit, line_no, fast, careful > 0, max_line_bytes)
+        blk, ok = _run_block(buf, limit, line_no, fast, careful > 0, max_line_bytes, engine)
         if careful:
             careful -= 1
         if not ok:
-            blk, ok = _run_block(buf, limit, line_no, fast, True, max_line_bytes)
+            blk, ok = _run_block(buf, limit, line_no, fast, True, max_line_bytes, engine)
             careful = 8
         line_no += blk.lines_seen
         if blk.csv:
@@ -550,12 +745,21 @@ def flatten_chunks(
     err_out: Writer,
     *,
     fast: bool = True,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_line_bytes: int | None = None,
+    kind: OutputKind | str | None = None,
 ) -> FlattenCounts:
     """Flatten a `.out` file given as byte chunks with arbitrary boundaries (e.g. 1 MiB reads of
     an S3 body). Writes the CSV (header first, even for an empty file) to `rec_out` and the
-    errors JSON lines to `err_out`; both get `bytes`, one write per block."""
-    return _run(iter_blocks(chunks, max_line_bytes), rec_out, err_out, fast, max_line_bytes)
+    errors JSON lines to `err_out`; both get `bytes`, one write per block. `kind` (an
+    `OutputKind`, its name or a recipe name) defaults to user recommendations; `max_line_bytes`
+    to the kind's own."""
+    engine, max_line_bytes = _engine_and_limit(kind, max_line_bytes)
+    return _run(iter_blocks(chunks, max_line_bytes), rec_out, err_out, fast, max_line_bytes, engine)
+
+
+def _engine_and_limit(kind: OutputKind | str | None, max_line_bytes: int | None) -> tuple[_Engine, int]:
+    engine = _ENGINES[kind.name if isinstance(kind, OutputKind) else output_kind(kind).name]
+    return engine, engine.kind.max_line_bytes if max_line_bytes is None else max_line_bytes
 
 
 def flatten_lines(
@@ -564,8 +768,10 @@ def flatten_lines(
     err_out: Writer,
     *,
     fast: bool = True,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    max_line_bytes: int | None = None,
+    kind: OutputKind | str | None = None,
 ) -> FlattenCounts:
     """Flatten a `.out` file given as an iterable of lines (bytes, each one line, with or
     without its `\\n`), e.g. an open binary file. Same outputs as `flatten_chunks`."""
-    return _run(_line_blocks(lines), rec_out, err_out, fast, max_line_bytes)
+    engine, max_line_bytes = _engine_and_limit(kind, max_line_bytes)
+    return _run(_line_blocks(lines), rec_out, err_out, fast, max_line_bytes, engine)

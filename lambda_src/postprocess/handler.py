@@ -28,10 +28,17 @@ process_file (one Map iteration per `.out` file)
           "key": "runs/r1/batch-output/a.json.out",             # "Key" also accepted (ItemReader item)
           "output_bucket": "curated",                           # optional, default: bucket
           "output_prefix": "runs/r1/",                          # optional, default: key up to batch-output/
-          "kms_key_id": "arn:aws:kms:..."}                      # optional, default: $OUTPUT_KMS_KEY_ID
-    writes: <output_prefix>recommendations/<name>.csv and <output_prefix>errors/<name>.jsonl, where
-            <name> is the key after batch-output/ without ".out" (e.g. "a.json"); the errors file is
-            always written (empty when no line failed) so re-runs never leave a stale one.
+          "kms_key_id": "arn:aws:kms:...",                      # optional, default: $OUTPUT_KMS_KEY_ID
+          "kind": "related_items"}                              # optional, default: user_recommendations
+    kind: what the `.out` file holds, an output kind of `flatten.OUTPUT_KINDS` or a recipe name:
+          user_recommendations (aws-user-personalization[-v2]) -> recommendations/  user_id,rank,item_id,score
+          related_items (aws-similar-items, aws-sims)          -> related-items/    item_id,rank,related_item_id,score
+          item_affinity (aws-item-affinity)                    -> segments/         item_id,rank,user_id
+          item_attribute_affinity (aws-item-attribute-affinity)-> segments/         item_attributes,rank,user_id
+    writes: <output_prefix><folder>/<name>.csv and <output_prefix>errors/<name>.jsonl, where
+            <name> is the key after batch-output/ without ".out" (e.g. "a.json"; several solutions
+            keep apart by their sub-folders, e.g. "<solution>/part-0001/items.json"); the errors file
+            is always written (empty when no line failed) so re-runs never leave a stale one.
     out: {"skipped": false, "source_bucket": "curated", "source_key": "runs/r1/batch-output/a.json.out",
           "source_etag": "\\"...\\"", "source_bytes": 123, "output_bucket": "curated",
           "recommendations_key": "runs/r1/recommendations/a.json.csv",
@@ -40,6 +47,10 @@ process_file (one Map iteration per `.out` file)
           "malformed_lines": 0, "blank_lines": 0, "fast_path_lines": 2,
           "items_per_user": {"25": 2}, "recommendations_bytes": 1500, "errors_bytes": 80,
           "seconds": 0.12}
+    An event that names its `kind` gets it back as "kind" (the kind's name); one without gets
+    exactly the fields above, as before kinds existed. The counts keep their names for every kind
+    ("users_with_recommendations" counts lines with a non-empty list: items, related items or users
+    of a segment; "items_written" counts CSV rows).
     A key not ending in ".out" (e.g. a marker file listed by an ItemReader) is not read:
     {"skipped": true, "source_bucket": ..., "source_key": ...}.
     raises ProcessingTimeExceeded when less than 20 s of the Lambda timeout is left (the partial
@@ -58,6 +69,11 @@ write_manifest (once, after the Map)
           "expected_output_files": 4,                           # optional
           "batch_input": {"bucket": "transformed", "prefix": "runs/r1/batch-input/"},  # optional:
                                                                 # each input file needs its .out
+          "plans": [{"bucket": "transformed", "key": "runs/r1/batch-jobs/movies/_plan.json"}],  # optional:
+                                                                # batch_plan's plans: each job's expected
+                                                                # .out files must exist (split jobs write
+                                                                # under part folders, so `batch_input`'s
+                                                                # mapping does not apply to them)
           "max_error_ratio": 0.05,                              # optional, fail above this share
           "results": [<process_file outputs>]}                  # the Map's output
     writes: <output_prefix>_manifest.json, then (only on success, only after the manifest is
@@ -88,7 +104,7 @@ from pipeline_contracts.metrics import ERRORED_LINES, LINES_PROCESSED
 from pipeline_contracts.metrics import NAMESPACE as DEFAULT_METRICS_NAMESPACE
 from pipeline_contracts import run_layout
 
-from .flatten import flatten_chunks
+from .flatten import OutputKind, flatten_chunks, output_kind
 from .manifest import (
     MANIFEST_NAME,
     SUCCESS_NAME,
@@ -197,6 +213,16 @@ def _out_files(client: Any, bucket: str, run_prefix: str) -> list[tuple[str, int
     )
 
 
+def _kind(event: Mapping[str, Any]) -> OutputKind:
+    name = event.get("kind")
+    if name is not None and not isinstance(name, str):
+        raise InvalidEvent(f"kind {name!r} is not a string")
+    try:
+        return output_kind(name)
+    except ValueError as exc:
+        raise InvalidEvent(str(exc)) from None
+
+
 def _within_time(chunks: Any, context: Any, key: str) -> Iterator[bytes]:
     """Pass chunks on while more than TIME_RESERVE_MS of the invocation is left."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -231,6 +257,7 @@ def list_output_files(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bucket = _required_str(event, "bucket")
     key = _required_str(event, "key", "Key")
+    kind = _kind(event)
     if not key.endswith(OUT_SUFFIX):
         logger.info("Not a .out file, skipped", extra={"key": key})
         metrics.add_metric(name=LINES_PROCESSED, unit=MetricUnit.Count, value=0)
@@ -247,7 +274,7 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     name = name[: -len(OUT_SUFFIX)]
     out_bucket = event.get("output_bucket") or bucket
-    rec_key = f"{run_prefix}{run_layout.RECOMMENDATIONS}{name}.csv"
+    rec_key = f"{run_prefix}{kind.folder}{name}.csv"
     err_key = f"{run_prefix}{run_layout.ERRORS}{name}.jsonl"
     sse = _sse_args(event)
     client = s3_client()
@@ -258,7 +285,7 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
         MultipartWriter(client, out_bucket, rec_key, extra_args={**sse, "ContentType": "text/csv; charset=utf-8"}) as rec_out,
         MultipartWriter(client, out_bucket, err_key, extra_args={**sse, "ContentType": "application/x-ndjson"}) as err_out,
     ):
-        counts = flatten_chunks(_within_time(source, context, key), rec_out, err_out)
+        counts = flatten_chunks(_within_time(source, context, key), rec_out, err_out, kind=kind)
     seconds = time.monotonic() - started
     result = {
         "skipped": False,
@@ -273,6 +300,7 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "recommendations_bytes": rec_out.bytes_written,
         "errors_bytes": err_out.bytes_written,
         "seconds": round(seconds, 3),
+        **({"kind": kind.name} if "kind" in event else {}),
     }
     metrics.add_metric(name=LINES_PROCESSED, unit=MetricUnit.Count, value=counts.lines)
     metrics.add_metric(name=ERRORED_LINES, unit=MetricUnit.Count, value=counts.errored_lines)
@@ -281,6 +309,16 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
         extra={k: result[k] for k in ("lines", "users_with_recommendations", "items_written", "errored_lines", "malformed_lines", "seconds", "source_bytes", "source_etag")},
     )
     return result
+
+
+def _planned_out_keys(client: Any, plans: Any) -> Iterator[str]:
+    """The `.out` keys that batch_plan's plans (`[{bucket, key}]` of `_plan.json`) expect."""
+    if not isinstance(plans, list):
+        raise InvalidEvent("plans must be a list of {bucket, key} of batch_plan's _plan.json")
+    for ref in plans:
+        plan_object = client.get_object(Bucket=_required_str(ref, "bucket"), Key=_required_str(ref, "key"))
+        document = json.loads(plan_object["Body"].read())
+        yield from (key for job in document.get("jobs", ()) for key in job.get("expected_outputs", ()))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -312,6 +350,7 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
             relative = key[len(in_prefix) :]
             if relative and not relative.endswith("/") and not relative.rsplit("/", 1)[-1].startswith(("_", ".")):
                 expected_keys.append(f"{run_prefix}{BATCH_OUTPUT}{relative}{OUT_SUFFIX}")
+    expected_keys.extend(_planned_out_keys(client, event.get("plans") or []))
     expected_files = event.get("expected_output_files")
     max_error_ratio = event.get("max_error_ratio")
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 
-# Personalize names: 1-63 characters, ^[a-zA-Z0-9][a-zA-Z0-9\-_]*, unique per account and region.
-PERSONALIZE_NAME_MAX = 63
+from pipeline_contracts.job_names import PERSONALIZE_NAME_MAX, is_personalize_name, part_job_name
+
+__all__ = ["run_names", "part_job_name", "is_personalize_name", "PERSONALIZE_NAME_MAX"]
+
 DIGEST_LENGTH = 10
 
 
@@ -35,3 +37,4 @@ def run_names(execution_name: str, execution_arn: str, start_time: str, name_pre
     stamp = f"{digits[:8]}T{digits[8:14]}Z" if len(digits) >= 14 else ""
     names = {key: f"{prefix}-{suffix}" for key, prefix in name_prefixes.items()}
     return {"runId": f"{stamp}-{suffix}" if stamp else suffix, **names}
+

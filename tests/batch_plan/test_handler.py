@@ -1,0 +1,152 @@
+"""plan_batch_jobs and place_job_input against moto S3: listing, plan documents, copies, names."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambda_src.batch_plan import handler as H
+from lambda_src.batch_plan.planning import Limits, PlanError
+
+from .conftest import INPUT_BUCKET, OUTPUT_BUCKET
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = "runs/r1/"
+SOURCE = RUN + "batch-input/movies/"
+
+
+def put_inputs(s3: Any, sizes: dict[str, int]) -> dict[str, bytes]:
+    bodies = {}
+    for name, size in sizes.items():
+        line = b'{"userId":"%s"}\n' % name.encode()
+        body = (line * (size // len(line) + 1))[:size]
+        s3.client.put_object(Bucket=INPUT_BUCKET, Key=SOURCE + name, Body=body)
+        bodies[name] = body
+    return bodies
+
+
+def event(**extra: Any) -> dict[str, Any]:
+    return {"input_bucket": INPUT_BUCKET, "output_bucket": OUTPUT_BUCKET, "run_prefix": RUN, "solution": "movies", **extra}
+
+
+def keys(s3: Any, prefix: str) -> list[str]:
+    return sorted(o["Key"] for o in s3.client.list_objects_v2(Bucket=INPUT_BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def small_limits(monkeypatch: Any, **kw: int) -> None:
+    """Personalize's limits scaled down so a test's few KB split like gigabytes would."""
+    real = H.plan
+
+    def plan(files, **args):
+        return real(files, **{**args, "limits": Limits(**kw)})
+
+    monkeypatch.setattr(H, "plan", plan)
+
+
+def test_one_job_in_place_and_the_plan_written(s3: Any, lambda_context: Any) -> None:
+    put_inputs(s3, {"part-0.json": 300, "part-1.json": 200, "_SUCCESS": 0})
+    state = H.plan_batch_jobs(event(records={"part-0.json": 20, SOURCE + "part-1.json": 13}, kms_key_id=s3.kms_key_id,
+                                    job_name_base="pbp-dev-batch-weekly-0123456789"), lambda_context)
+    assert {k: state[k] for k in ("jobs_count", "files", "bytes", "records", "copies", "max_concurrency", "waves")} == {
+        "jobs_count": 1, "files": 2, "bytes": 500, "records": 33, "copies": 0, "max_concurrency": 1, "waves": 1}
+    (job,) = state["jobs"]
+    assert job == {"part": 1, "input_uri": f"s3://{INPUT_BUCKET}/{SOURCE}", "output_uri": f"s3://{OUTPUT_BUCKET}/{RUN}batch-output/movies/part-0001/",
+                   "files": 2, "bytes": 500, "records": 33, "copy": False, "job_name": "pbp-dev-batch-weekly-0123456789-movies-0001"}
+    plan_doc = json.loads(s3.client.get_object(Bucket=INPUT_BUCKET, Key=state["plan_key"])["Body"].read())
+    assert plan_doc["jobs"][0]["expected_outputs"] == [f"{RUN}batch-output/movies/part-0001/part-{n}.json.out" for n in (0, 1)]
+    assert json.loads(s3.client.get_object(Bucket=INPUT_BUCKET, Key=state["jobs_key"])["Body"].read()) == state["jobs"]
+    head = s3.client.head_object(Bucket=INPUT_BUCKET, Key=state["plan_key"])
+    assert head["ServerSideEncryption"] == "aws:kms" and s3.kms_key_id in head["SSEKMSKeyId"]
+    # Placing a job that reads in place copies nothing.
+    assert H.place_job_input({"input_bucket": INPUT_BUCKET, "plan_key": state["plan_key"], "part": 1}, lambda_context) == {
+        "part": 1, "input_uri": job["input_uri"], "copied": 0, "bytes": 0, "removed": 0}
+
+
+def test_split_jobs_get_their_files_copied_and_nothing_else(s3: Any, lambda_context: Any, monkeypatch: Any) -> None:
+    small_limits(monkeypatch, max_job_bytes=1000, max_job_files=3)
+    sizes = {f"part-{i}.json": 300 for i in range(7)} | {"big.json": 1000}
+    bodies = put_inputs(s3, sizes)
+    state = H.plan_batch_jobs(event(records_per_file_max=100, in_progress=3), lambda_context)
+    assert state["jobs_count"] == 4 and state["files"] == 8 and state["copies"] == 7 and state["max_concurrency"] == 2
+    assert state["records"] is None  # counts were bounded, not known
+    jobs = {j["part"]: j for j in state["jobs"]}
+    single = [j for j in jobs.values() if j["files"] == 1]
+    assert [j["input_uri"] for j in single] == [f"s3://{INPUT_BUCKET}/{SOURCE}big.json"]
+    # A stray object from an earlier attempt in a part prefix must not be read by that job.
+    multi = [j for j in jobs.values() if j["copy"]]
+    stray_prefix = multi[0]["input_uri"].split("/", 3)[3]
+    s3.client.put_object(Bucket=INPUT_BUCKET, Key=stray_prefix + "old.json", Body=b"{}")
+    copied = set()
+    for job in jobs.values():
+        result = H.place_job_input({"input_bucket": INPUT_BUCKET, "plan_key": state["plan_key"], "part": job["part"],
+                                    "kms_key_id": s3.kms_key_id}, lambda_context)
+        prefix = job["input_uri"].split("/", 3)[3]
+        if not job["copy"]:
+            assert result["copied"] == 0
+            continue
+        placed = keys(s3, prefix)
+        assert len(placed) == job["files"] == result["copied"] and result["bytes"] == job["bytes"] == 300 * job["files"]
+        assert result["removed"] == (1 if prefix == stray_prefix else 0)
+        for key in placed:
+            name = key.rsplit("/", 1)[1]
+            obj = s3.client.get_object(Bucket=INPUT_BUCKET, Key=key)
+            assert obj["Body"].read() == bodies[name] and obj["ServerSideEncryption"] == "aws:kms"
+            copied.add(name)
+    assert copied == {n for n in sizes if n != "big.json"}
+    assert keys(s3, SOURCE) == sorted(SOURCE + n for n in sizes)  # the input itself is untouched
+
+
+def test_a_file_over_the_record_limit_fails_naming_it(s3: Any, lambda_context: Any) -> None:
+    put_inputs(s3, {"a.json": 100, "b.json": 100})
+    with pytest.raises(PlanError, match=r"input file runs/r1/batch-input/movies/b.json has 50,000,001 records"):
+        H.plan_batch_jobs(event(records={"b.json": 50_000_001}), lambda_context)
+    with pytest.raises(PlanError, match="no batch input file under runs/r1/batch-input/other/"):
+        H.plan_batch_jobs(event(solution="other"), lambda_context)
+
+
+def test_todays_single_solution_layout_and_segment_jobs(s3: Any, lambda_context: Any) -> None:
+    s3.client.put_object(Bucket=INPUT_BUCKET, Key=RUN + "batch-input/part-0.json", Body=b'{"itemId":"1"}\n')
+    state = H.plan_batch_jobs(event(solution="segments", source_prefix=RUN + "batch-input", job_type="batch_segment", in_progress=9), lambda_context)
+    assert state["job_type"] == "batch_segment" and state["max_concurrency"] == 1
+    assert state["jobs"][0]["input_uri"] == f"s3://{INPUT_BUCKET}/{RUN}batch-input/"
+    assert state["plan_key"] == RUN + "batch-jobs/segments/_plan.json"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"input_bucket": ""}, {"solution": None}, {"job_type": "batch_ranking"}, {"records": {"a": "1"}}, {"in_progress": -1},
+     {"quota": True}, {"job_name_base": "-bad"}, {"job_name_base": 5}, {"solution": "a/b"}, {"solution": "s" * 64}],
+)
+def test_bad_plan_events(s3: Any, lambda_context: Any, bad: dict) -> None:
+    put_inputs(s3, {"a.json": 10})
+    with pytest.raises(H.InvalidEvent):
+        H.plan_batch_jobs({**event(), **bad}, lambda_context)
+
+
+def test_bad_place_events(s3: Any, lambda_context: Any) -> None:
+    put_inputs(s3, {"a.json": 10})
+    state = H.plan_batch_jobs(event(), lambda_context)
+    for bad in ({"part": 0}, {"part": 2}, {"plan_key": ""}):
+        with pytest.raises(H.InvalidEvent):
+            H.place_job_input({"input_bucket": INPUT_BUCKET, "plan_key": state["plan_key"], "part": 1, **bad}, lambda_context)
+
+
+def test_its_lambda_asset_is_the_package_and_its_contracts(tmp_path: Path) -> None:
+    """Built as the stacks build every function's asset (its package plus the contracts it imports),
+    the handler imports in an isolated interpreter with that directory alone."""
+    from stacks.bundling import package_files, with_contracts
+
+    files = with_contracts(package_files(ROOT / "lambda_src" / "batch_plan"))
+    assert {name.split("/")[0] for name in files} == {"batch_plan", "pipeline_contracts"}
+    assert {"pipeline_contracts/job_names.py", "pipeline_contracts/run_layout.py"} <= set(files)
+    for name, source in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(source.read_bytes())
+    code = "import sys; sys.path.insert(0, '.'); import batch_plan.handler as h; print(h.plan_batch_jobs.__module__, h.part_job_name.__module__)"
+    out = subprocess.check_output([sys.executable, "-I", "-B", "-c", code], cwd=tmp_path, text=True, timeout=60)
+    assert out.split() == ["batch_plan.handler", "pipeline_contracts.job_names"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +88,15 @@ def test_full_switches_every_optional_capability_on() -> None:
     config = _config({**CDK_CONTEXT, "config": "full"})
     assert config.schedule_enabled and config.perform_auto_training
     assert (config.training_mode, config.import_mode, config.data_removal_policy) == ("UPDATE", "INCREMENTAL", "DESTROY")
+
+
+def test_the_cdk_entry_point_reports_a_bad_configuration_in_one_line(tmp_path: Path) -> None:
+    """What `npx cdk synth -c config=nope` shows: the message alone, no Python traceback, a failing exit code."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({**CDK_CONTEXT, "config": "nope"}), "CDK_OUTDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: cdk.json context key 'config' has value 'nope'; allowed: one of "
+        f"{', '.join(named_configurations())} (a file config/<name>.json)"
+    ]

@@ -70,7 +70,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, get_args
+from collections.abc import Iterable, Iterator
 
 from pipeline_contracts import run_layout
 
@@ -193,7 +194,7 @@ class FlattenCounts:
     items_per_user: dict[int, int] = field(default_factory=dict)
     """Histogram over lines that succeeded: number of recommended items -> number of lines."""
 
-    def add(self, other: "FlattenCounts") -> None:
+    def add(self, other: FlattenCounts) -> None:
         self.lines += other.lines
         self.users_with_recommendations += other.users_with_recommendations
         self.items_written += other.items_written
@@ -304,7 +305,7 @@ def _rows(key: bytes, items: list[bytes], scores: list[bytes] | None, row_end: b
         return b"".join(b"%s,%d,%s%s" % (key, rank, _csv_field(item), row_end) for rank, item in enumerate(items, 1))
     return b"".join(
         b"%s,%d,%s,%s\n" % (key, rank, _csv_field(item), score)
-        for rank, (item, score) in enumerate(zip(items, scores), 1)
+        for rank, (item, score) in enumerate(zip(items, scores, strict=True), 1)
     )
 
 
@@ -345,7 +346,9 @@ def _slow_line(line: bytes, line_no: int, max_line_bytes: int, kind: OutputKind)
     ("blank", None), ("ok", (key, items, scores|None)) with bytes fields,
     ("error", record_bytes), ("malformed", record_bytes)."""
     if len(line) > max_line_bytes:
-        return "malformed", _malformed(line_no, f"line longer than {max_line_bytes} bytes (cut)", line[: max_line_bytes + 1])
+        return "malformed", _malformed(
+            line_no, f"line longer than {max_line_bytes} bytes (cut)", line[: max_line_bytes + 1]
+        )
     if not line.strip():
         return "blank", None
     try:
@@ -601,7 +604,8 @@ def _run_block(
     first_line_no = line_no
     n_slow_ok = 0
     # Parameters of the current layout (start with any one; a line in another is looked up).
-    prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc, item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps = engine.first_layout
+    (prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc,
+     item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps) = engine.first_layout
     pos = 0
     while pos < limit:
         e = find(b"\n", pos, limit)
@@ -611,7 +615,8 @@ def _run_block(
             if not known:
                 lay = layouts_get(buf[pos : pos + plen_a]) or layouts_get(buf[pos : pos + plen_b])
                 if lay is not None:
-                    prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc, item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps = lay
+                    (prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc,
+                     item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps) = lay
                     known = True
             if known:
                 i = find(mid, pos + plen, e)
@@ -660,7 +665,11 @@ def _run_block(
                                 if expected is None:
                                     expected = dotseps[n] = b"." + (sc_sep + b".") * (n - 1)
                                 # (`find`, not `in`: `x in bytes` first tries x as an int.)
-                                valid = sc.translate(None, digits) == expected and sc.find(dot_end) < 0 and sc[-1:] != b"."
+                                valid = (
+                                    sc.translate(None, digits) == expected
+                                    and sc.find(dot_end) < 0
+                                    and sc[-1:] != b"."
+                                )
                             else:
                                 valid = scores_ok(sc) is not None
                                 if valid:

@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-try:  # on Glue: the module from --extra-py-files, at the root of sys.path
-    import transform
-except ModuleNotFoundError:  # locally: the glue_src package
+if TYPE_CHECKING:  # the type checker reads the module as the glue_src package holds it
     from glue_src import transform
+else:
+    try:  # on Glue: the module from --extra-py-files, at the root of sys.path
+        import transform
+    except ModuleNotFoundError:  # locally: the glue_src package
+        from glue_src import transform
 
 JOB_NAME = "JOB_NAME"
 

@@ -296,7 +296,10 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         delimiter=parse_delimiter(str(get("delimiter"))),
         has_header=has_header,
         timestamp_unit=unit,
-        **columns,
+        user_column=columns["user_column"],
+        item_column=columns["item_column"],
+        rating_column=columns["rating_column"],
+        timestamp_column=columns["timestamp_column"],
     )
 
 
@@ -403,10 +406,15 @@ def _java_message(error: Exception) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
+def _jvm(spark: SparkSession) -> Any:
+    """The session's py4j view of the JVM (pyspark types it Optional: None only without a gateway)."""
+    return spark._jvm
+
+
 def _hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     """(org.apache.hadoop.fs.Path, its FileSystem)."""
-    jvm_path = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[attr-defined]
-    return jvm_path, jvm_path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    jvm_path = _jvm(spark).org.apache.hadoop.fs.Path(path)
+    return jvm_path, jvm_path.getFileSystem(spark._jsc.hadoopConfiguration())
 
 
 def list_input_files(spark: SparkSession, input_uri: str) -> list[str]:
@@ -438,10 +446,8 @@ def list_input_files(spark: SparkSession, input_uri: str) -> list[str]:
 
 def _codec(spark: SparkSession, path: str) -> Any:
     """The Hadoop codec Spark decompresses a file with (chosen by its extension), or None."""
-    factory = spark._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(  # type: ignore[attr-defined]
-        spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    )
-    return factory.getCodec(spark._jvm.org.apache.hadoop.fs.Path(path))  # type: ignore[attr-defined]
+    factory = _jvm(spark).org.apache.hadoop.io.compress.CompressionCodecFactory(spark._jsc.hadoopConfiguration())
+    return factory.getCodec(_jvm(spark).org.apache.hadoop.fs.Path(path))
 
 
 @contextmanager
@@ -467,7 +473,7 @@ def read_head(spark: SparkSession, path: str) -> bytes:
 def drain(spark: SparkSession, path: str) -> None:
     """Reads a whole file on the driver, raising what Spark's reader would meet."""
     with _open_as_spark_reads(spark, path) as stream:
-        stream.transferTo(spark._jvm.java.io.OutputStream.nullOutputStream())  # type: ignore[attr-defined]
+        stream.transferTo(_jvm(spark).java.io.OutputStream.nullOutputStream())
 
 
 # (leading bytes, what the file looks like): formats a text reader would turn into garbage lines.
@@ -882,7 +888,7 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
     rejected["repeated_header"] = header_lines - expected_headers
     kept = get(status, f"groups_{KEPT}")
     lines_read = sum(get(status, f"lines_{s}") for s in STATUSES)
-    counts = {
+    counts: dict[str, Any] = {
         "lines_read": lines_read,
         "header_lines": header_lines,
         "expected_header_lines": expected_headers,

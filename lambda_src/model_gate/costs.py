@@ -150,9 +150,10 @@ class PriceTable:
 class RunUsage:
     training_hours: float | None = None
     glue: GlueUsage | None = None
-    batch_recommendations: int | None = None
-    ingested_bytes: int | None = None
-    state_transitions: int | None = None
+    # Counts, but given as JSON numbers: an event may carry them as 1000.0.
+    batch_recommendations: float | None = None
+    ingested_bytes: float | None = None
+    state_transitions: float | None = None
 
 
 def _camel(name: str) -> str:

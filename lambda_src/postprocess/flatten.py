@@ -70,7 +70,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, TypedDict, get_args
 from collections.abc import Iterable, Iterator
 
 from pipeline_contracts import run_layout
@@ -131,8 +131,16 @@ class OutputKind:
         return {name: obj.get(name) for name in self.key_fields}
 
 
-_SEGMENT = {"scored": False, "error_field": False, "folder": "segments/", "job_type": "batch_segment",
-            "max_line_bytes": SEGMENT_MAX_LINE_BYTES}
+class _KindSettings(TypedDict):
+    scored: bool
+    error_field: bool
+    folder: str
+    job_type: Literal["batch_inference", "batch_segment"]
+    max_line_bytes: int
+
+
+_SEGMENT: _KindSettings = {"scored": False, "error_field": False, "folder": "segments/", "job_type": "batch_segment",
+                           "max_line_bytes": SEGMENT_MAX_LINE_BYTES}
 OUTPUT_KINDS: dict[str, OutputKind] = {
     kind.name: kind
     for kind in (
@@ -550,10 +558,10 @@ class _Engine:
 _ENGINES = {name: _Engine(kind) for name, kind in OUTPUT_KINDS.items()}
 
 
-_scanstring = json.decoder.scanstring
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]  # set at run time (C or Python scanner); typeshed omits it
 
 
-def _query_key(raw: bytes) -> bytes | bool:
+def _query_key(raw: bytes) -> bytes | Literal[False]:
     """The CSV field of a query key (the raw text between the quotes of `"itemAttributes": "..."`),
     or False when only the json path can tell what it is. Read with `json`'s own string scanner
     (what its decoder calls for every string, strict about control characters), so escapes
@@ -614,7 +622,7 @@ def _run_block(  # noqa: C901 - hot inner loop (~25M rows per 1M lines): locals 
     fillable_nosc = engine.fillable_nosc
     kind = engine.kind
     query = not kind.key_in_input
-    query_keys: dict[bytes, bytes | bool] = {}
+    query_keys: dict[bytes, bytes | Literal[False]] = {}
     row_end = engine.row_end
     # Per-block working copies of the templates, refilled in place line after line (no list
     # copy per line; each line's slots are all overwritten before the join).
@@ -625,6 +633,7 @@ def _run_block(  # noqa: C901 - hot inner loop (~25M rows per 1M lines): locals 
     plen_b = engine.plen_b
     first_line_no = line_no
     n_slow_ok = 0
+    key: bytes | Literal[False]  # a query key the json path must read is False
     # Parameters of the current layout (start with any one; a line in another is looked up).
     (prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc,
      item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps) = engine.first_layout
@@ -646,9 +655,10 @@ def _run_block(  # noqa: C901 - hot inner loop (~25M rows per 1M lines): locals 
                     start = i + len(mid)
                     key = id_key = buf[pos + plen : i]
                     if query:
-                        key = query_keys.get(id_key)
-                        if key is None:
-                            key = query_keys[id_key] = _query_key(id_key)
+                        cached = query_keys.get(id_key)
+                        if cached is None:
+                            cached = query_keys[id_key] = _query_key(id_key)
+                        key = cached
                         id_key = b""
                     # (Test the no-scores ending first: it also ends like the other. The two markers
                     # share a quote, so a cut-off `["]}...` would match both: the list must not start
@@ -717,8 +727,8 @@ def _run_block(  # noqa: C901 - hot inner loop (~25M rows per 1M lines): locals 
         pos = e + 1
         status, payload = _slow_line(line, line_no, max_line_bytes, kind)
         if status == "ok":
-            key, items, scores = payload
-            csv_append(_rows(key, items, scores, row_end))
+            row_key, items, scores = payload
+            csv_append(_rows(row_key, items, scores, row_end))
             sizes_append(len(items))
             n_slow_ok += 1
         elif status == "blank":

@@ -26,7 +26,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 from glue_src import transform

@@ -37,11 +37,11 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
-from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession

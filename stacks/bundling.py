@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ast
 import shutil
-from pathlib import Path
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import aws_cdk as cdk
 import jsii

@@ -69,9 +69,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, get_args
-from collections.abc import Iterable, Iterator
 
 from pipeline_contracts import run_layout
 

@@ -92,9 +92,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, UTC
-from typing import Any
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics

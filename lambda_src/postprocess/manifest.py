@@ -8,9 +8,9 @@ the execution's failure shows the name and the message.
 from __future__ import annotations
 
 import math
-from datetime import datetime, UTC
-from typing import Any
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from pipeline_contracts import run_layout
 

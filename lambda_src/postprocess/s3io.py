@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
 from botocore.exceptions import BotoCoreError
 

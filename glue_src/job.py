@@ -2,10 +2,11 @@
 
 Thin on purpose: resolve the job arguments, get the SparkSession from a GlueContext, initialise
 the Glue `Job` (the job's security configuration applies only to a job that does), run the
-transform, commit the job after a success, and let a failure fail the job run (uncommitted). Everything else is in `transform`, which Glue puts
-on sys.path from `--extra-py-files` (a zip with `transform.py` at its root), so it is imported by
-its top-level name. The Glue libraries (`awsglue`) exist only on Glue: they are imported inside
-`main`, so this module can be imported (and tested with stand-ins) anywhere.
+transform, commit the job after a success, and let a failure fail the job run (uncommitted).
+Everything else is in `transform`, which Glue puts on sys.path from `--extra-py-files` (a zip with
+`transform.py` at its root), so it is imported by its top-level name. The Glue libraries (`awsglue`)
+exist only on Glue: they are imported inside `main`, so this module can be imported (and tested with
+stand-ins) anywhere.
 
 The run writes `<output_uri><run_id>/` with interactions/, batch-input/, quarantine/ and
 `_summary.json` (via boto3), and raises (failing the job run) when the input is unusable or the
@@ -16,11 +17,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-try:  # on Glue: the module from --extra-py-files, at the root of sys.path
-    import transform
-except ModuleNotFoundError:  # locally: the glue_src package
+if TYPE_CHECKING:  # the type checker reads the module as the glue_src package holds it
     from glue_src import transform
+else:
+    try:  # on Glue: the module from --extra-py-files, at the root of sys.path
+        import transform
+    except ModuleNotFoundError:  # locally: the glue_src package
+        from glue_src import transform
 
 JOB_NAME = "JOB_NAME"
 

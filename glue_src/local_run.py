@@ -26,7 +26,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from glue_src import transform
@@ -39,15 +39,27 @@ EXIT_OK, EXIT_ARGUMENTS, EXIT_MINIMUMS, EXIT_INPUT = 0, 2, 3, 4
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m glue_src.local_run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input", default=str(SAMPLE_INPUT), help="file or folder of raw ratings (default: the bundled sample)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="base folder; the run writes to OUTPUT/<run_id>/ (default: %(default)s)")
+    parser.add_argument(
+        "--input", default=str(SAMPLE_INPUT), help="file or folder of raw ratings (default: the bundled sample)"
+    )
+    parser.add_argument(
+        "--output",
+        default=DEFAULT_OUTPUT,
+        help="base folder; the run writes to OUTPUT/<run_id>/ (default: %(default)s)",
+    )
     parser.add_argument("--run-id", default=None, help="default: local-<UTC time>")
     parser.add_argument("--min-rating", default="3.5")
     parser.add_argument("--delimiter", default="tab", help='one character, or "tab" (default), "comma", "space"')
     header = parser.add_mutually_exclusive_group()
-    header.add_argument("--header", dest="has_header", action="store_true", default=True, help="the input has a header line (default)")
-    header.add_argument("--no-header", dest="has_header", action="store_false", help="no header: columns are 0-based positions")
-    parser.add_argument("--user-column", default=None, help="header name or 0-based position (default: userID, or 0 without header)")
+    header.add_argument(
+        "--header", dest="has_header", action="store_true", default=True, help="the input has a header line (default)"
+    )
+    header.add_argument(
+        "--no-header", dest="has_header", action="store_false", help="no header: columns are 0-based positions"
+    )
+    parser.add_argument(
+        "--user-column", default=None, help="header name or 0-based position (default: userID, or 0 without header)"
+    )
     parser.add_argument("--item-column", default=None, help="default: movieID, or 1 without header")
     parser.add_argument("--rating-column", default=None, help="default: rating, or 2 without header")
     parser.add_argument("--timestamp-column", default=None, help="default: timestamp, or 3 without header")
@@ -60,8 +72,10 @@ def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
     """The Glue job arguments equivalent to the command line."""
     defaults = ("userID", "movieID", "rating", "timestamp") if args.has_header else ("0", "1", "2", "3")
     columns = (args.user_column, args.item_column, args.rating_column, args.timestamp_column)
-    user, item, rating, stamp = (given if given is not None else default for given, default in zip(columns, defaults))
-    run_id = args.run_id or "local-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    user, item, rating, stamp = (
+        given if given is not None else default for given, default in zip(columns, defaults, strict=True)
+    )
+    run_id = args.run_id or "local-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return {
         # An empty path stays empty (and is rejected): resolved, it would be the current folder.
         "--input_uri": str(Path(args.input).resolve()) if args.input else args.input,

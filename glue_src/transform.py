@@ -37,10 +37,11 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession
@@ -197,17 +198,29 @@ def parse_delimiter(value: str) -> str:
     return decoded
 
 
-def parse_options(args: Mapping[str, Any]) -> EtlOptions:
-    """Builds EtlOptions from a Glue argument dict (keys with or without the leading `--`).
-
-    An argument left out takes its default; one given with an empty value is an error (an empty
-    `--delimiter` or `--min_rating` silently meaning the default hides a typo).
-    Raises EtlArgumentError naming the first bad argument.
-    """
-    values = {key[2:] if key.startswith("--") else key: value for key, value in args.items()}
+def _required_locations(values: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The required input_uri, output_uri and run_id, checked (and the output outside the input)."""
     for name in REQUIRED_ARGUMENTS:
         if not str(values.get(name) or "").strip():
             raise _fail(name, values.get(name), "a non-empty value (it is required)")
+    input_uri, output_uri, run_id = (str(values[name]).strip() for name in REQUIRED_ARGUMENTS)
+    if not _RUN_ID_RE.match(run_id):
+        raise _fail(
+            "run_id", run_id, "1-128 characters: letters, digits, '.', '_', '=', '-', starting with a letter or digit"
+        )
+    if output_uri.rstrip("/") + "/" + run_id + "/" == input_uri.rstrip("/") + "/" or (
+        output_uri.rstrip("/") + "/"
+    ).startswith(input_uri.rstrip("/") + "/"):
+        raise _fail(
+            "output_uri",
+            output_uri,
+            f"a location outside --input_uri ({input_uri}); outputs would be read back as input",
+        )
+    return input_uri, output_uri, run_id
+
+
+def _optional_getter(values: Mapping[str, Any]) -> Callable[[str], Any]:
+    """A lookup of an optional argument: its default when left out, an error when given empty."""
     defaults = EtlOptions(input_uri="-", output_uri="-", run_id="-")
 
     def get(name: str) -> Any:
@@ -215,37 +228,33 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         if value is None:
             return getattr(defaults, name)
         if value == "":
-            raise _fail(name, value, f"a non-empty value (leave the argument out for the default {getattr(defaults, name)!r})")
+            raise _fail(
+                name, value, f"a non-empty value (leave the argument out for the default {getattr(defaults, name)!r})"
+            )
         return value
 
-    input_uri, output_uri, run_id = (str(values[name]).strip() for name in REQUIRED_ARGUMENTS)
-    if not _RUN_ID_RE.match(run_id):
-        raise _fail("run_id", run_id, "1-128 characters: letters, digits, '.', '_', '=', '-', starting with a letter or digit")
-    if output_uri.rstrip("/") + "/" + run_id + "/" == input_uri.rstrip("/") + "/" or (
-        output_uri.rstrip("/") + "/"
-    ).startswith(input_uri.rstrip("/") + "/"):
-        raise _fail("output_uri", output_uri, f"a location outside --input_uri ({input_uri}); outputs would be read back as input")
+    return get
 
-    raw_rating = get("min_rating")
+
+def _parse_min_rating(raw_rating: Any) -> float:
     try:
         min_rating = float(raw_rating)
     except (TypeError, ValueError):
         raise _fail("min_rating", raw_rating, f"a number from {RATING_MIN} to {RATING_MAX}") from None
     if not (math.isfinite(min_rating) and RATING_MIN <= min_rating <= RATING_MAX):
         raise _fail("min_rating", raw_rating, f"a number from {RATING_MIN} to {RATING_MAX}")
+    return min_rating
 
-    raw_header = get("has_header")
+
+def _parse_has_header(raw_header: Any) -> bool:
     if isinstance(raw_header, bool):
-        has_header = raw_header
-    elif str(raw_header).strip().lower() in _TRUE + _FALSE:
-        has_header = str(raw_header).strip().lower() in _TRUE
-    else:
-        raise _fail("has_header", raw_header, "true or false")
+        return raw_header
+    if str(raw_header).strip().lower() in _TRUE + _FALSE:
+        return str(raw_header).strip().lower() in _TRUE
+    raise _fail("has_header", raw_header, "true or false")
 
-    unit = str(get("timestamp_unit")).strip().lower()
-    if unit not in TIMESTAMP_UNITS:
-        raise _fail("timestamp_unit", get("timestamp_unit"), "ms (epoch milliseconds) or s (epoch seconds)")
 
+def _parse_columns(get: Callable[[str], Any], has_header: bool) -> dict[str, str]:
     columns = {}
     for name in COLUMN_ARGUMENTS:
         column = str(get(name)).strip()
@@ -255,8 +264,30 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
             raise _fail(name, column, "a 0-based column position (a whole number), because --has_header is false")
         columns[name] = column
     if len(set(columns.values())) != len(columns):
-        raise EtlArgumentError(f"job arguments --user_column/--item_column/--rating_column/--timestamp_column must differ; got {columns}")
+        raise EtlArgumentError(
+            f"job arguments --user_column/--item_column/--rating_column/--timestamp_column must differ; got {columns}"
+        )
+    return columns
 
+
+def parse_options(args: Mapping[str, Any]) -> EtlOptions:
+    """Builds EtlOptions from a Glue argument dict (keys with or without the leading `--`).
+
+    An argument left out takes its default; one given with an empty value is an error (an empty
+    `--delimiter` or `--min_rating` silently meaning the default hides a typo).
+    Raises EtlArgumentError naming the first bad argument.
+    """
+    values = {key[2:] if key.startswith("--") else key: value for key, value in args.items()}
+    input_uri, output_uri, run_id = _required_locations(values)
+    get = _optional_getter(values)
+    min_rating = _parse_min_rating(get("min_rating"))
+    has_header = _parse_has_header(get("has_header"))
+
+    unit = str(get("timestamp_unit")).strip().lower()
+    if unit not in TIMESTAMP_UNITS:
+        raise _fail("timestamp_unit", get("timestamp_unit"), "ms (epoch milliseconds) or s (epoch seconds)")
+
+    columns = _parse_columns(get, has_header)
     return EtlOptions(
         input_uri=input_uri,
         output_uri=output_uri,
@@ -265,7 +296,10 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         delimiter=parse_delimiter(str(get("delimiter"))),
         has_header=has_header,
         timestamp_unit=unit,
-        **columns,
+        user_column=columns["user_column"],
+        item_column=columns["item_column"],
+        rating_column=columns["rating_column"],
+        timestamp_column=columns["timestamp_column"],
     )
 
 
@@ -286,7 +320,12 @@ class Layout:
 
     @property
     def positions(self) -> dict[str, int]:
-        return {"user": self.user_index, "item": self.item_index, "rating": self.rating_index, "timestamp": self.timestamp_index}
+        return {
+            "user": self.user_index,
+            "item": self.item_index,
+            "rating": self.rating_index,
+            "timestamp": self.timestamp_index,
+        }
 
 
 @dataclass
@@ -333,7 +372,9 @@ class InputPlan:
 
     def raise_problems(self, input_uri: str) -> None:
         if self.problems:
-            raise EtlInputError(files_message(f"{len(self.problems)} input file(s) cannot be used", self.problems, "problem"))
+            raise EtlInputError(
+                files_message(f"{len(self.problems)} input file(s) cannot be used", self.problems, "problem")
+            )
         if not self.groups:
             raise EtlInputError(
                 f"--input_uri {input_uri} has no rows to read: {len(self.blank_files)} file(s) read, all empty or blank"
@@ -365,10 +406,15 @@ def _java_message(error: Exception) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
 
 
+def _jvm(spark: SparkSession) -> Any:
+    """The session's py4j view of the JVM (pyspark types it Optional: None only without a gateway)."""
+    return spark._jvm
+
+
 def _hadoop_path(spark: SparkSession, path: str) -> tuple[Any, Any]:
     """(org.apache.hadoop.fs.Path, its FileSystem)."""
-    jvm_path = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[attr-defined]
-    return jvm_path, jvm_path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    jvm_path = _jvm(spark).org.apache.hadoop.fs.Path(path)
+    return jvm_path, jvm_path.getFileSystem(spark._jsc.hadoopConfiguration())
 
 
 def list_input_files(spark: SparkSession, input_uri: str) -> list[str]:
@@ -400,10 +446,8 @@ def list_input_files(spark: SparkSession, input_uri: str) -> list[str]:
 
 def _codec(spark: SparkSession, path: str) -> Any:
     """The Hadoop codec Spark decompresses a file with (chosen by its extension), or None."""
-    factory = spark._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(  # type: ignore[attr-defined]
-        spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    )
-    return factory.getCodec(spark._jvm.org.apache.hadoop.fs.Path(path))  # type: ignore[attr-defined]
+    factory = _jvm(spark).org.apache.hadoop.io.compress.CompressionCodecFactory(spark._jsc.hadoopConfiguration())
+    return factory.getCodec(_jvm(spark).org.apache.hadoop.fs.Path(path))
 
 
 @contextmanager
@@ -429,14 +473,18 @@ def read_head(spark: SparkSession, path: str) -> bytes:
 def drain(spark: SparkSession, path: str) -> None:
     """Reads a whole file on the driver, raising what Spark's reader would meet."""
     with _open_as_spark_reads(spark, path) as stream:
-        stream.transferTo(spark._jvm.java.io.OutputStream.nullOutputStream())  # type: ignore[attr-defined]
+        stream.transferTo(_jvm(spark).java.io.OutputStream.nullOutputStream())
 
 
 # (leading bytes, what the file looks like): formats a text reader would turn into garbage lines.
 _MAGIC = (
     (b"PK\x03\x04", "looks like a ZIP archive; unzip it and upload the files it holds"),
     (b"PK\x05\x06", "looks like an empty ZIP archive"),
-    (b"\x1f\x8b", "looks like gzip-compressed data, but its name does not end in .gz (Spark decompresses by extension): rename it"),
+    (
+        b"\x1f\x8b",
+        "looks like gzip-compressed data, but its name does not end in .gz (Spark decompresses by extension): "
+        "rename it",
+    ),
     (b"BZh", "looks like bzip2-compressed data, but its name does not end in .bz2: rename it"),
     (b"\xfd7zXZ\x00", "looks like an xz archive, which Spark does not read; recompress it as .gz or .bz2"),
     (b"7z\xbc\xaf\x27\x1c", "looks like a 7-Zip archive, which Spark does not read; extract it"),
@@ -725,7 +773,9 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
         .when((rating < RATING_MIN) | (rating > RATING_MAX), code["rating_out_of_range"])
         .when(
             ~_in_range(ts_seconds, max_epoch_seconds),
-            F.when(_in_range(ts_other_unit, max_epoch_seconds), code[TS_OTHER_UNIT]).otherwise(code["timestamp_out_of_range"]),
+            F.when(_in_range(ts_other_unit, max_epoch_seconds), code[TS_OTHER_UNIT]).otherwise(
+                code["timestamp_out_of_range"]
+            ),
         )
         .when(rating < options.min_rating, code[FILTERED])
         .otherwise(code[KEPT])
@@ -838,7 +888,7 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
     rejected["repeated_header"] = header_lines - expected_headers
     kept = get(status, f"groups_{KEPT}")
     lines_read = sum(get(status, f"lines_{s}") for s in STATUSES)
-    counts = {
+    counts: dict[str, Any] = {
         "lines_read": lines_read,
         "header_lines": header_lines,
         "expected_header_lines": expected_headers,
@@ -872,11 +922,13 @@ def check_minimums(counts: Mapping[str, Any]) -> list[str]:
         )
     if counts["batch_input_bytes"] > BATCH_INPUT_MAX_BYTES:
         problems.append(
-            f"batch input of {counts['batch_input_bytes']} bytes (batch inference accepts at most {BATCH_INPUT_MAX_BYTES})"
+            f"batch input of {counts['batch_input_bytes']} bytes "
+            f"(batch inference accepts at most {BATCH_INPUT_MAX_BYTES})"
         )
     if counts["batch_input_files"] > BATCH_INPUT_MAX_FILES:
         problems.append(
-            f"batch input of {counts['batch_input_files']} files (batch inference accepts at most {BATCH_INPUT_MAX_FILES})"
+            f"batch input of {counts['batch_input_files']} files "
+            f"(batch inference accepts at most {BATCH_INPUT_MAX_FILES})"
         )
     return problems
 
@@ -919,7 +971,9 @@ def count_files(spark: SparkSession, folder_uri: str) -> int:
     return sum(1 for status in fs.listStatus(folder) if status.isFile())
 
 
-def write_outputs(spark: SparkSession, grouped: DataFrame, options: EtlOptions) -> tuple[dict[str, Any], dict[str, int]]:
+def write_outputs(
+    spark: SparkSession, grouped: DataFrame, options: EtlOptions
+) -> tuple[dict[str, Any], dict[str, int]]:
     """Writes interactions (CSV with header), batch input and quarantine (JSON lines) from the
     cached aggregate, and counts: the user metrics are observed while the batch input is written,
     the rest is one small aggregation. Returns (counts, files asked for per output)."""
@@ -964,7 +1018,9 @@ def unreadable_files(spark: SparkSession, files: Iterable[str]) -> list[dict[str
     return found
 
 
-def transform_input(spark: SparkSession, options: EtlOptions, plan: InputPlan, max_epoch: int) -> tuple[dict[str, Any], dict[str, int]]:
+def transform_input(
+    spark: SparkSession, options: EtlOptions, plan: InputPlan, max_epoch: int
+) -> tuple[dict[str, Any], dict[str, int]]:
     """Classifies, aggregates and writes; a file that fails mid-read becomes an EtlInputError naming it."""
     grouped = aggregate(classify_input(spark, options, plan, max_epoch_seconds=max_epoch)).cache()
     try:
@@ -1005,7 +1061,7 @@ def new_summary(options: EtlOptions, started: float, max_epoch: int) -> dict[str
             "summary": options.summary_uri,
             "max_files": None,
         },
-        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "duration_seconds": None,
     }
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ast
 import shutil
-from pathlib import Path
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import aws_cdk as cdk
 import jsii
@@ -28,7 +28,9 @@ class _CopyFiles:
     def __init__(self, files: Mapping[str, Path]) -> None:
         self._files = dict(files)
 
-    def try_bundle(self, output_dir: str, *_options: object) -> bool:
+    # The options (unused) arrive positionally from jsii; accepting them by keyword too makes the signature
+    # match ILocalBundling.try_bundle (keyword-only options) for the type checker.
+    def try_bundle(self, output_dir: str, *_options: object, **_keyword_options: object) -> bool:
         for relative, source in self._files.items():
             target = Path(output_dir, relative)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,8 @@ class _RedundantDependencyPruning:
         for resource in _cfn_resources(self._stack):
             referenced = referenced_logical_ids(self._stack.resolve(resource._cfn_properties))
             for dependency in resource.obtain_dependencies():
+                if not isinstance(dependency, cdk.CfnResource):  # a whole stack: never this stack's own resource
+                    continue
                 local = cdk.Stack.of(dependency) is self._stack
                 if local and self._stack.resolve(self._stack.get_logical_id(dependency)) in referenced:
                     resource.remove_resource_dependency(dependency)

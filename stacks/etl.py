@@ -151,7 +151,9 @@ class RatingsEtl(Construct):
         self._acknowledge_findings(raw_bucket, transformed_bucket, config)
 
     @staticmethod
-    def default_arguments(config: PipelineConfig, raw_bucket: s3.IBucket, transformed_bucket: s3.IBucket) -> dict[str, str]:
+    def default_arguments(
+        config: PipelineConfig, raw_bucket: s3.IBucket, transformed_bucket: s3.IBucket
+    ) -> dict[str, str]:
         """Every job argument but --run_id (passed per run by the state machine)."""
         return {
             "--input_uri": f"s3://{raw_bucket.bucket_name}/{config.raw_prefix}",
@@ -168,21 +170,44 @@ class RatingsEtl(Construct):
             "--job-bookmark-option": "job-bookmark-disable",  # every run reads the whole raw prefix
         }
 
-    def _acknowledge_findings(self, raw_bucket: s3.IBucket, transformed_bucket: s3.IBucket, config: PipelineConfig) -> None:
+    def _acknowledge_findings(
+        self, raw_bucket: s3.IBucket, transformed_bucket: s3.IBucket, config: PipelineConfig
+    ) -> None:
         """Acknowledges, on the role's policy, each cdk-nag AwsSolutions-IAM5 finding it has by design."""
         policy = self.role.node.find_child("DefaultPolicy")
         findings = {
-            "Action::s3:GetObject*": "S3 read grant (GetObject, GetObjectVersion, ...) limited to the raw prefix, the runs/ prefix and the two script objects.",
-            "Action::s3:GetBucket*": "S3 read grant: bucket metadata (location, versioning) of the raw, transformed and asset buckets, which Spark's S3 client reads.",
-            "Action::s3:List*": "S3 read grant: Spark lists the raw prefix and the runs/ prefix it writes; no other bucket is listed.",
-            "Action::s3:DeleteObject*": "S3 write grant: a re-run of the same run id overwrites runs/<run_id>/ and Spark's committer deletes its temporary files; limited to runs/*.",
+            "Action::s3:GetObject*": (
+                "S3 read grant (GetObject, GetObjectVersion, ...) limited to the raw prefix, the runs/ prefix "
+                "and the two script objects."
+            ),
+            "Action::s3:GetBucket*": (
+                "S3 read grant: bucket metadata (location, versioning) of the raw, transformed and asset buckets, "
+                "which Spark's S3 client reads."
+            ),
+            "Action::s3:List*": (
+                "S3 read grant: Spark lists the raw prefix and the runs/ prefix it writes; no other bucket is listed."
+            ),
+            "Action::s3:DeleteObject*": (
+                "S3 write grant: a re-run of the same run id overwrites runs/<run_id>/ and Spark's committer "
+                "deletes its temporary files; limited to runs/*."
+            ),
             "Action::s3:Abort*": "S3 write grant: aborting multipart uploads of the job's own output under runs/*.",
-            "Action::kms:ReEncrypt*": "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented job-role rights for encrypted CloudWatch logs); only those two keys.",
-            "Action::kms:GenerateDataKey*": "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented job-role rights for encrypted CloudWatch logs); only those two keys.",
-            "Resource::*": "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited by the cloudwatch:namespace = Glue condition.",
+            "Action::kms:ReEncrypt*": (
+                "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented "
+                "job-role rights for encrypted CloudWatch logs); only those two keys."
+            ),
+            "Action::kms:GenerateDataKey*": (
+                "On the data key (bucket grant, to write SSE-KMS objects) and the logs key (Glue's documented "
+                "job-role rights for encrypted CloudWatch logs); only those two keys."
+            ),
+            "Resource::*": (
+                "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited by the "
+                "cloudwatch:namespace = Glue condition."
+            ),
             f"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{GLUE_LOG_GROUPS}": (
                 "Glue names the job's log groups at run time from the job, role and security configuration "
-                "(/aws-glue/jobs/<config>-role/<role>/output|error); limited to Glue job log groups of this account and region."
+                "(/aws-glue/jobs/<config>-role/<role>/output|error); limited to Glue job log groups of this account "
+                "and region."
             ),
         }
         for finding, reason in findings.items():
@@ -194,5 +219,6 @@ class RatingsEtl(Construct):
             acknowledge_wildcard(
                 policy,
                 bucket.arn_for_objects(pattern),
-                f"Objects under {pattern} of one bucket only: the job {purpose}, file names chosen by Spark at run time.",
+                f"Objects under {pattern} of one bucket only: the job {purpose}, "
+                "file names chosen by Spark at run time.",
             )

@@ -19,6 +19,8 @@ LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
 # Python 3.13 is the runtime the pipeline's functions are written and tested for (and the one the
 # Powertools layer is pinned for); a newer runtime is a deliberate upgrade, not a silent one.
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+# Default `timeout` of PipelineFunction (a module-level constant, not a call in the signature).
+DEFAULT_TIMEOUT = Duration.seconds(10)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
 
@@ -41,7 +43,7 @@ class PipelineFunction(Construct):
         description: str,
         logs_key: kms.IKey,
         memory_size: int = 128,
-        timeout: Duration = Duration.seconds(10),
+        timeout: Duration = DEFAULT_TIMEOUT,
         environment: Mapping[str, str] | None = None,
         layers: Sequence[lambda_.ILayerVersion] = (),
         tracing: lambda_.Tracing = lambda_.Tracing.DISABLED,
@@ -50,7 +52,9 @@ class PipelineFunction(Construct):
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=logs_key, retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
         )
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        )
         self.log_group.grant_write(self.role)
         self.function = lambda_.Function(
             self,

@@ -25,9 +25,19 @@ class EncryptionKeys(Construct):
         # A destroyed dev stack still leaves a key for 7 days (the minimum), so data encrypted
         # under it can be recovered by cancelling the deletion.
         pending_window = Duration.days(7) if removal_policy == RemovalPolicy.DESTROY else None
-        self.data_key = self._key("DataKey", f"alias/{name_prefix}-data", "Interaction data and recommendations", removal_policy, pending_window)
-        self.logs_key = self._key("LogsKey", f"alias/{name_prefix}-logs", "Pipeline logs", removal_policy, pending_window)
-        self.alerts_key = self._key("AlertsKey", f"alias/{name_prefix}-alerts", "Pipeline alerts and queues", removal_policy, pending_window)
+        self.data_key = self._key(
+            "DataKey",
+            f"alias/{name_prefix}-data",
+            "Interaction data and recommendations",
+            removal_policy,
+            pending_window,
+        )
+        self.logs_key = self._key(
+            "LogsKey", f"alias/{name_prefix}-logs", "Pipeline logs", removal_policy, pending_window
+        )
+        self.alerts_key = self._key(
+            "AlertsKey", f"alias/{name_prefix}-alerts", "Pipeline alerts and queues", removal_policy, pending_window
+        )
         self._let_cloudwatch_logs_use(self.logs_key)
         self._let_alert_publishers_use(self.alerts_key, name_prefix)
 
@@ -60,7 +70,9 @@ class EncryptionKeys(Construct):
                 resources=["*"],
                 conditions={
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                        )
                     }
                 },
             )

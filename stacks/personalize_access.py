@@ -71,7 +71,8 @@ class PersonalizeAccess(Construct):
                 f"Each run reads or writes objects under {RUNS_PREFIX}<execution>/ whose names are only known at run "
                 "time; the wildcard covers the run prefix only, with one object action (no listing wildcard).",
             )
-            for suffix, statement in zip(("Objects", "Listing"), self._bucket_statements(bucket, object_actions)):
+            statements = self._bucket_statements(bucket, object_actions)
+            for suffix, statement in zip(("Objects", "Listing"), statements, strict=True):
                 statement.sid = f"{sid}{suffix}"
                 statement.add_principals(service)
                 statement.add_conditions(source_account)

@@ -21,7 +21,9 @@ from stacks.schedule import PipelineSchedule
 class PipelineStack(Stack):
     """Everything that can be deleted and redeployed at will; data lives in the `DataStack`."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, data: DataStack, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: PipelineConfig, data: DataStack, **kwargs
+    ) -> None:
         super().__init__(
             scope,
             construct_id,

@@ -62,7 +62,9 @@ class RunPostProcessing(Construct):
         alert_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._curated_bucket, self._transformed_bucket, self._alert_topic = curated_bucket, transformed_bucket, alert_topic
+        self._curated_bucket = curated_bucket
+        self._transformed_bucket = transformed_bucket
+        self._alert_topic = alert_topic
         powertools = lambda_.LayerVersion.from_layer_version_arn(
             self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
         )
@@ -72,7 +74,9 @@ class RunPostProcessing(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": POSTPROCESS_METRICS_NAMESPACE,
         }
 
-        def function(construct_id: str, handler: str, description: str, memory: int, timeout: Duration) -> PipelineFunction:
+        def function(
+            construct_id: str, handler: str, description: str, memory: int, timeout: Duration
+        ) -> PipelineFunction:
             return PipelineFunction(
                 self,
                 construct_id,
@@ -211,7 +215,10 @@ class PostProcessingStage(Stage):
                 "Post-process: list output files",
                 lambda_function=function,
                 payload=sfn.TaskInput.from_object({"batch_output_uri": JsonPath.string_at("$.run.batchOutputUri")}),
-                result_selector={"count": JsonPath.number_at("$.Payload.count"), "files": JsonPath.list_at("$.Payload.files")},
+                result_selector={
+                    "count": JsonPath.number_at("$.Payload.count"),
+                    "files": JsonPath.list_at("$.Payload.files"),
+                },
                 result_path="$.outputFiles",
             )
         )
@@ -237,7 +244,9 @@ class PostProcessingStage(Stage):
                         "expected_output_files": JsonPath.number_at("$.outputFiles.count"),
                         "batch_input": {
                             "bucket": transformed_bucket.bucket_name,
-                            "prefix": JsonPath.format(run_layout.run_key("{}", run_layout.BATCH_INPUT), JsonPath.string_at("$.run.id")),
+                            "prefix": JsonPath.format(
+                                run_layout.run_key("{}", run_layout.BATCH_INPUT), JsonPath.string_at("$.run.id")
+                            ),
                         },
                         "results": JsonPath.list_at("$.processedFiles"),
                     }

@@ -29,6 +29,7 @@ import jsii
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import IConstruct
 
 CLOUDWATCH = "cloudwatch.amazonaws.com"
@@ -94,14 +95,14 @@ class ScopedTopicTarget:
     def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
         self._topic, self._message = topic, message
 
-    def bind(self, rule: events.IRule, id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         self._topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid=f"Rule{rule.node.id}Publishes",
                 principals=[iam.ServicePrincipal(EVENTBRIDGE)],
                 actions=["sns:Publish"],
                 resources=[self._topic.topic_arn],
-                conditions=_source("ArnEquals", rule.rule_arn),
+                conditions=_source("ArnEquals", rule.rule_ref.rule_arn),
             )
         )
         return events.RuleTargetConfig(arn=self._topic.topic_arn, input=self._message)

@@ -22,7 +22,9 @@ class DataLake(Construct):
         access_logs_bucket: server access logs of the three.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, data_key: kms.IKey, removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, data_key: kms.IKey, removal_policy: RemovalPolicy
+    ) -> None:
         super().__init__(scope, construct_id)
         auto_delete = removal_policy == RemovalPolicy.DESTROY
         # S3 server access logging cannot deliver to a bucket encrypted with a customer managed

@@ -28,7 +28,7 @@ def sample_lines() -> list[str]:
     movie_ids = rng.sample(range(1, 65000), MOVIES)
     user_weights = [1 / (k + 2) for k in range(USERS)]
     movie_weights = [1 / (k + 2) for k in range(MOVIES)]
-    lines = []
+    lines: list[str] = []
     seen = set()
     while len(lines) < RATINGS:
         user = rng.choices(user_ids, user_weights)[0]

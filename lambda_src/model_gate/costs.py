@@ -84,7 +84,9 @@ def glue_dpu_seconds(job_run: Mapping[str, Any]) -> GlueUsage:
     workers = _non_negative(run.get("NumberOfWorkers"))
     per_worker = DPU_PER_WORKER.get(str(run.get("WorkerType")))
     if workers and per_worker:
-        return GlueUsage(seconds * workers * per_worker, "ExecutionTime x NumberOfWorkers x DPU per worker", execution_class)
+        return GlueUsage(
+            seconds * workers * per_worker, "ExecutionTime x NumberOfWorkers x DPU per worker", execution_class
+        )
     raise ValueError(
         f"the Glue job run reports no DPUSeconds and no capacity to multiply ExecutionTime by "
         f"(MaxCapacity={run.get('MaxCapacity')!r}, NumberOfWorkers={run.get('NumberOfWorkers')!r}, "
@@ -138,7 +140,9 @@ class PriceTable:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidPriceTable(f"invalid price table: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+            raise InvalidPriceTable(
+                f"invalid price table: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
+            )
         return cls(**data)
 
 
@@ -146,9 +150,10 @@ class PriceTable:
 class RunUsage:
     training_hours: float | None = None
     glue: GlueUsage | None = None
-    batch_recommendations: int | None = None
-    ingested_bytes: int | None = None
-    state_transitions: int | None = None
+    # Counts, but given as JSON numbers: an event may carry them as 1000.0.
+    batch_recommendations: float | None = None
+    ingested_bytes: float | None = None
+    state_transitions: float | None = None
 
 
 def _camel(name: str) -> str:
@@ -230,7 +235,14 @@ def estimate_run_cost(usage: RunUsage, prices: PriceTable) -> CostEstimate:
     flex = glue is not None and glue.execution_class == "FLEX"
     # (item, quantity, unit, unit price, what the price is per, quantity units per priced unit)
     items: list[tuple[str, float | None, str, float | None, str, int]] = [
-        ("personalize_training", usage.training_hours, "training hours", prices.personalize_training_per_hour, "per training hour", 1),
+        (
+            "personalize_training",
+            usage.training_hours,
+            "training hours",
+            prices.personalize_training_per_hour,
+            "per training hour",
+            1,
+        ),
         (
             "personalize_batch_recommendations",
             usage.batch_recommendations,
@@ -239,7 +251,14 @@ def estimate_run_cost(usage: RunUsage, prices: PriceTable) -> CostEstimate:
             "per 1,000",
             1000,
         ),
-        ("personalize_ingestion", usage.ingested_bytes, "bytes", prices.personalize_ingestion_per_gb, "per GB", 1024**3),
+        (
+            "personalize_ingestion",
+            usage.ingested_bytes,
+            "bytes",
+            prices.personalize_ingestion_per_gb,
+            "per GB",
+            1024**3,
+        ),
         (
             "glue_flex" if flex else "glue_standard",
             glue.dpu_seconds if glue is not None else None,
@@ -248,7 +267,14 @@ def estimate_run_cost(usage: RunUsage, prices: PriceTable) -> CostEstimate:
             "per DPU-hour",
             3600,
         ),
-        ("step_functions", usage.state_transitions, "state transitions", prices.step_functions_per_1000_transitions, "per 1,000", 1000),
+        (
+            "step_functions",
+            usage.state_transitions,
+            "state transitions",
+            prices.step_functions_per_1000_transitions,
+            "per 1,000",
+            1000,
+        ),
     ]
     lines = tuple(
         _line(item, quantity, unit, price, price_unit, Decimal(per))

@@ -326,7 +326,11 @@ def _judge(
             return True, f"{missing}; accepted without a check because on_missing_metric=accept"
         return False, missing
     shown = f"{metric} = {_figure(value)}"
-    versus = f"the last accepted {_figure(last_value)} of {last_accepted.label()}" if last_accepted and last_value is not None else ""
+    versus = (
+        f"the last accepted {_figure(last_value)} of {last_accepted.label()}"
+        if last_accepted and last_value is not None
+        else ""
+    )
     if _decimal(value) < _decimal(rule.min_value):
         return False, f"{shown} is below the floor {_figure(rule.min_value)}" + (f" ({versus})" if versus else "")
     if last_accepted is None:

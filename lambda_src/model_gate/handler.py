@@ -127,7 +127,9 @@ def evaluate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     personalize = client("personalize")
     version = personalize.describe_solution_version(solutionVersionArn=candidate)["solutionVersion"]
     if version.get("status") != "ACTIVE":
-        raise SolutionVersionNotActive(f"{candidate} is {version.get('status')!r}, not ACTIVE: it has no metrics to judge")
+        raise SolutionVersionNotActive(
+            f"{candidate} is {version.get('status')!r}, not ACTIVE: it has no metrics to judge"
+        )
     metrics = personalize.get_solution_metrics(solutionVersionArn=candidate)
     last = _store().read_last_accepted(solution_arn)
     decision = decide(candidate, metrics, last, rule)
@@ -135,7 +137,8 @@ def evaluate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if decision.action == "fail":
         logger.error("Model quality gate failed the run", extra={"reason": decision.reason})
         raise ModelQualityGateFailed(decision.reason)
-    (logger.info if decision.accepted else logger.warning)("Model quality gate decided", extra={"reason": decision.reason})
+    log = logger.info if decision.accepted else logger.warning
+    log("Model quality gate decided", extra={"reason": decision.reason})
     return {**decision.as_dict(), "solutionArn": solution_arn, "trainingHours": version.get("trainingHours")}
 
 
@@ -153,7 +156,8 @@ def accept(event: dict[str, Any], context: Any) -> dict[str, Any]:
         kept = gate.get("lastAcceptedVersionArn") or "none"
         result = {
             "recorded": False,
-            "reason": f"run {run_id} published with a rejected candidate's fallback; the last accepted version stays {kept}",
+            "reason": f"run {run_id} published with a rejected candidate's fallback; "
+            f"the last accepted version stays {kept}",
             "acceptedVersionArn": gate.get("lastAcceptedVersionArn"),
             "acceptedRunId": gate.get("lastAcceptedRunId"),
         }

@@ -51,7 +51,9 @@ def solution_arn_of(solution_version_arn: str) -> str:
     prefix, _, resource = solution_version_arn.rpartition(":")
     parts = resource.split("/")
     if not prefix.startswith("arn:") or ":personalize:" not in prefix or len(parts) != 3 or parts[0] != "solution":
-        raise ValueError(f"{solution_version_arn!r} is not a Personalize solution version ARN (arn:...:solution/<name>/<id>)")
+        raise ValueError(
+            f"{solution_version_arn!r} is not a Personalize solution version ARN (arn:...:solution/<name>/<id>)"
+        )
     return f"{prefix}:{parts[0]}/{parts[1]}"
 
 
@@ -201,7 +203,9 @@ class AcceptedVersionStore:
             accepted_at=accepted_at,
             manifest_uri=manifest_uri,
         )
-        return RecordResult(recorded=True, reason=f"{current.label()} is now the last accepted version", current=current)
+        return RecordResult(
+            recorded=True, reason=f"{current.label()} is now the last accepted version", current=current
+        )
 
 
 def _head_condition_failed(error: ClientError) -> bool:

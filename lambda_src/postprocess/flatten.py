@@ -69,8 +69,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, TypedDict, get_args
 
 from pipeline_contracts import run_layout
 
@@ -130,8 +131,16 @@ class OutputKind:
         return {name: obj.get(name) for name in self.key_fields}
 
 
-_SEGMENT = {"scored": False, "error_field": False, "folder": "segments/", "job_type": "batch_segment",
-            "max_line_bytes": SEGMENT_MAX_LINE_BYTES}
+class _KindSettings(TypedDict):
+    scored: bool
+    error_field: bool
+    folder: str
+    job_type: Literal["batch_inference", "batch_segment"]
+    max_line_bytes: int
+
+
+_SEGMENT: _KindSettings = {"scored": False, "error_field": False, "folder": "segments/", "job_type": "batch_segment",
+                           "max_line_bytes": SEGMENT_MAX_LINE_BYTES}
 OUTPUT_KINDS: dict[str, OutputKind] = {
     kind.name: kind
     for kind in (
@@ -193,7 +202,7 @@ class FlattenCounts:
     items_per_user: dict[int, int] = field(default_factory=dict)
     """Histogram over lines that succeeded: number of recommended items -> number of lines."""
 
-    def add(self, other: "FlattenCounts") -> None:
+    def add(self, other: FlattenCounts) -> None:
         self.lines += other.lines
         self.users_with_recommendations += other.users_with_recommendations
         self.items_written += other.items_written
@@ -304,7 +313,7 @@ def _rows(key: bytes, items: list[bytes], scores: list[bytes] | None, row_end: b
         return b"".join(b"%s,%d,%s%s" % (key, rank, _csv_field(item), row_end) for rank, item in enumerate(items, 1))
     return b"".join(
         b"%s,%d,%s,%s\n" % (key, rank, _csv_field(item), score)
-        for rank, (item, score) in enumerate(zip(items, scores), 1)
+        for rank, (item, score) in enumerate(zip(items, scores, strict=True), 1)
     )
 
 
@@ -340,34 +349,27 @@ def _malformed(line_no: int, reason: str, line: bytes) -> bytes:
     return _dumps({"line": line_no, "kind": "malformed", "error": reason, "raw": _excerpt(line)})
 
 
-def _slow_line(line: bytes, line_no: int, max_line_bytes: int, kind: OutputKind) -> tuple[str, Any]:
-    """Classify one line with `json`. Returns one of
-    ("blank", None), ("ok", (key, items, scores|None)) with bytes fields,
-    ("error", record_bytes), ("malformed", record_bytes)."""
-    if len(line) > max_line_bytes:
-        return "malformed", _malformed(line_no, f"line longer than {max_line_bytes} bytes (cut)", line[: max_line_bytes + 1])
-    if not line.strip():
-        return "blank", None
+def _decode_object(line: bytes) -> tuple[Any, str, str]:
+    """(object, text, "") for a line holding a JSON object, else (None, text, why not)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return "malformed", _malformed(line_no, f"not valid UTF-8: {exc}", line)
+        return None, "", f"not valid UTF-8: {exc}"
     try:
         obj = _decode(text)
     except (ValueError, RecursionError) as exc:
-        return "malformed", _malformed(line_no, f"not JSON: {exc}", line)
+        return None, text, f"not JSON: {exc}"
     if not isinstance(obj, dict):
-        return "malformed", _malformed(line_no, "not a JSON object", line)
-    error = obj.get("error")
-    if error is not None:
-        # Re-read with plain json so numbers in `input` keep their JSON types in the record.
-        plain = json.loads(text)
-        record = {"line": line_no, "kind": "error", "error": plain.get("error"), "input": kind.input_of(plain)}
-        return "error", _dumps(record)
+        return None, text, "not a JSON object"
+    return obj, text, ""
+
+
+def _line_key(obj: dict, kind: OutputKind) -> tuple[str | None, str]:
+    """(key, "") when the line names its user or item as a string, else (None, why not)."""
     if kind.key_in_input:
         inp = obj.get("input")
         if not isinstance(inp, dict):
-            return "malformed", _malformed(line_no, "no input object", line)
+            return None, "no input object"
         where = "input"
     else:
         inp, where = obj, "line"
@@ -377,22 +379,53 @@ def _slow_line(line: bytes, line_no: int, max_line_bytes: int, kind: OutputKind)
         if key is not None:
             break
     if type(key) is not str:
-        return "malformed", _malformed(line_no, f"{where} has no string {' or '.join(kind.key_fields)}", line)
+        return None, f"{where} has no string {' or '.join(kind.key_fields)}"
+    return key, ""
+
+
+def _line_lists(obj: dict, kind: OutputKind) -> tuple[list | None, list | None, str]:
+    """(items, scores|None, "") from the line's output object, else (None, None, why not)."""
     out = obj.get("output")
     if not isinstance(out, dict):
-        return "malformed", _malformed(line_no, "no output object", line)
+        return None, None, "no output object"
     list_field = kind.list_field
     items = out.get(list_field)
     if type(items) is not list or any(type(item) is not str for item in items):
-        return "malformed", _malformed(line_no, f"output.{list_field} is not a list of strings", line)
+        return None, None, f"output.{list_field} is not a list of strings"
     scores = out.get("scores") if kind.scored else None
     if scores is not None:
         if type(scores) is not list or any(type(s) is not _Num for s in scores):
-            return "malformed", _malformed(line_no, "output.scores is not a list of numbers", line)
+            return None, None, "output.scores is not a list of numbers"
         if len(scores) != len(items):
-            return "malformed", _malformed(
-                line_no, f"{len(scores)} scores for {len(items)} {list_field}", line
-            )
+            return None, None, f"{len(scores)} scores for {len(items)} {list_field}"
+    return items, scores, ""
+
+
+def _slow_line(line: bytes, line_no: int, max_line_bytes: int, kind: OutputKind) -> tuple[str, Any]:
+    """Classify one line with `json`. Returns one of
+    ("blank", None), ("ok", (key, items, scores|None)) with bytes fields,
+    ("error", record_bytes), ("malformed", record_bytes)."""
+    if len(line) > max_line_bytes:
+        return "malformed", _malformed(
+            line_no, f"line longer than {max_line_bytes} bytes (cut)", line[: max_line_bytes + 1]
+        )
+    if not line.strip():
+        return "blank", None
+    obj, text, problem = _decode_object(line)
+    if problem:
+        return "malformed", _malformed(line_no, problem, line)
+    error = obj.get("error")
+    if error is not None:
+        # Re-read with plain json so numbers in `input` keep their JSON types in the record.
+        plain = json.loads(text)
+        record = {"line": line_no, "kind": "error", "error": plain.get("error"), "input": kind.input_of(plain)}
+        return "error", _dumps(record)
+    key, problem = _line_key(obj, kind)
+    if key is None:
+        return "malformed", _malformed(line_no, problem, line)
+    items, scores, problem = _line_lists(obj, kind)
+    if items is None:
+        return "malformed", _malformed(line_no, problem, line)
     try:
         key_b = key.encode("utf-8")
         items_b = [item.encode("utf-8") for item in items]
@@ -525,10 +558,10 @@ class _Engine:
 _ENGINES = {name: _Engine(kind) for name, kind in OUTPUT_KINDS.items()}
 
 
-_scanstring = json.decoder.scanstring
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]  # set at run time (C or Python scanner); typeshed omits it
 
 
-def _query_key(raw: bytes) -> bytes | bool:
+def _query_key(raw: bytes) -> bytes | Literal[False]:
     """The CSV field of a query key (the raw text between the quotes of `"itemAttributes": "..."`),
     or False when only the json path can tell what it is. Read with `json`'s own string scanner
     (what its decoder calls for every string, strict about control characters), so escapes
@@ -556,7 +589,7 @@ class _Block:
         self.lines_seen = 0
 
 
-def _run_block(
+def _run_block(  # noqa: C901 - hot inner loop (~25M rows per 1M lines): locals only, no per-line calls
     buf: bytes, limit: int, line_no: int, fast: bool, verify_each: bool, max_line_bytes: int, engine: _Engine
 ) -> tuple[_Block, bool]:
     """Process the whole lines in `buf[:limit]` (each ends with b"\n"). Returns (result, ok).
@@ -589,7 +622,7 @@ def _run_block(
     fillable_nosc = engine.fillable_nosc
     kind = engine.kind
     query = not kind.key_in_input
-    query_keys: dict[bytes, bytes | bool] = {}
+    query_keys: dict[bytes, bytes | Literal[False]] = {}
     row_end = engine.row_end
     # Per-block working copies of the templates, refilled in place line after line (no list
     # copy per line; each line's slots are all overwritten before the join).
@@ -600,8 +633,10 @@ def _run_block(
     plen_b = engine.plen_b
     first_line_no = line_no
     n_slow_ok = 0
+    key: bytes | Literal[False]  # a query key the json path must read is False
     # Parameters of the current layout (start with any one; a line in another is looked up).
-    prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc, item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps = engine.first_layout
+    (prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc,
+     item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps) = engine.first_layout
     pos = 0
     while pos < limit:
         e = find(b"\n", pos, limit)
@@ -611,7 +646,8 @@ def _run_block(
             if not known:
                 lay = layouts_get(buf[pos : pos + plen_a]) or layouts_get(buf[pos : pos + plen_b])
                 if lay is not None:
-                    prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc, item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps = lay
+                    (prefix, plen, mid, sc_mid, suffix_sc, suffix_nosc,
+                     item_sep, sc_sep, scores_ok, sep0, dot_end, dotseps) = lay
                     known = True
             if known:
                 i = find(mid, pos + plen, e)
@@ -619,9 +655,10 @@ def _run_block(
                     start = i + len(mid)
                     key = id_key = buf[pos + plen : i]
                     if query:
-                        key = query_keys.get(id_key)
-                        if key is None:
-                            key = query_keys[id_key] = _query_key(id_key)
+                        cached = query_keys.get(id_key)
+                        if cached is None:
+                            cached = query_keys[id_key] = _query_key(id_key)
+                        key = cached
                         id_key = b""
                     # (Test the no-scores ending first: it also ends like the other. The two markers
                     # share a quote, so a cut-off `["]}...` would match both: the list must not start
@@ -660,7 +697,11 @@ def _run_block(
                                 if expected is None:
                                     expected = dotseps[n] = b"." + (sc_sep + b".") * (n - 1)
                                 # (`find`, not `in`: `x in bytes` first tries x as an int.)
-                                valid = sc.translate(None, digits) == expected and sc.find(dot_end) < 0 and sc[-1:] != b"."
+                                valid = (
+                                    sc.translate(None, digits) == expected
+                                    and sc.find(dot_end) < 0
+                                    and sc[-1:] != b"."
+                                )
                             else:
                                 valid = scores_ok(sc) is not None
                                 if valid:
@@ -686,8 +727,8 @@ def _run_block(
         pos = e + 1
         status, payload = _slow_line(line, line_no, max_line_bytes, kind)
         if status == "ok":
-            key, items, scores = payload
-            csv_append(_rows(key, items, scores, row_end))
+            row_key, items, scores = payload
+            csv_append(_rows(row_key, items, scores, row_end))
             sizes_append(len(items))
             n_slow_ok += 1
         elif status == "blank":

@@ -92,8 +92,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -282,8 +283,12 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.monotonic()
     with (
         ObjectChunks(client, bucket, key) as source,
-        MultipartWriter(client, out_bucket, rec_key, extra_args={**sse, "ContentType": "text/csv; charset=utf-8"}) as rec_out,
-        MultipartWriter(client, out_bucket, err_key, extra_args={**sse, "ContentType": "application/x-ndjson"}) as err_out,
+        MultipartWriter(
+            client, out_bucket, rec_key, extra_args={**sse, "ContentType": "text/csv; charset=utf-8"}
+        ) as rec_out,
+        MultipartWriter(
+            client, out_bucket, err_key, extra_args={**sse, "ContentType": "application/x-ndjson"}
+        ) as err_out,
     ):
         counts = flatten_chunks(_within_time(source, context, key), rec_out, err_out, kind=kind)
     seconds = time.monotonic() - started
@@ -306,7 +311,19 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name=ERRORED_LINES, unit=MetricUnit.Count, value=counts.errored_lines)
     logger.info(
         "Processed batch output file",
-        extra={k: result[k] for k in ("lines", "users_with_recommendations", "items_written", "errored_lines", "malformed_lines", "seconds", "source_bytes", "source_etag")},
+        extra={
+            k: result[k]
+            for k in (
+                "lines",
+                "users_with_recommendations",
+                "items_written",
+                "errored_lines",
+                "malformed_lines",
+                "seconds",
+                "source_bytes",
+                "source_etag",
+            )
+        },
     )
     return result
 
@@ -354,7 +371,7 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     expected_files = event.get("expected_output_files")
     max_error_ratio = event.get("max_error_ratio")
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     manifest = build_manifest({**event, "run_id": run_id}, results, now)
     failure = check_manifest(
         manifest,
@@ -370,7 +387,10 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     client.put_object(Bucket=bucket, Key=manifest_key, Body=body, ContentType="application/json", **sse)
     manifest_uri = f"s3://{bucket}/{manifest_key}"
     if failure is not None:
-        logger.error("Run failed its output checks", extra={"error": type(failure).__name__, "cause": str(failure), "manifest": manifest_uri})
+        logger.error(
+            "Run failed its output checks",
+            extra={"error": type(failure).__name__, "cause": str(failure), "manifest": manifest_uri},
+        )
         raise failure
     # Only after the manifest is in place.
     client.put_object(Bucket=bucket, Key=success_key, Body=b"", **sse)

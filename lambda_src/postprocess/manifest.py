@@ -8,8 +8,9 @@ the execution's failure shows the name and the message.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from pipeline_contracts import run_layout
 
@@ -88,7 +89,7 @@ def _utc(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidEvent(f"timestamp {value!r} is not ISO-8601") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _count_or_none(name: str, value: Any) -> int | None:
@@ -104,7 +105,7 @@ def _count_or_none(name: str, value: Any) -> int | None:
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _histogram_stats(histogram: Mapping[int, int]) -> dict[str, Any]:
@@ -158,7 +159,10 @@ def build_manifest(event: Mapping[str, Any], results: Iterable[Mapping[str, Any]
                 "source": r.get("source_key"),
                 "recommendations": r.get("recommendations_key"),
                 "errors": r.get("errors_key"),
-                **{field: int(r.get(field) or 0) for field in ("lines", "users_with_recommendations", "items_written", "errored_lines")},
+                **{
+                    field: int(r.get(field) or 0)
+                    for field in ("lines", "users_with_recommendations", "items_written", "errored_lines")
+                },
             }
             for r in sorted(files, key=lambda r: str(r.get("source_key")))
         ],

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
@@ -70,7 +71,7 @@ class ObjectChunks:
         self.size = response.get("ContentLength")
         self._body = response["Body"]
 
-    def __enter__(self) -> "ObjectChunks":
+    def __enter__(self) -> ObjectChunks:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -130,7 +131,7 @@ class ObjectChunks:
                 if not self._put(chunk):
                     return
             if self.size is not None and offset != self.size and not self._stop.is_set():
-                raise IOError(f"s3://{self._bucket}/{self._key}: read {offset} bytes, expected {self.size}")
+                raise OSError(f"s3://{self._bucket}/{self._key}: read {offset} bytes, expected {self.size}")
             self._put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             self._put(exc)
@@ -188,7 +189,7 @@ class MultipartWriter:
         self.bytes_written = 0
         self.etag: str | None = None
 
-    def __enter__(self) -> "MultipartWriter":
+    def __enter__(self) -> MultipartWriter:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

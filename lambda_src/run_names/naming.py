@@ -29,7 +29,7 @@ def run_names(execution_name: str, execution_arn: str, start_time: str, name_pre
       every name matches ^[a-zA-Z0-9][a-zA-Z0-9\\-_]* whatever the execution name was.
     - run id: '<YYYYMMDDTHHMMSSZ>-<slug>-<digest>' from the start time, so runs/ prefixes in S3 sort by start.
     """
-    digest = hashlib.sha256(f"{execution_arn}\n{start_time}".encode("utf-8")).hexdigest()[:DIGEST_LENGTH]
+    digest = hashlib.sha256(f"{execution_arn}\n{start_time}".encode()).hexdigest()[:DIGEST_LENGTH]
     room = PERSONALIZE_NAME_MAX - max(len(prefix) for prefix in name_prefixes.values()) - len(digest) - 2
     slug = re.sub(r"[^A-Za-z0-9_]+", "-", execution_name).strip("-_")[: max(room, 0)].rstrip("-_")
     suffix = f"{slug}-{digest}" if slug else digest

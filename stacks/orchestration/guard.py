@@ -34,7 +34,9 @@ class OverlapGuard(Stage):
             },
             result_path="$.guard",
         )
-        list_running.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        list_running.add_retry(
+            errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2
+        )
         find_oldest = sfn.Pass(
             self,
             "Find oldest running",

@@ -142,7 +142,9 @@ class PersonalizeJobStage(Stage):
 
     # States ------------------------------------------------------------------------------------------------------
     def _counters(self, name: str, *, busy: Any, polls: Any) -> sfn.Pass:
-        return sfn.Pass(self, f"{self._label}: {name}", parameters={"busy": busy, "polls": polls}, result_path="$.counters")
+        return sfn.Pass(
+            self, f"{self._label}: {name}", parameters={"busy": busy, "polls": polls}, result_path="$.counters"
+        )
 
     def _fail(self, name: str, error: str, message: str, *paths: str) -> sfn.Fail:
         """A Fail state whose cause is `message` with each {} replaced by the value at the next path."""
@@ -181,7 +183,9 @@ class PersonalizeJobStage(Stage):
                 busy=JsonPath.math_add(JsonPath.number_at("$.counters.busy"), 1),
                 polls=JsonPath.number_at("$.counters.polls"),
             )
-            .next(sfn.Wait(self, f"{self._label}: wait while busy", time=sfn.WaitTime.duration(Duration.seconds(pause))))
+            .next(
+                sfn.Wait(self, f"{self._label}: wait while busy", time=sfn.WaitTime.duration(Duration.seconds(pause)))
+            )
             .next(create)
         )
         return (
@@ -229,7 +233,10 @@ class PersonalizeJobStage(Stage):
                     sfn.Condition.and_(is_failed, sfn.Condition.is_present(self._reason_path)),
                     self._fail("job failed", "Failed", f"{noun} {{}} ended {{}}: {{}}", arn, status, self._reason_path),
                 ),
-                (is_failed, self._fail("job ended", "Failed", f"{noun} {{}} ended {{}} without a failure reason", arn, status)),
+                (
+                    is_failed,
+                    self._fail("job ended", "Failed", f"{noun} {{}} ended {{}} without a failure reason", arn, status),
+                ),
                 (sfn.Condition.number_greater_than_equals("$.counters.polls", bounds.polls - 1), timed_out),
             ],
             otherwise=count_poll.next(poll_again),

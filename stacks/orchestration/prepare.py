@@ -44,7 +44,9 @@ class PrepareRun(Stage):
         settings change, and a value fixed at deploy time would go stale)."""
         super().__init__(scope, construct_id)
         def uri(bucket: s3.IBucket, entry: str) -> str:
-            return JsonPath.format(run_layout.run_uri(bucket.bucket_name, "{}", entry), JsonPath.string_at("$.Payload.runId"))
+            return JsonPath.format(
+                run_layout.run_uri(bucket.bucket_name, "{}", entry), JsonPath.string_at("$.Payload.runId")
+            )
 
         prepare = tasks.LambdaInvoke(
             self,
@@ -95,7 +97,8 @@ class PrepareRun(Stage):
             "Prepare run: solution ARN unavailable",
             error=SOLUTION_UNAVAILABLE_ERROR,
             cause=f"Cannot read the Personalize solution ARN from SSM parameter {parameter_name} ({{}}). Deploy the "
-            "data stack (npx cdk deploy --all): it creates the parameter and updates it whenever the solution is replaced.",
+            "data stack (npx cdk deploy --all): it creates the parameter and updates it whenever the solution is "
+            "replaced.",
             values=[JsonPath.string_at("$.solutionError.Cause")],
         )
         read.add_catch(unavailable, errors=["States.ALL"], result_path="$.solutionError")

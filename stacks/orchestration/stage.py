@@ -9,7 +9,6 @@ the Choice is built when the stage is chained.
 
 from __future__ import annotations
 
-from typing import Union
 from collections.abc import Sequence
 
 import jsii
@@ -25,7 +24,7 @@ class _NextStage:
 NEXT_STAGE = _NextStage()
 """A Choice branch target meaning "whatever stage is chained after this one"."""
 
-Target = Union[sfn.IChainable, _NextStage]
+Target = sfn.IChainable | _NextStage
 
 
 def fail_state(scope: Construct, name: str, *, error: str, cause: str, values: Sequence[str]) -> sfn.Fail:

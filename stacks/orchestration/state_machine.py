@@ -182,7 +182,9 @@ class _PersonalizeJobs:
         self._solution_versions = personalize_arn(stack, "solution", f"{solution_name_pattern(config)}/*")
         self._data_key, self._role = data_key, personalize_role
         self._import_jobs = personalize_arn(stack, "dataset-import-job", job_name_prefixes["importJobName"] + "-*")
-        self._batch_jobs = personalize_arn(stack, "batch-inference-job", job_name_prefixes["batchInferenceJobName"] + "-*")
+        self._batch_jobs = personalize_arn(
+            stack, "batch-inference-job", job_name_prefixes["batchInferenceJobName"] + "-*"
+        )
         self._pass_role = iam.PolicyStatement(
             actions=["iam:PassRole"],
             resources=[personalize_role.role_arn],
@@ -193,7 +195,8 @@ class _PersonalizeJobs:
     def wildcard_reasons(self) -> dict[str, str]:
         """The stages' IAM wildcards, each with the reason cdk-nag is told."""
         return {
-            self._import_jobs: "Import jobs are named per run; the name prefix limits the role to this deployment's jobs.",
+            self._import_jobs: "Import jobs are named per run; the name prefix limits the role to this "
+            "deployment's jobs.",
             self._batch_jobs: "Batch inference jobs are named per run; the name prefix limits the role to this "
             "deployment's jobs.",
             self._solutions: "The solution is replaced when its settings change (its name carries a settings hash) "
@@ -250,14 +253,18 @@ class _PersonalizeJobs:
         )
 
 
-def batch_inference_parameters(config: PipelineConfig, data_key: kms.IKey, personalize_role: iam.IRole) -> dict[str, Any]:
+def batch_inference_parameters(
+    config: PipelineConfig, data_key: kms.IKey, personalize_role: iam.IRole
+) -> dict[str, Any]:
     """CreateBatchInferenceJob's parameters: the run's input and output folders, both encrypted with the data
     key, and the optional filter and exploration settings of the config."""
     parameters: dict[str, Any] = {
         "JobName": JsonPath.string_at("$.run.batchInferenceJobName"),
         "SolutionVersionArn": JsonPath.string_at("$.train.Arn"),
         "NumResults": config.num_results,
-        "JobInput": {"S3DataSource": {"Path": JsonPath.string_at("$.run.batchInputUri"), "KmsKeyArn": data_key.key_arn}},
+        "JobInput": {
+            "S3DataSource": {"Path": JsonPath.string_at("$.run.batchInputUri"), "KmsKeyArn": data_key.key_arn}
+        },
         "JobOutput": {
             "S3DataDestination": {"Path": JsonPath.string_at("$.run.batchOutputUri"), "KmsKeyArn": data_key.key_arn}
         },

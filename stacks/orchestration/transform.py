@@ -32,7 +32,10 @@ class Transform(Stage):
         done = sfn.Pass(
             self,
             "Transform done",
-            parameters={"JobRunId": JsonPath.string_at("$.glue.Id"), "JobRunState": JsonPath.string_at("$.glue.JobRunState")},
+            parameters={
+                "JobRunId": JsonPath.string_at("$.glue.Id"),
+                "JobRunState": JsonPath.string_at("$.glue.JobRunState"),
+            },
             result_path="$.glue",
         )
         transform.next(

@@ -3,10 +3,11 @@ for Personalize and Glue (moto implements neither GetSolutionMetrics nor a usabl
 
 from __future__ import annotations
 
-import types
 from typing import Any, Iterator
 
 import pytest
+
+from tests.support.lambda_context import lambda_context
 
 REGION = "us-east-1"
 TABLE = "accepted-versions-test"
@@ -29,14 +30,9 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-@pytest.fixture
-def lambda_context() -> Any:
-    return types.SimpleNamespace(
-        function_name="model-gate",
-        memory_limit_in_mb=256,
-        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:model-gate",
-        aws_request_id="req-1",
-    )
+@pytest.fixture(name="lambda_context")
+def _lambda_context() -> Any:
+    return lambda_context("model-gate", 256)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.support.lambda_context import lambda_context
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Before boto3 / Powertools are imported by the modules under test.
@@ -23,14 +25,9 @@ BUCKET = "curated-test"
 RUN_PREFIX = "runs/r1/"
 
 
-@pytest.fixture
-def lambda_context() -> Any:
-    return types.SimpleNamespace(
-        function_name="postprocess",
-        memory_limit_in_mb=1769,
-        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:postprocess",
-        aws_request_id="req-1",
-    )
+@pytest.fixture(name="lambda_context")
+def _lambda_context() -> Any:
+    return lambda_context("postprocess", 1769)
 
 
 @pytest.fixture(scope="module")

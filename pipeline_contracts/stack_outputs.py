@@ -21,6 +21,7 @@ DATA_KEY_ARN = "DataKeyArn"
 PERSONALIZE_ROLE_ARN = "PersonalizeRoleArn"
 DATASET_GROUP_ARN = "DatasetGroupArn"
 SOLUTION_ARN = "SolutionArn"
+ACCEPTED_VERSIONS_TABLE_NAME = "AcceptedVersionsTableName"
 
 # On both stacks
 CURATED_BUCKET_NAME = "CuratedBucketName"
@@ -44,4 +45,5 @@ DATA_STACK_OUTPUTS: tuple[str, ...] = (
     DATASET_GROUP_ARN,
     SOLUTION_ARN,
     SOLUTION_ARN_PARAMETER_NAME,
+    ACCEPTED_VERSIONS_TABLE_NAME,
 )

@@ -10,6 +10,7 @@ before anything reaches CloudFormation.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -18,6 +19,14 @@ from typing import Any, Literal, TypeVar, get_args
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_glue as glue
+
+from lambda_src.model_gate.costs import InvalidPriceTable, PriceTable
+from lambda_src.model_gate.gate import (
+    DEFAULT_MAX_RELATIVE_DROP,
+    DEFAULT_METRIC,
+    DEFAULT_MIN_VALUE,
+    USER_PERSONALIZATION_METRICS,
+)
 
 T = TypeVar("T")
 Parser = Callable[[str, Any], Any]
@@ -30,6 +39,9 @@ Recipe = Literal["aws-user-personalization", "aws-user-personalization-v2"]
 TrainingMode = Literal["FULL", "UPDATE"]
 ImportMode = Literal["FULL", "INCREMENTAL"]
 TimestampUnit = Literal["ms", "s"]
+GlueExecutionClassName = Literal["STANDARD", "FLEX"]
+QualityGateOnFail = Literal["fail", "use_last_accepted"]
+QualityGateOnMissingMetric = Literal["reject", "accept"]
 
 # The one place where a configured choice becomes the CDK enum it stands for.
 REMOVAL_POLICIES: Mapping[RemovalPolicyName, RemovalPolicy] = {
@@ -42,6 +54,12 @@ GLUE_WORKER_TYPES: Mapping[GlueWorkerTypeName, glue.WorkerType] = {
     "G.4X": glue.WorkerType.G_4X,
     "G.8X": glue.WorkerType.G_8X,
 }
+GLUE_EXECUTION_CLASSES: Mapping[GlueExecutionClassName, glue.ExecutionClass] = {
+    "STANDARD": glue.ExecutionClass.STANDARD,
+    "FLEX": glue.ExecutionClass.FLEX,
+}
+# Glue Flex runs on G.1X and G.2X workers only (AWS Glue developer guide, "Flex execution class").
+FLEX_WORKER_TYPES: tuple[GlueWorkerTypeName, ...] = ("G.1X", "G.2X")
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
 _ENVIRONMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
@@ -165,6 +183,32 @@ def _column() -> Parser:
     return parse
 
 
+def _gate_metric() -> Parser:
+    def parse(key: str, value: Any) -> str:
+        if value not in USER_PERSONALIZATION_METRICS:
+            raise ConfigError.invalid(key, value, "one of " + ", ".join(USER_PERSONALIZATION_METRICS))
+        return value
+
+    return parse
+
+
+def _prices() -> Parser:
+    """Unit prices: an object (cdk.json) or its JSON text (`-c prices='{...}'`), keys of `PriceTable`; absent keys
+    keep the documented defaults (lambda_src/model_gate/costs.py)."""
+
+    def parse(key: str, value: Any) -> tuple[tuple[str, Any], ...]:
+        data = _or_none(json.loads, value) if isinstance(value, str) else value
+        if not isinstance(data, Mapping):
+            raise ConfigError.invalid(key, value, "an object of unit prices, e.g. {\"glue_standard_per_dpu_hour\": 0.44}")
+        try:
+            PriceTable.from_mapping(data)
+        except (InvalidPriceTable, TypeError) as error:
+            raise ConfigError.invalid(key, value, f"{error}") from None
+        return tuple(sorted(data.items()))
+
+    return parse
+
+
 def _setting(default: Any, parse: Parser) -> Any:
     """A field with its default and the parser of its raw context value, side by side."""
     return dataclasses.field(default=default, metadata={"parse": parse})
@@ -227,6 +271,22 @@ class PipelineConfig:
     notification_email: str | None = _setting(
         None, _optional(_matching(_EMAIL_RE, "an e-mail address such as ops@example.com, or empty"))
     )
+    # Model quality gate, run accounting and downstream signals (the rule's meaning and defaults:
+    # lambda_src/model_gate/gate.py; the prices and their sources: lambda_src/model_gate/costs.py).
+    quality_gate_metric: str = _setting(DEFAULT_METRIC, _gate_metric())
+    quality_gate_min_value: float = _setting(DEFAULT_MIN_VALUE, _number(0.0, 1.0))
+    quality_gate_max_relative_drop: float = _setting(DEFAULT_MAX_RELATIVE_DROP, _number(0.0, 1.0))
+    quality_gate_on_fail: QualityGateOnFail = _setting("fail", _one_of(QualityGateOnFail))
+    quality_gate_on_missing_metric: QualityGateOnMissingMetric = _setting(
+        "reject", _one_of(QualityGateOnMissingMetric)
+    )
+    # Unit prices as (key, value) pairs (hashable, as the frozen config must be); `price_overrides` as a dict.
+    prices: tuple[tuple[str, Any], ...] = _setting((), _prices())
+    # The freshness alarm's window. CloudWatch caps an alarm's evaluation range at 7 days (PutMetricAlarm:
+    # Period x EvaluationPeriods <= 604,800 s), so 168 h is the longest age an alarm can watch; it is the
+    # default, as the weekly schedule leaves no shorter window without an alarm every week.
+    freshness_max_age_hours: int = _setting(168, _whole_number(1, 168))
+    glue_execution_class: GlueExecutionClassName = _setting("STANDARD", _one_of(GlueExecutionClassName))
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -260,6 +320,12 @@ class PipelineConfig:
             raise ConfigError.invalid(
                 "status_poll_seconds", self.status_poll_seconds, "at most half of job_max_wait_hours"
             )
+        if self.glue_execution_class == "FLEX" and self.glue_worker_type not in FLEX_WORKER_TYPES:
+            raise ConfigError.invalid(
+                "glue_execution_class",
+                self.glue_execution_class,
+                f"STANDARD when glue_worker_type is {self.glue_worker_type} (FLEX runs on {', '.join(FLEX_WORKER_TYPES)})",
+            )
         if self.execution_timeout_hours <= self.job_max_wait_hours:
             raise ConfigError.invalid(
                 "execution_timeout_hours",
@@ -279,6 +345,26 @@ class PipelineConfig:
     @property
     def glue_worker(self) -> glue.WorkerType:
         return GLUE_WORKER_TYPES[self.glue_worker_type]
+
+    @property
+    def glue_execution(self) -> glue.ExecutionClass:
+        return GLUE_EXECUTION_CLASSES[self.glue_execution_class]
+
+    @property
+    def price_overrides(self) -> dict[str, Any]:
+        """The configured unit prices (the account function fills in the defaults for absent keys)."""
+        return dict(self.prices)
+
+    @property
+    def quality_gate_rule(self) -> dict[str, Any]:
+        """The gate's rule as the state machine passes it to the evaluate function (camelCase)."""
+        return {
+            "metric": self.quality_gate_metric,
+            "minValue": self.quality_gate_min_value,
+            "maxRelativeDrop": self.quality_gate_max_relative_drop,
+            "onFail": self.quality_gate_on_fail,
+            "onMissingMetric": self.quality_gate_on_missing_metric,
+        }
 
     def resource_name(self, suffix: str) -> str:
         """A physical name unique to this deployment, e.g. `pbp-dev-interactions`."""

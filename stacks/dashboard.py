@@ -35,6 +35,7 @@ class PipelineDashboard(Construct):
         state_machine: sfn.IStateMachine,
         glue_job_name: str,
         functions: Sequence[lambda_.IFunction] = (),
+        alarms: Sequence[cloudwatch.IAlarm] = (),
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -100,6 +101,8 @@ class PipelineDashboard(Construct):
                     ],
                 )
             )
+        if alarms:
+            widgets.append(cloudwatch.AlarmStatusWidget(title="Alarms (freshness included)", alarms=list(alarms), width=8))
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",

@@ -8,6 +8,7 @@ from constructs import Construct
 from pipeline_contracts import stack_outputs
 from stacks.config import PipelineConfig
 from stacks.keys import EncryptionKeys
+from stacks.model_registry import AcceptedVersionsTable
 from stacks.personalize import PersonalizeResources, solution_arn_parameter_name
 from stacks.personalize_access import PersonalizeAccess
 from stacks.storage import DataLake
@@ -47,6 +48,9 @@ class DataStack(Stack):
             logs_key=self.keys.logs_key,
             removal_policy=removal_policy,
         )
+        self.accepted_versions = AcceptedVersionsTable(
+            self, "AcceptedVersions", data_key=self.keys.data_key, removal_policy=removal_policy
+        )
 
         for output_id, value, description in (
             (
@@ -73,6 +77,11 @@ class DataStack(Stack):
                 stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
                 solution_arn_parameter_name(config),
                 "SSM parameter holding the solution ARN; each run reads it",
+            ),
+            (
+                stack_outputs.ACCEPTED_VERSIONS_TABLE_NAME,
+                self.accepted_versions.table.table_name,
+                "DynamoDB table of the model quality gate: the last accepted solution version and its history",
             ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

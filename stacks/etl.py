@@ -148,6 +148,11 @@ class RatingsEtl(Construct):
             security_configuration=self.security_configuration,
             default_arguments=self.default_arguments(config, raw_bucket, transformed_bucket),
         )
+        # The L2 offers Flex only as another class (PySparkFlexEtlJob); the execution class is one property of the
+        # same job, so it is set on the CfnJob from the config's mapping (stacks/config.py GLUE_EXECUTION_CLASSES).
+        cfn_job = self.job.node.default_child
+        assert isinstance(cfn_job, glue.CfnJob)
+        cfn_job.execution_class = config.glue_execution.value
         self._acknowledge_findings(raw_bucket, transformed_bucket, config)
 
     @staticmethod

@@ -26,7 +26,8 @@ class PipelineAlerts(Construct):
         topic: KMS-encrypted SNS topic; e-mail subscription when config gives an address.
         failed_executions_alarm: runs that did not succeed (the rule sends the readable message).
         dead_letter_alarm: starts Scheduler could not deliver; notifies the topic.
-        (both exist once `watch` was called)
+        freshness_alarm: no run succeeded for `freshness_max_age_hours`; notifies the topic.
+        (all exist once `watch` was called)
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, alerts_key: kms.IKey) -> None:
@@ -109,3 +110,24 @@ class PipelineAlerts(Construct):
         # Failed runs already reach the topic with their cause through the rule above; the alarm
         # stays silent to avoid a second, less useful e-mail, and serves dashboards and paging.
         self.dead_letter_alarm.add_alarm_action(notify)
+        self.freshness_alarm = self._freshness_alarm(state_machine)
+        self.freshness_alarm.add_alarm_action(notify)
+
+    def _freshness_alarm(self, state_machine: sfn.IStateMachine) -> cloudwatch.Alarm:
+        """Silence is the failure this alarm is for: a schedule that was disabled, starts that never happen, runs that
+        hang or fail for weeks. One period as long as the allowed age, summing ExecutionsSucceeded: a window without
+        a succeeded run has no data point at all (Step Functions publishes nothing while nothing happens), so missing
+        data counts as breaching. A skipped run (overlap guard) also counts as succeeded: it means a run was in
+        progress, and that run's own failure is alerted on its own."""
+        hours = self._config.freshness_max_age_hours
+        return cloudwatch.Alarm(
+            self,
+            "NoRecentSuccess",
+            alarm_name=self._config.resource_name("no-recent-success"),
+            alarm_description=f"No pipeline run succeeded in the last {hours} hours: recommendations are getting stale",
+            metric=state_machine.metric_succeeded(period=Duration.hours(hours), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )

@@ -14,7 +14,8 @@ from stacks.monitoring import PipelineAlerts
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
 from stacks.personalize import solution_arn_parameter_name
-from stacks.postprocess import RunPostProcessing
+from stacks.model_gate import ModelGate
+from stacks.postprocess import RunPostProcessing, powertools_layer
 from stacks.schedule import PipelineSchedule
 
 
@@ -41,6 +42,16 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
         )
+        self.model_gate = ModelGate(
+            self,
+            "ModelGate",
+            config=config,
+            table=data.accepted_versions.table,
+            data_key=keys.data_key,
+            logs_key=keys.logs_key,
+            glue_job=self.etl.job,
+            layers=[powertools_layer(self)],
+        )
         self.post_processing = RunPostProcessing(
             self,
             "PostProcessing",
@@ -50,6 +61,7 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
             alert_topic=self.alerts.topic,
+            model_gate=self.model_gate,
         )
         self.orchestration = PipelineStateMachine(
             self,
@@ -63,11 +75,13 @@ class PipelineStack(Stack):
             personalize_role=data.personalize_access.service_role,
             dataset_arn=data.personalize.dataset_arn,
             post_process=self.post_processing.stage,
+            quality_gate=self.model_gate.gate_stage,
+            summary_fields=self.model_gate.summary_fields(),
         )
         state_machine = self.orchestration.state_machine
         # The success summary goes to the encrypted alert topic.
         keys.alerts_key.grant(state_machine, "kms:GenerateDataKey", "kms:Decrypt")
-        for function in self.post_processing.functions:
+        for function in [*self.post_processing.functions, *self.model_gate.functions]:
             acknowledge_wildcard(
                 state_machine.role,
                 f"{function.function_arn}:*",
@@ -83,7 +97,8 @@ class PipelineStack(Stack):
             config=config,
             state_machine=state_machine,
             glue_job_name=self.etl.job.job_name,
-            functions=self.post_processing.functions,
+            functions=[*self.post_processing.functions, *self.model_gate.functions],
+            alarms=[self.alerts.freshness_alarm, self.alerts.failed_executions_alarm, self.alerts.dead_letter_alarm],
         )
 
         for output_id, value, description in (

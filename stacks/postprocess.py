@@ -27,6 +27,7 @@ from pipeline_contracts import run_layout
 from stacks.config import PipelineConfig
 from stacks.dashboard import POSTPROCESS_METRICS_NAMESPACE
 from stacks.functions import PipelineFunction
+from stacks.model_gate import ModelGate
 from stacks.nag import acknowledge, acknowledge_wildcard
 from stacks.orchestration.stage import Stage, fail_state
 
@@ -40,6 +41,13 @@ PROCESS_FILE_MEMORY_MB = 1769
 MAP_CONCURRENCY = 10
 FAILED_ERROR = "PostProcessFailed"
 NOTICE_RETRY_ERRORS = ["SNS.ThrottledException", "SNS.KMSThrottlingException", "SNS.InternalErrorException"]
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The AWS-managed Powertools layer of `POWERTOOLS_VERSION`, for the functions built in `scope`."""
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope, "Powertools", ssm.StringParameter.value_for_string_parameter(scope, POWERTOOLS_LAYER_PARAMETER)
+    )
 
 
 class RunPostProcessing(Construct):
@@ -60,14 +68,14 @@ class RunPostProcessing(Construct):
         data_key: kms.IKey,
         logs_key: kms.IKey,
         alert_topic: sns.ITopic,
+        model_gate: ModelGate,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._model_gate = model_gate
         self._curated_bucket = curated_bucket
         self._transformed_bucket = transformed_bucket
         self._alert_topic = alert_topic
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
-        )
+        powertools = powertools_layer(self)
         environment = {
             "OUTPUT_KMS_KEY_ID": data_key.key_arn,
             "POWERTOOLS_SERVICE_NAME": config.resource_name("postprocess"),
@@ -148,15 +156,20 @@ class RunPostProcessing(Construct):
             process_file=self.process_file.function,
             write_manifest=self.write_manifest.function,
             transformed_bucket=self._transformed_bucket,
+            curated_bucket=self._curated_bucket,
             alert_topic=self._alert_topic,
+            model_gate=self._model_gate,
         )
 
 
 class PostProcessingStage(Stage):
-    """List -> Map(flatten each file) -> manifest -> success notification; any failure -> Fail.
+    """List -> Map(flatten each file) -> account -> manifest -> accept -> completion event -> success notification;
+    any failure -> Fail.
 
-    Reads `$.run`, `$.import`, `$.train`, `$.batch`; writes `$.outputFiles`, `$.processedFiles`, `$.manifest`
-    (and `$.postProcessError` / `$.noticeError` on the failure paths).
+    Reads `$.run`, `$.glue`, `$.import`, `$.train`, `$.gate`, `$.batch`; writes `$.outputFiles`, `$.processedFiles`,
+    `$.accounting`, `$.manifest`, `$.acceptance`, `$.completionEvent` (and `$.postProcessError` / `$.noticeError` on
+    the failure paths). The model version becomes accepted only after the manifest step succeeded (it raises
+    otherwise), and the notice goes out only when the version is recorded and the event sent.
     """
 
     def __init__(
@@ -168,10 +181,13 @@ class PostProcessingStage(Stage):
         process_file: lambda_.IFunction,
         write_manifest: lambda_.IFunction,
         transformed_bucket: s3.IBucket,
+        curated_bucket: s3.IBucket,
         alert_topic: sns.ITopic,
+        model_gate: ModelGate,
     ) -> None:
         """The three functions of `RunPostProcessing`; `transformed_bucket` holds the run's batch input (the
-        manifest checks one output file per input file); `alert_topic` receives the success notice."""
+        manifest checks one output file per input file); `alert_topic` receives the success notice; `model_gate`
+        accounts for the run, records the accepted version and publishes the completion event."""
         super().__init__(scope, construct_id)
         self._failed = fail_state(
             self,
@@ -199,9 +215,15 @@ class PostProcessingStage(Stage):
         each_file.add_catch(self._failed, errors=["States.ALL"], result_path="$.postProcessError")
         first = self._list_files(list_files)
         done = sfn.Pass(self, "Post-process: done")
-        first.next(each_file).next(self._write_manifest(write_manifest, transformed_bucket)).next(
-            self._announce(alert_topic, done)
-        ).next(done)
+        (
+            first.next(each_file)
+            .next(self._failing(model_gate.account_task(self)))
+            .next(self._write_manifest(write_manifest, transformed_bucket))
+            .next(model_gate.accept_task(self))
+            .next(model_gate.completion_event(self, curated_bucket))
+            .next(self._announce(alert_topic, done))
+            .next(done)
+        )
         self._set_flow(first, done)
 
     def _failing(self, task: sfn.TaskStateBase) -> sfn.TaskStateBase:
@@ -249,9 +271,12 @@ class PostProcessingStage(Stage):
                             ),
                         },
                         "results": JsonPath.list_at("$.processedFiles"),
+                        "model": JsonPath.object_at("$.gate"),
+                        "accounting": JsonPath.object_at("$.accounting"),
                     }
                 ),
                 result_selector={
+                    "status": JsonPath.string_at("$.Payload.status"),
                     "manifest": JsonPath.string_at("$.Payload.manifest"),
                     "successMarker": JsonPath.string_at("$.Payload.success_marker"),
                     "usersWithRecommendations": JsonPath.number_at("$.Payload.users_with_recommendations"),

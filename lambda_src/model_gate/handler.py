@@ -36,7 +36,8 @@ accept (after the run's output succeeded: write_manifest returned "status": "SUC
 account (run accounting, for the manifest and the notice)
     in:  {"glueJobRun": <the Glue .sync task's output, or {"JobName": ..., "Id": ...}>,
           "trainingHours": 0.8,                 # evaluate's trainingHours
-          "batchRecommendations": 2100,         # write_manifest's users_with_recommendations
+          "batchRecommendations": 2100,         # answered users; or a list of per-file counts (the
+                                                # Map's users_with_recommendations), added up
           "ingestedBytes": 12345678,            # optional
           "stateTransitions": 120,              # optional
           "prices": {"glue_standard_per_dpu_hour": 0.44, ...}}    # optional, see costs.PriceTable
@@ -110,6 +111,14 @@ def _optional_number(event: Mapping[str, Any], name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise InvalidEvent(f"{name} {value!r} is not a non-negative number")
     return value
+
+
+def _count_or_sum(event: Mapping[str, Any], name: str) -> float | None:
+    """A non-negative number, or a list of them (one per output file), added up."""
+    value = event.get(name)
+    if isinstance(value, list):
+        return sum(_optional_number({name: part}, name) or 0 for part in value)
+    return _optional_number(event, name)
 
 
 def _solution_arn(version_arn: str) -> str:
@@ -197,7 +206,7 @@ def account(event: dict[str, Any], context: Any) -> dict[str, Any]:
     usage = RunUsage(
         training_hours=training_hours,
         glue=glue,
-        batch_recommendations=_optional_number(event, "batchRecommendations"),
+        batch_recommendations=_count_or_sum(event, "batchRecommendations"),
         ingested_bytes=_optional_number(event, "ingestedBytes"),
         state_transitions=_optional_number(event, "stateTransitions"),
     )

@@ -131,6 +131,55 @@ def _histogram_stats(histogram: Mapping[int, int]) -> dict[str, Any]:
     return stats
 
 
+# The model gate's decision (lambda_src/model_gate evaluate's output) as the manifest spells it.
+_MODEL_FIELDS = {
+    "decision": "decision",
+    "action": "action",
+    "usedFallback": "used_fallback",
+    "reason": "reason",
+    "candidateVersionArn": "candidate_version_arn",
+    "solutionVersionArn": "batch_solution_version_arn",
+    "lastAcceptedVersionArn": "last_accepted_version_arn",
+    "metric": "metric",
+    "candidateValue": "candidate_value",
+    "lastAcceptedValue": "last_accepted_value",
+    "relativeChange": "relative_change",
+    "firstRun": "first_run",
+    "metricMissing": "metric_missing",
+    "candidateMetrics": "candidate_metrics",
+    "rule": "rule",
+}
+
+
+def _mapping(event: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    value = event.get(name)
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidEvent(f"{name} must be an object")
+    return value
+
+
+def run_accounting(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's model and accounting sections, from the event's `model` (the gate's decision) and
+    `accounting` (the account function's output); absent sections are null."""
+    model = _mapping(event, "model")
+    accounting = _mapping(event, "accounting") or {}
+    glue = accounting.get("glue") or {}
+    training_hours = (model or {}).get("trainingHours", accounting.get("trainingHours"))
+    return {
+        "model": {manifest: model.get(key) for key, manifest in _MODEL_FIELDS.items()} if model else None,
+        "training_hours": training_hours,
+        "glue": {
+            "dpu_seconds": glue.get("dpuSeconds"),
+            "source": glue.get("source"),
+            "execution_class": glue.get("executionClass"),
+        }
+        if glue
+        else None,
+        "cost_estimate": accounting.get("cost"),
+        "cost_summary": accounting.get("costSummary"),
+    }
+
+
 def build_manifest(event: Mapping[str, Any], results: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """The manifest document (status SUCCEEDED; `check_manifest` decides whether it fails)."""
     files = [r for r in results if not r.get("skipped")]
@@ -173,6 +222,7 @@ def build_manifest(event: Mapping[str, Any], results: Iterable[Mapping[str, Any]
             "postprocess_seconds_total": round(sum(seconds), 3),
             "postprocess_seconds_max": round(max(seconds), 3) if seconds else 0.0,
         },
+        **run_accounting(event),
         "written_at": _iso(now),
     }
 
@@ -231,6 +281,7 @@ def summary_of(manifest: Mapping[str, Any], manifest_uri: str, success_uri: str 
         + f", {manifest['errored_lines']:,} errored lines, {len(manifest['output_files'])} file(s)"
         + (f", {_duration(duration)}" if duration is not None else "")
         + f". Manifest: {manifest_uri}"
+        + "".join(f"\n{line}" for line in _accounting_lines(manifest))
     )
     return {
         "status": manifest["status"],
@@ -243,8 +294,35 @@ def summary_of(manifest: Mapping[str, Any], manifest_uri: str, success_uri: str 
         "items_written": manifest["items_written"],
         "errored_lines": manifest["errored_lines"],
         "output_files": len(manifest["output_files"]),
+        "model_decision": (manifest.get("model") or {}).get("decision"),
+        "used_fallback": (manifest.get("model") or {}).get("used_fallback"),
         "message": message,
     }
+
+
+def _accounting_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """The notice's lines about the model and the cost (none when the manifest has neither)."""
+    lines = []
+    model = manifest.get("model")
+    if model:
+        if model.get("used_fallback"):
+            lines.append(
+                f"Model: candidate {model.get('candidate_version_arn')} REJECTED; FALLBACK: these recommendations come "
+                f"from the last accepted version {model.get('batch_solution_version_arn')}."
+            )
+        else:
+            lines.append(f"Model: {model.get('decision')} {model.get('batch_solution_version_arn')}.")
+        lines.append(f"Reason: {model.get('reason')}")
+    usage = []
+    if manifest.get("training_hours") is not None:
+        usage.append(f"training {manifest['training_hours']:g} h")
+    if (manifest.get("glue") or {}).get("dpu_seconds") is not None:
+        usage.append(f"Glue {manifest['glue']['dpu_seconds']:,.0f} DPU-seconds")
+    if usage:
+        lines.append("Usage: " + ", ".join(usage) + ".")
+    if manifest.get("cost_summary"):
+        lines.append("Estimated cost:\n" + str(manifest["cost_summary"]))
+    return lines
 
 
 def _duration(seconds: float) -> str:

@@ -39,6 +39,10 @@ class PipelineStateMachine(Construct):
     `post_process(scope)`, if given, returns the stage (e.g. a fragment) to run after the batch job is ACTIVE
     and before the summary; it receives the full state data and must keep `$.run`, `$.glue`, `$.import`,
     `$.train` and `$.batch` (write results with a ResultPath of its own).
+
+    `quality_gate(scope)`, if given, returns the stage to run after training and before batch inference; it must
+    write `$.gate.solutionVersionArn`, the solution version the batch job then uses. `summary_fields`: more fields
+    of the execution's output (name -> JSONPath value), e.g. the gate's decision.
     """
 
     def __init__(
@@ -55,6 +59,8 @@ class PipelineStateMachine(Construct):
         personalize_role: iam.IRole,
         dataset_arn: str,
         post_process: StageFactory | None = None,
+        quality_gate: StageFactory | None = None,
+        summary_fields: Mapping[str, Any] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -101,11 +107,14 @@ class PipelineStateMachine(Construct):
             .next(Transform(self, "Transform", glue_job=glue_job))
             .next(jobs.import_stage())
             .next(jobs.training_stage())
-            .next(jobs.batch_inference_stage())
         )
+        if quality_gate is not None:
+            run = run.next(quality_gate(self))
+        # With a gate, the batch job uses the version the gate chose (the candidate, or the last accepted one).
+        run = run.next(jobs.batch_inference_stage("$.gate.solutionVersionArn" if quality_gate else "$.train.Arn"))
         if post_process is not None:
             run = run.next(post_process(self))
-        run = run.next(RunSummary(self, "Summary"))
+        run = run.next(RunSummary(self, "Summary", extra_fields=summary_fields))
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -240,13 +249,15 @@ class _PersonalizeJobs:
             describe_resources=[self._solution_versions],
         )
 
-    def batch_inference_stage(self) -> PersonalizeJobStage:
+    def batch_inference_stage(self, solution_version_path: str) -> PersonalizeJobStage:
         return self._stage(
             "BatchInference",
             resource="BatchInferenceJob",
             result_key="batch",
             label="Batch inference",
-            create_parameters=batch_inference_parameters(self._config, self._data_key, self._role),
+            create_parameters=batch_inference_parameters(
+                self._config, self._data_key, self._role, solution_version_path
+            ),
             create_resources=[self._batch_jobs, self._solutions, self._solution_versions],
             describe_resources=[self._batch_jobs],
             create_statements=[self._pass_role],
@@ -254,13 +265,13 @@ class _PersonalizeJobs:
 
 
 def batch_inference_parameters(
-    config: PipelineConfig, data_key: kms.IKey, personalize_role: iam.IRole
+    config: PipelineConfig, data_key: kms.IKey, personalize_role: iam.IRole, solution_version_path: str = "$.train.Arn"
 ) -> dict[str, Any]:
     """CreateBatchInferenceJob's parameters: the run's input and output folders, both encrypted with the data
     key, and the optional filter and exploration settings of the config."""
     parameters: dict[str, Any] = {
         "JobName": JsonPath.string_at("$.run.batchInferenceJobName"),
-        "SolutionVersionArn": JsonPath.string_at("$.train.Arn"),
+        "SolutionVersionArn": JsonPath.string_at(solution_version_path),
         "NumResults": config.num_results,
         "JobInput": {
             "S3DataSource": {"Path": JsonPath.string_at("$.run.batchInputUri"), "KmsKeyArn": data_key.key_arn}

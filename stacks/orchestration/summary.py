@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -11,9 +14,10 @@ JsonPath = sfn.JsonPath
 
 
 class RunSummary(Stage):
-    """Replaces the state data with the run's ids and ARNs (status SUCCEEDED) and ends the execution."""
+    """Replaces the state data with the run's ids and ARNs (status SUCCEEDED), plus `extra_fields` (name -> JSONPath
+    value), and ends the execution."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, extra_fields: Mapping[str, Any] | None = None) -> None:
         super().__init__(scope, construct_id)
         summary = sfn.Pass(
             self,
@@ -26,6 +30,7 @@ class RunSummary(Stage):
                 "solutionVersionArn": JsonPath.string_at("$.train.Arn"),
                 "batchInferenceJobArn": JsonPath.string_at("$.batch.Arn"),
                 "outputPrefix": JsonPath.string_at("$.run.batchOutputUri"),
+                **(extra_fields or {}),
             },
         )
         summary.next(sfn.Succeed(self, "Run succeeded"))

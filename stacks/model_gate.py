@@ -1,0 +1,308 @@
+"""The model quality gate, the run's accounting and its completion event, wired into the state machine.
+
+Three functions of `lambda_src/model_gate` (`evaluate`, `accept`, `account`), each with a role that can make its
+own calls and nothing else, and the states that call them:
+
+- `gate_stage(scope)`: the stage after training. `evaluate` judges the ACTIVE solution version against the last
+  accepted one and writes `$.gate` (its `solutionVersionArn` is the version the batch job uses: the candidate,
+  or, in `use_last_accepted` mode, the last accepted version). A rejection that must stop the run
+  (`ModelQualityGateFailed`) ends in the named Fail state `Model quality gate rejected the model`, before any batch
+  inference, with the function's message (both figures and the rule) as its cause.
+- `account_task(scope)`: before the manifest, `$.accounting` (Glue DPU-seconds from GetJobRun, training hours,
+  the cost estimate from the configured unit prices).
+- `accept_task(scope)`: after the manifest, the version becomes the last accepted one (only a run whose output
+  SUCCEEDED, and never a fallback run: the function decides both).
+- `completion_event(scope)`: EventBridge PutEvents on the account's default bus (`EVENT_SOURCE`,
+  `EVENT_DETAIL_TYPE`), so downstream jobs subscribe instead of polling for `_SUCCESS`.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from pipeline_contracts import run_layout
+from stacks.config import PipelineConfig
+from stacks.functions import PipelineFunction
+from stacks.nag import acknowledge_wildcard
+from stacks.orchestration.stage import Stage, fail_state
+from stacks.personalize import solution_name_pattern
+
+JsonPath = sfn.JsonPath
+GATE_FAILED_ERROR = "ModelQualityGateFailed"
+GATE_ERROR = "ModelQualityGateError"
+ACCEPT_FAILED_ERROR = "AcceptanceNotRecorded"
+EVENT_FAILED_ERROR = "CompletionEventNotSent"
+GATE_REJECTED_STATE = "Model quality gate rejected the model"
+# The completion event (README, "Completion event"): downstream rules match on these two.
+EVENT_SOURCE = "personalize-batch-pipeline"
+EVENT_DETAIL_TYPE = "Batch recommendations ready"
+# Lambda's own transient failures are retried by CDK's LambdaInvoke default; these are the AWS answers worth
+# another try for the calls the functions make (DynamoDB throttling, a transaction conflict).
+TRANSIENT_ERRORS = ["ThrottlingException", "ProvisionedThroughputExceededException", "TransactionConflictException"]
+
+
+class ModelGate(Construct):
+    """The gate's functions and their least-privilege roles; the stage and tasks that call them.
+
+    Attributes: `evaluate`, `accept`, `account` (PipelineFunction), `functions` (their lambda functions).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        table: dynamodb.ITable,
+        data_key: kms.IKey,
+        logs_key: kms.IKey,
+        glue_job: glue.IJob,
+        layers: list[lambda_.ILayerVersion],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config, self._glue_job = config, glue_job
+        stack = Stack.of(self)
+        environment = {"ACCEPTED_VERSIONS_TABLE": table.table_name, "POWERTOOLS_SERVICE_NAME": config.resource_name("model-gate")}
+
+        def function(construct_id: str, handler: str, description: str) -> PipelineFunction:
+            return PipelineFunction(
+                self,
+                construct_id,
+                handler=f"model_gate.handler.{handler}",
+                description=description,
+                logs_key=logs_key,
+                memory_size=256,
+                timeout=Duration.seconds(30),
+                environment=environment,
+                layers=layers,
+            )
+
+        self.evaluate = function("Evaluate", "evaluate", "Model quality gate: judges a trained solution version")
+        self.accept = function("Accept", "accept", "Model quality gate: records the accepted solution version")
+        self.account = function("Account", "account", "Run accounting: Glue DPU-seconds and the cost estimate")
+        self.functions = [self.evaluate.function, self.accept.function, self.account.function]
+
+        solution_versions = stack.format_arn(
+            service="personalize",
+            resource="solution",
+            resource_name=f"{solution_name_pattern(config)}/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        self._allow(self.evaluate, ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"], solution_versions)
+        acknowledge_wildcard(
+            self.evaluate.role,
+            solution_versions,
+            "Solution versions are created per run under this deployment's solutions (named <prefix>-<env>-solution-"
+            "<settings hash>); the gate reads the metrics of the run's version.",
+        )
+        # DynamoDB: the head item is read consistently (GetItem); acceptance is one TransactWriteItems of two Puts,
+        # authorized as PutItem on the table, and GetItem when a newer acceptance wins.
+        self._allow(self.evaluate, ["dynamodb:GetItem"], table.table_arn)
+        self._allow(self.accept, ["dynamodb:GetItem", "dynamodb:PutItem"], table.table_arn)
+        # The table is encrypted with the data key: reads decrypt, writes encrypt as well.
+        data_key.grant(self.evaluate.role, "kms:Decrypt", "kms:DescribeKey")
+        data_key.grant(self.accept.role, "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+        self._allow(
+            self.account,
+            ["glue:GetJobRun"],
+            stack.format_arn(service="glue", resource="job", resource_name=glue_job.job_name),
+        )
+
+    @staticmethod
+    def _allow(part: PipelineFunction, actions: list[str], resource: str) -> None:
+        part.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+
+    @staticmethod
+    def summary_fields() -> dict[str, str]:
+        """What the execution's output says about the model and the run's cost (read by `pipeline_cli`)."""
+        return {
+            "modelDecision": JsonPath.string_at("$.gate.decision"),
+            "modelDecisionReason": JsonPath.string_at("$.gate.reason"),
+            "usedFallback": JsonPath.string_at("$.gate.usedFallback"),
+            "batchSolutionVersionArn": JsonPath.string_at("$.gate.solutionVersionArn"),
+            "trainingHours": JsonPath.string_at("$.gate.trainingHours"),
+            "glueDpuSeconds": JsonPath.string_at("$.accounting.glue.dpuSeconds"),
+            "estimatedCost": JsonPath.string_at("$.accounting.cost"),
+            "manifestUri": JsonPath.string_at("$.manifest.manifest"),
+            "acceptance": JsonPath.string_at("$.acceptance"),
+        }
+
+    def gate_stage(self, scope: Construct) -> QualityGateStage:
+        return QualityGateStage(scope, "QualityGate", evaluate=self.evaluate.function, config=self._config)
+
+    def account_task(self, scope: Construct) -> tasks.LambdaInvoke:
+        """Writes `$.accounting`; reads `$.glue.JobRunId`, `$.gate.trainingHours` and `$.processedFiles`."""
+        return tasks.LambdaInvoke(
+            scope,
+            "Post-process: account for the run",
+            lambda_function=self.account.function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "glueJobRun": {"JobName": self._glue_job.job_name, "Id": JsonPath.string_at("$.glue.JobRunId")},
+                    "trainingHours": JsonPath.number_at("$.gate.trainingHours"),
+                    # One count per output file: the function adds them up.
+                    "batchRecommendations": JsonPath.list_at("$.processedFiles[*].users_with_recommendations"),
+                    "prices": self._config.price_overrides,
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.accounting",
+        )
+
+    def accept_task(self, scope: Construct) -> tasks.LambdaInvoke:
+        """Writes `$.acceptance`; reads `$.gate`, `$.run.id` and `$.manifest` (write_manifest's result)."""
+        accept = tasks.LambdaInvoke(
+            scope,
+            "Post-process: accept the model version",
+            lambda_function=self.accept.function,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "gate": JsonPath.object_at("$.gate"),
+                    "runId": JsonPath.string_at("$.run.id"),
+                    "runStartedAt": JsonPath.execution_start_time,
+                    "output": {
+                        "status": JsonPath.string_at("$.manifest.status"),
+                        "manifest": JsonPath.string_at("$.manifest.manifest"),
+                    },
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.acceptance",
+        )
+        accept.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        # The output is published and marked (_SUCCESS) by now; a version that could not be recorded still fails the
+        # run, loudly, so that the next run is not judged against a stale version unnoticed. A redrive retries here.
+        accept.add_catch(
+            fail_state(
+                scope,
+                "Acceptance not recorded",
+                error=ACCEPT_FAILED_ERROR,
+                cause="Run {} published its output ({}) but its model version could not be recorded as accepted: {}",
+                values=[
+                    JsonPath.string_at("$.run.id"),
+                    JsonPath.string_at("$.manifest.manifest"),
+                    JsonPath.string_at("$.acceptError.Cause"),
+                ],
+            ),
+            errors=["States.ALL"],
+            result_path="$.acceptError",
+        )
+        return accept
+
+    def completion_event(self, scope: Construct, curated_bucket: s3.IBucket) -> tasks.EventBridgePutEvents:
+        """PutEvents to the default bus: {runId, manifestUri, recommendationsPrefix, modelDecision}."""
+        put = tasks.EventBridgePutEvents(
+            scope,
+            "Post-process: publish completion event",
+            entries=[
+                tasks.EventBridgePutEventsEntry(
+                    source=EVENT_SOURCE,
+                    detail_type=EVENT_DETAIL_TYPE,
+                    detail=sfn.TaskInput.from_object(
+                        {
+                            "runId": JsonPath.string_at("$.run.id"),
+                            "manifestUri": JsonPath.string_at("$.manifest.manifest"),
+                            "recommendationsPrefix": JsonPath.format(
+                                run_layout.run_uri(curated_bucket.bucket_name, "{}", run_layout.RECOMMENDATIONS),
+                                JsonPath.string_at("$.run.id"),
+                            ),
+                            "modelDecision": {
+                                "decision": JsonPath.string_at("$.gate.decision"),
+                                "usedFallback": JsonPath.object_at("$.gate.usedFallback"),
+                                "solutionVersionArn": JsonPath.string_at("$.gate.solutionVersionArn"),
+                                "candidateVersionArn": JsonPath.string_at("$.gate.candidateVersionArn"),
+                                "reason": JsonPath.string_at("$.gate.reason"),
+                            },
+                        }
+                    ),
+                )
+            ],
+            result_selector={"failedEntryCount": JsonPath.number_at("$.FailedEntryCount")},
+            result_path="$.completionEvent",
+        )
+        # CDK grants events:PutEvents on the default bus; the condition narrows it to this pipeline's source
+        # (events:source is a condition key of PutEvents, EventBridge user guide "Using IAM policy conditions").
+        for statement in put._task_policies or []:
+            statement.add_condition("StringEquals", {"events:source": EVENT_SOURCE})
+        put.add_retry(
+            errors=["EventBridge.InternalException", "EventBridge.ThrottlingException", "EventBridge.FailedEntry"],
+            interval=Duration.seconds(5),
+            max_attempts=3,
+            backoff_rate=2,
+        )
+        not_sent = fail_state(
+            scope,
+            "Completion event not sent",
+            error=EVENT_FAILED_ERROR,
+            cause="Run {} published its output ({}) but the completion event was not sent: {}",
+            values=[
+                JsonPath.string_at("$.run.id"),
+                JsonPath.string_at("$.manifest.manifest"),
+                JsonPath.string_at("$.eventError.Cause"),
+            ],
+        )
+        put.add_catch(not_sent, errors=["States.ALL"], result_path="$.eventError")
+        return put
+
+
+class QualityGateStage(Stage):
+    """evaluate -> `$.gate`; ModelQualityGateFailed -> the named Fail (before batch inference); any other error of
+    the function -> a Fail naming the gate."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, evaluate: lambda_.IFunction, config: PipelineConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        task = tasks.LambdaInvoke(
+            self,
+            "Quality gate: evaluate the model",
+            lambda_function=evaluate,
+            payload=sfn.TaskInput.from_object(
+                {"solutionVersionArn": JsonPath.string_at("$.train.Arn"), "rule": config.quality_gate_rule}
+            ),
+            payload_response_only=True,
+            result_path="$.gate",
+        )
+        task.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        # The Lambda error's cause is {"errorMessage": ..., "errorType": ...}: the message is the gate's reason,
+        # with both figures and the rule.
+        task.add_catch(
+            fail_state(
+                self,
+                GATE_REJECTED_STATE,
+                error=GATE_FAILED_ERROR,
+                cause="Run {}: the model quality gate rejected solution version {}: {}",
+                values=[
+                    JsonPath.string_at("$.run.id"),
+                    JsonPath.string_at("$.train.Arn"),
+                    JsonPath.string_at("$.gateError.Cause"),
+                ],
+            ),
+            errors=[GATE_FAILED_ERROR],
+            result_path="$.gateError",
+        )
+        task.add_catch(
+            fail_state(
+                self,
+                "Model quality gate could not decide",
+                error=GATE_ERROR,
+                cause="Run {}: the model quality gate could not judge solution version {}: {}",
+                values=[
+                    JsonPath.string_at("$.run.id"),
+                    JsonPath.string_at("$.train.Arn"),
+                    JsonPath.string_at("$.gateError.Cause"),
+                ],
+            ),
+            errors=["States.ALL"],
+            result_path="$.gateError",
+        )
+        self._set_flow(task, task)

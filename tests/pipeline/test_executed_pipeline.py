@@ -19,6 +19,7 @@ back from an SQS queue subscribed to it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import importlib
@@ -31,6 +32,7 @@ from typing import Any, Callable, Iterator
 import boto3
 import pytest
 
+from lambda_src.model_gate import handler as model_gate_handler
 from lambda_src.postprocess import handler as postprocess_handler
 from lambda_src.postprocess.manifest import summary_of
 from lambda_src.run_names.naming import run_names
@@ -46,7 +48,10 @@ POST_PROCESS_STATES = [
     "Post-process: list output files",
     "Post-process: each output file",
     "Post-process: flatten file",
+    "Post-process: account for the run",
     "Post-process: write manifest",
+    "Post-process: accept the model version",
+    "Post-process: publish completion event",
     "Post-process: announce success",
     "Post-process: done",
 ]
@@ -58,10 +63,9 @@ CSV_HEADER = "user_id,rank,item_id,score"
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pipeline(default_app: PipelineApp, pipeline_template: Any, data_template: Any) -> SynthesizedOrchestration:
-    """The pipeline stack's state machine as the harness runs it (definition from `pipeline_template`)."""
-    stack, data = default_app.pipeline_stack, default_app.data_stack
+def pipeline_of(app: PipelineApp, templates: dict[str, Any]) -> SynthesizedOrchestration:
+    """The pipeline stack's state machine of `app` as the harness runs it (definition from its template)."""
+    stack, data = app.pipeline_stack, app.data_stack
     logical_id = logical_id_of(stack.orchestration.state_machine)
     inputs = orchestration_inputs(
         stack,
@@ -72,19 +76,25 @@ def pipeline(default_app: PipelineApp, pipeline_template: Any, data_template: An
             "data_key": data.keys.data_key,
             "personalize_role": data.personalize_access.service_role,
             "dataset_arn": data.personalize.dataset_arn,
-            "solution_arn_parameter": solution_arn_parameter_name(default_app.config),
+            "solution_arn_parameter": solution_arn_parameter_name(app.config),
             # What the data stack's parameter holds: the ARN of the solution it created.
             "solution_arn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{data.personalize.solution_name}",
         },
     )
     return SynthesizedOrchestration(
-        default_app.config,
-        pipeline_template.to_json(),
+        app.config,
+        templates[stack.stack_name].to_json(),
         logical_id,
         inputs,
-        other_templates={data.stack_name: data_template.to_json()},
+        other_templates={data.stack_name: templates[data.stack_name].to_json()},
         region=REGION,
     )
+
+
+@pytest.fixture(scope="module")
+def pipeline(default_app: PipelineApp, default_templates: dict[str, Any]) -> SynthesizedOrchestration:
+    """The default app's pipeline stack's state machine as the harness runs it."""
+    return pipeline_of(default_app, default_templates)
 
 
 @dataclass(frozen=True)
@@ -103,13 +113,23 @@ class TemplateFunction:
         return getattr(importlib.import_module(f"lambda_src.{module}"), name)
 
 
-@pytest.fixture(scope="module")
-def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> dict[str, TemplateFunction]:
-    """The post-processing functions by role (list / process / manifest), read from the template."""
-    stack = default_app.pipeline_stack
-    parts = stack.post_processing
+POST_PROCESS_FUNCTIONS = ("list", "process", "manifest")
+
+
+def functions_of(pipeline: SynthesizedOrchestration, app: PipelineApp) -> dict[str, TemplateFunction]:
+    """The functions the state machine invokes after preparing the run, by role, read from the template: the
+    post-processing ones (list / process / manifest) and the model gate's (evaluate / accept / account)."""
+    stack = app.pipeline_stack
+    parts, gate = stack.post_processing, stack.model_gate
     result = {}
-    roles = (("list", parts.list_files), ("process", parts.process_file), ("manifest", parts.write_manifest))
+    roles = (
+        ("list", parts.list_files),
+        ("process", parts.process_file),
+        ("manifest", parts.write_manifest),
+        ("evaluate", gate.evaluate),
+        ("accept", gate.accept),
+        ("account", gate.account),
+    )
     for role, construct in roles:
         logical_id = logical_id_of(construct.function)
         properties = pipeline.template["Resources"][logical_id]["Properties"]
@@ -125,8 +145,18 @@ def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> d
 
 
 @pytest.fixture(scope="module")
+def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> dict[str, TemplateFunction]:
+    return functions_of(pipeline, default_app)
+
+
+@pytest.fixture(scope="module")
 def alert_topic_arn(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> str:
     return pipeline.cloud.arn(logical_id_of(default_app.pipeline_stack.alerts.topic))
+
+
+def accepted_versions_table(functions: dict[str, TemplateFunction]) -> str:
+    """The accepted-version table's name, as the gate functions are given it (the data stack's table)."""
+    return functions["evaluate"].environment[model_gate_handler.TABLE_ENV]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -174,6 +204,7 @@ class Run:
     queue_url: str
     sqs: Any
     scenario: Scenario
+    dynamodb: Any
 
     @property
     def run_id(self) -> str:
@@ -298,19 +329,21 @@ def _in_lambda(function: TemplateFunction, clock: VirtualClock) -> Callable[[Any
     return invoke
 
 
-@pytest.fixture
-def execute(
+@contextlib.contextmanager
+def executor(
     pipeline: SynthesizedOrchestration,
     functions: dict[str, TemplateFunction],
     alert_topic_arn: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[[Scenario], Run]]:
     """`execute(scenario)`: one full execution of the real state machine against that scenario."""
-    # The three functions share one environment (process-wide here, as each one's is in Lambda).
+    # The functions share one environment (process-wide here, as each one's is in Lambda). The service name is
+    # read once, when a handler module creates its Logger, so the functions' different names do not collide.
     environment = {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
     for function in functions.values():
         for name, value in function.environment.items():
-            assert environment.setdefault(name, value) == value, f"{name} differs between the functions"
+            if name != "POWERTOOLS_SERVICE_NAME":
+                assert environment.setdefault(name, value) == value, f"{name} differs between the functions"
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
 
@@ -318,10 +351,13 @@ def execute(
         # The handlers' client is cached per "execution environment": start from none, inside moto.
         monkeypatch.setattr(postprocess_handler, "_S3", None)
         monkeypatch.setattr(postprocess_handler, "datetime", _clock_datetime(aws.clock))
+        monkeypatch.setattr(model_gate_handler, "_CLIENTS", {})
         for function in functions.values():
             aws.lambdas.register(function.arn, _in_lambda(function, aws.clock))
         # The test's own clients come from another session: their calls are neither faked nor logged.
         s3, sns, sqs = (_own_session().client(service, region_name=REGION) for service in ("s3", "sns", "sqs"))
+        dynamodb = _own_session().client("dynamodb", region_name=REGION)
+        create_accepted_versions_table(dynamodb, accepted_versions_table(functions))
         curated, transformed = pipeline.expected("curated_bucket"), pipeline.expected("transformed_bucket")
         for bucket in (curated, transformed):
             s3.create_bucket(Bucket=bucket)
@@ -337,9 +373,30 @@ def execute(
             if scenario.script is not None:
                 scenario.script(aws)
             result = aws.run(arn, name=EXECUTION)
-            return Run(aws, result, s3, curated, transformed, queue_url, sqs, scenario)
+            return Run(aws, result, s3, curated, transformed, queue_url, sqs, scenario, dynamodb)
 
         yield run
+
+
+@pytest.fixture
+def execute(
+    pipeline: SynthesizedOrchestration,
+    functions: dict[str, TemplateFunction],
+    alert_topic_arn: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[[Scenario], Run]]:
+    with executor(pipeline, functions, alert_topic_arn, monkeypatch) as run:
+        yield run
+
+
+def create_accepted_versions_table(dynamodb: Any, name: str) -> None:
+    """The data stack's table in moto, with the key schema the stack gives it (checked in test_quality_gate)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -384,7 +441,16 @@ def test_the_definition_is_the_pipeline_stacks(
         "postprocess.handler.list_output_files",
         "postprocess.handler.process_file",
         "postprocess.handler.write_manifest",
+        "model_gate.handler.evaluate",
+        "model_gate.handler.accept",
+        "model_gate.handler.account",
     }
+    # The gate between training and batch inference, the accounting before the manifest, the acceptance after it.
+    assert states["Quality gate: evaluate the model"]["Resource"] == functions["evaluate"].arn
+    assert states["Post-process: account for the run"]["Resource"] == functions["account"].arn
+    assert states["Post-process: accept the model version"]["Resource"] == functions["accept"].arn
+    assert states["Training: job status?"]["Choices"][0]["Next"] == "Quality gate: evaluate the model"
+    assert states["Quality gate: evaluate the model"]["Next"] == "Batch inference: start"
     assert states["Post-processing failed"]["Error"] == "PostProcessFailed"
     # The curated bucket of the data stack (resolved through its outputs), where the batch output goes.
     assert pipeline.expected("curated_bucket") in states["Prepare run"]["ResultSelector"]["batchOutputUri.$"]
@@ -429,7 +495,8 @@ def test_happy_path_end_to_end(
         "CreateDatasetImportJob",
         "DescribeDatasetImportJob",
         "CreateSolutionVersion",
-        "DescribeSolutionVersion",
+        "DescribeSolutionVersion",  # polled by the state machine, then read by the quality gate
+        "GetSolutionMetrics",
         "CreateBatchInferenceJob",
         "DescribeBatchInferenceJob",
     ]
@@ -442,6 +509,8 @@ def test_happy_path_end_to_end(
     assert train_call.params["solutionArn"] == pipeline.expected("solution_arn")
     assert aws.personalize.job("train").arn.startswith(pipeline.expected("solution_arn") + "/")
     assert batch_call.params["jobName"] == names["batchInferenceJobName"]
+    # The gate accepted the candidate (a first run: the floor only), so the batch job uses it.
+    assert batch_call.params["solutionVersionArn"] == aws.personalize.job("train").arn
     output_uri = f"s3://{run.curated}/{run.prefix}batch-output/"
     assert batch_call.params["jobInput"]["s3DataSource"]["path"] == f"s3://{run.transformed}/{run.prefix}batch-input/"
     assert batch_call.params["jobOutput"]["s3DataDestination"]["path"] == output_uri
@@ -450,7 +519,7 @@ def test_happy_path_end_to_end(
     # Post-processing started only after the batch job was seen ACTIVE: list, flatten the one file, manifest.
     batch_job = aws.personalize.job("batch")
     invokes = [c for c in aws.calls if c.service == "lambda" and c.operation == "Invoke"]
-    post = [c for c in invokes if c.params["FunctionName"] in {f.arn for f in functions.values()}]
+    post = [c for c in invokes if c.params["FunctionName"] in {functions[r].arn for r in POST_PROCESS_FUNCTIONS}]
     assert [c.params["FunctionName"] for c in post] == [functions[r].arn for r in ("list", "process", "manifest")]
     assert post[0].at >= batch_job.detected_at
     assert scenario.written_outputs == [f"{run.prefix}batch-output/users.json.out"]
@@ -515,7 +584,16 @@ def test_happy_path_end_to_end(
     assert message.startswith(
         f"Run {run_id}: 2 users with recommendations, 50 items (25.0 per user), 1 errored lines, 1 file(s), "
     )
-    assert message.endswith(f". Manifest: {manifest_uri}")
+    first_line, *accounting_lines = message.splitlines()
+    assert first_line.endswith(f". Manifest: {manifest_uri}")
+    assert accounting_lines[:2] == [
+        f"Model: ACCEPTED {version_arn}.",
+        f"Reason: {manifest['model']['reason']}",
+    ]
+    assert manifest["model"]["reason"].startswith(f"Accepted {version_arn}: first run (no accepted version yet)")
+    assert accounting_lines[2] == "Usage: training 0.083 h, Glue 1,200 DPU-seconds."
+    assert accounting_lines[3] == "Estimated cost:"
+    assert accounting_lines[-1].startswith("estimated total: 0.1467 USD (without personalize_training, ")
     (publish,) = aws.calls_to("sns", "Publish")
     subject = "Personalize pipeline run succeeded"
     assert publish.params == {"TopicArn": alert_topic_arn, "Message": message, "Subject": subject}
@@ -532,6 +610,20 @@ def test_happy_path_end_to_end(
         "solutionVersionArn": version_arn,
         "batchInferenceJobArn": batch_arn,
         "outputPrefix": output_uri,
+        "modelDecision": "ACCEPTED",
+        "modelDecisionReason": manifest["model"]["reason"],
+        "usedFallback": False,
+        "batchSolutionVersionArn": version_arn,
+        "trainingHours": 0.083,
+        "glueDpuSeconds": 1200.0,
+        "estimatedCost": manifest["cost_estimate"],
+        "manifestUri": manifest_uri,
+        "acceptance": {
+            "recorded": True,
+            "reason": f"{version_arn} (run {run_id}) is now the last accepted version",
+            "acceptedVersionArn": version_arn,
+            "acceptedRunId": run_id,
+        },
     }
 
 

@@ -353,6 +353,7 @@ class JobScript:
     duration: float = 300.0
     status: str = "ACTIVE"
     failure_reason: str | None = None
+    training_hours: float | None = None  # a solution version's trainingHours (default: its duration in hours)
 
 
 @dataclass
@@ -378,7 +379,11 @@ class FakePersonalize:
     - `refuse(operation, code, times)`: the next `times` calls of `operation` fail with `code` (e.g.
       ResourceInUseException); the refusal is recorded in the call log like any call.
     - `jobs`: every job created, in order, with creation/end/detection times (virtual seconds).
+    - `solution_metrics(version_arn)`: what GetSolutionMetrics reports for a version (the `metrics` map, or None for
+      a response without metrics); by default `DEFAULT_METRICS`.
     """
+
+    DEFAULT_METRICS = {"normalized_discounted_cumulative_gain_at_25": 0.2, "precision_at_25": 0.05, "coverage": 0.3}
 
     _CREATE = {
         "CreateDatasetImportJob": ("import", "datasetImportJobArn", "jobName"),
@@ -399,6 +404,7 @@ class FakePersonalize:
         self.jobs: list[FakeJob] = []
         self._scripts: dict[str, deque[JobScript]] = defaultdict(deque)
         self._refusals: dict[str, deque[str]] = defaultdict(deque)
+        self.solution_metrics: Callable[[str], dict[str, float] | None] = lambda _arn: dict(self.DEFAULT_METRICS)
 
     def script(self, kind: str, *scripts: JobScript) -> None:
         assert kind in self._RUNNING, kind
@@ -418,6 +424,10 @@ class FakePersonalize:
             return self._create(operation, params)
         if operation in self._DESCRIBE:
             return self._describe(operation, params)
+        if operation == "GetSolutionMetrics":
+            arn = params["solutionVersionArn"]
+            metrics = self.solution_metrics(arn)
+            return {"solutionVersionArn": arn, **({"metrics": metrics} if metrics is not None else {})}
         raise ServiceError("InvalidInputException", f"FakePersonalize does not implement {operation}")
 
     def _create(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -460,6 +470,9 @@ class FakePersonalize:
         body["name" if job.kind == "train" else "jobName"] = job.name
         if now >= job.ends_at and job.script.failure_reason is not None:
             body["failureReason"] = job.script.failure_reason
+        if job.kind == "train" and status == "ACTIVE":
+            hours = job.script.training_hours
+            body["trainingHours"] = hours if hours is not None else round(job.script.duration / 3600, 3)
         return {result_key: body}
 
 
@@ -470,6 +483,7 @@ class GlueScript:
     duration: float = 600.0
     state: str = "SUCCEEDED"
     error_message: str | None = None
+    dpu_seconds: float | None = None  # reported as DPUSeconds (Glue does for auto-scaling and Flex runs)
 
 
 class FakeGlue:
@@ -483,6 +497,7 @@ class FakeGlue:
         self._scripts: deque[GlueScript] = deque()
         # Called with the StartJobRun parameters, before the run starts (e.g. to start another execution).
         self.on_start: Callable[[dict[str, Any]], None] | None = None
+        self.worker_type, self.number_of_workers, self.execution_class = "G.1X", 2, "STANDARD"
 
     def script(self, *scripts: GlueScript) -> None:
         self._scripts.extend(scripts)
@@ -508,7 +523,13 @@ class FakeGlue:
                 "StartedOn": int((self.clock.start.timestamp() + run["started"]) * 1000),
                 "CompletedOn": int(self.clock.now().timestamp() * 1000),
                 "ExecutionTime": int(script.duration),
+                # The job's configured capacity, as GetJobRun reports it.
+                "WorkerType": self.worker_type,
+                "NumberOfWorkers": self.number_of_workers,
+                "ExecutionClass": self.execution_class,
             }
+            if script.dpu_seconds is not None:
+                job_run["DPUSeconds"] = script.dpu_seconds
             if script.error_message is not None:
                 job_run["ErrorMessage"] = script.error_message
             return {"JobRun": job_run}

@@ -20,7 +20,7 @@ from rich.live import Live
 
 from .aws import Gateway
 from .errors import CliError, ExitCode
-from .formatting import OutputSummary, iso, summarize_output
+from .formatting import OutputSummary, RunAccounting, iso, summarize_output
 from .names import (
     console_url,
     execution_arn_for,
@@ -220,6 +220,7 @@ def status_document(
             for s in timeline.stages
         ],
         "summary": summary.to_json(),
+        "accounting": RunAccounting.of(timeline.output, timeline.error, timeline.cause).to_json(),
         "curatedRuns": pipeline.curated_runs_uri,
         "alertTopicArn": pipeline.alert_topic_arn,
         "output": output,
@@ -243,6 +244,7 @@ def history(ctx: Context, limit: int, as_json: bool) -> int:
         row["outcome"] = row.get("status")
         if row.get("status") == "SUCCEEDED":
             description = ctx.gateway.describe_execution(str(row["executionArn"]))
+            row["output"] = description.get("output")
             if is_skipped(description.get("output")):
                 row["outcome"] = "SKIPPED"
         rows.append(row)
@@ -269,6 +271,7 @@ def history_document(rows: Sequence[Mapping[str, Any]], now: datetime) -> list[d
                 "startDate": iso(start),
                 "stopDate": iso(stop),
                 "durationSeconds": ((stop or now) - start).total_seconds() if start else None,
+                "accounting": RunAccounting.of(row.get("output")).to_json(),
             }
         )
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["format_duration", "format_time", "iso", "OutputSummary", "summarize_output"]
+__all__ = ["format_duration", "format_time", "iso", "OutputSummary", "summarize_output", "RunAccounting"]
 
 
 def format_duration(seconds: float | None) -> str:
@@ -97,3 +97,77 @@ def summarize_output(output: str | None, limit: int = 20) -> OutputSummary:
         elif text.startswith("s3://") or key.lower().endswith("prefix"):
             locations.append((path, text))
     return OutputSummary(tuple(arns[:limit]), tuple(locations[:limit]))
+
+
+# The error of a run the model quality gate stopped (stacks/model_gate.py GATE_FAILED_ERROR).
+GATE_FAILED_ERROR = "ModelQualityGateFailed"
+
+
+@dataclass(frozen=True)
+class RunAccounting:
+    """What a run's output (or its failure) says about the model and the cost: the quality gate's decision and
+    reason, whether the last accepted version stood in, training hours, Glue DPU-seconds, the cost estimate."""
+
+    decision: str | None = None
+    reason: str | None = None
+    used_fallback: bool = False
+    training_hours: float | None = None
+    glue_dpu_seconds: float | None = None
+    cost: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, output: Any, error: str | None = None, cause: str | None = None) -> RunAccounting:
+        """From an execution's output (JSON text or object); a run failed by the gate is REJECTED with its cause."""
+        if error == GATE_FAILED_ERROR:
+            return cls(decision="REJECTED", reason=cause)
+        if isinstance(output, str):
+            try:
+                output = json.loads(output)
+            except ValueError:
+                output = None
+        if not isinstance(output, dict):
+            return cls()
+        cost = output.get("estimatedCost")
+        return cls(
+            decision=output.get("modelDecision"),
+            reason=output.get("modelDecisionReason"),
+            used_fallback=output.get("usedFallback") is True,
+            training_hours=_number(output.get("trainingHours")),
+            glue_dpu_seconds=_number(output.get("glueDpuSeconds")),
+            cost=cost if isinstance(cost, dict) else None,
+        )
+
+    @property
+    def model(self) -> str:
+        """`ACCEPTED`, `REJECTED (fallback: last accepted version)`, or `-`."""
+        if not self.decision:
+            return "-"
+        return self.decision + (" (fallback: last accepted version)" if self.used_fallback else "")
+
+    @property
+    def model_short(self) -> str:
+        """For a table column: `ACCEPTED`, `REJECTED`, `FALLBACK` (rejected, the last accepted version served)."""
+        return "FALLBACK" if self.used_fallback else (self.decision or "-")
+
+    @property
+    def estimated_cost(self) -> str:
+        """`0.1467 USD`; `>= 0.1467 USD` when some usage has no configured price (the total leaves it out);
+        `-` when unknown."""
+        if not self.cost or _number(self.cost.get("total")) is None:
+            return "-"
+        text = f"{self.cost['total']:.4f} {self.cost.get('currency', '')}".strip()
+        return text if self.cost.get("complete", True) else ">= " + text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "modelDecision": self.decision,
+            "reason": self.reason,
+            "usedFallback": self.used_fallback,
+            "trainingHours": self.training_hours,
+            "glueDpuSeconds": self.glue_dpu_seconds,
+            "estimatedCost": self.cost,
+        }
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -16,7 +16,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .formatting import OutputSummary, format_duration, format_time
+from .formatting import OutputSummary, RunAccounting, format_duration, format_time
 from .names import console_url
 from .outputs import Pipeline
 from .stages import Stage, StageStatus, Timeline, skip_reason
@@ -275,9 +275,27 @@ def print_status(
         reason = skip_reason(timeline.output)
         console.print(Text(f"  skipped by the overlap guard{': ' + reason if reason else ''}"), soft_wrap=True)
     elif timeline.status == "SUCCEEDED":
+        _print_accounting(console, RunAccounting.of(timeline.output))
         _print_summary(console, summary, pipeline)
     elif timeline.finished:
+        _print_accounting(console, RunAccounting.of(None, timeline.error, timeline.cause))
         _print_error(console, timeline)
+
+
+def _print_accounting(console: Console, accounting: RunAccounting) -> None:
+    """The model decision (plainly saying when the last accepted version stood in), training hours and cost."""
+    if not accounting.decision:
+        return
+    style = "yellow" if accounting.used_fallback or accounting.decision != "ACCEPTED" else ""
+    console.print(Text(f"  model:     {accounting.model}", style=style), soft_wrap=True)
+    if accounting.reason:
+        console.print(Text(f"  reason:    {accounting.reason}"), soft_wrap=True)
+    if accounting.training_hours is not None:
+        console.print(Text(f"  training:  {accounting.training_hours:g} h"), soft_wrap=True)
+    if accounting.glue_dpu_seconds is not None:
+        console.print(Text(f"  glue:      {accounting.glue_dpu_seconds:,.0f} DPU-seconds"), soft_wrap=True)
+    if accounting.cost:
+        console.print(Text(f"  est. cost: {accounting.estimated_cost}"), soft_wrap=True)
 
 
 def print_history(console: Console, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
@@ -287,7 +305,11 @@ def print_history(console: Console, rows: Sequence[Mapping[str, Any]], now: date
     table.add_column("status")
     table.add_column("started")
     table.add_column("duration", justify="right")
+    table.add_column("model")
+    table.add_column("training", justify="right", no_wrap=True)
+    table.add_column("est. cost", justify="right", no_wrap=True)
     for row in rows:
+        accounting = RunAccounting.of(row.get("output"))
         start, stop = row.get("startDate"), row.get("stopDate")
         seconds = ((stop or now) - start).total_seconds() if start else None
         running = "" if stop else " (running)"
@@ -296,5 +318,8 @@ def print_history(console: Console, rows: Sequence[Mapping[str, Any]], now: date
             _outcome_text(str(row.get("outcome", row.get("status", "")))),
             Text(format_time(start)),
             Text(format_duration(seconds) + running),
+            Text(accounting.model_short),
+            Text(f"{accounting.training_hours:g} h" if accounting.training_hours is not None else "-"),
+            Text(accounting.estimated_cost),
         )
     console.print(table)

@@ -16,6 +16,7 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 | Glue ETL         | `Transform`                                                           |
 | dataset import   | `Import`                                                              |
 | training         | `Training`                                                            |
+| quality gate     | `Quality gate`, `Model quality gate`                                  |
 | batch inference  | `Batch`                                                               |
 | post-processing  | `PostProcess`                                                         |
 
@@ -69,6 +70,7 @@ STAGES: tuple[StageDef, ...] = (
     StageDef("etl", "Glue ETL", ("Transform",)),
     StageDef("import", "dataset import", ("Import",)),
     StageDef("training", "training", ("Training",)),
+    StageDef("gate", "quality gate", ("Quality gate", "Model quality gate")),
     StageDef("batch", "batch inference", ("Batch",)),
     StageDef("postprocess", "post-processing", ("PostProcess",)),
 )

@@ -184,7 +184,7 @@ class ModelGate(Construct):
         accept.add_catch(
             fail_state(
                 scope,
-                "Acceptance not recorded",
+                "Post-process: acceptance not recorded",
                 error=ACCEPT_FAILED_ERROR,
                 cause="Run {} published its output ({}) but its model version could not be recorded as accepted: {}",
                 values=[
@@ -241,7 +241,7 @@ class ModelGate(Construct):
         )
         not_sent = fail_state(
             scope,
-            "Completion event not sent",
+            "Post-process: completion event not sent",
             error=EVENT_FAILED_ERROR,
             cause="Run {} published its output ({}) but the completion event was not sent: {}",
             values=[

@@ -170,6 +170,13 @@ SUMMARY = {
     "solutionVersionArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/pbp-dev/abcdef12",
     "batchInferenceJobArn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:batch-inference-job/pbp-dev-batch-run",
     "outputPrefix": f"s3://{CURATED_BUCKET}/runs/{RUN_ID}/batch-output/",
+    # The model quality gate's part of the output (stacks/model_gate.py summary_fields): a fallback run.
+    "modelDecision": "REJECTED",
+    "modelDecisionReason": "Rejected arn:x: precision_at_25 = 0.01 is below the floor 0.02 (rule: ...)",
+    "usedFallback": True,
+    "trainingHours": 1.25,
+    "glueDpuSeconds": 1200.0,
+    "estimatedCost": {"currency": "USD", "total": 0.146667, "complete": False, "unpriced": ["personalize_training"]},
 }
 SKIP_STATES: dict[str, Any] = {
     "Skip: another run is active": {
@@ -182,8 +189,8 @@ SKIP_STATES: dict[str, Any] = {
 
 
 def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_seconds: int = 0) -> dict[str, Any]:
-    """Guard -> naming -> ETL -> import (Wait + Task-like Pass) -> training -> a new unmapped state
-    -> batch inference -> post-processing -> summary. Input `{"skip": true}` takes the guard's
+    """Guard -> naming -> ETL -> import (Wait + Task-like Pass) -> training -> quality gate -> a new unmapped
+    state -> batch inference -> post-processing -> summary. Input `{"skip": true}` takes the guard's
     skip branch (the CLI always sends `{}`; tests start such runs directly)."""
     batch = batch_state or {"Type": "Pass", "Next": "Post-process (flatten)"}
     return {
@@ -202,7 +209,8 @@ def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_s
             "Import: wait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "Import: describe job"},
             "Import: describe job": {"Type": "Pass", "Next": "Training: wait"},
             "Training: wait": {"Type": "Wait", "Seconds": 0, "Next": "Training: job status?"},
-            "Training: job status?": {"Type": "Pass", "Next": "NotifyOps"},
+            "Training: job status?": {"Type": "Pass", "Next": "Quality gate: evaluate the model"},
+            "Quality gate: evaluate the model": {"Type": "Pass", "Next": "NotifyOps"},
             "NotifyOps": {"Type": "Pass", "Next": "BatchInference"},
             "BatchInference": batch,
             "Post-process (flatten)": {"Type": "Pass", "Next": "Summarize run"},

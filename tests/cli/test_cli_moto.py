@@ -184,6 +184,7 @@ def test_status_latest_by_name_and_json(deploy: Callable[..., Deployed], run: Ca
         ("etl", "done"),
         ("import", "done"),
         ("training", "done"),
+        ("gate", "done"),
         ("NotifyOps", "done"),
         ("batch", "failed"),
         ("postprocess", "not run"),
@@ -229,10 +230,27 @@ def test_history_table_and_json(deploy: Callable[..., Deployed], run: Callable[.
         ("run-0", "SUCCEEDED"),
     ]
     assert all(r["status"] == "SUCCEEDED" and r["durationSeconds"] >= 0 for r in rows)
+    # Each run's model decision, training hours and estimated cost, from its output.
+    assert rows[1]["accounting"] == {
+        "modelDecision": "REJECTED",
+        "reason": SUMMARY["modelDecisionReason"],
+        "usedFallback": True,
+        "trainingHours": 1.25,
+        "glueDpuSeconds": 1200.0,
+        "estimatedCost": SUMMARY["estimatedCost"],
+    }
+    assert rows[0]["accounting"]["modelDecision"] is None  # a skipped run trained nothing
 
     two = run(["history", "-n", "2"], deployed.session)
     assert two.code == 0
     assert "run-3" in two.out and "SKIPPED" in two.out and "run-2" in two.out and "run-1" not in two.out
+    assert "FALLBACK" in two.out and "1.25 h" in two.out and ">= 0.1467 USD" in two.out
+
+    status = run(["status", "run-2"], deployed.session)
+    assert "model:     REJECTED (fallback: last accepted version)" in status.out
+    assert f"reason:    {SUMMARY['modelDecisionReason']}" in status.out
+    assert "training:  1.25 h" in status.out and "glue:      1,200 DPU-seconds" in status.out
+    assert "est. cost: >= 0.1467 USD" in status.out
 
 
 def test_status_and_history_with_no_executions_yet(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:

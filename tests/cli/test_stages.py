@@ -96,6 +96,7 @@ def test_running_execution_shows_done_running_and_pending_stages() -> None:
         ("etl", StageStatus.DONE),
         ("import", StageStatus.RUNNING),
         ("training", StageStatus.PENDING),
+        ("gate", StageStatus.PENDING),
         ("batch", StageStatus.PENDING),
         ("postprocess", StageStatus.PENDING),
     ]
@@ -165,6 +166,7 @@ def test_failed_execution_names_failing_state_error_and_cause() -> None:
         "etl": StageStatus.DONE,
         "import": StageStatus.DONE,
         "training": StageStatus.FAILED,
+        "gate": StageStatus.NOT_RUN,
         "batch": StageStatus.NOT_RUN,
         "postprocess": StageStatus.NOT_RUN,
     }
@@ -213,6 +215,7 @@ def test_skipped_run_is_reported_as_skipped() -> None:
         ("etl", StageStatus.NOT_RUN),
         ("import", StageStatus.NOT_RUN),
         ("training", StageStatus.NOT_RUN),
+        ("gate", StageStatus.NOT_RUN),
         ("batch", StageStatus.NOT_RUN),
         ("postprocess", StageStatus.NOT_RUN),
     ]
@@ -231,14 +234,14 @@ def test_a_new_unmapped_state_becomes_its_own_stage_in_order() -> None:
         .started()
         .enter("Transform (Glue)", 0)
         .exit("Transform (Glue)", 10)
-        .enter("QualityGate", 10, "Choice")
-        .exit("QualityGate", 11, "Choice")
+        .enter("DriftCheck", 10, "Choice")
+        .exit("DriftCheck", 11, "Choice")
         .enter("ArchiveInputs", 11)
     )
     tl = build_timeline(h.events)
     assert [(s.key, s.label, s.status) for s in tl.stages][:3] == [
         ("etl", "Glue ETL", StageStatus.DONE),
-        ("QualityGate", "QualityGate", StageStatus.DONE),
+        ("DriftCheck", "DriftCheck", StageStatus.DONE),
         ("ArchiveInputs", "ArchiveInputs", StageStatus.RUNNING),
     ]
     assert tl.current_state == "ArchiveInputs"

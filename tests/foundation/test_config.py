@@ -132,7 +132,8 @@ LITERAL_FIELDS = {
 
 def test_choices_are_literal_types() -> None:
     assert set(LITERAL_FIELDS) == {
-        "data_removal_policy", "raw_timestamp_unit", "glue_worker_type", "recipe", "training_mode", "import_mode"
+        "data_removal_policy", "raw_timestamp_unit", "glue_worker_type", "recipe", "training_mode", "import_mode",
+        "quality_gate_on_fail", "quality_gate_on_missing_metric", "glue_execution_class",
     }  # fmt: skip
 
 

@@ -177,6 +177,7 @@ def test_outputs_name_buckets_key_and_role(data_template: Template) -> None:
         "DatasetGroupArn",
         "SolutionArn",
         "SolutionArnParameterName",
+        "AcceptedVersionsTableName",
     }
 
 

@@ -85,14 +85,24 @@ def test_post_processing_runs_after_batch_and_before_summary(pipeline_template: 
     assert states["Post-process: list output files"]["Next"] == "Post-process: each output file"
     each = states["Post-process: each output file"]
     assert each["Type"] == "Map" and each["ItemsPath"] == "$.outputFiles.files" and each["MaxConcurrency"] == 10
-    assert each["Next"] == "Post-process: write manifest"
-    assert states["Post-process: write manifest"]["Next"] == "Post-process: announce success"
+    # Accounting before the manifest (which records it); acceptance and the completion event after it, before the
+    # notice: a version is accepted only when its run's output succeeded.
+    assert each["Next"] == "Post-process: account for the run"
+    assert states["Post-process: account for the run"]["Next"] == "Post-process: write manifest"
+    assert states["Post-process: write manifest"]["Next"] == "Post-process: accept the model version"
+    assert states["Post-process: accept the model version"]["Next"] == "Post-process: publish completion event"
+    assert states["Post-process: publish completion event"]["Next"] == "Post-process: announce success"
     assert states["Post-process: announce success"]["Next"] == "Post-process: done"
     assert states["Post-process: done"]["Next"] == "Summarize run"
     (notice_catch,) = states["Post-process: announce success"]["Catch"]
     assert notice_catch["Next"] == "Post-process: success notice not sent"
     assert states["Post-process: success notice not sent"]["Next"] == "Post-process: done"
-    for name in ("Post-process: list output files", "Post-process: each output file", "Post-process: write manifest"):
+    for name in (
+        "Post-process: list output files",
+        "Post-process: each output file",
+        "Post-process: account for the run",
+        "Post-process: write manifest",
+    ):
         (catch,) = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "Post-processing failed"
     assert states["Post-processing failed"]["Error"] == "PostProcessFailed"

@@ -199,7 +199,9 @@ def _prices() -> Parser:
     def parse(key: str, value: Any) -> tuple[tuple[str, Any], ...]:
         data = _or_none(json.loads, value) if isinstance(value, str) else value
         if not isinstance(data, Mapping):
-            raise ConfigError.invalid(key, value, "an object of unit prices, e.g. {\"glue_standard_per_dpu_hour\": 0.44}")
+            raise ConfigError.invalid(
+                key, value, 'an object of unit prices, e.g. {"glue_standard_per_dpu_hour": 0.44}'
+            )
         try:
             PriceTable.from_mapping(data)
         except (InvalidPriceTable, TypeError) as error:
@@ -324,7 +326,8 @@ class PipelineConfig:
             raise ConfigError.invalid(
                 "glue_execution_class",
                 self.glue_execution_class,
-                f"STANDARD when glue_worker_type is {self.glue_worker_type} (FLEX runs on {', '.join(FLEX_WORKER_TYPES)})",
+                f"STANDARD when glue_worker_type is {self.glue_worker_type} "
+                f"(FLEX runs on {', '.join(FLEX_WORKER_TYPES)})",
             )
         if self.execution_timeout_hours <= self.job_max_wait_hours:
             raise ConfigError.invalid(

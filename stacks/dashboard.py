@@ -102,7 +102,9 @@ class PipelineDashboard(Construct):
                 )
             )
         if alarms:
-            widgets.append(cloudwatch.AlarmStatusWidget(title="Alarms (freshness included)", alarms=list(alarms), width=8))
+            widgets.append(
+                cloudwatch.AlarmStatusWidget(title="Alarms (freshness included)", alarms=list(alarms), width=8)
+            )
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",

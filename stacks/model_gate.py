@@ -71,7 +71,10 @@ class ModelGate(Construct):
         super().__init__(scope, construct_id)
         self._config, self._glue_job = config, glue_job
         stack = Stack.of(self)
-        environment = {"ACCEPTED_VERSIONS_TABLE": table.table_name, "POWERTOOLS_SERVICE_NAME": config.resource_name("model-gate")}
+        environment = {
+            "ACCEPTED_VERSIONS_TABLE": table.table_name,
+            "POWERTOOLS_SERVICE_NAME": config.resource_name("model-gate"),
+        }
 
         def function(construct_id: str, handler: str, description: str) -> PipelineFunction:
             return PipelineFunction(
@@ -97,7 +100,8 @@ class ModelGate(Construct):
             resource_name=f"{solution_name_pattern(config)}/*",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
-        self._allow(self.evaluate, ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"], solution_versions)
+        metrics_reads = ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"]
+        self._allow(self.evaluate, metrics_reads, solution_versions)
         acknowledge_wildcard(
             self.evaluate.role,
             solution_versions,

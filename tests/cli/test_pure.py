@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
 from pipeline_cli.errors import CliError, ExitCode, translate_botocore_error, translate_client_error
-from pipeline_cli.formatting import format_duration, format_time, summarize_output
+from pipeline_cli.formatting import RunAccounting, format_duration, format_time, summarize_output
 from pipeline_cli.names import (
     console_url,
     execution_arn_for,
@@ -192,3 +193,30 @@ def test_botocore_errors() -> None:
     partial = translate_botocore_error(PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"))
     assert "AWS_SECRET_ACCESS_KEY" in partial.message and partial.exit_code is ExitCode.AWS
     assert translate_botocore_error(NoRegionError()).exit_code is ExitCode.USAGE
+
+
+# --- run accounting (the model quality gate's part of an execution's output) --------------------------
+
+
+def test_run_accounting_of_a_run_the_gate_stopped_is_rejected_with_its_cause() -> None:
+    cause = "Run r: the model quality gate rejected solution version arn:v2: ndcg = 0.1 is below the floor 0.2 (rule: ...)"
+    accounting = RunAccounting.of(None, "ModelQualityGateFailed", cause)
+    assert (accounting.decision, accounting.reason, accounting.model) == ("REJECTED", cause, "REJECTED")
+    # Any other failure says nothing about the model.
+    assert RunAccounting.of(None, "PostProcessFailed", "x").decision is None
+
+
+def test_run_accounting_of_an_output() -> None:
+    output = {
+        "modelDecision": "ACCEPTED",
+        "modelDecisionReason": "Accepted arn:v3: ...",
+        "usedFallback": False,
+        "trainingHours": 0.5,
+        "glueDpuSeconds": 900,
+        "estimatedCost": {"currency": "USD", "total": 0.11, "complete": True},
+    }
+    accounting = RunAccounting.of(json.dumps(output))
+    assert (accounting.model, accounting.model_short, accounting.estimated_cost) == ("ACCEPTED", "ACCEPTED", "0.1100 USD")
+    assert (accounting.training_hours, accounting.glue_dpu_seconds) == (0.5, 900.0)
+    assert RunAccounting.of("not json").to_json()["modelDecision"] is None
+    assert RunAccounting.of({"status": "SKIPPED"}).estimated_cost == "-"

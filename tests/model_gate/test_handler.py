@@ -256,11 +256,22 @@ def test_account_reads_the_job_run_when_given_only_its_id(aws: dict, lambda_cont
     assert out["cost"]["total"] == pytest.approx(1200 / 3600 * 0.3 + 2 * 0.5)
 
 
+def test_account_adds_up_the_per_file_counts_of_the_map(aws: dict, lambda_context: Any) -> None:
+    # The state machine passes $.processedFiles[*].users_with_recommendations: one count per output file.
+    prices = {"personalize_batch_per_1000_recommendations": 2.0}
+    event = {"glueJobRun": {"DPUSeconds": 10}, "batchRecommendations": [1500, 600], "prices": prices}
+    out = H.account(event, lambda_context)
+    batch = next(line for line in out["cost"]["lines"] if line["item"] == "personalize_batch_recommendations")
+    assert (batch["quantity"], batch["cost"]) == (2100.0, 4.2)
+
+
 @pytest.mark.parametrize(
     "event",
     [
         {},
         {"glueJobRun": {"JobName": "etl"}},
+        {"glueJobRun": {"DPUSeconds": 10}, "batchRecommendations": [1, -2]},
+        {"glueJobRun": {"DPUSeconds": 10}, "batchRecommendations": [1, "x"]},
         {"glueJobRun": {"ExecutionTime": 10}},
         {"glueJobRun": {"DPUSeconds": 10}, "trainingHours": -1},
         {"glueJobRun": {"DPUSeconds": 10}, "batchRecommendations": "many"},

@@ -186,16 +186,9 @@ class ModelGate(Construct):
         # The output is published and marked (_SUCCESS) by now; a version that could not be recorded still fails the
         # run, loudly, so that the next run is not judged against a stale version unnoticed. A redrive retries here.
         accept.add_catch(
-            fail_state(
-                scope,
-                "Post-process: acceptance not recorded",
-                error=ACCEPT_FAILED_ERROR,
-                cause="Run {} published its output ({}) but its model version could not be recorded as accepted: {}",
-                values=[
-                    JsonPath.string_at("$.run.id"),
-                    JsonPath.string_at("$.manifest.manifest"),
-                    JsonPath.string_at("$.acceptError.Cause"),
-                ],
+            _failed_after_publishing(
+                scope, "acceptance not recorded", ACCEPT_FAILED_ERROR, "its model version could not be recorded as "
+                "accepted", "$.acceptError"
             ),
             errors=["States.ALL"],
             result_path="$.acceptError",
@@ -243,16 +236,8 @@ class ModelGate(Construct):
             max_attempts=3,
             backoff_rate=2,
         )
-        not_sent = fail_state(
-            scope,
-            "Post-process: completion event not sent",
-            error=EVENT_FAILED_ERROR,
-            cause="Run {} published its output ({}) but the completion event was not sent: {}",
-            values=[
-                JsonPath.string_at("$.run.id"),
-                JsonPath.string_at("$.manifest.manifest"),
-                JsonPath.string_at("$.eventError.Cause"),
-            ],
+        not_sent = _failed_after_publishing(
+            scope, "completion event not sent", EVENT_FAILED_ERROR, "the completion event was not sent", "$.eventError"
         )
         put.add_catch(not_sent, errors=["States.ALL"], result_path="$.eventError")
         return put
@@ -279,34 +264,36 @@ class QualityGateStage(Stage):
         task.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         # The Lambda error's cause is {"errorMessage": ..., "errorType": ...}: the message is the gate's reason,
         # with both figures and the rule.
-        task.add_catch(
-            fail_state(
+        for state, error, verb, errors in (
+            (GATE_REJECTED_STATE, GATE_FAILED_ERROR, "rejected", [GATE_FAILED_ERROR]),
+            ("Model quality gate could not decide", GATE_ERROR, "could not judge", ["States.ALL"]),
+        ):
+            failed = fail_state(
                 self,
-                GATE_REJECTED_STATE,
-                error=GATE_FAILED_ERROR,
-                cause="Run {}: the model quality gate rejected solution version {}: {}",
+                state,
+                error=error,
+                cause=f"Run {{}}: the model quality gate {verb} solution version {{}}: {{}}",
                 values=[
                     JsonPath.string_at("$.run.id"),
                     JsonPath.string_at("$.train.Arn"),
                     JsonPath.string_at("$.gateError.Cause"),
                 ],
-            ),
-            errors=[GATE_FAILED_ERROR],
-            result_path="$.gateError",
-        )
-        task.add_catch(
-            fail_state(
-                self,
-                "Model quality gate could not decide",
-                error=GATE_ERROR,
-                cause="Run {}: the model quality gate could not judge solution version {}: {}",
-                values=[
-                    JsonPath.string_at("$.run.id"),
-                    JsonPath.string_at("$.train.Arn"),
-                    JsonPath.string_at("$.gateError.Cause"),
-                ],
-            ),
-            errors=["States.ALL"],
-            result_path="$.gateError",
-        )
+            )
+            task.add_catch(failed, errors=errors, result_path="$.gateError")
         self._set_flow(task, task)
+
+
+def _failed_after_publishing(scope: Construct, what: str, error: str, problem: str, error_path: str) -> sfn.Fail:
+    """The Fail state of a step after the output was published (manifest and _SUCCESS written): its cause says so,
+    with the manifest, so that nobody deletes good output over a bookkeeping failure."""
+    return fail_state(
+        scope,
+        f"Post-process: {what}",
+        error=error,
+        cause=f"Run {{}} published its output ({{}}) but {problem}: {{}}",
+        values=[
+            JsonPath.string_at("$.run.id"),
+            JsonPath.string_at("$.manifest.manifest"),
+            JsonPath.string_at(f"{error_path}.Cause"),
+        ],
+    )

@@ -282,6 +282,7 @@ class PostProcessingStage(Stage):
                     "usersWithRecommendations": JsonPath.number_at("$.Payload.users_with_recommendations"),
                     "erroredLines": JsonPath.number_at("$.Payload.errored_lines"),
                     "message": JsonPath.string_at("$.Payload.message"),
+                    "subject": JsonPath.string_at("$.Payload.subject"),
                 },
                 result_path="$.manifest",
             )
@@ -292,7 +293,7 @@ class PostProcessingStage(Stage):
             self,
             "Post-process: announce success",
             topic=alert_topic,
-            subject="Personalize pipeline run succeeded",
+            subject=JsonPath.string_at("$.manifest.subject"),
             message=sfn.TaskInput.from_json_path_at("$.manifest.message"),
             result_path=JsonPath.DISCARD,
         )

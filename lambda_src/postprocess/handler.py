@@ -81,7 +81,12 @@ write_manifest (once, after the Map)
     out: {"status": "SUCCEEDED", "run_id": "r1", "execution_name": "...",
           "manifest": "s3://curated/runs/r1/_manifest.json", "success_marker": "s3://curated/runs/r1/_SUCCESS",
           "input_users": 2113, "users_with_recommendations": 2100, "items_written": 52500,
-          "errored_lines": 13, "output_files": 4, "message": "Run r1: 2,100 users with ..."}
+          "errored_lines": 13, "output_files": 4, "message": "Run r1: 2,100 users with ...",
+          "subject": "Personalize pipeline run succeeded" (+ " with the last accepted model ..." on a fallback),
+          "model_decision": "ACCEPTED" | "REJECTED" | null, "used_fallback": bool | null}
+    With `model` (the quality gate's decision) and `accounting` (the account function's output) in the
+    event, the manifest records them (`model`, `training_hours`, `glue`, `cost_estimate`, `cost_summary`)
+    and the message ends with the decision, its reason, the usage and the cost estimate.
     raises (after writing the manifest with "status": "FAILED" and the reason):
         MissingOutputFiles, NoOutputLines, MissingOutputLines, AllLinesErrored, TooManyErroredLines;
         InvalidEvent for a malformed input (nothing written).

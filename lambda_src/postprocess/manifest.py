@@ -30,6 +30,8 @@ __all__ = [
     "summary_of",
 ]
 
+SUCCESS_SUBJECT = "Personalize pipeline run succeeded"
+FALLBACK_SUBJECT = " with the last accepted model (candidate rejected)"  # SNS subjects: at most 100 characters
 MANIFEST_NAME = run_layout.MANIFEST
 SUCCESS_NAME = run_layout.SUCCESS
 SCHEMA_VERSION = 1
@@ -294,6 +296,8 @@ def summary_of(manifest: Mapping[str, Any], manifest_uri: str, success_uri: str 
         "items_written": manifest["items_written"],
         "errored_lines": manifest["errored_lines"],
         "output_files": len(manifest["output_files"]),
+        # The notice's subject: a fallback run says so before anyone opens the message.
+        "subject": SUCCESS_SUBJECT + (FALLBACK_SUBJECT if (manifest.get("model") or {}).get("used_fallback") else ""),
         "model_decision": (manifest.get("model") or {}).get("decision"),
         "used_fallback": (manifest.get("model") or {}).get("used_fallback"),
         "message": message,

@@ -215,6 +215,7 @@ def test_fallback_runs_batch_inference_with_the_last_accepted_version_and_says_s
     assert "is below the floor 0.02" in model["reason"]
     # Said everywhere: the notice, the event, the execution's output (what the CLI shows).
     (notice,) = run.notices()
+    assert notice["Subject"] == "Personalize pipeline run succeeded with the last accepted model (candidate rejected)"
     assert f"Model: candidate {candidate} REJECTED; FALLBACK: these recommendations come from the last accepted " \
         f"version {accepted}." in notice["Message"]
     (event,) = completion_events(run)

@@ -19,6 +19,8 @@ from typing import Any, Literal, TypeVar, get_args
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_glue as glue
 
+from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, parse_dataset
+
 T = TypeVar("T")
 Parser = Callable[[str, Any], Any]
 """(key, raw context value) -> the field's value; raises `ConfigError` for a value it cannot take."""
@@ -165,6 +167,18 @@ def _column() -> Parser:
     return parse
 
 
+def _metadata_dataset(kind: DatasetKind) -> Parser:
+    """An Items or Users dataset (see pipeline_contracts/metadata_datasets.py); absent or empty = disabled."""
+
+    def parse(key: str, value: Any) -> DatasetSpec | None:
+        try:
+            return parse_dataset(kind, value)
+        except DatasetSpecError as error:
+            raise ConfigError(str(error)) from None
+
+    return parse
+
+
 def _setting(default: Any, parse: Parser) -> Any:
     """A field with its default and the parser of its raw context value, side by side."""
     return dataclasses.field(default=default, metadata={"parse": parse})
@@ -223,6 +237,10 @@ class PipelineConfig:
     busy_retry_max_attempts: int = _setting(60, _whole_number(1, 1000))
     job_max_wait_hours: int = _setting(12, _whole_number(1, 72))
     execution_timeout_hours: int = _setting(24, _whole_number(1, 168))
+    # Metadata datasets (issue 12): item and user metadata imported beside the interactions, each from its own
+    # raw prefixes. A typed structure rather than flat keys: a dataset has several sources and fields.
+    items_dataset: DatasetSpec | None = _setting(None, _metadata_dataset("items"))
+    users_dataset: DatasetSpec | None = _setting(None, _metadata_dataset("users"))
     # Alerting
     notification_email: str | None = _setting(
         None, _optional(_matching(_EMAIL_RE, "an e-mail address such as ops@example.com, or empty"))
@@ -260,12 +278,29 @@ class PipelineConfig:
             raise ConfigError.invalid(
                 "status_poll_seconds", self.status_poll_seconds, "at most half of job_max_wait_hours"
             )
+        self._check_metadata_prefixes()
         if self.execution_timeout_hours <= self.job_max_wait_hours:
             raise ConfigError.invalid(
                 "execution_timeout_hours",
                 self.execution_timeout_hours,
                 f"more than job_max_wait_hours ({self.job_max_wait_hours}): one run waits for several jobs",
             )
+
+    def _check_metadata_prefixes(self) -> None:
+        """The ratings ETL reads everything under raw_prefix: a metadata file there would be read as ratings."""
+        for spec in self.metadata_datasets:
+            for index, source in enumerate(spec.sources):
+                if source.prefix.startswith(self.raw_prefix) or self.raw_prefix.startswith(source.prefix):
+                    raise ConfigError.invalid(
+                        f"{spec.kind}_dataset.sources[{index}].prefix",
+                        source.prefix,
+                        f"a prefix that neither contains nor lies under raw_prefix ({self.raw_prefix})",
+                    )
+
+    @property
+    def metadata_datasets(self) -> tuple[DatasetSpec, ...]:
+        """The configured Items / Users datasets, items first."""
+        return tuple(spec for spec in (self.items_dataset, self.users_dataset) if spec is not None)
 
     @property
     def destroy_data(self) -> bool:

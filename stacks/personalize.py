@@ -116,10 +116,10 @@ class PersonalizeResources(Construct):
 
     def _create_metadata_datasets(
         self, config: PipelineConfig, removal_policy: RemovalPolicy
-    ) -> dict[DatasetKind, str]:
+    ) -> dict[str, str]:
         """An Items / Users schema (generated from the config) and dataset for each configured one. They are
         encrypted with the data key through the dataset group, like the interactions dataset."""
-        arns: dict[DatasetKind, str] = {}
+        arns: dict[str, str] = {}
         for spec in config.metadata_datasets:
             dataset_type = DATASET_TYPE[spec.kind]
             schema = personalize.CfnSchema(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -13,7 +16,8 @@ JsonPath = sfn.JsonPath
 class RunSummary(Stage):
     """Replaces the state data with the run's ids and ARNs (status SUCCEEDED) and ends the execution."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        """`extra`: further summary entries (name -> JSONPath value), e.g. the metadata imports."""
         super().__init__(scope, construct_id)
         summary = sfn.Pass(
             self,
@@ -26,6 +30,7 @@ class RunSummary(Stage):
                 "solutionVersionArn": JsonPath.string_at("$.train.Arn"),
                 "batchInferenceJobArn": JsonPath.string_at("$.batch.Arn"),
                 "outputPrefix": JsonPath.string_at("$.run.batchOutputUri"),
+                **(extra or {}),
             },
         )
         summary.next(sfn.Succeed(self, "Run succeeded"))

@@ -153,17 +153,22 @@ def classify_source(spark: SparkSession, spec: DatasetSpec, source: Source, plan
         paths = files + (plan.blank_files if index == 0 else [])
         raw = spark.read.text([transform._glob_escaped(path) for path in paths])
         line = F.col("value")
-        parts = F.split(line, transform._split_pattern(source.delimiter), -1)
+        # from_csv (built in, no Python UDF) honours quotes: ml-latest titles hold commas ("Heat, The"). It
+        # gives null for an empty field and for a missing one alike, so a short row is found by splitting
+        # (quoted delimiters only add pieces: a row that splits into too few pieces is short either way).
+        width = max(positions) + 1
+        record = F.from_csv(
+            line, ", ".join(f"c{index} STRING" for index in range(width)), {"sep": source.delimiter}
+        )
         cells = {
-            name: F.trim(F.try_element_at(parts, F.lit(position + 1)))
+            name: F.coalesce(F.trim(record[f"c{position}"]), F.lit(""))
             for name, position in zip(["id", *source.columns], positions, strict=True)
         }
         frames.append(
             raw.select(
                 line.alias("line"),
                 F.input_file_name().alias("source_file"),
-                F.size(parts).alias("n_fields"),
-                F.lit(max(positions) + 1).alias("needed"),
+                (F.size(F.split(line, transform._split_pattern(source.delimiter), -1)) < width).alias("short"),
                 *(cell.alias(f"cell_{name}") for name, cell in cells.items()),
             )
         )
@@ -172,7 +177,7 @@ def classify_source(spark: SparkSession, spec: DatasetSpec, source: Source, plan
     checks: list[tuple[Column, Column]] = [
         (F.trim(F.col("line")) == "", F.lit("blank")),
         (F.col("line").isin(headers) if headers else F.lit(False), F.lit("header")),
-        (F.col("n_fields") < F.col("needed"), F.lit("short_row")),
+        (F.col("short"), F.lit("short_row")),
         (F.length("cell_id") > MAX_ID_LENGTH, F.lit("id_too_long")),
         (~transform._valid_id("cell_id"), F.lit("invalid_id")),
     ]
@@ -283,21 +288,23 @@ def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run
         )
     )
     written = rows.filter(~missing_created).drop("_truncated")
+    counts = {
+        "ids": totals["ids"],
+        "ids_written": totals["ids"] - (totals["without_created"] or 0),
+        "ids_without_creation_timestamp": totals["without_created"] or 0,
+        "truncated_values": totals["truncated"] or 0,
+    }
+    transform._writer(reduce(DataFrame.unionByName, rejects), 1).json(quarantine_uri)
+    summary.update(counts=counts, outputs={"quarantine": quarantine_uri}, header=list(spec.header))
+    if not counts["ids_written"]:
+        # A header-only file would fail the import: no folder, so the state machine skips the dataset.
+        summary["reason"] = f"no row kept: every raw row was rejected (see {quarantine_uri})"
+        transform.log(f"{spec.kind}: skipped ({summary['reason']})")
+        return DatasetResult(summary, None)
     # Few rows per id: one CSV file is what Personalize imports fastest and what an operator can open.
     transform._writer(written, 1).option("header", "true").csv(output_uri)
-    transform._writer(reduce(DataFrame.unionByName, rejects), 1).json(quarantine_uri)
-    summary.update(
-        status="WRITTEN",
-        counts={
-            "ids": totals["ids"],
-            "ids_written": totals["ids"] - (totals["without_created"] or 0),
-            "ids_without_creation_timestamp": totals["without_created"] or 0,
-            "truncated_values": totals["truncated"] or 0,
-        },
-        outputs={"data": output_uri, "quarantine": quarantine_uri},
-        header=list(spec.header),
-    )
-    transform.log(f"{spec.kind}: {summary['counts']['ids_written']} id(s) written to {output_uri}")
+    summary.update(status="WRITTEN", outputs={"data": output_uri, "quarantine": quarantine_uri})
+    transform.log(f"{spec.kind}: {counts['ids_written']} id(s) written to {output_uri}")
     return DatasetResult(summary, written.select(F.col(spec.id_field).alias("id")))
 
 

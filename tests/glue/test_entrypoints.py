@@ -228,6 +228,22 @@ def test_bundled_sample_is_what_the_generator_writes() -> None:
     assert text == "\n".join(make_sample.sample_lines()) + "\n"
     assert len(text.encode()) < 200_000
     assert text.splitlines()[0] == "userID\tmovieID\trating\ttimestamp"
+    for path, lines in make_sample.item_files().items():
+        assert path.read_text(encoding="utf-8") == "\n".join(lines) + "\n", path
+
+
+def test_local_run_on_the_sample_writes_the_hetrec_items(spark: Any, tmp_path: Path) -> None:
+    assert local_run.main(["--output", str(tmp_path), "--run-id", "items", "--quiet"]) == 0
+    summary = json.loads((tmp_path / "items" / "_summary.json").read_text())
+    items = summary["datasets"]["items"]
+    assert (items["status"], items["header"]) == ("WRITTEN", ["ITEM_ID", "GENRES", "YEAR"])
+    headers, rows = read_csv_rows(tmp_path / "items" / "items")
+    assert set(headers) == {"ITEM_ID,GENRES,YEAR"} and len(rows) == items["counts"]["ids_written"] > 300
+    # Most rated movies have metadata, not all (make_sample leaves 20 out), and 10 unrated ones do.
+    coverage = items["coverage"]
+    assert 0.9 < coverage["share_of_interacted_items_with_metadata"] < 1
+    assert coverage["items_with_metadata_without_interactions"] >= 10
+    assert [entry["rule"] for entry in items["sources"][1]["skipped"]] == ["hidden_name"]
 
 
 @mock_aws

@@ -8,9 +8,10 @@ Everything else is in `transform`, which Glue puts on sys.path from `--extra-py-
 exist only on Glue: they are imported inside `main`, so this module can be imported (and tested with
 stand-ins) anywhere.
 
-The run writes `<output_uri><run_id>/` with interactions/, batch-input/, quarantine/ and
-`_summary.json` (via boto3), and raises (failing the job run) when the input is unusable or the
-kept data is below Amazon Personalize's training minimums, after the summary is written.
+The run writes `<output_uri><run_id>/` with interactions/, batch-input/, quarantine/, the configured
+items/ and users/ (`metadata`) and `_summary.json` (via boto3), and raises (failing the job run) when
+the input is unusable or the kept data is below Amazon Personalize's training minimums, after the
+summary is written.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the type checker reads the module as the glue_src package holds it
-    from glue_src import transform
+    from glue_src import metadata, transform
 else:
-    try:  # on Glue: the module from --extra-py-files, at the root of sys.path
+    try:  # on Glue: the modules from --extra-py-files, at the root of sys.path
+        import metadata
         import transform
     except ModuleNotFoundError:  # locally: the glue_src package
-        from glue_src import transform
+        from glue_src import metadata, transform
 
 JOB_NAME = "JOB_NAME"
 
@@ -39,8 +41,9 @@ def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv if argv is None else argv
     # Every job argument is a DefaultArgument of the job except --run_id, passed per run; Glue
     # itself passes --JOB_NAME, which Job.init needs.
-    args = getResolvedOptions(argv, [JOB_NAME, *transform.ARGUMENT_NAMES])
+    args = getResolvedOptions(argv, [JOB_NAME, *transform.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES])
     options = transform.parse_options(args)  # EtlArgumentError fails the run with a clear message
+    metadata_root, metadata_specs = metadata.parse_arguments(args)
 
     spark_context = SparkContext.getOrCreate()
     # No _SUCCESS marker next to the data files Personalize imports (also set per write).
@@ -48,7 +51,10 @@ def main(argv: list[str] | None = None) -> dict:
     glue_context = GlueContext(spark_context)
     job = Job(glue_context)
     job.init(args[JOB_NAME], args)
-    summary = transform.run(glue_context.spark_session, options)  # TrainingMinimumsError after _summary.json is written
+    # TrainingMinimumsError after _summary.json is written
+    summary = transform.run(glue_context.spark_session, options)
+    # Items / Users metadata only once the interactions are usable: nothing is imported otherwise.
+    summary = metadata.run(glue_context.spark_session, options, metadata_specs, metadata_root, summary)
     job.commit()
     print(json.dumps({"run_id": summary["run_id"], "counts": summary["counts"], "outputs": summary["outputs"]}))
     return summary

@@ -1,7 +1,8 @@
 """Runs the Glue ETL transform on local Spark: `python -m glue_src.local_run [options]`.
 
 With no arguments it reads the bundled MovieLens-HetRec-format sample (`glue_src/sample/`) and
-writes to `./local-output/<run_id>/` (interactions/, batch-input/, quarantine/, _summary.json),
+writes to `./local-output/<run_id>/` (interactions/, batch-input/, quarantine/, items/ from the
+sample's HetRec-style item files, quarantine-items/, _summary.json),
 then prints the summary. `--input PATH --output PATH` and the format options run it on any file
 or folder; every option mirrors a Glue job argument of the same name.
 
@@ -29,10 +30,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from glue_src import transform
+from glue_src import metadata, transform
 from glue_src.local_spark import local_spark_session
 
-SAMPLE_INPUT = Path(__file__).resolve().parent / "sample" / "user_ratedmovies-timestamps.dat"
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+SAMPLE_INPUT = SAMPLE_DIR / "user_ratedmovies-timestamps.dat"
+# The sample's Items dataset, HetRec-style: year from movies.dat, genres (long format) from movie_genres.dat.
+SAMPLE_ITEMS_DATASET = {
+    "fields": [{"name": "GENRES", "type": "categorical"}, {"name": "YEAR", "type": "int"}],
+    "sources": [
+        {"prefix": "items/movies/", "delimiter": "tab", "id_column": "id", "columns": {"YEAR": "year"}},
+        {"prefix": "items/genres/", "delimiter": "tab", "id_column": "movieID", "columns": {"GENRES": "genre"},
+         "shape": "long"},
+    ],
+}
 DEFAULT_OUTPUT = "local-output"
 EXIT_OK, EXIT_ARGUMENTS, EXIT_MINIMUMS, EXIT_INPUT = 0, 2, 3, 4
 
@@ -64,8 +75,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rating-column", default=None, help="default: rating, or 2 without header")
     parser.add_argument("--timestamp-column", default=None, help="default: timestamp, or 3 without header")
     parser.add_argument("--timestamp-unit", default="ms", help="ms or s (default: %(default)s)")
+    parser.add_argument(
+        "--items-dataset",
+        default=None,
+        help="the Items dataset as in cdk.json's items_dataset (JSON, or @file.json); default: the sample's "
+        "HetRec items with the sample input, none otherwise; {} for none",
+    )
+    parser.add_argument("--users-dataset", default="{}", help="the Users dataset (JSON or @file.json); default: none")
+    parser.add_argument(
+        "--metadata-root", default=None, help="folder the datasets' source prefixes are under (default: the sample)"
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the counts, not the whole summary")
     return parser
+
+
+def metadata_arguments(args: argparse.Namespace) -> dict[str, str]:
+    """The Glue job's metadata arguments equivalent to the command line."""
+
+    def dataset(value: str | None) -> str:
+        if value is None:
+            return json.dumps(SAMPLE_ITEMS_DATASET) if Path(args.input) == SAMPLE_INPUT else metadata.DISABLED
+        return Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+
+    return {
+        "metadata_root_uri": str(Path(args.metadata_root).resolve() if args.metadata_root else SAMPLE_DIR) + "/",
+        "items_dataset": dataset(args.items_dataset),
+        "users_dataset": dataset(args.users_dataset),
+    }
 
 
 def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
@@ -96,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         options = transform.parse_options(glue_arguments(args))
+        metadata_root, metadata_specs = metadata.parse_arguments(metadata_arguments(args))
     except transform.EtlArgumentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ARGUMENTS
@@ -104,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Spark session ready in {time.time() - started:.1f} s; reading {options.input_uri}", file=sys.stderr)
     try:
         summary = transform.run(spark, options)
+        summary = metadata.run(spark, options, metadata_specs, metadata_root, summary)
     except transform.EtlArgumentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ARGUMENTS

@@ -3,6 +3,9 @@
     <transformed bucket>/runs/<run id>/interactions/     the Glue job: Personalize import (CSV)
                                       /batch-input/      the Glue job: batch inference input (JSON lines)
                                       /quarantine/       the Glue job: rejected raw rows
+                                      /items/, /users/   the Glue job: Personalize Items / Users import (CSV),
+                                                         only when the dataset is configured and had raw rows
+                                      /quarantine-items/, /quarantine-users/   their rejected raw rows
                                       /_summary.json     the Glue job: its counts
     <curated bucket>/runs/<run id>/batch-output/         Personalize: <input file>.out per input file
                                   /recommendations/      post-processing: user_id,rank,item_id,score
@@ -24,6 +27,8 @@ INTERACTIONS = "interactions/"
 BATCH_INPUT = "batch-input/"
 QUARANTINE = "quarantine/"
 SUMMARY = "_summary.json"
+ITEMS = "items/"
+USERS = "users/"
 
 # Curated bucket (written by Personalize and post-processing).
 BATCH_OUTPUT = "batch-output/"
@@ -35,6 +40,16 @@ SUCCESS = "_SUCCESS"
 
 TRANSFORMED_ENTRIES = (INTERACTIONS, BATCH_INPUT, QUARANTINE, SUMMARY)
 CURATED_ENTRIES = (BATCH_OUTPUT, RECOMMENDATIONS, ERRORS, MANIFEST, SUCCESS)
+
+
+def metadata_entry(kind: str) -> str:
+    """The folder of an Items / Users dataset's import CSV ("items" -> items/)."""
+    return {"items": ITEMS, "users": USERS}[kind]
+
+
+def metadata_quarantine_entry(kind: str) -> str:
+    """The folder of an Items / Users dataset's rejected rows ("items" -> quarantine-items/)."""
+    return "quarantine-" + metadata_entry(kind)
 
 
 def run_prefix(run_id: str) -> str:

@@ -27,6 +27,7 @@ from lambda_src.model_gate.gate import (
     DEFAULT_MIN_VALUE,
     USER_PERSONALIZATION_METRICS,
 )
+from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, parse_dataset
 
 T = TypeVar("T")
 Parser = Callable[[str, Any], Any]
@@ -208,6 +209,19 @@ def _prices() -> Parser:
             raise ConfigError.invalid(key, value, f"{error}") from None
         return tuple(sorted(data.items()))
 
+
+    return parse
+
+
+def _metadata_dataset(kind: DatasetKind) -> Parser:
+    """An Items or Users dataset (see pipeline_contracts/metadata_datasets.py); absent or empty = disabled."""
+
+    def parse(key: str, value: Any) -> DatasetSpec | None:
+        try:
+            return parse_dataset(kind, value)
+        except DatasetSpecError as error:
+            raise ConfigError(str(error)) from None
+
     return parse
 
 
@@ -269,6 +283,10 @@ class PipelineConfig:
     busy_retry_max_attempts: int = _setting(60, _whole_number(1, 1000))
     job_max_wait_hours: int = _setting(12, _whole_number(1, 72))
     execution_timeout_hours: int = _setting(24, _whole_number(1, 168))
+    # Metadata datasets (issue 12): item and user metadata imported beside the interactions, each from its own
+    # raw prefixes. A typed structure rather than flat keys: a dataset has several sources and fields.
+    items_dataset: DatasetSpec | None = _setting(None, _metadata_dataset("items"))
+    users_dataset: DatasetSpec | None = _setting(None, _metadata_dataset("users"))
     # Alerting
     notification_email: str | None = _setting(
         None, _optional(_matching(_EMAIL_RE, "an e-mail address such as ops@example.com, or empty"))
@@ -329,12 +347,29 @@ class PipelineConfig:
                 f"STANDARD when glue_worker_type is {self.glue_worker_type} "
                 f"(FLEX runs on {', '.join(FLEX_WORKER_TYPES)})",
             )
+        self._check_metadata_prefixes()
         if self.execution_timeout_hours <= self.job_max_wait_hours:
             raise ConfigError.invalid(
                 "execution_timeout_hours",
                 self.execution_timeout_hours,
                 f"more than job_max_wait_hours ({self.job_max_wait_hours}): one run waits for several jobs",
             )
+
+    def _check_metadata_prefixes(self) -> None:
+        """The ratings ETL reads everything under raw_prefix: a metadata file there would be read as ratings."""
+        for spec in self.metadata_datasets:
+            for index, source in enumerate(spec.sources):
+                if source.prefix.startswith(self.raw_prefix) or self.raw_prefix.startswith(source.prefix):
+                    raise ConfigError.invalid(
+                        f"{spec.kind}_dataset.sources[{index}].prefix",
+                        source.prefix,
+                        f"a prefix that neither contains nor lies under raw_prefix ({self.raw_prefix})",
+                    )
+
+    @property
+    def metadata_datasets(self) -> tuple[DatasetSpec, ...]:
+        """The configured Items / Users datasets, items first."""
+        return tuple(spec for spec in (self.items_dataset, self.users_dataset) if spec is not None)
 
     @property
     def destroy_data(self) -> bool:

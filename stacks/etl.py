@@ -3,6 +3,7 @@ least-privilege role and a KMS security configuration."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -15,6 +16,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from pipeline_contracts.run_layout import RUNS_PREFIX as OUTPUT_PREFIX  # runs/<run_id>/... of the transformed bucket
+from pipeline_contracts.metadata_datasets import DISABLED as DISABLED_DATASET
 from stacks.bundling import copied_files, with_contracts
 from stacks.config import PipelineConfig
 from stacks.nag import acknowledge, acknowledge_wildcard
@@ -22,6 +24,7 @@ from stacks.nag import acknowledge, acknowledge_wildcard
 GLUE_SRC = Path(__file__).resolve().parent.parent / "glue_src"
 JOB_SCRIPT = GLUE_SRC / "job.py"
 TRANSFORM_MODULE = "transform.py"
+METADATA_MODULE = "metadata.py"  # Items / Users metadata, run by job.py after the transform
 # Glue's log groups (output/error logs), named after the job, role and security configuration by
 # Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
 GLUE_LOG_GROUPS = "/aws-glue/jobs*"
@@ -31,6 +34,11 @@ GLUE_LOGS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:Ge
 # cdk.json holds a tab as "\t" (config decodes it); the job argument spells whitespace as a word
 # so that no console, CLI or template round trip can strip it.
 _DELIMITER_ARGUMENT = {"\t": "tab", " ": "space"}
+
+
+def metadata_prefixes(config: PipelineConfig) -> list[str]:
+    """The raw prefixes of the configured Items / Users sources, each once."""
+    return sorted({source.prefix for spec in config.metadata_datasets for source in spec.sources})
 
 
 def delimiter_argument(delimiter: str) -> str:
@@ -68,6 +76,9 @@ class RatingsEtl(Construct):
         # Data: read the raw prefix only, read/write (overwrite on a re-run) the runs/ prefix only.
         # The bucket grants add the data key (SSE-KMS) for exactly these operations.
         raw_bucket.grant_read(self.role, f"{config.raw_prefix}*")
+        # Items / Users metadata: each configured source's prefix, nothing else of the raw bucket.
+        for prefix in metadata_prefixes(config):
+            raw_bucket.grant_read(self.role, f"{prefix}*")
         transformed_bucket.grant_read_write(self.role, f"{OUTPUT_PREFIX}*")
         # The security configuration encrypts S3 output (SSE-KMS) and job bookmarks (CSE-KMS)
         # with the data key: Glue calls KMS as the job role.
@@ -122,7 +133,9 @@ class RatingsEtl(Construct):
             self,
             "TransformModule",
             path=str(GLUE_SRC),
-            bundling=copied_files(with_contracts({TRANSFORM_MODULE: GLUE_SRC / TRANSFORM_MODULE})),
+            bundling=copied_files(
+                with_contracts({name: GLUE_SRC / name for name in (TRANSFORM_MODULE, METADATA_MODULE)})
+            ),
             asset_hash_type=cdk.AssetHashType.OUTPUT,
         )
 
@@ -171,6 +184,11 @@ class RatingsEtl(Construct):
             "--rating_column": config.raw_rating_column,
             "--timestamp_column": config.raw_timestamp_column,
             "--timestamp_unit": config.raw_timestamp_unit,
+            "--metadata_root_uri": f"s3://{raw_bucket.bucket_name}/",
+            **{
+                f"--{kind}_dataset": json.dumps(spec.as_json(), separators=(",", ":")) if spec else DISABLED_DATASET
+                for kind, spec in (("items", config.items_dataset), ("users", config.users_dataset))
+            },
             "--enable-auto-scaling": "true",
             "--job-bookmark-option": "job-bookmark-disable",  # every run reads the whole raw prefix
         }
@@ -219,6 +237,10 @@ class RatingsEtl(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
         for bucket, pattern, purpose in (
             (raw_bucket, f"{config.raw_prefix}*", "reads every raw file of the prefix"),
+            *(
+                (raw_bucket, f"{prefix}*", "reads every raw metadata file of the prefix")
+                for prefix in metadata_prefixes(config)
+            ),
             (transformed_bucket, f"{OUTPUT_PREFIX}*", "writes the run's outputs under runs/<run_id>/"),
         ):
             acknowledge_wildcard(

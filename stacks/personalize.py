@@ -19,6 +19,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from pipeline_contracts.metadata_datasets import DATASET_TYPE, DatasetKind, avro_schema
 from stacks.config import PipelineConfig
 from stacks.nag import acknowledge_wildcard
 
@@ -55,7 +56,8 @@ class PersonalizeResources(Construct):
     auto-training setting yields a new name, a new solution, and the old one is deleted.
 
     Attributes:
-        dataset_group_arn, dataset_arn, solution_arn, solution_name, solution_arn_parameter
+        dataset_group_arn, dataset_arn, solution_arn, solution_name, solution_arn_parameter,
+        metadata_dataset_arns (kind -> ARN of each configured Items / Users dataset)
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class PersonalizeResources(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._create_dataset(config, data_key, personalize_role, removal_policy)
+        self.metadata_dataset_arns = self._create_metadata_datasets(config, removal_policy)
         self.solution_name = config.resource_name(f"solution-{_settings_tag(config)}")
         self.solution = self._create_solution(config, logs_key)
         self.dataset_group_arn = self.dataset_group.attr_dataset_group_arn
@@ -110,6 +113,33 @@ class PersonalizeResources(Construct):
         )
         for resource in (self.dataset_group, schema, self.dataset):
             resource.apply_removal_policy(removal_policy)
+
+    def _create_metadata_datasets(
+        self, config: PipelineConfig, removal_policy: RemovalPolicy
+    ) -> dict[str, str]:
+        """An Items / Users schema (generated from the config) and dataset for each configured one. They are
+        encrypted with the data key through the dataset group, like the interactions dataset."""
+        arns: dict[str, str] = {}
+        for spec in config.metadata_datasets:
+            dataset_type = DATASET_TYPE[spec.kind]
+            schema = personalize.CfnSchema(
+                self,
+                f"{dataset_type}Schema",
+                name=config.resource_name(f"{spec.kind}-schema-{_schema_tag(spec.kind, config)}"),
+                schema=json.dumps(avro_schema(spec), separators=(",", ":")),
+            )
+            dataset = personalize.CfnDataset(
+                self,
+                f"{dataset_type}Dataset",
+                name=config.resource_name(spec.kind),
+                dataset_group_arn=self.dataset_group.attr_dataset_group_arn,
+                dataset_type=dataset_type,
+                schema_arn=schema.attr_schema_arn,
+            )
+            for resource in (schema, dataset):
+                resource.apply_removal_policy(removal_policy)
+            arns[spec.kind] = dataset.attr_dataset_arn
+        return arns
 
     def _create_solution(self, config: PipelineConfig, logs_key: kms.IKey) -> cr.AwsCustomResource:
         stack = Stack.of(self)
@@ -194,6 +224,13 @@ class PersonalizeResources(Construct):
         )
         log_group.grant_write(role)
         return role, log_group
+
+
+def _schema_tag(kind: DatasetKind, config: PipelineConfig) -> str:
+    """8 hex digits of a metadata schema: schemas are immutable, so a changed field list gets a new name."""
+    spec = config.items_dataset if kind == "items" else config.users_dataset
+    assert spec is not None
+    return hashlib.sha256(json.dumps(avro_schema(spec), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _settings_tag(config: PipelineConfig) -> str:

@@ -74,6 +74,7 @@ class PipelineStack(Stack):
             logs_key=keys.logs_key,
             personalize_role=data.personalize_access.service_role,
             dataset_arn=data.personalize.dataset_arn,
+            metadata_dataset_arns=data.personalize.metadata_dataset_arns,
             post_process=self.post_processing.stage,
             quality_gate=self.model_gate.gate_stage,
             summary_fields=self.model_gate.summary_fields(),

@@ -23,9 +23,17 @@ def check_history_budget(config: PipelineConfig) -> None:
     """
     shortest_loop = min(config.status_poll_seconds, config.busy_retry_seconds)
     timeout_seconds = config.execution_timeout_hours * 3600
-    worst = EVENTS_OUTSIDE_LOOPS + EVENTS_PER_LOOP * math.ceil(timeout_seconds / shortest_loop)
+    # Items / Users imports poll beside the interactions import (a Parallel state): each adds at most its own
+    # bounded loops (job_max_wait_hours of polls and busy_retry_max_attempts retries) to the same history.
+    parallel_loops = len(config.metadata_datasets) * (
+        math.ceil(config.job_max_wait_hours * 3600 / config.status_poll_seconds) + config.busy_retry_max_attempts
+    )
+    worst = EVENTS_OUTSIDE_LOOPS + EVENTS_PER_LOOP * (math.ceil(timeout_seconds / shortest_loop) + parallel_loops)
     if worst > HISTORY_EVENT_LIMIT:
-        needed = math.ceil(EVENTS_PER_LOOP * timeout_seconds / (HISTORY_EVENT_LIMIT - EVENTS_OUTSIDE_LOOPS))
+        branches = len(config.metadata_datasets)
+        polled_seconds = timeout_seconds + branches * config.job_max_wait_hours * 3600
+        room = HISTORY_EVENT_LIMIT - EVENTS_OUTSIDE_LOOPS - EVENTS_PER_LOOP * branches * config.busy_retry_max_attempts
+        needed = math.ceil(EVENTS_PER_LOOP * polled_seconds / max(room, 1))
         key = "status_poll_seconds" if config.status_poll_seconds <= config.busy_retry_seconds else "busy_retry_seconds"
         raise ConfigError.invalid(
             key,

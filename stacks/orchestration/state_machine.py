@@ -20,6 +20,7 @@ from stacks.nag import acknowledge_wildcard
 from stacks.orchestration.budget import check_history_budget
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
 from stacks.orchestration.guard import OverlapGuard
+from stacks.orchestration.imports import ParallelImports, folder_uri, job_name_key, metadata_summary, result_key
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage
 from stacks.orchestration.prepare import PrepareRun
 from stacks.orchestration.summary import RunSummary
@@ -58,6 +59,7 @@ class PipelineStateMachine(Construct):
         logs_key: kms.IKey,
         personalize_role: iam.IRole,
         dataset_arn: str,
+        metadata_dataset_arns: Mapping[str, str] | None = None,
         post_process: StageFactory | None = None,
         quality_gate: StageFactory | None = None,
         summary_fields: Mapping[str, Any] | None = None,
@@ -73,6 +75,8 @@ class PipelineStateMachine(Construct):
             "importJobName": config.resource_name("import"),
             "solutionVersionName": config.resource_name("train"),
             "batchInferenceJobName": config.resource_name("batch"),
+            # One prefix per configured Items / Users import (e.g. pbp-dev-items-import), so IAM can tell them apart.
+            **{job_name_key(kind): config.resource_name(f"{kind}-import") for kind in metadata_dataset_arns or {}},
         }
         self.log_group = self._log_group(state_machine_name, logs_key, log_retention)
         self.run_names_function = PipelineFunction(
@@ -87,6 +91,8 @@ class PipelineStateMachine(Construct):
             config=config,
             job_name_prefixes=self.job_name_prefixes,
             dataset_arn=dataset_arn,
+            metadata_dataset_arns=metadata_dataset_arns or {},
+            transformed_bucket=transformed_bucket,
             data_key=data_key,
             personalize_role=personalize_role,
         )
@@ -105,7 +111,7 @@ class PipelineStateMachine(Construct):
                 )
             )
             .next(Transform(self, "Transform", glue_job=glue_job))
-            .next(jobs.import_stage())
+            .next(jobs.imports_stage())
             .next(jobs.training_stage())
         )
         if quality_gate is not None:
@@ -114,7 +120,9 @@ class PipelineStateMachine(Construct):
         run = run.next(jobs.batch_inference_stage("$.gate.solutionVersionArn" if quality_gate else "$.train.Arn"))
         if post_process is not None:
             run = run.next(post_process(self))
-        run = run.next(RunSummary(self, "Summary", extra_fields=summary_fields))
+        run = run.next(
+            RunSummary(self, "Summary", extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})})
+        )
 
         self.state_machine = sfn.StateMachine(
             self,
@@ -179,10 +187,17 @@ class _PersonalizeJobs:
         config: PipelineConfig,
         job_name_prefixes: Mapping[str, str],
         dataset_arn: str,
+        metadata_dataset_arns: Mapping[str, str],
+        transformed_bucket: s3.IBucket,
         data_key: kms.IKey,
         personalize_role: iam.IRole,
     ) -> None:
         stack = Stack.of(scope)
+        self._metadata_dataset_arns, self._transformed_bucket = dict(metadata_dataset_arns), transformed_bucket
+        self._metadata_import_jobs = {
+            kind: personalize_arn(stack, "dataset-import-job", job_name_prefixes[job_name_key(kind)] + "-*")
+            for kind in metadata_dataset_arns
+        }
         self._scope, self._config, self._bounds = scope, config, JobBounds.of(config)
         self._dataset_arn = dataset_arn
         # The solution is read at run time (it is replaced when its settings change), so IAM names every
@@ -211,7 +226,16 @@ class _PersonalizeJobs:
             self._solutions: "The solution is replaced when its settings change (its name carries a settings hash) "
             "and read at run time; the pattern is limited to this deployment's solution names.",
             self._solution_versions: "Solution versions are created per run under this deployment's solution.",
+            **{
+                jobs: f"{kind.title()} import jobs are named per run; the name prefix limits the role to this "
+                "deployment's jobs of that dataset."
+                for kind, jobs in self._metadata_import_jobs.items()
+            },
         }
+
+    @property
+    def metadata_kinds(self) -> tuple[str, ...]:
+        return tuple(self._metadata_dataset_arns)
 
     def _stage(self, construct_id: str, **props: Any) -> PersonalizeJobStage:
         return PersonalizeJobStage(self._scope, construct_id, bounds=self._bounds, **props)
@@ -231,6 +255,40 @@ class _PersonalizeJobs:
             },
             create_resources=[self._dataset_arn, self._import_jobs],
             describe_resources=[self._import_jobs],
+            create_statements=[self._pass_role],
+        )
+
+    def imports_stage(self) -> sfn.IChainable:
+        """The interactions import alone, or in parallel with each configured Items / Users import."""
+        if not self._metadata_dataset_arns:
+            return self.import_stage()
+        return ParallelImports(
+            self._scope,
+            "Imports",
+            interactions=self.import_stage(),
+            kinds=self.metadata_kinds,
+            metadata_stage=self.metadata_import_stage,
+            transformed_bucket=self._transformed_bucket,
+        )
+
+    def metadata_import_stage(self, kind: str) -> PersonalizeJobStage:
+        """The Items or Users import: the run's folder into that dataset, IAM scoped to it and its job names."""
+        dataset_arn, jobs = self._metadata_dataset_arns[kind], self._metadata_import_jobs[kind]
+        label = f"{kind.title()} import"
+        return self._stage(
+            label.replace(" ", ""),
+            resource="DatasetImportJob",
+            result_key=result_key(kind),
+            label=label,
+            create_parameters={
+                "JobName": JsonPath.string_at(f"$.run.{job_name_key(kind)}"),
+                "DatasetArn": dataset_arn,
+                "DataSource": {"DataLocation": folder_uri(self._transformed_bucket, kind)},
+                "RoleArn": self._role.role_arn,
+                "ImportMode": self._config.import_mode,
+            },
+            create_resources=[dataset_arn, jobs],
+            describe_resources=[jobs],
             create_statements=[self._pass_role],
         )
 

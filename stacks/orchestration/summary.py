@@ -17,7 +17,8 @@ class RunSummary(Stage):
     """Replaces the state data with the run's ids and ARNs (status SUCCEEDED), plus `extra_fields` (name -> JSONPath
     value), and ends the execution."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, extra_fields: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        """`extra`: further summary entries (name -> JSONPath value), e.g. the metadata imports."""
         super().__init__(scope, construct_id)
         summary = sfn.Pass(
             self,
@@ -30,7 +31,7 @@ class RunSummary(Stage):
                 "solutionVersionArn": JsonPath.string_at("$.train.Arn"),
                 "batchInferenceJobArn": JsonPath.string_at("$.batch.Arn"),
                 "outputPrefix": JsonPath.string_at("$.run.batchOutputUri"),
-                **(extra_fields or {}),
+                **(extra or {}),
             },
         )
         summary.next(sfn.Succeed(self, "Run succeeded"))

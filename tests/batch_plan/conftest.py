@@ -1,17 +1,23 @@
-"""Offline AWS (moto S3 + a KMS key) for the batch-planning handlers. The test environment
-(credentials, region, Powertools service) and the Lambda context are post-processing's."""
+"""Offline AWS (moto S3 + a KMS key) and a Lambda context for the batch-planning handlers."""
 
 from __future__ import annotations
 
 import types
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
-from tests.postprocess.conftest import lambda_context  # noqa: F401 - a fixture, and sets the environment
+from tests.support.lambda_context import lambda_context, use_offline_aws
+
+use_offline_aws("batch-plan-test")
 
 INPUT_BUCKET = "transformed-test"
 OUTPUT_BUCKET = "curated-test"
+
+
+@pytest.fixture(name="lambda_context")
+def _lambda_context() -> Any:
+    return lambda_context("batch-plan", 1024)
 
 
 @pytest.fixture

@@ -87,6 +87,9 @@ def _u_data_argv(tmp_path: Path) -> list[str]:
         "rating_column": "2",
         "timestamp_column": "3",
         "timestamp_unit": "s",
+        "metadata_root_uri": str(tmp_path) + "/",
+        "items_dataset": "{}",
+        "users_dataset": "{}",
     }.items():
         argv += [f"--{name}", value]
     return argv
@@ -160,20 +163,24 @@ def test_glue_job_without_run_id_fails_before_spark(spark: Any, monkeypatch: pyt
         job.main(["job.py", "--input_uri", "s3://raw/ratings/", "--output_uri", "s3://t/runs/"])
 
 
-def test_job_imports_transform_by_its_top_level_name_from_the_extra_py_files_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # What the CDK asset ships: a zip with transform.py at its root, put on sys.path by Glue.
+def test_job_imports_its_modules_by_their_top_level_names_from_the_extra_py_files_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the CDK asset ships: a zip with transform.py and metadata.py at its root, put on sys.path by Glue.
     archive = tmp_path / "transform-module.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
-        bundle.write(GLUE_SRC / "transform.py", "transform.py")
+        for name in ("transform.py", "metadata.py"):
+            bundle.write(GLUE_SRC / name, name)
     monkeypatch.syspath_prepend(str(archive))
-    assert "transform" not in sys.modules
+    assert "transform" not in sys.modules and "metadata" not in sys.modules
     spec = importlib.util.spec_from_file_location("glue_job_script", GLUE_SRC / "job.py")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
         assert Path(module.transform.__file__).parent == archive
+        assert Path(module.metadata.__file__).parent == archive
+        assert module.metadata.transform is module.transform  # one transform module, the zip's
     finally:
         sys.modules.pop("transform", None)
+        sys.modules.pop("metadata", None)
     assert "awsglue" not in sys.modules  # the Glue libraries are imported only when main() runs
 
 
@@ -221,6 +228,22 @@ def test_bundled_sample_is_what_the_generator_writes() -> None:
     assert text == "\n".join(make_sample.sample_lines()) + "\n"
     assert len(text.encode()) < 200_000
     assert text.splitlines()[0] == "userID\tmovieID\trating\ttimestamp"
+    for path, lines in make_sample.item_files().items():
+        assert path.read_text(encoding="utf-8") == "\n".join(lines) + "\n", path
+
+
+def test_local_run_on_the_sample_writes_the_hetrec_items(spark: Any, tmp_path: Path) -> None:
+    assert local_run.main(["--output", str(tmp_path), "--run-id", "items", "--quiet"]) == 0
+    summary = json.loads((tmp_path / "items" / "_summary.json").read_text())
+    items = summary["datasets"]["items"]
+    assert (items["status"], items["header"]) == ("WRITTEN", ["ITEM_ID", "GENRES", "YEAR"])
+    headers, rows = read_csv_rows(tmp_path / "items" / "items")
+    assert set(headers) == {"ITEM_ID,GENRES,YEAR"} and len(rows) == items["counts"]["ids_written"] > 300
+    # Most rated movies have metadata, not all (make_sample leaves 20 out), and 10 unrated ones do.
+    coverage = items["coverage"]
+    assert 0.9 < coverage["share_of_interacted_items_with_metadata"] < 1
+    assert coverage["items_with_metadata_without_interactions"] >= 10
+    assert [entry["rule"] for entry in items["sources"][1]["skipped"]] == ["hidden_name"]
 
 
 @mock_aws

@@ -185,13 +185,15 @@ def test_default_arguments_carry_the_contract_from_buckets_and_config(stacks: di
         assert arguments["--extra-py-files"]["Fn::Join"][1][-1].endswith(".zip")
 
 
-def test_extra_py_files_zip_holds_only_the_transform_module_and_the_run_layout(stacks: dict[str, Any]) -> None:
+def test_extra_py_files_zip_holds_only_the_transform_and_metadata_modules_and_their_contracts(stacks: dict[str, Any]) -> None:
     manifest = json.loads((stacks["outdir"] / "EtlTest.assets.json").read_text())
     sources = [entry["source"] for entry in manifest["files"].values()]
     (archive,) = [source for source in sources if source.get("packaging") == "zip"]
     root = stacks["outdir"] / archive["path"]
     assert sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()) == [
+        "metadata.py",
         "pipeline_contracts/__init__.py",
+        "pipeline_contracts/metadata_datasets.py",
         "pipeline_contracts/run_layout.py",
         "transform.py",
     ]

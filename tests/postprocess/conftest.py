@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import types
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from tests.support.lambda_context import lambda_context
+from tests.support.lambda_context import lambda_context, use_offline_aws
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# Before boto3 / Powertools are imported by the modules under test.
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "postprocess-test")
-# No POWERTOOLS_METRICS_NAMESPACE: the handler's default namespace is checked against the dashboard's.
+use_offline_aws("postprocess-test")
 
 BUCKET = "curated-test"
 RUN_PREFIX = "runs/r1/"

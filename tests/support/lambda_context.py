@@ -1,7 +1,8 @@
-"""The slice of a Lambda context object the handlers and Powertools read, for calling a handler in-process."""
+"""What a Lambda handler called in-process needs: a context object and an offline AWS environment."""
 
 from __future__ import annotations
 
+import os
 import types
 from typing import Any
 
@@ -13,3 +14,17 @@ def lambda_context(function_name: str, memory_mb: int) -> Any:
         invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
         aws_request_id="req-1",
     )
+
+
+def use_offline_aws(service_name: str) -> None:
+    """Fake credentials, a region and a Powertools service for handlers called in-process; call it before
+    boto3 or Powertools are imported by the modules under test. Metrics namespace deliberately unset: the
+    handlers' default namespace is checked against the dashboard's."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": service_name,
+    }.items():
+        os.environ.setdefault(name, value)

@@ -55,6 +55,10 @@ def build_stack(
         ),
         "dataset_arn": DATASET_ARN,
     }
+    if config.metadata_datasets:
+        wiring["metadata_dataset_arns"] = {
+            spec.kind: f"{PERSONALIZE}:dataset/pbp-test/{spec.kind.upper()}" for spec in config.metadata_datasets
+        }
     orchestration = PipelineStateMachine(
         stack,
         "Orchestration",
@@ -82,6 +86,7 @@ def orchestration_inputs(stack: cdk.Stack, wiring: dict[str, Any]) -> dict[str, 
             "data_key_arn": wiring["data_key"].key_arn,
             "personalize_role_arn": wiring["personalize_role"].role_arn,
             "dataset_arn": wiring["dataset_arn"],
+            **{f"{kind}_dataset_arn": arn for kind, arn in wiring.get("metadata_dataset_arns", {}).items()},
             "solution_arn_parameter": wiring["solution_arn_parameter"],
             "solution_arn": wiring["solution_arn"],
             "glue_job_name": wiring["glue_job"].job_name,

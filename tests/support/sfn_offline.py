@@ -378,6 +378,8 @@ class FakePersonalize:
       unscripted jobs use `default_script`.
     - `refuse(operation, code, times)`: the next `times` calls of `operation` fail with `code` (e.g.
       ResourceInUseException); the refusal is recorded in the call log like any call.
+    - `name_prefix=` on either: only jobs whose name starts with it (imports running side by side are told
+      apart by their job-name prefixes, not by the order of their calls).
     - `jobs`: every job created, in order, with creation/end/detection times (virtual seconds).
     - `solution_metrics(version_arn)`: what GetSolutionMetrics reports for a version (the `metrics` map, or None for
       a response without metrics); by default `DEFAULT_METRICS`.
@@ -402,23 +404,40 @@ class FakePersonalize:
         self.clock, self.region, self.account = clock, region, account
         self.default_script = JobScript()
         self.jobs: list[FakeJob] = []
-        self._scripts: dict[str, deque[JobScript]] = defaultdict(deque)
-        self._refusals: dict[str, deque[str]] = defaultdict(deque)
+        self._scripts: dict[tuple[str, str], deque[JobScript]] = defaultdict(deque)
+        self._refusals: dict[tuple[str, str], deque[str]] = defaultdict(deque)
+        self._lock = threading.Lock()  # Parallel branches call from several threads
         self.solution_metrics: Callable[[str], dict[str, float] | None] = lambda _arn: dict(self.DEFAULT_METRICS)
 
-    def script(self, kind: str, *scripts: JobScript) -> None:
+    def script(self, kind: str, *scripts: JobScript, name_prefix: str = "") -> None:
         assert kind in self._RUNNING, kind
-        self._scripts[kind].extend(scripts)
+        self._scripts[(kind, name_prefix)].extend(scripts)
 
-    def refuse(self, operation: str, code: str = "ResourceInUseException", times: int = 1) -> None:
-        self._refusals[operation].extend([code] * times)
+    def refuse(
+        self, operation: str, code: str = "ResourceInUseException", times: int = 1, name_prefix: str = ""
+    ) -> None:
+        self._refusals[(operation, name_prefix)].extend([code] * times)
+
+    @staticmethod
+    def _scripted(queues: Mapping[tuple[str, str], deque], what: str, name: str) -> deque | None:
+        """The queue for `what` (a kind or operation) whose name prefix matches `name`, the longest first."""
+        for (key, prefix), queue in sorted(queues.items(), key=lambda item: -len(item[0][1])):
+            if key == what and queue and name.startswith(prefix):
+                return queue
+        return None
 
     def job(self, kind: str, index: int = 0) -> FakeJob:
         return [j for j in self.jobs if j.kind == kind][index]
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        if self._refusals[operation]:
-            code = self._refusals[operation].popleft()
+        with self._lock:
+            return self._handle(operation, params)
+
+    def _handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        name = str(params.get("jobName") or params.get("name") or "")
+        refusals = self._scripted(self._refusals, operation, name)
+        if refusals:
+            code = refusals.popleft()
             raise ServiceError(code, f"Scripted refusal of {operation}")
         if operation in self._CREATE:
             return self._create(operation, params)
@@ -443,7 +462,8 @@ class FakePersonalize:
             "train": f"{params.get('solutionArn')}/{hashlib.md5(name.encode()).hexdigest()[:8]}",
             "batch": f"{prefix}:batch-inference-job/{name}",
         }[kind]
-        script = self._scripts[kind].popleft() if self._scripts[kind] else self.default_script
+        scripts = self._scripted(self._scripts, kind, name)
+        script = scripts.popleft() if scripts else self.default_script
         self.jobs.append(FakeJob(kind, arn, name, dict(params), self.clock.seconds, script))
         return {arn_key: arn}
 

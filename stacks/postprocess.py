@@ -72,6 +72,7 @@ class RunPostProcessing(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._model_gate = model_gate
+        self._reports_metadata_imports = bool(config.metadata_datasets)
         self._curated_bucket = curated_bucket
         self._transformed_bucket = transformed_bucket
         self._alert_topic = alert_topic
@@ -159,6 +160,7 @@ class RunPostProcessing(Construct):
             curated_bucket=self._curated_bucket,
             alert_topic=self._alert_topic,
             model_gate=self._model_gate,
+            reports_metadata_imports=self._reports_metadata_imports,
         )
 
 
@@ -184,11 +186,15 @@ class PostProcessingStage(Stage):
         curated_bucket: s3.IBucket,
         alert_topic: sns.ITopic,
         model_gate: ModelGate,
+        reports_metadata_imports: bool = False,
     ) -> None:
         """The three functions of `RunPostProcessing`; `transformed_bucket` holds the run's batch input (the
         manifest checks one output file per input file); `alert_topic` receives the success notice; `model_gate`
-        accounts for the run, records the accepted version and publishes the completion event."""
+        accounts for the run, records the accepted version and publishes the completion event;
+        `reports_metadata_imports`: the run imports Items / Users datasets, so the manifest says which were
+        imported and which skipped (`$.import.metadata` exists only then)."""
         super().__init__(scope, construct_id)
+        self._reports_metadata_imports = reports_metadata_imports
         self._failed = fail_state(
             self,
             "Post-processing failed",
@@ -273,6 +279,11 @@ class PostProcessingStage(Stage):
                         "results": JsonPath.list_at("$.processedFiles"),
                         "model": JsonPath.object_at("$.gate"),
                         "accounting": JsonPath.object_at("$.accounting"),
+                        **(
+                            {"metadata_imports": JsonPath.object_at("$.import.metadata")}
+                            if self._reports_metadata_imports
+                            else {}
+                        ),
                     }
                 ),
                 result_selector={

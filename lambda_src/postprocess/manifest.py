@@ -225,6 +225,8 @@ def build_manifest(event: Mapping[str, Any], results: Iterable[Mapping[str, Any]
             "postprocess_seconds_max": round(max(seconds), 3) if seconds else 0.0,
         },
         **run_accounting(event),
+        # Items / Users imports of this run: {"items": {"status": "IMPORTED" | "SKIPPED", "detail": ...}, ...}.
+        "metadata_imports": dict(event.get("metadata_imports") or {}) or None,
         "written_at": _iso(now),
     }
 

@@ -20,7 +20,7 @@ from pipeline_cli.stages import (
     skip_reason,
     stage_of,
 )
-from tests.support.templates import pipeline_definition
+from tests.support.templates import all_states, nested_machines, pipeline_definition
 
 T0 = datetime(2026, 11, 22, 3, 0, 0, tzinfo=timezone.utc)
 
@@ -325,21 +325,13 @@ STANDALONE_STATES = {"Summarize run", "Run succeeded"}
 
 def _states_in_run_order(definition: dict[str, Any]) -> list[str]:
     """Every state (nested ones too), breadth first from StartAt along Next, Default, Choices and Catch."""
-    states: dict[str, dict[str, Any]] = {}
-
-    def collect(machine: dict[str, Any]) -> None:
-        for name, state in machine["States"].items():
-            states[name] = state
-            for nested in [state.get("Iterator"), state.get("ItemProcessor"), *state.get("Branches", [])]:
-                if nested:
-                    collect(nested)
+    states = all_states(definition)
 
     def successors(state: dict[str, Any]) -> list[str]:
-        nested = [m["StartAt"] for m in [state.get("Iterator"), state.get("ItemProcessor"), *state.get("Branches", [])] if m]
+        nested = [machine["StartAt"] for machine in nested_machines(state)]
         targets = [state.get("Next"), state.get("Default"), *[c["Next"] for c in state.get("Choices", [])]]
         return nested + [t for t in targets if t] + [c["Next"] for c in state.get("Catch", [])]
 
-    collect(definition)
     order, queue = [definition["StartAt"]], [definition["StartAt"]]
     while queue:
         for target in successors(states[queue.pop(0)]):

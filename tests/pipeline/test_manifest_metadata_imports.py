@@ -7,29 +7,17 @@ metadata datasets (that path exists only then: a reference to it in a run withou
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
-
 from lambda_src.postprocess.manifest import build_manifest
 from stacks.app_factory import PipelineApp
-from tests.support.templates import pipeline_definition
+from tests.support.templates import all_states, pipeline_definition
 
 WRITE_MANIFEST = "Post-process: write manifest"
-
-
-def _states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for name, state in definition["States"].items():
-        found[name] = state
-        for nested in [state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])]:
-            if nested:
-                found.update(_states(nested))
-    return found
 
 
 def test_the_manifest_step_gets_the_metadata_imports_exactly_when_datasets_are_configured(
     configured_app: PipelineApp, configured_templates
 ) -> None:
-    payload = _states(pipeline_definition(configured_app, configured_templates))[WRITE_MANIFEST]["Parameters"][
+    payload = all_states(pipeline_definition(configured_app, configured_templates))[WRITE_MANIFEST]["Parameters"][
         "Payload"
     ]
     if configured_app.config.metadata_datasets:

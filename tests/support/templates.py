@@ -106,3 +106,19 @@ def pipeline_definition(pipeline: PipelineApp, templates: Mapping[str, TemplateL
     data_stack = pipeline.data_stack.stack_name
     cloud = FakeCloud(template, stacks={data_stack: _json(templates[data_stack])})
     return resolve_definition(template, cloud=cloud)
+
+
+def nested_machines(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The state machines inside a state: a Map's iterator or item processor, a Parallel's branches."""
+    candidates = [state.get("Iterator"), state.get("ItemProcessor"), *state.get("Branches", [])]
+    return [machine for machine in candidates if machine]
+
+
+def all_states(definition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state of an ASL definition by name, the nested ones (Map, Parallel) included."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        for machine in nested_machines(state):
+            found.update(all_states(machine))
+    return found

@@ -1,14 +1,20 @@
 """Where one run's files live: the folders and marker files every side writes or reads.
 
     <transformed bucket>/runs/<run id>/interactions/     the Glue job: Personalize import (CSV)
-                                      /batch-input/      the Glue job: batch inference input (JSON lines)
+                                      /batch-input/      the Glue job: users batch input (JSON lines)
+                                      /batch-input-items/    the Glue job: items batch input, when a solution reads it
+                                      /batch-input-queries/<solution>/   the Glue job: item-attribute queries
+                                      /batch-jobs/<solution>/   batch planning: _plan.json, _jobs.json, split inputs
                                       /quarantine/       the Glue job: rejected raw rows
                                       /items/, /users/   the Glue job: Personalize Items / Users import (CSV),
                                                          only when the dataset is configured and had raw rows
                                       /quarantine-items/, /quarantine-users/   their rejected raw rows
                                       /_summary.json     the Glue job: its counts
     <curated bucket>/runs/<run id>/batch-output/         Personalize: <input file>.out per input file
+                                                         (<solution>/part-NNNN/ per job with several solutions)
                                   /recommendations/      post-processing: user_id,rank,item_id,score
+                                  /related-items/        post-processing: item_id,rank,related_item_id,score
+                                  /segments/             post-processing: item_id (or item_attributes),rank,user_id
                                   /errors/               post-processing: lines Personalize could not answer
                                   /_manifest.json        post-processing: the run's manifest
                                   /_SUCCESS              post-processing: written last, downstream triggers on it
@@ -25,6 +31,9 @@ RUNS_PREFIX = "runs/"
 # Transformed bucket (written by the Glue job, read by Personalize and post-processing).
 INTERACTIONS = "interactions/"
 BATCH_INPUT = "batch-input/"
+BATCH_INPUT_ITEMS = "batch-input-items/"  # {"itemId"} lines: related items and item-affinity solutions
+BATCH_INPUT_QUERIES = "batch-input-queries/"  # <solution>/: {"itemAttributes"} lines of one solution
+BATCH_JOBS = "batch-jobs/"  # <solution>/: the batch-job plan (_plan.json, _jobs.json) and split inputs
 QUARANTINE = "quarantine/"
 SUMMARY = "_summary.json"
 ITEMS = "items/"
@@ -34,6 +43,8 @@ USERS = "users/"
 BATCH_OUTPUT = "batch-output/"
 BATCH_OUTPUT_SUFFIX = ".out"  # Personalize names each output file <input file name>.out
 RECOMMENDATIONS = "recommendations/"
+RELATED_ITEMS = "related-items/"
+SEGMENTS = "segments/"
 ERRORS = "errors/"
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"

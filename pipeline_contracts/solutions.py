@@ -1,0 +1,113 @@
+"""What a configured solution is, for every side: recipe -> output kind -> batch job type and input kind.
+
+A run trains every configured solution and runs its batch output. Each recipe has exactly one output kind:
+
+    output kind               recipes                                          job             input (one JSON line each)
+    user_recommendations      aws-user-personalization, -v2                    batch inference {"userId": "..."}        batch-input/
+    related_items             aws-similar-items, aws-sims                      batch inference {"itemId": "..."}        batch-input-items/
+    item_affinity             aws-item-affinity                                batch segment   {"itemId": "..."}        batch-input-items/
+    item_attribute_affinity   aws-item-attribute-affinity                      batch segment   {"itemAttributes": "..."} batch-input-queries/<solution>/
+
+The stacks validate and wire it, the Glue job writes the inputs, the planning and post-processing Lambdas and
+the CLI read it. Standard library only (see the package docstring).
+
+Names: a solution's configured `name` (`SOLUTION_NAME_PATTERN`) names its Personalize solution, its S3 folders,
+its job-name prefixes (which IAM matches) and its states; it has no hyphen, so `<prefix>-<env>-batch-<name>-*`
+matches the jobs of that solution and of no other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pipeline_contracts import run_layout
+
+OutputKindName = Literal["user_recommendations", "related_items", "item_affinity", "item_attribute_affinity"]
+JobType = Literal["batch_inference", "batch_segment"]
+InputKind = Literal["users", "items", "item_attributes"]
+
+SOLUTION_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
+"""Lower-case letter first, then letters, digits or '_', 20 characters at most: safe in Personalize names,
+S3 keys, IAM patterns, state names and JSONPath, and short enough to leave room for the run's suffix."""
+
+DEFAULT_SOLUTION_NAME = "solution"
+"""The one solution of a config without `solutions` (named as before there were several)."""
+
+# Quotas per region (Personalize "Service quotas"): jobs in progress at once, counted per job type.
+JOB_QUOTAS: dict[JobType, int] = {"batch_inference": 5, "batch_segment": 5}
+SOLUTION_VERSIONS_QUOTA = 20
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    name: OutputKindName
+    recipes: tuple[str, ...]
+    job_type: JobType
+    input_kind: InputKind
+    output_folder: str
+    """The run folder (curated bucket) its flattened CSVs go to, under a sub-folder per solution."""
+
+
+OUTPUT_KINDS: dict[OutputKindName, OutputKind] = {
+    kind.name: kind
+    for kind in (
+        OutputKind(
+            "user_recommendations",
+            ("aws-user-personalization", "aws-user-personalization-v2"),
+            "batch_inference",
+            "users",
+            run_layout.RECOMMENDATIONS,
+        ),
+        OutputKind(
+            "related_items", ("aws-similar-items", "aws-sims"), "batch_inference", "items", run_layout.RELATED_ITEMS
+        ),
+        OutputKind("item_affinity", ("aws-item-affinity",), "batch_segment", "items", run_layout.SEGMENTS),
+        OutputKind(
+            "item_attribute_affinity",
+            ("aws-item-attribute-affinity",),
+            "batch_segment",
+            "item_attributes",
+            run_layout.SEGMENTS,
+        ),
+    )
+}
+
+RECIPE_OUTPUT_KIND: dict[str, OutputKindName] = {
+    recipe: kind.name for kind in OUTPUT_KINDS.values() for recipe in kind.recipes
+}
+RECIPES: tuple[str, ...] = tuple(RECIPE_OUTPUT_KIND)
+
+# Personalize API names per job type: Create<resource> / Describe<resource>, IAM resource type in the ARN.
+JOB_RESOURCE: dict[JobType, str] = {"batch_inference": "BatchInferenceJob", "batch_segment": "BatchSegmentJob"}
+JOB_ARN_RESOURCE_TYPE: dict[JobType, str] = {
+    "batch_inference": "batch-inference-job",
+    "batch_segment": "batch-segment-job",
+}
+
+
+def output_kind_of(recipe: str) -> OutputKind:
+    """The output kind of `recipe` (KeyError for a recipe without batch output here)."""
+    return OUTPUT_KINDS[RECIPE_OUTPUT_KIND[recipe]]
+
+
+def batch_input_entry(input_kind: InputKind, solution: str) -> str:
+    """The run folder (transformed bucket) of a solution's batch input: users and items are shared by every
+    solution that reads them; attribute queries are the solution's own."""
+    if input_kind == "users":
+        return run_layout.BATCH_INPUT
+    if input_kind == "items":
+        return run_layout.BATCH_INPUT_ITEMS
+    return f"{run_layout.BATCH_INPUT_QUERIES}{solution}/"
+
+
+def batch_output_entry(solution: str) -> str:
+    """The run folder (curated bucket) Personalize writes a solution's batch output to (a part-NNNN/ folder per
+    job inside it)."""
+    return f"{run_layout.BATCH_OUTPUT}{solution}/"
+
+
+def job_name_prefix_step(step: Literal["train", "batch"], solution: str) -> str:
+    """The step word of a solution's job-name prefix: `<prefix>-<env>-<this>` (e.g. batch-users)."""
+    return f"{step}-{solution}"

@@ -38,6 +38,10 @@ DEFAULT_SOLUTION_NAME = "solution"
 # Quotas per region (Personalize "Service quotas"): jobs in progress at once, counted per job type.
 JOB_QUOTAS: dict[JobType, int] = {"batch_inference": 5, "batch_segment": 5}
 SOLUTION_VERSIONS_QUOTA = 20
+# Item-Affinity: "Your input data can have a maximum of 500 items to get user segments for" (developer guide,
+# "Item-Affinity recipe"), read as per batch segment job: the Glue job writes item files of at most this many
+# lines when an item_affinity solution is configured, and planning gives such a job no more.
+ITEM_AFFINITY_ITEMS_PER_JOB = 500
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,17 @@ from lambda_src.model_gate.gate import (
     USER_PERSONALIZATION_METRICS,
 )
 from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, parse_dataset
+from pipeline_contracts.solutions import (
+    DEFAULT_SOLUTION_NAME,
+    OUTPUT_KINDS,
+    RECIPES,
+    SOLUTION_NAME_PATTERN,
+    SOLUTION_VERSIONS_QUOTA,
+    InputKind,
+    JobType,
+    OutputKind,
+    output_kind_of,
+)
 
 T = TypeVar("T")
 Parser = Callable[[str, Any], Any]
@@ -225,6 +236,78 @@ def _metadata_dataset(kind: DatasetKind) -> Parser:
     return parse
 
 
+# Batch segment jobs return up to 5 million users per input line (CreateBatchSegmentJob numResults); batch
+# inference up to 500 items. A segment solution without num_results asks for this many users per segment.
+SEGMENT_NUM_RESULTS_MAX = 5_000_000
+SEGMENT_NUM_RESULTS_DEFAULT = 1000
+# UPDATE training exists only for User-Personalization (CreateSolutionVersion trainingMode).
+UPDATE_TRAINING_RECIPES = ("aws-user-personalization",)
+_SOLUTION_KEYS = (
+    "name",
+    "recipe",
+    "output",
+    "training_mode",
+    "perform_auto_training",
+    "num_results",
+    "queries",
+    "quality_gate_metric",
+    "quality_gate_min_value",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SolutionSpec:
+    """One solution a run trains, and its batch output (`solutions` in cdk.json; README "Solutions").
+
+    `name` names its Personalize solution (`<prefix>-<env>-<name>-<settings hash>`), its job names, S3 folders and
+    states. `queries`: the item-attribute expressions of an item_attribute_affinity solution (one segment each).
+    `quality_gate_metric` / `quality_gate_min_value`: this solution's gate rule (the top-level keys otherwise)."""
+
+    name: str
+    recipe: str
+    output_kind: OutputKind
+    training_mode: TrainingMode
+    perform_auto_training: bool
+    num_results: int
+    queries: tuple[str, ...] = ()
+    quality_gate_metric: str
+    quality_gate_min_value: float
+
+    @property
+    def job_type(self) -> JobType:
+        return self.output_kind.job_type
+
+    @property
+    def input_kind(self) -> InputKind:
+        return self.output_kind.input_kind
+
+
+def _solutions() -> Parser:
+    """The solutions list: a JSON array (cdk.json) or its text (`-c solutions='[...]'`); each entry is checked on
+    its own here, and against the other keys in `PipelineConfig._resolve_solutions`. Kept raw (entries as sorted
+    key/value pairs, hashable) until then, because an entry's defaults are other keys."""
+
+    def parse(key: str, value: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
+        data = _or_none(json.loads, value) if isinstance(value, str) else value
+        if data in (None, "", []):
+            return ()
+        if not isinstance(data, (list, tuple)) or not all(isinstance(entry, Mapping) for entry in data):
+            raise ConfigError.invalid(
+                key, value, 'a list of solutions, e.g. [{"name": "users", "recipe": "aws-user-personalization"}]'
+            )
+        for index, entry in enumerate(data):
+            unknown = sorted(set(entry) - set(_SOLUTION_KEYS))
+            if unknown:
+                raise ConfigError.invalid(f"{key}[{index}].{unknown[0]}", entry[unknown[0]], "keys " + ", ".join(_SOLUTION_KEYS))
+        return tuple(tuple(sorted((k, _hashable(v)) for k, v in entry.items())) for entry in data)
+
+    return parse
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _setting(default: Any, parse: Parser) -> Any:
     """A field with its default and the parser of its raw context value, side by side."""
     return dataclasses.field(default=default, metadata={"parse": parse})
@@ -274,6 +357,13 @@ class PipelineConfig:
     )
     exploration_weight: float | None = _setting(None, _optional(_number(0.0, 1.0)))
     exploration_item_age_cut_off_days: int | None = _setting(None, _optional(_whole_number(1, 3650)))
+    # Several solutions per run (README "Solutions"). Empty: one solution named "solution" from recipe,
+    # training_mode, perform_auto_training and num_results above, which are also each entry's defaults.
+    # `__post_init__` replaces the raw entries by `SolutionSpec`s, so `config.solutions` is never empty.
+    solutions: tuple[SolutionSpec, ...] = _setting((), _solutions())
+    # The items batch input (related items, item affinity): 0 = every item with a kept interaction, N = the N
+    # items with the most kept interactions (ties: smaller item id first).
+    batch_items_top_n: int = _setting(0, _whole_number(0, 50_000_000))
     # Orchestration: how often job states are polled and how long anything may take. A job's end falls
     # anywhere in a poll interval, so the default 45 s keeps the mean detection lag near 22 s and the worst
     # under 60 s; a run with 3 h of training then takes about 1,200 state transitions (benchmarks/orchestration.py
@@ -325,17 +415,114 @@ class PipelineConfig:
         config._check_combinations()
         return config
 
+    def __post_init__(self) -> None:
+        # The raw `solutions` entries become `SolutionSpec`s here (their defaults are other keys), so every
+        # config, however built, lists the solutions a run trains.
+        if not self.solutions or not all(isinstance(spec, SolutionSpec) for spec in self.solutions):
+            object.__setattr__(self, "solutions", self._resolve_solutions())
+
+    def _resolve_solutions(self) -> tuple[SolutionSpec, ...]:
+        """`SolutionSpec`s from the raw entries (or the one default solution), each checked against the others and
+        against the datasets it needs."""
+        if not self.solutions:  # not yet resolved: the raw entries, or none
+            entries: list[dict[str, Any]] = [{"name": DEFAULT_SOLUTION_NAME, "recipe": self.recipe}]
+            where = ["recipe"]
+        else:
+            entries = [{k: list(v) if isinstance(v, tuple) else v for k, v in raw} for raw in self.solutions]  # type: ignore[attr-defined]
+            where = [f"solutions[{index}]" for index in range(len(entries))]
+        if len(entries) > SOLUTION_VERSIONS_QUOTA:
+            raise ConfigError.invalid(
+                "solutions", len(entries), f"at most {SOLUTION_VERSIONS_QUOTA} solutions (solution versions training "
+                "at once per region)"
+            )
+        places: list[str | None] = list(where) if self.solutions else [None]
+        specs = [self._solution(entry, at) for entry, at in zip(entries, places, strict=True)]
+        seen: set[str] = set()
+        for spec, at in zip(specs, where, strict=True):
+            if spec.name in seen:
+                raise ConfigError.invalid(f"{at}.name", spec.name, "a name no other solution has")
+            seen.add(spec.name)
+        return tuple(specs)
+
+    def _solution(self, entry: Mapping[str, Any], at: str | None) -> SolutionSpec:
+        """One entry (`at` = its place, e.g. solutions[1]; None for the default solution, whose keys are the
+        top-level ones)."""
+
+        def key(name: str) -> str:
+            return f"{at}.{name}" if at else name
+
+        name = entry.get("name")
+        if not isinstance(name, str) or not SOLUTION_NAME_PATTERN.match(name):
+            raise ConfigError.invalid(
+                key("name"), name, "1-20 characters: lower-case letters, digits and '_', starting with a letter (it "
+                "names the Personalize solution, its jobs, S3 folders and states)"
+            )
+        recipe = entry.get("recipe")
+        if recipe not in RECIPES:
+            raise ConfigError.invalid(key("recipe"), recipe, "one of " + ", ".join(RECIPES))
+        kind = output_kind_of(recipe)
+        output = entry.get("output", kind.name)
+        if output != kind.name:
+            allowed = {k.name: k.recipes for k in OUTPUT_KINDS.values()}
+            raise ConfigError.invalid(
+                key("output"), output, f"{kind.name} for recipe {recipe} (each output kind's recipes: {allowed})"
+            )
+        training_mode = _one_of(TrainingMode)(key("training_mode"), entry.get("training_mode", self.training_mode))
+        if training_mode == "UPDATE" and recipe not in UPDATE_TRAINING_RECIPES:
+            raise ConfigError.invalid(
+                key("training_mode"), training_mode, f"FULL when recipe is {recipe} (UPDATE needs aws-user-personalization)"
+            )
+        if kind.job_type == "batch_segment":
+            num_results = _whole_number(1, SEGMENT_NUM_RESULTS_MAX)(
+                key("num_results"), entry.get("num_results", SEGMENT_NUM_RESULTS_DEFAULT)
+            )
+        else:
+            num_results = _whole_number(1, 500)(key("num_results"), entry.get("num_results", self.num_results))
+        queries = entry.get("queries", ())
+        if kind.input_kind == "item_attributes":
+            if (
+                not isinstance(queries, (list, tuple))
+                or not queries
+                or not all(isinstance(q, str) and q.strip() and "\n" not in q for q in queries)
+            ):
+                raise ConfigError.invalid(
+                    key("queries"), queries, 'a non-empty list of item-attribute expressions, one segment each, e.g. '
+                    '["ITEMS.GENRES = \\"Comedy\\""]'
+                )
+        elif queries:
+            raise ConfigError.invalid(key("queries"), queries, f"no queries: only {recipe!r} of output kind "
+                                      "item_attribute_affinity reads them")
+        if kind.job_type == "batch_segment" and self.items_dataset is None:
+            # USER_SEGMENTATION recipes train on the Interactions and Items datasets (Personalize developer guide,
+            # "USER_SEGMENTATION recipes"); item-attribute queries are on item attributes.
+            raise ConfigError.invalid(
+                key("recipe"), recipe, f"a recipe of another output kind than {kind.name}, or an items_dataset "
+                "(USER_SEGMENTATION recipes train on the Items dataset)"
+            )
+        metric = entry.get("quality_gate_metric", self.quality_gate_metric)
+        if not isinstance(metric, str) or not re.match(r"^[a-z][a-z0-9_]*$", metric):
+            raise ConfigError.invalid(key("quality_gate_metric"), metric, "a Personalize metric name, e.g. precision_at_25")
+        return SolutionSpec(
+            name=name,
+            recipe=recipe,
+            output_kind=kind,
+            training_mode=training_mode,
+            perform_auto_training=_boolean()(
+                key("perform_auto_training"), entry.get("perform_auto_training", self.perform_auto_training)
+            ),
+            num_results=num_results,
+            queries=tuple(queries),
+            quality_gate_metric=metric,
+            quality_gate_min_value=_number(0.0, 1.0)(
+                key("quality_gate_min_value"), entry.get("quality_gate_min_value", self.quality_gate_min_value)
+            ),
+        )
+
     @classmethod
     def from_mapping(cls, context: Mapping[str, Any]) -> PipelineConfig:
         return cls.from_context(context.get)
 
     def _check_combinations(self) -> None:
-        if self.training_mode == "UPDATE" and self.recipe != "aws-user-personalization":
-            raise ConfigError.invalid(
-                "training_mode",
-                self.training_mode,
-                "FULL when recipe is not aws-user-personalization (UPDATE needs it)",
-            )
         if self.status_poll_seconds * 2 > self.job_max_wait_hours * 3600:
             raise ConfigError.invalid(
                 "status_poll_seconds", self.status_poll_seconds, "at most half of job_max_wait_hours"
@@ -392,6 +579,19 @@ class PipelineConfig:
     def price_overrides(self) -> dict[str, Any]:
         """The configured unit prices (the account function fills in the defaults for absent keys)."""
         return dict(self.prices)
+
+    @property
+    def batch_input_kinds(self) -> tuple[InputKind, ...]:
+        """The batch inputs the Glue job writes for the configured solutions (users, items, item_attributes)."""
+        return tuple(dict.fromkeys(spec.input_kind for spec in self.solutions))
+
+    def solutions_of_job_type(self, job_type: JobType) -> tuple[SolutionSpec, ...]:
+        """The solutions whose batch jobs share one quota (5 in progress per region and job type)."""
+        return tuple(spec for spec in self.solutions if spec.job_type == job_type)
+
+    def quality_gate_rule_of(self, spec: SolutionSpec) -> dict[str, Any]:
+        """The gate's rule for one solution, as the state machine passes it to the evaluate function."""
+        return {**self.quality_gate_rule, "metric": spec.quality_gate_metric, "minValue": spec.quality_gate_min_value}
 
     @property
     def quality_gate_rule(self) -> dict[str, Any]:

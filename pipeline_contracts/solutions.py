@@ -112,6 +112,11 @@ def batch_output_entry(solution: str) -> str:
     return f"{run_layout.BATCH_OUTPUT}{solution}/"
 
 
+# A batch job's name is `<prefix>-<env>-batch-<solution>-<run suffix>-<part>`; the run suffix is at least its
+# 10-digit digest with its '-', and the part 5 characters ('-0001'). What is left for the prefix:
+JOB_NAME_PREFIX_MAX = 63 - 11 - 5
+
+
 def job_name_prefix_step(step: Literal["train", "batch"], solution: str) -> str:
     """The step word of a solution's job-name prefix: `<prefix>-<env>-<this>` (e.g. batch-users)."""
     return f"{step}-{solution}"

@@ -30,6 +30,7 @@ from lambda_src.model_gate.gate import (
 from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, parse_dataset
 from pipeline_contracts.solutions import (
     DEFAULT_SOLUTION_NAME,
+    JOB_NAME_PREFIX_MAX,
     OUTPUT_KINDS,
     RECIPES,
     SOLUTION_NAME_PATTERN,
@@ -37,6 +38,7 @@ from pipeline_contracts.solutions import (
     InputKind,
     JobType,
     OutputKind,
+    job_name_prefix_step,
     output_kind_of,
 )
 
@@ -456,6 +458,13 @@ class PipelineConfig:
             raise ConfigError.invalid(
                 key("name"), name, "1-20 characters: lower-case letters, digits and '_', starting with a letter (it "
                 "names the Personalize solution, its jobs, S3 folders and states)"
+            )
+        longest_prefix = self.resource_name(job_name_prefix_step("batch", name))
+        if len(longest_prefix) > JOB_NAME_PREFIX_MAX:
+            raise ConfigError.invalid(
+                key("name"), name, f"a name of at most {JOB_NAME_PREFIX_MAX - len(longest_prefix) + len(name)} "
+                f"characters with prefix {self.prefix!r} and environment {self.environment!r} (job names such as "
+                f"{longest_prefix}-<run>-0001 must fit Personalize's 63)"
             )
         recipe = entry.get("recipe")
         if recipe not in RECIPES:

@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
+from constructs import Construct, IConstruct, IValidation
 
 from stacks.config import PipelineConfig
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.functions import PipelineFunction, powertools_layer
-from stacks.nag import acknowledge_wildcard
+from stacks.nag import acknowledge, acknowledge_wildcard, as_nag_prints
 from stacks.orchestration.budget import check_history_budget
 from stacks.orchestration.solutions import SolutionBranches, SolutionStageFactory, solution_job_name_prefixes
 from stacks.personalize import solution_arn_parameter_name
@@ -175,9 +176,9 @@ class PipelineStateMachine(Construct):
                     "aliases; it is still this one function."
                     for function in [self.run_names_function, *self.batch_planning.functions]
                 },
-                **self._distributed_map_wildcards(state_machine_name),
             }
         )
+        self._distributed_map_access(transformed_bucket, data_key)
 
     def _log_group(self, state_machine_name: str, logs_key: kms.IKey, retention: logs.RetentionDays) -> logs.LogGroup:
         # Log groups go with the stack (this construct lives in the redeployable pipeline stack; a retained log
@@ -200,19 +201,29 @@ class PipelineStateMachine(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
-    def _distributed_map_wildcards(self, state_machine_name: str) -> dict[str, str]:
-        """The Distributed Maps' child executions (CDK grants their start, description and stop on this machine's
-        executions): every Map Run's executions are named at run time."""
-        executions = self._stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{state_machine_name}/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    def _distributed_map_access(self, transformed_bucket: s3.IBucket, data_key: kms.IKey) -> None:
+        """What the solutions' Distributed Maps need beyond CDK's grants, and the wildcards CDK grants them.
+
+        The ItemReader reads `_jobs.json` (SSE-KMS with the data key) at a key known at run time, and CDK grants
+        s3:GetObject on the bucket's objects for it; the Map starts, describes, stops and redrives its child
+        executions (CDK's DistributedMapPolicy, on this state machine's executions only)."""
+        data_key.grant(self.state_machine, "kms:Decrypt")
+        acknowledge_wildcard(
+            self.state_machine.role,
+            f"arn:{Aws.PARTITION}:s3:::{transformed_bucket.bucket_name}/*",
+            "The Distributed Maps' ItemReader reads each solution's batch-job list (runs/<run>/batch-jobs/<solution>/"
+            "_jobs.json), a key known at run time; CDK grants s3:GetObject on the transformed bucket's objects for "
+            "it (read only, one bucket).",
         )
-        return {
-            executions: "A Distributed Map starts, describes and stops its child executions, named at run time under "
-            "this state machine only.",
-        }
+        policy = self.state_machine.node.try_find_child("DistributedMapPolicy")
+        if policy is not None:
+            policy.node.add_validation(
+                _PolicyWildcards(
+                    policy,
+                    "A Distributed Map describes, stops and redrives its child executions, named at run time under "
+                    "this state machine only (CDK's grant).",
+                )
+            )
 
     def _acknowledge_wildcards(self, reasons: Mapping[str, str]) -> None:
         for resource, reason in reasons.items():
@@ -328,3 +339,24 @@ class _PersonalizeJobs:
             describe_resources=[jobs],
             create_statements=[self.pass_role],
         )
+
+
+@jsii.implements(IValidation)
+class _PolicyWildcards:
+    """Acknowledges every wildcard resource of a policy CDK writes for us (its resources are only known once
+    resolved), with one reason; in the validation phase, like `stacks.nag.acknowledge_wildcard`."""
+
+    def __init__(self, policy: IConstruct, reason: str) -> None:
+        self._policy, self._reason, self._done = policy, reason, False
+
+    def validate(self) -> list[str]:
+        if not self._done:
+            document = Stack.of(self._policy).resolve(self._policy.document)  # type: ignore[attr-defined]
+            for statement in document.get("Statement", []):
+                resources = statement.get("Resource", [])
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    printed = as_nag_prints(resource)
+                    if "*" in printed:
+                        acknowledge(self._policy, f"AwsSolutions-IAM5[Resource::{printed}]", self._reason)
+            self._done = True
+        return []

@@ -105,7 +105,7 @@ class BatchJobPlanning(Construct):
             conditions={"StringLike": {"s3:prefix": [batch_input]}},
         )
         self._allow(self.plan, ["s3:PutObject"], [transformed_bucket.arn_for_objects(batch_jobs + "*")])
-        data_key.grant(self.plan.role, "kms:GenerateDataKey")
+        data_key.grant(self.plan.role, "kms:Decrypt", "kms:GenerateDataKey")  # SSE-KMS writes (multipart) need both
         # place: reads the plan and the input files, copies into and clears the part folders.
         self._allow(
             self.place,

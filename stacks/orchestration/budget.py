@@ -129,15 +129,15 @@ def check_history_budget(config: PipelineConfig) -> None:
     if budget.parent_events <= HISTORY_EVENT_LIMIT:
         return
     key = "status_poll_seconds" if config.status_poll_seconds <= config.busy_retry_seconds else "busy_retry_seconds"
+    other = "busy_retry_seconds" if key == "status_poll_seconds" else "status_poll_seconds"
     shortest = getattr(config, key)
 
     def worst_with(seconds: int) -> int:
-        poll = seconds if key == "status_poll_seconds" else config.status_poll_seconds
-        busy = seconds if key == "busy_retry_seconds" else config.busy_retry_seconds
+        """The worst case with every interval shorter than `seconds` raised to it."""
         return parent_worst_case(
             timeout_seconds=config.execution_timeout_hours * 3600,
-            poll_seconds=poll,
-            busy_seconds=busy,
+            poll_seconds=max(config.status_poll_seconds, seconds),
+            busy_seconds=max(config.busy_retry_seconds, seconds),
             busy_attempts=config.busy_retry_max_attempts,
             job_max_wait_hours=config.job_max_wait_hours,
             metadata_datasets=len(config.metadata_datasets),
@@ -145,12 +145,13 @@ def check_history_budget(config: PipelineConfig) -> None:
         )
 
     needed = next((seconds for seconds in range(shortest + 1, 3601) if worst_with(seconds) <= HISTORY_EVENT_LIMIT), None)
-    fix = (
-        f"at least {needed}"
-        if needed is not None
-        else "a longer interval is not enough: lower busy_retry_max_attempts, job_max_wait_hours or "
-        "execution_timeout_hours, or configure fewer solutions"
-    )
+    if needed is None:
+        fix = (
+            "a longer interval is not enough: lower busy_retry_max_attempts, job_max_wait_hours or "
+            "execution_timeout_hours, or configure fewer solutions"
+        )
+    else:
+        fix = f"at least {needed}" + (f" (and {other} as well)" if getattr(config, other) < needed else "")
     raise ConfigError.invalid(
         key,
         shortest,

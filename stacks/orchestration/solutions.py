@@ -260,7 +260,6 @@ class SolutionBranches(Stage):
                 bucket=self._planning.transformed_bucket, key=JsonPath.string_at("$.plan.jobs_key")
             ),
             max_concurrency_path=JsonPath.string_at("$.plan.max_concurrency"),
-            map_execution_type=sfn.StateMachineType.STANDARD,
             item_selector={
                 "job": JsonPath.object_at("$$.Map.Item.Value"),
                 "solutionVersionArn": JsonPath.string_at(version),

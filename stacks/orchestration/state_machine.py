@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Callable, Mapping
 
-import jsii
 from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
@@ -13,12 +12,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct, IConstruct, IValidation
+from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.functions import PipelineFunction, powertools_layer
-from stacks.nag import acknowledge, acknowledge_wildcard, as_nag_prints
+from stacks.nag import acknowledge_wildcard
 from stacks.orchestration.budget import check_history_budget
 from stacks.orchestration.solutions import SolutionBranches, SolutionStageFactory, solution_job_name_prefixes
 from stacks.personalize import solution_arn_parameter_name
@@ -178,7 +177,7 @@ class PipelineStateMachine(Construct):
                 },
             }
         )
-        self._distributed_map_access(transformed_bucket, data_key)
+        self._distributed_map_access(state_machine_name, transformed_bucket, data_key)
 
     def _log_group(self, state_machine_name: str, logs_key: kms.IKey, retention: logs.RetentionDays) -> logs.LogGroup:
         # Log groups go with the stack (this construct lives in the redeployable pipeline stack; a retained log
@@ -201,12 +200,14 @@ class PipelineStateMachine(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
-    def _distributed_map_access(self, transformed_bucket: s3.IBucket, data_key: kms.IKey) -> None:
-        """What the solutions' Distributed Maps need beyond CDK's grants, and the wildcards CDK grants them.
+    def _distributed_map_access(self, state_machine_name: str, transformed_bucket: s3.IBucket, data_key: kms.IKey) -> None:
+        """What the solutions' Distributed Maps need: read the job lists, run their child executions.
 
-        The ItemReader reads `_jobs.json` (SSE-KMS with the data key) at a key known at run time, and CDK grants
-        s3:GetObject on the bucket's objects for it; the Map starts, describes, stops and redrives its child
-        executions (CDK's DistributedMapPolicy, on this state machine's executions only)."""
+        The ItemReader reads `_jobs.json` (SSE-KMS with the data key) at a key known at run time; CDK grants
+        s3:GetObject on the bucket's objects for it. The Map starts, describes, stops and redrives its child
+        executions: CDK grants that in a policy of its own that references the state machine, so the machine
+        cannot wait for it; the same statements go into the role's default policy instead (the machine's name is
+        fixed, so its ARN is known without a reference), which the machine waits for."""
         data_key.grant(self.state_machine, "kms:Decrypt")
         acknowledge_wildcard(
             self.state_machine.role,
@@ -215,14 +216,29 @@ class PipelineStateMachine(Construct):
             "_jobs.json), a key known at run time; CDK grants s3:GetObject on the transformed bucket's objects for "
             "it (read only, one bucket).",
         )
-        policy = self.state_machine.node.try_find_child("DistributedMapPolicy")
-        if policy is not None:
-            policy.node.add_validation(
-                _PolicyWildcards(
-                    policy,
-                    "A Distributed Map describes, stops and redrives its child executions, named at run time under "
-                    "this state machine only (CDK's grant).",
-                )
+        if self.state_machine.node.try_find_child("DistributedMapPolicy") is None:
+            return
+        self.state_machine.node.try_remove_child("DistributedMapPolicy")
+
+        def executions(pattern: str) -> str:
+            return self._stack.format_arn(
+                service="states", resource="execution", resource_name=pattern, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+
+        # As CDK's DistributedMapPolicy (aws-stepfunctions, StateMachine), with the fixed name.
+        children, redrives = executions(f"{state_machine_name}:*"), executions(f"{state_machine_name}/*:*")
+        for actions, resource in (
+            (["states:StartExecution"], self._own_arn(state_machine_name)),
+            (["states:DescribeExecution", "states:StopExecution"], children),
+            (["states:RedriveExecution"], redrives),
+        ):
+            self.state_machine.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+        for resource in (children, redrives):
+            acknowledge_wildcard(
+                self.state_machine.role,
+                resource,
+                "A Distributed Map describes, stops and redrives its child executions, named at run time under this "
+                "state machine only.",
             )
 
     def _acknowledge_wildcards(self, reasons: Mapping[str, str]) -> None:
@@ -340,23 +356,3 @@ class _PersonalizeJobs:
             create_statements=[self.pass_role],
         )
 
-
-@jsii.implements(IValidation)
-class _PolicyWildcards:
-    """Acknowledges every wildcard resource of a policy CDK writes for us (its resources are only known once
-    resolved), with one reason; in the validation phase, like `stacks.nag.acknowledge_wildcard`."""
-
-    def __init__(self, policy: IConstruct, reason: str) -> None:
-        self._policy, self._reason, self._done = policy, reason, False
-
-    def validate(self) -> list[str]:
-        if not self._done:
-            document = Stack.of(self._policy).resolve(self._policy.document)  # type: ignore[attr-defined]
-            for statement in document.get("Statement", []):
-                resources = statement.get("Resource", [])
-                for resource in resources if isinstance(resources, list) else [resources]:
-                    printed = as_nag_prints(resource)
-                    if "*" in printed:
-                        acknowledge(self._policy, f"AwsSolutions-IAM5[Resource::{printed}]", self._reason)
-            self._done = True
-        return []

@@ -38,8 +38,9 @@ MULTI_CONFIG = PipelineConfig.from_mapping(
         "solutions": SOLUTIONS,
         "items_dataset": ITEMS_DATASET,
         "filter_arn": f"{PERSONALIZE}:filter/pbp-multi-unseen",
-        "status_poll_seconds": 120,
-        "busy_retry_seconds": 120,
+        # Four solutions and the Items import beside each other: polls of 240 s keep the history budget.
+        "status_poll_seconds": 240,
+        "busy_retry_seconds": 240,
     }
 )
 
@@ -108,7 +109,8 @@ def test_plan_event_names_the_solution_its_input_and_its_quota_share(multi: Synt
         assert payload["solutions_sharing_quota"] == len(MULTI_CONFIG.solutions_of_job_type(spec.job_type))
         assert payload["job_name_base.$"] == f"$.run.batch_{spec.name}"
         assert ("max_job_records" in payload) == (spec.output_kind.name == "item_affinity")
-        assert plan["ResultPath"] == "$.plan" and "jobs" not in str(list(plan["ResultSelector"]))
+        assert plan["ResultPath"] == "$.plan" and "jobs.$" not in plan["ResultSelector"]
+        assert plan["ResultSelector"]["jobs_key.$"] == "$.Payload.jobs_key"
 
 
 def test_batch_jobs_run_in_a_distributed_map_of_standard_children(multi: SynthesizedOrchestration) -> None:
@@ -186,12 +188,23 @@ def test_prepare_checks_every_solution_parameter_before_the_etl(multi: Synthesiz
     assert keys <= set(states["Prepare run"]["Parameters"]["Payload"]["namePrefixes"])
 
 
+def all_role_statements(multi: SynthesizedOrchestration) -> list[dict[str, Any]]:
+    """The state machine role's statements: its policies and the managed policies CDK splits a large one into."""
+    role = multi.properties["RoleArn"]["Fn::GetAtt"][0]
+    overflow = [
+        statement
+        for policy in multi.template["Resources"].values()
+        if policy["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": role} in policy["Properties"].get("Roles", [])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return [*role_statements(multi.template, role), *overflow]
+
+
 @pytest.fixture(scope="module")
 def sm_statements(multi: SynthesizedOrchestration) -> list[dict[str, Any]]:
-    role = multi.properties["RoleArn"]["Fn::GetAtt"][0]
     return [
         {**s, "Action": as_list(s["Action"]), "Resource": multi.cloud.resolve(as_list(s["Resource"]))}
-        for s in role_statements(multi.template, role)
+        for s in all_role_statements(multi)
     ]
 
 
@@ -221,12 +234,18 @@ def test_iam_is_scoped_per_solution(multi: SynthesizedOrchestration, sm_statemen
             assert len(names) == 1, statement
 
 
-def test_distributed_map_can_read_its_job_list_and_run_children(multi: SynthesizedOrchestration) -> None:
-    template = multi.template
-    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
-    actions = {a for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
-    assert {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"} <= actions
-    role = multi.properties["RoleArn"]["Fn::GetAtt"][0]
-    statements = role_statements(template, role)
-    assert any("kms:Decrypt" in as_list(s["Action"]) for s in statements)
-    assert any("s3:GetObject" in as_list(s["Action"]) for s in statements)
+def test_distributed_map_can_read_its_job_list_and_run_children(
+    multi: SynthesizedOrchestration, sm_statements: list[dict[str, Any]]
+) -> None:
+    name = multi.state_machine_name
+    executions = f"arn:aws:states:{multi.region}:123456789012:execution:{name}"
+    assert resources_for(sm_statements, "states:StartExecution") == {
+        f"arn:aws:states:{multi.region}:123456789012:stateMachine:{name}"
+    }
+    assert resources_for(sm_statements, "states:DescribeExecution") == {f"{executions}:*"}
+    assert resources_for(sm_statements, "states:StopExecution") == {f"{executions}:*"}
+    # In the role's own policies (which the state machine waits for), not in a policy that references it.
+    assert not [r for r in multi.template["Resources"] if r.endswith("DistributedMapPolicy") or "DistributedMapPolicy" in r]
+    assert resources_for(sm_statements, "kms:Decrypt") >= {multi.expected("data_key_arn")}
+    bucket = multi.expected("transformed_bucket")
+    assert f"arn:aws:s3:::{bucket}/*" in resources_for(sm_statements, "s3:GetObject")

@@ -260,6 +260,7 @@ class SolutionBranches(Stage):
                 bucket=self._planning.transformed_bucket, key=JsonPath.string_at("$.plan.jobs_key")
             ),
             max_concurrency_path=JsonPath.string_at("$.plan.max_concurrency"),
+            map_execution_type=sfn.StateMachineType.STANDARD,
             item_selector={
                 "job": JsonPath.object_at("$$.Map.Item.Value"),
                 "solutionVersionArn": JsonPath.string_at(version),
@@ -268,7 +269,7 @@ class SolutionBranches(Stage):
             },
             result_path="$.batchJobs",
         )
-        each_job.item_processor(self._job(spec), execution_type=sfn.ProcessorType.STANDARD)
+        each_job.item_processor(self._job(spec))
         return each_job
 
     def _job(self, spec: SolutionSpec) -> sfn.IChainable:

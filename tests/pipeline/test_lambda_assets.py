@@ -57,7 +57,9 @@ def _functions(app: PipelineApp) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def functions(default_app: PipelineApp, default_templates) -> dict[str, dict[str, Any]]:
     found = _functions(default_app)
-    assert {f["handler"].split(".", 1)[0] for f in found.values()} == {"run_names", "postprocess", "model_gate"}
+    assert {f["handler"].split(".", 1)[0] for f in found.values()} == {
+        "run_names", "postprocess", "model_gate", "batch_plan"
+    }
     return found
 
 

@@ -41,7 +41,6 @@ PLAN_FIELDS = (
     "solution", "job_type", "jobs_count", "files", "bytes", "records", "copies", "max_concurrency", "waves",
     "input_bucket", "output_bucket", "plan_key", "jobs_key",
 )  # fmt: skip
-BATCH_INPUT_PATTERN = "batch-input*"  # batch-input/, batch-input-items/, batch-input-queries/<solution>/
 
 
 class BatchJobPlanning(Construct):
@@ -95,14 +94,19 @@ class BatchJobPlanning(Construct):
         )
         self.functions = [self.plan.function, self.place.function]
 
-        batch_input = run_layout.run_key("*", BATCH_INPUT_PATTERN)
+        # The batch input folders the configured solutions read (batch-input/, batch-input-items/,
+        # batch-input-queries/<solution>/), and the plans' folder.
+        inputs = [
+            run_layout.run_key("*", batch_input_entry(kind, "*").rstrip("*/") + "/")
+            for kind in config.batch_input_kinds
+        ]
         batch_jobs = run_layout.run_key("*", run_layout.BATCH_JOBS)
         # plan: lists the run's batch input (ListBucket narrowed by prefix), writes _plan.json and _jobs.json.
         self._allow(
             self.plan,
             ["s3:ListBucket"],
             [transformed_bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [batch_input]}},
+            conditions={"StringLike": {"s3:prefix": [folder + "*" for folder in inputs]}},
         )
         self._allow(self.plan, ["s3:PutObject"], [transformed_bucket.arn_for_objects(batch_jobs + "*")])
         data_key.grant(self.plan.role, "kms:Decrypt", "kms:GenerateDataKey")  # SSE-KMS writes (multipart) need both
@@ -116,7 +120,7 @@ class BatchJobPlanning(Construct):
         self._allow(
             self.place,
             ["s3:GetObject"],
-            [transformed_bucket.arn_for_objects(batch_input + "/*"), transformed_bucket.arn_for_objects(batch_jobs + "*")],
+            [transformed_bucket.arn_for_objects(folder + "*") for folder in [*inputs, batch_jobs]],
         )
         self._allow(
             self.place, ["s3:PutObject", "s3:DeleteObject"], [transformed_bucket.arn_for_objects(batch_jobs + "*")]

@@ -127,7 +127,7 @@ class RunPostProcessing(Construct):
         self._allow(
             self.write_manifest,
             ["s3:GetObject"],
-            [transformed_bucket.arn_for_objects(run_layout.run_key("*", run_layout.BATCH_JOBS) + "*/_plan.json")],
+            [transformed_bucket.arn_for_objects(run_layout.run_key("*", run_layout.BATCH_JOBS) + "*")],
         )
         # Multipart uploads under SSE-KMS need Decrypt as well as GenerateDataKey.
         for writer in (self.process_file, self.write_manifest):

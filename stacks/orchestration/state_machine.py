@@ -212,9 +212,9 @@ class PipelineStateMachine(Construct):
         acknowledge_wildcard(
             self.state_machine.role,
             f"arn:{Aws.PARTITION}:s3:::{transformed_bucket.bucket_name}/*",
-            "The Distributed Maps' ItemReader reads each solution's batch-job list (runs/<run>/batch-jobs/<solution>/"
-            "_jobs.json), a key known at run time; CDK grants s3:GetObject on the transformed bucket's objects for "
-            "it (read only, one bucket).",
+            "The Distributed Maps' ItemReader reads each solution's batch-job list (_jobs.json of the run's plan), "
+            "a key known at run time; CDK grants s3:GetObject on the transformed bucket's objects for it (read only, "
+            "one bucket).",
         )
         if self.state_machine.node.try_find_child("DistributedMapPolicy") is None:
             return

@@ -106,14 +106,14 @@ def test_every_dataset_imports_in_parallel_before_training(
     # Side by side in the definition: one Parallel state whose branches start the three imports, and
     # training after it. (The harness runs branches in threads on one virtual clock, so times cannot show it.)
     states = orchestration.definition["States"]
-    (parallel,) = [state for state in states.values() if state["Type"] == "Parallel"]
+    parallel = states["Imports"]
     assert [branch["StartAt"] for branch in parallel["Branches"]] == [
         "Import: start", "Items import: list run files", "Users import: list run files"
     ]
-    assert states[parallel["Next"]] == states["Training: start"]
+    assert parallel["Next"] == "Solutions"
     entered = result.states_entered
     ends = [entered.index(state) for state in ("Import: done", "Items import: imported", "Users import: imported")]
-    assert entered.index("Training: start") > max(ends)
+    assert entered.index("solution training: start") > max(ends)
     by_name = {job.name: job.arn for job in import_jobs}
     assert result.output["datasetImportJobArn"] == by_name[expected["importJobName"]]
     assert result.output["metadataImports"] == {
@@ -183,5 +183,5 @@ def test_the_busy_bound_of_a_metadata_import_fails_the_run_by_its_name(
 
 def test_without_metadata_datasets_there_is_no_parallel_state(orchestration: SynthesizedOrchestration) -> None:
     states = orchestration.definition["States"]
-    assert not [state for state in states.values() if state["Type"] == "Parallel"]
-    assert "Import: start" in states  # the interactions import is in the main chain, as before
+    # (The only Parallel states are the solutions': all of them, and each one's wrapper.)
+    assert "Imports" not in states and states["Import: start"]["Type"] == "Pass"  # the interactions import is in the main chain, as before

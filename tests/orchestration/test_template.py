@@ -12,12 +12,14 @@ import pytest
 from stacks.config import ConfigError, PipelineConfig
 from stacks.orchestration import BUSY_ERRORS, HISTORY_EVENT_LIMIT
 from tests.support.orchestration_stack import SynthesizedOrchestration
-from tests.support.templates import as_list, logical_id_starting_with, role_statements
+from tests.support.templates import all_states, as_list, logical_id_starting_with, role_statements
 
 from .conftest import HOOK_STATE
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = {"Import": "import", "Training": "train", "Batch inference": "batch"}
+# The job stages of the test config's one (default) solution: the import, its training, its batch job (in the
+# Distributed Map's child).
+STAGES = {"Import": "import", "solution training": "train", "solution batch job": "batch"}
 LOOP_STATES = [
     "start", "create job", "busy?", "count busy retry", "wait while busy", "still busy",
     "wait", "describe job", "job status?", "count poll", "job failed", "job ended", "timed out",
@@ -38,12 +40,16 @@ def resources_for(sm_statements: list[dict[str, Any]], action: str) -> set[str]:
 
 
 def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None:
-    states = set(orchestration.definition["States"])
+    states = set(all_states(orchestration.definition))
     expected = {f"{label}: {suffix}" for label in STAGES for suffix in LOOP_STATES} | {
         "List running executions", "Other runs active?", "Find oldest running", "Oldest running is this one?",
-        "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: read solution ARN",
+        "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: check solution parameters",
+        "Prepare run: every solution parameter exists?", "Prepare run: solution parameters missing",
         "Prepare run: solution ARN unavailable", "Transform (Glue)", "Transform failed",
-        "Transform succeeded?", "Transform did not succeed", "Transform done", "Summarize run", "Run succeeded",
+        "Transform succeeded?", "Transform did not succeed", "Transform done", "Solutions", "Solution solution",
+        "solution: read solution ARN", "solution batch: plan jobs", "solution batch: each job", "solution batch job",
+        "solution batch job: place input?", "solution batch job: place input", "solution batch job: done",
+        "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Run succeeded",
     }  # fmt: skip
     assert states == expected
     assert orchestration.definition["StartAt"] == "List running executions"
@@ -52,35 +58,38 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
 
 
 def test_stages_run_in_order_and_end_in_the_summary(orchestration: SynthesizedOrchestration) -> None:
-    states = orchestration.definition["States"]
+    states = all_states(orchestration.definition)
 
     def on_active(label: str) -> str:
         (rule,) = [c for c in states[f"{label}: job status?"]["Choices"] if c.get("StringEquals") == "ACTIVE"]
         return rule["Next"]
 
     assert states["Transform done"]["Next"] == "Import: start"
-    assert on_active("Import") == "Training: start"
-    assert on_active("Training") == "Batch inference: start"
-    assert on_active("Batch inference") == "Summarize run"
+    assert on_active("Import") == "Solutions"
+    assert states["solution: read solution ARN"]["Next"] == "solution training: start"
+    assert on_active("solution training") == "solution batch: plan jobs"
+    assert on_active("solution batch job") == "solution batch job: done"
+    assert states["solution batch: each job"]["Next"] == "solution: succeeded"
+    assert states["Solutions"]["Next"] == "Summarize run"
     assert states["Summarize run"]["Next"] == "Run succeeded"
 
 
-def test_post_process_hook_sits_between_batch_active_and_summary(hooked: SynthesizedOrchestration) -> None:
+def test_post_process_hook_sits_between_the_solutions_and_summary(hooked: SynthesizedOrchestration) -> None:
     states = hooked.definition["States"]
-    (rule,) = [c for c in states["Batch inference: job status?"]["Choices"] if c.get("StringEquals") == "ACTIVE"]
-    assert rule["Next"] == HOOK_STATE
+    assert states["Solutions"]["Next"] == HOOK_STATE
     assert states[HOOK_STATE]["Next"] == "Summarize run"
 
 
 def test_busy_errors_are_caught_on_every_create(orchestration: SynthesizedOrchestration) -> None:
+    states = all_states(orchestration.definition)
     for label in STAGES:
-        (catch,) = orchestration.definition["States"][f"{label}: create job"]["Catch"]
+        (catch,) = states[f"{label}: create job"]["Catch"]
         assert catch["ErrorEquals"] == list(BUSY_ERRORS) and catch["Next"] == f"{label}: busy?"
-        assert "Retry" not in orchestration.definition["States"][f"{label}: create job"]  # visible loop, no Retry
+        assert "Retry" not in states[f"{label}: create job"]  # visible loop, no Retry
 
 
 def test_bounds_and_waits_come_from_config(orchestration: SynthesizedOrchestration) -> None:
-    config, states = orchestration.config, orchestration.definition["States"]
+    config, states = orchestration.config, all_states(orchestration.definition)
     assert orchestration.definition["TimeoutSeconds"] == config.execution_timeout_hours * 3600
     for label in STAGES:
         assert states[f"{label}: wait"]["Seconds"] == config.status_poll_seconds
@@ -108,10 +117,12 @@ def test_logging_all_to_an_encrypted_log_group_and_tracing(orchestration: Synthe
 def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
     config = orchestration.config
     prefix = f"arn:aws:personalize:{orchestration.region}:123456789012"
-    # Any solution this deployment can create (read at run time), not one ARN fixed at deploy time.
-    solution = f"{prefix}:solution/{config.resource_name('solution')}-*"
+    # Any Personalize solution this configured solution can have (read at run time), not one ARN fixed at deploy
+    # time; its batch jobs by their name prefix.
+    (spec,) = config.solutions
+    solution = f"{prefix}:solution/{config.resource_name(spec.name)}-????????"
     import_jobs = f"{prefix}:dataset-import-job/{config.resource_name('import')}-*"
-    batch_jobs = f"{prefix}:batch-inference-job/{config.resource_name('batch')}-*"
+    batch_jobs = f"{prefix}:batch-inference-job/{config.resource_name('batch-' + spec.name)}-*"
     assert resources_for(sm_statements, "personalize:CreateDatasetImportJob") == {
         orchestration.expected("dataset_arn"),
         import_jobs,
@@ -119,25 +130,29 @@ def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration,
     assert resources_for(sm_statements, "personalize:DescribeDatasetImportJob") == {import_jobs}
     assert resources_for(sm_statements, "personalize:CreateSolutionVersion") == {solution}
     assert resources_for(sm_statements, "personalize:DescribeSolutionVersion") == {f"{solution}/*"}
-    assert resources_for(sm_statements, "personalize:CreateBatchInferenceJob") == {batch_jobs, solution, f"{solution}/*"}
+    assert resources_for(sm_statements, "personalize:CreateBatchInferenceJob") == {batch_jobs, f"{solution}/*"}
     assert resources_for(sm_statements, "personalize:DescribeBatchInferenceJob") == {batch_jobs}
     actions = {a for s in sm_statements for a in s["Action"] if a.startswith("personalize:")}
     assert len(actions) == 6
 
 
-def test_the_solution_arn_is_read_from_the_one_parameter(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
-    config, states = orchestration.config, orchestration.definition["States"]
+def test_every_solution_parameter_is_checked_up_front_and_read_by_its_solution(
+    orchestration: SynthesizedOrchestration, sm_statements: list
+) -> None:
+    config, states = orchestration.config, all_states(orchestration.definition)
     name = f"/{config.prefix}/{config.environment}/personalize/solution-arn"
     assert orchestration.expected("solution_arn_parameter") == name
-    assert resources_for(sm_statements, "ssm:GetParameter") == {
-        f"arn:aws:ssm:{orchestration.region}:123456789012:parameter{name}"
-    }
-    assert {a for s in sm_statements for a in s["Action"] if a.startswith("ssm:")} == {"ssm:GetParameter"}
-    read = states["Prepare run: read solution ARN"]
+    parameter = f"arn:aws:ssm:{orchestration.region}:123456789012:parameter{name}"
+    assert resources_for(sm_statements, "ssm:GetParameters") == {parameter}
+    assert resources_for(sm_statements, "ssm:GetParameter") == {parameter}
+    assert {a for s in sm_statements for a in s["Action"] if a.startswith("ssm:")} == {"ssm:GetParameter", "ssm:GetParameters"}
+    check = states["Prepare run: check solution parameters"]
+    assert (check["Resource"], check["Parameters"]) == ("arn:aws:states:::aws-sdk:ssm:getParameters", {"Names": [name]})
+    assert states["Prepare run"]["Next"] == "Prepare run: check solution parameters"
+    assert states["Prepare run: every solution parameter exists?"]["Default"] == "Transform (Glue)"
+    read = states["solution: read solution ARN"]
     assert (read["Resource"], read["Parameters"]) == ("arn:aws:states:::aws-sdk:ssm:getParameter", {"Name": name})
-    assert states["Prepare run"]["Next"] == "Prepare run: read solution ARN"
-    assert read["Next"] == "Transform (Glue)"
-    assert states["Training: create job"]["Parameters"]["SolutionArn.$"] == read["ResultPath"] + ".Arn"
+    assert states["solution training: create job"]["Parameters"]["SolutionArn.$"] == read["ResultPath"] + ".Arn"
 
 
 def test_pass_role_only_for_the_personalize_role_and_service(
@@ -163,8 +178,8 @@ def test_glue_and_list_executions_are_scoped(orchestration: SynthesizedOrchestra
         assert resources_for(sm_statements, action) == {job_arn}
     own_arn = f"arn:aws:states:{orchestration.region}:123456789012:stateMachine:{orchestration.state_machine_name}"
     assert resources_for(sm_statements, "states:ListExecutions") == {own_arn}
-    lambda_arn = orchestration.run_names_function
-    assert resources_for(sm_statements, "lambda:InvokeFunction") == {lambda_arn, f"{lambda_arn}:*"}
+    functions = {orchestration.run_names_function, *planning_functions(orchestration)}
+    assert resources_for(sm_statements, "lambda:InvokeFunction") == functions | {f"{arn}:*" for arn in functions}
 
 
 def test_job_names_and_paths_come_from_prepare_run(orchestration: SynthesizedOrchestration) -> None:
@@ -176,8 +191,8 @@ def test_job_names_and_paths_come_from_prepare_run(orchestration: SynthesizedOrc
         "startTime.$": "$$.Execution.StartTime",
         "namePrefixes": {
             "importJobName": orchestration.config.resource_name("import"),
-            "solutionVersionName": orchestration.config.resource_name("train"),
-            "batchInferenceJobName": orchestration.config.resource_name("batch"),
+            "train_solution": orchestration.config.resource_name("train-solution"),
+            "batch_solution": orchestration.config.resource_name("batch-solution"),
         },
     }
     transformed, curated = orchestration.expected("transformed_bucket"), orchestration.expected("curated_bucket")
@@ -187,28 +202,45 @@ def test_job_names_and_paths_come_from_prepare_run(orchestration: SynthesizedOrc
     assert selector["batchOutputUri.$"] == f"States.Format('s3://{curated}/runs/{{}}/batch-output/', $.Payload.runId)"
     assert states["Transform (Glue)"]["Parameters"]["Arguments"] == {"--run_id.$": "$.run.id"}
     assert states["Import: create job"]["Parameters"]["JobName.$"] == "$.run.importJobName"
-    assert states["Training: create job"]["Parameters"]["Name.$"] == "$.run.solutionVersionName"
-    assert states["Batch inference: create job"]["Parameters"]["JobName.$"] == "$.run.batchInferenceJobName"
+    nested = all_states(orchestration.definition)
+    assert nested["solution training: create job"]["Parameters"]["Name.$"] == "$.run.train_solution"
+    assert nested["solution batch: plan jobs"]["Parameters"]["Payload"]["job_name_base.$"] == "$.run.batch_solution"
+    # Each job's name comes from the plan (numbered parts of that base).
+    assert nested["solution batch job: create job"]["Parameters"]["JobName.$"] == "$.job.job_name"
 
 
-def test_naming_function(orchestration: SynthesizedOrchestration) -> None:
-    (function,) = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
-    properties = function["Properties"]
-    assert set(properties["Code"]) == {"S3Bucket", "S3Key"}  # an asset: run_names/ alone (tests/pipeline/test_lambda_assets.py)
-    assert properties["Handler"] == "run_names.handler.handle"
-    assert properties["Runtime"] == "python3.13"
-    log_group = orchestration.template["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
-    assert log_group["KmsKeyId"] == {"Fn::GetAtt": [logical_id_starting_with(orchestration.template, "LogsKey"), "Arn"]}
-    assert "ManagedPolicyArns" not in orchestration.template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+def planning_functions(orchestration: SynthesizedOrchestration) -> set[str]:
+    """The batch-planning functions the states invoke (their resolved ARNs)."""
+    states = all_states(orchestration.definition)
+    return {
+        states["solution batch: plan jobs"]["Parameters"]["FunctionName"],
+        states["solution batch job: place input"]["Resource"],  # invoked with the payload only
+    }
+
+
+def test_naming_and_planning_functions(orchestration: SynthesizedOrchestration) -> None:
+    functions = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
+    assert {f["Properties"]["Handler"] for f in functions} == {
+        "run_names.handler.handle", "batch_plan.handler.plan_batch_jobs", "batch_plan.handler.place_job_input",
+    }  # fmt: skip
+    for function in functions:
+        properties = function["Properties"]
+        assert set(properties["Code"]) == {"S3Bucket", "S3Key"}  # an asset (tests/pipeline/test_lambda_assets.py)
+        assert properties["Runtime"] == "python3.13"
+        log_group = orchestration.template["Resources"][properties["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
+        logs_key = logical_id_starting_with(orchestration.template, "LogsKey")
+        assert log_group["KmsKeyId"] == {"Fn::GetAtt": [logs_key, "Arn"]}
+        role = orchestration.template["Resources"][properties["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert "ManagedPolicyArns" not in role
 
 
 def test_optional_batch_parameters(orchestration: SynthesizedOrchestration, hooked: SynthesizedOrchestration) -> None:
-    configured = orchestration.definition["States"]["Batch inference: create job"]["Parameters"]
+    configured = all_states(orchestration.definition)["solution batch job: create job"]["Parameters"]
     assert configured["FilterArn"] == orchestration.config.filter_arn
     assert configured["BatchInferenceJobConfig"] == {
         "ItemExplorationConfig": {"explorationWeight": "0.3", "explorationItemAgeCutOff": "30"}
     }
-    defaults = hooked.definition["States"]["Batch inference: create job"]["Parameters"]
+    defaults = all_states(hooked.definition)["solution batch job: create job"]["Parameters"]
     assert "FilterArn" not in defaults and "BatchInferenceJobConfig" not in defaults
 
 

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Template
 
 from stacks.postprocess import POWERTOOLS_LAYER_PARAMETER
 from tests.support.sfn_offline import resolve_definition
-from tests.support.templates import grants, role_statements
+from tests.support.templates import all_states, grants, role_statements
 
 HANDLERS = {
     "postprocess.handler.list_output_files": (256, 60),
@@ -70,7 +70,9 @@ def test_write_manifest_writes_only_manifest_and_marker(pipeline_template: Templ
     assert len(puts) == 2 and any("/runs/*/_manifest.json" in p for p in puts) and any("/runs/*/_SUCCESS" in p for p in puts)
     (delete,) = granted["s3:DeleteObject"]
     assert "/runs/*/_SUCCESS" in delete
-    assert "s3:GetObject" not in granted
+    # It reads the solutions' batch-job plans (each job's expected output files), nothing else.
+    (read,) = granted["s3:GetObject"]
+    assert "/runs/*/batch-jobs/*" in read
 
 
 def test_list_function_only_lists(pipeline_template: Template) -> None:
@@ -78,34 +80,50 @@ def test_list_function_only_lists(pipeline_template: Template) -> None:
     assert {a for a in granted if a.startswith(("s3:", "kms:"))} == {"s3:ListBucket"}
 
 
-def test_post_processing_runs_after_batch_and_before_summary(pipeline_template: Template) -> None:
+def test_post_processing_runs_per_solution_then_once_for_the_run(pipeline_template: Template) -> None:
     definition = resolve_definition(pipeline_template.to_json())
-    states = definition["States"]
-    assert states["Batch inference: job status?"]["Choices"][0]["Next"] == "Post-process: list output files"
-    assert states["Post-process: list output files"]["Next"] == "Post-process: each output file"
-    each = states["Post-process: each output file"]
+    states, nested = definition["States"], all_states(definition)
+    # Per solution, inside its branch: after its batch jobs, list and flatten its files (no catch of their own:
+    # the solution's wrapper catches every error and records the solution as FAILED).
+    name = "solution"  # the default configuration's one solution
+    assert nested[f"{name} batch: each job"]["Next"] == f"{name} post-process: list output files"
+    listing = nested[f"{name} post-process: list output files"]
+    assert listing["Parameters"]["Payload"]["jobs.$"] == "$.batchJobs"
+    assert listing["Parameters"]["Payload"]["kind"] == "user_recommendations"
+    assert listing["Next"] == f"{name} post-process: each output file"
+    each = nested[f"{name} post-process: each output file"]
     assert each["Type"] == "Map" and each["ItemsPath"] == "$.outputFiles.files" and each["MaxConcurrency"] == 10
-    # Accounting before the manifest (which records it); acceptance and the completion event after it, before the
-    # notice: a version is accepted only when its run's output succeeded.
-    assert each["Next"] == "Post-process: account for the run"
+    assert each["Next"] == f"{name}: succeeded"
+    assert "Catch" not in listing and "Catch" not in each
+    # Once for the run: accounting before the manifest (which records it); acceptance after it; then the
+    # completion event and the notice only when every solution succeeded.
+    assert states["Solutions"]["Next"] == "Post-process: account for the run"
     assert states["Post-process: account for the run"]["Next"] == "Post-process: write manifest"
-    assert states["Post-process: write manifest"]["Next"] == "Post-process: accept the model version"
-    assert states["Post-process: accept the model version"]["Next"] == "Post-process: publish completion event"
+    assert states["Post-process: write manifest"]["Next"] == "Post-process: accept each model version"
+    accept = states["Post-process: accept each model version"]
+    assert accept["Type"] == "Map" and accept["ItemsPath"] == "$.manifest.solutions"
+    assert accept["Next"] == "Post-process: every solution succeeded?"
+    (succeeded,) = states["Post-process: every solution succeeded?"]["Choices"]
+    assert succeeded == {
+        "Variable": "$.manifest.status",
+        "StringEquals": "SUCCEEDED",
+        "Next": "Post-process: publish completion event",
+    }
+    assert states["Post-process: every solution succeeded?"]["Default"] == "Solutions failed"
+    assert states["Solutions failed"]["Error"] == "SolutionsFailed"
+    assert states["Solutions failed"]["CausePath"] == "States.Format('{}', $.manifest.message)"
     assert states["Post-process: publish completion event"]["Next"] == "Post-process: announce success"
     assert states["Post-process: announce success"]["Next"] == "Post-process: done"
     assert states["Post-process: done"]["Next"] == "Summarize run"
     (notice_catch,) = states["Post-process: announce success"]["Catch"]
     assert notice_catch["Next"] == "Post-process: success notice not sent"
     assert states["Post-process: success notice not sent"]["Next"] == "Post-process: done"
-    for name in (
-        "Post-process: list output files",
-        "Post-process: each output file",
-        "Post-process: account for the run",
-        "Post-process: write manifest",
-    ):
-        (catch,) = states[name]["Catch"]
+    for state in ("Post-process: account for the run", "Post-process: write manifest"):
+        (catch,) = states[state]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "Post-processing failed"
     assert states["Post-processing failed"]["Error"] == "PostProcessFailed"
+    manifest = states["Post-process: write manifest"]["Parameters"]["Payload"]
+    assert manifest["solutions.$"] == "$.solutions" and "results.$" not in manifest
 
 
 def test_dashboard_shows_runs_glue_postprocessing_and_lambda_health(pipeline_template: Template) -> None:

@@ -11,8 +11,16 @@ from aws_cdk.assertions import Template
 
 from stacks.app_factory import PipelineApp
 from stacks.config import ConfigError, PipelineConfig
-from stacks.model_gate import EVENT_SOURCE
-from tests.support.templates import grants, logical_id_of, only, pipeline_definition, resources, role_statements
+from stacks.model_gate import EVENT_SOURCE, gate_rejected_state
+from tests.support.templates import (
+    all_states,
+    grants,
+    logical_id_of,
+    only,
+    pipeline_definition,
+    resources,
+    role_statements,
+)
 
 
 def _pipeline(app: PipelineApp, templates: dict[str, Template]) -> dict[str, Any]:
@@ -56,7 +64,8 @@ def test_gate_functions_may_make_their_own_calls_and_nothing_else(
     template = _pipeline(configured_app, configured_templates)
     gate = configured_app.pipeline_stack.model_gate
     config = configured_app.config
-    versions = f":solution/{config.resource_name('solution')}-*/*"
+    # The versions of every configured solution, one pattern each (named <prefix>-<env>-<name>-<settings hash>).
+    versions = {f":solution/{config.resource_name(spec.name)}-????????/*" for spec in config.solutions}
 
     def allowed(part: Any) -> dict[str, set[str]]:
         found = grants(role_statements(template, _role_of(configured_app, part)))
@@ -72,8 +81,7 @@ def test_gate_functions_may_make_their_own_calls_and_nothing_else(
         "kms:DescribeKey",
     }
     for action in ("personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"):
-        (resource,) = evaluate[action]
-        assert resource.endswith(f'{versions}"]]}}'), resource
+        assert {json.loads(resource)["Fn::Join"][1][-1] for resource in evaluate[action]} == versions
     assert set(accept) == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -138,16 +146,19 @@ def test_glue_execution_class_follows_the_config(configured_app: PipelineApp, co
 def test_the_gate_rule_and_prices_reach_their_states(configured_app: PipelineApp, configured_templates) -> None:
     states = pipeline_definition(configured_app, configured_templates)["States"]
     config = configured_app.config
-    evaluate = states["Quality gate: evaluate the model"]
-    assert evaluate["Parameters"] == {"solutionVersionArn.$": "$.train.Arn", "rule": config.quality_gate_rule}
-    # Only a gate failure goes to the named Fail state; anything else the function raises has its own.
-    first, other = evaluate["Catch"]
-    assert (first["ErrorEquals"], first["Next"]) == (["ModelQualityGateFailed"], "Model quality gate rejected the model")
-    assert other["ErrorEquals"] == ["States.ALL"]
-    assert states["Model quality gate rejected the model"]["Error"] == "ModelQualityGateFailed"
-    # The batch job uses the version the gate chose.
-    batch = states["Batch inference: create job"]["Parameters"]
-    assert batch["SolutionVersionArn.$"] == "$.gate.solutionVersionArn"
+    nested = all_states(pipeline_definition(configured_app, configured_templates))
+    for spec in config.solutions:
+        name = spec.name
+        evaluate = nested[f"{name} quality gate: evaluate the model"]
+        assert evaluate["Parameters"] == {"solutionVersionArn.$": "$.train.Arn", "rule": config.quality_gate_rule_of(spec)}
+        # Only a gate failure goes to the named Fail state; anything else the function raises has its own.
+        first, other = evaluate["Catch"]
+        assert (first["ErrorEquals"], first["Next"]) == (["ModelQualityGateFailed"], gate_rejected_state(name))
+        assert other["ErrorEquals"] == ["States.ALL"]
+        assert nested[gate_rejected_state(name)]["Error"] == "ModelQualityGateFailed"
+        # The batch jobs use the version the gate chose.
+        assert nested[f"{name} batch: each job"]["ItemSelector"]["solutionVersionArn.$"] == "$.gate.solutionVersionArn"
+        assert nested[f"{name} batch job: create job"]["Parameters"]["SolutionVersionArn.$"] == "$.solutionVersionArn"
     assert states["Post-process: account for the run"]["Parameters"]["prices"] == config.price_overrides
 
 

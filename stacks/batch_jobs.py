@@ -132,7 +132,8 @@ class BatchJobPlanning(Construct):
     def _allow(
         part: PipelineFunction, actions: list[str], resources: list[str], conditions: dict[str, Any] | None = None
     ) -> None:
-        part.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions))
+        statement = iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions)
+        part.role.add_to_principal_policy(statement)
         for resource in resources:
             if "*" in resource:
                 acknowledge_wildcard(

@@ -115,7 +115,9 @@ class ModelGate(Construct):
             for spec in config.solutions
         ]
         metrics_reads = ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"]
-        self.evaluate.role.add_to_principal_policy(iam.PolicyStatement(actions=metrics_reads, resources=solution_versions))
+        self.evaluate.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=metrics_reads, resources=solution_versions)
+        )
         for versions in solution_versions:
             acknowledge_wildcard(
                 self.evaluate.role,
@@ -141,7 +143,7 @@ class ModelGate(Construct):
         part.role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
 
     @staticmethod
-    def summary_fields() -> dict[str, str]:
+    def summary_fields() -> dict[str, Any]:
         """What the execution's output says about the solutions and the run's cost (read by `pipeline_cli`)."""
         return {
             # name, status and gate decision of every solution, in config order (write_manifest's list).

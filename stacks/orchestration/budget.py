@@ -144,7 +144,8 @@ def check_history_budget(config: PipelineConfig) -> None:
             solutions=len(config.solutions),
         )
 
-    needed = next((seconds for seconds in range(shortest + 1, 3601) if worst_with(seconds) <= HISTORY_EVENT_LIMIT), None)
+    longer = range(shortest + 1, 3601)
+    needed = next((seconds for seconds in longer if worst_with(seconds) <= HISTORY_EVENT_LIMIT), None)
     if needed is None:
         fix = (
             "a longer interval is not enough: lower busy_retry_max_attempts, job_max_wait_hours or "

@@ -93,7 +93,9 @@ class PrepareRun(Stage):
         )
         for check in checks:
             check.add_catch(unavailable, errors=["States.ALL"], result_path="$.solutionError")
-        missing_lists = [JsonPath.json_to_string(JsonPath.list_at(f"{_result_path(i)}.missing")) for i in range(len(chunks))]
+        missing_lists = [
+            JsonPath.json_to_string(JsonPath.list_at(f"{_result_path(i)}.missing")) for i in range(len(chunks))
+        ]
         missing = sfn.Pass(
             self,
             "Prepare run: solution parameters missing",
@@ -103,11 +105,13 @@ class PrepareRun(Stage):
             },
             result_path="$.solutionError",
         ).next(unavailable)
-        chain = prepare
+        chain: sfn.TaskStateBase = prepare
         for check in checks:
             chain.next(check)
             chain = check
-        any_missing = [sfn.Condition.number_greater_than(f"{_result_path(i)}.missingCount", 0) for i in range(len(chunks))]
+        any_missing = [
+            sfn.Condition.number_greater_than(f"{_result_path(i)}.missingCount", 0) for i in range(len(chunks))
+        ]
         self._set_flow(
             prepare,
             ExitChoice(

@@ -149,7 +149,9 @@ class SolutionBranches(Stage):
 
     @property
     def wildcard_reasons(self) -> dict[str, str]:
-        return {resource: reason for access in self.iam.values() for resource, reason in access.wildcard_reasons.items()}
+        return {
+            resource: reason for access in self.iam.values() for resource, reason in access.wildcard_reasons.items()
+        }
 
     # One solution ------------------------------------------------------------------------------------------------
     def _solution(self, spec: SolutionSpec) -> sfn.IChainable:

@@ -200,7 +200,9 @@ class PipelineStateMachine(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
-    def _distributed_map_access(self, state_machine_name: str, transformed_bucket: s3.IBucket, data_key: kms.IKey) -> None:
+    def _distributed_map_access(
+        self, state_machine_name: str, transformed_bucket: s3.IBucket, data_key: kms.IKey
+    ) -> None:
         """What the solutions' Distributed Maps need: read the job lists, run their child executions.
 
         The ItemReader reads `_jobs.json` (SSE-KMS with the data key) at a key known at run time; CDK grants

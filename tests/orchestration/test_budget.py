@@ -15,21 +15,15 @@ from stacks.orchestration.budget import (
     check_history_budget,
 )
 
-from .test_solutions import MULTI_CONFIG, SOLUTIONS
+from .test_solutions import ITEMS_DATASET, MULTI_CONFIG, SOLUTIONS
 
 
 def with_poll(config: PipelineConfig, seconds: int) -> PipelineConfig:
     """`config` with both intervals at `seconds` (the shortest loop decides the parent's chain)."""
     mapping = {"environment": config.environment, "solutions": SOLUTIONS if len(config.solutions) > 1 else []}
     if config.items_dataset is not None:
-        mapping["items_dataset"] = MULTI_CONFIG_ITEMS
+        mapping["items_dataset"] = ITEMS_DATASET
     return PipelineConfig.from_mapping({**mapping, "status_poll_seconds": seconds, "busy_retry_seconds": seconds})
-
-
-MULTI_CONFIG_ITEMS = {
-    "fields": [{"name": "GENRES", "type": "categorical"}],
-    "sources": [{"prefix": "items/genres/", "delimiter": "\\t", "id_column": "movieID", "columns": {"GENRES": "genre"}}],
-}
 
 
 def fits(config: PipelineConfig) -> bool:

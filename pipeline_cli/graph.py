@@ -44,24 +44,15 @@ def _outline(machine: Mapping[str, Any], depth: int) -> Iterator[str]:
             continue
         printed.add(stage)
         names = members[stage]
-        exits: list[str] = []
+        exits = list(
+            dict.fromkeys(
+                stage_of(target) for name in names for target in _targets(states[name]) if stage_of(target) != stage
+            )
+        )
+        described = _describe(states[names[0]]) if len(names) == 1 else f"{len(names)} states"
+        yield f"{pad}{stage}  [{described}]"
         for name in names:
-            for target in _targets(states[name]):
-                if stage_of(target) != stage and stage_of(target) not in exits:
-                    exits.append(stage_of(target))
-        if len(names) == 1:
-            yield f"{pad}{stage}  [{_describe(states[names[0]])}]"
-        else:
-            yield f"{pad}{stage}  [{len(names)} states]"
-        for name in names:
-            state = states[name]
-            if state["Type"] == "Parallel":
-                for index, branch in enumerate(state["Branches"], 1):
-                    yield f"{pad}{INDENT}branch {index}:"
-                    yield from _outline(branch, depth + 2)
-            if state["Type"] == "Map":
-                yield f"{pad}{INDENT}each item ({_describe(state)}):"
-                yield from _outline(state.get("ItemProcessor") or state.get("Iterator") or {}, depth + 2)
+            yield from _nested_outline(states[name], depth)
         if exits:
             yield f"{pad}{INDENT}-> {' | '.join(exits)}"
         stack.extend(reversed([target for target in exits if target not in printed]))
@@ -79,6 +70,17 @@ def _walk(machine: Mapping[str, Any], depth: int) -> Iterator[str]:
         printed.add(name)
         yield from _state(name, states[name], depth)
         stack.extend(reversed([target for target in _targets(states[name]) if target not in printed]))
+
+
+def _nested_outline(state: Mapping[str, Any], depth: int) -> Iterator[str]:
+    pad = INDENT * depth
+    if state["Type"] == "Parallel":
+        for index, branch in enumerate(state["Branches"], 1):
+            yield f"{pad}{INDENT}branch {index}:"
+            yield from _outline(branch, depth + 2)
+    if state["Type"] == "Map":
+        yield f"{pad}{INDENT}each item ({_describe(state)}):"
+        yield from _outline(state.get("ItemProcessor") or state.get("Iterator") or {}, depth + 2)
 
 
 def _targets(state: Mapping[str, Any]) -> list[str]:
@@ -124,8 +126,10 @@ def _describe(state: Mapping[str, Any]) -> str:
         if config.get("Mode") == "DISTRIBUTED":
             reader = state.get("ItemReader", {}).get("Resource", "").rsplit(":::", 1)[-1]
             concurrency = state.get("MaxConcurrencyPath", state.get("MaxConcurrency", "unbounded"))
-            return f"Map, distributed ({config.get('ExecutionType', '')} children), items from {reader}, " \
+            return (
+                f"Map, distributed ({config.get('ExecutionType', '')} children), items from {reader}, "
                 f"at most {concurrency} at once"
+            )
         return f"Map, inline, at most {state.get('MaxConcurrency', 'unbounded')} at once"
     if kind == "Fail":
         return f"Fail {state.get('Error', '')}"
@@ -163,7 +167,7 @@ def definition_from_template(template: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _placeholder(reference: Mapping[str, Any]) -> str:
-    (function, argument), = reference.items()
+    ((function, argument),) = reference.items()
     if function == "Ref":
         return f"<{argument}>"
     if function == "Fn::GetAtt":

@@ -275,7 +275,7 @@ def test_more_batch_input_files_than_one_job_takes_is_left_to_batch_planning(
     assert written > 3 and outcome.summary["counts"]["batch_input_files"] == written
     # The run fails on the training minimums only (20 interactions), not on the files of one job.
     assert isinstance(outcome.error, transform.TrainingMinimumsError)
-    assert "files" not in str(outcome.error) and "20 interactions kept" in str(outcome.error)
+    assert "batch input of" not in str(outcome.error) and "20 interactions kept" in str(outcome.error)
 
 
 # --------------------------------------------------------------------------- 6: arguments, binary files, empty input, units

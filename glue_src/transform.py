@@ -81,6 +81,9 @@ BATCH_INPUT_MAX_RECORDS_PER_FILE = 50_000_000
 BATCH_INPUT_MAX_USERS_PER_FILE = 5_000_000
 # The one file of an item-attribute-affinity solution's queries, in its batch-input-queries/<solution>/.
 QUERIES_FILE = "queries.json"
+# The users and items inputs are shared by every solution that reads them: their folder names no solution.
+USERS_ENTRY = solutions.batch_input_entry("users", solutions.DEFAULT_SOLUTION_NAME)
+ITEMS_ENTRY = solutions.batch_input_entry("items", solutions.DEFAULT_SOLUTION_NAME)
 
 
 RATING_MIN, RATING_MAX = 0.5, 5.0
@@ -210,11 +213,11 @@ class EtlOptions:
 
     @property
     def batch_input_uri(self) -> str:
-        return self.run_uri + run_layout.BATCH_INPUT
+        return self.run_uri + USERS_ENTRY
 
     @property
     def batch_input_items_uri(self) -> str:
-        return self.run_uri + solutions.batch_input_entry("items", "-")
+        return self.run_uri + ITEMS_ENTRY
 
     def batch_input_queries_uri(self, solution: str) -> str:
         return self.run_uri + solutions.batch_input_entry("item_attributes", solution)
@@ -1100,11 +1103,6 @@ def data_file_names(spark: SparkSession, folder_uri: str) -> list[str]:
     return sorted(name for name in names if not name.startswith(("_", ".")))
 
 
-def count_files(spark: SparkSession, folder_uri: str) -> int:
-    """Files written in an output folder."""
-    return len(data_file_names(spark, folder_uri))
-
-
 def lines_per_file(spark: SparkSession, folder_uri: str, entry: str) -> dict[str, int]:
     """{key relative to the run folder: lines} of every file written in a JSON-lines output folder,
     read back (Spark decides how rows fall into files; an empty file counts 0)."""
@@ -1172,8 +1170,7 @@ def write_outputs(
         )
         user_counts = observed_users.get
         inputs["users"] = batch_input_section(
-            lines_per_file(spark, options.batch_input_uri, run_layout.BATCH_INPUT),
-            folder=run_layout.BATCH_INPUT,
+            lines_per_file(spark, options.batch_input_uri, USERS_ENTRY), folder=USERS_ENTRY
         )
     else:
         user_counts = outputs.users.agg(*user_metrics()).collect()[0].asDict()
@@ -1182,10 +1179,9 @@ def write_outputs(
         _writer(batch_items(outputs.items, options.batch_items_top_n), parallel).option(
             "maxRecordsPerFile", items_records_per_file(options)
         ).json(options.batch_input_items_uri)
-        entry = solutions.batch_input_entry("items", "-")
         inputs["items"] = batch_input_section(
-            lines_per_file(spark, options.batch_input_items_uri, entry),
-            folder=entry,
+            lines_per_file(spark, options.batch_input_items_uri, ITEMS_ENTRY),
+            folder=ITEMS_ENTRY,
             rule=items_rule(options),
             records_per_file_max=items_records_per_file(options),
         )

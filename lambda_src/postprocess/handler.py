@@ -17,11 +17,20 @@ Run location: every event names the curated bucket and the run prefix, either as
 `"bucket"` + `"output_prefix"` (`"runs/<run_id>/"`) or as `"batch_output_uri"`
 (`"s3://<bucket>/runs/<run_id>/batch-output/"`, the state machine's `$.run.batchOutputUri`).
 
-list_output_files (optional: feeds an inline Map)
-    in:  {"bucket": "curated", "output_prefix": "runs/r1/"}  or  {"batch_output_uri": "s3://curated/runs/r1/batch-output/"}
-    out: {"count": 2, "files": [{"bucket": "curated", "key": "runs/r1/batch-output/a.json.out",
-                                 "output_prefix": "runs/r1/", "size": 1234}, ...]}
-    Each element of `files` is a ready `process_file` event (ItemsPath "$.files").
+list_output_files (once per solution after its batch jobs: feeds its process_file Map)
+    in:  {"batch_output_uri": "s3://curated/runs/r1/batch-output/users/",   # one solution's folder, or
+                                                                           # .../batch-output/ (every file)
+          "kind": "user_recommendations",                                  # optional: passed into each file event
+          "jobs": [{"part": 1, "jobName": "...", "arn": "...", "status": "ACTIVE"},   # optional: the batch-job
+                   {"part": 2, "jobName": "...", "status": "FAILED", "error": "...", "cause": "..."}]}  # children's outputs
+         or {"bucket": "curated", "output_prefix": "runs/r1/"} (every file under batch-output/)
+    out: {"count": 2, "files": [{"bucket": "curated", "key": "runs/r1/batch-output/users/part-0001/a.json.out",
+                                 "output_prefix": "runs/r1/", "size": 1234, "kind": "user_recommendations"}, ...]}
+    Lists the `.out` files at any depth under the folder (part-NNNN/ per job); each element of `files`
+    is a ready `process_file` event (ItemsPath "$.files"; "kind" only when the event names one).
+    raises BatchJobFailed when a job of `jobs` is not ACTIVE, before listing: "users: part 2
+    (<job name>) FAILED: <cause>" for each such job, joined by "; " (Personalize's failureReason
+    reaches the run's failure); InvalidEvent.
 
 process_file (one Map iteration per `.out` file)
     in:  {"bucket": "curated",                                  # where the .out file is
@@ -57,7 +66,43 @@ process_file (one Map iteration per `.out` file)
     outputs are aborted), InvalidEvent for a malformed input, and S3's own errors (NoSuchKey...).
     Custom metrics (namespace above, dimension service): LinesProcessed, ErroredLines.
 
-write_manifest (once, after the Map)
+write_manifest with "solutions" (once per run, after every solution's branch: what the state machine sends)
+    in:  {"batch_output_uri": "s3://curated/runs/r1/batch-output/", "run_id": "r1",
+          "execution_name", "execution_arn", "started_at", "ended_at" (optional), "kms_key_id" (optional),
+          "arns": {"datasetImportJob": "arn:..."}, "input_bucket": "transformed",   # where the plans are
+          "max_error_ratio": 0.05,                              # optional, per solution
+          "accounting": <account's output>, "metadata_imports": {...},   # optional, as below
+          "solutions": [                                        # the Solutions branches' records, config order
+            {"name": "users", "kind": "user_recommendations", "jobType": "batch_inference", "status": "SUCCEEDED",
+             "train": {"Arn": ...}, "gate": <evaluate's output>, "plan": <plan_batch_jobs' output>,
+             "batchJobs": [<batch-job children's outputs>], "processedFiles": [<process_file outputs>]},
+            {"name": "similar", "kind": "related_items", "jobType": "batch_inference", "status": "FAILED",
+             "error": {"Error": "TrainingFailed", "Cause": "..."}}]}
+    checks per solution (status SUCCEEDED): every batch job ACTIVE; every .out file its plan expects
+            (<input_bucket>/<plan.plan_key>) exists under batch-output/<name>/; every .out file there was
+            processed; lines were written, not all errored, the error ratio within max_error_ratio.
+            A failed check, or a FAILED record, makes the solution's section FAILED.
+    writes: <run>_manifest.json with run-wide totals (as below) plus "solutions": {name: section} (input
+            order) and "failed_solutions"; a section: {"kind", "job_type", "status", "failure": {"error",
+            "cause"} | null, "solution_arn", "solution_version_arn", "model" (the gate's decision),
+            "training_hours", "plan_key", "batch_jobs": [{"part", "job_name", "arn", "status"}], "outputs":
+            {"folder": "runs/r1/<kind folder><name>/", "files": [...], "lines", "rows", "keys_answered",
+            "errors", "malformed_lines"}} and, for a FAILED one, "existing_objects": {"folders": [batch-output/
+            <name>/, <kind folder><name>/, errors/<name>/], "count", "keys" (the first 1000), "truncated"}.
+            The manifest's status is SUCCEEDED only when every section is (else FAILED, "failure":
+            {"error": "SolutionsFailed", "cause": "1 of 3 solution(s) failed: similar: ... (TrainingFailed)"});
+            then, and only after the manifest, an empty <run>_SUCCESS; a stale _SUCCESS is deleted first.
+    out: {"status": "SUCCEEDED" | "FAILED", "manifest": "s3://...", "success_marker": "s3://..." | null,
+          "failed_solutions": ["similar"], "solutions": [{"name", "status", "gate": <the record's gate or
+          null>}, ...] (input order, for the accept Map), "users_with_recommendations", "errored_lines",
+          "items_written", "output_files", "input_users": null, "run_id", "execution_name",
+          "message" (the failed solutions with their causes first, then a line per solution, usage, cost),
+          "subject" ("Personalize pipeline run failed: similar" | the success subject),
+          "model_decision" (the one decision of every solution, else null), "used_fallback"}
+    A failed solution is not an error here: the state machine reads "status" (after accepting the
+    succeeded solutions' versions) and fails the run with "message". raises InvalidEvent only.
+
+write_manifest without "solutions" (one solution, the layout before several solutions)
     in:  {"bucket": "curated", "output_prefix": "runs/r1/",     # or "batch_output_uri"
           "run_id": "r1",                                      # optional, default: last part of the prefix
           "execution_name": "...", "execution_arn": "...",     # optional

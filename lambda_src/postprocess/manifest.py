@@ -452,7 +452,8 @@ def solution_section(
         )
     if failure is not None:
         section["status"] = "FAILED"
-        section["failure"] = {"error": type(failure).__name__, "cause": f"{name}: {failure}"}
+        cause = str(failure) if isinstance(failure, BatchJobFailed) else f"{name}: {failure}"  # named once
+        section["failure"] = {"error": type(failure).__name__, "cause": cause}
     return section
 
 

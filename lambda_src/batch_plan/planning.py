@@ -271,9 +271,10 @@ def _check_file(f: InputFile, limits: Limits, records_per_file_max: int | None) 
     record_limit = min(limits.max_file_records, limits.max_job_records)
     if bound > record_limit:
         if f.records is not None:
+            lowered = record_limit < Limits.max_job_records
             raise PlanError(
                 f"input file {f.key} has {f.records:,} records, more than the {record_limit:,} a batch job "
-                + ("of this solution reads (max_job_records)" if record_limit < Limits.max_job_records else "accepts in one file")
+                + ("of this solution reads (max_job_records)" if lowered else "accepts in one file")
                 + "; write smaller files"
             )
         raise PlanError(

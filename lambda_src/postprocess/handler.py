@@ -22,7 +22,8 @@ list_output_files (once per solution after its batch jobs: feeds its process_fil
                                                                            # .../batch-output/ (every file)
           "kind": "user_recommendations",                                  # optional: passed into each file event
           "jobs": [{"part": 1, "jobName": "...", "arn": "...", "status": "ACTIVE"},   # optional: the batch-job
-                   {"part": 2, "jobName": "...", "status": "FAILED", "error": "...", "cause": "..."}]}  # children's outputs
+                   {"part": 2, "jobName": "...", "status": "FAILED", "error": "...", "cause": "..."}]}
+                                                          # children's outputs
          or {"bucket": "curated", "output_prefix": "runs/r1/"} (every file under batch-output/)
     out: {"count": 2, "files": [{"bucket": "curated", "key": "runs/r1/batch-output/users/part-0001/a.json.out",
                                  "output_prefix": "runs/r1/", "size": 1234, "kind": "user_recommendations"}, ...]}
@@ -311,7 +312,7 @@ def list_output_files(event: dict[str, Any], context: Any) -> dict[str, Any]:
     jobs = event.get("jobs")
     if jobs is not None:
         if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
-            raise InvalidEvent("jobs must be the list of the batch-job children's outputs ({part, jobName, status, ...})")
+            raise InvalidEvent("jobs must be the list of the batch-job children's outputs ({part, jobName, status})")
         solution = prefix[len(run_prefix) + len(BATCH_OUTPUT) :].rstrip("/") or prefix
         failures = batch_job_failures(solution, jobs)
         if failures:
@@ -486,18 +487,23 @@ def _solution_records(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             raise InvalidEvent(f"solution name {name!r} is not a non-empty string without '/'")
         if names.count(name) > 1:
             raise InvalidEvent(f"solution {name!r} appears {names.count(name)} times in solutions")
-        if record.get("status") not in SOLUTION_STATUSES:
-            raise InvalidEvent(f"solution {name}: status {record.get('status')!r}; allowed: {', '.join(SOLUTION_STATUSES)}")
-        if record.get("status") == "SUCCEEDED" or record.get("kind") is not None:
-            _kind(record)
-        for field in ("processedFiles", "batchJobs"):
-            value = record.get(field)
-            if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
-                raise InvalidEvent(f"solution {name}: {field} must be a list of objects")
-        for r in record.get("processedFiles") or ():
-            if not r.get("skipped") and not isinstance(r.get("source_key"), str):
-                raise InvalidEvent(f"solution {name}: every processed file needs 'source_key' (a process_file output)")
+        _check_record(name, record)
     return records
+
+
+def _check_record(name: str, record: Mapping[str, Any]) -> None:
+    status = record.get("status")
+    if status not in SOLUTION_STATUSES:
+        raise InvalidEvent(f"solution {name}: status {status!r}; allowed: {', '.join(SOLUTION_STATUSES)}")
+    if status == "SUCCEEDED" or record.get("kind") is not None:
+        _kind(record)
+    for field in ("processedFiles", "batchJobs"):
+        value = record.get(field)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
+            raise InvalidEvent(f"solution {name}: {field} must be a list of objects")
+    for r in record.get("processedFiles") or ():
+        if not r.get("skipped") and not isinstance(r.get("source_key"), str):
+            raise InvalidEvent(f"solution {name}: every processed file needs 'source_key' (a process_file output)")
 
 
 def _existing_objects(client: Any, bucket: str, prefixes: list[str]) -> dict[str, Any]:

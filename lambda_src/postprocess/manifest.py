@@ -392,6 +392,11 @@ def _failure_of(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"error": "SolutionFailed", "cause": str(error) if error else "the solution's branch reported FAILED"}
 
 
+def _object(record: Mapping[str, Any], field: str) -> Mapping[str, Any]:
+    value = record.get(field)
+    return value if isinstance(value, Mapping) else {}
+
+
 def solution_section(
     record: Mapping[str, Any],
     *,
@@ -406,8 +411,7 @@ def solution_section(
     `folder` is where its CSVs are (<run><kind folder><name>/). The section's status is FAILED when the
     record says so or a check fails (`failure` then names the error and its cause)."""
     name = str(record.get("name"))
-    gate = record.get("gate") if isinstance(record.get("gate"), Mapping) else None
-    plan = record.get("plan") if isinstance(record.get("plan"), Mapping) else {}
+    gate, train, plan = (_object(record, field) for field in ("gate", "train", "plan"))
     jobs = [j for j in record.get("batchJobs") or () if isinstance(j, Mapping)]
     files = sorted(
         (r for r in record.get("processedFiles") or () if isinstance(r, Mapping) and not r.get("skipped")),
@@ -419,10 +423,10 @@ def solution_section(
         "job_type": record.get("jobType"),
         "status": "SUCCEEDED",
         "failure": None,
-        "solution_arn": (gate or {}).get("solutionArn"),
-        "solution_version_arn": (gate or {}).get("solutionVersionArn") or (record.get("train") or {}).get("Arn"),
+        "solution_arn": gate.get("solutionArn"),
+        "solution_version_arn": gate.get("solutionVersionArn") or train.get("Arn"),
         "model": {manifest: gate.get(key) for key, manifest in _MODEL_FIELDS.items()} if gate else None,
-        "training_hours": (gate or {}).get("trainingHours"),
+        "training_hours": gate.get("trainingHours"),
         "plan_key": plan.get("plan_key"),
         "batch_jobs": [
             {"part": j.get("part"), "job_name": j.get("jobName"), "arn": j.get("arn"), "status": j.get("status")}
@@ -519,7 +523,9 @@ def summary_of_solutions(
         head = (
             f"Run {run}: {len(sections)} solution(s) succeeded: {manifest['lines']:,} lines, "
             f"{manifest['items_written']:,} rows, {manifest['errored_lines']:,} errored lines, "
-            f"{len(manifest['output_files'])} file(s)" + (f", {_duration(duration)}" if duration is not None else "") + "."
+            f"{len(manifest['output_files'])} file(s)"
+            + (f", {_duration(duration)}" if duration is not None else "")
+            + "."
         )
         subject = SUCCESS_SUBJECT + (FALLBACK_SUBJECT if used_fallback else "")
     lines = [_section_line(name, s) for name, s in sections.items()]
@@ -542,11 +548,8 @@ def _section_line(name: str, section: Mapping[str, Any]) -> str:
         return f"- {name} ({section.get('kind')}): FAILED, {failure.get('error')}"
     outputs = section["outputs"]
     model = section.get("model") or {}
-    decision = (
-        f"; model {model.get('decision')}" + (" (FALLBACK to the last accepted version)" if model.get("used_fallback") else "")
-        if model
-        else ""
-    )
+    fallback = " (FALLBACK to the last accepted version)" if model.get("used_fallback") else ""
+    decision = f"; model {model.get('decision')}{fallback}" if model else ""
     return (
         f"- {name} ({section.get('kind')}): {outputs['keys_answered']:,} of {outputs['lines']:,} lines answered, "
         f"{outputs['rows']:,} rows, {outputs['errors']:,} errored, {len(outputs['files'])} file(s) in "

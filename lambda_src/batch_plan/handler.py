@@ -6,7 +6,7 @@ Runtime: Python 3.13 with the AWS-managed Powertools layer; boto3 otherwise.
 
 plan_batch_jobs (once per solution, after the ETL)
     in:  {"input_bucket": "transformed", "output_bucket": "curated", "run_prefix": "runs/r1/",
-          "solution": "movies-users",
+          "solution": "users",
           "source_prefix": "runs/r1/batch-input/",         # optional, default <run_prefix>batch-input/<solution>/
           "job_type": "batch_inference",                   # or "batch_segment" (its own quota)
           "records": {"part-00000.json": 5000000},          # optional counts by key or relative key
@@ -34,7 +34,7 @@ plan_batch_jobs (once per solution, after the ETL)
     raises PlanError (a file over a limit, named; no input file), InvalidEvent.
 
 place_job_input (once per job before it is created; a no-op for a job that reads in place)
-    in:  {"input_bucket": "transformed", "plan_key": "runs/r1/batch-jobs/movies-users/_plan.json",
+    in:  {"input_bucket": "transformed", "plan_key": "runs/r1/batch-jobs/users/_plan.json",
           "part": 2, "kms_key_id": "..."}                   # or a job item of _jobs.json plus those
     does: server-side copies of the job's files into its part prefix, in parallel, and deletes any
           other object there (left by an earlier attempt with another plan), so the job reads

@@ -1,4 +1,4 @@
-"""The solution ARN crosses from the data stack to the pipeline at run time, through one SSM parameter.
+"""A solution ARN crosses from the data stack to the pipeline at run time, through its SSM parameter.
 
 A recipe or auto-training change replaces the solution (its name carries a settings hash). A value the pipeline
 stack took at deploy time (a weak cross-stack reference is resolved once, when that stack deploys) would keep
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.app_factory import PipelineApp
-from pipeline_contracts.stack_outputs import SOLUTION_ARN_PARAMETER_NAME as SOLUTION_ARN_PARAMETER_OUTPUT
+from pipeline_contracts.stack_outputs import SOLUTION_ARN_PARAMETER_NAMES as SOLUTION_ARN_PARAMETER_OUTPUT
 from tests.support.cdk_app import mask_asset_hashes, synth, templates_of
 from tests.support.templates import resources
 
@@ -28,7 +28,7 @@ def test_the_data_stack_keeps_the_solution_arn_in_the_parameter(data_template) -
     assert parameter["Properties"]["Value"] == {"Fn::GetAtt": [solution_id, "solutionArn"]}
 
 
-def test_both_stacks_name_the_parameter_in_an_output(default_app: PipelineApp, default_templates) -> None:
+def test_both_stacks_name_the_default_parameter_in_the_list_output(default_app: PipelineApp, default_templates) -> None:
     for stack in default_app.stacks:
         outputs = default_templates[stack.stack_name].to_json()["Outputs"]
         assert outputs[SOLUTION_ARN_PARAMETER_OUTPUT]["Value"] == PARAMETER, stack.stack_name

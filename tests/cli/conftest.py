@@ -497,7 +497,7 @@ def healthy(moto_aws: None) -> DoctorWorld:
             "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:pbp-dev-pipeline",
             "AlertTopicArn": topic_arn,
             "GlueJobName": GLUE_JOB,
-            "SolutionArnParameterName": SOLUTION_PARAMETER,
+            "SolutionArnParameterNames": SOLUTION_PARAMETER,
         },
     )
     solution_parameter = {"Type": "String", "Name": SOLUTION_PARAMETER, "Value": SOLUTION_ARN}
@@ -509,8 +509,8 @@ def healthy(moto_aws: None) -> DoctorWorld:
             "RawBucketName": RAW_BUCKET,
             "DataKeyArn": DATA_KEY_ARN,
             "DatasetGroupArn": DATASET_GROUP_ARN,
-            "SolutionArn": SOLUTION_ARN,
-            "SolutionArnParameterName": SOLUTION_PARAMETER,
+            "SolutionArns": SOLUTION_ARN,
+            "SolutionArnParameterNames": SOLUTION_PARAMETER,
         },
     )
     script.set("cloudformation", "ListStackResources", _stack_resources(topic_arn))

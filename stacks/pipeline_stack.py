@@ -100,6 +100,7 @@ class PipelineStack(Stack):
             glue_job_name=self.etl.job.job_name,
             functions=[*self.post_processing.functions, *self.model_gate.functions],
             alarms=[self.alerts.freshness_alarm, self.alerts.failed_executions_alarm, self.alerts.dead_letter_alarm],
+            state_machine_log_group=self.orchestration.log_group,
         )
 
         for output_id, value, description in (

@@ -75,3 +75,36 @@ def _solution_name(template: dict[str, Any]) -> str:
     if isinstance(call, dict):  # Fn::Join around the dataset group ARN: keep the literal parts
         call = "".join(part if isinstance(part, str) else "<token>" for part in call["Fn::Join"][1])
     return json.loads(call)["parameters"]["name"]
+
+
+def test_the_dashboard_has_a_stage_table_per_solution(synthesized_apps) -> None:
+    """One Logs Insights table per configured solution over the state machine's log group (config/full.json)."""
+    from stacks.dashboard import solution_stages_query
+
+    synthesized = synthesized_apps("full")
+    app = synthesized.app
+    template = synthesized.templates[app.pipeline_stack.stack_name].to_json()
+    (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = "".join(part if isinstance(part, str) else json.dumps(part) for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1])
+    (log_group,) = [
+        logical_id for logical_id in resources(template, "AWS::Logs::LogGroup") if logical_id.startswith("OrchestrationLogs")
+    ]
+    for spec in app.config.solutions:
+        assert f"Solution {spec.name} ({spec.output_kind.name}): stages per run" in body
+        assert json.dumps(log_group) in body
+        query = solution_stages_query(spec.name)
+        assert f"details.name like /^{spec.name}( training| quality gate| batch job| batch| post-process)?: /" in query[1]
+    assert body.count("stages per run") == len(app.config.solutions)
+
+
+def test_a_solution_stage_query_matches_its_states_only() -> None:
+    """The query's name filter, as a Python regex: the solution's states, not another's, not run-level ones."""
+    import re
+
+    from stacks.dashboard import solution_stages_query
+
+    pattern = re.compile(solution_stages_query("solution")[1].split("like /")[1].rstrip("/"))
+    assert pattern.match("solution training: create job") and pattern.match("solution: read solution ARN")
+    assert pattern.match("solution batch job: create job")
+    assert not pattern.match("Solutions") and not pattern.match("Solution solution")
+    assert not pattern.match("solution_eu training: create job")

@@ -118,7 +118,8 @@ class SolutionOutcome:
     def of(cls, entry: Any) -> SolutionOutcome | None:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             return None
-        gate = entry.get("gate") if isinstance(entry.get("gate"), dict) else {}
+        gate_value = entry.get("gate")
+        gate: dict[str, Any] = gate_value if isinstance(gate_value, dict) else {}
         return cls(
             name=entry["name"],
             status=str(entry.get("status") or "-"),
@@ -173,9 +174,11 @@ class RunAccounting:
         if not isinstance(output, dict):
             return cls()
         # The summary of several solutions keeps the run's accounting under `accounting`; older ones at the top.
-        figures = output.get("accounting") if isinstance(output.get("accounting"), dict) else output
+        nested = output.get("accounting")
+        figures: dict[str, Any] = nested if isinstance(nested, dict) else output
         cost = figures.get("estimatedCost", output.get("estimatedCost"))
-        entries = output.get("solutions") if isinstance(output.get("solutions"), list) else []
+        listed = output.get("solutions")
+        entries: list[Any] = listed if isinstance(listed, list) else []
         solutions = tuple(o for o in (SolutionOutcome.of(entry) for entry in entries) if o is not None)
         return cls(
             decision=output.get("modelDecision"),

@@ -79,7 +79,12 @@ def solution_problem(
     arn = str(solution.get("solutionArn"))
     problem = _not_active("solution", solution, arn, env.redeploy_data())
     auto = bool(solution.get("performAutoTraining"))
-    facts = {"arn": arn, "status": solution.get("status"), "performAutoTraining": auto, "recipe": solution.get("recipeArn")}
+    facts = {
+        "arn": arn,
+        "status": solution.get("status"),
+        "performAutoTraining": auto,
+        "recipe": solution.get("recipeArn"),
+    }
     if problem:
         return problem, facts
     if auto and not env.expect_auto_training:

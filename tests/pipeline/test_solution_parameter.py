@@ -85,15 +85,16 @@ def test_the_dashboard_has_a_stage_table_per_solution(synthesized_apps) -> None:
     app = synthesized.app
     template = synthesized.templates[app.pipeline_stack.stack_name].to_json()
     (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard").values()
-    body = "".join(part if isinstance(part, str) else json.dumps(part) for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1])
-    (log_group,) = [
-        logical_id for logical_id in resources(template, "AWS::Logs::LogGroup") if logical_id.startswith("OrchestrationLogs")
-    ]
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    body = "".join(part if isinstance(part, str) else json.dumps(part) for part in parts)
+    log_groups = resources(template, "AWS::Logs::LogGroup")
+    (log_group,) = [logical_id for logical_id in log_groups if logical_id.startswith("OrchestrationLogs")]
     for spec in app.config.solutions:
         assert f"Solution {spec.name} ({spec.output_kind.name}): stages per run" in body
         assert json.dumps(log_group) in body
         query = solution_stages_query(spec.name)
-        assert f"details.name like /^{spec.name}( training| quality gate| batch job| batch| post-process)?: /" in query[1]
+        words = "( training| quality gate| batch job| batch| post-process)?"
+        assert f"details.name like /^{spec.name}{words}: /" in query[1]
     assert body.count("stages per run") == len(app.config.solutions)
 
 

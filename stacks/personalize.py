@@ -19,7 +19,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import custom_resources as cr
-from constructs import Construct, IDependable
+from constructs import Construct, IConstruct, IDependable
 
 from pipeline_contracts.metadata_datasets import DATASET_TYPE, DatasetKind, avro_schema
 from pipeline_contracts.solutions import DEFAULT_SOLUTION_NAME
@@ -125,7 +125,7 @@ class PersonalizeResources(Construct):
         role, log_group = self._custom_resource_role(logs_key)
         self.solutions: dict[str, DeployedSolution] = {}
         # Solutions train on the datasets: created after all of them (a segment recipe needs the Items dataset).
-        previous: IDependable = self.dataset
+        previous: IDependable | None = None
         for spec in config.solutions:
             solution = self._create_solution(config, spec, role, log_group)
             for dataset in self.node.children:
@@ -134,8 +134,10 @@ class PersonalizeResources(Construct):
             # One CreateSolution at a time: the calls are quick, but Personalize throttles its control-plane
             # API per account (LimitExceededException) and refuses a dataset group it is still updating
             # (ResourceInUseException); chained, N solutions cost N short calls in sequence, never a failed deploy.
-            solution.node.add_dependency(previous)
-            previous = solution
+            # (Between the custom resources themselves, not their policies: see below.)
+            if previous is not None:
+                _custom_resource_of(solution).node.add_dependency(previous)
+            previous = _custom_resource_of(solution)
             arn = solution.get_response_field("solutionArn")
             parameter = ssm.StringParameter(
                 self,
@@ -152,6 +154,12 @@ class PersonalizeResources(Construct):
                 parameter=parameter,
                 resource=solution,
             )
+        # All custom resources run in one provider function whose role holds every solution's policy: each waits
+        # for all of them, so no call runs while the role is still being assembled (IAM is eventually consistent).
+        for deployed in self.solutions.values():
+            for other in self.solutions.values():
+                if other is not deployed:
+                    _custom_resource_of(deployed.resource).node.add_dependency(_policy_of(other.resource))
         first = next(iter(self.solutions.values()))
         self.solution_arn = first.arn
         self.solution_name = first.personalize_name
@@ -304,6 +312,17 @@ def _schema_tag(kind: DatasetKind, config: PipelineConfig) -> str:
     spec = config.items_dataset if kind == "items" else config.users_dataset
     assert spec is not None
     return hashlib.sha256(json.dumps(avro_schema(spec), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _custom_resource_of(resource: cr.AwsCustomResource) -> IConstruct:
+    """The CloudFormation custom resource itself (not its policy): a dependency added to the whole construct would
+    order its policy too, and policies waiting for custom resources that wait for policies form a cycle."""
+    return resource.node.find_child("Resource").node.default_child or resource.node.find_child("Resource")
+
+
+def _policy_of(resource: cr.AwsCustomResource) -> IConstruct:
+    """The IAM policy CDK attaches to the shared provider role for `resource` (its statements)."""
+    return resource.node.find_child("CustomResourcePolicy")
 
 
 def _construct_id(spec: SolutionSpec, what: str) -> str:

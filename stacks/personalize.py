@@ -93,9 +93,10 @@ class DeployedSolution:
 
 
 class PersonalizeResources(Construct):
-    """Dataset group (encrypted with the data key), schema, interactions dataset and solution.
+    """Dataset group (encrypted with the data key), schema, interactions dataset, and one solution per configured
+    solution (`config.solutions`), each with the SSM parameter holding its ARN.
 
-    The solution is created through the API by a custom resource because the L1 `CfnSolution`
+    A solution is created through the API by a custom resource because the L1 `CfnSolution`
     cannot set `performAutoTraining`, which the API turns on by default: a new, billed solution
     version every 7 days that nobody asked for. Solutions are immutable, so a changed recipe or
     auto-training setting yields a new name, a new solution, and the old one is deleted.
@@ -131,9 +132,9 @@ class PersonalizeResources(Construct):
             for dataset in self.node.children:
                 if isinstance(dataset, personalize.CfnDataset):
                     solution.node.add_dependency(dataset)
-            # One CreateSolution at a time: the calls are quick, but Personalize throttles its control-plane
-            # API per account (LimitExceededException) and refuses a dataset group it is still updating
-            # (ResourceInUseException); chained, N solutions cost N short calls in sequence, never a failed deploy.
+            # One CreateSolution at a time: the calls are quick, but Personalize limits its API calls per second
+            # (CreateSolution's LimitExceededException), which the custom resource does not retry; chained, N
+            # solutions cost N short calls in sequence instead of a deployment that fails on a burst.
             # (Between the custom resources themselves, not their policies: see below.)
             if previous is not None:
                 _custom_resource_of(solution).node.add_dependency(previous)

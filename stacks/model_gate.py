@@ -97,7 +97,7 @@ class ModelGate(Construct):
         solution_versions = stack.format_arn(
             service="personalize",
             resource="solution",
-            resource_name=f"{solution_name_pattern(config)}/*",
+            resource_name=f"{solution_name_pattern(config, config.solutions[0].name)}/*",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
         metrics_reads = ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"]

@@ -107,7 +107,7 @@ class PipelineStateMachine(Construct):
                     job_name_prefixes=self.job_name_prefixes,
                     transformed_bucket=transformed_bucket,
                     curated_bucket=curated_bucket,
-                    solution_arn_parameter_name=solution_arn_parameter_name(config),
+                    solution_arn_parameter_name=solution_arn_parameter_name(config, config.solutions[0].name),
                 )
             )
             .next(Transform(self, "Transform", glue_job=glue_job))
@@ -202,8 +202,9 @@ class _PersonalizeJobs:
         self._dataset_arn = dataset_arn
         # The solution is read at run time (it is replaced when its settings change), so IAM names every
         # solution this deployment can create, and their versions.
-        self._solutions = personalize_arn(stack, "solution", solution_name_pattern(config))
-        self._solution_versions = personalize_arn(stack, "solution", f"{solution_name_pattern(config)}/*")
+        pattern = solution_name_pattern(config, config.solutions[0].name)
+        self._solutions = personalize_arn(stack, "solution", pattern)
+        self._solution_versions = personalize_arn(stack, "solution", f"{pattern}/*")
         self._data_key, self._role = data_key, personalize_role
         self._import_jobs = personalize_arn(stack, "dataset-import-job", job_name_prefixes["importJobName"] + "-*")
         self._batch_jobs = personalize_arn(

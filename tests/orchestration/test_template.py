@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stacks.personalize import solution_name_pattern
+
 import json
 import subprocess
 from pathlib import Path
@@ -109,7 +111,7 @@ def test_personalize_actions_are_scoped(orchestration: SynthesizedOrchestration,
     config = orchestration.config
     prefix = f"arn:aws:personalize:{orchestration.region}:123456789012"
     # Any solution this deployment can create (read at run time), not one ARN fixed at deploy time.
-    solution = f"{prefix}:solution/{config.resource_name('solution')}-*"
+    solution = f"{prefix}:solution/{solution_name_pattern(config, config.solutions[0].name)}"
     import_jobs = f"{prefix}:dataset-import-job/{config.resource_name('import')}-*"
     batch_jobs = f"{prefix}:batch-inference-job/{config.resource_name('batch')}-*"
     assert resources_for(sm_statements, "personalize:CreateDatasetImportJob") == {

@@ -3,6 +3,8 @@ for every configuration: what each new call may do (least privilege), the table,
 
 from __future__ import annotations
 
+from stacks.personalize import solution_name_pattern
+
 import json
 from typing import Any
 
@@ -56,7 +58,7 @@ def test_gate_functions_may_make_their_own_calls_and_nothing_else(
     template = _pipeline(configured_app, configured_templates)
     gate = configured_app.pipeline_stack.model_gate
     config = configured_app.config
-    versions = f":solution/{config.resource_name('solution')}-*/*"
+    versions = f":solution/{solution_name_pattern(config, config.solutions[0].name)}/*"
 
     def allowed(part: Any) -> dict[str, set[str]]:
         found = grants(role_statements(template, _role_of(configured_app, part)))

@@ -8,8 +8,9 @@ Everything else is in `transform`, which Glue puts on sys.path from `--extra-py-
 exist only on Glue: they are imported inside `main`, so this module can be imported (and tested with
 stand-ins) anywhere.
 
-The run writes `<output_uri><run_id>/` with interactions/, batch-input/, quarantine/, the configured
-items/ and users/ (`metadata`) and `_summary.json` (via boto3), and raises (failing the job run) when
+The run writes `<output_uri><run_id>/` with interactions/, the requested batch inputs (batch-input/,
+batch-input-items/, batch-input-queries/<solution>/), quarantine/, the configured items/ and users/
+(`metadata`) and `_summary.json` (via boto3), and raises (failing the job run) when
 the input is unusable or the kept data is below Amazon Personalize's training minimums, after the
 summary is written.
 """
@@ -40,8 +41,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     argv = sys.argv if argv is None else argv
     # Every job argument is a DefaultArgument of the job except --run_id, passed per run; Glue
-    # itself passes --JOB_NAME, which Job.init needs.
-    args = getResolvedOptions(argv, [JOB_NAME, *transform.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES])
+    # itself passes --JOB_NAME, which Job.init needs. getResolvedOptions fails on a name it does not
+    # find, so the batch-input arguments (which a job deployed before them lacks) are resolved only
+    # when given; left out, they take their defaults (the users batch input alone).
+    given_batch_arguments = [name for name in transform.BATCH_ARGUMENT_NAMES if f"--{name}" in argv]
+    required = [name for name in transform.ARGUMENT_NAMES if name not in transform.BATCH_ARGUMENT_NAMES]
+    args = getResolvedOptions(argv, [JOB_NAME, *required, *given_batch_arguments, *metadata.ARGUMENT_NAMES])
     options = transform.parse_options(args)  # EtlArgumentError fails the run with a clear message
     metadata_root, metadata_specs = metadata.parse_arguments(args)
 

@@ -2,7 +2,8 @@
 
 With no arguments it reads the bundled MovieLens-HetRec-format sample (`glue_src/sample/`) and
 writes to `./local-output/<run_id>/` (interactions/, batch-input/, quarantine/, items/ from the
-sample's HetRec-style item files, quarantine-items/, _summary.json),
+sample's HetRec-style item files, quarantine-items/, _summary.json; batch-input-items/ and
+batch-input-queries/<solution>/ with --batch-inputs users,items and --item-attribute-queries),
 then prints the summary. `--input PATH --output PATH` and the format options run it on any file
 or folder; every option mirrors a Glue job argument of the same name.
 
@@ -12,11 +13,13 @@ Examples:
         --user-column userId --item-column movieId --timestamp-unit s
     python -m glue_src.local_run --input ml-100k/u.data --no-header \\
         --user-column 0 --item-column 1 --rating-column 2 --timestamp-column 3 --timestamp-unit s
+    python -m glue_src.local_run --batch-inputs users,items --batch-items-top-n 100 \\
+        --batch-items-per-file 500 --item-attribute-queries '{"genre_fans": ["ITEMS.GENRES = \\"Comedy\\""]}'
 
 Exit status (the summary is written in every case but bad arguments):
     0  success
     2  bad arguments, or arguments that do not fit the input (nothing written)
-    3  the kept data is below Personalize's training minimums or over the batch-input limits
+    3  the kept data is below Personalize's training minimums
     4  the input cannot be used: missing, empty, a file unreadable or not text, a header without
        the columns (every such file is named, on one line)
 """
@@ -85,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--metadata-root", default=None, help="folder the datasets' source prefixes are under (default: the sample)"
     )
+    parser.add_argument(
+        "--batch-inputs", default="users", help="comma list of users, items, item_attributes (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--batch-items-top-n",
+        default="0",
+        help="0: every item with a kept interaction (default); N: the N most interacted items",
+    )
+    parser.add_argument(
+        "--batch-items-per-file", default="0", help="at most N lines per items file; 0: the 5 million cap (default)"
+    )
+    parser.add_argument(
+        "--item-attribute-queries",
+        default="{}",
+        help='JSON {"<solution>": ["<query>", ...]} (or @file.json): the queries files to write (default: none)',
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the counts, not the whole summary")
     return parser
 
@@ -95,7 +114,7 @@ def metadata_arguments(args: argparse.Namespace) -> dict[str, str]:
     def dataset(value: str | None) -> str:
         if value is None:
             return json.dumps(SAMPLE_ITEMS_DATASET) if Path(args.input) == SAMPLE_INPUT else metadata.DISABLED
-        return Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+        return _json_or_file(value)
 
     return {
         "metadata_root_uri": str(Path(args.metadata_root).resolve() if args.metadata_root else SAMPLE_DIR) + "/",
@@ -125,7 +144,16 @@ def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
         "--rating_column": rating,
         "--timestamp_column": stamp,
         "--timestamp_unit": args.timestamp_unit,
+        "--batch_inputs": args.batch_inputs,
+        "--batch_items_top_n": args.batch_items_top_n,
+        "--batch_items_per_file": args.batch_items_per_file,
+        "--item_attribute_queries": _json_or_file(args.item_attribute_queries),
     }
+
+
+def _json_or_file(value: str) -> str:
+    """A JSON argument given inline or as @file.json."""
+    return Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -317,13 +317,17 @@ def _one_row(aggregated: DataFrame) -> Row:
 
 def coverage(spark: SparkSession, kind: str, ids: DataFrame, options: transform.EtlOptions) -> dict[str, Any]:
     """How well the metadata covers the run: interacted items (from the interactions CSV) or batch users
-    (from the batch input) that have metadata, and ids with metadata but no interactions."""
+    (from the users batch input, or the interactions when there is none) that have metadata, and ids with
+    metadata but no interactions."""
     if kind == "items":
         used = spark.read.option("header", "true").csv(options.interactions_uri).select(F.col("ITEM_ID").alias("id"))
         label = "interacted_items"
-    else:
+    elif options.writes_users:
         used = spark.read.json(options.batch_input_uri).select(F.col("userId").cast("string").alias("id"))
         label = "batch_users"
+    else:  # no users batch input this run: the users of the interactions (the same set)
+        used = spark.read.option("header", "true").csv(options.interactions_uri).select(F.col("USER_ID").alias("id"))
+        label = "interacted_users"
     used = used.distinct()
     known = ids.distinct().withColumn("known", F.lit(True))
     row = _one_row(

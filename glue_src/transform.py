@@ -27,6 +27,25 @@ every count come from it. Counts add up by construction:
 
 where `rejected` includes blank lines and repeated header lines (a header line met more than once
 in the same file). The first header line of each file is expected and not counted as a row.
+
+Batch inputs (`--batch_inputs`, `--item_attribute_queries`): only the inputs the configured solutions
+read are written, each as JSON lines in its run folder (`pipeline_contracts.solutions.batch_input_entry`):
+
+* users (`batch-input/`): one `{"userId"}` line per distinct user of the kept interactions;
+* items (`batch-input-items/`): one `{"itemId"}` line per item, by this rule: with
+  `--batch_items_top_n 0` (the default) every item that has at least one KEPT interaction (after the
+  rating filter and the dedupe: exactly the items of the interactions CSV); with N > 0 the N items
+  with the most kept (deduplicated) interactions, ties broken by the item id in ascending text
+  (byte) order, so the same input always gives the same items. Files hold at most
+  `--batch_items_per_file` lines (the stacks pass 500 when an item-affinity solution reads them:
+  one batch segment job takes at most 500 items);
+* item attributes (`batch-input-queries/<solution>/queries.json`): one `{"itemAttributes"}` line per
+  configured query of each item-attribute-affinity solution, written as given (JSON-escaped).
+
+Every batch-input file holds at most 5 million lines (one post-processing invocation per output
+file). Personalize's per-job limits (1 GB, 1000 files) are no longer checked here: batch planning
+splits an input over several jobs. `_summary.json` lists every batch-input file (key relative to
+the run folder) with its line count under `batch_inputs`, read back from what was written.
 """
 
 from __future__ import annotations
@@ -48,16 +67,23 @@ from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSe
 from pyspark.sql import functions as F
 
 # The run's folder layout under <output_uri><run_id>/; on Glue the package sits beside this module in the zip.
-from pipeline_contracts import run_layout
+from pipeline_contracts import run_layout, solutions
 
-# Amazon Personalize training minimums and batch-inference input limits.
+# Amazon Personalize training minimums and the input limits of one batch job. Bytes and files per job
+# are reported in the summary, not checked: batch planning splits an input over several jobs.
 MIN_INTERACTIONS = 1000
 MIN_USERS_WITH_2_INTERACTIONS = 25
 BATCH_INPUT_MAX_BYTES = 1024**3
 BATCH_INPUT_MAX_FILES = 1000
 BATCH_INPUT_MAX_RECORDS_PER_FILE = 50_000_000
-# About 1 minute of post-processing per file on the fast path, 6.5 at worst (benchmarks/postprocess.py).
+# About 1 minute of post-processing per file on the fast path, 6.5 at worst (benchmarks/postprocess.py):
+# the cap of every batch-input file (users and items).
 BATCH_INPUT_MAX_USERS_PER_FILE = 5_000_000
+# The one file of an item-attribute-affinity solution's queries, in its batch-input-queries/<solution>/.
+QUERIES_FILE = "queries.json"
+# The users and items inputs are shared by every solution that reads them: their folder names no solution.
+USERS_ENTRY = solutions.batch_input_entry("users", solutions.DEFAULT_SOLUTION_NAME)
+ITEMS_ENTRY = solutions.batch_input_entry("items", solutions.DEFAULT_SOLUTION_NAME)
 
 
 RATING_MIN, RATING_MAX = 0.5, 5.0
@@ -116,6 +142,11 @@ SKIP_RULES = {
     "not_listed_by_spark": "Spark's file listing left it out",
 }
 
+# Batch-input arguments: a job deployed before them does not pass them, so the Glue entry point
+# resolves them only when given (their defaults write the users input alone, as before).
+BATCH_ARGUMENT_NAMES = ("batch_inputs", "batch_items_top_n", "batch_items_per_file", "item_attribute_queries")
+BATCH_INPUT_KINDS = ("users", "items", "item_attributes")
+ITEMS_TOP_N_MAX = 50_000_000
 ARGUMENT_NAMES = (
     "input_uri",
     "output_uri",
@@ -128,6 +159,7 @@ ARGUMENT_NAMES = (
     "rating_column",
     "timestamp_column",
     "timestamp_unit",
+    *BATCH_ARGUMENT_NAMES,
 )
 REQUIRED_ARGUMENTS = ("input_uri", "output_uri", "run_id")
 COLUMN_ARGUMENTS = ("user_column", "item_column", "rating_column", "timestamp_column")
@@ -160,6 +192,14 @@ class EtlOptions:
     rating_column: str = "rating"
     timestamp_column: str = "timestamp"
     timestamp_unit: str = "ms"
+    # The batch inputs to write (BATCH_INPUT_KINDS; item_attributes come from item_attribute_queries).
+    batch_inputs: tuple[str, ...] = ("users",)
+    # 0 = every item with a kept interaction; N = the N most interacted items (ties: item id ascending).
+    batch_items_top_n: int = 0
+    # Lines per items file: 0 = the cap of every batch-input file (batch_input_records_per_file()).
+    batch_items_per_file: int = 0
+    # Solution name -> its item-attribute queries, one batch-segment input line each.
+    item_attribute_queries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Latest plausible event time (epoch seconds); None = now + 1 day at run time. Tests pin it.
     max_epoch_seconds: int | None = None
 
@@ -173,7 +213,22 @@ class EtlOptions:
 
     @property
     def batch_input_uri(self) -> str:
-        return self.run_uri + run_layout.BATCH_INPUT
+        return self.run_uri + USERS_ENTRY
+
+    @property
+    def batch_input_items_uri(self) -> str:
+        return self.run_uri + ITEMS_ENTRY
+
+    def batch_input_queries_uri(self, solution: str) -> str:
+        return self.run_uri + solutions.batch_input_entry("item_attributes", solution)
+
+    @property
+    def writes_users(self) -> bool:
+        return "users" in self.batch_inputs
+
+    @property
+    def writes_items(self) -> bool:
+        return "items" in self.batch_inputs
 
     @property
     def quarantine_uri(self) -> str:
@@ -184,7 +239,12 @@ class EtlOptions:
         return self.run_uri + run_layout.SUMMARY
 
     def as_arguments(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in ARGUMENT_NAMES}
+        arguments = {name: getattr(self, name) for name in ARGUMENT_NAMES}
+        arguments["batch_inputs"] = ",".join(self.batch_inputs)
+        arguments["item_attribute_queries"] = {
+            name: list(queries) for name, queries in self.item_attribute_queries.items()
+        }
+        return arguments
 
 
 def _fail(name: str, value: Any, allowed: str) -> EtlArgumentError:
@@ -288,6 +348,14 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         raise _fail("timestamp_unit", get("timestamp_unit"), "ms (epoch milliseconds) or s (epoch seconds)")
 
     columns = _parse_columns(get, has_header)
+    batch_inputs = _parse_batch_inputs(get("batch_inputs"))
+    queries = _parse_item_attribute_queries(get("item_attribute_queries"))
+    if "item_attributes" in batch_inputs and not queries:
+        raise _fail(
+            "batch_inputs",
+            get("batch_inputs"),
+            "item_attributes only with the queries to write in --item_attribute_queries (it is {})",
+        )
     return EtlOptions(
         input_uri=input_uri,
         output_uri=output_uri,
@@ -300,7 +368,67 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         item_column=columns["item_column"],
         rating_column=columns["rating_column"],
         timestamp_column=columns["timestamp_column"],
+        batch_inputs=batch_inputs,
+        batch_items_top_n=_parse_whole_number(
+            "batch_items_top_n",
+            get("batch_items_top_n"),
+            ITEMS_TOP_N_MAX,
+            "0 (every item with a kept interaction) or N (the N most interacted items)",
+        ),
+        batch_items_per_file=_parse_whole_number(
+            "batch_items_per_file",
+            get("batch_items_per_file"),
+            batch_input_records_per_file(),
+            f"0 (at most {batch_input_records_per_file()} lines per file) or N (at most N lines per items file)",
+        ),
+        item_attribute_queries=queries,
     )
+
+
+def _parse_batch_inputs(raw: Any) -> tuple[str, ...]:
+    allowed = f"a comma-separated list of {', '.join(BATCH_INPUT_KINDS)} (at least one)"
+    if isinstance(raw, (tuple, list)):
+        names = [str(name).strip() for name in raw]
+    else:
+        names = [name.strip() for name in str(raw).split(",")]
+    if not names or any(name not in BATCH_INPUT_KINDS for name in names):
+        raise _fail("batch_inputs", raw, allowed)
+    return tuple(dict.fromkeys(names))
+
+
+def _parse_whole_number(name: str, raw: Any, maximum: int, meaning: str) -> int:
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not text.isascii() or not text.isdigit() or int(text) > maximum:
+        raise _fail(name, raw, f"a whole number from 0 to {maximum}: {meaning}")
+    return int(text)
+
+
+def _parse_item_attribute_queries(raw: Any) -> dict[str, tuple[str, ...]]:
+    """{"<solution>": ["<query>", ...]} from its JSON text (or the mapping itself)."""
+    allowed = (
+        'a JSON object {"<solution>": ["<query>", ...]}: solution names as configured '
+        f"({solutions.SOLUTION_NAME_PATTERN.pattern}), each with a list of distinct non-empty query strings"
+    )
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as error:
+        raise _fail("item_attribute_queries", raw, f"{allowed} (not JSON: {error})") from None
+    if not isinstance(value, dict):
+        raise _fail("item_attribute_queries", raw, allowed)
+    parsed: dict[str, tuple[str, ...]] = {}
+    for solution, queries in value.items():
+        valid = (
+            isinstance(solution, str)
+            and solutions.SOLUTION_NAME_PATTERN.match(solution)
+            and isinstance(queries, list)
+            and queries
+            and all(isinstance(query, str) and query.strip() for query in queries)
+            and len(set(queries)) == len(queries)
+        )
+        if not valid:
+            raise _fail("item_attribute_queries", raw, f"{allowed}; {solution!r} has {queries!r}")
+        parsed[solution] = tuple(queries)
+    return parsed
 
 
 
@@ -826,17 +954,27 @@ def aggregate(classified: DataFrame) -> DataFrame:
 class Outputs:
     interactions: DataFrame  # USER_ID, ITEM_ID, TIMESTAMP
     users: DataFrame  # user, interactions (one row per distinct user of the kept data)
+    items: DataFrame  # item, interactions (one row per distinct item of the kept data)
     quarantine: DataFrame  # reason, line, source_file, occurrences
 
 
+def batch_items(items: DataFrame, top_n: int) -> DataFrame:
+    """The items batch input (column `itemId`): every item with a kept interaction (`top_n` 0), or
+    the `top_n` items with the most kept interactions, ties by item id ascending (text order)."""
+    if top_n:
+        items = items.orderBy(F.desc("interactions"), F.asc("item")).limit(top_n)
+    return items.select(F.col("item").alias("itemId"))
+
+
 def build_outputs(grouped: DataFrame) -> Outputs:
-    """The three outputs as DataFrames over the (cached) aggregate."""
+    """The outputs as DataFrames over the (cached) aggregate."""
     status = F.col("status")
     kept = grouped.filter(status == STATUS_CODES[KEPT])
     interactions = kept.select(
         F.col("user").alias("USER_ID"), F.col("item").alias("ITEM_ID"), F.col("ts").alias("TIMESTAMP")
     )
     users = kept.groupBy("user").agg(F.count(F.lit(1)).alias("interactions"))
+    items = kept.groupBy("item").agg(F.count(F.lit(1)).alias("interactions"))
     is_header = status == STATUS_CODES[HEADER]
     reason = F.element_at(F.array(*[F.lit(REASON_OF_STATUS[name]) for name in STATUSES]), status.cast("int") + 1)
     quarantine = grouped.filter((status > STATUS_CODES[HEADER]) | (is_header & (F.col("n") > 1))).select(
@@ -845,7 +983,7 @@ def build_outputs(grouped: DataFrame) -> Outputs:
         F.col("source_file"),
         F.when(is_header, F.col("n") - 1).otherwise(F.col("n")).alias("occurrences"),
     )
-    return Outputs(interactions=interactions, users=users, quarantine=quarantine)
+    return Outputs(interactions=interactions, users=users, items=items, quarantine=quarantine)
 
 
 def status_counts(grouped: DataFrame) -> dict[str, Any]:
@@ -911,7 +1049,7 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
 
 
 def check_minimums(counts: Mapping[str, Any]) -> list[str]:
-    """Problems that make the run unusable for Personalize (empty when the data is fine)."""
+    """Problems that make the run unusable for training (empty when the data is fine)."""
     problems = []
     if counts["kept"] < MIN_INTERACTIONS:
         problems.append(f"{counts['kept']} interactions kept (Personalize needs at least {MIN_INTERACTIONS})")
@@ -920,16 +1058,8 @@ def check_minimums(counts: Mapping[str, Any]) -> list[str]:
             f"{counts['users_with_2plus_interactions']} users with 2 or more interactions "
             f"(Personalize needs at least {MIN_USERS_WITH_2_INTERACTIONS})"
         )
-    if counts["batch_input_bytes"] > BATCH_INPUT_MAX_BYTES:
-        problems.append(
-            f"batch input of {counts['batch_input_bytes']} bytes "
-            f"(batch inference accepts at most {BATCH_INPUT_MAX_BYTES})"
-        )
-    if counts["batch_input_files"] > BATCH_INPUT_MAX_FILES:
-        problems.append(
-            f"batch input of {counts['batch_input_files']} files "
-            f"(batch inference accepts at most {BATCH_INPUT_MAX_FILES})"
-        )
+    # No check of the batch input's bytes or files against one job's limits (1 GB, 1000 files):
+    # batch planning splits an input over as many jobs as it needs.
     return problems
 
 
@@ -965,33 +1095,102 @@ def _writer(df: DataFrame, partitions: int) -> DataFrameWriter:
     )
 
 
-def count_files(spark: SparkSession, folder_uri: str) -> int:
-    """Files written in an output folder (Personalize reads every object under the prefix)."""
+def data_file_names(spark: SparkSession, folder_uri: str) -> list[str]:
+    """The names of the files written in an output folder (Personalize reads every object under
+    the prefix; names Spark and Personalize leave alone, `_`/`.`, are not data)."""
     folder, fs = _hadoop_path(spark, folder_uri)
-    return sum(1 for status in fs.listStatus(folder) if status.isFile())
+    names = (str(status.getPath().getName()) for status in fs.listStatus(folder) if status.isFile())
+    return sorted(name for name in names if not name.startswith(("_", ".")))
+
+
+def lines_per_file(spark: SparkSession, folder_uri: str, entry: str) -> dict[str, int]:
+    """{key relative to the run folder: lines} of every file written in a JSON-lines output folder,
+    read back (Spark decides how rows fall into files; an empty file counts 0)."""
+    names = data_file_names(spark, folder_uri)
+    counts = dict.fromkeys(names, 0)
+    if names:
+        rows = (
+            spark.read.text(folder_uri)
+            .groupBy(F.input_file_name().alias("file"))
+            .agg(F.count(F.lit(1)).alias("lines"))
+            .collect()
+        )
+        for row in rows:
+            counts[_path_key(row["file"], url_encoded=True).rsplit("/", 1)[-1]] = row["lines"]
+    return {entry + name: counts[name] for name in names}
+
+
+def batch_input_section(files: Mapping[str, int], **details: Any) -> dict[str, Any]:
+    """One input of the summary's `batch_inputs`: total lines and lines per file (and details)."""
+    return {"records": sum(files.values()), "files": dict(files), **details}
+
+
+def items_rule(options: EtlOptions) -> str:
+    if options.batch_items_top_n:
+        return f"the {options.batch_items_top_n} items with the most kept interactions (ties: item id ascending)"
+    return "every item with at least one kept interaction"
+
+
+def items_records_per_file(options: EtlOptions) -> int:
+    return min(batch_input_records_per_file(), options.batch_items_per_file or batch_input_records_per_file())
+
+
+def write_queries(options: EtlOptions) -> dict[str, dict[str, Any]]:
+    """Each item-attribute-affinity solution's queries file: one {"itemAttributes"} JSON line per
+    query (json.dumps escapes quotes, backslashes and control characters)."""
+    sections = {}
+    for solution, queries in options.item_attribute_queries.items():
+        body = "".join(json.dumps({"itemAttributes": query}) + "\n" for query in queries)
+        entry = solutions.batch_input_entry("item_attributes", solution)
+        write_text(options.run_uri + entry + QUERIES_FILE, body, "application/json")
+        sections[solution] = batch_input_section({entry + QUERIES_FILE: len(queries)})
+    return sections
 
 
 def write_outputs(
     spark: SparkSession, grouped: DataFrame, options: EtlOptions
-) -> tuple[dict[str, Any], dict[str, int]]:
-    """Writes interactions (CSV with header), batch input and quarantine (JSON lines) from the
-    cached aggregate, and counts: the user metrics are observed while the batch input is written,
-    the rest is one small aggregation. Returns (counts, files asked for per output)."""
+) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
+    """Writes interactions (CSV with header), the requested batch inputs and quarantine (JSON
+    lines) from the cached aggregate, and counts: the user metrics are observed while the users
+    batch input is written (one aggregation otherwise), the rest is one small aggregation.
+    Returns (counts, files asked for per output, the summary's `batch_inputs`)."""
     outputs = build_outputs(grouped)
     # Few files: at most one per core (adaptive execution already merges small shuffle partitions,
-    # so small data gives one file), never more than batch inference accepts; quarantine in one.
-    parallel = max(1, min(spark.sparkContext.defaultParallelism, 100, BATCH_INPUT_MAX_FILES))
-    files = {"interactions": parallel, "batch_input": parallel, "quarantine": 1}
+    # so small data gives one file); quarantine in one.
+    parallel = max(1, min(spark.sparkContext.defaultParallelism, 100))
+    files = {"interactions": parallel, "quarantine": 1}
     _writer(outputs.interactions, files["interactions"]).option("header", "true").csv(options.interactions_uri)
-    observed_users = Observation()
-    users = outputs.users.observe(observed_users, *user_metrics()).select(F.col("user").alias("userId"))
-    _writer(users, files["batch_input"]).option("maxRecordsPerFile", batch_input_records_per_file()).json(
-        options.batch_input_uri
-    )
+    inputs: dict[str, Any] = {}
+    if options.writes_users:
+        files["batch_input"] = parallel
+        observed_users = Observation()
+        users = outputs.users.observe(observed_users, *user_metrics()).select(F.col("user").alias("userId"))
+        _writer(users, files["batch_input"]).option("maxRecordsPerFile", batch_input_records_per_file()).json(
+            options.batch_input_uri
+        )
+        user_counts = observed_users.get
+        inputs["users"] = batch_input_section(
+            lines_per_file(spark, options.batch_input_uri, USERS_ENTRY), folder=USERS_ENTRY
+        )
+    else:
+        user_counts = outputs.users.agg(*user_metrics()).collect()[0].asDict()
+    if options.writes_items:
+        files["batch_input_items"] = parallel
+        _writer(batch_items(outputs.items, options.batch_items_top_n), parallel).option(
+            "maxRecordsPerFile", items_records_per_file(options)
+        ).json(options.batch_input_items_uri)
+        inputs["items"] = batch_input_section(
+            lines_per_file(spark, options.batch_input_items_uri, ITEMS_ENTRY),
+            folder=ITEMS_ENTRY,
+            rule=items_rule(options),
+            records_per_file_max=items_records_per_file(options),
+        )
+    if options.item_attribute_queries:
+        inputs["item_attributes"] = write_queries(options)
     _writer(outputs.quarantine, files["quarantine"]).json(options.quarantine_uri)
-    counts = assemble_counts(status_counts(grouped), observed_users.get)
-    counts["batch_input_files"] = count_files(spark, options.batch_input_uri)
-    return counts, files
+    counts = assemble_counts(status_counts(grouped), user_counts)
+    counts["batch_input_files"] = len(inputs["users"]["files"]) if "users" in inputs else 0
+    return counts, files, inputs
 
 
 # --------------------------------------------------------------------------- the run
@@ -1020,7 +1219,7 @@ def unreadable_files(spark: SparkSession, files: Iterable[str]) -> list[dict[str
 
 def transform_input(
     spark: SparkSession, options: EtlOptions, plan: InputPlan, max_epoch: int
-) -> tuple[dict[str, Any], dict[str, int]]:
+) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
     """Classifies, aggregates and writes; a file that fails mid-read becomes an EtlInputError naming it."""
     grouped = aggregate(classify_input(spark, options, plan, max_epoch_seconds=max_epoch)).cache()
     try:
@@ -1036,6 +1235,7 @@ def transform_input(
 
 
 def new_summary(options: EtlOptions, started: float, max_epoch: int) -> dict[str, Any]:
+    queries = options.item_attribute_queries
     return {
         "run_id": options.run_id,
         "status": "RUNNING",
@@ -1053,10 +1253,17 @@ def new_summary(options: EtlOptions, started: float, max_epoch: int) -> dict[str
             "batch_input_max_records_per_file": batch_input_records_per_file(),
             "met": None,
         },
+        "batch_inputs": None,
         "outputs": {
             "run": options.run_uri,
             "interactions": options.interactions_uri,
-            "batch_input": options.batch_input_uri,
+            "batch_input": options.batch_input_uri if options.writes_users else None,
+            **({"batch_input_items": options.batch_input_items_uri} if options.writes_items else {}),
+            **(
+                {"batch_input_queries": {name: options.batch_input_queries_uri(name) for name in queries}}
+                if queries
+                else {}
+            ),
             "quarantine": options.quarantine_uri,
             "summary": options.summary_uri,
             "max_files": None,
@@ -1102,7 +1309,7 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
         plan = plan_input(spark, options)
         _log_plan(plan)
         plan.raise_problems(options.input_uri)
-        counts, files = transform_input(spark, options, plan, max_epoch)
+        counts, files, batch_inputs = transform_input(spark, options, plan, max_epoch)
     except EtlInputError as error:
         summary["input"].update(plan.describe())
         _finish(summary, started, "input", f"{error}. Nothing should be imported from this run.", write_summary_file)
@@ -1116,6 +1323,7 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     problems = check_minimums(counts)
     message = _minimums_message(problems + summary["hints"], options) if problems else None
     summary["counts"], summary["outputs"]["max_files"] = counts, files
+    summary["batch_inputs"] = batch_inputs
     summary["minimums"]["met"] = not problems
     _finish(summary, started, "minimums" if problems else None, message, write_summary_file)
     if problems:
@@ -1125,12 +1333,17 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
 
 def write_summary(summary: Mapping[str, Any], uri: str) -> None:
     """Writes the summary JSON to `s3://bucket/key` (boto3, as on Glue) or to a local path."""
-    body = json.dumps(summary, indent=2, sort_keys=False).encode("utf-8")
+    write_text(uri, json.dumps(summary, indent=2, sort_keys=False), "application/json")
+
+
+def write_text(uri: str, text: str, content_type: str) -> None:
+    """Writes one small object: to `s3://bucket/key` with boto3 (on Glue), or to a local path."""
+    body = text.encode("utf-8")
     if uri.startswith(("s3://", "s3a://", "s3n://")):
-        import boto3  # only where the summary goes to S3 (on Glue, boto3 is installed)
+        import boto3  # only where the object goes to S3 (on Glue, boto3 is installed)
 
         bucket, _, key = uri.split("://", 1)[1].partition("/")
-        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         return
     path = uri[len("file://") :] if uri.startswith("file://") else uri
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -32,7 +32,8 @@ exit codes:
 
 The stack must have the output {", ".join(REQUIRED_OUTPUTS)} (optional: {", ".join(OPTIONAL_OUTPUTS)}).
 Stages are recognised by state-name prefix: {"; ".join(f"{s.label}: {'/'.join(s.prefixes)}" for s in STAGES)};
-other states are shown under their own name.
+each solution n has the stages "n training", "n quality gate", "n batch" and "n post-process" (states named
+"n training: ...", "n: read solution ARN", ...); other states are shown under their own name.
 """
 
 

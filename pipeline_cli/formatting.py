@@ -104,9 +104,54 @@ GATE_FAILED_ERROR = "ModelQualityGateFailed"
 
 
 @dataclass(frozen=True)
+class SolutionOutcome:
+    """One solution of a run, from the execution output's `solutions` list ({name, status, gate}): whether it
+    succeeded and what its quality gate decided (FALLBACK: rejected, the last accepted version served)."""
+
+    name: str
+    status: str
+    decision: str | None = None
+    used_fallback: bool = False
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, entry: Any) -> SolutionOutcome | None:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            return None
+        gate_value = entry.get("gate")
+        gate: dict[str, Any] = gate_value if isinstance(gate_value, dict) else {}
+        return cls(
+            name=entry["name"],
+            status=str(entry.get("status") or "-"),
+            decision=gate.get("decision"),
+            used_fallback=gate.get("usedFallback") is True,
+            reason=gate.get("reason"),
+        )
+
+    @property
+    def model_short(self) -> str:
+        """`ACCEPTED`, `REJECTED`, `FALLBACK`; `FAILED` for a solution that failed before or without a decision."""
+        if self.used_fallback:
+            return "FALLBACK"
+        if self.status not in ("SUCCEEDED", "-") and not self.decision:
+            return self.status
+        return self.decision or "-"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "modelDecision": self.decision,
+            "usedFallback": self.used_fallback,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class RunAccounting:
     """What a run's output (or its failure) says about the model and the cost: the quality gate's decision and
-    reason, whether the last accepted version stood in, training hours, Glue DPU-seconds, the cost estimate."""
+    reason, whether the last accepted version stood in, training hours, Glue DPU-seconds, the cost estimate; for a
+    run of several solutions, each solution's status and decision (`solutions`)."""
 
     decision: str | None = None
     reason: str | None = None
@@ -114,6 +159,7 @@ class RunAccounting:
     training_hours: float | None = None
     glue_dpu_seconds: float | None = None
     cost: dict[str, Any] | None = None
+    solutions: tuple[SolutionOutcome, ...] = ()
 
     @classmethod
     def of(cls, output: Any, error: str | None = None, cause: str | None = None) -> RunAccounting:
@@ -127,14 +173,21 @@ class RunAccounting:
                 output = None
         if not isinstance(output, dict):
             return cls()
-        cost = output.get("estimatedCost")
+        # The summary of several solutions keeps the run's accounting under `accounting`; older ones at the top.
+        nested = output.get("accounting")
+        figures: dict[str, Any] = nested if isinstance(nested, dict) else output
+        cost = figures.get("estimatedCost", output.get("estimatedCost"))
+        listed = output.get("solutions")
+        entries: list[Any] = listed if isinstance(listed, list) else []
+        solutions = tuple(o for o in (SolutionOutcome.of(entry) for entry in entries) if o is not None)
         return cls(
             decision=output.get("modelDecision"),
             reason=output.get("modelDecisionReason"),
-            used_fallback=output.get("usedFallback") is True,
-            training_hours=_number(output.get("trainingHours")),
-            glue_dpu_seconds=_number(output.get("glueDpuSeconds")),
+            used_fallback=output.get("usedFallback") is True or any(o.used_fallback for o in solutions),
+            training_hours=_hours(figures.get("trainingHours", output.get("trainingHours"))),
+            glue_dpu_seconds=_number(figures.get("glueDpuSeconds", output.get("glueDpuSeconds"))),
             cost=cost if isinstance(cost, dict) else None,
+            solutions=solutions,
         )
 
     @property
@@ -146,7 +199,10 @@ class RunAccounting:
 
     @property
     def model_short(self) -> str:
-        """For a table column: `ACCEPTED`, `REJECTED`, `FALLBACK` (rejected, the last accepted version served)."""
+        """For a table column: `ACCEPTED`, `REJECTED`, `FALLBACK` (rejected, the last accepted version served);
+        with several solutions, one `name DECISION` per solution (`users ACCEPTED, segments FALLBACK`)."""
+        if self.solutions:
+            return ", ".join(f"{o.name} {o.model_short}" for o in self.solutions)
         return "FALLBACK" if self.used_fallback else (self.decision or "-")
 
     @property
@@ -166,7 +222,16 @@ class RunAccounting:
             "trainingHours": self.training_hours,
             "glueDpuSeconds": self.glue_dpu_seconds,
             "estimatedCost": self.cost,
+            "solutions": [o.to_json() for o in self.solutions],
         }
+
+
+def _hours(value: Any) -> float | None:
+    """Training hours: a number, or one per solution (a list; nulls skipped, as the account function does)."""
+    if isinstance(value, list):
+        numbers = [n for n in (_number(v) for v in value) if n is not None]
+        return sum(numbers) if numbers else None
+    return _number(value)
 
 
 def _number(value: Any) -> float | None:

@@ -41,10 +41,11 @@ OUTPUT_ALERT_TOPIC_ARN = stack_outputs.ALERT_TOPIC_ARN
 # Read by `doctor` only (pipeline stack, then data stack where noted).
 OUTPUT_GLUE_JOB_NAME = stack_outputs.GLUE_JOB_NAME
 """Pipeline stack: the ETL job; its `--input_uri` tells where raw files are read."""
-OUTPUT_SOLUTION_ARN_PARAMETER_NAME = stack_outputs.SOLUTION_ARN_PARAMETER_NAME
-"""Both stacks: the SSM parameter holding the solution ARN the state machine reads at run start."""
-OUTPUT_SOLUTION_ARN = stack_outputs.SOLUTION_ARN
-"""Data stack: the Personalize solution."""
+OUTPUT_SOLUTION_ARN_PARAMETER_NAMES = stack_outputs.SOLUTION_ARN_PARAMETER_NAMES
+"""Both stacks: the SSM parameters (comma-separated, config order) holding the ARNs of the solutions the state
+machine reads at run start."""
+OUTPUT_SOLUTION_ARNS = stack_outputs.SOLUTION_ARNS
+"""Data stack: the Personalize solutions (comma-separated, in the order of the parameters)."""
 OUTPUT_DATASET_GROUP_ARN = stack_outputs.DATASET_GROUP_ARN
 """Data stack: the Personalize dataset group."""
 OUTPUT_DATA_KEY_ARN = stack_outputs.DATA_KEY_ARN

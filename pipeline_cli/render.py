@@ -283,19 +283,36 @@ def print_status(
 
 
 def _print_accounting(console: Console, accounting: RunAccounting) -> None:
-    """The model decision (plainly saying when the last accepted version stood in), training hours and cost."""
-    if not accounting.decision:
+    """The model decision (plainly saying when the last accepted version stood in), training hours and cost;
+    with several solutions, one line per solution: its status and decision, FALLBACK marked."""
+    if accounting.solutions:
+        _print_solutions(console, accounting)
+    elif not accounting.decision:
         return
-    style = "yellow" if accounting.used_fallback or accounting.decision != "ACCEPTED" else ""
-    console.print(Text(f"  model:     {accounting.model}", style=style), soft_wrap=True)
-    if accounting.reason:
-        console.print(Text(f"  reason:    {accounting.reason}"), soft_wrap=True)
+    else:
+        style = "yellow" if accounting.used_fallback or accounting.decision != "ACCEPTED" else ""
+        console.print(Text(f"  model:     {accounting.model}", style=style), soft_wrap=True)
+        if accounting.reason:
+            console.print(Text(f"  reason:    {accounting.reason}"), soft_wrap=True)
     if accounting.training_hours is not None:
         console.print(Text(f"  training:  {accounting.training_hours:g} h"), soft_wrap=True)
     if accounting.glue_dpu_seconds is not None:
         console.print(Text(f"  glue:      {accounting.glue_dpu_seconds:,.0f} DPU-seconds"), soft_wrap=True)
     if accounting.cost:
         console.print(Text(f"  est. cost: {accounting.estimated_cost}"), soft_wrap=True)
+
+
+def _print_solutions(console: Console, accounting: RunAccounting) -> None:
+    console.print(Text("  solutions:"), soft_wrap=True)
+    width = max(len(o.name) for o in accounting.solutions)
+    for outcome in accounting.solutions:
+        fallback = " (FALLBACK: last accepted version)" if outcome.used_fallback else ""
+        decision = f"  model {outcome.decision}{fallback}" if outcome.decision else ""
+        bad = outcome.status != "SUCCEEDED" or outcome.used_fallback or outcome.decision not in (None, "ACCEPTED")
+        line = f"    {outcome.name:<{width}}  {outcome.status}{decision}"
+        console.print(Text(line, style="yellow" if bad else ""), soft_wrap=True)
+        if outcome.reason and (outcome.used_fallback or outcome.decision != "ACCEPTED"):
+            console.print(Text(f"    {'':<{width}}  reason: {outcome.reason}"), soft_wrap=True)
 
 
 def print_history(console: Console, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
@@ -305,7 +322,7 @@ def print_history(console: Console, rows: Sequence[Mapping[str, Any]], now: date
     table.add_column("status")
     table.add_column("started")
     table.add_column("duration", justify="right")
-    table.add_column("model")
+    table.add_column("model", overflow="fold")
     table.add_column("training", justify="right", no_wrap=True)
     table.add_column("est. cost", justify="right", no_wrap=True)
     for row in rows:

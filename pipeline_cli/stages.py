@@ -6,21 +6,37 @@ definition will keep gaining states (polling loops, retries, notifications). Eve
 name *prefixes* maps states onto the pipeline's stages. A state no prefix matches becomes a stage
 of its own, under its raw name, so a new state shows up instead of breaking the CLI.
 
-Stage table (first matching prefix wins; names and prefixes are compared lower-cased with
+Run-level stage table (first matching prefix wins; names and prefixes are compared lower-cased with
 everything but letters and digits removed, so `Post-process (hook)` matches `PostProcess`):
 
 | stage            | state names starting with                                             |
 |------------------|-----------------------------------------------------------------------|
 | overlap guard    | `List running`, `Other runs`, `Find oldest`, `Oldest running`, `Skip` |
-| prepare run      | `Prepare run` (run names, the solution ARN read from SSM)             |
+| prepare run      | `Prepare run` (run names, the solution parameters read from SSM)      |
 | Glue ETL         | `Transform`                                                           |
 | dataset import   | `Import`                                                              |
-| training         | `Training`                                                            |
-| quality gate     | `Quality gate`, `Model quality gate`                                  |
-| batch inference  | `Batch`                                                               |
-| post-processing  | `PostProcess`                                                         |
+| solutions        | exactly `Solutions` (the Parallel of every solution's branch)         |
+| post-processing  | `PostProcess` (account, manifest, accept, every solution succeeded?); exactly `Solutions failed` |
 
-The prefixes are those of the state names of `stacks/orchestration.py` (`List running executions`,
+Per-solution stages (a run trains several solutions in parallel, README "Solutions"): the state names of solution
+`n` start with its configured name (a lower-case letter, then letters, digits or '_'; run-level names start with a
+capital), and each solution has four stages, listed after the `solutions` row, solution by solution:
+
+| stage               | state names                                                                           |
+|---------------------|---------------------------------------------------------------------------------------|
+| `n training`        | `n: read solution ARN`, `n training: <step>`                                          |
+| `n quality gate`    | `n quality gate: ...`, `n: model quality gate rejected / could not decide ...`        |
+| `n batch`           | `n batch: plan jobs`, `n batch: each job` (its child executions' `n batch job: ...`)  |
+| `n post-process`    | `n post-process: ...`, `n: succeeded`                                                 |
+
+`Solution n` (the solution's one-branch Parallel) is no stage of its own; `n: failed` (where its catch leads)
+marks the stage of `n` that ran last as failed and the stages `n` did not reach as not run: the run goes on with
+the other solutions and fails at the end in `Solutions failed`.
+
+Executions recorded before several solutions existed still map: `Training`, `Quality gate` / `Model quality gate`
+and `Batch` were run-level stages of that definition (`LEGACY_STAGES`); they are never listed as pending.
+
+The prefixes are those of the state names of `stacks/orchestration/` (`List running executions`,
 `Transform (Glue)`, `Import: create job`, ...), and each names at least one state of the synthesized
 definition (tests/cli/test_stages.py checks both against it); `Summarize run` is listed under its
 own name.
@@ -33,6 +49,7 @@ not listed. An execution is *skipped* when it SUCCEEDED and its output says so (
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,7 +60,12 @@ from pipeline_contracts.statuses import EXECUTION_NOT_SUCCEEDED_STATUSES
 
 __all__ = [
     "STAGES",
+    "LEGACY_STAGES",
+    "SOLUTION_STAGE_KINDS",
     "StageDef",
+    "solution_stage",
+    "solution_state",
+    "is_solution_wrapper",
     "StageStatus",
     "Stage",
     "Timeline",
@@ -62,6 +84,8 @@ class StageDef:
     key: str
     label: str
     prefixes: tuple[str, ...]
+    solution: str | None = None
+    """The solution a per-solution stage belongs to (None for a run-level stage)."""
 
 
 STAGES: tuple[StageDef, ...] = (
@@ -69,14 +93,46 @@ STAGES: tuple[StageDef, ...] = (
     StageDef("prepare", "prepare run", ("Prepare run",)),
     StageDef("etl", "Glue ETL", ("Transform",)),
     StageDef("import", "dataset import", ("Import",)),
+    StageDef("solutions", "solutions", ("Solutions",)),
+    StageDef("postprocess", "post-processing", ("PostProcess",)),
+)
+"""The pipeline's run-level stages in run order: the first table of the module docstring."""
+
+LEGACY_STAGES: tuple[StageDef, ...] = (
     StageDef("training", "training", ("Training",)),
     StageDef("gate", "quality gate", ("Quality gate", "Model quality gate")),
     StageDef("batch", "batch inference", ("Batch",)),
-    StageDef("postprocess", "post-processing", ("PostProcess",)),
 )
-"""The pipeline's stages in run order: the table of the module docstring."""
+"""The one-solution definition's stages (executions recorded before issue 13): mapped, never listed as pending."""
 
+SOLUTION_STAGE_KINDS: tuple[tuple[str, str], ...] = (
+    ("training", "training"),
+    ("gate", "quality gate"),
+    ("batch", "batch"),
+    ("postprocess", "post-process"),
+)
+"""(kind, label word) of each solution's stages, in the order a solution reaches them."""
+
+_KIND_INDEX = {kind: i for i, (kind, _) in enumerate(SOLUTION_STAGE_KINDS)}
+_KIND_LABEL = dict(SOLUTION_STAGE_KINDS)
 _STAGE_INDEX = {s.key: i for i, s in enumerate(STAGES)}
+_STAGE_BY_KEY = {s.key: s for s in (*STAGES, *LEGACY_STAGES)}
+_LEGACY_KEYS = frozenset(s.key for s in LEGACY_STAGES)
+
+_NAME = r"[a-z][a-z0-9_]{0,19}"  # pipeline_contracts.solutions.SOLUTION_NAME_PATTERN, without anchors
+_SOLUTION_STATE_RE = re.compile(
+    rf"^(?P<solution>{_NAME})(?P<word> training| quality gate| batch job| batch| post-process)?: "
+)
+_SOLUTION_WRAPPER_RE = re.compile(rf"^Solution (?P<solution>{_NAME})$")
+_WORD_KIND = {
+    " training": "training",
+    " quality gate": "gate",
+    " batch job": "batch",
+    " batch": "batch",
+    " post-process": "postprocess",
+}
+# Run-level states a prefix would put elsewhere: "Solutions failed" ends the post-processing decision.
+_EXACT_RUN_STATES = {"Solutions": "solutions", "Solutions failed": "postprocess"}
 
 RUNNING_STATUSES = frozenset({"RUNNING", "PENDING_REDRIVE"})
 FAILED_STATUSES = frozenset(EXECUTION_NOT_SUCCEEDED_STATUSES)
@@ -94,11 +150,52 @@ def normalized_name(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-_NORMALIZED_PREFIXES = tuple((stage, tuple(normalized_name(p) for p in stage.prefixes)) for stage in STAGES)
+_NORMALIZED_PREFIXES = tuple(
+    (stage, tuple(normalized_name(p) for p in stage.prefixes)) for stage in (*STAGES, *LEGACY_STAGES)
+)
+
+
+def solution_stage(solution: str, kind: str) -> StageDef:
+    """The stage `kind` (training, gate, batch, postprocess) of `solution`: key `users.batch`, label `users batch`."""
+    return StageDef(f"{solution}.{kind}", f"{solution} {_KIND_LABEL[kind]}", (), solution)
+
+
+def solution_state(state_name: str) -> tuple[str, str | None] | None:
+    """(solution, stage kind) of a state of a solution's branch, kind None for `n: failed` (the failure marker);
+    None for any other state."""
+    match = _SOLUTION_STATE_RE.match(state_name)
+    if match is None:
+        return None
+    solution, word = match["solution"], match["word"]
+    if word:
+        return solution, _WORD_KIND[word]
+    rest = state_name[match.end() :].strip().lower()
+    if rest == "failed":
+        return solution, None
+    if rest.startswith("model quality gate"):
+        return solution, "gate"
+    if rest == "succeeded":
+        return solution, "postprocess"
+    return solution, "training"  # "n: read solution ARN", the first step of the branch
+
+
+def is_solution_wrapper(state_name: str) -> bool:
+    """`Solution n`: the one-branch Parallel around a solution, spanning all its stages (no stage itself)."""
+    return _SOLUTION_WRAPPER_RE.match(state_name) is not None
 
 
 def stage_of(state_name: str) -> StageDef | None:
-    """The stage a state belongs to by its name's prefix, or None (the state is its own stage)."""
+    """The stage a state belongs to: a solution's stage by the solution name it starts with, else a run-level
+    stage by its name's prefix; None when neither (the state is its own stage), and for `Solution n` and
+    `n: failed`, which the timeline treats apart."""
+    if state_name in _EXACT_RUN_STATES:
+        return _STAGE_BY_KEY[_EXACT_RUN_STATES[state_name]]
+    found = solution_state(state_name)
+    if found is not None:
+        solution, kind = found
+        return solution_stage(solution, kind) if kind else None
+    if is_solution_wrapper(state_name):
+        return None
     name = normalized_name(state_name)
     for stage, prefixes in _NORMALIZED_PREFIXES:
         if any(name.startswith(p) for p in prefixes):
@@ -128,6 +225,8 @@ class Stage:
     """The state names seen in this stage, in order of first entry."""
     last_state: str | None = None
     """The state of this stage entered most recently (what a running stage is doing now)."""
+    solution: str | None = None
+    """The solution of a per-solution stage (None for a run-level or unmapped one)."""
 
     def duration(self, now: datetime) -> float | None:
         """Seconds from first entry to last exit; a running stage counts up to `now`."""
@@ -184,6 +283,7 @@ class _StageAcc:
     label: str
     mapped: bool
     started: datetime
+    solution: str | None = None
     ended: datetime | None = None
     open: int = 0
     states: list[str] = field(default_factory=list)
@@ -216,6 +316,13 @@ class _Fold:
     failed_state: str | None = None
     last_exited: str | None = None
     last_task_error: tuple[str | None, str | None] = (None, None)
+    solution_order: dict[str, int] = field(default_factory=dict)
+    """Solutions in the order their first state was entered."""
+    solution_last_stage: dict[str, str] = field(default_factory=dict)
+    """Solution -> the key of its stage entered most recently."""
+    failed_solutions: set[str] = field(default_factory=set)
+    """Solutions whose branch reached `n: failed`."""
+    failed_stage_keys: set[str] = field(default_factory=set)
 
     def apply(self, event: Mapping[str, Any]) -> None:
         etype = str(event.get("type", ""))
@@ -236,6 +343,8 @@ class _Fold:
             self.last_task_error = (details.get("error"), details.get("cause"))
 
     def entered(self, name: str, state_type: str, ts: datetime) -> None:
+        if self.solution_marker(name):
+            return
         stage_def = stage_of(name)
         if stage_def is None and state_type == "Succeed":
             return  # an end marker, not a stage
@@ -243,13 +352,32 @@ class _Fold:
         acc = self.accs.get(key)
         if acc is None:
             label = stage_def.label if stage_def else name
-            acc = self.accs[key] = _StageAcc(key, label, stage_def is not None, ts)
+            solution = stage_def.solution if stage_def else None
+            acc = self.accs[key] = _StageAcc(key, label, stage_def is not None, ts, solution)
+        if acc.solution is not None:
+            self.solution_order.setdefault(acc.solution, len(self.solution_order))
+            self.solution_last_stage[acc.solution] = key
         if name not in acc.states:
             acc.states.append(name)
         acc.last = name
         acc.open += 1
         self.open_states[name] = self.open_states.get(name, 0) + 1
         self.entered_order.append(name)
+
+    def solution_marker(self, name: str) -> bool:
+        """`Solution n` and `n: failed` are no stages: the first spans a solution's stages, the second ends a
+        failed one (its most recent stage failed). True when `name` is one of them."""
+        if is_solution_wrapper(name):
+            return True
+        found = solution_state(name)
+        if found is None or found[1] is not None:
+            return False
+        solution = found[0]
+        self.solution_order.setdefault(solution, len(self.solution_order))
+        self.failed_solutions.add(solution)
+        if solution in self.solution_last_stage:
+            self.failed_stage_keys.add(self.solution_last_stage[solution])
+        return True
 
     def exited(self, name: str, ts: datetime) -> None:
         acc = self.accs.get(_stage_key(name))
@@ -304,14 +432,50 @@ class _Fold:
         failed_key = _stage_key(self.failed_state) if self.failed_state is not None else None
         stages: list[Stage] = []
         for acc in self.accs.values():
-            if acc.key == failed_key:
+            if acc.key == failed_key or acc.key in self.failed_stage_keys:
                 status, ended = StageStatus.FAILED, acc.ended if acc.open == 0 else self.stopped
             elif acc.open > 0 and not finished:
                 status, ended = StageStatus.RUNNING, None
             else:
                 status, ended = StageStatus.DONE, acc.ended if acc.open == 0 else (self.stopped or acc.ended)
-            stages.append(Stage(acc.key, acc.label, status, acc.started, ended, tuple(acc.states), acc.last))
-        return stages + self.stages_not_reached()
+            stages.append(
+                Stage(acc.key, acc.label, status, acc.started, ended, tuple(acc.states), acc.last, acc.solution)
+            )
+        return self.in_run_order(stages + self.stages_not_reached() + self.solution_stages_not_reached())
+
+    def in_run_order(self, stages: list[Stage]) -> list[Stage]:
+        """Run-level and unmapped stages in the order they were reached (pending ones last, in table order), with
+        every solution's stages after the `solutions` row (or where the first of them was reached), grouped by
+        solution in the order the solutions started, each in its stage order."""
+        per_solution = sorted(
+            (s for s in stages if s.solution is not None),
+            key=lambda s: (self.solution_order.get(str(s.solution), 0), _KIND_INDEX[s.key.rsplit(".", 1)[1]]),
+        )
+        if not per_solution:
+            return stages
+        others = [s for s in stages if s.solution is None]
+        keys = [s.key for s in others]
+        if "solutions" in keys:
+            at = keys.index("solutions") + 1
+        else:
+            first = next(i for i, s in enumerate(stages) if s.solution is not None)
+            at = sum(1 for s in stages[:first] if s.solution is None)
+        return others[:at] + per_solution + others[at:]
+
+    def solution_stages_not_reached(self) -> list[Stage]:
+        """The stages of each solution seen that it has not reached: pending while it runs; not run once it
+        failed or the run ended early; omitted after a succeeded run (as run-level ones)."""
+        finished = self.status not in RUNNING_STATUSES
+        if finished and self.status not in FAILED_STATUSES and not is_skipped(self.output):
+            return []
+        missing: list[Stage] = []
+        for solution in self.solution_order:
+            seen = [_KIND_INDEX[k.rsplit(".", 1)[1]] for k, a in self.accs.items() if a.solution == solution]
+            later = StageStatus.NOT_RUN if finished or solution in self.failed_solutions else StageStatus.PENDING
+            for kind, _ in SOLUTION_STAGE_KINDS[max(seen, default=-1) + 1 :]:
+                stage_def = solution_stage(solution, kind)
+                missing.append(Stage(stage_def.key, stage_def.label, later, solution=solution))
+        return missing
 
     def stages_not_reached(self) -> list[Stage]:
         """Known stages not reached yet: pending while running; "not run" when the run ended early
@@ -320,7 +484,11 @@ class _Fold:
         skipped = self.status == "SUCCEEDED" and is_skipped(self.output)
         if finished and self.status not in FAILED_STATUSES and not skipped:
             return []
-        seen_index = max((_STAGE_INDEX[a.key] for a in self.accs.values() if a.mapped), default=-1)
+        seen_index = max((_STAGE_INDEX.get(a.key, -1) for a in self.accs.values() if a.mapped), default=-1)
+        if any(a.key in _LEGACY_KEYS for a in self.accs.values()):
+            seen_index = max(seen_index, _STAGE_INDEX["solutions"])  # a one-solution run: no solutions stage
+        if self.solution_order:
+            seen_index = max(seen_index, _STAGE_INDEX["solutions"] - 1)
         later = StageStatus.PENDING if not finished else StageStatus.NOT_RUN
         return [Stage(stage_def.key, stage_def.label, later) for stage_def in STAGES[seen_index + 1 :]]
 

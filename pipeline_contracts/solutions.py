@@ -2,11 +2,12 @@
 
 A run trains every configured solution and runs its batch output. Each recipe has exactly one output kind:
 
-    output kind               recipes                                          job             input (one JSON line each)
-    user_recommendations      aws-user-personalization, -v2                    batch inference {"userId": "..."}        batch-input/
-    related_items             aws-similar-items, aws-sims                      batch inference {"itemId": "..."}        batch-input-items/
-    item_affinity             aws-item-affinity                                batch segment   {"itemId": "..."}        batch-input-items/
-    item_attribute_affinity   aws-item-attribute-affinity                      batch segment   {"itemAttributes": "..."} batch-input-queries/<solution>/
+    output kind              recipes                        job              input lines, folder
+    user_recommendations     aws-user-personalization[-v2]  batch inference  {"userId"}  batch-input/
+    related_items            aws-similar-items, aws-sims    batch inference  {"itemId"}  batch-input-items/
+    item_affinity            aws-item-affinity              batch segment    {"itemId"}  batch-input-items/
+    item_attribute_affinity  aws-item-attribute-affinity    batch segment    {"itemAttributes"}
+                                                                             batch-input-queries/<solution>/
 
 The stacks validate and wire it, the Glue job writes the inputs, the planning and post-processing Lambdas and
 the CLI read it. Standard library only (see the package docstring).

@@ -20,12 +20,16 @@ ACCESS_LOGS_BUCKET_NAME = "AccessLogsBucketName"
 DATA_KEY_ARN = "DataKeyArn"
 PERSONALIZE_ROLE_ARN = "PersonalizeRoleArn"
 DATASET_GROUP_ARN = "DatasetGroupArn"
-SOLUTION_ARN = "SolutionArn"
+SOLUTION_ARNS = "SolutionArns"
+"""Every configured solution's ARN, comma-separated, in the order of `SolutionArnParameterNames`."""
 ACCEPTED_VERSIONS_TABLE_NAME = "AcceptedVersionsTableName"
 
 # On both stacks
 CURATED_BUCKET_NAME = "CuratedBucketName"
-SOLUTION_ARN_PARAMETER_NAME = "SolutionArnParameterName"
+SOLUTION_ARN_PARAMETER_NAMES = "SolutionArnParameterNames"
+"""Every configured solution's SSM parameter (holding its ARN), comma-separated, in config order."""
+LIST_SEPARATOR = ","
+"""How the list outputs join their items (CloudFormation outputs are strings)."""
 
 PIPELINE_STACK_OUTPUTS: tuple[str, ...] = (
     STATE_MACHINE_ARN,
@@ -33,7 +37,7 @@ PIPELINE_STACK_OUTPUTS: tuple[str, ...] = (
     CURATED_BUCKET_NAME,
     GLUE_JOB_NAME,
     DASHBOARD_NAME,
-    SOLUTION_ARN_PARAMETER_NAME,
+    SOLUTION_ARN_PARAMETER_NAMES,
 )
 DATA_STACK_OUTPUTS: tuple[str, ...] = (
     RAW_BUCKET_NAME,
@@ -43,7 +47,12 @@ DATA_STACK_OUTPUTS: tuple[str, ...] = (
     DATA_KEY_ARN,
     PERSONALIZE_ROLE_ARN,
     DATASET_GROUP_ARN,
-    SOLUTION_ARN,
-    SOLUTION_ARN_PARAMETER_NAME,
+    SOLUTION_ARNS,
+    SOLUTION_ARN_PARAMETER_NAMES,
     ACCEPTED_VERSIONS_TABLE_NAME,
 )
+
+
+def split_list(value: str | None) -> list[str]:
+    """The items of a list output (`SolutionArnParameterNames`, `SolutionArns`); [] for an absent or empty one."""
+    return [item.strip() for item in (value or "").split(LIST_SEPARATOR) if item.strip()]

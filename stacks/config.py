@@ -300,10 +300,29 @@ def _solutions() -> Parser:
         for index, entry in enumerate(data):
             unknown = sorted(set(entry) - set(_SOLUTION_KEYS))
             if unknown:
-                raise ConfigError.invalid(f"{key}[{index}].{unknown[0]}", entry[unknown[0]], "keys " + ", ".join(_SOLUTION_KEYS))
+                allowed = "keys " + ", ".join(_SOLUTION_KEYS)
+                raise ConfigError.invalid(f"{key}[{index}].{unknown[0]}", entry[unknown[0]], allowed)
         return tuple(tuple(sorted((k, _hashable(v)) for k, v in entry.items())) for entry in data)
 
     return parse
+
+
+def _solution_queries(queries: Any, key: str, kind: OutputKind) -> tuple[str, ...]:
+    """The item-attribute expressions of an item_attribute_affinity solution (one segment each); none otherwise."""
+    if kind.input_kind != "item_attributes":
+        if queries:
+            raise ConfigError.invalid(key, queries, "no queries: only output kind item_attribute_affinity reads them")
+        return ()
+    if (
+        not isinstance(queries, (list, tuple))
+        or not queries
+        or not all(isinstance(q, str) and q.strip() and "\n" not in q for q in queries)
+    ):
+        raise ConfigError.invalid(
+            key, queries, 'a non-empty list of item-attribute expressions, one segment each, e.g. ["ITEMS.GENRES = '
+            '\\"Comedy\\""]'
+        )
+    return tuple(queries)
 
 
 def _hashable(value: Any) -> Any:
@@ -453,19 +472,57 @@ class PipelineConfig:
         def key(name: str) -> str:
             return f"{at}.{name}" if at else name
 
-        name = entry.get("name")
+        name = self._solution_name(entry.get("name"), key("name"))
+        recipe, kind = self._solution_recipe(entry, key)
+        training_mode = _one_of(TrainingMode)(key("training_mode"), entry.get("training_mode", self.training_mode))
+        if training_mode == "UPDATE" and recipe not in UPDATE_TRAINING_RECIPES:
+            raise ConfigError.invalid(
+                key("training_mode"),
+                training_mode,
+                f"FULL when recipe is {recipe} (UPDATE needs {UPDATE_TRAINING_RECIPES[0]})",
+            )
+        if kind.job_type == "batch_segment":
+            results = _whole_number(1, SEGMENT_NUM_RESULTS_MAX), SEGMENT_NUM_RESULTS_DEFAULT
+        else:
+            results = _whole_number(1, 500), self.num_results
+        metric = entry.get("quality_gate_metric", self.quality_gate_metric)
+        if not isinstance(metric, str) or not re.match(r"^[a-z][a-z0-9_]*$", metric):
+            raise ConfigError.invalid(
+                key("quality_gate_metric"), metric, "a Personalize metric name, e.g. precision_at_25"
+            )
+        return SolutionSpec(
+            name=name,
+            recipe=recipe,
+            output_kind=kind,
+            training_mode=training_mode,
+            perform_auto_training=_boolean()(
+                key("perform_auto_training"), entry.get("perform_auto_training", self.perform_auto_training)
+            ),
+            num_results=results[0](key("num_results"), entry.get("num_results", results[1])),
+            queries=_solution_queries(entry.get("queries", ()), key("queries"), kind),
+            quality_gate_metric=metric,
+            quality_gate_min_value=_number(0.0, 1.0)(
+                key("quality_gate_min_value"), entry.get("quality_gate_min_value", self.quality_gate_min_value)
+            ),
+        )
+
+    def _solution_name(self, name: Any, key: str) -> str:
         if not isinstance(name, str) or not SOLUTION_NAME_PATTERN.match(name):
             raise ConfigError.invalid(
-                key("name"), name, "1-20 characters: lower-case letters, digits and '_', starting with a letter (it "
+                key, name, "1-20 characters: lower-case letters, digits and '_', starting with a letter (it "
                 "names the Personalize solution, its jobs, S3 folders and states)"
             )
         longest_prefix = self.resource_name(job_name_prefix_step("batch", name))
         if len(longest_prefix) > JOB_NAME_PREFIX_MAX:
             raise ConfigError.invalid(
-                key("name"), name, f"a name of at most {JOB_NAME_PREFIX_MAX - len(longest_prefix) + len(name)} "
+                key, name, f"a name of at most {JOB_NAME_PREFIX_MAX - len(longest_prefix) + len(name)} "
                 f"characters with prefix {self.prefix!r} and environment {self.environment!r} (job names such as "
                 f"{longest_prefix}-<run>-0001 must fit Personalize's 63)"
             )
+        return name
+
+    def _solution_recipe(self, entry: Mapping[str, Any], key: Callable[[str], str]) -> tuple[str, OutputKind]:
+        """The recipe, and its output kind, checked against `output` and the datasets the recipe needs."""
         recipe = entry.get("recipe")
         if recipe not in RECIPES:
             raise ConfigError.invalid(key("recipe"), recipe, "one of " + ", ".join(RECIPES))
@@ -476,31 +533,6 @@ class PipelineConfig:
             raise ConfigError.invalid(
                 key("output"), output, f"{kind.name} for recipe {recipe} (each output kind's recipes: {allowed})"
             )
-        training_mode = _one_of(TrainingMode)(key("training_mode"), entry.get("training_mode", self.training_mode))
-        if training_mode == "UPDATE" and recipe not in UPDATE_TRAINING_RECIPES:
-            raise ConfigError.invalid(
-                key("training_mode"), training_mode, f"FULL when recipe is {recipe} (UPDATE needs aws-user-personalization)"
-            )
-        if kind.job_type == "batch_segment":
-            num_results = _whole_number(1, SEGMENT_NUM_RESULTS_MAX)(
-                key("num_results"), entry.get("num_results", SEGMENT_NUM_RESULTS_DEFAULT)
-            )
-        else:
-            num_results = _whole_number(1, 500)(key("num_results"), entry.get("num_results", self.num_results))
-        queries = entry.get("queries", ())
-        if kind.input_kind == "item_attributes":
-            if (
-                not isinstance(queries, (list, tuple))
-                or not queries
-                or not all(isinstance(q, str) and q.strip() and "\n" not in q for q in queries)
-            ):
-                raise ConfigError.invalid(
-                    key("queries"), queries, 'a non-empty list of item-attribute expressions, one segment each, e.g. '
-                    '["ITEMS.GENRES = \\"Comedy\\""]'
-                )
-        elif queries:
-            raise ConfigError.invalid(key("queries"), queries, f"no queries: only {recipe!r} of output kind "
-                                      "item_attribute_affinity reads them")
         if kind.job_type == "batch_segment" and self.items_dataset is None:
             # USER_SEGMENTATION recipes train on the Interactions and Items datasets (Personalize developer guide,
             # "USER_SEGMENTATION recipes"); item-attribute queries are on item attributes.
@@ -508,24 +540,7 @@ class PipelineConfig:
                 key("recipe"), recipe, f"a recipe of another output kind than {kind.name}, or an items_dataset "
                 "(USER_SEGMENTATION recipes train on the Items dataset)"
             )
-        metric = entry.get("quality_gate_metric", self.quality_gate_metric)
-        if not isinstance(metric, str) or not re.match(r"^[a-z][a-z0-9_]*$", metric):
-            raise ConfigError.invalid(key("quality_gate_metric"), metric, "a Personalize metric name, e.g. precision_at_25")
-        return SolutionSpec(
-            name=name,
-            recipe=recipe,
-            output_kind=kind,
-            training_mode=training_mode,
-            perform_auto_training=_boolean()(
-                key("perform_auto_training"), entry.get("perform_auto_training", self.perform_auto_training)
-            ),
-            num_results=num_results,
-            queries=tuple(queries),
-            quality_gate_metric=metric,
-            quality_gate_min_value=_number(0.0, 1.0)(
-                key("quality_gate_min_value"), entry.get("quality_gate_min_value", self.quality_gate_min_value)
-            ),
-        )
+        return recipe, kind
 
     @classmethod
     def from_mapping(cls, context: Mapping[str, Any]) -> PipelineConfig:

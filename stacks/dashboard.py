@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -17,6 +18,32 @@ from stacks.config import PipelineConfig
 POSTPROCESS_METRICS_NAMESPACE = metrics.NAMESPACE
 # Runs are weekly by default: hourly points show each run's stages without drowning in empty ones.
 PERIOD = Duration.hours(1)
+# The stage words of a solution's state names (pipeline_cli/stages.py reads the same ones from the history):
+# "<name>: read solution ARN" (no word: the branch's own steps), "<name> training: ...", "<name> batch job: ..."
+# (the batch jobs' child executions, which log to the same group), ...
+SOLUTION_STAGE_WORDS = ("training", "quality gate", "batch job", "batch", "post-process")
+RUNS_PER_SOLUTION_WIDGET = 20
+
+
+def solution_stages_query(solution: str) -> list[str]:
+    """A Logs Insights query over the state machine's log group (level ALL): one row per run and stage of
+    `solution` (a blank stage: the branch's own steps, reading its solution ARN and its end), with when it started,
+    its last event and the type of that event (a `...Failed` type: the stage failed there).
+
+    State names of the solution start with its name (lower case, then ':' or a stage word); run-level states
+    start with a capital letter, so the default solution "solution" does not match "Solutions"."""
+    words = "|".join(f" {word}" for word in SOLUTION_STAGE_WORDS)
+    name = rf"^{solution}({words})?: "
+    return [
+        "fields @timestamp, type, details.name as state",
+        f"| filter ispresent(details.name) and details.name like /{name}/",
+        f"| parse details.name /^{solution}(?<stage>{words})?: (?<step>.*)$/",
+        "| parse execution_arn /:(?<run>[^:]+)$/",
+        "| stats min(@timestamp) as started, max(@timestamp) as last_event, latest(state) as last_state, "
+        "latest(type) as last_event_type by run, stage",
+        "| sort started desc",
+        f"| limit {RUNS_PER_SOLUTION_WIDGET * (len(SOLUTION_STAGE_WORDS) + 1)}",
+    ]
 
 
 class PipelineDashboard(Construct):
@@ -36,6 +63,7 @@ class PipelineDashboard(Construct):
         glue_job_name: str,
         functions: Sequence[lambda_.IFunction] = (),
         alarms: Sequence[cloudwatch.IAlarm] = (),
+        state_machine_log_group: logs.ILogGroup | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -105,10 +133,26 @@ class PipelineDashboard(Construct):
             widgets.append(
                 cloudwatch.AlarmStatusWidget(title="Alarms (freshness included)", alarms=list(alarms), width=8)
             )
+        rows = [widgets[i : i + 3] for i in range(0, len(widgets), 3)]
+        if state_machine_log_group is not None:
+            # One table per solution: each run's stages of it, from the state machine's own log events (the
+            # solutions run in parallel, so execution-level metrics cannot tell them apart).
+            solution_widgets: list[cloudwatch.IWidget] = [
+                cloudwatch.LogQueryWidget(
+                    title=f"Solution {spec.name} ({spec.output_kind.name}): stages per run",
+                    log_group_names=[state_machine_log_group.log_group_name],
+                    query_lines=solution_stages_query(spec.name),
+                    view=cloudwatch.LogQueryVisualizationType.TABLE,
+                    width=12,
+                    height=6,
+                )
+                for spec in config.solutions
+            ]
+            rows += [solution_widgets[i : i + 2] for i in range(0, len(solution_widgets), 2)]
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
             dashboard_name=config.resource_name("pipeline"),
             default_interval=Duration.days(14),
-            widgets=[widgets[i : i + 3] for i in range(0, len(widgets), 3)],
+            widgets=rows,
         )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
 from pipeline_contracts import stack_outputs
 from stacks.config import PipelineConfig
 from stacks.keys import EncryptionKeys
 from stacks.model_registry import AcceptedVersionsTable
-from stacks.personalize import PersonalizeResources, solution_arn_parameter_name
+from stacks.personalize import PersonalizeResources, solution_arn_parameter_names
 from stacks.personalize_access import PersonalizeAccess
 from stacks.storage import DataLake
 
@@ -72,11 +72,15 @@ class DataStack(Stack):
                 "Role Personalize assumes",
             ),
             (stack_outputs.DATASET_GROUP_ARN, self.personalize.dataset_group_arn, "Personalize dataset group"),
-            (stack_outputs.SOLUTION_ARN, self.personalize.solution_arn, "Personalize solution trained by each run"),
             (
-                stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
-                solution_arn_parameter_name(config),
-                "SSM parameter holding the solution ARN; each run reads it",
+                stack_outputs.SOLUTION_ARNS,
+                Fn.join(stack_outputs.LIST_SEPARATOR, [s.arn for s in self.personalize.solutions.values()]),
+                "Personalize solutions trained by each run (config order, as SolutionArnParameterNames)",
+            ),
+            (
+                stack_outputs.SOLUTION_ARN_PARAMETER_NAMES,
+                solution_arn_parameter_names(config),
+                "SSM parameters holding each solution's ARN (config order); each run reads them",
             ),
             (
                 stack_outputs.ACCEPTED_VERSIONS_TABLE_NAME,

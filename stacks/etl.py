@@ -17,6 +17,7 @@ from constructs import Construct
 
 from pipeline_contracts.run_layout import RUNS_PREFIX as OUTPUT_PREFIX  # runs/<run_id>/... of the transformed bucket
 from pipeline_contracts.metadata_datasets import DISABLED as DISABLED_DATASET
+from pipeline_contracts.solutions import ITEM_AFFINITY_ITEMS_PER_JOB
 from stacks.bundling import copied_files, with_contracts
 from stacks.config import PipelineConfig
 from stacks.nag import acknowledge, acknowledge_wildcard
@@ -43,6 +44,29 @@ def metadata_prefixes(config: PipelineConfig) -> list[str]:
 
 def delimiter_argument(delimiter: str) -> str:
     return _DELIMITER_ARGUMENT.get(delimiter, delimiter)
+
+
+# The batch inputs the job writes as files of id lines (attribute queries are per solution: `--item_attribute_queries`).
+_LINE_INPUT_KINDS = ("users", "items")
+
+
+def batch_input_arguments(config: PipelineConfig) -> dict[str, str]:
+    """The job arguments that choose the batch inputs of the configured solutions (README "Solutions"):
+
+    `--batch_inputs`: users and/or items, the shared id-line inputs some solution reads (users first);
+    `--batch_items_top_n`: which items (0 = every item with a kept interaction);
+    `--batch_items_per_file`: 500 when an item_affinity solution reads the items (one batch segment job takes at
+    most 500 items, and planning makes a job of each file), 0 (no cap beyond the job's own) otherwise;
+    `--item_attribute_queries`: {solution: [query, ...]} of the item_attribute_affinity solutions, "{}" if none."""
+    kinds = set(config.batch_input_kinds)
+    item_affinity = any(spec.output_kind.name == "item_affinity" for spec in config.solutions)
+    queries = {spec.name: list(spec.queries) for spec in config.solutions if spec.input_kind == "item_attributes"}
+    return {
+        "--batch_inputs": ",".join(kind for kind in _LINE_INPUT_KINDS if kind in kinds),
+        "--batch_items_top_n": str(config.batch_items_top_n),
+        "--batch_items_per_file": str(ITEM_AFFINITY_ITEMS_PER_JOB if item_affinity else 0),
+        "--item_attribute_queries": json.dumps(queries, separators=(",", ":")),
+    }
 
 
 class RatingsEtl(Construct):
@@ -189,6 +213,7 @@ class RatingsEtl(Construct):
                 f"--{kind}_dataset": json.dumps(spec.as_json(), separators=(",", ":")) if spec else DISABLED_DATASET
                 for kind, spec in (("items", config.items_dataset), ("users", config.users_dataset))
             },
+            **batch_input_arguments(config),
             "--enable-auto-scaling": "true",
             "--job-bookmark-option": "job-bookmark-disable",  # every run reads the whole raw prefix
         }

@@ -7,11 +7,11 @@ from typing import Any
 
 from pipeline_contracts.statuses import PERSONALIZE_DONE_STATUS, PERSONALIZE_FAILED_STATUSES
 
-from ..outputs import OUTPUT_DATASET_GROUP_ARN, OUTPUT_SOLUTION_ARN
+from ..outputs import OUTPUT_DATASET_GROUP_ARN
 from .base import DEPLOY_FIX, Environment, Finding, failed, passed, warned
 from .reader import Missing
 
-__all__ = ["check_region", "check_dataset_group", "check_solution", "is_running"]
+__all__ = ["check_region", "check_dataset_group", "solution_problem", "is_running", "AUTO_TRAINING_BILL"]
 
 AUTO_TRAINING_BILL = (
     "performAutoTraining is on: Personalize trains a new solution version every 7 days and bills the "
@@ -69,26 +69,34 @@ def check_dataset_group(env: Environment) -> Finding:
     return _not_active("dataset group", group, arn, fix) or passed(f"{arn} ACTIVE", arn=arn, status="ACTIVE")
 
 
-def check_solution(env: Environment) -> Finding:
-    solution = _describe(env, OUTPUT_SOLUTION_ARN, "DescribeSolution", "solution")
-    if isinstance(solution, Finding):
-        return solution
+def solution_problem(
+    env: Environment, solution: Mapping[str, Any]
+) -> tuple[Finding | None, dict[str, Any]]:
+    """One described solution: a FAIL or WARN finding about it (None when it is fine) and its facts.
+
+    Not ACTIVE fails (a solution version cannot be trained on it); performAutoTraining on warns unless
+    --expect-auto-training (a weekly billed version), and off warns when it was expected."""
     arn = str(solution.get("solutionArn"))
     problem = _not_active("solution", solution, arn, env.redeploy_data())
-    if problem:
-        return problem
     auto = bool(solution.get("performAutoTraining"))
-    facts = {"arn": arn, "status": "ACTIVE", "performAutoTraining": auto, "recipe": solution.get("recipeArn")}
+    facts = {
+        "arn": arn,
+        "status": solution.get("status"),
+        "performAutoTraining": auto,
+        "recipe": solution.get("recipeArn"),
+    }
+    if problem:
+        return problem, facts
     if auto and not env.expect_auto_training:
         return warned(
             f"{arn} ACTIVE; {AUTO_TRAINING_BILL}",
-            "if unintended, deploy with -c perform_auto_training=false; if intended, pass --expect-auto-training",
+            "if unintended, deploy with perform_auto_training false for it; if intended, pass --expect-auto-training",
             **facts,
-        )
+        ), facts
     if not auto and env.expect_auto_training:
         return warned(
             f"{arn} ACTIVE; performAutoTraining is off, but --expect-auto-training was given",
-            "deploy with -c perform_auto_training=true, or drop --expect-auto-training",
+            "deploy with perform_auto_training true for it, or drop --expect-auto-training",
             **facts,
-        )
-    return passed(f"{arn} ACTIVE, performAutoTraining {'on' if auto else 'off'}", **facts)
+        ), facts
+    return None, facts

@@ -220,6 +220,85 @@ def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_s
     }
 
 
+def _solution_branch(name: str, fail_training: bool) -> dict[str, Any]:
+    """One solution's branch with the fixed state names (issue 13): wrapper Parallel whose catch leads to
+    `<name>: failed`."""
+    training_status = (
+        {"Type": "Fail", "Error": "TrainingFailed", "Cause": f"{name}: solution version CREATE FAILED"}
+        if fail_training
+        else {"Type": "Pass", "Next": f"{name} quality gate: evaluate the model"}
+    )
+    body = {
+        "StartAt": f"{name}: read solution ARN",
+        "States": {
+            f"{name}: read solution ARN": {"Type": "Pass", "Next": f"{name} training: wait"},
+            f"{name} training: wait": {"Type": "Wait", "Seconds": 0, "Next": f"{name} training: job status?"},
+            f"{name} training: job status?": training_status,
+            f"{name} quality gate: evaluate the model": {"Type": "Pass", "Next": f"{name} batch: plan jobs"},
+            f"{name} batch: plan jobs": {"Type": "Pass", "Next": f"{name} post-process: flatten file"},
+            f"{name} post-process: flatten file": {"Type": "Pass", "Next": f"{name}: succeeded"},
+            f"{name}: succeeded": {
+                "Type": "Pass",
+                "Result": {"name": name, "status": "SUCCEEDED", "gate": {"decision": "ACCEPTED", "usedFallback": False}},
+                "End": True,
+            },
+        },
+    }
+    return {
+        "StartAt": f"Solution {name}",
+        "States": {
+            f"Solution {name}": {
+                "Type": "Parallel",
+                "Branches": [body],
+                "OutputPath": "$[0]",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": f"{name}: failed"}],
+                "End": True,
+            },
+            f"{name}: failed": {
+                "Type": "Pass",
+                "Result": {"name": name, "status": "FAILED", "gate": None},
+                "End": True,
+            },
+        },
+    }
+
+
+def solutions_definition(failing: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The several-solutions shape: Guard -> prepare -> ETL -> import -> Parallel "Solutions" (users, segments)
+    -> post-process -> every solution succeeded? -> Summarize run / Fail "Solutions failed"."""
+    names = ("users", "segments")
+    return {
+        "StartAt": "List running executions",
+        "States": {
+            "List running executions": {"Type": "Pass", "Next": "Prepare run"},
+            "Prepare run": {"Type": "Pass", "Next": "Transform (Glue)"},
+            "Transform (Glue)": {"Type": "Pass", "Next": "Import: describe job"},
+            "Import: describe job": {"Type": "Pass", "Result": {"anyFailed": bool(failing)}, "Next": "Solutions"},
+            "Solutions": {
+                "Type": "Parallel",
+                "Branches": [_solution_branch(name, name in failing) for name in names],
+                "ResultPath": "$.solutions",
+                "Next": "Post-process: account for the run",
+            },
+            "Post-process: account for the run": {"Type": "Pass", "Next": "Post-process: every solution succeeded?"},
+            # The decision is the manifest's in the real machine; here it is fixed by `failing` (a CLI test).
+            "Post-process: every solution succeeded?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.anyFailed", "BooleanEquals": True, "Next": "Solutions failed"}],
+                "Default": "Summarize run",
+            },
+            "Solutions failed": {
+                "Type": "Fail",
+                "Error": "SolutionsFailed",
+                "Cause": "1 of 2 solutions failed: " + ", ".join(f"{n} (TrainingFailed)" for n in failing),
+            },
+            "Summarize run": {"Type": "Pass", "Parameters": {"status": "SUCCEEDED", "solutions.$": "$.solutions"},
+                              "Next": "Run succeeded"},
+            "Run succeeded": {"Type": "Succeed"},
+        },
+    }
+
+
 FAILING_BATCH = {
     "Type": "Fail",
     "Error": "BatchInferenceFailed",
@@ -497,7 +576,7 @@ def healthy(moto_aws: None) -> DoctorWorld:
             "StateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:pbp-dev-pipeline",
             "AlertTopicArn": topic_arn,
             "GlueJobName": GLUE_JOB,
-            "SolutionArnParameterName": SOLUTION_PARAMETER,
+            "SolutionArnParameterNames": SOLUTION_PARAMETER,
         },
     )
     solution_parameter = {"Type": "String", "Name": SOLUTION_PARAMETER, "Value": SOLUTION_ARN}
@@ -509,8 +588,8 @@ def healthy(moto_aws: None) -> DoctorWorld:
             "RawBucketName": RAW_BUCKET,
             "DataKeyArn": DATA_KEY_ARN,
             "DatasetGroupArn": DATASET_GROUP_ARN,
-            "SolutionArn": SOLUTION_ARN,
-            "SolutionArnParameterName": SOLUTION_PARAMETER,
+            "SolutionArns": SOLUTION_ARN,
+            "SolutionArnParameterNames": SOLUTION_PARAMETER,
         },
     )
     script.set("cloudformation", "ListStackResources", _stack_resources(topic_arn))

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from pipeline_cli.aws import HistoryReader
-from pipeline_cli.stages import STAGES
+from pipeline_cli.stages import LEGACY_STAGES, STAGES
 
 from .conftest import (
     CURATED_BUCKET,
@@ -27,11 +27,14 @@ from .conftest import (
     Deployed,
     Result,
     pipeline_definition,
+    solutions_definition,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--poll-interval", "0.02"]
-ALL_STAGE_LABELS = [s.label for s in STAGES]
+# The one-solution definition of pipeline_definition() (as recorded before issue 13): run-level stages but
+# "solutions", and the legacy training / gate / batch stages.
+ALL_STAGE_LABELS = [s.label for s in STAGES if s.key != "solutions"] + [s.label for s in LEGACY_STAGES]
 
 
 def test_start_wait_succeeds_and_shows_every_stage(deploy: Callable[..., Deployed], run: Callable[..., Result]) -> None:
@@ -238,6 +241,7 @@ def test_history_table_and_json(deploy: Callable[..., Deployed], run: Callable[.
         "trainingHours": 1.25,
         "glueDpuSeconds": 1200.0,
         "estimatedCost": SUMMARY["estimatedCost"],
+        "solutions": [],  # a one-solution summary (before issue 13) lists none
     }
     assert rows[0]["accounting"]["modelDecision"] is None  # a skipped run trained nothing
 
@@ -275,3 +279,50 @@ def test_entry_point_help_as_a_subprocess() -> None:
     assert "usage: python -m pipeline_cli" in proc.stdout
     assert "{start,status,history}" not in proc.stdout and "start" in proc.stdout
     assert "3  AWS access problem" in proc.stdout and "StateMachineArn" in proc.stdout
+
+
+def test_several_solutions_each_show_their_stages_and_a_failed_one_fails_the_run(
+    deploy: Callable[..., Deployed], run: Callable[..., Result]
+) -> None:
+    deployed = deploy(solutions_definition(failing=("segments",)))
+    result = run(["start", "--wait", "--name", "run-two", *FAST], deployed.session)
+
+    assert result.code == 1, result.out + result.err
+    out = result.out
+    for label in ("users training", "users quality gate", "users batch", "users post-process"):
+        assert f"{label} done after" in out, label
+    assert "segments training failed after" in out
+    assert "failing state: Solutions failed (post-processing)" in out
+    assert "error: SolutionsFailed" in out and "segments (TrainingFailed)" in out
+
+    doc = json.loads(run(["status", "run-two", "--json"], deployed.session).out)
+    stages = [(s["stage"], s["status"]) for s in doc["stages"]]
+    # The branches run concurrently: the solutions are listed in the order they started, each one's stages together.
+    users = [("users.training", "done"), ("users.gate", "done"), ("users.batch", "done"), ("users.postprocess", "done")]
+    segments = [
+        ("segments.training", "failed"),
+        ("segments.gate", "not run"),
+        ("segments.batch", "not run"),
+        ("segments.postprocess", "not run"),
+    ]
+    run_level = [("guard", "done"), ("prepare", "done"), ("etl", "done"), ("import", "done"), ("solutions", "done")]
+    assert stages[:5] == run_level and stages[-1] == ("postprocess", "failed")
+    assert stages[5:-1] in (users + segments, segments + users)
+
+
+def test_several_solutions_that_succeed_list_each_decision(
+    deploy: Callable[..., Deployed], run: Callable[..., Result]
+) -> None:
+    deployed = deploy(solutions_definition())
+    assert run(["start", "--wait", "--name", "run-ok", *FAST], deployed.session).code == 0
+    status = run(["status", "run-ok"], deployed.session)
+    assert status.code == 0
+    assert "solutions:" in status.out
+    assert "users     SUCCEEDED  model ACCEPTED" in status.out
+    assert "segments  SUCCEEDED  model ACCEPTED" in status.out
+    rows = json.loads(run(["history", "--json"], deployed.session).out)
+    assert [o["name"] for o in rows[0]["accounting"]["solutions"]] == ["users", "segments"]
+    history = run(["history"], deployed.session)
+    assert history.code == 0
+    flat = " ".join(history.out.split())  # the model column folds in a narrow terminal
+    assert "users" in flat and "segments" in flat and "ACCEPTED" in flat

@@ -71,7 +71,7 @@ def test_a_healthy_deployment_passes_every_check(healthy: DoctorWorld, run: Call
     assert len(lines) == len(CHECKS) + 2  # one line per check
     assert set(statuses(result).values()) == {"PASS"}
     assert "pbp-dev-pipeline CREATE_COMPLETE, pbp-dev-data CREATE_COMPLETE" in line_of(result, "stacks deployed")
-    assert f"{SOLUTION_PARAMETER} -> {SOLUTION_ARN}" in line_of(result, "pipeline's solution")
+    assert f"{SOLUTION_PARAMETER} -> {SOLUTION_ARN}" in line_of(result, "pipeline's solutions")
     raw_bytes = sum(len(body) for body in RAW_FILES.values())
     assert (
         f"2 file(s), {raw_bytes / 1024:.1f} KiB under s3://{RAW_BUCKET}/ratings/ (1 hidden file(s) Spark ignores)"
@@ -272,25 +272,25 @@ BROKEN = {
         "read the stack events",
     ),
     "solution parameter output missing": Broken(
-        "pipeline's solution",
-        _redeploy_without("SolutionArnParameterName"),
-        "no SolutionArnParameterName output on pbp-dev-pipeline or pbp-dev-data (deployed by an older version)",
+        "pipeline's solutions",
+        _redeploy_without("SolutionArnParameterNames"),
+        "no SolutionArnParameterNames output on pbp-dev-pipeline or pbp-dev-data (deployed by an older version)",
         "fix: deploy both stacks: npx cdk deploy --all",
     ),
     "stacks name different parameters": Broken(
-        "pipeline's solution",
-        _redeploy_pipeline_with(SolutionArnParameterName="/pbp/other/personalize/solution-arn"),
+        "pipeline's solutions",
+        _redeploy_pipeline_with(SolutionArnParameterNames="/pbp/other/personalize/solution-arn"),
         f"{STACK} reads /pbp/other/personalize/solution-arn, but {DATA_STACK} writes {SOLUTION_PARAMETER}",
         "fix: deploy both stacks: npx cdk deploy --all",
     ),
     "solution parameter stale": Broken(
-        "pipeline's solution",
+        "pipeline's solutions",
         _stale_parameter,
         f"{SOLUTION_PARAMETER} holds {SOLUTION_ARN.replace('pbp-dev-solution', 'pbp-dev-old')}, but {DATA_STACK} manages {SOLUTION_ARN}",
         f"fix: redeploy the data stack, which rewrites the parameter: npx cdk deploy {DATA_STACK}",
     ),
     "solution parameter names a deleted solution": Broken(
-        "pipeline's solution",
+        "pipeline's solutions",
         _deleted_solution,
         "names a solution that does not exist",
         f"npx cdk deploy {DATA_STACK}",
@@ -312,7 +312,7 @@ BROKEN = {
         "fix: delete the failed dataset group and redeploy the data stack",
     ),
     "solution still creating": Broken(
-        "solution",
+        "pipeline's solutions",
         _personalize_resource("DescribeSolution", "solution", status="CREATE IN_PROGRESS"),
         "solution/pbp-dev-solution is CREATE IN_PROGRESS",
         "fix: wait until it is ACTIVE",
@@ -406,20 +406,102 @@ def test_dependents_of_a_failed_check_are_skipped_with_the_reason(
     )
 
 
+# --- several solutions: each parameter -> its solution, one line ---------------------------
+
+SECOND_PARAMETER = "/pbp/dev/personalize/similar-arn"
+SECOND_ARN = SOLUTION_ARN.replace("pbp-dev-solution", "pbp-dev-similar-0123abcd")
+
+
+def _two_solutions(world: DoctorWorld) -> None:
+    """The deployment of a config with `solutions`: a second parameter and solution, listed on both stacks."""
+    world.client("ssm").put_parameter(Name=SECOND_PARAMETER, Value=SECOND_ARN, Type="String")
+    parameters = f"{SOLUTION_PARAMETER},{SECOND_PARAMETER}"
+    _redeploy(world, STACK, lambda outputs: outputs.update({"SolutionArnParameterNames": {"Value": parameters}}))
+    _redeploy(
+        world,
+        DATA_STACK,
+        lambda outputs: outputs.update(
+            {
+                "SolutionArnParameterNames": {"Value": parameters},
+                "SolutionArns": {"Value": f"{SOLUTION_ARN},{SECOND_ARN}"},
+            }
+        ),
+    )
+
+
+def _second_solution_answers(world: DoctorWorld, **fields: Any) -> None:
+    healthy = world.script.replies[("personalize", "DescribeSolution")]
+
+    def reply(params: dict[str, Any]) -> dict[str, Any]:
+        answer = healthy(params)
+        if params["solutionArn"] == SECOND_ARN:
+            return {"solution": {**answer["solution"], **fields}}
+        return answer
+
+    world.script.set("personalize", "DescribeSolution", reply)
+
+
+def test_every_configured_solution_is_checked(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
+    _two_solutions(healthy)
+    result = doctor(run, healthy, "--json")
+    assert result.code == 0, result.out
+    (entry,) = [c for c in json.loads(result.out)["checks"] if c["check"] == "solution-reference"]
+    assert entry["status"] == "PASS"
+    assert [(s["parameter"], s["solutionArn"]) for s in entry["facts"]["solutions"]] == [
+        (SOLUTION_PARAMETER, SOLUTION_ARN),
+        (SECOND_PARAMETER, SECOND_ARN),
+    ]
+    assert f"{SECOND_PARAMETER} -> {SECOND_ARN} ACTIVE" in line_of(doctor(run, healthy), "pipeline's solutions")
+
+
+def test_one_solution_not_active_fails_naming_it(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
+    _two_solutions(healthy)
+    _second_solution_answers(healthy, status="CREATE FAILED")
+    result = doctor(run, healthy)
+    assert result.code == 1
+    line = line_of(result, "pipeline's solutions")
+    assert line.startswith("FAIL  ")
+    assert f"{SECOND_PARAMETER}: solution {SECOND_ARN} is CREATE FAILED" in line
+    assert "(1 of 2 solutions fine)" in line
+    assert SOLUTION_PARAMETER + ":" not in line
+
+
+def test_auto_training_warns_per_solution(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
+    _two_solutions(healthy)
+    _second_solution_answers(healthy, performAutoTraining=True)
+    line = warning_line(doctor(run, healthy), "pipeline's solutions")
+    assert f"{SECOND_PARAMETER}: {SECOND_ARN} ACTIVE; performAutoTraining is on" in line
+    assert SOLUTION_PARAMETER + ":" not in line
+
+
+def test_a_missing_parameter_of_one_solution_fails(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
+    _two_solutions(healthy)
+    healthy.client("ssm").delete_parameter(Name=SECOND_PARAMETER)
+    line = line_of(doctor(run, healthy), "pipeline's solutions")
+    assert line.startswith("FAIL  ") and f"SSM parameter {SECOND_PARAMETER} does not exist" in line
+
+
+def test_stacks_listing_different_solutions_fail(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
+    _two_solutions(healthy)
+    _redeploy(world=healthy, name=STACK, change=lambda o: o.update({"SolutionArnParameterNames": {"Value": SOLUTION_PARAMETER}}))
+    line = line_of(doctor(run, healthy), "pipeline's solutions")
+    assert f"{STACK} reads {SOLUTION_PARAMETER}, but {DATA_STACK} writes {SOLUTION_PARAMETER},{SECOND_PARAMETER}" in line
+
+
 # --- warnings: runs work, but someone should know -----------------------------------------
 
 
 def test_auto_training_warns_about_the_bill_unless_expected(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
     _personalize_resource("DescribeSolution", "solution", performAutoTraining=True)(healthy)
 
-    line = warning_line(doctor(run, healthy), "solution")
+    line = warning_line(doctor(run, healthy), "pipeline's solutions")
     assert "trains a new solution version every 7 days and bills the training hours" in line
-    assert "fix: if unintended, deploy with -c perform_auto_training=false" in line
+    assert "fix: if unintended, deploy with perform_auto_training false for it" in line
 
     expected = doctor(run, healthy, "--expect-auto-training")
     assert expected.code == 0
-    assert line_of(expected, "solution").startswith("PASS  ")
-    assert "performAutoTraining on" in line_of(expected, "solution")
+    assert line_of(expected, "pipeline's solutions").startswith("PASS  ")
+    assert "performAutoTraining on" in line_of(expected, "pipeline's solutions")
 
 
 def _reschedule(world: DoctorWorld, expression: str, state: str) -> None:

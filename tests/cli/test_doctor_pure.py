@@ -19,7 +19,7 @@ from pipeline_cli.outputs import (
     OUTPUT_DATA_KEY_ARN,
     OUTPUT_DATASET_GROUP_ARN,
     OUTPUT_GLUE_JOB_NAME,
-    OUTPUT_SOLUTION_ARN,
+    OUTPUT_SOLUTION_ARNS,
 )
 from pipeline_cli.schedule_times import ScheduleExpressionError, next_start
 
@@ -143,12 +143,12 @@ def test_the_outputs_and_resources_the_doctor_reads_are_synthesized(
     default_app: Any, data_template: Template, pipeline_template: Template
 ) -> None:
     """Guards the doctor against a renamed output or a resource moved to another stack.
-    (`SolutionArnParameterName`, on both stacks, is added by issue 8's item 6 and not asserted here.)"""
+    (`SolutionArnParameterNames`, on both stacks, is asserted in tests/foundation/test_solutions_data_stack.py.)"""
     assert default_app.data_stack.stack_name == data_stack_name(default_app.pipeline_stack.stack_name)
     pipeline_outputs = pipeline_template.to_json()["Outputs"]
     data_outputs = data_template.to_json()["Outputs"]
     assert {OUTPUT_ALERT_TOPIC_ARN, OUTPUT_GLUE_JOB_NAME} <= set(pipeline_outputs)
-    assert {OUTPUT_SOLUTION_ARN, OUTPUT_DATASET_GROUP_ARN, OUTPUT_DATA_KEY_ARN} <= set(data_outputs)
+    assert {OUTPUT_SOLUTION_ARNS, OUTPUT_DATASET_GROUP_ARN, OUTPUT_DATA_KEY_ARN} <= set(data_outputs)
     resources = pipeline_template.to_json()["Resources"].values()
     types = [r["Type"] for r in resources]
     assert types.count(SCHEDULE) == 1  # the doctor checks the one schedule it finds

@@ -220,3 +220,89 @@ def test_run_accounting_of_an_output() -> None:
     assert (accounting.training_hours, accounting.glue_dpu_seconds) == (0.5, 900.0)
     assert RunAccounting.of("not json").to_json()["modelDecision"] is None
     assert RunAccounting.of({"status": "SKIPPED"}).estimated_cost == "-"
+
+
+# --- several solutions: each one's status and gate decision, from the output's `solutions` list --------------
+
+SOLUTIONS_OUTPUT = {
+    "status": "SUCCEEDED",
+    "manifestUri": "s3://curated/runs/r/_manifest.json",
+    "solutions": [
+        {"name": "users", "status": "SUCCEEDED", "gate": {"decision": "ACCEPTED", "usedFallback": False, "reason": "ok"}},
+        {
+            "name": "segments",
+            "status": "SUCCEEDED",
+            "gate": {"decision": "REJECTED", "usedFallback": True, "reason": "Rejected arn:v: below the floor"},
+        },
+        {"name": "similar", "status": "SUCCEEDED", "gate": None},
+    ],
+    "accounting": {
+        "trainingHours": [1.5, None, 0.25],
+        "glueDpuSeconds": 600,
+        "estimatedCost": {"currency": "USD", "total": 2.5, "complete": True},
+    },
+}
+
+
+def test_run_accounting_of_several_solutions() -> None:
+    accounting = RunAccounting.of(json.dumps(SOLUTIONS_OUTPUT))
+    assert [(o.name, o.status, o.model_short) for o in accounting.solutions] == [
+        ("users", "SUCCEEDED", "ACCEPTED"),
+        ("segments", "SUCCEEDED", "FALLBACK"),
+        ("similar", "SUCCEEDED", "-"),
+    ]
+    assert accounting.model_short == "users ACCEPTED, segments FALLBACK, similar -"
+    assert accounting.used_fallback is True
+    assert accounting.training_hours == 1.75  # per solution, the null (no training) skipped
+    assert (accounting.glue_dpu_seconds, accounting.estimated_cost) == (600.0, "2.5000 USD")
+    document = accounting.to_json()
+    assert document["solutions"][1] == {
+        "name": "segments",
+        "status": "SUCCEEDED",
+        "modelDecision": "REJECTED",
+        "usedFallback": True,
+        "reason": "Rejected arn:v: below the floor",
+    }
+
+
+def test_a_failed_solution_without_a_decision_shows_its_status() -> None:
+    output = {"solutions": [{"name": "users", "status": "FAILED", "gate": None}, {"name": "x"}]}
+    (users, other) = RunAccounting.of(output).solutions
+    assert users.model_short == "FAILED"
+    assert other.status == "-" and other.model_short == "-"
+    assert RunAccounting.of({"solutions": "not a list"}).solutions == ()
+    assert RunAccounting.of({"solutions": [{"status": "FAILED"}]}).solutions == ()  # no name: not a solution
+
+
+def test_status_and_history_render_each_solution_and_its_fallback() -> None:
+    import io
+
+    from rich.console import Console
+
+    from pipeline_cli.outputs import Pipeline
+    from pipeline_cli.render import print_history, print_status
+    from pipeline_cli.formatting import OutputSummary
+    from pipeline_cli.stages import build_timeline
+
+    start = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+    stop = datetime(2026, 11, 22, 5, 0, tzinfo=timezone.utc)
+    output = json.dumps(SOLUTIONS_OUTPUT)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
+    print_history(console, [{"name": "run-1", "status": "SUCCEEDED", "startDate": start, "stopDate": stop, "output": output}], stop)
+    history = buffer.getvalue()
+    assert "users ACCEPTED, segments FALLBACK, similar -" in history
+    assert "1.75 h" in history
+
+    buffer.truncate(0)
+    description = {"name": "run-1", "executionArn": SM_ARN.replace("stateMachine", "execution") + ":run-1", "status": "SUCCEEDED",
+                   "startDate": start, "stopDate": stop, "output": output}
+    timeline = build_timeline([], description)
+    print_status(console, Pipeline("pbp-dev-pipeline", SM_ARN), description, timeline, OutputSummary(), stop)
+    status = buffer.getvalue()
+    assert "solutions:" in status
+    assert "users     SUCCEEDED  model ACCEPTED\n" in status
+    assert "segments  SUCCEEDED  model REJECTED (FALLBACK: last accepted version)" in status
+    assert "reason: Rejected arn:v: below the floor" in status
+    assert "similar   SUCCEEDED\n" in status
+    assert "training:  1.75 h" in status

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from pipeline_cli.stages import (
+    SOLUTION_STAGE_KINDS,
     STAGES,
+    is_solution_wrapper,
+    solution_state,
     StageStatus,
     Timeline,
     build_timeline,
@@ -95,9 +98,7 @@ def test_running_execution_shows_done_running_and_pending_stages() -> None:
         ("guard", StageStatus.DONE),
         ("etl", StageStatus.DONE),
         ("import", StageStatus.RUNNING),
-        ("training", StageStatus.PENDING),
-        ("gate", StageStatus.PENDING),
-        ("batch", StageStatus.PENDING),
+        ("solutions", StageStatus.PENDING),
         ("postprocess", StageStatus.PENDING),
     ]
     stages = by_key(tl)
@@ -165,9 +166,7 @@ def test_failed_execution_names_failing_state_error_and_cause() -> None:
         "guard": StageStatus.DONE,
         "etl": StageStatus.DONE,
         "import": StageStatus.DONE,
-        "training": StageStatus.FAILED,
-        "gate": StageStatus.NOT_RUN,
-        "batch": StageStatus.NOT_RUN,
+        "training": StageStatus.FAILED,  # a run of the one-solution definition (LEGACY_STAGES)
         "postprocess": StageStatus.NOT_RUN,
     }
     assert by_key(tl)["training"].duration(T0 + timedelta(days=1)) == 1  # ends at the failure
@@ -214,9 +213,7 @@ def test_skipped_run_is_reported_as_skipped() -> None:
         ("prepare", StageStatus.NOT_RUN),
         ("etl", StageStatus.NOT_RUN),
         ("import", StageStatus.NOT_RUN),
-        ("training", StageStatus.NOT_RUN),
-        ("gate", StageStatus.NOT_RUN),
-        ("batch", StageStatus.NOT_RUN),
+        ("solutions", StageStatus.NOT_RUN),
         ("postprocess", StageStatus.NOT_RUN),
     ]
 
@@ -290,6 +287,23 @@ def test_no_events_yet_lists_every_stage_as_pending() -> None:
         ("Post-processing failed", "postprocess"),
         ("Prepare run", "prepare"),
         ("Prepare run: read solution ARN", "prepare"),
+        ("Solutions", "solutions"),
+        ("Solutions failed", "postprocess"),
+        ("Post-process: every solution succeeded?", "postprocess"),
+        ("Post-process: accept each model version", "postprocess"),
+        ("users: read solution ARN", "users.training"),
+        ("users training: create job", "users.training"),
+        ("users quality gate: evaluate the model", "users.gate"),
+        ("users: model quality gate rejected the model", "users.gate"),
+        ("users: model quality gate could not decide", "users.gate"),
+        ("users batch: plan jobs", "users.batch"),
+        ("users batch: each job", "users.batch"),
+        ("users batch job: create job", "users.batch"),
+        ("genre_fans post-process: flatten file", "genre_fans.postprocess"),
+        ("segments: succeeded", "segments.postprocess"),
+        ("solution training: create job", "solution.training"),  # the default solution's name
+        ("Solution segments", None),  # a solution's wrapper: no stage
+        ("segments: failed", None),  # marks the solution's last stage failed
         ("NotifyOps", None),
         ("Succeed", None),
     ],
@@ -357,13 +371,191 @@ def test_every_stage_prefix_names_a_state_of_the_pipeline(real_states: list[str]
     assert unused == []
 
 
+def _stands_apart(state: str) -> bool:
+    """A solution's wrapper Parallel and its failure marker: no stage on purpose (see pipeline_cli/stages.py)."""
+    found = solution_state(state)
+    return is_solution_wrapper(state) or (found is not None and found[1] is None)
+
+
 def test_every_state_of_the_pipeline_has_a_stage_unless_it_stands_alone(real_states: list[str]) -> None:
-    assert {state for state in real_states if stage_of(state) is None} == STANDALONE_STATES
+    unmapped = {state for state in real_states if stage_of(state) is None and not _stands_apart(state)}
+    assert unmapped == STANDALONE_STATES
 
 
 def test_stages_are_listed_in_the_order_a_run_reaches_them(real_states: list[str]) -> None:
-    reached = [stage.key for stage in (stage_of(state) for state in real_states) if stage is not None]
-    assert list(dict.fromkeys(reached)) == [stage.key for stage in STAGES]
+    """Run-level stages in table order; every solution's stages in their order, inside `solutions`."""
+    stages = [stage for stage in (stage_of(state) for state in real_states) if stage is not None]
+    run_level = [stage.key if stage.solution is None else "solutions" for stage in stages]
+    assert list(dict.fromkeys(run_level)) == [stage.key for stage in STAGES]
+    for solution in dict.fromkeys(stage.solution for stage in stages if stage.solution):
+        kinds = [stage.key.rsplit(".", 1)[1] for stage in stages if stage.solution == solution]
+        assert list(dict.fromkeys(kinds)) == [kind for kind, _ in SOLUTION_STAGE_KINDS], solution
+
+
+# The fixed state names of a solution's branch (issue 13 shared interfaces), for `n` = the solution's name.
+def solution_branch_states(n: str) -> list[str]:
+    return [
+        f"Solution {n}",
+        f"{n}: read solution ARN",
+        f"{n} training: create job",
+        f"{n} training: wait",
+        f"{n} training: job status?",
+        f"{n} quality gate: evaluate the model",
+        f"{n}: model quality gate rejected the model",
+        f"{n}: model quality gate could not decide",
+        f"{n} batch: plan jobs",
+        f"{n} batch: each job",
+        f"{n} batch job: place input",
+        f"{n} batch job: create job",
+        f"{n} post-process: list output files",
+        f"{n} post-process: each output file",
+        f"{n} post-process: flatten file",
+        f"{n}: succeeded",
+        f"{n}: failed",
+    ]
+
+
+@pytest.mark.parametrize("name", ["users", "similar", "segments", "genre_fans", "solution", "s2"])
+def test_every_fixed_state_name_of_a_solution_maps_to_its_stage(name: str) -> None:
+    """The mapping the real definition will be checked against once the several-solutions machine lands."""
+    mapped = {state: stage_of(state) for state in solution_branch_states(name)}
+    apart = {state for state, stage in mapped.items() if stage is None}
+    assert apart == {f"Solution {name}", f"{name}: failed"}
+    assert all(_stands_apart(state) for state in apart)
+    assert {stage.key for stage in mapped.values() if stage} == {f"{name}.{kind}" for kind, _ in SOLUTION_STAGE_KINDS}
+    assert all(stage.solution == name for stage in mapped.values() if stage)
+    for run_level, key in (
+        ("Solutions", "solutions"),
+        ("Post-process: account for the run", "postprocess"),
+        ("Post-process: write manifest", "postprocess"),
+        ("Post-process: accept each model version", "postprocess"),
+        ("Post-process: every solution succeeded?", "postprocess"),
+        ("Solutions failed", "postprocess"),
+    ):
+        stage = stage_of(run_level)
+        assert stage is not None and stage.key == key and stage.solution is None, run_level
+
+
+# --- several solutions: a synthetic history of the parallel branches ----------------------------
+
+
+def through_solutions_start(h: History) -> History:
+    return (
+        through_import(h)
+        .exit("Import: wait", 300, "Wait")
+        .enter("Solutions", 300, "Parallel")
+        .enter("Solution users", 300, "Parallel")
+        .enter("Solution segments", 300, "Parallel")
+        .enter("users: read solution ARN", 300)
+        .enter("segments: read solution ARN", 300)
+        .exit("users: read solution ARN", 301)
+        .exit("segments: read solution ARN", 301)
+        .enter("segments training: create job", 301)
+        .enter("users training: create job", 302)
+        .exit("segments training: create job", 303)
+        .exit("users training: create job", 303)
+    )
+
+
+def test_running_solutions_show_their_stages_in_solution_order() -> None:
+    h = (
+        through_solutions_start(History())
+        .enter("users quality gate: evaluate the model", 3000)
+        .exit("users quality gate: evaluate the model", 3010)
+        .enter("users batch: plan jobs", 3010)
+        .exit("users batch: plan jobs", 3011)
+        .enter("users batch: each job", 3011, "Map")
+    )
+    tl = build_timeline(h.events)
+    assert [(s.key, s.status) for s in tl.stages] == [
+        ("guard", StageStatus.DONE),
+        ("etl", StageStatus.DONE),
+        ("import", StageStatus.DONE),
+        ("solutions", StageStatus.RUNNING),
+        ("users.training", StageStatus.DONE),
+        ("users.gate", StageStatus.DONE),
+        ("users.batch", StageStatus.RUNNING),
+        ("users.postprocess", StageStatus.PENDING),
+        ("segments.training", StageStatus.DONE),
+        ("segments.gate", StageStatus.PENDING),
+        ("segments.batch", StageStatus.PENDING),
+        ("segments.postprocess", StageStatus.PENDING),
+        ("postprocess", StageStatus.PENDING),
+    ]
+    stages = by_key(tl)
+    assert stages["users.training"].label == "users training"
+    assert stages["users.training"].states == ("users: read solution ARN", "users training: create job")
+    assert stages["users.training"].duration(T0) == 3  # 300 .. 303
+    assert stages["segments.postprocess"].solution == "segments"
+    assert tl.current_state == "users batch: each job"
+
+
+def test_a_failed_solution_marks_its_stage_failed_and_the_run_fails_at_the_end() -> None:
+    cause = "segments: TrainingFailed: solution version CREATE FAILED"
+    h = (
+        through_solutions_start(History())
+        .enter("segments training: wait", 303, "Wait")
+        .exit("segments training: wait", 900, "Wait")
+        .enter("segments training: job status?", 900, "Choice")
+        .exit("segments training: job status?", 900, "Choice")
+        .enter("segments: failed", 900, "Pass")
+        .exit("segments: failed", 900, "Pass")
+        .exit("Solution segments", 900, "Parallel")
+        .enter("users quality gate: evaluate the model", 3000)
+        .exit("users quality gate: evaluate the model", 3010)
+        .enter("users batch: plan jobs", 3010)
+        .exit("users batch: plan jobs", 3011)
+        .enter("users batch: each job", 3011, "Map")
+        .exit("users batch: each job", 6000, "Map")
+        .enter("users post-process: list output files", 6000)
+        .exit("users post-process: list output files", 6001)
+        .enter("users: succeeded", 6001, "Pass")
+        .exit("users: succeeded", 6001, "Pass")
+        .exit("Solution users", 6001, "Parallel")
+        .exit("Solutions", 6001, "Parallel")
+        .enter("Post-process: account for the run", 6001)
+        .exit("Post-process: account for the run", 6002)
+        .enter("Post-process: every solution succeeded?", 6002, "Choice")
+        .exit("Post-process: every solution succeeded?", 6002, "Choice")
+        .enter("Solutions failed", 6002, "Fail")
+        .failed(6002, "SolutionsFailed", cause)
+    )
+    tl = build_timeline(h.events)
+    statuses = [(s.key, s.status) for s in tl.stages]
+    assert statuses == [
+        ("guard", StageStatus.DONE),
+        ("etl", StageStatus.DONE),
+        ("import", StageStatus.DONE),
+        ("solutions", StageStatus.DONE),
+        ("users.training", StageStatus.DONE),
+        ("users.gate", StageStatus.DONE),
+        ("users.batch", StageStatus.DONE),
+        ("users.postprocess", StageStatus.DONE),
+        ("segments.training", StageStatus.FAILED),
+        ("segments.gate", StageStatus.NOT_RUN),
+        ("segments.batch", StageStatus.NOT_RUN),
+        ("segments.postprocess", StageStatus.NOT_RUN),
+        ("postprocess", StageStatus.FAILED),
+    ]
+    assert tl.failed_state == "Solutions failed" and tl.error == "SolutionsFailed" and tl.cause == cause
+    assert by_key(tl)["segments.training"].ended == T0 + timedelta(seconds=900)
+    assert "segments: failed" not in [state for s in tl.stages for state in s.states]
+
+
+def test_a_solution_failure_while_others_run_shows_not_run_for_it_pending_for_them() -> None:
+    h = (
+        through_solutions_start(History())
+        .enter("segments: failed", 303, "Pass")
+        .exit("segments: failed", 303, "Pass")
+        .enter("users training: wait", 303, "Wait")
+    )
+    tl = build_timeline(h.events)
+    stages = by_key(tl)
+    assert stages["segments.training"].status is StageStatus.FAILED
+    assert stages["segments.gate"].status is StageStatus.NOT_RUN
+    assert stages["users.training"].status is StageStatus.RUNNING
+    assert stages["users.gate"].status is StageStatus.PENDING
+    assert tl.status == "RUNNING" and tl.failed_state is None
 
 
 def test_a_caught_glue_failure_fails_the_etl_stage() -> None:

@@ -175,8 +175,8 @@ def test_outputs_name_buckets_key_and_role(data_template: Template) -> None:
         "DataKeyArn",
         "PersonalizeRoleArn",
         "DatasetGroupArn",
-        "SolutionArn",
-        "SolutionArnParameterName",
+        "SolutionArns",
+        "SolutionArnParameterNames",
         "AcceptedVersionsTableName",
     }
 

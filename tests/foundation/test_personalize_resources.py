@@ -98,6 +98,6 @@ def test_solution_resource_may_touch_only_its_solution(data_template: Template) 
     solution_name = _solution_call(data_template, "Create")["parameters"]["name"]
     create = json.dumps(by_action['"personalize:CreateSolution"'])
     assert solution_name in create and "DatasetGroupArn" in create
-    assert "pbp-dev-solution-*" in json.dumps(by_action['"personalize:DeleteSolution"'])
+    assert "pbp-dev-solution-????????" in json.dumps(by_action['"personalize:DeleteSolution"'])
     assert set(by_action) == {'"personalize:CreateSolution"', '"personalize:DeleteSolution"', '["logs:CreateLogStream", "logs:PutLogEvents"]'}
     assert all(resource != "*" for resource in by_action.values())

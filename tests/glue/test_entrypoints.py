@@ -136,6 +136,26 @@ def test_glue_job_entry_point_runs_the_transform_on_u_data_by_position(spark: An
     assert counts["users_with_2plus_interactions"] == 30 and counts["distinct_items"] == 100
 
 
+def test_glue_job_passes_the_batch_arguments_when_given(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _u_data(tmp_path / "u.data")
+    job = _job_with_recorded_calls(spark, monkeypatch, [])
+    queries = {"fans": ['ITEMS.GENRES = "Comedy"']}
+    batch = ["--batch_inputs", "items", "--batch_items_top_n", "5", "--batch_items_per_file", "2",
+             "--item_attribute_queries", json.dumps(queries)]
+    summary = job.main(_u_data_argv(tmp_path) + batch)
+    run_dir = tmp_path / "runs" / "20260101T000000Z-u-data-1"
+    per_item: dict[str, int] = {}
+    for _, item, _ in expected:
+        per_item[item] = per_item.get(item, 0) + 1
+    top = sorted(per_item, key=lambda item: (-per_item[item], item))[:5]
+    items_folder = run_dir / "batch-input-items"
+    assert sorted(json.loads(line)["itemId"] for line in read_lines(items_folder)) == sorted(top)
+    assert max(len(path.read_text().splitlines()) for path in items_folder.iterdir()) <= 2
+    assert not (run_dir / "batch-input").exists()
+    assert summary["arguments"]["item_attribute_queries"] == queries
+    assert sorted(summary["batch_inputs"]) == ["item_attributes", "items"]
+
+
 def test_glue_job_that_fails_is_not_committed(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _u_data(tmp_path / "u.data")
     events: list[str] = []

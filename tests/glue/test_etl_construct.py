@@ -195,6 +195,7 @@ def test_extra_py_files_zip_holds_only_the_transform_and_metadata_modules_and_th
         "pipeline_contracts/__init__.py",
         "pipeline_contracts/metadata_datasets.py",
         "pipeline_contracts/run_layout.py",
+        "pipeline_contracts/solutions.py",  # batch_input_entry: the folder of each batch input
         "transform.py",
     ]
     (script,) = [source for source in sources if source["path"].endswith(".py")]

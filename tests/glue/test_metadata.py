@@ -89,8 +89,10 @@ def _interactions(run_dir: Path, items: list[str], users: list[str]) -> None:
     _write(run_dir, "batch-input/part-00000.json", [json.dumps({"userId": user}) for user in users])
 
 
-def _run(spark: Any, root: Path, specs: dict[str, Any], items: list[str], users: list[str]) -> dict[str, Any]:
-    opts = options(root / "ratings", root / "runs")
+def _run(
+    spark: Any, root: Path, specs: dict[str, Any], items: list[str], users: list[str], **arguments: Any
+) -> dict[str, Any]:
+    opts = options(root / "ratings", root / "runs", **arguments)
     _interactions(Path(opts.run_uri), items, users)
     summary: dict[str, Any] = {"outputs": {}}
     parsed = {kind: parse_dataset(kind, spec) for kind, spec in specs.items()}  # type: ignore[arg-type]
@@ -213,6 +215,18 @@ def test_users_by_position_and_their_coverage_of_batch_users(ml_latest: tuple[di
         "batch_users_with_metadata": 1,
         "share_of_batch_users_with_metadata": 0.3333,
         "users_with_metadata_without_interactions": 1,
+    }
+
+
+def test_users_coverage_without_a_users_batch_input_counts_the_interacted_users(spark: Any, tmp_path: Path) -> None:
+    _write(tmp_path, "profiles/users.csv", PROFILES)
+    # The batch-input folder left there must not be read: this run writes no users batch input.
+    summary = _run(spark, tmp_path, {"users": USERS}, items=["1"], users=["u1", "u2", "u9"], batch_inputs="items")
+    assert summary["datasets"]["users"]["coverage"] == {
+        "interacted_users": 1,
+        "interacted_users_with_metadata": 1,
+        "share_of_interacted_users_with_metadata": 1.0,
+        "users_with_metadata_without_interactions": 1,  # u3 (u2's row is quarantined: its AGE is not a number)
     }
 
 

@@ -76,7 +76,7 @@ def pipeline_of(app: PipelineApp, templates: dict[str, Any]) -> SynthesizedOrche
             "data_key": data.keys.data_key,
             "personalize_role": data.personalize_access.service_role,
             "dataset_arn": data.personalize.dataset_arn,
-            "solution_arn_parameter": solution_arn_parameter_name(app.config),
+            "solution_arn_parameter": solution_arn_parameter_name(app.config, app.config.solutions[0].name),
             # What the data stack's parameter holds: the ARN of the solution it created.
             "solution_arn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{data.personalize.solution_name}",
         },

@@ -3,6 +3,7 @@ for every configuration: what each new call may do (least privilege), the table,
 
 from __future__ import annotations
 
+
 import json
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The solution ARN crosses from the data stack to the pipeline at run time, through one SSM parameter.
+"""A solution ARN crosses from the data stack to the pipeline at run time, through its SSM parameter.
 
 A recipe or auto-training change replaces the solution (its name carries a settings hash). A value the pipeline
 stack took at deploy time (a weak cross-stack reference is resolved once, when that stack deploys) would keep
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.app_factory import PipelineApp
-from pipeline_contracts.stack_outputs import SOLUTION_ARN_PARAMETER_NAME as SOLUTION_ARN_PARAMETER_OUTPUT
+from pipeline_contracts.stack_outputs import SOLUTION_ARN_PARAMETER_NAMES as SOLUTION_ARN_PARAMETER_OUTPUT
 from tests.support.cdk_app import mask_asset_hashes, synth, templates_of
 from tests.support.templates import resources
 
@@ -28,7 +28,7 @@ def test_the_data_stack_keeps_the_solution_arn_in_the_parameter(data_template) -
     assert parameter["Properties"]["Value"] == {"Fn::GetAtt": [solution_id, "solutionArn"]}
 
 
-def test_both_stacks_name_the_parameter_in_an_output(default_app: PipelineApp, default_templates) -> None:
+def test_both_stacks_name_the_default_parameter_in_the_list_output(default_app: PipelineApp, default_templates) -> None:
     for stack in default_app.stacks:
         outputs = default_templates[stack.stack_name].to_json()["Outputs"]
         assert outputs[SOLUTION_ARN_PARAMETER_OUTPUT]["Value"] == PARAMETER, stack.stack_name
@@ -75,3 +75,37 @@ def _solution_name(template: dict[str, Any]) -> str:
     if isinstance(call, dict):  # Fn::Join around the dataset group ARN: keep the literal parts
         call = "".join(part if isinstance(part, str) else "<token>" for part in call["Fn::Join"][1])
     return json.loads(call)["parameters"]["name"]
+
+
+def test_the_dashboard_has_a_stage_table_per_solution(synthesized_apps) -> None:
+    """One Logs Insights table per configured solution over the state machine's log group (config/full.json)."""
+    from stacks.dashboard import solution_stages_query
+
+    synthesized = synthesized_apps("full")
+    app = synthesized.app
+    template = synthesized.templates[app.pipeline_stack.stack_name].to_json()
+    (dashboard,) = resources(template, "AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    body = "".join(part if isinstance(part, str) else json.dumps(part) for part in parts)
+    log_groups = resources(template, "AWS::Logs::LogGroup")
+    (log_group,) = [logical_id for logical_id in log_groups if logical_id.startswith("OrchestrationLogs")]
+    for spec in app.config.solutions:
+        assert f"Solution {spec.name} ({spec.output_kind.name}): stages per run" in body
+        assert json.dumps(log_group) in body
+        query = solution_stages_query(spec.name)
+        words = "( training| quality gate| batch job| batch| post-process)?"
+        assert f"details.name like /^{spec.name}{words}: /" in query[1]
+    assert body.count("stages per run") == len(app.config.solutions)
+
+
+def test_a_solution_stage_query_matches_its_states_only() -> None:
+    """The query's name filter, as a Python regex: the solution's states, not another's, not run-level ones."""
+    import re
+
+    from stacks.dashboard import solution_stages_query
+
+    pattern = re.compile(solution_stages_query("solution")[1].split("like /")[1].rstrip("/"))
+    assert pattern.match("solution training: create job") and pattern.match("solution: read solution ARN")
+    assert pattern.match("solution batch job: create job")
+    assert not pattern.match("Solutions") and not pattern.match("Solution solution")
+    assert not pattern.match("solution_eu training: create job")

@@ -69,7 +69,7 @@ def build_stack(
     )
     # Not construct arguments: the parameter the state machine reads at run time, and the value it holds.
     solution = {
-        "solution_arn_parameter": solution_arn_parameter_name(config),
+        "solution_arn_parameter": solution_arn_parameter_name(config, config.solutions[0].name),
         "solution_arn": f"{PERSONALIZE}:solution/{config.resource_name('solution')}-0123abcd",
     }
     return stack, orchestration, {**wiring, **solution}

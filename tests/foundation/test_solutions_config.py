@@ -1,0 +1,123 @@
+"""The `solutions` configuration: every recipe, output kind and input kind checked at synth time."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from lambda_src.postprocess import flatten
+from pipeline_contracts import solutions as contract
+from stacks.config import ConfigError, PipelineConfig
+
+ITEMS = {"fields": [{"name": "GENRES", "type": "categorical"}], "sources": [
+    {"prefix": "items/", "delimiter": ",", "id_column": "id", "columns": {"GENRES": "genre"}}]}
+
+
+def config(*entries: dict[str, Any], **context: Any) -> PipelineConfig:
+    return PipelineConfig.from_mapping({"solutions": list(entries), "items_dataset": ITEMS, **context})
+
+
+def entry_of(recipe: str, name: str = "s", **keys: Any) -> dict[str, Any]:
+    kind = contract.output_kind_of(recipe)
+    queries = {"queries": ['ITEMS.GENRES = "Comedy"']} if kind.input_kind == "item_attributes" else {}
+    return {"name": name, "recipe": recipe, **queries, **keys}
+
+
+def test_without_solutions_the_one_solution_comes_from_the_top_level_keys() -> None:
+    built = PipelineConfig.from_mapping({"recipe": "aws-user-personalization-v2", "num_results": 40})
+    (spec,) = built.solutions
+    assert (spec.name, spec.recipe, spec.num_results, spec.output_kind.name) == (
+        contract.DEFAULT_SOLUTION_NAME, "aws-user-personalization-v2", 40, "user_recommendations")
+    assert built == PipelineConfig.from_mapping({"recipe": "aws-user-personalization-v2", "num_results": 40})
+
+
+@pytest.mark.parametrize("recipe", contract.RECIPES)
+def test_each_recipe_gets_its_output_kind_job_and_input(recipe: str) -> None:
+    (spec,) = config(entry_of(recipe)).solutions
+    kind = contract.OUTPUT_KINDS[contract.RECIPE_OUTPUT_KIND[recipe]]
+    assert spec.output_kind == kind and spec.job_type == kind.job_type and spec.input_kind == kind.input_kind
+    assert config(entry_of(recipe, output=kind.name)).solutions == (spec,)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "output"),
+    [(r, k) for r, k in itertools.product(contract.RECIPES, contract.OUTPUT_KINDS) if contract.RECIPE_OUTPUT_KIND[r] != k],
+)
+def test_an_output_kind_that_is_not_the_recipes_is_refused(recipe: str, output: str) -> None:
+    with pytest.raises(ConfigError, match=rf"'solutions\[0\]\.output' has value '{output}'; allowed: "):
+        config(entry_of(recipe, output=output))
+
+
+def test_the_contract_and_the_flattening_agree_on_every_kind() -> None:
+    """The state machine picks the job type and the post-processing picks the CSV folder from different modules."""
+    assert set(contract.OUTPUT_KINDS) == set(flatten.OUTPUT_KINDS)
+    for name, kind in contract.OUTPUT_KINDS.items():
+        assert flatten.OUTPUT_KINDS[name].job_type == kind.job_type
+        assert flatten.OUTPUT_KINDS[name].folder == kind.output_folder
+    assert dict(flatten.RECIPE_KINDS) == dict(contract.RECIPE_OUTPUT_KIND)
+
+
+@pytest.mark.parametrize(
+    ("entries", "key", "fragment"),
+    [
+        ([{"name": "Users", "recipe": "aws-sims"}], "solutions[0].name", "lower-case letters"),
+        ([{"name": "sim-items", "recipe": "aws-sims"}], "solutions[0].name", "lower-case letters"),
+        ([{"name": "a" * 21, "recipe": "aws-sims"}], "solutions[0].name", "1-20 characters"),
+        ([{"name": "a", "recipe": "aws-sims"}, {"name": "a", "recipe": "aws-sims"}], "solutions[1].name", "no other"),
+        ([{"name": "a", "recipe": "aws-personalized-ranking"}], "solutions[0].recipe", "one of aws-user-personalization"),
+        ([{"name": "a", "recipe": "aws-sims", "training_mode": "UPDATE"}], "solutions[0].training_mode", "FULL"),
+        ([{"name": "a", "recipe": "aws-sims", "num_results": 501}], "solutions[0].num_results", "1 to 500"),
+        ([{"name": "a", "recipe": "aws-item-affinity", "num_results": 5_000_001}], "solutions[0].num_results", "5000000"),
+        ([{"name": "a", "recipe": "aws-sims", "queries": ["x"]}], "solutions[0].queries", "no queries"),
+        ([{"name": "a", "recipe": "aws-item-attribute-affinity"}], "solutions[0].queries", "non-empty list"),
+        ([{"name": "a", "recipe": "aws-item-attribute-affinity", "queries": ["a\nb"]}], "solutions[0].queries", "list"),
+        ([{"name": "a", "recipe": "aws-sims", "colour": "red"}], "solutions[0].colour", "keys name, recipe"),
+        ([{"name": "a", "recipe": "aws-sims", "quality_gate_metric": "Precision"}], "solutions[0].quality_gate_metric",
+         "metric name"),
+    ],
+)
+def test_a_bad_entry_names_its_key(entries: list[dict[str, Any]], key: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        config(*entries)
+    assert f"'{key}' has value" in str(raised.value) and fragment in str(raised.value).split("allowed:", 1)[1]
+
+
+@pytest.mark.parametrize("recipe", [r for r in contract.RECIPES if contract.output_kind_of(r).job_type == "batch_segment"])
+def test_user_segmentation_recipes_need_the_items_dataset(recipe: str) -> None:
+    with pytest.raises(ConfigError, match=r"'solutions\[0\]\.recipe'.*items_dataset"):
+        PipelineConfig.from_mapping({"solutions": [entry_of(recipe)]})
+
+
+def test_more_solutions_than_training_quota_are_refused() -> None:
+    entries = [entry_of("aws-sims", name=f"s{index}") for index in range(contract.SOLUTION_VERSIONS_QUOTA + 1)]
+    with pytest.raises(ConfigError, match=r"'solutions' has value 21; allowed: at most 20"):
+        config(*entries)
+
+
+@pytest.mark.parametrize(("prefix", "environment"), [("pbp", "dev"), ("abcdefghijklmnop", "production"), ("ab", "x")])
+def test_every_accepted_name_leaves_room_for_its_job_names(prefix: str, environment: str) -> None:
+    for length in range(1, 21):
+        name = "n" * length
+        try:
+            built = config(entry_of("aws-sims", name=name), prefix=prefix, environment=environment)
+        except ConfigError as error:
+            assert "must fit Personalize's 63" in str(error)
+            continue
+        longest = f"{built.resource_name('batch-' + name)}-{'d' * 10}-0001"
+        assert len(longest) <= 63, longest
+
+
+def test_cli_text_of_solutions_is_parsed_like_the_json() -> None:
+    text = '[{"name": "similar", "recipe": "aws-similar-items"}]'
+    assert PipelineConfig.from_mapping({"solutions": text}).solutions == PipelineConfig.from_mapping(
+        {"solutions": [{"name": "similar", "recipe": "aws-similar-items"}]}).solutions
+
+
+def test_batch_input_kinds_follow_the_solutions() -> None:
+    built = config(entry_of("aws-user-personalization", "u"), entry_of("aws-sims", "r"), entry_of("aws-item-affinity", "i"),
+                   entry_of("aws-item-attribute-affinity", "q"))
+    assert built.batch_input_kinds == ("users", "items", "item_attributes")
+    assert [s.name for s in built.solutions_of_job_type("batch_segment")] == ["i", "q"]
+    assert built.quality_gate_rule_of(built.solutions[0])["metric"] == built.quality_gate_metric

@@ -128,7 +128,9 @@ def test_schema_is_generated_from_the_config_and_the_dataset_joins_the_encrypted
 
 def _statements(template: Template, path_part: str) -> list[dict[str, Any]]:
     statements = []
-    for resource in template.find_resources("AWS::IAM::Policy").values():
+    # A large role policy (several solutions) overflows into managed policies CDK adds under the role.
+    policies = {**template.find_resources("AWS::IAM::Policy"), **template.find_resources("AWS::IAM::ManagedPolicy")}
+    for resource in policies.values():
         if path_part in resource.get("Metadata", {}).get("aws:cdk:path", ""):
             statements.extend(resource["Properties"]["PolicyDocument"]["Statement"])
     return statements

@@ -56,6 +56,16 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_callback as callback_module,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state as execute_state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker as branch_worker_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl as branches_decl_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    distributed_iteration_component as distributed_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    inline_iteration_component as inline_iteration_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as map_job_module
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
 from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
@@ -86,28 +96,161 @@ _BOTOCORE = botocore.session.get_session()
 
 
 class VirtualClock:
-    """Simulated wall time. Only explicit `advance` calls move it; nothing in the interpreter sleeps."""
+    """Simulated wall time. Nothing in the interpreter sleeps: waits move this clock instead.
+
+    Several threads may wait at once (Parallel branches, Map iterations, a Distributed Map's children), so a
+    wait is a discrete-event step, not a jump: `sleep_until(t)` blocks the calling thread until the clock
+    reaches t, and the clock moves on (to the earliest wake-up time) only when every interpreter thread is
+    asleep or waiting for its children. Two branches that each wait 600 s therefore take 600 s together, and
+    a job created by one branch at t is seen by the others' calls after t, never before.
+
+    The bookkeeping: `_running` counts the threads doing work (the harness's own thread, plus each thread
+    the interpreter starts, see `_TrackedThread`); a thread waiting for its children (`_TrackedEvent`) is not
+    running, but while the event it waits for is set it holds the clock (it is about to run again).
+    `advance` is an immediate jump, for setting a test up and for the latency of a call.
+    """
 
     def __init__(self, start: _datetime.datetime = EPOCH) -> None:
         self.start = start
         self.seconds = 0.0
-        self._lock = threading.Lock()
+        self._condition = threading.Condition()
+        self._running = 1  # the thread that drives the harness
+        self._sleeping: dict[object, float] = {}  # wake-up time of each sleeping thread (by token)
+        self._awaited: list[threading.Event] = []  # events that threads wait for (children's termination)
+        self._participants: set[int] = {threading.get_ident()}
+        self._closed = False
 
     def now(self) -> _datetime.datetime:
         return self.start + _datetime.timedelta(seconds=self.seconds)
 
     def advance(self, seconds: float) -> None:
         if seconds > 0:
-            with self._lock:
+            with self._condition:
                 self.seconds += seconds
 
     def advance_to(self, seconds: float) -> None:
         self.advance(seconds - self.seconds)
 
+    def sleep(self, seconds: float) -> None:
+        with self._condition:
+            moment = self.seconds + max(seconds, 0)
+        self.sleep_until(moment)
+
+    def sleep_until(self, moment: float) -> None:
+        """Blocks until the clock reads `moment` (at once if it does). A thread the clock does not know (e.g. a
+        handler's own thread pool) never moves the clock: its waits return at once."""
+        with self._condition:
+            if moment <= self.seconds:
+                return
+            if self._closed or threading.get_ident() not in self._participants:
+                return
+            token = object()
+            self._sleeping[token] = moment
+            self._running -= 1
+            self._step_when_idle()
+            while token in self._sleeping and not self._closed:
+                self._condition.wait()
+
+    def close(self) -> None:
+        """Releases every sleeping thread (threads left behind by an ended execution) and stops stepping."""
+        with self._condition:
+            self._closed = True
+            self._sleeping.clear()
+            self._condition.notify_all()
+
+    # Thread bookkeeping (called by _TrackedThread / _TrackedEvent) -------------------------------------------
+    def _thread_starting(self) -> None:
+        with self._condition:
+            self._running += 1
+
+    def _thread_started(self, ident: int) -> None:
+        with self._condition:
+            self._participants.add(ident)
+
+    def _thread_ended(self, ident: int) -> None:
+        with self._condition:
+            self._participants.discard(ident)
+            self._running -= 1
+            self._step_when_idle()
+
+    def _awaiting(self, event: threading.Event) -> None:
+        with self._condition:
+            self._running -= 1
+            self._awaited.append(event)
+            self._step_when_idle()
+
+    def _awaited_done(self, event: threading.Event) -> None:
+        with self._condition:
+            self._awaited.remove(event)
+            self._running += 1
+
+    def _step_when_idle(self) -> None:
+        """With the lock held: when no thread can run, move to the earliest wake-up time and wake its sleepers."""
+        if self._closed or self._running > 0 or not self._sleeping:
+            return
+        if any(event.is_set() for event in self._awaited):
+            return  # a waiting thread's children ended: it runs next, at the present time
+        self.seconds = max(self.seconds, min(self._sleeping.values()))
+        for token, moment in list(self._sleeping.items()):
+            if moment <= self.seconds:
+                del self._sleeping[token]
+                self._running += 1
+        self._condition.notify_all()
+
     @staticmethod
     def iso(moment: _datetime.datetime) -> str:
         """AWS's format for context-object timestamps, e.g. 2026-01-04T03:00:00.000Z."""
         return moment.astimezone(_datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_ACTIVE_CLOCK: VirtualClock | None = None  # the clock of the harness in use (one at a time per process)
+
+
+class _TrackedThread(threading.Thread):
+    """A thread of the interpreter (a state's evaluation, a Parallel branch, a Map worker) that the virtual
+    clock counts as running from its start to its end."""
+
+    def start(self) -> None:
+        clock = self._clock = _ACTIVE_CLOCK
+        if clock is not None:
+            clock._thread_starting()
+        try:
+            super().start()
+        except BaseException:
+            if clock is not None:
+                clock._thread_ended(-1)
+            raise
+
+    def run(self) -> None:
+        clock = getattr(self, "_clock", None)
+        if clock is not None:
+            clock._thread_started(threading.get_ident())
+        try:
+            super().run()
+        finally:
+            if clock is not None:
+                clock._thread_ended(threading.get_ident())
+
+
+class _TrackedEvent(threading.Event):
+    """The event a thread waits on for its children to end: while it waits, the thread is not running."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        clock = _ACTIVE_CLOCK
+        if clock is None or self.is_set():
+            return super().wait(timeout)
+        clock._awaiting(self)
+        try:
+            return super().wait(timeout)
+        finally:
+            clock._awaited_done(self)
+
+
+_TRACKED_THREADING = types.SimpleNamespace(
+    **{k: getattr(threading, k) for k in dir(threading) if not k.startswith("__")}
+)
+_TRACKED_THREADING.Thread = _TrackedThread
+_TRACKED_THREADING.Event = _TrackedEvent
 
 
 def _datetime_module_on(clock: VirtualClock) -> types.SimpleNamespace:
@@ -125,11 +268,11 @@ def _datetime_module_on(clock: VirtualClock) -> types.SimpleNamespace:
 
 
 def _time_module_on(clock: VirtualClock) -> types.SimpleNamespace:
-    """A stand-in for the `time` module whose `sleep` advances the virtual clock instead of sleeping."""
+    """A stand-in for the `time` module whose `sleep` waits on the virtual clock instead of sleeping."""
     import time as _time
 
     namespace = types.SimpleNamespace(**{k: getattr(_time, k) for k in dir(_time) if not k.startswith("__")})
-    namespace.sleep = clock.advance
+    namespace.sleep = clock.sleep
     return namespace
 
 
@@ -533,7 +676,7 @@ class FakeGlue:
         if operation == "GetJobRun":
             run = next(r for r in self.runs if r["Id"] == params["RunId"])
             script: GlueScript = run["script"]
-            self.clock.advance_to(run["started"] + script.duration)
+            self.clock.sleep_until(run["started"] + script.duration)
             job_run = {
                 "Id": run["Id"],
                 "JobName": params["JobName"],
@@ -655,8 +798,24 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
 
     # Lifecycle ------------------------------------------------------------------------------------------------
     def __enter__(self) -> "OfflineStepFunctions":
+        try:
+            return self._enter()
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def _enter(self) -> "OfflineStepFunctions":
+        global _ACTIVE_CLOCK
         stack = self._stack
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        # The interpreter's threads and their waits for each other, known to the virtual clock (see VirtualClock).
+        if _ACTIVE_CLOCK is not None:
+            raise RuntimeError("one OfflineStepFunctions at a time: another one is in use in this process")
+        _ACTIVE_CLOCK = self.clock
+        stack.callback(self._release_clock)
+        for module in (execute_state_module, branch_worker_module, branches_decl_module, inline_iteration_module, map_job_module):
+            stack.enter_context(mock.patch.object(module, "threading", _TRACKED_THREADING))
+        stack.enter_context(mock.patch.object(execute_state_module, "Thread", _TrackedThread))
         clock_datetime, clock_time = _datetime_module_on(self.clock), _time_module_on(self.clock)
         for module in (parser_models_module, state_module, event_manager_module, execution_module):
             stack.enter_context(mock.patch.object(module, "datetime", clock_datetime))
@@ -714,6 +873,11 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
 
     def __exit__(self, *exc_info: Any) -> None:
         self._stack.close()
+
+    def _release_clock(self) -> None:
+        global _ACTIVE_CLOCK
+        self.clock.close()
+        _ACTIVE_CLOCK = None
 
     # Running --------------------------------------------------------------------------------------------------
     def create_state_machine(self, definition: Mapping[str, Any] | str, *, name: str = "offline-state-machine") -> str:
@@ -802,10 +966,10 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         """Replaces WaitFunction._wait_interval (bound to the harness, so it gets no WaitFunction)."""
         deadline = self._deadlines.get(id(env))  # set for top-level executions; Map/Parallel frames have none
         if deadline is not None and self.clock.seconds + wait_seconds >= deadline:
-            self.clock.advance_to(deadline)
+            self.clock.sleep_until(deadline)
             env.set_timed_out()
             return
-        self.clock.advance(wait_seconds)
+        self.clock.sleep(wait_seconds)
 
     def _program_eval(self) -> Callable[[Any, Any], None]:
         """Program.eval with TimeoutSeconds measured on the virtual clock (moto measures real seconds)."""

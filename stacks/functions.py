@@ -10,6 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.bundling import copied_files, package_files, with_contracts
@@ -22,6 +23,17 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 # Default `timeout` of PipelineFunction (a module-level constant, not a call in the signature).
 DEFAULT_TIMEOUT = Duration.seconds(10)
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+# The Powertools layer is resolved at deploy time from AWS's public parameter for the version the
+# tests run against (requirements-dev.txt), so the deployed library is the tested one.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/python3.13/{POWERTOOLS_VERSION}"
+
+
+def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The AWS-managed Powertools layer of `POWERTOOLS_VERSION`, for the functions built in `scope`."""
+    return lambda_.LayerVersion.from_layer_version_arn(
+        scope, "Powertools", ssm.StringParameter.value_for_string_parameter(scope, POWERTOOLS_LAYER_PARAMETER)
+    )
 
 
 class PipelineFunction(Construct):

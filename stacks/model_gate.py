@@ -3,20 +3,24 @@
 Three functions of `lambda_src/model_gate` (`evaluate`, `accept`, `account`), each with a role that can make its
 own calls and nothing else, and the states that call them:
 
-- `gate_stage(scope)`: the stage after training. `evaluate` judges the ACTIVE solution version against the last
-  accepted one and writes `$.gate` (its `solutionVersionArn` is the version the batch job uses: the candidate,
-  or, in `use_last_accepted` mode, the last accepted version). A rejection that must stop the run
-  (`ModelQualityGateFailed`) ends in the named Fail state `Model quality gate rejected the model`, before any batch
-  inference, with the function's message (both figures and the rule) as its cause.
-- `account_task(scope)`: before the manifest, `$.accounting` (Glue DPU-seconds from GetJobRun, training hours,
-  the cost estimate from the configured unit prices).
-- `accept_task(scope)`: after the manifest, the version becomes the last accepted one (only a run whose output
-  SUCCEEDED, and never a fallback run: the function decides both).
+- `gate_stage(scope, spec)`: a solution's stage after its training. `evaluate` judges the ACTIVE solution version
+  against the solution's last accepted one and writes `$.gate` (its `solutionVersionArn` is the version the batch
+  jobs use: the candidate, or, in `use_last_accepted` mode, the last accepted version). A rejection that must stop
+  the solution (`ModelQualityGateFailed`) ends in the named Fail state `<name>: model quality gate rejected the
+  model`, before any of its batch jobs, with the function's message (both figures and the rule) as its cause; the
+  solution's wrapper turns it into the solution's FAILED record.
+- `account_task(scope)`: before the manifest, `$.accounting` (Glue DPU-seconds from GetJobRun, every solution's
+  training hours, the cost estimate from the configured unit prices).
+- `accept_map(scope)`: after the manifest, each solution's version becomes its last accepted one (only a solution
+  whose output SUCCEEDED, and never a fallback: the function decides both).
 - `completion_event(scope)`: EventBridge PutEvents on the account's default bus (`EVENT_SOURCE`,
   `EVENT_DETAIL_TYPE`), so downstream jobs subscribe instead of polling for `_SUCCESS`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -30,18 +34,24 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from stacks.config import PipelineConfig
+from stacks.config import PipelineConfig, SolutionSpec
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration.stage import Stage, fail_state
-from stacks.personalize import solution_name_pattern
+from stacks.orchestration.solutions import solution_name_pattern_of
 
 JsonPath = sfn.JsonPath
 GATE_FAILED_ERROR = "ModelQualityGateFailed"
 GATE_ERROR = "ModelQualityGateError"
 ACCEPT_FAILED_ERROR = "AcceptanceNotRecorded"
 EVENT_FAILED_ERROR = "CompletionEventNotSent"
-GATE_REJECTED_STATE = "Model quality gate rejected the model"
+GATE_REJECTED_STATE = "model quality gate rejected the model"  # "<name>: " + this
+
+
+def gate_rejected_state(solution: str) -> str:
+    """The Fail state a solution's rejected model ends its branch in, e.g. "users: model quality gate rejected the
+    model"."""
+    return f"{solution}: {GATE_REJECTED_STATE}"
 # The completion event (README, "Completion event"): downstream rules match on these two.
 EVENT_SOURCE = "personalize-batch-pipeline"
 EVENT_DETAIL_TYPE = "Batch recommendations ready"
@@ -94,20 +104,25 @@ class ModelGate(Construct):
         self.account = function("Account", "account", "Run accounting: Glue DPU-seconds and the cost estimate")
         self.functions = [self.evaluate.function, self.accept.function, self.account.function]
 
-        solution_versions = stack.format_arn(
-            service="personalize",
-            resource="solution",
-            resource_name=f"{solution_name_pattern(config)}/*",
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
+        # The versions of every configured solution (each named <prefix>-<env>-<name>-<settings hash>).
+        solution_versions = [
+            stack.format_arn(
+                service="personalize",
+                resource="solution",
+                resource_name=f"{solution_name_pattern_of(config, spec)}/*",
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            for spec in config.solutions
+        ]
         metrics_reads = ["personalize:DescribeSolutionVersion", "personalize:GetSolutionMetrics"]
-        self._allow(self.evaluate, metrics_reads, solution_versions)
-        acknowledge_wildcard(
-            self.evaluate.role,
-            solution_versions,
-            "Solution versions are created per run under this deployment's solutions (named <prefix>-<env>-solution-"
-            "<settings hash>); the gate reads the metrics of the run's version.",
-        )
+        self.evaluate.role.add_to_principal_policy(iam.PolicyStatement(actions=metrics_reads, resources=solution_versions))
+        for versions in solution_versions:
+            acknowledge_wildcard(
+                self.evaluate.role,
+                versions,
+                "Solution versions are created per run under this deployment's solutions (named <prefix>-<env>-"
+                "<solution>-<settings hash>); the gate reads the metrics of the run's version.",
+            )
         # DynamoDB: the head item is read consistently (GetItem); acceptance is one TransactWriteItems of two Puts,
         # authorized as PutItem on the table, and GetItem when a newer acceptance wins.
         self._allow(self.evaluate, ["dynamodb:GetItem"], table.table_arn)
@@ -127,24 +142,28 @@ class ModelGate(Construct):
 
     @staticmethod
     def summary_fields() -> dict[str, str]:
-        """What the execution's output says about the model and the run's cost (read by `pipeline_cli`)."""
+        """What the execution's output says about the solutions and the run's cost (read by `pipeline_cli`)."""
         return {
-            "modelDecision": JsonPath.string_at("$.gate.decision"),
-            "modelDecisionReason": JsonPath.string_at("$.gate.reason"),
-            "usedFallback": JsonPath.string_at("$.gate.usedFallback"),
-            "batchSolutionVersionArn": JsonPath.string_at("$.gate.solutionVersionArn"),
-            "trainingHours": JsonPath.string_at("$.gate.trainingHours"),
+            # name, status and gate decision of every solution, in config order (write_manifest's list).
+            "solutions": JsonPath.list_at("$.manifest.solutions"),
+            "trainingHours": JsonPath.string_at("$.accounting.trainingHours"),
             "glueDpuSeconds": JsonPath.string_at("$.accounting.glue.dpuSeconds"),
             "estimatedCost": JsonPath.string_at("$.accounting.cost"),
             "manifestUri": JsonPath.string_at("$.manifest.manifest"),
-            "acceptance": JsonPath.string_at("$.acceptance"),
+            "acceptance": JsonPath.list_at("$.acceptance"),
         }
 
-    def gate_stage(self, scope: Construct) -> QualityGateStage:
-        return QualityGateStage(scope, "QualityGate", evaluate=self.evaluate.function, config=self._config)
+    def gate_stage(self, scope: Construct, spec: SolutionSpec) -> QualityGateStage:
+        return QualityGateStage(
+            scope,
+            f"QualityGate-{spec.name}",
+            evaluate=self.evaluate.function,
+            solution=spec.name,
+            rule=self._config.quality_gate_rule_of(spec),
+        )
 
     def account_task(self, scope: Construct) -> tasks.LambdaInvoke:
-        """Writes `$.accounting`; reads `$.glue.JobRunId`, `$.gate.trainingHours` and `$.processedFiles`."""
+        """Writes `$.accounting`; reads `$.glue.JobRunId` and every solution's training hours and counts."""
         return tasks.LambdaInvoke(
             scope,
             "Post-process: account for the run",
@@ -152,9 +171,12 @@ class ModelGate(Construct):
             payload=sfn.TaskInput.from_object(
                 {
                     "glueJobRun": {"JobName": self._glue_job.job_name, "Id": JsonPath.string_at("$.glue.JobRunId")},
-                    "trainingHours": JsonPath.number_at("$.gate.trainingHours"),
-                    # One count per output file: the function adds them up.
-                    "batchRecommendations": JsonPath.list_at("$.processedFiles[*].users_with_recommendations"),
+                    # One figure per solution that got through its gate, one count per output file: the function
+                    # adds them up (a failed solution has neither).
+                    "trainingHours": JsonPath.list_at("$.solutions[*].gate.trainingHours"),
+                    "batchRecommendations": JsonPath.list_at(
+                        "$.solutions[*].processedFiles[*].users_with_recommendations"
+                    ),
                     "prices": self._config.price_overrides,
                 }
             ),
@@ -162,41 +184,56 @@ class ModelGate(Construct):
             result_path="$.accounting",
         )
 
-    def accept_task(self, scope: Construct) -> tasks.LambdaInvoke:
-        """Writes `$.acceptance`; reads `$.gate`, `$.run.id` and `$.manifest` (write_manifest's result)."""
+    def accept_map(self, scope: Construct) -> sfn.Map:
+        """"Post-process: accept each model version": one accept per solution of `$.manifest.solutions` ->
+        `$.acceptance` (a list). A solution whose output did not succeed, or without a gate decision, is not
+        accepted (the function answers so, without an error)."""
         accept = tasks.LambdaInvoke(
             scope,
             "Post-process: accept the model version",
             lambda_function=self.accept.function,
             payload=sfn.TaskInput.from_object(
                 {
-                    "gate": JsonPath.object_at("$.gate"),
-                    "runId": JsonPath.string_at("$.run.id"),
-                    "runStartedAt": JsonPath.execution_start_time,
+                    "gate": JsonPath.object_at("$.solution.gate"),
+                    "runId": JsonPath.string_at("$.runId"),
+                    "runStartedAt": JsonPath.string_at("$.runStartedAt"),
                     "output": {
-                        "status": JsonPath.string_at("$.manifest.status"),
-                        "manifest": JsonPath.string_at("$.manifest.manifest"),
+                        "status": JsonPath.string_at("$.solution.status"),
+                        "manifest": JsonPath.string_at("$.manifest"),
                     },
                 }
             ),
             payload_response_only=True,
-            result_path="$.acceptance",
         )
         accept.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-        # The output is published and marked (_SUCCESS) by now; a version that could not be recorded still fails the
-        # run, loudly, so that the next run is not judged against a stale version unnoticed. A redrive retries here.
-        accept.add_catch(
+        each = sfn.Map(
+            scope,
+            "Post-process: accept each model version",
+            items_path="$.manifest.solutions",
+            item_selector={
+                "solution": JsonPath.object_at("$$.Map.Item.Value"),
+                "runId": JsonPath.string_at("$.run.id"),
+                "runStartedAt": JsonPath.execution_start_time,
+                "manifest": JsonPath.string_at("$.manifest.manifest"),
+            },
+            result_path="$.acceptance",
+        )
+        each.item_processor(accept)
+        # The output is published (manifest, and _SUCCESS when every solution succeeded) by now; a version that
+        # could not be recorded still fails the run, loudly, so that the next run is not judged against a stale
+        # version unnoticed. A redrive retries here.
+        each.add_catch(
             _failed_after_publishing(
-                scope, "acceptance not recorded", ACCEPT_FAILED_ERROR, "its model version could not be recorded as "
+                scope, "acceptance not recorded", ACCEPT_FAILED_ERROR, "a model version could not be recorded as "
                 "accepted", "$.acceptError"
             ),
             errors=["States.ALL"],
             result_path="$.acceptError",
         )
-        return accept
+        return each
 
     def completion_event(self, scope: Construct, curated_bucket: s3.IBucket) -> tasks.EventBridgePutEvents:
-        """PutEvents to the default bus: {runId, manifestUri, recommendationsPrefix, modelDecision}."""
+        """PutEvents to the default bus: {runId, manifestUri, outputsPrefix, solutions (name, status, gate)}."""
         put = tasks.EventBridgePutEvents(
             scope,
             "Post-process: publish completion event",
@@ -208,17 +245,12 @@ class ModelGate(Construct):
                         {
                             "runId": JsonPath.string_at("$.run.id"),
                             "manifestUri": JsonPath.string_at("$.manifest.manifest"),
-                            "recommendationsPrefix": JsonPath.format(
-                                run_layout.run_uri(curated_bucket.bucket_name, "{}", run_layout.RECOMMENDATIONS),
+                            # The run's curated prefix: each solution's outputs are in its kind's folder there.
+                            "outputsPrefix": JsonPath.format(
+                                run_layout.run_uri(curated_bucket.bucket_name, "{}", ""),
                                 JsonPath.string_at("$.run.id"),
                             ),
-                            "modelDecision": {
-                                "decision": JsonPath.string_at("$.gate.decision"),
-                                "usedFallback": JsonPath.object_at("$.gate.usedFallback"),
-                                "solutionVersionArn": JsonPath.string_at("$.gate.solutionVersionArn"),
-                                "candidateVersionArn": JsonPath.string_at("$.gate.candidateVersionArn"),
-                                "reason": JsonPath.string_at("$.gate.reason"),
-                            },
+                            "solutions": JsonPath.list_at("$.manifest.solutions"),
                         }
                     ),
                 )
@@ -244,19 +276,26 @@ class ModelGate(Construct):
 
 
 class QualityGateStage(Stage):
-    """evaluate -> `$.gate`; ModelQualityGateFailed -> the named Fail (before batch inference); any other error of
-    the function -> a Fail naming the gate."""
+    """evaluate -> `$.gate`; ModelQualityGateFailed -> the named Fail (before the solution's batch jobs); any other
+    error of the function -> a Fail naming the gate. State names carry the solution (`solution`)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, evaluate: lambda_.IFunction, config: PipelineConfig
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        evaluate: lambda_.IFunction,
+        solution: str,
+        rule: Mapping[str, Any],
     ) -> None:
+        """`rule`: the solution's gate rule as the function reads it (`PipelineConfig.quality_gate_rule_of`)."""
         super().__init__(scope, construct_id)
         task = tasks.LambdaInvoke(
             self,
-            "Quality gate: evaluate the model",
+            f"{solution} quality gate: evaluate the model",
             lambda_function=evaluate,
             payload=sfn.TaskInput.from_object(
-                {"solutionVersionArn": JsonPath.string_at("$.train.Arn"), "rule": config.quality_gate_rule}
+                {"solutionVersionArn": JsonPath.string_at("$.train.Arn"), "rule": dict(rule)}
             ),
             payload_response_only=True,
             result_path="$.gate",
@@ -265,14 +304,14 @@ class QualityGateStage(Stage):
         # The Lambda error's cause is {"errorMessage": ..., "errorType": ...}: the message is the gate's reason,
         # with both figures and the rule.
         for state, error, verb, errors in (
-            (GATE_REJECTED_STATE, GATE_FAILED_ERROR, "rejected", [GATE_FAILED_ERROR]),
-            ("Model quality gate could not decide", GATE_ERROR, "could not judge", ["States.ALL"]),
+            (gate_rejected_state(solution), GATE_FAILED_ERROR, "rejected", [GATE_FAILED_ERROR]),
+            (f"{solution}: model quality gate could not decide", GATE_ERROR, "could not judge", ["States.ALL"]),
         ):
             failed = fail_state(
                 self,
                 state,
                 error=error,
-                cause=f"Run {{}}: the model quality gate {verb} solution version {{}}: {{}}",
+                cause=f"Run {{}}: the model quality gate {verb} solution version {{}} of solution {solution}: {{}}",
                 values=[
                     JsonPath.string_at("$.run.id"),
                     JsonPath.string_at("$.train.Arn"),

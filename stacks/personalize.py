@@ -20,6 +20,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from pipeline_contracts.metadata_datasets import DATASET_TYPE, DatasetKind, avro_schema
+from pipeline_contracts.solutions import DEFAULT_SOLUTION_NAME
 from stacks.config import PipelineConfig
 from stacks.nag import acknowledge_wildcard
 
@@ -37,9 +38,10 @@ INTERACTIONS_SCHEMA = {
 }
 
 
-def solution_arn_parameter_name(config: PipelineConfig) -> str:
-    """The SSM String parameter holding the current solution's ARN, e.g. /pbp/dev/personalize/solution-arn."""
-    return f"/{config.prefix}/{config.environment}/personalize/solution-arn"
+def solution_arn_parameter_name(config: PipelineConfig, solution: str = DEFAULT_SOLUTION_NAME) -> str:
+    """The SSM String parameter holding the ARN of configured solution `solution`, e.g.
+    /pbp/dev/personalize/users-arn (the default solution's: /pbp/dev/personalize/solution-arn, as before)."""
+    return f"/{config.prefix}/{config.environment}/personalize/{solution}-arn"
 
 
 def solution_name_pattern(config: PipelineConfig) -> str:

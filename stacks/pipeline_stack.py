@@ -15,7 +15,9 @@ from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
 from stacks.personalize import solution_arn_parameter_name
 from stacks.model_gate import ModelGate
-from stacks.postprocess import RunPostProcessing, powertools_layer
+from stacks.batch_jobs import BatchJobPlanning
+from stacks.functions import powertools_layer
+from stacks.postprocess import RunPostProcessing
 from stacks.schedule import PipelineSchedule
 
 
@@ -52,6 +54,16 @@ class PipelineStack(Stack):
             glue_job=self.etl.job,
             layers=[powertools_layer(self)],
         )
+        self.batch_planning = BatchJobPlanning(
+            self,
+            "BatchJobs",
+            config=config,
+            transformed_bucket=lake.transformed_bucket,
+            curated_bucket=lake.curated_bucket,
+            data_key=keys.data_key,
+            logs_key=keys.logs_key,
+            layers=[powertools_layer(self)],
+        )
         self.post_processing = RunPostProcessing(
             self,
             "PostProcessing",
@@ -75,13 +87,16 @@ class PipelineStack(Stack):
             personalize_role=data.personalize_access.service_role,
             dataset_arn=data.personalize.dataset_arn,
             metadata_dataset_arns=data.personalize.metadata_dataset_arns,
+            batch_planning=self.batch_planning,
             post_process=self.post_processing.stage,
             quality_gate=self.model_gate.gate_stage,
+            solution_outputs=self.post_processing.solution_stage,
             summary_fields=self.model_gate.summary_fields(),
         )
         state_machine = self.orchestration.state_machine
         # The success summary goes to the encrypted alert topic.
         keys.alerts_key.grant(state_machine, "kms:GenerateDataKey", "kms:Decrypt")
+        # (The state machine acknowledges its own functions' and the planning functions' version wildcards.)
         for function in [*self.post_processing.functions, *self.model_gate.functions]:
             acknowledge_wildcard(
                 state_machine.role,
@@ -98,7 +113,7 @@ class PipelineStack(Stack):
             config=config,
             state_machine=state_machine,
             glue_job_name=self.etl.job.job_name,
-            functions=[*self.post_processing.functions, *self.model_gate.functions],
+            functions=[*self.post_processing.functions, *self.model_gate.functions, *self.batch_planning.functions],
             alarms=[self.alerts.freshness_alarm, self.alerts.failed_executions_alarm, self.alerts.dead_letter_alarm],
         )
 
@@ -126,8 +141,8 @@ class PipelineStack(Stack):
             ),
             (
                 stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
-                solution_arn_parameter_name(config),
-                "SSM parameter each run reads the solution ARN from (written by the data stack)",
+                solution_arn_parameter_name(config, config.solutions[0].name),
+                "SSM parameter of the first configured solution's ARN (one per solution, written by the data stack)",
             ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

@@ -1,13 +1,15 @@
 """The last mile of a run: flatten Personalize's batch output, write the run manifest, say so.
 
-After the batch inference job is ACTIVE, the state machine lists the run's `.out` files, fans out
-over them (one Lambda invocation per file, streaming, constant memory), writes `_manifest.json` and
-then `_SUCCESS`, and publishes a short summary to the alert topic.
+Per solution (`SolutionOutputs`, inside the solution's branch), after its batch jobs: list the solution's
+`.out` files (failing, BatchJobFailed, when any of its jobs did not end ACTIVE) and fan out over them (one
+Lambda invocation per file, streaming, constant memory) into the kind's folder. Then, once for the run
+(`PostProcessingStage`): account, write `_manifest.json` of every solution (and `_SUCCESS` only when all
+succeeded), record each accepted model version, and either publish the completion event and a short summary
+to the alert topic, or fail the run naming the failed solutions.
 
-The fan-out is an inline Map: the Glue job writes the batch input as few files (at most 5 million
-users each, and Personalize accepts at most 1 GB of input, about 40 million users), so a run has a
-handful of `.out` files, well inside an inline Map's payload and history budget. A distributed Map
-would only add child executions to pay and watch.
+The per-solution fan-out is an inline Map: the Glue job writes the batch input as few files (at most 5
+million users each), so a solution has a few dozen `.out` files even at 100 million users, well inside an
+inline Map's payload and history budget. A distributed Map would only add child executions to pay and watch.
 """
 
 from __future__ import annotations
@@ -18,36 +20,28 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from stacks.config import PipelineConfig
+from pipeline_contracts.solutions import batch_output_entry
+from stacks.config import PipelineConfig, SolutionSpec
 from stacks.dashboard import POSTPROCESS_METRICS_NAMESPACE
-from stacks.functions import PipelineFunction
+from stacks.functions import PipelineFunction, powertools_layer
+# Re-exported: the layer's version and parameter are checked against requirements-dev.txt by the tests.
+from stacks.functions import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION  # noqa: F401
 from stacks.model_gate import ModelGate
 from stacks.nag import acknowledge, acknowledge_wildcard
 from stacks.orchestration.stage import Stage, fail_state
 
 JsonPath = sfn.JsonPath
-# The Powertools layer is resolved at deploy time from AWS's public parameter for the version the
-# tests run against (requirements-dev.txt), so the deployed library is the tested one.
-POWERTOOLS_VERSION = "3.37.0"
-POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/x86_64/python3.13/{POWERTOOLS_VERSION}"
 # One full vCPU: the flattening is CPU-bound (about 60-100k lines/s, benchmarks/postprocess.py).
 PROCESS_FILE_MEMORY_MB = 1769
 MAP_CONCURRENCY = 10
 FAILED_ERROR = "PostProcessFailed"
+SOLUTIONS_FAILED_ERROR = "SolutionsFailed"
 NOTICE_RETRY_ERRORS = ["SNS.ThrottledException", "SNS.KMSThrottlingException", "SNS.InternalErrorException"]
-
-
-def powertools_layer(scope: Construct) -> lambda_.ILayerVersion:
-    """The AWS-managed Powertools layer of `POWERTOOLS_VERSION`, for the functions built in `scope`."""
-    return lambda_.LayerVersion.from_layer_version_arn(
-        scope, "Powertools", ssm.StringParameter.value_for_string_parameter(scope, POWERTOOLS_LAYER_PARAMETER)
-    )
 
 
 class RunPostProcessing(Construct):
@@ -123,10 +117,18 @@ class RunPostProcessing(Construct):
         self._allow(self.list_files, ["s3:ListBucket"], [curated_bucket.bucket_arn])
         self._allow(self.process_file, ["s3:GetObject"], every_run(run_layout.BATCH_OUTPUT))
         writes = ["s3:PutObject", "s3:AbortMultipartUpload"]
-        self._allow(self.process_file, writes, every_run(run_layout.RECOMMENDATIONS, run_layout.ERRORS))
+        # The output folders of the configured solutions' kinds (recommendations/, related-items/, segments/).
+        output_folders = dict.fromkeys(spec.output_kind.output_folder for spec in config.solutions)
+        self._allow(self.process_file, writes, every_run(*output_folders, run_layout.ERRORS))
         self._allow(self.write_manifest, ["s3:ListBucket"], [curated_bucket.bucket_arn, transformed_bucket.bucket_arn])
         self._allow(self.write_manifest, ["s3:PutObject"], every_run(run_layout.MANIFEST, run_layout.SUCCESS))
         self._allow(self.write_manifest, ["s3:DeleteObject"], every_run(run_layout.SUCCESS))
+        # The solutions' batch-job plans (each job's expected .out files).
+        self._allow(
+            self.write_manifest,
+            ["s3:GetObject"],
+            [transformed_bucket.arn_for_objects(run_layout.run_key("*", run_layout.BATCH_JOBS) + "*/_plan.json")],
+        )
         # Multipart uploads under SSE-KMS need Decrypt as well as GenerateDataKey.
         for writer in (self.process_file, self.write_manifest):
             data_key.grant(writer.role, "kms:Decrypt", "kms:GenerateDataKey")
@@ -148,13 +150,23 @@ class RunPostProcessing(Construct):
                     "one bucket, for the actions this step needs.",
                 )
 
+    def solution_stage(self, scope: Construct, spec: SolutionSpec) -> SolutionOutputs:
+        """A solution's post-processing, after its batch jobs (pass this method as the state machine's
+        `solution_outputs`)."""
+        return SolutionOutputs(
+            scope,
+            f"Outputs-{spec.name}",
+            spec=spec,
+            list_files=self.list_files.function,
+            process_file=self.process_file.function,
+            curated_bucket=self._curated_bucket,
+        )
+
     def stage(self, scope: Construct) -> PostProcessingStage:
-        """The post-processing stage of the state machine (pass this method as its `post_process`)."""
+        """The run-level post-processing stage of the state machine (pass this method as its `post_process`)."""
         return PostProcessingStage(
             scope,
             "PostProcessing",
-            list_files=self.list_files.function,
-            process_file=self.process_file.function,
             write_manifest=self.write_manifest.function,
             transformed_bucket=self._transformed_bucket,
             curated_bucket=self._curated_bucket,
@@ -164,14 +176,14 @@ class RunPostProcessing(Construct):
         )
 
 
-class PostProcessingStage(Stage):
-    """List -> Map(flatten each file) -> account -> manifest -> accept -> completion event -> success notification;
-    any failure -> Fail.
+class SolutionOutputs(Stage):
+    """One solution's output files: list them (the function fails, BatchJobFailed, naming every job that did not
+    end ACTIVE, with Personalize's reason) -> inline Map flattening each file. Reads `$.run.id` and `$.batchJobs`;
+    writes `$.outputFiles` and `$.processedFiles`. Runs inside the solution's branch: its wrapper catches every
+    error, so nothing here has a catch of its own.
 
-    Reads `$.run`, `$.glue`, `$.import`, `$.train`, `$.gate`, `$.batch`; writes `$.outputFiles`, `$.processedFiles`,
-    `$.accounting`, `$.manifest`, `$.acceptance`, `$.completionEvent` (and `$.postProcessError` / `$.noticeError` on
-    the failure paths). The model version becomes accepted only after the manifest step succeeded (it raises
-    otherwise), and the notice goes out only when the version is recorded and the event sent.
+    The Map stays inline: a solution has one output file per input file, a few dozen at 100 million users
+    (5 million users per file), and each file is one Lambda invocation (about 8 history events).
     """
 
     def __init__(
@@ -179,8 +191,70 @@ class PostProcessingStage(Stage):
         scope: Construct,
         construct_id: str,
         *,
+        spec: SolutionSpec,
         list_files: lambda_.IFunction,
         process_file: lambda_.IFunction,
+        curated_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        name = spec.name
+        listing = tasks.LambdaInvoke(
+            self,
+            f"{name} post-process: list output files",
+            lambda_function=list_files,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "batch_output_uri": JsonPath.format(
+                        run_layout.run_uri(curated_bucket.bucket_name, "{}", batch_output_entry(name)),
+                        JsonPath.string_at("$.run.id"),
+                    ),
+                    "kind": spec.output_kind.name,
+                    "jobs": JsonPath.list_at("$.batchJobs"),
+                }
+            ),
+            result_selector={
+                "count": JsonPath.number_at("$.Payload.count"),
+                "files": JsonPath.list_at("$.Payload.files"),
+            },
+            result_path="$.outputFiles",
+        )
+        each_file = sfn.Map(
+            self,
+            f"{name} post-process: each output file",
+            items_path="$.outputFiles.files",
+            max_concurrency=MAP_CONCURRENCY,
+            result_path="$.processedFiles",
+        )
+        each_file.item_processor(
+            tasks.LambdaInvoke(
+                self,
+                f"{name} post-process: flatten file",
+                lambda_function=process_file,
+                # The item itself is the function's event (no Parameters: the whole input is passed).
+                payload_response_only=True,
+            )
+        )
+        listing.next(each_file)
+        self._set_flow(listing, each_file)
+
+
+class PostProcessingStage(Stage):
+    """After every solution: account -> manifest -> accept each model version -> every solution succeeded?
+    -> (yes) completion event -> success notification; (no) Fail "Solutions failed" (SolutionsFailed, the
+    manifest's message naming each failed solution and its cause). Any error of account or manifest -> Fail
+    "Post-processing failed".
+
+    Reads `$.run`, `$.glue`, `$.import`, `$.solutions`; writes `$.accounting`, `$.manifest`, `$.acceptance`,
+    `$.completionEvent` (and `$.postProcessError` / `$.noticeError` on the failure paths). A model version becomes
+    accepted only after the manifest is written, and only for a solution whose output succeeded; the notice goes
+    out only when the versions are recorded and the event sent.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
         write_manifest: lambda_.IFunction,
         transformed_bucket: s3.IBucket,
         curated_bucket: s3.IBucket,
@@ -188,11 +262,11 @@ class PostProcessingStage(Stage):
         model_gate: ModelGate,
         reports_metadata_imports: bool = False,
     ) -> None:
-        """The three functions of `RunPostProcessing`; `transformed_bucket` holds the run's batch input (the
-        manifest checks one output file per input file); `alert_topic` receives the success notice; `model_gate`
-        accounts for the run, records the accepted version and publishes the completion event;
-        `reports_metadata_imports`: the run imports Items / Users datasets, so the manifest says which were
-        imported and which skipped (`$.import.metadata` exists only then)."""
+        """`transformed_bucket` holds the run's batch input and plans (the manifest checks each job's expected
+        output files); `alert_topic` receives the success notice; `model_gate` accounts for the run, records the
+        accepted versions and publishes the completion event; `reports_metadata_imports`: the run imports Items /
+        Users datasets, so the manifest says which were imported and which skipped (`$.import.metadata` exists
+        only then)."""
         super().__init__(scope, construct_id)
         self._reports_metadata_imports = reports_metadata_imports
         self._failed = fail_state(
@@ -202,54 +276,31 @@ class PostProcessingStage(Stage):
             cause="Post-processing of run {} failed: {}",
             values=[JsonPath.string_at("$.run.id"), JsonPath.string_at("$.postProcessError.Cause")],
         )
-        each_file = sfn.Map(
-            self,
-            "Post-process: each output file",
-            items_path="$.outputFiles.files",
-            max_concurrency=MAP_CONCURRENCY,
-            result_path="$.processedFiles",
-        )
-        each_file.item_processor(
-            tasks.LambdaInvoke(
-                self,
-                "Post-process: flatten file",
-                lambda_function=process_file,
-                # The item itself is the function's event (no Parameters: the whole input is passed).
-                payload_response_only=True,
-            )
-        )
-        each_file.add_catch(self._failed, errors=["States.ALL"], result_path="$.postProcessError")
-        first = self._list_files(list_files)
+        first = self._failing(model_gate.account_task(self))
         done = sfn.Pass(self, "Post-process: done")
+        solutions_failed = fail_state(
+            self,
+            "Solutions failed",
+            error=SOLUTIONS_FAILED_ERROR,
+            cause="{}",
+            values=[JsonPath.string_at("$.manifest.message")],
+        )
+        published = model_gate.completion_event(self, curated_bucket)
+        published.next(self._announce(alert_topic, done)).next(done)
         (
-            first.next(each_file)
-            .next(self._failing(model_gate.account_task(self)))
-            .next(self._write_manifest(write_manifest, transformed_bucket))
-            .next(model_gate.accept_task(self))
-            .next(model_gate.completion_event(self, curated_bucket))
-            .next(self._announce(alert_topic, done))
-            .next(done)
+            first.next(self._write_manifest(write_manifest, transformed_bucket))
+            .next(model_gate.accept_map(self))
+            .next(
+                sfn.Choice(self, "Post-process: every solution succeeded?")
+                .when(sfn.Condition.string_equals("$.manifest.status", "SUCCEEDED"), published)
+                .otherwise(solutions_failed)
+            )
         )
         self._set_flow(first, done)
 
     def _failing(self, task: sfn.TaskStateBase) -> sfn.TaskStateBase:
         task.add_catch(self._failed, errors=["States.ALL"], result_path="$.postProcessError")
         return task
-
-    def _list_files(self, function: lambda_.IFunction) -> sfn.TaskStateBase:
-        return self._failing(
-            tasks.LambdaInvoke(
-                self,
-                "Post-process: list output files",
-                lambda_function=function,
-                payload=sfn.TaskInput.from_object({"batch_output_uri": JsonPath.string_at("$.run.batchOutputUri")}),
-                result_selector={
-                    "count": JsonPath.number_at("$.Payload.count"),
-                    "files": JsonPath.list_at("$.Payload.files"),
-                },
-                result_path="$.outputFiles",
-            )
-        )
 
     def _write_manifest(self, function: lambda_.IFunction, transformed_bucket: s3.IBucket) -> sfn.TaskStateBase:
         return self._failing(
@@ -264,20 +315,9 @@ class PostProcessingStage(Stage):
                         "execution_name": JsonPath.execution_name,
                         "execution_arn": JsonPath.execution_id,
                         "started_at": JsonPath.execution_start_time,
-                        "arns": {
-                            "datasetImportJob": JsonPath.string_at("$.import.Arn"),
-                            "solutionVersion": JsonPath.string_at("$.train.Arn"),
-                            "batchInferenceJob": JsonPath.string_at("$.batch.Arn"),
-                        },
-                        "expected_output_files": JsonPath.number_at("$.outputFiles.count"),
-                        "batch_input": {
-                            "bucket": transformed_bucket.bucket_name,
-                            "prefix": JsonPath.format(
-                                run_layout.run_key("{}", run_layout.BATCH_INPUT), JsonPath.string_at("$.run.id")
-                            ),
-                        },
-                        "results": JsonPath.list_at("$.processedFiles"),
-                        "model": JsonPath.object_at("$.gate"),
+                        "arns": {"datasetImportJob": JsonPath.string_at("$.import.Arn")},
+                        "input_bucket": transformed_bucket.bucket_name,
+                        "solutions": JsonPath.list_at("$.solutions"),
                         "accounting": JsonPath.object_at("$.accounting"),
                         **(
                             {"metadata_imports": JsonPath.object_at("$.import.metadata")}
@@ -294,6 +334,8 @@ class PostProcessingStage(Stage):
                     "erroredLines": JsonPath.number_at("$.Payload.errored_lines"),
                     "message": JsonPath.string_at("$.Payload.message"),
                     "subject": JsonPath.string_at("$.Payload.subject"),
+                    "failedSolutions": JsonPath.list_at("$.Payload.failed_solutions"),
+                    "solutions": JsonPath.list_at("$.Payload.solutions"),
                 },
                 result_path="$.manifest",
             )

@@ -1,8 +1,22 @@
-"""The run's worst case against Step Functions' execution-history limit, checked at synth time."""
+"""The run's worst case against Step Functions' execution-history limit, checked at synth time.
+
+Two histories count: the run's own (parent) execution, and each batch job's child execution (the Distributed
+Map's STANDARD children have 25,000 events each). Every loop is a job stage's poll or busy retry.
+
+Parent: the loops of one chain of stages cannot outlast the execution timeout, whatever they wait for; each
+branch that runs beside that chain (an Items / Users import beside the interactions import, every solution's
+training but one beside the others) adds at most its own bounded loops (job_max_wait_hours of polls and
+busy_retry_max_attempts retries). Straight paths add a fixed number of events per run and per solution, and
+each solution's output files one inline Map iteration each.
+
+Child: one batch job, its bounded loops and a few straight states.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from stacks.config import ConfigError, PipelineConfig
 
@@ -11,33 +25,146 @@ HISTORY_EVENT_LIMIT = 25_000
 # History events of one poll: Wait (entered, exited) + Describe task (entered, scheduled, started,
 # succeeded, exited) + Choice (entered, exited) + counting Pass (entered, exited). A busy retry costs the same.
 EVENTS_PER_LOOP = 11
-# Events outside the loops (guard, naming, Glue, the three stages' straight paths, summary), rounded up.
-EVENTS_OUTSIDE_LOOPS = 150
+# Events outside the loops and the solutions (guard, naming, parameter check, Glue, the imports' straight paths,
+# the run-level post-processing, summary), rounded up.
+EVENTS_OUTSIDE_LOOPS = 200
+# One solution's straight path in the parent: its wrapper Parallel, ARN read, the training's straight states, the
+# gate, planning, the Map Run's own events, listing, the record, its accept iteration; rounded up.
+EVENTS_PER_SOLUTION = 80
+# One output file's inline Map iteration (iteration started/succeeded, task entered/scheduled/started/succeeded/
+# exited), and the files one solution is budgeted for: 100 files hold 500 million users at 5 million per file,
+# or 50,000 items at 500 per file (item affinity).
+EVENTS_PER_OUTPUT_FILE = 7
+OUTPUT_FILES_PER_SOLUTION = 100
+# A batch job's child execution outside its loops: Parallel wrapper, place-input Choice and Lambda, the job
+# stage's straight states, the done/failed Pass; rounded up.
+EVENTS_PER_CHILD_OUTSIDE_LOOPS = 40
+
+
+@dataclass(frozen=True)
+class HistoryBudget:
+    """The worst-case history of a run's parent execution and of one batch job's child execution."""
+
+    parent_events: int
+    child_events: int
+
+    @classmethod
+    def of(cls, config: PipelineConfig) -> HistoryBudget:
+        return cls(
+            parent_events=parent_worst_case(
+                timeout_seconds=config.execution_timeout_hours * 3600,
+                poll_seconds=config.status_poll_seconds,
+                busy_seconds=config.busy_retry_seconds,
+                busy_attempts=config.busy_retry_max_attempts,
+                job_max_wait_hours=config.job_max_wait_hours,
+                metadata_datasets=len(config.metadata_datasets),
+                solutions=len(config.solutions),
+            ),
+            child_events=child_worst_case(
+                poll_seconds=config.status_poll_seconds,
+                busy_attempts=config.busy_retry_max_attempts,
+                job_max_wait_hours=config.job_max_wait_hours,
+            ),
+        )
+
+
+def bounded_loops(*, poll_seconds: int, busy_attempts: int, job_max_wait_hours: int) -> int:
+    """The most loops one job stage makes: its polls over job_max_wait_hours and its busy retries."""
+    return math.ceil(job_max_wait_hours * 3600 / poll_seconds) + busy_attempts
+
+
+def parent_worst_case(
+    *,
+    timeout_seconds: int,
+    poll_seconds: int,
+    busy_seconds: int,
+    busy_attempts: int,
+    job_max_wait_hours: int,
+    metadata_datasets: int,
+    solutions: int,
+) -> int:
+    """History events of a run that loops until its execution timeout on its longest chain, while every branch
+    beside it loops to its bounds."""
+    chain = math.ceil(timeout_seconds / min(poll_seconds, busy_seconds))
+    beside = (metadata_datasets + solutions - 1) * bounded_loops(
+        poll_seconds=poll_seconds, busy_attempts=busy_attempts, job_max_wait_hours=job_max_wait_hours
+    )
+    straight = EVENTS_OUTSIDE_LOOPS + solutions * (
+        EVENTS_PER_SOLUTION + OUTPUT_FILES_PER_SOLUTION * EVENTS_PER_OUTPUT_FILE
+    )
+    return straight + EVENTS_PER_LOOP * (chain + beside)
+
+
+def child_worst_case(*, poll_seconds: int, busy_attempts: int, job_max_wait_hours: int) -> int:
+    """History events of one batch job's child execution that loops to its bounds."""
+    loops = bounded_loops(poll_seconds=poll_seconds, busy_attempts=busy_attempts, job_max_wait_hours=job_max_wait_hours)
+    return EVENTS_PER_CHILD_OUTSIDE_LOOPS + EVENTS_PER_LOOP * loops
 
 
 def check_history_budget(config: PipelineConfig) -> None:
-    """Fails synth when a run that loops until its execution timeout could pass the history-event limit.
+    """Fails synth when a run (or one of its batch jobs) that loops to its bounds could pass the history-event
+    limit, naming the key to change and the value that fits.
 
     Without this, such a run would die with Step Functions' own history-limit error instead of the
     pipeline's bounded, named failures.
     """
-    shortest_loop = min(config.status_poll_seconds, config.busy_retry_seconds)
-    timeout_seconds = config.execution_timeout_hours * 3600
-    # Items / Users imports poll beside the interactions import (a Parallel state): each adds at most its own
-    # bounded loops (job_max_wait_hours of polls and busy_retry_max_attempts retries) to the same history.
-    parallel_loops = len(config.metadata_datasets) * (
-        math.ceil(config.job_max_wait_hours * 3600 / config.status_poll_seconds) + config.busy_retry_max_attempts
-    )
-    worst = EVENTS_OUTSIDE_LOOPS + EVENTS_PER_LOOP * (math.ceil(timeout_seconds / shortest_loop) + parallel_loops)
-    if worst > HISTORY_EVENT_LIMIT:
-        branches = len(config.metadata_datasets)
-        polled_seconds = timeout_seconds + branches * config.job_max_wait_hours * 3600
-        room = HISTORY_EVENT_LIMIT - EVENTS_OUTSIDE_LOOPS - EVENTS_PER_LOOP * branches * config.busy_retry_max_attempts
-        needed = math.ceil(EVENTS_PER_LOOP * polled_seconds / max(room, 1))
-        key = "status_poll_seconds" if config.status_poll_seconds <= config.busy_retry_seconds else "busy_retry_seconds"
-        raise ConfigError.invalid(
-            key,
-            shortest_loop,
-            f"at least {needed} with execution_timeout_hours={config.execution_timeout_hours} (a run polling that "
-            f"long would write about {worst} history events, over the Step Functions limit of {HISTORY_EVENT_LIMIT})",
+    budget = HistoryBudget.of(config)
+    if budget.child_events > HISTORY_EVENT_LIMIT:
+        longest = _largest(
+            lambda hours: child_worst_case(
+                poll_seconds=config.status_poll_seconds,
+                busy_attempts=config.busy_retry_max_attempts,
+                job_max_wait_hours=hours,
+            ),
+            config.job_max_wait_hours,
         )
+        raise ConfigError.invalid(
+            "job_max_wait_hours",
+            config.job_max_wait_hours,
+            f"at most {longest} with status_poll_seconds={config.status_poll_seconds} and busy_retry_max_attempts="
+            f"{config.busy_retry_max_attempts} (a batch job polling that long would write about "
+            f"{budget.child_events} history events in its child execution, over the Step Functions limit of "
+            f"{HISTORY_EVENT_LIMIT})",
+        )
+    if budget.parent_events <= HISTORY_EVENT_LIMIT:
+        return
+    key = "status_poll_seconds" if config.status_poll_seconds <= config.busy_retry_seconds else "busy_retry_seconds"
+    shortest = getattr(config, key)
+
+    def worst_with(seconds: int) -> int:
+        poll = seconds if key == "status_poll_seconds" else config.status_poll_seconds
+        busy = seconds if key == "busy_retry_seconds" else config.busy_retry_seconds
+        return parent_worst_case(
+            timeout_seconds=config.execution_timeout_hours * 3600,
+            poll_seconds=poll,
+            busy_seconds=busy,
+            busy_attempts=config.busy_retry_max_attempts,
+            job_max_wait_hours=config.job_max_wait_hours,
+            metadata_datasets=len(config.metadata_datasets),
+            solutions=len(config.solutions),
+        )
+
+    needed = next((seconds for seconds in range(shortest + 1, 3601) if worst_with(seconds) <= HISTORY_EVENT_LIMIT), None)
+    fix = (
+        f"at least {needed}"
+        if needed is not None
+        else "a longer interval is not enough: lower busy_retry_max_attempts, job_max_wait_hours or "
+        "execution_timeout_hours, or configure fewer solutions"
+    )
+    raise ConfigError.invalid(
+        key,
+        shortest,
+        f"{fix} with execution_timeout_hours={config.execution_timeout_hours}, job_max_wait_hours="
+        f"{config.job_max_wait_hours}, busy_retry_max_attempts={config.busy_retry_max_attempts}, "
+        f"{len(config.solutions)} solution(s) and {len(config.metadata_datasets)} metadata dataset(s) (a run polling "
+        f"that long would write about {budget.parent_events} history events, over the Step Functions limit of "
+        f"{HISTORY_EVENT_LIMIT})",
+    )
+
+
+def _largest(events_of: Callable[[int], int], start: int) -> int:
+    """The largest value below `start` (at least 0) whose events fit the limit."""
+    value = start
+    while value > 0 and events_of(value) > HISTORY_EVENT_LIMIT:
+        value -= 1
+    return value

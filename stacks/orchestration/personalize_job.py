@@ -91,6 +91,8 @@ class PersonalizeJobStage(Stage):
         describe_resources: Sequence[str],
         create_statements: Sequence[iam.PolicyStatement] = (),
         bounds: JobBounds,
+        error_prefix: str | None = None,
+        subject: str | None = None,
     ) -> None:
         """
         - `resource`: the Personalize resource type, e.g. DatasetImportJob.
@@ -101,9 +103,15 @@ class PersonalizeJobStage(Stage):
         - `create_resources`, `describe_resources`: the IAM resources of the Create and Describe actions;
           `create_statements`: any further statement the Create call needs (e.g. iam:PassRole).
         - `bounds`: polling interval, busy retries and the longest wait.
+        - `error_prefix`: the Fail errors' prefix when it is not the label's (several solutions: the label
+          "users training" names the solution, the errors stay TrainingBlocked / TrainingFailed / TrainingTimedOut,
+          so alarms and callers match one error per step whatever the solution).
+        - `subject`: what the causes name first (e.g. "Solution users: "), so a caught error still says whose job.
         """
         super().__init__(scope, construct_id)
         self._resource, self._key, self._label, self._bounds = resource, result_key, label, bounds
+        self._error_prefix = error_prefix or label.title().replace(" ", "")
+        self._subject = subject or ""
         start = sfn.Pass(
             self, f"{label}: start", result=sfn.Result.from_object({"busy": 0, "polls": 0}), result_path="$.counters"
         )
@@ -151,8 +159,8 @@ class PersonalizeJobStage(Stage):
         return fail_state(
             self,
             f"{self._label}: {name}",
-            error=f"{self._label.title().replace(' ', '')}{error}",
-            cause=message,
+            error=f"{self._error_prefix}{error}",
+            cause=self._subject + message,
             values=[JsonPath.string_at(path) for path in paths],
         )
 

@@ -1,8 +1,9 @@
-"""Stage 2, prepare run: the run id, the Personalize job names and the run's S3 locations, computed once."""
+"""Stage 2, prepare run: the run id, the Personalize job names and the run's S3 locations, computed once; and
+every configured solution's ARN parameter checked, so a missing one fails the run before the ETL."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
@@ -12,19 +13,26 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from stacks.orchestration.stage import Stage, fail_state
+from stacks.orchestration.stage import NEXT_STAGE, ExitChoice, Stage, fail_state
 
 JsonPath = sfn.JsonPath
 SOLUTION_UNAVAILABLE_ERROR = "SolutionArnUnavailable"
+PARAMETERS_PER_CALL = 10  # SSM GetParameters: at most 10 names per request
+
+
+def _result_path(index: int) -> str:
+    """Where the check of the `index`th group of parameters writes (`$.solutionParameters`, then ...2, ...)."""
+    return "$.solutionParameters" + (str(index + 1) if index else "")
 
 
 class PrepareRun(Stage):
     """Invokes the naming function (`lambda_src/run_names`) with the execution's name, ARN and start time,
-    then reads the current solution's ARN from its SSM parameter.
+    then checks that every configured solution's ARN parameter exists.
 
     Writes `$.run`: `id`, one name per key of `job_name_prefixes`, and the run's `interactionsUri`,
-    `batchInputUri` (transformed bucket) and `batchOutputUri` (curated bucket); and `$.solution.Arn`.
-    A parameter that cannot be read fails the run (SolutionArnUnavailable) before any work is done.
+    `batchInputUri` (transformed bucket) and `batchOutputUri` (curated bucket); and `$.solutionParameters`
+    (`missing`: the parameters that do not exist). A missing parameter, or one that cannot be read, fails the
+    run (SolutionArnUnavailable) before the Glue job runs; each solution reads its own ARN when it starts.
     """
 
     def __init__(
@@ -36,13 +44,14 @@ class PrepareRun(Stage):
         job_name_prefixes: Mapping[str, str],
         transformed_bucket: s3.IBucket,
         curated_bucket: s3.IBucket,
-        solution_arn_parameter_name: str,
+        solution_arn_parameter_names: Sequence[str],
     ) -> None:
         """`job_name_prefixes`: state-data key -> Personalize job-name prefix (e.g. importJobName ->
-        pbp-dev-import); the function appends the run's suffix to each. `solution_arn_parameter_name`: the SSM
-        parameter the data stack keeps the solution ARN in (read at run time: the solution is replaced when its
+        pbp-dev-import); the function appends the run's suffix to each. `solution_arn_parameter_names`: the SSM
+        parameters the data stack keeps the solutions' ARNs in (read at run time: a solution is replaced when its
         settings change, and a value fixed at deploy time would go stale)."""
         super().__init__(scope, construct_id)
+
         def uri(bucket: s3.IBucket, entry: str) -> str:
             return JsonPath.format(
                 run_layout.run_uri(bucket.bucket_name, "{}", entry), JsonPath.string_at("$.Payload.runId")
@@ -69,37 +78,71 @@ class PrepareRun(Stage):
             },
             result_path="$.run",
         )
-        read_solution = self._read_solution_arn(solution_arn_parameter_name)
-        prepare.next(read_solution)
-        self._set_flow(prepare, read_solution)
-
-    def _read_solution_arn(self, parameter_name: str) -> tasks.CallAwsService:
-        parameter_arn = Stack.of(self).format_arn(
-            service="ssm",
-            resource="parameter",
-            resource_name=parameter_name.lstrip("/"),
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
-        read = tasks.CallAwsService(
-            self,
-            "Prepare run: read solution ARN",
-            service="ssm",
-            action="getParameter",
-            iam_action="ssm:GetParameter",
-            iam_resources=[parameter_arn],
-            parameters={"Name": parameter_name},
-            result_selector={"Arn": JsonPath.string_at("$.Parameter.Value")},
-            result_path="$.solution",
-        )
-        read.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        names = list(solution_arn_parameter_names)
+        # GetParameters takes at most 10 names: one call per 10 solutions (one call for most configurations).
+        chunks = [names[start : start + PARAMETERS_PER_CALL] for start in range(0, len(names), PARAMETERS_PER_CALL)]
+        checks = [self._check_parameters(chunk, index) for index, chunk in enumerate(chunks)]
         unavailable = fail_state(
             self,
             "Prepare run: solution ARN unavailable",
             error=SOLUTION_UNAVAILABLE_ERROR,
-            cause=f"Cannot read the Personalize solution ARN from SSM parameter {parameter_name} ({{}}). Deploy the "
-            "data stack (npx cdk deploy --all): it creates the parameter and updates it whenever the solution is "
-            "replaced.",
+            cause=f"Cannot read the Personalize solution ARNs from SSM parameters {', '.join(names)} ({{}}). Deploy "
+            "the data stack (npx cdk deploy --all): it creates one parameter per configured solution and updates it "
+            "whenever the solution is replaced.",
             values=[JsonPath.string_at("$.solutionError.Cause")],
         )
-        read.add_catch(unavailable, errors=["States.ALL"], result_path="$.solutionError")
-        return read
+        for check in checks:
+            check.add_catch(unavailable, errors=["States.ALL"], result_path="$.solutionError")
+        missing_lists = [JsonPath.json_to_string(JsonPath.list_at(f"{_result_path(i)}.missing")) for i in range(len(chunks))]
+        missing = sfn.Pass(
+            self,
+            "Prepare run: solution parameters missing",
+            parameters={
+                "Error": SOLUTION_UNAVAILABLE_ERROR,
+                "Cause": JsonPath.format("missing parameters: " + " ".join(["{}"] * len(chunks)), *missing_lists),
+            },
+            result_path="$.solutionError",
+        ).next(unavailable)
+        chain = prepare
+        for check in checks:
+            chain.next(check)
+            chain = check
+        any_missing = [sfn.Condition.number_greater_than(f"{_result_path(i)}.missingCount", 0) for i in range(len(chunks))]
+        self._set_flow(
+            prepare,
+            ExitChoice(
+                self,
+                "Prepare run: every solution parameter exists?",
+                after=checks[-1],
+                when=[(any_missing[0] if len(any_missing) == 1 else sfn.Condition.or_(*any_missing), missing)],
+                otherwise=NEXT_STAGE,
+            ),
+        )
+
+    def _check_parameters(self, names: list[str], index: int) -> tasks.CallAwsService:
+        stack = Stack.of(self)
+        check = tasks.CallAwsService(
+            self,
+            "Prepare run: check solution parameters" + (f" ({index + 1})" if index else ""),
+            service="ssm",
+            action="getParameters",
+            iam_action="ssm:GetParameters",
+            iam_resources=[
+                stack.format_arn(
+                    service="ssm",
+                    resource="parameter",
+                    resource_name=name.lstrip("/"),
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+                for name in names
+            ],
+            parameters={"Names": names},
+            # GetParameters answers names that do not exist in InvalidParameters instead of failing.
+            result_selector={
+                "missing": JsonPath.list_at("$.InvalidParameters"),
+                "missingCount": JsonPath.array_length(JsonPath.list_at("$.InvalidParameters")),
+            },
+            result_path=_result_path(index),
+        )
+        check.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        return check

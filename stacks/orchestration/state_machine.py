@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
+from constructs import Construct, IConstruct, IValidation
 
 from stacks.config import PipelineConfig
-from stacks.functions import PipelineFunction
-from stacks.nag import acknowledge_wildcard
+from stacks.batch_jobs import BatchJobPlanning
+from stacks.functions import PipelineFunction, powertools_layer
+from stacks.nag import acknowledge, acknowledge_wildcard, as_nag_prints
 from stacks.orchestration.budget import check_history_budget
-from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
+from stacks.orchestration.solutions import SolutionBranches, SolutionStageFactory, solution_job_name_prefixes
+from stacks.personalize import solution_arn_parameter_name
 from stacks.orchestration.guard import OverlapGuard
 from stacks.orchestration.imports import ParallelImports, folder_uri, job_name_key, metadata_summary, result_key
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage
@@ -31,19 +34,21 @@ StageFactory = Callable[[Construct], sfn.IChainable]
 
 
 class PipelineStateMachine(Construct):
-    """The scheduled run: guard, prepare, Glue transform, Personalize import, training, batch inference,
-    [post-processing], summary.
+    """The scheduled run: guard, prepare, Glue transform, Personalize imports, every solution side by side
+    (training, quality gate, batch jobs, its output files: `solutions.py`), [post-processing], summary.
 
     Attributes: `state_machine`, `log_group` (the state machine's, KMS-encrypted), `run_names_function`,
-    `job_name_prefixes` (Personalize job-name prefixes, also used to scope IAM).
+    `batch_planning` (the planning functions), `job_name_prefixes` (Personalize job-name prefixes, also used to
+    scope IAM).
 
-    `post_process(scope)`, if given, returns the stage (e.g. a fragment) to run after the batch job is ACTIVE
-    and before the summary; it receives the full state data and must keep `$.run`, `$.glue`, `$.import`,
-    `$.train` and `$.batch` (write results with a ResultPath of its own).
-
-    `quality_gate(scope)`, if given, returns the stage to run after training and before batch inference; it must
-    write `$.gate.solutionVersionArn`, the solution version the batch job then uses. `summary_fields`: more fields
-    of the execution's output (name -> JSONPath value), e.g. the gate's decision.
+    `quality_gate(scope, spec)`, if given, returns a solution's stage to run after its training and before its
+    batch jobs; it must write `$.gate.solutionVersionArn`, the solution version the jobs then use.
+    `solution_outputs(scope, spec)`, if given, returns a solution's post-processing after its batch jobs (reads
+    `$.batchJobs`, writes `$.outputFiles` and `$.processedFiles`).
+    `post_process(scope)`, if given, returns the run-level stage after "Solutions" and before the summary; it
+    receives the full state data (`$.run`, `$.glue`, `$.import`, `$.solutions`) and writes with ResultPaths of
+    its own. `summary_fields`: more fields of the execution's output (name -> JSONPath value).
+    `batch_planning`: the planning functions (built here when not given).
     """
 
     def __init__(
@@ -60,8 +65,10 @@ class PipelineStateMachine(Construct):
         personalize_role: iam.IRole,
         dataset_arn: str,
         metadata_dataset_arns: Mapping[str, str] | None = None,
+        batch_planning: BatchJobPlanning | None = None,
         post_process: StageFactory | None = None,
-        quality_gate: StageFactory | None = None,
+        quality_gate: SolutionStageFactory | None = None,
+        solution_outputs: SolutionStageFactory | None = None,
         summary_fields: Mapping[str, Any] | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.THREE_MONTHS,
     ) -> None:
@@ -73,8 +80,9 @@ class PipelineStateMachine(Construct):
         state_machine_name = config.resource_name("batch-pipeline")
         self.job_name_prefixes = {
             "importJobName": config.resource_name("import"),
-            "solutionVersionName": config.resource_name("train"),
-            "batchInferenceJobName": config.resource_name("batch"),
+            # train_<name> / batch_<name> per solution (pbp-dev-train-users, pbp-dev-batch-users): IAM scopes each
+            # solution's jobs by its prefix.
+            **solution_job_name_prefixes(config),
             # One prefix per configured Items / Users import (e.g. pbp-dev-items-import), so IAM can tell them apart.
             **{job_name_key(kind): config.resource_name(f"{kind}-import") for kind in metadata_dataset_arns or {}},
         }
@@ -96,6 +104,30 @@ class PipelineStateMachine(Construct):
             data_key=data_key,
             personalize_role=personalize_role,
         )
+        # The batch-planning functions: given by the stack (with the Powertools layer it shares), or built here.
+        self.batch_planning = batch_planning or BatchJobPlanning(
+            self,
+            "BatchJobs",
+            config=config,
+            transformed_bucket=transformed_bucket,
+            curated_bucket=curated_bucket,
+            data_key=data_key,
+            logs_key=logs_key,
+            layers=[powertools_layer(self)],
+        )
+        solutions = SolutionBranches(
+            self,
+            "Solutions",
+            config=config,
+            bounds=JobBounds.of(config),
+            planning=self.batch_planning,
+            curated_bucket=curated_bucket,
+            data_key=data_key,
+            personalize_role=personalize_role,
+            pass_role=jobs.pass_role,
+            quality_gate=quality_gate,
+            outputs=solution_outputs,
+        )
 
         run = (
             sfn.Chain.start(OverlapGuard(self, "Guard", state_machine_arn=self._own_arn(state_machine_name)))
@@ -107,17 +139,15 @@ class PipelineStateMachine(Construct):
                     job_name_prefixes=self.job_name_prefixes,
                     transformed_bucket=transformed_bucket,
                     curated_bucket=curated_bucket,
-                    solution_arn_parameter_name=solution_arn_parameter_name(config),
+                    solution_arn_parameter_names=[
+                        solution_arn_parameter_name(config, spec.name) for spec in config.solutions
+                    ],
                 )
             )
             .next(Transform(self, "Transform", glue_job=glue_job))
             .next(jobs.imports_stage())
-            .next(jobs.training_stage())
+            .next(solutions)
         )
-        if quality_gate is not None:
-            run = run.next(quality_gate(self))
-        # With a gate, the batch job uses the version the gate chose (the candidate, or the last accepted one).
-        run = run.next(jobs.batch_inference_stage("$.gate.solutionVersionArn" if quality_gate else "$.train.Arn"))
         if post_process is not None:
             run = run.next(post_process(self))
         run = run.next(
@@ -129,7 +159,7 @@ class PipelineStateMachine(Construct):
             "StateMachine",
             state_machine_name=state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            comment="Glue transform, then Personalize import, training and batch inference for one run",
+            comment="Glue transform, Personalize imports, then every solution's training and batch jobs for one run",
             definition_body=sfn.DefinitionBody.from_chainable(run),
             timeout=Duration.hours(config.execution_timeout_hours),
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
@@ -140,10 +170,15 @@ class PipelineStateMachine(Construct):
                 "*": "Step Functions log delivery (logs:*LogDelivery, logs:Describe*) and X-Ray tracing accept no "
                 "narrower resource.",
                 **jobs.wildcard_reasons,
-                f"{self.run_names_function.function_arn}:*": "CDK's LambdaInvoke grant includes the naming function's "
-                "versions and aliases; it is still this one function.",
+                **solutions.wildcard_reasons,
+                **{
+                    f"{function.function_arn}:*": "CDK's LambdaInvoke grant includes the function's versions and "
+                    "aliases; it is still this one function."
+                    for function in [self.run_names_function, *self.batch_planning.functions]
+                },
             }
         )
+        self._distributed_map_access(transformed_bucket, data_key)
 
     def _log_group(self, state_machine_name: str, logs_key: kms.IKey, retention: logs.RetentionDays) -> logs.LogGroup:
         # Log groups go with the stack (this construct lives in the redeployable pipeline stack; a retained log
@@ -166,6 +201,30 @@ class PipelineStateMachine(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
+    def _distributed_map_access(self, transformed_bucket: s3.IBucket, data_key: kms.IKey) -> None:
+        """What the solutions' Distributed Maps need beyond CDK's grants, and the wildcards CDK grants them.
+
+        The ItemReader reads `_jobs.json` (SSE-KMS with the data key) at a key known at run time, and CDK grants
+        s3:GetObject on the bucket's objects for it; the Map starts, describes, stops and redrives its child
+        executions (CDK's DistributedMapPolicy, on this state machine's executions only)."""
+        data_key.grant(self.state_machine, "kms:Decrypt")
+        acknowledge_wildcard(
+            self.state_machine.role,
+            f"arn:{Aws.PARTITION}:s3:::{transformed_bucket.bucket_name}/*",
+            "The Distributed Maps' ItemReader reads each solution's batch-job list (runs/<run>/batch-jobs/<solution>/"
+            "_jobs.json), a key known at run time; CDK grants s3:GetObject on the transformed bucket's objects for "
+            "it (read only, one bucket).",
+        )
+        policy = self.state_machine.node.try_find_child("DistributedMapPolicy")
+        if policy is not None:
+            policy.node.add_validation(
+                _PolicyWildcards(
+                    policy,
+                    "A Distributed Map describes, stops and redrives its child executions, named at run time under "
+                    "this state machine only (CDK's grant).",
+                )
+            )
+
     def _acknowledge_wildcards(self, reasons: Mapping[str, str]) -> None:
         for resource, reason in reasons.items():
             acknowledge_wildcard(self.state_machine.role, resource, reason)
@@ -178,7 +237,8 @@ def personalize_arn(stack: Stack, resource: str, name: str) -> str:
 
 
 class _PersonalizeJobs:
-    """The three Personalize job stages and the IAM resource patterns they share."""
+    """The import stages (interactions, Items / Users) and the IAM resource patterns they share (each
+    solution's training and batch jobs are in `solutions.py`)."""
 
     def __init__(
         self,
@@ -200,16 +260,9 @@ class _PersonalizeJobs:
         }
         self._scope, self._config, self._bounds = scope, config, JobBounds.of(config)
         self._dataset_arn = dataset_arn
-        # The solution is read at run time (it is replaced when its settings change), so IAM names every
-        # solution this deployment can create, and their versions.
-        self._solutions = personalize_arn(stack, "solution", solution_name_pattern(config))
-        self._solution_versions = personalize_arn(stack, "solution", f"{solution_name_pattern(config)}/*")
         self._data_key, self._role = data_key, personalize_role
         self._import_jobs = personalize_arn(stack, "dataset-import-job", job_name_prefixes["importJobName"] + "-*")
-        self._batch_jobs = personalize_arn(
-            stack, "batch-inference-job", job_name_prefixes["batchInferenceJobName"] + "-*"
-        )
-        self._pass_role = iam.PolicyStatement(
+        self.pass_role = iam.PolicyStatement(
             actions=["iam:PassRole"],
             resources=[personalize_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "personalize.amazonaws.com"}},
@@ -221,11 +274,6 @@ class _PersonalizeJobs:
         return {
             self._import_jobs: "Import jobs are named per run; the name prefix limits the role to this "
             "deployment's jobs.",
-            self._batch_jobs: "Batch inference jobs are named per run; the name prefix limits the role to this "
-            "deployment's jobs.",
-            self._solutions: "The solution is replaced when its settings change (its name carries a settings hash) "
-            "and read at run time; the pattern is limited to this deployment's solution names.",
-            self._solution_versions: "Solution versions are created per run under this deployment's solution.",
             **{
                 jobs: f"{kind.title()} import jobs are named per run; the name prefix limits the role to this "
                 "deployment's jobs of that dataset."
@@ -255,7 +303,7 @@ class _PersonalizeJobs:
             },
             create_resources=[self._dataset_arn, self._import_jobs],
             describe_resources=[self._import_jobs],
-            create_statements=[self._pass_role],
+            create_statements=[self.pass_role],
         )
 
     def imports_stage(self) -> sfn.IChainable:
@@ -289,63 +337,26 @@ class _PersonalizeJobs:
             },
             create_resources=[dataset_arn, jobs],
             describe_resources=[jobs],
-            create_statements=[self._pass_role],
-        )
-
-    def training_stage(self) -> PersonalizeJobStage:
-        return self._stage(
-            "Training",
-            resource="SolutionVersion",
-            result_key="train",
-            label="Training",
-            create_parameters={
-                "Name": JsonPath.string_at("$.run.solutionVersionName"),
-                "SolutionArn": JsonPath.string_at("$.solution.Arn"),
-                "TrainingMode": self._config.training_mode,
-            },
-            create_resources=[self._solutions],
-            describe_resources=[self._solution_versions],
-        )
-
-    def batch_inference_stage(self, solution_version_path: str) -> PersonalizeJobStage:
-        return self._stage(
-            "BatchInference",
-            resource="BatchInferenceJob",
-            result_key="batch",
-            label="Batch inference",
-            create_parameters=batch_inference_parameters(
-                self._config, self._data_key, self._role, solution_version_path
-            ),
-            create_resources=[self._batch_jobs, self._solutions, self._solution_versions],
-            describe_resources=[self._batch_jobs],
-            create_statements=[self._pass_role],
+            create_statements=[self.pass_role],
         )
 
 
-def batch_inference_parameters(
-    config: PipelineConfig, data_key: kms.IKey, personalize_role: iam.IRole, solution_version_path: str = "$.train.Arn"
-) -> dict[str, Any]:
-    """CreateBatchInferenceJob's parameters: the run's input and output folders, both encrypted with the data
-    key, and the optional filter and exploration settings of the config."""
-    parameters: dict[str, Any] = {
-        "JobName": JsonPath.string_at("$.run.batchInferenceJobName"),
-        "SolutionVersionArn": JsonPath.string_at(solution_version_path),
-        "NumResults": config.num_results,
-        "JobInput": {
-            "S3DataSource": {"Path": JsonPath.string_at("$.run.batchInputUri"), "KmsKeyArn": data_key.key_arn}
-        },
-        "JobOutput": {
-            "S3DataDestination": {"Path": JsonPath.string_at("$.run.batchOutputUri"), "KmsKeyArn": data_key.key_arn}
-        },
-        "RoleArn": personalize_role.role_arn,
-    }
-    exploration: dict[str, str] = {}
-    if config.exploration_weight is not None:
-        exploration["explorationWeight"] = format(config.exploration_weight, "g")
-    if config.exploration_item_age_cut_off_days is not None:
-        exploration["explorationItemAgeCutOff"] = str(config.exploration_item_age_cut_off_days)
-    if config.filter_arn:
-        parameters["FilterArn"] = config.filter_arn
-    if exploration:
-        parameters["BatchInferenceJobConfig"] = {"ItemExplorationConfig": exploration}
-    return parameters
+@jsii.implements(IValidation)
+class _PolicyWildcards:
+    """Acknowledges every wildcard resource of a policy CDK writes for us (its resources are only known once
+    resolved), with one reason; in the validation phase, like `stacks.nag.acknowledge_wildcard`."""
+
+    def __init__(self, policy: IConstruct, reason: str) -> None:
+        self._policy, self._reason, self._done = policy, reason, False
+
+    def validate(self) -> list[str]:
+        if not self._done:
+            document = Stack.of(self._policy).resolve(self._policy.document)  # type: ignore[attr-defined]
+            for statement in document.get("Statement", []):
+                resources = statement.get("Resource", [])
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    printed = as_nag_prints(resource)
+                    if "*" in printed:
+                        acknowledge(self._policy, f"AwsSolutions-IAM5[Resource::{printed}]", self._reason)
+            self._done = True
+        return []

@@ -28,8 +28,8 @@ class RunSummary(Stage):
                 "runId": JsonPath.string_at("$.run.id"),
                 "glueJobRunId": JsonPath.string_at("$.glue.JobRunId"),
                 "datasetImportJobArn": JsonPath.string_at("$.import.Arn"),
-                "solutionVersionArn": JsonPath.string_at("$.train.Arn"),
-                "batchInferenceJobArn": JsonPath.string_at("$.batch.Arn"),
+                # Every solution's record (post-processing replaces it with the manifest's name/status/gate list).
+                "solutions": JsonPath.list_at("$.solutions"),
                 "outputPrefix": JsonPath.string_at("$.run.batchOutputUri"),
                 **(extra or {}),
             },

@@ -1,0 +1,361 @@
+"""Stage 5: every configured solution, side by side: training, quality gate, batch jobs, output files.
+
+    Solutions (Parallel, result $.solutions) ─┬─ Solution users (Parallel, one branch; Catch States.ALL)
+                                              │     users: read solution ARN -> users training (job loop)
+                                              │     -> users quality gate -> users batch: plan jobs
+                                              │     -> users batch: each job (Distributed Map, STANDARD children)
+                                              │     -> users post-process: list output files / each output file
+                                              │     -> users: succeeded          (the solution record)
+                                              │   caught: users: failed          (the FAILED record, with the error)
+                                              ├─ Solution similar ...
+                                              └─ ...
+
+A solution that fails anywhere (training, gate, a batch job, post-processing) ends its own branch with a FAILED
+record; the others go on, and the run-level post-processing writes the manifest of all of them and fails the run
+naming the failed ones. Each record (README "State data"):
+
+    {"name", "kind", "jobType", "status": "SUCCEEDED", "train": {"Arn"}, "gate", "plan", "batchJobs",
+     "processedFiles"}  or  {"name", "kind", "jobType", "status": "FAILED", "error": {"Error", "Cause"}}
+
+Batch jobs: the plan splits the solution's input into jobs within Personalize's limits; a Distributed Map reads
+the job list from S3 (`_jobs.json`, so the state stays small however many jobs there are) and runs one STANDARD
+child execution per job (a child polls for hours, beyond an Express execution's 5 minutes, and keeps its own
+25,000-event history), at most `$.plan.max_concurrency` at once (the solution's share of the per-region quota of
+jobs in progress). Inside a child, the whole job is wrapped in a one-branch Parallel whose catch turns any error
+into a FAILED job record, so Personalize's failure reason reaches the manifest (a failed child would only give
+the Map's generic error).
+
+Quotas: the Map's concurrency keeps the run's own jobs within the quota; jobs of other runs or applications in
+the account can still fill it, and then Create answers LimitExceededException, which the job loop's busy retry
+absorbs (bounded by busy_retry_max_attempts), as it does for training beyond the solution-version quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from pipeline_contracts.solutions import JOB_ARN_RESOURCE_TYPE, JOB_RESOURCE, job_name_prefix_step
+from stacks.batch_jobs import BatchJobPlanning
+from stacks.config import PipelineConfig, SolutionSpec
+from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage
+from stacks.orchestration.stage import Stage
+from stacks.personalize import solution_arn_parameter_name
+
+JsonPath = sfn.JsonPath
+SolutionStageFactory = Callable[[Construct, SolutionSpec], sfn.IChainable]
+# Fail-state error prefixes, the same for every solution (alarms and callers match one error per step).
+TRAINING_ERROR_PREFIX = "Training"
+BATCH_JOB_ERROR_PREFIX = "BatchJob"
+
+
+def train_key(spec: SolutionSpec) -> str:
+    """The `$.run` key of a solution's training (solution version) name, e.g. train_users."""
+    return f"train_{spec.name}"
+
+
+def batch_key(spec: SolutionSpec) -> str:
+    """The `$.run` key of a solution's batch job name base, e.g. batch_users."""
+    return f"batch_{spec.name}"
+
+
+def solution_job_name_prefixes(config: PipelineConfig) -> dict[str, str]:
+    """`$.run` key -> job-name prefix of every solution's training and batch jobs (pbp-dev-train-users, ...)."""
+    prefixes: dict[str, str] = {}
+    for spec in config.solutions:
+        prefixes[train_key(spec)] = config.resource_name(job_name_prefix_step("train", spec.name))
+        prefixes[batch_key(spec)] = config.resource_name(job_name_prefix_step("batch", spec.name))
+    return prefixes
+
+
+def personalize_arn(stack: Stack, resource: str, name: str) -> str:
+    return stack.format_arn(
+        service="personalize", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
+
+
+def solution_name_pattern_of(config: PipelineConfig, spec: SolutionSpec) -> str:
+    """Every Personalize solution name one configured solution can have (one per settings hash of 8 characters),
+    e.g. pbp-dev-users-????????: `?` matches one character, so no other configured solution matches."""
+    return f"{config.resource_name(spec.name)}-????????"
+
+
+class SolutionIam:
+    """The IAM resources of one solution: its Personalize solutions, their versions, and its batch jobs."""
+
+    def __init__(self, stack: Stack, config: PipelineConfig, spec: SolutionSpec) -> None:
+        pattern = solution_name_pattern_of(config, spec)
+        self.solutions = personalize_arn(stack, "solution", pattern)
+        self.versions = personalize_arn(stack, "solution", f"{pattern}/*")
+        prefix = config.resource_name(job_name_prefix_step("batch", spec.name))
+        self.batch_jobs = personalize_arn(stack, JOB_ARN_RESOURCE_TYPE[spec.job_type], f"{prefix}-*")
+        self._name = spec.name
+
+    @property
+    def wildcard_reasons(self) -> dict[str, str]:
+        return {
+            self.versions: f"Solution versions of solution {self._name} are created per run; the pattern is that "
+            "solution's names in this deployment (one per settings hash).",
+            self.batch_jobs: f"Batch jobs of solution {self._name} are named per run and part; the name prefix limits "
+            "the role to this deployment's jobs of that solution.",
+        }
+
+
+class SolutionBranches(Stage):
+    """The Parallel "Solutions": one wrapped branch per configured solution (config order) -> `$.solutions`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        bounds: JobBounds,
+        planning: BatchJobPlanning,
+        curated_bucket: s3.IBucket,
+        data_key: kms.IKey,
+        personalize_role: iam.IRole,
+        pass_role: iam.PolicyStatement,
+        quality_gate: SolutionStageFactory | None = None,
+        outputs: SolutionStageFactory | None = None,
+    ) -> None:
+        """`quality_gate(scope, spec)`: the solution's gate stage (writes `$.gate.solutionVersionArn`, the version
+        its batch jobs use; without it they use the trained version). `outputs(scope, spec)`: the solution's
+        post-processing (reads `$.batchJobs`, writes `$.outputFiles` and `$.processedFiles`)."""
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._config, self._bounds, self._planning = config, bounds, planning
+        self._data_key, self._role, self._pass_role = data_key, personalize_role, pass_role
+        self._curated = curated_bucket
+        self._quality_gate, self._outputs = quality_gate, outputs
+        self.iam = {spec.name: SolutionIam(stack, config, spec) for spec in config.solutions}
+        parallel = sfn.Parallel(
+            self,
+            "Solutions",
+            comment="Every configured solution trains and runs its batch jobs side by side",
+            result_path="$.solutions",
+        )
+        for spec in config.solutions:
+            parallel.branch(self._solution(spec))
+        self._set_flow(parallel, parallel)
+
+    @property
+    def wildcard_reasons(self) -> dict[str, str]:
+        return {resource: reason for access in self.iam.values() for resource, reason in access.wildcard_reasons.items()}
+
+    # One solution ------------------------------------------------------------------------------------------------
+    def _solution(self, spec: SolutionSpec) -> sfn.IChainable:
+        name = spec.name
+        read = self._read_solution_arn(spec)
+        body: sfn.Chain = sfn.Chain.start(read).next(self._training(spec))
+        if self._quality_gate is not None:
+            body = body.next(self._quality_gate(self, spec))
+        body = body.next(self._planning.plan_task(self, spec)).next(self._each_job(spec))
+        if self._outputs is not None:
+            body = body.next(self._outputs(self, spec))
+        body = body.next(
+            sfn.Pass(
+                self,
+                f"{name}: succeeded",
+                parameters={
+                    **self._identity(spec),
+                    "status": "SUCCEEDED",
+                    "train": {"Arn": JsonPath.string_at("$.train.Arn")},
+                    **({"gate": JsonPath.object_at("$.gate")} if self._quality_gate is not None else {}),
+                    "plan": JsonPath.object_at("$.plan"),
+                    "batchJobs": JsonPath.list_at("$.batchJobs"),
+                    **({"processedFiles": JsonPath.list_at("$.processedFiles")} if self._outputs is not None else {}),
+                },
+            )
+        )
+        wrapper = sfn.Parallel(
+            self,
+            f"Solution {name}",
+            comment=f"Solution {name}: any error ends this solution only, with a FAILED record",
+            output_path="$[0]",
+        )
+        wrapper.branch(body)
+        wrapper.add_catch(
+            sfn.Pass(
+                self,
+                f"{name}: failed",
+                parameters={
+                    **self._identity(spec),
+                    "status": "FAILED",
+                    "error": {
+                        "Error": JsonPath.string_at("$.solutionError.Error"),
+                        "Cause": JsonPath.string_at("$.solutionError.Cause"),
+                    },
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.solutionError",
+        )
+        return wrapper
+
+    @staticmethod
+    def _identity(spec: SolutionSpec) -> dict[str, str]:
+        return {"name": spec.name, "kind": spec.output_kind.name, "jobType": spec.job_type}
+
+    def _read_solution_arn(self, spec: SolutionSpec) -> tasks.CallAwsService:
+        parameter = solution_arn_parameter_name(self._config, spec.name)
+        read = tasks.CallAwsService(
+            self,
+            f"{spec.name}: read solution ARN",
+            service="ssm",
+            action="getParameter",
+            iam_action="ssm:GetParameter",
+            iam_resources=[
+                Stack.of(self).format_arn(
+                    service="ssm",
+                    resource="parameter",
+                    resource_name=parameter.lstrip("/"),
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            ],
+            parameters={"Name": parameter},
+            result_selector={"Arn": JsonPath.string_at("$.Parameter.Value")},
+            result_path="$.solution",
+        )
+        read.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
+        return read
+
+    def _training(self, spec: SolutionSpec) -> PersonalizeJobStage:
+        access = self.iam[spec.name]
+        return PersonalizeJobStage(
+            self,
+            f"Training-{spec.name}",
+            resource="SolutionVersion",
+            result_key="train",
+            label=f"{spec.name} training",
+            error_prefix=TRAINING_ERROR_PREFIX,
+            subject=f"Solution {spec.name}: ",
+            create_parameters={
+                "Name": JsonPath.string_at(f"$.run.{train_key(spec)}"),
+                "SolutionArn": JsonPath.string_at("$.solution.Arn"),
+                "TrainingMode": spec.training_mode,
+            },
+            create_resources=[access.solutions],
+            describe_resources=[access.versions],
+            bounds=self._bounds,
+        )
+
+    # Batch jobs --------------------------------------------------------------------------------------------------
+    def _each_job(self, spec: SolutionSpec) -> sfn.DistributedMap:
+        name = spec.name
+        version = "$.gate.solutionVersionArn" if self._quality_gate is not None else "$.train.Arn"
+        each_job = sfn.DistributedMap(
+            self,
+            f"{name} batch: each job",
+            comment=f"One child execution per batch job of solution {name}, within its share of the job quota",
+            item_reader=sfn.S3JsonItemReader(
+                bucket=self._planning.transformed_bucket, key=JsonPath.string_at("$.plan.jobs_key")
+            ),
+            max_concurrency_path=JsonPath.string_at("$.plan.max_concurrency"),
+            map_execution_type=sfn.StateMachineType.STANDARD,
+            item_selector={
+                "job": JsonPath.object_at("$$.Map.Item.Value"),
+                "solutionVersionArn": JsonPath.string_at(version),
+                "planKey": JsonPath.string_at("$.plan.plan_key"),
+                "inputBucket": JsonPath.string_at("$.plan.input_bucket"),
+            },
+            result_path="$.batchJobs",
+        )
+        each_job.item_processor(self._job(spec), execution_type=sfn.ProcessorType.STANDARD)
+        return each_job
+
+    def _job(self, spec: SolutionSpec) -> sfn.IChainable:
+        """One child execution: place the input if the plan copies it, run the job, report it either way."""
+        name = spec.name
+        job_stage = self._batch_job_stage(spec)
+        done = sfn.Pass(
+            self,
+            f"{name} batch job: done",
+            parameters={
+                "part": JsonPath.number_at("$.job.part"),
+                "jobName": JsonPath.string_at("$.job.job_name"),
+                "arn": JsonPath.string_at("$.batch.Arn"),
+                "status": "ACTIVE",
+            },
+        )
+        place = self._planning.place_task(self, spec)
+        place.next(job_stage)
+        body = (
+            sfn.Choice(self, f"{name} batch job: place input?")
+            .when(sfn.Condition.boolean_equals("$.job.copy", True), place)
+            .otherwise(job_stage)
+        )
+        job_stage.next(done)
+        wrapper = sfn.Parallel(self, f"{name} batch job", output_path="$[0]")
+        wrapper.branch(body)
+        wrapper.add_catch(
+            sfn.Pass(
+                self,
+                f"{name} batch job: failed",
+                parameters={
+                    "part": JsonPath.number_at("$.job.part"),
+                    "jobName": JsonPath.string_at("$.job.job_name"),
+                    "status": "FAILED",
+                    "error": JsonPath.string_at("$.jobError.Error"),
+                    "cause": JsonPath.string_at("$.jobError.Cause"),
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.jobError",
+        )
+        return wrapper
+
+    def _batch_job_stage(self, spec: SolutionSpec) -> PersonalizeJobStage:
+        access = self.iam[spec.name]
+        return PersonalizeJobStage(
+            self,
+            f"BatchJob-{spec.name}",
+            resource=JOB_RESOURCE[spec.job_type],
+            result_key="batch",
+            label=f"{spec.name} batch job",
+            error_prefix=BATCH_JOB_ERROR_PREFIX,
+            subject=f"Solution {spec.name}: ",
+            create_parameters=batch_job_parameters(self._config, spec, self._data_key, self._role),
+            create_resources=[access.batch_jobs, access.versions],
+            describe_resources=[access.batch_jobs],
+            create_statements=[self._pass_role],
+            bounds=self._bounds,
+        )
+
+
+def batch_job_parameters(
+    config: PipelineConfig, spec: SolutionSpec, data_key: kms.IKey, personalize_role: iam.IRole
+) -> dict[str, Any]:
+    """CreateBatchInferenceJob's / CreateBatchSegmentJob's parameters for one job item of the plan (child
+    execution input `$.job`): its input and output folders, both encrypted with the data key; the filter and
+    exploration settings of the config for user recommendations only (the other kinds have no such options)."""
+    parameters: dict[str, Any] = {
+        "JobName": JsonPath.string_at("$.job.job_name"),
+        "SolutionVersionArn": JsonPath.string_at("$.solutionVersionArn"),
+        "NumResults": spec.num_results,
+        "JobInput": {"S3DataSource": {"Path": JsonPath.string_at("$.job.input_uri"), "KmsKeyArn": data_key.key_arn}},
+        "JobOutput": {
+            "S3DataDestination": {"Path": JsonPath.string_at("$.job.output_uri"), "KmsKeyArn": data_key.key_arn}
+        },
+        "RoleArn": personalize_role.role_arn,
+    }
+    if spec.output_kind.name != "user_recommendations":
+        return parameters
+    exploration: dict[str, str] = {}
+    if config.exploration_weight is not None:
+        exploration["explorationWeight"] = format(config.exploration_weight, "g")
+    if config.exploration_item_age_cut_off_days is not None:
+        exploration["explorationItemAgeCutOff"] = str(config.exploration_item_age_cut_off_days)
+    if config.filter_arn:
+        parameters["FilterArn"] = config.filter_arn
+    if exploration:
+        parameters["BatchInferenceJobConfig"] = {"ItemExplorationConfig": exploration}
+    return parameters

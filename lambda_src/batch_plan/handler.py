@@ -14,8 +14,14 @@ plan_batch_jobs (once per solution, after the ETL)
           "in_progress": 0,                                # optional: jobs of this type already running
           "solutions_sharing_quota": 1,                    # optional: solutions of the run using the quota
           "quota": 5,                                      # optional, default 5 per job type
-          "job_name_base": "pbp-dev-batch-weekly-0123456789",  # optional: names the jobs
+          "max_job_records": 500,                          # optional: lowers the records of one job
+                                                           # (item_affinity: ITEM_AFFINITY_ITEMS_PER_JOB)
+          "job_name_base": "pbp-dev-batch-users-weekly-0123456789",  # optional: names the jobs
+                                                           # numbered_job_name(base, part): <base>-0001, ...
           "kms_key_id": "arn:aws:kms:..."}                 # optional, default $OUTPUT_KMS_KEY_ID
+    With `max_job_records`, each file whose record count is not given is read to count its lines (the
+    item files of the ETL are a few KB each), so jobs are packed by real counts rather than by a bound
+    from the size (which would give more jobs than needed); a file over it fails the plan, naming it.
     writes: <run_prefix>batch-jobs/<solution>/_plan.json (every file, copy and expected .out) and
             _jobs.json (the job list as a JSON array, for a Distributed Map's ItemReader).
     out: `BatchPlan.to_state()`: {"solution", "job_type", "jobs_count", "files", "bytes", "records",
@@ -23,6 +29,8 @@ plan_batch_jobs (once per solution, after the ETL)
           "jobs_key", "jobs": [{"part": 1, "input_uri": "s3://...", "output_uri": "s3://.../part-0001/",
           "files": 8, "bytes": ..., "records": ..., "copy": true, "job_name": "..."}, ...] or null
           when the list would not fit the state (then read jobs_key)}
+    Everything in one job: it reads `source_prefix` in place and writes
+    <run_prefix>batch-output/<solution>/part-0001/, as every job of a split plan writes its part-NNNN/.
     raises PlanError (a file over a limit, named; no input file), InvalidEvent.
 
 place_job_input (once per job before it is created; a no-op for a job that reads in place)
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -47,9 +56,17 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
-from pipeline_contracts.job_names import is_personalize_name, part_job_name
+from pipeline_contracts.job_names import is_personalize_name, numbered_job_name
 
-from .planning import BATCH_INPUT_FOLDER, BATCH_OUTPUT_FOLDER, JOB_INPUT_FOLDER, PlanError, files_from_listing
+from .planning import (
+    BATCH_INPUT_FOLDER,
+    BATCH_OUTPUT_FOLDER,
+    JOB_INPUT_FOLDER,
+    InputFile,
+    PlanError,
+    count_records,
+    files_from_listing,
+)
 from .planning import plan_batch_jobs as plan
 
 __all__ = ["plan_batch_jobs", "place_job_input", "InvalidEvent", "PlanError"]
@@ -126,13 +143,19 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise InvalidEvent("records must map file keys to whole numbers")
     name_job: Callable[[int], str] | None = None
     if event.get("job_name_base") is not None:
-        name_job = functools.partial(part_job_name, _text(event, "job_name_base"), solution)
+        name_job = functools.partial(numbered_job_name, _text(event, "job_name_base"))
         try:
             name_job(1)
         except ValueError as exc:
             raise InvalidEvent(str(exc)) from None
 
+    max_job_records = _whole(event, "max_job_records", None)
+    if max_job_records == 0:
+        raise InvalidEvent("max_job_records 0 is not a whole number >= 1")
+    records_per_file_max = _whole(event, "records_per_file_max", None)
     files = files_from_listing(_objects(input_bucket, source_prefix), source_prefix, records)
+    if max_job_records is not None:
+        files = [_counted(input_bucket, f, max_job_records, solution) for f in files]
     result = plan(
         files,
         solution=solution,
@@ -142,11 +165,12 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
         jobs_prefix=f"{run_prefix}{JOB_INPUT_FOLDER}{solution}/",
         output_prefix=f"{run_prefix}{BATCH_OUTPUT_FOLDER}{solution}/",
         job_type=job_type,
-        records_per_file_max=_whole(event, "records_per_file_max", None),
+        records_per_file_max=records_per_file_max,
         quota=_whole(event, "quota", None),
         in_progress=_whole(event, "in_progress", 0) or 0,
         solutions_sharing_quota=_whole(event, "solutions_sharing_quota", 1) or 1,
         job_name=name_job,
+        max_job_records=max_job_records,
     )
     sse = _encryption(event)
     _put_json(input_bucket, result.plan_key, result.document(), sse)
@@ -154,6 +178,20 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = result.to_state()
     logger.info("Planned batch jobs", extra={k: v for k, v in state.items() if k != "jobs"})
     return state
+
+
+def _counted(bucket: str, f: InputFile, limit: int, solution: str) -> InputFile:
+    """`f` with its record count, read from S3 when not given (reading stops past `limit`)."""
+    if f.records is not None:
+        return f
+    body = s3_client().get_object(Bucket=bucket, Key=f.key)["Body"]
+    counted = count_records(body.iter_chunks(1024 * 1024), stop_above=limit)
+    if counted > limit:
+        raise PlanError(
+            f"input file {f.key} has more than {limit:,} records, the most one batch job of solution {solution} "
+            f"reads (max_job_records); write files of at most {limit:,} lines"
+        )
+    return replace(f, records=counted)
 
 
 def _job_of(plan_doc: Mapping[str, Any], part: int) -> Mapping[str, Any]:

@@ -53,7 +53,7 @@ import heapq
 import json
 import math
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from collections.abc import Callable, Iterable, Mapping
 
@@ -68,6 +68,7 @@ __all__ = [
     "Job",
     "Limits",
     "PlanError",
+    "count_records",
     "files_from_listing",
     "plan_batch_jobs",
 ]
@@ -272,7 +273,8 @@ def _check_file(f: InputFile, limits: Limits, records_per_file_max: int | None) 
         if f.records is not None:
             raise PlanError(
                 f"input file {f.key} has {f.records:,} records, more than the {record_limit:,} a batch job "
-                "accepts in one file; write smaller files"
+                + ("of this solution reads (max_job_records)" if record_limit < Limits.max_job_records else "accepts in one file")
+                + "; write smaller files"
             )
         raise PlanError(
             f"input file {f.key} ({f.size:,} bytes) may hold up to {bound:,} records, more than the "
@@ -341,11 +343,19 @@ def plan_batch_jobs(
     in_progress: int = 0,
     solutions_sharing_quota: int = 1,
     job_name: Callable[[int], str] | None = None,
+    max_job_records: int | None = None,
 ) -> BatchPlan:
     """Plan the batch jobs of one solution. `source_prefix` is where its input files are,
     `jobs_prefix` where multi-file jobs get their copies (and the plan documents), `output_prefix`
     where each job writes under `part-NNNN/` (all three end with "/"). `job_name`, when given,
-    names job number n (e.g. `run_names.naming.part_job_name` with the run's base and solution)."""
+    names job number n (e.g. `pipeline_contracts.job_names.numbered_job_name` with the run's base).
+    `max_job_records`, when given, lowers the records of one job below Personalize's limit (an
+    Item-Affinity batch segment job reads at most `ITEM_AFFINITY_ITEMS_PER_JOB` items); a file over it
+    fails the plan, naming the file."""
+    if max_job_records is not None:
+        if isinstance(max_job_records, bool) or not isinstance(max_job_records, int) or max_job_records < 1:
+            raise PlanError(f"max_job_records {max_job_records!r} is not a whole number >= 1")
+        limits = replace(limits, max_job_records=min(limits.max_job_records, max_job_records))
     files = list(files)
     if not files:
         raise PlanError(f"no batch input file under {source_prefix} for solution {solution}")
@@ -381,6 +391,23 @@ def plan_batch_jobs(
         limits=limits,
         job_names=[job_name(job.part) for job in jobs] if job_name is not None else None,
     )
+
+
+def count_records(chunks: Iterable[bytes], stop_above: int | None = None) -> int:
+    """The records (non-blank lines) of a JSON-lines file read as chunks; with `stop_above`, reading stops
+    at the first record past it (the result is then `stop_above + 1`: the file is over the limit)."""
+    records = 0
+    in_record = False  # the current line has a non-blank byte
+    for chunk in chunks:
+        lines = chunk.split(b"\n")
+        for index, line in enumerate(lines):
+            in_record = in_record or bool(line.strip())
+            if index < len(lines) - 1:  # the line ends in this chunk
+                records += in_record
+                in_record = False
+                if stop_above is not None and records > stop_above:
+                    return records
+    return records + in_record
 
 
 def files_from_listing(

@@ -57,7 +57,6 @@ __all__ = [
     "InvalidGateRule",
     "InvalidEvent",
     "SolutionVersionNotActive",
-    "OutputNotSucceeded",
     "ModelQualityGateFailed",
     "USER_PERSONALIZATION_METRICS",
     "ON_FAIL_MODES",
@@ -109,11 +108,6 @@ class InvalidEvent(ModelGateError, ValueError):
 
 class SolutionVersionNotActive(ModelGateError):
     """The gate was asked about a solution version that is not ACTIVE (it has no metrics yet)."""
-
-
-class OutputNotSucceeded(ModelGateError):
-    """`accept` was called without a succeeded post-processing output: a version becomes accepted only
-    when its run's output succeeded."""
 
 
 class ModelQualityGateFailed(ModelGateError):

@@ -25,17 +25,20 @@ evaluate (after the solution version is ACTIVE, before batch inference)
     raises ModelQualityGateFailed (message = the reason: both figures and the rule) when the run
     must stop; SolutionVersionNotActive; InvalidGateRule; InvalidEvent.
 
-accept (after the run's output succeeded: write_manifest returned "status": "SUCCEEDED")
-    in:  {"gate": <evaluate's output>, "runId": "...", "runStartedAt": "$$.Execution.StartTime",
-          "output": <write_manifest's output>}
+accept (once per solution after write_manifest: the state machine maps over its "solutions")
+    in:  {"gate": <evaluate's output, or null>, "runId": "...", "runStartedAt": "$$.Execution.StartTime",
+          "output": {"status": <the solution's status in the manifest>, "manifest": "s3://..."}}
     calls: dynamodb TransactWriteItems (and GetItem when a newer acceptance wins).
     out: {"recorded": bool, "reason": "...", "acceptedVersionArn": ..., "acceptedRunId": ...}
-    A rejected candidate (fallback run) is not recorded: the last accepted version stays.
-    raises OutputNotSucceeded when `output.status` is not SUCCEEDED; InvalidEvent.
+    Nothing is recorded, without an error, when the output's status is not SUCCEEDED (a version is
+    accepted only when its solution's output succeeded), when there is no gate (the solution failed
+    before its gate) or when the candidate was rejected (fallback run: the last accepted version stays).
+    raises InvalidEvent.
 
 account (run accounting, for the manifest and the notice)
     in:  {"glueJobRun": <the Glue .sync task's output, or {"JobName": ..., "Id": ...}>,
-          "trainingHours": 0.8,                 # evaluate's trainingHours
+          "trainingHours": 0.8,                 # evaluate's trainingHours, or a list of them (one per
+                                                # solution; nulls skipped, all null -> null), added up
           "batchRecommendations": 2100,         # answered users; or a list of per-file counts (the
                                                 # Map's users_with_recommendations), added up
           "ingestedBytes": 12345678,            # optional
@@ -61,7 +64,6 @@ from .gate import (
     GateRule,
     InvalidEvent,
     ModelQualityGateFailed,
-    OutputNotSucceeded,
     SolutionVersionNotActive,
     decide,
 )
@@ -121,6 +123,27 @@ def _count_or_sum(event: Mapping[str, Any], name: str) -> float | None:
     return _optional_number(event, name)
 
 
+def _hours(event: Mapping[str, Any], name: str) -> float | None:
+    """A non-negative number, null, or a list of them (one per solution) added up: nulls (a solution without
+    training figures) are skipped; a list of nulls only (or an empty one) is null, "not known", not 0."""
+    value = event.get(name)
+    if not isinstance(value, list):
+        return _optional_number(event, name)
+    known = [hours for hours in (_optional_number({name: part}, name) for part in value) if hours is not None]
+    return sum(known) if known else None
+
+
+def _not_recorded(reason: str, gate: Mapping[str, Any]) -> dict[str, Any]:
+    result = {
+        "recorded": False,
+        "reason": reason,
+        "acceptedVersionArn": gate.get("lastAcceptedVersionArn"),
+        "acceptedRunId": gate.get("lastAcceptedRunId"),
+    }
+    logger.info("Nothing to accept", extra=result)
+    return result
+
+
 def _solution_arn(version_arn: str) -> str:
     try:
         return solution_arn_of(version_arn)
@@ -153,25 +176,23 @@ def evaluate(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def accept(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    gate = _required_object(event, "gate")
+    gate = _required_object(event, "gate") if event.get("gate") is not None else None
     output = _required_object(event, "output")
     run_id = _required_str(event, "runId")
     started = _required_str(event, "runStartedAt")
     if output.get("status") != "SUCCEEDED":
-        raise OutputNotSucceeded(
-            f"run {run_id}: the output's status is {output.get('status')!r}, not 'SUCCEEDED'; nothing is accepted"
+        return _not_recorded(
+            f"run {run_id}: the output's status is {output.get('status')!r}, not 'SUCCEEDED'; nothing is accepted",
+            gate or {},
         )
+    if gate is None:
+        return _not_recorded(f"run {run_id}: no quality gate decision (no trained version); nothing is accepted", {})
     if gate.get("action") != "use_candidate":
         kept = gate.get("lastAcceptedVersionArn") or "none"
-        result = {
-            "recorded": False,
-            "reason": f"run {run_id} published with a rejected candidate's fallback; "
-            f"the last accepted version stays {kept}",
-            "acceptedVersionArn": gate.get("lastAcceptedVersionArn"),
-            "acceptedRunId": gate.get("lastAcceptedRunId"),
-        }
-        logger.info("Nothing to accept", extra=result)
-        return result
+        return _not_recorded(
+            f"run {run_id} published with a rejected candidate's fallback; the last accepted version stays {kept}",
+            gate,
+        )
     candidate = _required_str(gate, "candidateVersionArn")
     metrics = gate.get("candidateMetrics") or {}
     if not isinstance(metrics, Mapping):
@@ -202,7 +223,7 @@ def account(event: dict[str, Any], context: Any) -> dict[str, Any]:
         glue = glue_dpu_seconds(job_run)
     except ValueError as error:
         raise InvalidEvent(str(error)) from None
-    training_hours = _optional_number(event, "trainingHours")
+    training_hours = _hours(event, "trainingHours")
     usage = RunUsage(
         training_hours=training_hours,
         glue=glue,

@@ -17,11 +17,20 @@ Run location: every event names the curated bucket and the run prefix, either as
 `"bucket"` + `"output_prefix"` (`"runs/<run_id>/"`) or as `"batch_output_uri"`
 (`"s3://<bucket>/runs/<run_id>/batch-output/"`, the state machine's `$.run.batchOutputUri`).
 
-list_output_files (optional: feeds an inline Map)
-    in:  {"bucket": "curated", "output_prefix": "runs/r1/"}  or  {"batch_output_uri": "s3://curated/runs/r1/batch-output/"}
-    out: {"count": 2, "files": [{"bucket": "curated", "key": "runs/r1/batch-output/a.json.out",
-                                 "output_prefix": "runs/r1/", "size": 1234}, ...]}
-    Each element of `files` is a ready `process_file` event (ItemsPath "$.files").
+list_output_files (once per solution after its batch jobs: feeds its process_file Map)
+    in:  {"batch_output_uri": "s3://curated/runs/r1/batch-output/users/",   # one solution's folder, or
+                                                                           # .../batch-output/ (every file)
+          "kind": "user_recommendations",                                  # optional: passed into each file event
+          "jobs": [{"part": 1, "jobName": "...", "arn": "...", "status": "ACTIVE"},   # optional: the batch-job
+                   {"part": 2, "jobName": "...", "status": "FAILED", "error": "...", "cause": "..."}]}  # children's outputs
+         or {"bucket": "curated", "output_prefix": "runs/r1/"} (every file under batch-output/)
+    out: {"count": 2, "files": [{"bucket": "curated", "key": "runs/r1/batch-output/users/part-0001/a.json.out",
+                                 "output_prefix": "runs/r1/", "size": 1234, "kind": "user_recommendations"}, ...]}
+    Lists the `.out` files at any depth under the folder (part-NNNN/ per job); each element of `files`
+    is a ready `process_file` event (ItemsPath "$.files"; "kind" only when the event names one).
+    raises BatchJobFailed when a job of `jobs` is not ACTIVE, before listing: "users: part 2
+    (<job name>) FAILED: <cause>" for each such job, joined by "; " (Personalize's failureReason
+    reaches the run's failure); InvalidEvent.
 
 process_file (one Map iteration per `.out` file)
     in:  {"bucket": "curated",                                  # where the .out file is
@@ -57,7 +66,43 @@ process_file (one Map iteration per `.out` file)
     outputs are aborted), InvalidEvent for a malformed input, and S3's own errors (NoSuchKey...).
     Custom metrics (namespace above, dimension service): LinesProcessed, ErroredLines.
 
-write_manifest (once, after the Map)
+write_manifest with "solutions" (once per run, after every solution's branch: what the state machine sends)
+    in:  {"batch_output_uri": "s3://curated/runs/r1/batch-output/", "run_id": "r1",
+          "execution_name", "execution_arn", "started_at", "ended_at" (optional), "kms_key_id" (optional),
+          "arns": {"datasetImportJob": "arn:..."}, "input_bucket": "transformed",   # where the plans are
+          "max_error_ratio": 0.05,                              # optional, per solution
+          "accounting": <account's output>, "metadata_imports": {...},   # optional, as below
+          "solutions": [                                        # the Solutions branches' records, config order
+            {"name": "users", "kind": "user_recommendations", "jobType": "batch_inference", "status": "SUCCEEDED",
+             "train": {"Arn": ...}, "gate": <evaluate's output>, "plan": <plan_batch_jobs' output>,
+             "batchJobs": [<batch-job children's outputs>], "processedFiles": [<process_file outputs>]},
+            {"name": "similar", "kind": "related_items", "jobType": "batch_inference", "status": "FAILED",
+             "error": {"Error": "TrainingFailed", "Cause": "..."}}]}
+    checks per solution (status SUCCEEDED): every batch job ACTIVE; every .out file its plan expects
+            (<input_bucket>/<plan.plan_key>) exists under batch-output/<name>/; every .out file there was
+            processed; lines were written, not all errored, the error ratio within max_error_ratio.
+            A failed check, or a FAILED record, makes the solution's section FAILED.
+    writes: <run>_manifest.json with run-wide totals (as below) plus "solutions": {name: section} (input
+            order) and "failed_solutions"; a section: {"kind", "job_type", "status", "failure": {"error",
+            "cause"} | null, "solution_arn", "solution_version_arn", "model" (the gate's decision),
+            "training_hours", "plan_key", "batch_jobs": [{"part", "job_name", "arn", "status"}], "outputs":
+            {"folder": "runs/r1/<kind folder><name>/", "files": [...], "lines", "rows", "keys_answered",
+            "errors", "malformed_lines"}} and, for a FAILED one, "existing_objects": {"folders": [batch-output/
+            <name>/, <kind folder><name>/, errors/<name>/], "count", "keys" (the first 1000), "truncated"}.
+            The manifest's status is SUCCEEDED only when every section is (else FAILED, "failure":
+            {"error": "SolutionsFailed", "cause": "1 of 3 solution(s) failed: similar: ... (TrainingFailed)"});
+            then, and only after the manifest, an empty <run>_SUCCESS; a stale _SUCCESS is deleted first.
+    out: {"status": "SUCCEEDED" | "FAILED", "manifest": "s3://...", "success_marker": "s3://..." | null,
+          "failed_solutions": ["similar"], "solutions": [{"name", "status", "gate": <the record's gate or
+          null>}, ...] (input order, for the accept Map), "users_with_recommendations", "errored_lines",
+          "items_written", "output_files", "input_users": null, "run_id", "execution_name",
+          "message" (the failed solutions with their causes first, then a line per solution, usage, cost),
+          "subject" ("Personalize pipeline run failed: similar" | the success subject),
+          "model_decision" (the one decision of every solution, else null), "used_fallback"}
+    A failed solution is not an error here: the state machine reads "status" (after accepting the
+    succeeded solutions' versions) and fails the run with "message". raises InvalidEvent only.
+
+write_manifest without "solutions" (one solution, the layout before several solutions)
     in:  {"bucket": "curated", "output_prefix": "runs/r1/",     # or "batch_output_uri"
           "run_id": "r1",                                      # optional, default: last part of the prefix
           "execution_name": "...", "execution_arn": "...",     # optional
@@ -112,13 +157,20 @@ from pipeline_contracts import run_layout
 
 from .flatten import OutputKind, flatten_chunks, output_kind
 from .manifest import (
+    EXISTING_OBJECTS_MAX,
     MANIFEST_NAME,
+    SOLUTION_STATUSES,
     SUCCESS_NAME,
+    BatchJobFailed,
     InvalidEvent,
     ProcessingTimeExceeded,
+    batch_job_failures,
     build_manifest,
+    build_solutions_manifest,
     check_manifest,
+    solution_section,
     summary_of,
+    summary_of_solutions,
 )
 from .s3io import MultipartWriter, ObjectChunks
 
@@ -183,20 +235,28 @@ def _required_str(event: Mapping[str, Any], *names: str) -> str:
     raise InvalidEvent(f"event needs a non-empty string {' or '.join(repr(n) for n in names)}")
 
 
-def _location(event: Mapping[str, Any]) -> tuple[str, str]:
-    """(bucket, run prefix ending with "/") from `bucket`+`output_prefix` or `batch_output_uri`."""
+def _location(event: Mapping[str, Any], *, solution_folder: bool = False) -> tuple[str, str, str]:
+    """(bucket, run prefix ending with "/", listing prefix) from `bucket`+`output_prefix` or
+    `batch_output_uri`; with `solution_folder`, the URI may also name one solution's folder
+    (.../batch-output/<solution>/), which is then what is listed."""
     uri = event.get("batch_output_uri")
     if isinstance(uri, str) and uri:
         if not uri.startswith("s3://") or "/" not in uri[5:]:
             raise InvalidEvent(f"batch_output_uri {uri!r} is not s3://bucket/prefix/")
         bucket, _, path = uri[5:].partition("/")
         path = path if path.endswith("/") else path + "/"
-        if not path.endswith("/" + BATCH_OUTPUT) and path != BATCH_OUTPUT:
-            raise InvalidEvent(f"batch_output_uri {uri!r} does not end with /{BATCH_OUTPUT}")
-        return bucket, path[: -len(BATCH_OUTPUT)]
+        if path.endswith("/" + BATCH_OUTPUT) or path == BATCH_OUTPUT:
+            return bucket, path[: -len(BATCH_OUTPUT)], path
+        marker = ("/" + path).rfind("/" + BATCH_OUTPUT)
+        folder = path[marker + len(BATCH_OUTPUT) :] if marker >= 0 else ""
+        if not solution_folder or marker < 0 or folder.count("/") != 1:
+            allowed = f"/{BATCH_OUTPUT}" + (" or /{BATCH_OUTPUT}<solution>/" if solution_folder else "")
+            raise InvalidEvent(f"batch_output_uri {uri!r} does not end with {allowed}")
+        return bucket, path[:marker], path
     bucket = _required_str(event, "bucket")
     prefix = _required_str(event, "output_prefix")
-    return bucket, prefix if prefix.endswith("/") else prefix + "/"
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    return bucket, prefix, prefix + BATCH_OUTPUT
 
 
 def _sse_args(event: Mapping[str, Any]) -> dict[str, str]:
@@ -213,10 +273,9 @@ def _list_keys(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int
             yield obj["Key"], obj.get("Size", 0)
 
 
-def _out_files(client: Any, bucket: str, run_prefix: str) -> list[tuple[str, int]]:
-    return sorted(
-        (key, size) for key, size in _list_keys(client, bucket, run_prefix + BATCH_OUTPUT) if key.endswith(OUT_SUFFIX)
-    )
+def _out_files(client: Any, bucket: str, prefix: str) -> list[tuple[str, int]]:
+    """The `.out` objects under `prefix` (a batch-output folder), at any depth, in key order."""
+    return sorted((key, size) for key, size in _list_keys(client, bucket, prefix) if key.endswith(OUT_SUFFIX))
 
 
 def _kind(event: Mapping[str, Any]) -> OutputKind:
@@ -248,12 +307,22 @@ def _within_time(chunks: Any, context: Any, key: str) -> Iterator[bytes]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def list_output_files(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    bucket, run_prefix = _location(event)
+    bucket, run_prefix, prefix = _location(event, solution_folder=True)
+    jobs = event.get("jobs")
+    if jobs is not None:
+        if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
+            raise InvalidEvent("jobs must be the list of the batch-job children's outputs ({part, jobName, status, ...})")
+        solution = prefix[len(run_prefix) + len(BATCH_OUTPUT) :].rstrip("/") or prefix
+        failures = batch_job_failures(solution, jobs)
+        if failures:
+            logger.error("Batch jobs failed", extra={"prefix": prefix, "failures": failures})
+            raise BatchJobFailed(failures)
+    kind = {"kind": _kind(event).name} if event.get("kind") is not None else {}
     files = [
-        {"bucket": bucket, "key": key, "output_prefix": run_prefix, "size": size}
-        for key, size in _out_files(s3_client(), bucket, run_prefix)
+        {"bucket": bucket, "key": key, "output_prefix": run_prefix, "size": size, **kind}
+        for key, size in _out_files(s3_client(), bucket, prefix)
     ]
-    logger.info("Listed batch output files", extra={"bucket": bucket, "prefix": run_prefix, "count": len(files)})
+    logger.info("Listed batch output files", extra={"bucket": bucket, "prefix": prefix, "count": len(files)})
     return {"count": len(files), "files": files}
 
 
@@ -346,7 +415,9 @@ def _planned_out_keys(client: Any, plans: Any) -> Iterator[str]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    bucket, run_prefix = _location(event)
+    if "solutions" in event:
+        return _write_solutions_manifest(event)
+    bucket, run_prefix, _ = _location(event)
     results = event.get("results")
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise InvalidEvent("event needs 'results': the list of process_file outputs")
@@ -362,7 +433,7 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # A _SUCCESS from an earlier attempt must not outlive a failing re-run.
     client.delete_object(Bucket=bucket, Key=success_key)
 
-    listed = [key for key, _ in _out_files(client, bucket, run_prefix)]
+    listed = [key for key, _ in _out_files(client, bucket, run_prefix + BATCH_OUTPUT)]
     expected_keys: list[str] = []
     batch_input = event.get("batch_input")
     if batch_input:
@@ -401,4 +472,98 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     client.put_object(Bucket=bucket, Key=success_key, Body=b"", **sse)
     summary = summary_of(manifest, manifest_uri, f"s3://{bucket}/{success_key}")
     logger.info("Run manifest written", extra={"summary": summary})
+    return summary
+
+
+def _solution_records(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    records = event.get("solutions")
+    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
+        raise InvalidEvent("solutions must be a non-empty list of the Solutions branches' records")
+    names = [r.get("name") for r in records]
+    for record in records:
+        name = record.get("name")
+        if not isinstance(name, str) or not name or "/" in name:
+            raise InvalidEvent(f"solution name {name!r} is not a non-empty string without '/'")
+        if names.count(name) > 1:
+            raise InvalidEvent(f"solution {name!r} appears {names.count(name)} times in solutions")
+        if record.get("status") not in SOLUTION_STATUSES:
+            raise InvalidEvent(f"solution {name}: status {record.get('status')!r}; allowed: {', '.join(SOLUTION_STATUSES)}")
+        if record.get("status") == "SUCCEEDED" or record.get("kind") is not None:
+            _kind(record)
+        for field in ("processedFiles", "batchJobs"):
+            value = record.get(field)
+            if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
+                raise InvalidEvent(f"solution {name}: {field} must be a list of objects")
+        for r in record.get("processedFiles") or ():
+            if not r.get("skipped") and not isinstance(r.get("source_key"), str):
+                raise InvalidEvent(f"solution {name}: every processed file needs 'source_key' (a process_file output)")
+    return records
+
+
+def _existing_objects(client: Any, bucket: str, prefixes: list[str]) -> dict[str, Any]:
+    """What a failed solution left under its folders: their count and the first keys (sorted)."""
+    keys = sorted(key for prefix in prefixes for key, _ in _list_keys(client, bucket, prefix))
+    return {
+        "folders": prefixes,
+        "count": len(keys),
+        "keys": keys[:EXISTING_OBJECTS_MAX],
+        "truncated": len(keys) > EXISTING_OBJECTS_MAX,
+    }
+
+
+def _write_solutions_manifest(event: Mapping[str, Any]) -> dict[str, Any]:
+    """write_manifest with `solutions` (see the module docstring)."""
+    bucket, run_prefix, _ = _location(event)
+    records = _solution_records(event)
+    max_error_ratio = event.get("max_error_ratio")
+    run_id = event.get("run_id") or run_prefix.rstrip("/").rsplit("/", 1)[-1] or None
+    client = s3_client()
+    sse = _sse_args(event)
+    manifest_key = run_prefix + MANIFEST_NAME
+    success_key = run_prefix + SUCCESS_NAME
+
+    # A _SUCCESS from an earlier attempt must not outlive a failing re-run.
+    client.delete_object(Bucket=bucket, Key=success_key)
+
+    sections: dict[str, dict[str, Any]] = {}
+    for record in records:
+        name = record["name"]
+        output_folder = f"{run_prefix}{BATCH_OUTPUT}{name}/"
+        kind = _kind(record) if record.get("kind") is not None else None
+        folder = f"{run_prefix}{kind.folder}{name}/" if kind else None
+        listed: list[str] = []
+        expected: list[str] = []
+        if record["status"] == "SUCCEEDED":
+            listed = [key for key, _ in _out_files(client, bucket, output_folder)]
+            plan = record.get("plan") or {}
+            if plan.get("plan_key"):
+                plan_bucket = event.get("input_bucket") or plan.get("input_bucket")
+                ref = {"bucket": plan_bucket, "key": plan["plan_key"]}
+                expected = list(_planned_out_keys(client, [ref]))
+        section = solution_section(
+            record,
+            folder=folder or "",
+            listed_out_keys=listed,
+            expected_out_keys=expected,
+            max_error_ratio=float(max_error_ratio) if max_error_ratio is not None else None,
+        )
+        if section["status"] != "SUCCEEDED":
+            folders = [output_folder, *([folder] if folder else []), f"{run_prefix}{run_layout.ERRORS}{name}/"]
+            section["existing_objects"] = _existing_objects(client, bucket, folders)
+        sections[name] = section
+
+    manifest = build_solutions_manifest({**event, "run_id": run_id}, sections, datetime.now(UTC))
+    body = json.dumps(manifest, indent=2, sort_keys=False).encode("utf-8") + b"\n"
+    client.put_object(Bucket=bucket, Key=manifest_key, Body=body, ContentType="application/json", **sse)
+    manifest_uri = f"s3://{bucket}/{manifest_key}"
+    succeeded = manifest["status"] == "SUCCEEDED"
+    if succeeded:  # only after the manifest is in place
+        client.put_object(Bucket=bucket, Key=success_key, Body=b"", **sse)
+    gates = {r["name"]: r.get("gate") if isinstance(r.get("gate"), dict) else None for r in records}
+    summary = summary_of_solutions(
+        manifest, manifest_uri, f"s3://{bucket}/{success_key}" if succeeded else None, gates=gates
+    )
+    (logger.info if succeeded else logger.error)(
+        "Run manifest written", extra={k: summary[k] for k in ("status", "failed_solutions", "manifest")}
+    )
     return summary

@@ -23,14 +23,21 @@ __all__ = [
     "AllLinesErrored",
     "TooManyErroredLines",
     "ProcessingTimeExceeded",
+    "BatchJobFailed",
     "MANIFEST_NAME",
     "SUCCESS_NAME",
     "build_manifest",
     "check_manifest",
     "summary_of",
+    "batch_job_failures",
+    "solution_section",
+    "build_solutions_manifest",
+    "summary_of_solutions",
 ]
 
 SUCCESS_SUBJECT = "Personalize pipeline run succeeded"
+FAILED_SUBJECT = "Personalize pipeline run failed: "
+SUBJECT_MAX = 100  # SNS subjects: at most 100 characters
 FALLBACK_SUBJECT = " with the last accepted model (candidate rejected)"  # SNS subjects: at most 100 characters
 MANIFEST_NAME = run_layout.MANIFEST
 SUCCESS_NAME = run_layout.SUCCESS
@@ -64,6 +71,11 @@ class AllLinesErrored(PostprocessError):
 
 class TooManyErroredLines(PostprocessError):
     """The share of errored lines is above the configured `max_error_ratio`."""
+
+
+class BatchJobFailed(PostprocessError):
+    """A batch job of the solution did not end ACTIVE (`list_output_files` with `jobs`): the message
+    names each such job, its status and Personalize's cause, so the run's failure carries it."""
 
 
 class ProcessingTimeExceeded(PostprocessError):
@@ -337,3 +349,206 @@ def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+# ----------------------------------------------------------------------------------------------
+# Several solutions: one section per solution (the state machine's "Solutions" records)
+
+SOLUTION_STATUSES = ("SUCCEEDED", "FAILED")
+EXISTING_OBJECTS_MAX = 1000
+"""A failed solution's section lists at most this many of the objects under its folders (and their count)."""
+
+
+def batch_job_failures(label: str, jobs: Iterable[Mapping[str, Any]]) -> str | None:
+    """'<label>: part 2 (<job name>) FAILED: <cause>; ...' for every job not ACTIVE, or None when all are.
+    `jobs` are the batch-job children's outputs ({"part", "jobName", "status", "arn"} or, caught,
+    {"part", "jobName", "status": "FAILED", "error", "cause"})."""
+    failed = [
+        f"{label}: part {job.get('part')} ({job.get('jobName') or 'unnamed job'}) {job.get('status') or 'no status'}: "
+        f"{job.get('cause') or job.get('error') or 'no cause given'}"
+        for job in jobs
+        if job.get("status") != "ACTIVE"
+    ]
+    return "; ".join(failed) if failed else None
+
+
+def _file_totals(files: list[Mapping[str, Any]]) -> dict[str, int]:
+    return {field: sum(int(r.get(field) or 0) for r in files) for field in _COUNT_FIELDS}
+
+
+def _output_file(r: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "source": r.get("source_key"),
+        "recommendations": r.get("recommendations_key"),
+        "errors": r.get("errors_key"),
+        **{f: int(r.get(f) or 0) for f in ("lines", "users_with_recommendations", "items_written", "errored_lines")},
+    }
+
+
+def _failure_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    error = record.get("error")
+    if isinstance(error, Mapping):
+        return {"error": error.get("Error") or error.get("error"), "cause": error.get("Cause") or error.get("cause")}
+    return {"error": "SolutionFailed", "cause": str(error) if error else "the solution's branch reported FAILED"}
+
+
+def solution_section(
+    record: Mapping[str, Any],
+    *,
+    folder: str,
+    listed_out_keys: Iterable[str] = (),
+    expected_out_keys: Iterable[str] = (),
+    max_error_ratio: float | None = None,
+) -> dict[str, Any]:
+    """One solution's manifest section from its record (status SUCCEEDED or FAILED, see the handler) and,
+    for a succeeded one, the `.out` objects found under its batch-output folder and those its plan
+    expects: the same checks as a single-solution run (`check_manifest`), plus every batch job ACTIVE.
+    `folder` is where its CSVs are (<run><kind folder><name>/). The section's status is FAILED when the
+    record says so or a check fails (`failure` then names the error and its cause)."""
+    name = str(record.get("name"))
+    gate = record.get("gate") if isinstance(record.get("gate"), Mapping) else None
+    plan = record.get("plan") if isinstance(record.get("plan"), Mapping) else {}
+    jobs = [j for j in record.get("batchJobs") or () if isinstance(j, Mapping)]
+    files = sorted(
+        (r for r in record.get("processedFiles") or () if isinstance(r, Mapping) and not r.get("skipped")),
+        key=lambda r: str(r.get("source_key")),
+    )
+    totals = _file_totals(files)
+    section: dict[str, Any] = {
+        "kind": record.get("kind"),
+        "job_type": record.get("jobType"),
+        "status": "SUCCEEDED",
+        "failure": None,
+        "solution_arn": (gate or {}).get("solutionArn"),
+        "solution_version_arn": (gate or {}).get("solutionVersionArn") or (record.get("train") or {}).get("Arn"),
+        "model": {manifest: gate.get(key) for key, manifest in _MODEL_FIELDS.items()} if gate else None,
+        "training_hours": (gate or {}).get("trainingHours"),
+        "plan_key": plan.get("plan_key"),
+        "batch_jobs": [
+            {"part": j.get("part"), "job_name": j.get("jobName"), "arn": j.get("arn"), "status": j.get("status")}
+            for j in sorted(jobs, key=lambda j: int(j.get("part") or 0))
+        ],
+        "outputs": {
+            "folder": folder,
+            "files": [_output_file(r) for r in files],
+            "lines": totals["lines"],
+            "rows": totals["items_written"],
+            "keys_answered": totals["users_with_recommendations"],
+            "errors": totals["errored_lines"],
+            "malformed_lines": totals["malformed_lines"],
+        },
+    }
+    if record.get("status") != "SUCCEEDED":
+        section["status"], section["failure"] = "FAILED", _failure_of(record)
+        return section
+    failed_jobs = batch_job_failures(name, jobs)
+    failure: PostprocessError | None = BatchJobFailed(failed_jobs) if failed_jobs else None
+    if failure is None:
+        failure = check_manifest(
+            {"output_files": [_output_file(r) for r in files], "input_users": None, **totals},
+            listed_out_keys=listed_out_keys,
+            expected_out_keys=expected_out_keys,
+            max_error_ratio=max_error_ratio,
+        )
+    if failure is not None:
+        section["status"] = "FAILED"
+        cause = str(failure) if isinstance(failure, BatchJobFailed) else f"{name}: {failure}"  # named once
+        section["failure"] = {"error": type(failure).__name__, "cause": cause}
+    return section
+
+
+def build_solutions_manifest(
+    event: Mapping[str, Any], sections: Mapping[str, Mapping[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """The manifest of a run of several solutions: `build_manifest`'s run-wide fields over every solution's
+    processed files, `solutions` (name -> section, input order) and `failed_solutions`; status SUCCEEDED
+    only when every section succeeded, else FAILED with `failure` naming each failed solution and its cause.
+    The run-wide model section is null: each solution's is in its section."""
+    results = [
+        r
+        for record in event.get("solutions") or ()
+        for r in (record.get("processedFiles") or ())
+        if isinstance(r, Mapping)
+    ]
+    manifest = build_manifest({k: v for k, v in event.items() if k != "model"}, results, now)
+    failed = [name for name, section in sections.items() if section["status"] != "SUCCEEDED"]
+    manifest["solutions"] = {name: dict(section) for name, section in sections.items()}
+    manifest["failed_solutions"] = failed
+    if failed:
+        manifest["status"] = "FAILED"
+        manifest["failure"] = {"error": "SolutionsFailed", "cause": _failed_cause(sections)}
+    return manifest
+
+
+def _failed_cause(sections: Mapping[str, Mapping[str, Any]]) -> str:
+    failed = {name: s for name, s in sections.items() if s["status"] != "SUCCEEDED"}
+    parts = []
+    for name, section in failed.items():
+        failure = section.get("failure") or {}
+        cause = str(failure.get("cause") or "no cause given")
+        # Causes from the state machine do not name the solution; the manifest's own checks do.
+        cause = cause if cause.startswith(f"{name}: ") else f"{name}: {cause}"
+        parts.append(f"{cause} ({failure.get('error') or 'error'})")
+    return f"{len(failed)} of {len(sections)} solution(s) failed: " + "; ".join(parts)
+
+
+def summary_of_solutions(
+    manifest: Mapping[str, Any],
+    manifest_uri: str,
+    success_uri: str | None,
+    *,
+    gates: Mapping[str, Mapping[str, Any] | None],
+) -> dict[str, Any]:
+    """write_manifest's output for a run of several solutions: the single-solution summary's counts, the
+    status, `failed_solutions`, and `solutions` as [{name, status, gate}] (input order; `gates` by name,
+    passed through for the accept Map). The message has a line per solution and, on failure, starts
+    with each failed solution and its cause (the run's Fail state shows it)."""
+    summary = summary_of(manifest, manifest_uri, success_uri)
+    sections: Mapping[str, Mapping[str, Any]] = manifest["solutions"]
+    run = manifest.get("run_id") or manifest.get("execution_name")
+    failed = list(manifest["failed_solutions"])
+    models = [s["model"] for s in sections.values() if s.get("model")]
+    used_fallback = any(m.get("used_fallback") for m in models)
+    if failed:
+        head = f"Run {run} FAILED: {manifest['failure']['cause']}."
+        subject = FAILED_SUBJECT + ", ".join(failed)
+        if len(subject) > SUBJECT_MAX:
+            subject = subject[: SUBJECT_MAX - 3] + "..."
+    else:
+        duration = manifest["timings"]["duration_seconds"]
+        head = (
+            f"Run {run}: {len(sections)} solution(s) succeeded: {manifest['lines']:,} lines, "
+            f"{manifest['items_written']:,} rows, {manifest['errored_lines']:,} errored lines, "
+            f"{len(manifest['output_files'])} file(s)" + (f", {_duration(duration)}" if duration is not None else "") + "."
+        )
+        subject = SUCCESS_SUBJECT + (FALLBACK_SUBJECT if used_fallback else "")
+    lines = [_section_line(name, s) for name, s in sections.items()]
+    usage = _accounting_lines(manifest)  # the run-wide model is null: usage and cost only
+    decisions = {m.get("decision") for m in models}
+    return {
+        **summary,
+        "subject": subject,
+        "message": "\n".join([head, *lines, f"Manifest: {manifest_uri}", *usage]),
+        "model_decision": decisions.pop() if len(decisions) == 1 and len(models) == len(sections) else None,
+        "used_fallback": used_fallback,
+        "failed_solutions": failed,
+        "solutions": [{"name": name, "status": s["status"], "gate": gates.get(name)} for name, s in sections.items()],
+    }
+
+
+def _section_line(name: str, section: Mapping[str, Any]) -> str:
+    if section["status"] != "SUCCEEDED":
+        failure = section.get("failure") or {}
+        return f"- {name} ({section.get('kind')}): FAILED, {failure.get('error')}"
+    outputs = section["outputs"]
+    model = section.get("model") or {}
+    decision = (
+        f"; model {model.get('decision')}" + (" (FALLBACK to the last accepted version)" if model.get("used_fallback") else "")
+        if model
+        else ""
+    )
+    return (
+        f"- {name} ({section.get('kind')}): {outputs['keys_answered']:,} of {outputs['lines']:,} lines answered, "
+        f"{outputs['rows']:,} rows, {outputs['errors']:,} errored, {len(outputs['files'])} file(s) in "
+        f"{outputs['folder']}{decision}"
+    )

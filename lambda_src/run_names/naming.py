@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from pipeline_contracts.job_names import PERSONALIZE_NAME_MAX, is_personalize_name, part_job_name
+from pipeline_contracts.job_names import PERSONALIZE_NAME_MAX, is_personalize_name
 
-__all__ = ["run_names", "part_job_name", "is_personalize_name", "PERSONALIZE_NAME_MAX"]
+__all__ = ["run_names", "is_personalize_name", "PERSONALIZE_NAME_MAX"]
 
 DIGEST_LENGTH = 10
 

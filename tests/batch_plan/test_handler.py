@@ -12,6 +12,8 @@ import pytest
 
 from lambda_src.batch_plan import handler as H
 from lambda_src.batch_plan.planning import Limits, PlanError
+from pipeline_contracts.job_names import PERSONALIZE_NAME_MAX, is_personalize_name, numbered_job_name
+from pipeline_contracts.solutions import ITEM_AFFINITY_ITEMS_PER_JOB, batch_input_entry
 
 from .conftest import INPUT_BUCKET, OUTPUT_BUCKET
 
@@ -51,12 +53,12 @@ def small_limits(monkeypatch: Any, **kw: int) -> None:
 def test_one_job_in_place_and_the_plan_written(s3: Any, lambda_context: Any) -> None:
     put_inputs(s3, {"part-0.json": 300, "part-1.json": 200, "_SUCCESS": 0})
     state = H.plan_batch_jobs(event(records={"part-0.json": 20, SOURCE + "part-1.json": 13}, kms_key_id=s3.kms_key_id,
-                                    job_name_base="pbp-dev-batch-weekly-0123456789"), lambda_context)
+                                    job_name_base="pbp-dev-batch-movies-weekly-0123456789"), lambda_context)
     assert {k: state[k] for k in ("jobs_count", "files", "bytes", "records", "copies", "max_concurrency", "waves")} == {
         "jobs_count": 1, "files": 2, "bytes": 500, "records": 33, "copies": 0, "max_concurrency": 1, "waves": 1}
     (job,) = state["jobs"]
     assert job == {"part": 1, "input_uri": f"s3://{INPUT_BUCKET}/{SOURCE}", "output_uri": f"s3://{OUTPUT_BUCKET}/{RUN}batch-output/movies/part-0001/",
-                   "files": 2, "bytes": 500, "records": 33, "copy": False, "job_name": "pbp-dev-batch-weekly-0123456789-movies-0001"}
+                   "files": 2, "bytes": 500, "records": 33, "copy": False, "job_name": "pbp-dev-batch-movies-weekly-0123456789-0001"}
     plan_doc = json.loads(s3.client.get_object(Bucket=INPUT_BUCKET, Key=state["plan_key"])["Body"].read())
     assert plan_doc["jobs"][0]["expected_outputs"] == [f"{RUN}batch-output/movies/part-0001/part-{n}.json.out" for n in (0, 1)]
     assert json.loads(s3.client.get_object(Bucket=INPUT_BUCKET, Key=state["jobs_key"])["Body"].read()) == state["jobs"]
@@ -117,10 +119,64 @@ def test_todays_single_solution_layout_and_segment_jobs(s3: Any, lambda_context:
     assert state["plan_key"] == RUN + "batch-jobs/segments/_plan.json"
 
 
+ITEMS_SOURCE = RUN + batch_input_entry("items", "affinity")
+
+
+def put_item_files(s3: Any, lines: dict[str, int]) -> None:
+    """Item files as the ETL writes them: one {"itemId"} line per item, `lines[name]` lines each."""
+    for name, count in lines.items():
+        body = b"".join(b'{"itemId":"item-%06d"}\n' % n for n in range(count))
+        s3.client.put_object(Bucket=INPUT_BUCKET, Key=ITEMS_SOURCE + name, Body=body)
+
+
+def test_item_affinity_jobs_hold_at_most_the_item_limit_counted_from_the_files(s3: Any, lambda_context: Any) -> None:
+    limit = ITEM_AFFINITY_ITEMS_PER_JOB
+    # Two full files, two small ones that share a job (copied to its part prefix), all without counts:
+    # the handler counts their lines (by size alone, each full file could hold more than the limit, and
+    # the two small ones, 300 + 150 records, more than the limit together).
+    put_item_files(s3, {"part-00000.json": limit, "part-00001.json": limit, "part-00002.json": 300, "part-00003.json": 150})
+    base = "pbp-dev-batch-affinity-weekly-0123456789"
+    state = H.plan_batch_jobs(event(solution="affinity", source_prefix=ITEMS_SOURCE, job_type="batch_segment",
+                                    records_per_file_max=5_000_000, max_job_records=limit, job_name_base=base),
+                              lambda_context)
+    assert state["jobs_count"] == 3 and state["records"] == 2 * limit + 450
+    jobs = state["jobs"]
+    assert [j["records"] for j in jobs] == [limit, limit, 450] and all(j["records"] <= limit for j in jobs)
+    assert [j["input_uri"] for j in jobs[:2]] == [f"s3://{INPUT_BUCKET}/{ITEMS_SOURCE}part-0000{n}.json" for n in (0, 1)]
+    assert jobs[2]["copy"] and jobs[2]["input_uri"] == f"s3://{INPUT_BUCKET}/{RUN}batch-jobs/affinity/part-0003/"
+    assert [j["output_uri"] for j in jobs] == [f"s3://{OUTPUT_BUCKET}/{RUN}batch-output/affinity/part-000{n}/" for n in (1, 2, 3)]
+    assert [j["job_name"] for j in jobs] == [f"{base}-000{n}" for n in (1, 2, 3)]
+    # Without the lower limit the same files fit one job reading the items prefix in place.
+    state = H.plan_batch_jobs(event(solution="similar", source_prefix=ITEMS_SOURCE, records_per_file_max=5_000_000), lambda_context)
+    assert [(j["input_uri"], j["output_uri"], j["copy"]) for j in state["jobs"]] == [
+        (f"s3://{INPUT_BUCKET}/{ITEMS_SOURCE}", f"s3://{OUTPUT_BUCKET}/{RUN}batch-output/similar/part-0001/", False)]
+
+
+def test_an_item_file_over_the_job_limit_fails_naming_it(s3: Any, lambda_context: Any) -> None:
+    limit = ITEM_AFFINITY_ITEMS_PER_JOB
+    put_item_files(s3, {"part-00000.json": limit, "part-00001.json": limit + 1})
+    with pytest.raises(PlanError, match=rf"input file {ITEMS_SOURCE}part-00001.json has more than {limit} records.*affinity"):
+        H.plan_batch_jobs(event(solution="affinity", source_prefix=ITEMS_SOURCE, max_job_records=limit), lambda_context)
+    # A given count is held to the limit as well, without reading the file.
+    with pytest.raises(PlanError, match=rf"input file {ITEMS_SOURCE}part-00000.json has 501 records, more than the {limit}"):
+        H.plan_batch_jobs(event(solution="affinity", source_prefix=ITEMS_SOURCE, max_job_records=limit,
+                                records={"part-00000.json": 501, "part-00001.json": 3}), lambda_context)
+
+
+def test_long_job_name_bases_give_cut_distinct_names_with_the_base_beginning(s3: Any, lambda_context: Any, monkeypatch: Any) -> None:
+    small_limits(monkeypatch, max_job_files=1)
+    put_inputs(s3, {f"part-{i:02d}.json": 50 for i in range(12)})
+    base = "pbp-dev-batch-movies-" + "m" * 31 + "-0123456789"
+    assert len(base) == PERSONALIZE_NAME_MAX
+    names = [j["job_name"] for j in H.plan_batch_jobs(event(job_name_base=base), lambda_context)["jobs"]]
+    assert names == [numbered_job_name(base, n) for n in range(1, 13)] and len(set(names)) == 12
+    assert all(is_personalize_name(n) and n.startswith("pbp-dev-batch-movies-") and n != base for n in names)
+
+
 @pytest.mark.parametrize(
     "bad",
     [{"input_bucket": ""}, {"solution": None}, {"job_type": "batch_ranking"}, {"records": {"a": "1"}}, {"in_progress": -1},
-     {"quota": True}, {"job_name_base": "-bad"}, {"job_name_base": 5}, {"solution": "a/b"}, {"solution": "s" * 64}],
+     {"quota": True}, {"job_name_base": "-bad"}, {"max_job_records": 0}, {"max_job_records": "500"}, {"job_name_base": 5}, {"solution": "a/b"}, {"solution": "s" * 64}],
 )
 def test_bad_plan_events(s3: Any, lambda_context: Any, bad: dict) -> None:
     put_inputs(s3, {"a.json": 10})
@@ -147,6 +203,6 @@ def test_its_lambda_asset_is_the_package_and_its_contracts(tmp_path: Path) -> No
     for name, source in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(source.read_bytes())
-    code = "import sys; sys.path.insert(0, '.'); import batch_plan.handler as h; print(h.plan_batch_jobs.__module__, h.part_job_name.__module__)"
+    code = "import sys; sys.path.insert(0, '.'); import batch_plan.handler as h; print(h.plan_batch_jobs.__module__, h.numbered_job_name.__module__)"
     out = subprocess.check_output([sys.executable, "-I", "-B", "-c", code], cwd=tmp_path, text=True, timeout=60)
     assert out.split() == ["batch_plan.handler", "pipeline_contracts.job_names"]

@@ -16,6 +16,7 @@ from lambda_src.batch_plan.planning import (
     InputFile,
     Limits,
     PlanError,
+    count_records,
     files_from_listing,
     plan_batch_jobs,
 )
@@ -282,3 +283,38 @@ def test_files_from_listing_skips_markers_folders_and_other_prefixes() -> None:
                (f"{SOURCE}sub/b.json", 20), (f"{SOURCE}sub/_temporary/x", 5), ("runs/r1/batch-input/other/c.json", 7)]
     files = files_from_listing(listing, SOURCE, {"a.json": 3, f"{SOURCE}sub/b.json": 4})
     assert files == [InputFile(f"{SOURCE}a.json", 10, 3), InputFile(f"{SOURCE}sub/b.json", 20, 4)]
+
+
+def test_a_lower_job_record_limit_packs_item_files_into_jobs_of_at_most_that_many() -> None:
+    limit = 500  # pipeline_contracts.solutions.ITEM_AFFINITY_ITEMS_PER_JOB
+    rnd = random.Random(3)
+    files = [InputFile(f"{SOURCE}items-{i:03d}.json", size=25 * n, records=n) for i, n in
+             enumerate(rnd.randint(1, limit) for _ in range(40))]
+    plan = make_plan(files, max_job_records=limit, job_type="batch_segment")
+    check_plan(plan, files, Limits(max_job_records=limit))
+    assert all(job.records <= limit for job in plan.jobs)
+    assert len(plan.jobs) >= math.ceil(sum(f.records for f in files) / limit) > 1
+    # Without it, everything is one job reading the prefix in place.
+    (job,) = make_plan(files).jobs
+    assert make_plan(files).job_input(job) == (f"s3://transformed/{SOURCE}", [])
+    # The limit never raises Personalize's own.
+    assert make_plan(files, max_job_records=10**9).limits.max_job_records == Limits().max_job_records
+
+
+def test_a_file_over_the_lower_limit_fails_naming_it() -> None:
+    files = [InputFile(SOURCE + "a.json", 100, 500), InputFile(SOURCE + "b.json", 100, 501)]
+    with pytest.raises(PlanError, match=rf"input file {SOURCE}b.json has 501 records, more than the 500 a batch job of this solution"):
+        make_plan(files, max_job_records=500)
+    for bad in (0, -1, True, 1.5):
+        with pytest.raises(PlanError, match="max_job_records"):
+            make_plan(files, max_job_records=bad)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000])
+def test_count_records_over_any_chunking(size: int) -> None:
+    body = b'{"itemId":"a"}\n\n  \n{"itemId":"b"}\r\n{"itemId":"c"}'  # blank lines are not records; no final newline
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    assert count_records(chunks) == 3
+    assert count_records(chunks, stop_above=1) == 2
+    assert count_records(chunks, stop_above=3) == 3
+    assert count_records([]) == 0

@@ -15,7 +15,6 @@ from lambda_src.model_gate.gate import (
     InvalidEvent,
     InvalidGateRule,
     ModelQualityGateFailed,
-    OutputNotSucceeded,
     SolutionVersionNotActive,
 )
 
@@ -175,11 +174,24 @@ def test_acceptance_is_recorded_only_through_accept_after_a_succeeded_output(aws
     assert item["metrics"]["M"][DEFAULT_METRIC]["N"] == "0.3"
 
 
-@pytest.mark.parametrize("output", [{"status": "FAILED"}, {}])
-def test_a_failed_output_accepts_nothing(aws: dict, lambda_context: Any, dynamodb: Any, output: dict) -> None:
+@pytest.mark.parametrize("output", [{"status": "FAILED"}, {}, {"status": "RUNNING", "manifest": "s3://c/m"}])
+def test_a_failed_output_accepts_nothing_without_an_error(aws: dict, lambda_context: Any, dynamodb: Any, output: dict) -> None:
     gate = evaluate(aws, lambda_context, "v1", 0.3)
-    with pytest.raises(OutputNotSucceeded, match="not 'SUCCEEDED'; nothing is accepted"):
-        accept(lambda_context, gate, "run-1", "2026-01-04T03:00:00Z", output)
+    out = accept(lambda_context, gate, "run-1", "2026-01-04T03:00:00Z", output)
+    assert out["recorded"] is False
+    assert f"run run-1: the output's status is {output.get('status')!r}, not 'SUCCEEDED'; nothing is accepted" == out["reason"]
+    assert accepted_now(dynamodb) is None
+
+
+@pytest.mark.parametrize("output", [SUCCEEDED, {"status": "FAILED"}])
+@pytest.mark.parametrize("without_gate", [{"gate": None}, {}])
+def test_a_solution_without_a_gate_decision_accepts_nothing(
+    aws: dict, lambda_context: Any, dynamodb: Any, output: dict, without_gate: dict
+) -> None:
+    event = {"runId": "run-1", "runStartedAt": "2026-01-04T03:00:00Z", "output": output, **without_gate}
+    out = H.accept(event, lambda_context)
+    assert out["recorded"] is False and out["acceptedVersionArn"] is None
+    assert ("no quality gate decision" in out["reason"]) is (output is SUCCEEDED)
     assert accepted_now(dynamodb) is None
 
 
@@ -214,7 +226,8 @@ def test_weekly_sequence_accept_fallback_then_recover(aws: dict, lambda_context:
 @pytest.mark.parametrize(
     "event",
     [
-        {"output": SUCCEEDED, "runId": "r", "runStartedAt": "2026-01-01T00:00:00Z"},
+        {"gate": "ACCEPTED", "output": SUCCEEDED, "runId": "r", "runStartedAt": "2026-01-01T00:00:00Z"},
+        {"gate": None, "runId": "r", "runStartedAt": "2026-01-01T00:00:00Z"},
         {"gate": {"action": "use_candidate"}, "output": SUCCEEDED, "runId": "r", "runStartedAt": "2026-01-01T00:00:00Z"},
         {"gate": {"action": "use_candidate", "candidateVersionArn": version_arn("v")}, "output": SUCCEEDED, "runId": "r", "runStartedAt": "soon"},
         {"gate": {"action": "use_candidate", "candidateVersionArn": "arn:x"}, "output": SUCCEEDED, "runId": "r", "runStartedAt": "2026-01-01T00:00:00Z"},
@@ -266,9 +279,23 @@ def test_account_adds_up_the_per_file_counts_of_the_map(aws: dict, lambda_contex
 
 
 @pytest.mark.parametrize(
+    ("hours", "expected"),
+    [([0.5, None, 1.25], 1.75), ([None, None], None), ([], None), ([2], 2), (None, None), (0.75, 0.75)],
+)
+def test_account_adds_up_the_training_hours_of_every_solution(aws: dict, lambda_context: Any, hours: Any, expected: Any) -> None:
+    prices = {"personalize_training_per_hour": 2.0}
+    out = H.account({"glueJobRun": {"DPUSeconds": 10}, "trainingHours": hours, "prices": prices}, lambda_context)
+    assert out["trainingHours"] == expected
+    training = [line["cost"] for line in out["cost"]["lines"] if line["item"] == "personalize_training"]
+    assert training == ([] if expected is None else [expected * 2.0])  # no usage, no line (not a 0 h line)
+
+
+@pytest.mark.parametrize(
     "event",
     [
         {},
+        {"glueJobRun": {"DPUSeconds": 10}, "trainingHours": [1, -2]},
+        {"glueJobRun": {"DPUSeconds": 10}, "trainingHours": [1, "x"]},
         {"glueJobRun": {"JobName": "etl"}},
         {"glueJobRun": {"DPUSeconds": 10}, "batchRecommendations": [1, -2]},
         {"glueJobRun": {"DPUSeconds": 10}, "batchRecommendations": [1, "x"]},

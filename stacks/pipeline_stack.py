@@ -44,6 +44,7 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
         )
+        powertools = powertools_layer(self)  # one construct per stack, shared by the functions' constructs
         self.model_gate = ModelGate(
             self,
             "ModelGate",
@@ -52,7 +53,7 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
             glue_job=self.etl.job,
-            layers=[powertools_layer(self)],
+            layers=[powertools],
         )
         self.batch_planning = BatchJobPlanning(
             self,
@@ -62,7 +63,7 @@ class PipelineStack(Stack):
             curated_bucket=lake.curated_bucket,
             data_key=keys.data_key,
             logs_key=keys.logs_key,
-            layers=[powertools_layer(self)],
+            layers=[powertools],
         )
         self.post_processing = RunPostProcessing(
             self,

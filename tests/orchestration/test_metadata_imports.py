@@ -34,11 +34,7 @@ def metadata_orchestration() -> SynthesizedOrchestration:
 
 @pytest.fixture
 def offline(metadata_orchestration: SynthesizedOrchestration) -> Iterator[Offline]:
-    with metadata_orchestration.offline() as harness:
-        harness[0].client("s3").create_bucket(
-            Bucket=metadata_orchestration.expected("transformed_bucket"),
-            CreateBucketConfiguration={"LocationConstraint": metadata_orchestration.region},
-        )
+    with metadata_orchestration.offline() as harness:  # the buckets exist (SynthesizedOrchestration.offline)
         yield harness
 
 

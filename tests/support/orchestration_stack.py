@@ -29,6 +29,7 @@ from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E4
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
 from stacks.personalize import solution_arn_parameter_name  # noqa: E402
 from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
+from tests.support.template_functions import TemplateFunction, register_functions, template_functions  # noqa: E402
 from tests.support.templates import logical_id_of  # noqa: E402
 
 REGION = "eu-west-1"
@@ -138,20 +139,41 @@ class SynthesizedOrchestration:
         """The function the "Prepare run" state invokes (its resolved ARN)."""
         return self.definition["States"]["Prepare run"]["Parameters"]["FunctionName"]
 
+    @functools.cached_property
+    def functions(self) -> dict[str, TemplateFunction]:
+        """The template's functions with a `lambda_src` handler, by handler string."""
+        return template_functions(self.template, self.cloud)
+
+    def solution_arn_of(self, solution: str) -> str:
+        """The ARN the data stack's parameter holds for configured solution `solution` (its name with a settings
+        hash, as the data stack names it)."""
+        if solution == self.config.solutions[0].name and "solution_arn" in self.inputs:
+            return str(self.expected("solution_arn"))
+        return f"arn:aws:personalize:{self.region}:{ACCOUNT}:solution/{self.config.resource_name(solution)}-0123abcd"
+
     @contextlib.contextmanager
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
-        """The harness with this state machine created (under its real name), the naming Lambda in-process and
-        the solution ARN in its SSM parameter (as the data stack writes it)."""
+        """The harness with this state machine created (under its real name), every function of the template
+        as its real handler in-process (the naming Lambda, batch planning, ...), the transformed and curated
+        buckets in moto S3, and each solution's ARN in its SSM parameter (as the data stack writes it)."""
         with OfflineStepFunctions(region=self.region, **harness_options) as aws:
+            register_functions(aws, self.functions)
             aws.lambdas.register(self.run_names_function, run_names_handler)
-            self.put_solution_arn(aws, self.expected("solution_arn"))
+            s3 = aws.client("s3")
+            for bucket in (self.expected("transformed_bucket"), self.expected("curated_bucket")):
+                location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+                s3.create_bucket(Bucket=bucket, **location)
+            for spec in self.config.solutions:
+                self.put_solution_arn(aws, self.solution_arn_of(spec.name), solution=spec.name)
             yield aws, aws.create_state_machine(self.definition, name=self.state_machine_name)
 
 
-    def put_solution_arn(self, aws: OfflineStepFunctions, solution_arn: str) -> None:
-        """Points the solution parameter at `solution_arn`, as a deployment of the data stack would."""
+    def put_solution_arn(self, aws: OfflineStepFunctions, solution_arn: str, *, solution: str | None = None) -> None:
+        """Points a solution's parameter (default: the first solution's) at `solution_arn`, as a deployment of the
+        data stack would."""
+        name = solution or self.config.solutions[0].name
         aws.client("ssm").put_parameter(
-            Name=self.expected("solution_arn_parameter"), Value=solution_arn, Type="String", Overwrite=True
+            Name=solution_arn_parameter_name(self.config, name), Value=solution_arn, Type="String", Overwrite=True
         )
 
 

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import re
 import threading
 import traceback
@@ -952,6 +953,11 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         for module in (execute_state_module, branch_worker_module, branches_decl_module, inline_iteration_module, map_job_module):
             stack.enter_context(mock.patch.object(module, "threading", _TRACKED_THREADING))
         stack.enter_context(mock.patch.object(execute_state_module, "Thread", _TrackedThread))
+        # moto logs every caught error with the repr of the whole component (tens of kB per Catch); the
+        # execution's history has what a test needs.
+        interpreter_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
+        stack.callback(interpreter_log.setLevel, interpreter_log.level)
+        interpreter_log.setLevel(logging.CRITICAL)
         stack.enter_context(
             mock.patch.object(
                 distributed_module.DistributedIterationComponent,

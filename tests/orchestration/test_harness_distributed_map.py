@@ -227,8 +227,12 @@ def test_children_run_concurrently_on_one_clock_and_the_sixth_job_waits_for_the_
         assert job.detected_at == pytest.approx(job.created_at + 3000, abs=POLL_SECONDS + 1)
     # Each job's output: one .out per input file in its own part folder (BatchOutputWriter).
     assert len(outputs.written) == 12 and all(key.endswith(".json.out") for key in outputs.written)
-    # Only the parent's states are in the history (a Distributed Map's children are other executions).
+    # Only the parent's states are in the history (a Distributed Map's children are other executions); the
+    # children's are kept apart, one busy wait per refusal.
     assert result.states_entered == ["Plan", "segments batch jobs", "Done"]
+    children = aws.child_states_entered()
+    assert children.count("Copy input?") == children.count("Job done") == 6
+    assert children.count("Wait while busy") == len(refused)
 
 
 def test_a_failed_child_fails_the_map_run(aws: OfflineStepFunctions) -> None:

@@ -10,6 +10,7 @@ import pytest
 from lambda_src.run_names.naming import run_names
 from pipeline_contracts.metadata_datasets import parse_dataset
 from stacks.config import PipelineConfig
+from stacks.orchestration.solutions import solution_job_name_prefixes
 from tests.support.orchestration_stack import SynthesizedOrchestration, synth_orchestration
 from tests.support.sfn_offline import EPOCH, JobScript, OfflineStepFunctions, VirtualClock
 
@@ -45,8 +46,7 @@ def names(orchestration: SynthesizedOrchestration) -> dict[str, str]:
     )
     prefixes = {
         "importJobName": config.resource_name("import"),
-        "solutionVersionName": config.resource_name("train"),
-        "batchInferenceJobName": config.resource_name("batch"),
+        **solution_job_name_prefixes(config),
         "itemsImportJobName": config.resource_name("items-import"),
         "usersImportJobName": config.resource_name("users-import"),
     }
@@ -102,14 +102,15 @@ def test_every_dataset_imports_in_parallel_before_training(
     # Side by side in the definition: one Parallel state whose branches start the three imports, and
     # training after it. (The harness runs branches in threads on one virtual clock, so times cannot show it.)
     states = orchestration.definition["States"]
-    (parallel,) = [state for state in states.values() if state["Type"] == "Parallel"]
+    (parallel,) = [state for state in states.values() if state["Type"] == "Parallel" and "Branches" in state
+                   and state["Branches"][0]["StartAt"] == "Import: start"]
     assert [branch["StartAt"] for branch in parallel["Branches"]] == [
         "Import: start", "Items import: list run files", "Users import: list run files"
     ]
-    assert states[parallel["Next"]] == states["Training: start"]
+    assert parallel["Next"] == "Solutions"  # every solution's training after every import
     entered = result.states_entered
     ends = [entered.index(state) for state in ("Import: done", "Items import: imported", "Users import: imported")]
-    assert entered.index("Training: start") > max(ends)
+    assert entered.index("solution training: start") > max(ends)
     by_name = {job.name: job.arn for job in import_jobs}
     assert result.output["datasetImportJobArn"] == by_name[expected["importJobName"]]
     assert result.output["metadataImports"] == {
@@ -179,5 +180,8 @@ def test_the_busy_bound_of_a_metadata_import_fails_the_run_by_its_name(
 
 def test_without_metadata_datasets_there_is_no_parallel_state(orchestration: SynthesizedOrchestration) -> None:
     states = orchestration.definition["States"]
-    assert not [state for state in states.values() if state["Type"] == "Parallel"]
+    assert not [
+        state for state in states.values()
+        if state["Type"] == "Parallel" and any(branch["StartAt"] == "Import: start" for branch in state["Branches"])
+    ]
     assert "Import: start" in states  # the interactions import is in the main chain, as before

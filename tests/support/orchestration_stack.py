@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -24,6 +25,7 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk import aws_stepfunctions as sfn  # noqa: E402
 from constructs import Construct  # noqa: E402
 
+from pipeline_contracts.solutions import batch_input_entry  # noqa: E402
 from stacks.config import PipelineConfig  # noqa: E402
 from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
@@ -165,8 +167,26 @@ class SynthesizedOrchestration:
                 s3.create_bucket(Bucket=bucket, **location)
             for spec in self.config.solutions:
                 self.put_solution_arn(aws, self.solution_arn_of(spec.name), solution=spec.name)
+            aws.glue.on_start = lambda params: self.write_batch_input(aws, params)
             yield aws, aws.create_state_machine(self.definition, name=self.state_machine_name)
 
+
+    def write_batch_input(self, aws: OfflineStepFunctions, start_job_run: dict[str, Any], users: int = 3) -> None:
+        """What the Glue job leaves for the solutions' batch jobs (the default `glue.on_start` of `offline`): one
+        small file per batch input the config needs (users, items, each attribute-affinity solution's queries)."""
+        prefix = f"runs/{start_job_run['Arguments']['--run_id']}/"
+        bodies: dict[str, str] = {}
+        for spec in self.config.solutions:
+            folder = batch_input_entry(spec.input_kind, spec.name)
+            if spec.input_kind == "users":
+                bodies[folder + "part-00000.json"] = "".join(f'{{"userId": "{100 + n}"}}\n' for n in range(users))
+            elif spec.input_kind == "items":
+                bodies[folder + "part-00000.json"] = "".join(f'{{"itemId": "{1000 + n}"}}\n' for n in range(users))
+            else:
+                bodies[folder + "queries.json"] = "".join(json.dumps({"itemAttributes": q}) + "\n" for q in spec.queries)
+        s3 = aws.client("s3")
+        for key, body in bodies.items():
+            s3.put_object(Bucket=self.expected("transformed_bucket"), Key=prefix + key, Body=body.encode("utf-8"))
 
     def put_solution_arn(self, aws: OfflineStepFunctions, solution_arn: str, *, solution: str | None = None) -> None:
         """Points a solution's parameter (default: the first solution's) at `solution_arn`, as a deployment of the

@@ -931,6 +931,7 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         self._answers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._stack = contextlib.ExitStack()
         self._deadlines: dict[int, float] = {}
+        self._child_event_managers: list[Any] = []
         self._sfn: Any = None
 
     # Lifecycle ------------------------------------------------------------------------------------------------
@@ -953,6 +954,16 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         for module in (execute_state_module, branch_worker_module, branches_decl_module, inline_iteration_module, map_job_module):
             stack.enter_context(mock.patch.object(module, "threading", _TRACKED_THREADING))
         stack.enter_context(mock.patch.object(execute_state_module, "Thread", _TrackedThread))
+        # A Distributed Map's children write to an event manager of their own (moto's stand-in for child
+        # executions' histories): kept here so that a test can see the children's states (`child_events`).
+        harness = self
+
+        class _RecordedEventManager(event_manager_module.EventManager):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                harness._child_event_managers.append(self)
+
+        stack.enter_context(mock.patch.object(distributed_module, "EventManager", _RecordedEventManager))
         # moto logs every caught error with the repr of the whole component (tens of kB per Catch); the
         # execution's history has what a test needs.
         interpreter_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
@@ -1069,6 +1080,15 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         thousands of events; the content is the same)."""
         backend = get_backend(ACCOUNT, self.region)
         return list(backend.get_execution_history(execution_arn)["events"])
+
+    def child_events(self) -> list[dict[str, Any]]:
+        """The history events of every Distributed Map child so far (all children of all map runs, in the order
+        each map run's children wrote them; concurrent children interleave). Not part of any execution's history,
+        as a child execution's events are not part of its parent's."""
+        return [dict(event) for manager in self._child_event_managers for event in manager.get_event_history()]
+
+    def child_states_entered(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.child_events() if e["type"].endswith("StateEntered")]
 
     def answer(self, service: str, operation: str, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         """Script any call (e.g. stepfunctions ListExecutions): `handler(params)` returns the response as boto3

@@ -96,6 +96,47 @@ def test_execution_timeout_runs_on_the_virtual_clock() -> None:
     assert aws.clock.seconds == 3600
 
 
+def test_concurrent_branches_wait_on_one_clock() -> None:
+    """Two Parallel branches and a Map's three iterations wait at the same time: the clock steps through their
+    waits in order (each wait starts when its thread reaches it), it does not add them up."""
+
+    def waits(*seconds: int) -> dict[str, Any]:
+        states = {f"Wait {n}": {"Type": "Wait", "Seconds": s, "Next": f"Wait {n + 1}"} for n, s in enumerate(seconds)}
+        states[f"Wait {len(seconds)}"] = {"Type": "Pass", "End": True}
+        return {"StartAt": "Wait 0", "States": states}
+
+    definition = machine(
+        {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [
+                    waits(600, 600),
+                    {
+                        "StartAt": "Each",
+                        "States": {
+                            "Each": {
+                                "Type": "Map",
+                                "ItemsPath": "$.items",
+                                "ItemProcessor": {
+                                    "StartAt": "Sleep",
+                                    "States": {"Sleep": {"Type": "Wait", "SecondsPath": "$", "End": True}},
+                                },
+                                "End": True,
+                            }
+                        },
+                    },
+                ],
+                "Next": "After",
+            },
+            "After": {"Type": "Wait", "Seconds": 60, "End": True},
+        }
+    )
+    with OfflineStepFunctions() as aws:
+        result = aws.run(aws.create_state_machine(definition), input={"items": [300, 900, 1500]})
+    assert result.status == "SUCCEEDED", result.cause
+    assert aws.clock.seconds == pytest.approx(1500 + 60, abs=1)  # the longest wait, then the last: not 4000 s
+
+
 def test_fake_cloud_resolves_cdk_definitions() -> None:
     template = {
         "Parameters": {"Stage": {"Type": "String", "Default": "dev"}},

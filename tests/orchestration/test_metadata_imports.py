@@ -10,6 +10,7 @@ import pytest
 from lambda_src.run_names.naming import run_names
 from pipeline_contracts.metadata_datasets import parse_dataset
 from stacks.config import PipelineConfig
+from stacks.orchestration.solutions import solution_job_name_prefixes
 from tests.support.orchestration_stack import SynthesizedOrchestration, synth_orchestration
 from tests.support.sfn_offline import EPOCH, JobScript, OfflineStepFunctions, VirtualClock
 
@@ -34,11 +35,7 @@ def metadata_orchestration() -> SynthesizedOrchestration:
 
 @pytest.fixture
 def offline(metadata_orchestration: SynthesizedOrchestration) -> Iterator[Offline]:
-    with metadata_orchestration.offline() as harness:
-        harness[0].client("s3").create_bucket(
-            Bucket=metadata_orchestration.expected("transformed_bucket"),
-            CreateBucketConfiguration={"LocationConstraint": metadata_orchestration.region},
-        )
+    with metadata_orchestration.offline() as harness:  # the buckets exist (SynthesizedOrchestration.offline)
         yield harness
 
 
@@ -49,8 +46,7 @@ def names(orchestration: SynthesizedOrchestration) -> dict[str, str]:
     )
     prefixes = {
         "importJobName": config.resource_name("import"),
-        "solutionVersionName": config.resource_name("train"),
-        "batchInferenceJobName": config.resource_name("batch"),
+        **solution_job_name_prefixes(config),
         "itemsImportJobName": config.resource_name("items-import"),
         "usersImportJobName": config.resource_name("users-import"),
     }
@@ -106,11 +102,12 @@ def test_every_dataset_imports_in_parallel_before_training(
     # Side by side in the definition: one Parallel state whose branches start the three imports, and
     # training after it. (The harness runs branches in threads on one virtual clock, so times cannot show it.)
     states = orchestration.definition["States"]
-    parallel = states["Imports"]
+    (parallel,) = [state for state in states.values() if state["Type"] == "Parallel" and "Branches" in state
+                   and state["Branches"][0]["StartAt"] == "Import: start"]
     assert [branch["StartAt"] for branch in parallel["Branches"]] == [
         "Import: start", "Items import: list run files", "Users import: list run files"
     ]
-    assert parallel["Next"] == "Solutions"
+    assert parallel["Next"] == "Solutions"  # every solution's training after every import
     entered = result.states_entered
     ends = [entered.index(state) for state in ("Import: done", "Items import: imported", "Users import: imported")]
     assert entered.index("solution training: start") > max(ends)
@@ -183,5 +180,8 @@ def test_the_busy_bound_of_a_metadata_import_fails_the_run_by_its_name(
 
 def test_without_metadata_datasets_there_is_no_parallel_state(orchestration: SynthesizedOrchestration) -> None:
     states = orchestration.definition["States"]
-    # (The only Parallel states are the solutions': all of them, and each one's wrapper.)
-    assert "Imports" not in states and states["Import: start"]["Type"] == "Pass"  # the interactions import is in the main chain, as before
+    assert not [
+        state for state in states.values()
+        if state["Type"] == "Parallel" and any(branch["StartAt"] == "Import: start" for branch in state["Branches"])
+    ]
+    assert "Import: start" in states  # the interactions import is in the main chain, as before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -24,11 +25,13 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk import aws_stepfunctions as sfn  # noqa: E402
 from constructs import Construct  # noqa: E402
 
+from pipeline_contracts.solutions import batch_input_entry  # noqa: E402
 from stacks.config import PipelineConfig  # noqa: E402
 from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
 from stacks.personalize import solution_arn_parameter_name  # noqa: E402
 from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
+from tests.support.template_functions import TemplateFunction, register_functions, template_functions  # noqa: E402
 from tests.support.templates import logical_id_of  # noqa: E402
 
 REGION = "eu-west-1"
@@ -138,20 +141,59 @@ class SynthesizedOrchestration:
         """The function the "Prepare run" state invokes (its resolved ARN)."""
         return self.definition["States"]["Prepare run"]["Parameters"]["FunctionName"]
 
+    @functools.cached_property
+    def functions(self) -> dict[str, TemplateFunction]:
+        """The template's functions with a `lambda_src` handler, by handler string."""
+        return template_functions(self.template, self.cloud)
+
+    def solution_arn_of(self, solution: str) -> str:
+        """The ARN the data stack's parameter holds for configured solution `solution` (its name with a settings
+        hash, as the data stack names it)."""
+        if solution == self.config.solutions[0].name and "solution_arn" in self.inputs:
+            return str(self.expected("solution_arn"))
+        return f"arn:aws:personalize:{self.region}:{ACCOUNT}:solution/{self.config.resource_name(solution)}-0123abcd"
+
     @contextlib.contextmanager
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
-        """The harness with this state machine created (under its real name), the naming Lambda in-process and
-        the solution ARN in its SSM parameter (as the data stack writes it)."""
+        """The harness with this state machine created (under its real name), every function of the template
+        as its real handler in-process (the naming Lambda, batch planning, ...), the transformed and curated
+        buckets in moto S3, and each solution's ARN in its SSM parameter (as the data stack writes it)."""
         with OfflineStepFunctions(region=self.region, **harness_options) as aws:
+            register_functions(aws, self.functions)
             aws.lambdas.register(self.run_names_function, run_names_handler)
-            self.put_solution_arn(aws, self.expected("solution_arn"))
+            s3 = aws.client("s3")
+            for bucket in (self.expected("transformed_bucket"), self.expected("curated_bucket")):
+                location = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+                s3.create_bucket(Bucket=bucket, **location)
+            for spec in self.config.solutions:
+                self.put_solution_arn(aws, self.solution_arn_of(spec.name), solution=spec.name)
+            aws.glue.on_start = lambda params: self.write_batch_input(aws, params)
             yield aws, aws.create_state_machine(self.definition, name=self.state_machine_name)
 
 
-    def put_solution_arn(self, aws: OfflineStepFunctions, solution_arn: str) -> None:
-        """Points the solution parameter at `solution_arn`, as a deployment of the data stack would."""
+    def write_batch_input(self, aws: OfflineStepFunctions, start_job_run: dict[str, Any], users: int = 3) -> None:
+        """What the Glue job leaves for the solutions' batch jobs (the default `glue.on_start` of `offline`): one
+        small file per batch input the config needs (users, items, each attribute-affinity solution's queries)."""
+        prefix = f"runs/{start_job_run['Arguments']['--run_id']}/"
+        bodies: dict[str, str] = {}
+        for spec in self.config.solutions:
+            folder = batch_input_entry(spec.input_kind, spec.name)
+            if spec.input_kind == "users":
+                bodies[folder + "part-00000.json"] = "".join(f'{{"userId": "{100 + n}"}}\n' for n in range(users))
+            elif spec.input_kind == "items":
+                bodies[folder + "part-00000.json"] = "".join(f'{{"itemId": "{1000 + n}"}}\n' for n in range(users))
+            else:
+                bodies[folder + "queries.json"] = "".join(json.dumps({"itemAttributes": q}) + "\n" for q in spec.queries)
+        s3 = aws.client("s3")
+        for key, body in bodies.items():
+            s3.put_object(Bucket=self.expected("transformed_bucket"), Key=prefix + key, Body=body.encode("utf-8"))
+
+    def put_solution_arn(self, aws: OfflineStepFunctions, solution_arn: str, *, solution: str | None = None) -> None:
+        """Points a solution's parameter (default: the first solution's) at `solution_arn`, as a deployment of the
+        data stack would."""
+        name = solution or self.config.solutions[0].name
         aws.client("ssm").put_parameter(
-            Name=self.expected("solution_arn_parameter"), Value=solution_arn, Type="String", Overwrite=True
+            Name=solution_arn_parameter_name(self.config, name), Value=solution_arn, Type="String", Overwrite=True
         )
 
 

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import re
 import threading
 import traceback
@@ -56,6 +57,16 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_callback as callback_module,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state as execute_state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker as branch_worker_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl as branches_decl_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    distributed_iteration_component as distributed_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    inline_iteration_component as inline_iteration_module,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import job as map_job_module
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event import event_manager as event_manager_module
 from moto.stepfunctions.parser.asl.utils import json_path as json_path_module
@@ -67,7 +78,11 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import (
     SyntaxErrorListener,
 )
 from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
-from moto.stepfunctions.parser.api import InvalidDefinition
+from moto.stepfunctions.parser.api import HistoryEventType, InvalidDefinition, MapRunFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from antlr4 import CommonTokenStream, InputStream
 from moto.stepfunctions.parser.backend import execution as execution_module
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -86,28 +101,161 @@ _BOTOCORE = botocore.session.get_session()
 
 
 class VirtualClock:
-    """Simulated wall time. Only explicit `advance` calls move it; nothing in the interpreter sleeps."""
+    """Simulated wall time. Nothing in the interpreter sleeps: waits move this clock instead.
+
+    Several threads may wait at once (Parallel branches, Map iterations, a Distributed Map's children), so a
+    wait is a discrete-event step, not a jump: `sleep_until(t)` blocks the calling thread until the clock
+    reaches t, and the clock moves on (to the earliest wake-up time) only when every interpreter thread is
+    asleep or waiting for its children. Two branches that each wait 600 s therefore take 600 s together, and
+    a job created by one branch at t is seen by the others' calls after t, never before.
+
+    The bookkeeping: `_running` counts the threads doing work (the harness's own thread, plus each thread
+    the interpreter starts, see `_TrackedThread`); a thread waiting for its children (`_TrackedEvent`) is not
+    running, but while the event it waits for is set it holds the clock (it is about to run again).
+    `advance` is an immediate jump, for setting a test up and for the latency of a call.
+    """
 
     def __init__(self, start: _datetime.datetime = EPOCH) -> None:
         self.start = start
         self.seconds = 0.0
-        self._lock = threading.Lock()
+        self._condition = threading.Condition()
+        self._running = 1  # the thread that drives the harness
+        self._sleeping: dict[object, float] = {}  # wake-up time of each sleeping thread (by token)
+        self._awaited: list[threading.Event] = []  # events that threads wait for (children's termination)
+        self._participants: set[int] = {threading.get_ident()}
+        self._closed = False
 
     def now(self) -> _datetime.datetime:
         return self.start + _datetime.timedelta(seconds=self.seconds)
 
     def advance(self, seconds: float) -> None:
         if seconds > 0:
-            with self._lock:
+            with self._condition:
                 self.seconds += seconds
 
     def advance_to(self, seconds: float) -> None:
         self.advance(seconds - self.seconds)
 
+    def sleep(self, seconds: float) -> None:
+        with self._condition:
+            moment = self.seconds + max(seconds, 0)
+        self.sleep_until(moment)
+
+    def sleep_until(self, moment: float) -> None:
+        """Blocks until the clock reads `moment` (at once if it does). A thread the clock does not know (e.g. a
+        handler's own thread pool) never moves the clock: its waits return at once."""
+        with self._condition:
+            if moment <= self.seconds:
+                return
+            if self._closed or threading.get_ident() not in self._participants:
+                return
+            token = object()
+            self._sleeping[token] = moment
+            self._running -= 1
+            self._step_when_idle()
+            while token in self._sleeping and not self._closed:
+                self._condition.wait()
+
+    def close(self) -> None:
+        """Releases every sleeping thread (threads left behind by an ended execution) and stops stepping."""
+        with self._condition:
+            self._closed = True
+            self._sleeping.clear()
+            self._condition.notify_all()
+
+    # Thread bookkeeping (called by _TrackedThread / _TrackedEvent) -------------------------------------------
+    def _thread_starting(self) -> None:
+        with self._condition:
+            self._running += 1
+
+    def _thread_started(self, ident: int) -> None:
+        with self._condition:
+            self._participants.add(ident)
+
+    def _thread_ended(self, ident: int) -> None:
+        with self._condition:
+            self._participants.discard(ident)
+            self._running -= 1
+            self._step_when_idle()
+
+    def _awaiting(self, event: threading.Event) -> None:
+        with self._condition:
+            self._running -= 1
+            self._awaited.append(event)
+            self._step_when_idle()
+
+    def _awaited_done(self, event: threading.Event) -> None:
+        with self._condition:
+            self._awaited.remove(event)
+            self._running += 1
+
+    def _step_when_idle(self) -> None:
+        """With the lock held: when no thread can run, move to the earliest wake-up time and wake its sleepers."""
+        if self._closed or self._running > 0 or not self._sleeping:
+            return
+        if any(event.is_set() for event in self._awaited):
+            return  # a waiting thread's children ended: it runs next, at the present time
+        self.seconds = max(self.seconds, min(self._sleeping.values()))
+        for token, moment in list(self._sleeping.items()):
+            if moment <= self.seconds:
+                del self._sleeping[token]
+                self._running += 1
+        self._condition.notify_all()
+
     @staticmethod
     def iso(moment: _datetime.datetime) -> str:
         """AWS's format for context-object timestamps, e.g. 2026-01-04T03:00:00.000Z."""
         return moment.astimezone(_datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_ACTIVE_CLOCK: VirtualClock | None = None  # the clock of the harness in use (one at a time per process)
+
+
+class _TrackedThread(threading.Thread):
+    """A thread of the interpreter (a state's evaluation, a Parallel branch, a Map worker) that the virtual
+    clock counts as running from its start to its end."""
+
+    def start(self) -> None:
+        clock = self._clock = _ACTIVE_CLOCK
+        if clock is not None:
+            clock._thread_starting()
+        try:
+            super().start()
+        except BaseException:
+            if clock is not None:
+                clock._thread_ended(-1)
+            raise
+
+    def run(self) -> None:
+        clock = getattr(self, "_clock", None)
+        if clock is not None:
+            clock._thread_started(threading.get_ident())
+        try:
+            super().run()
+        finally:
+            if clock is not None:
+                clock._thread_ended(threading.get_ident())
+
+
+class _TrackedEvent(threading.Event):
+    """The event a thread waits on for its children to end: while it waits, the thread is not running."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        clock = _ACTIVE_CLOCK
+        if clock is None or self.is_set():
+            return super().wait(timeout)
+        clock._awaiting(self)
+        try:
+            return super().wait(timeout)
+        finally:
+            clock._awaited_done(self)
+
+
+_TRACKED_THREADING = types.SimpleNamespace(
+    **{k: getattr(threading, k) for k in dir(threading) if not k.startswith("__")}
+)
+_TRACKED_THREADING.Thread = _TrackedThread
+_TRACKED_THREADING.Event = _TrackedEvent
 
 
 def _datetime_module_on(clock: VirtualClock) -> types.SimpleNamespace:
@@ -125,11 +273,11 @@ def _datetime_module_on(clock: VirtualClock) -> types.SimpleNamespace:
 
 
 def _time_module_on(clock: VirtualClock) -> types.SimpleNamespace:
-    """A stand-in for the `time` module whose `sleep` advances the virtual clock instead of sleeping."""
+    """A stand-in for the `time` module whose `sleep` waits on the virtual clock instead of sleeping."""
     import time as _time
 
     namespace = types.SimpleNamespace(**{k: getattr(_time, k) for k in dir(_time) if not k.startswith("__")})
-    namespace.sleep = clock.advance
+    namespace.sleep = clock.sleep
     return namespace
 
 
@@ -374,40 +522,66 @@ class FakeJob:
 class FakePersonalize:
     """Scripted Personalize: Create calls make jobs that reach their scripted status after a simulated duration.
 
-    - `script(kind, *JobScript)`: queue how the next jobs of a kind behave (kind: import, train, batch);
-      unscripted jobs use `default_script`.
+    - `script(kind, *JobScript)`: queue how the next jobs of a kind behave (kind: import, train, batch for
+      batch inference jobs, segment for batch segment jobs); unscripted jobs use `default_script`.
     - `refuse(operation, code, times)`: the next `times` calls of `operation` fail with `code` (e.g.
       ResourceInUseException); the refusal is recorded in the call log like any call.
     - `name_prefix=` on either: only jobs whose name starts with it (imports running side by side are told
       apart by their job-name prefixes, not by the order of their calls).
+    - `enforce_quotas(batch=5, segment=5, ...)`: Personalize's concurrency quotas, off by default: a Create
+      call while that many jobs of its kind are in progress (created, not yet ended on the clock) answers
+      `LimitExceededException`, as Personalize does. Without arguments: `DEFAULT_QUOTAS` for every kind.
+    - `on_active`: called once per job, with the job, by the first Describe that reports it ACTIVE (before the
+      answer goes back), e.g. to write a batch job's output files (`BatchOutputWriter`).
     - `jobs`: every job created, in order, with creation/end/detection times (virtual seconds).
     - `solution_metrics(version_arn)`: what GetSolutionMetrics reports for a version (the `metrics` map, or None for
       a response without metrics); by default `DEFAULT_METRICS`.
     """
 
     DEFAULT_METRICS = {"normalized_discounted_cumulative_gain_at_25": 0.2, "precision_at_25": 0.05, "coverage": 0.3}
+    # Jobs in progress at once, per region (Personalize service quotas), counted per kind.
+    DEFAULT_QUOTAS = {"import": 5, "train": 20, "batch": 5, "segment": 5}
 
     _CREATE = {
         "CreateDatasetImportJob": ("import", "datasetImportJobArn", "jobName"),
         "CreateSolutionVersion": ("train", "solutionVersionArn", "name"),
         "CreateBatchInferenceJob": ("batch", "batchInferenceJobArn", "jobName"),
+        "CreateBatchSegmentJob": ("segment", "batchSegmentJobArn", "jobName"),
     }
     _DESCRIBE = {
         "DescribeDatasetImportJob": ("datasetImportJobArn", "datasetImportJob"),
         "DescribeSolutionVersion": ("solutionVersionArn", "solutionVersion"),
         "DescribeBatchInferenceJob": ("batchInferenceJobArn", "batchInferenceJob"),
+        "DescribeBatchSegmentJob": ("batchSegmentJobArn", "batchSegmentJob"),
     }
     _RUNNING = {"import": ("CREATE PENDING", "CREATE IN_PROGRESS"), "train": ("CREATE PENDING", "CREATE IN_PROGRESS"),
-                "batch": ("PENDING", "IN PROGRESS")}
+                "batch": ("PENDING", "IN PROGRESS"), "segment": ("PENDING", "IN PROGRESS")}
+    _ARN_TYPES = {"import": "dataset-import-job", "batch": "batch-inference-job", "segment": "batch-segment-job"}
 
     def __init__(self, clock: VirtualClock, region: str, account: str = ACCOUNT) -> None:
         self.clock, self.region, self.account = clock, region, account
         self.default_script = JobScript()
         self.jobs: list[FakeJob] = []
+        self.quotas: dict[str, int] = {}
+        self.on_active: Callable[[FakeJob], None] | None = None
         self._scripts: dict[tuple[str, str], deque[JobScript]] = defaultdict(deque)
         self._refusals: dict[tuple[str, str], deque[str]] = defaultdict(deque)
-        self._lock = threading.Lock()  # Parallel branches call from several threads
+        self._lock = threading.RLock()  # Parallel branches and Map iterations call from several threads
         self.solution_metrics: Callable[[str], dict[str, float] | None] = lambda _arn: dict(self.DEFAULT_METRICS)
+
+    def enforce_quotas(self, **limits: int) -> None:
+        unknown = set(limits) - set(self.DEFAULT_QUOTAS)
+        assert not unknown, f"no quota for {sorted(unknown)}; kinds: {sorted(self.DEFAULT_QUOTAS)}"
+        self.quotas.update(limits or self.DEFAULT_QUOTAS)
+
+    def in_progress(self, kind: str, at: float | None = None) -> list[FakeJob]:
+        """Jobs of `kind` created and not yet ended at `at` (default: now)."""
+        moment = self.clock.seconds if at is None else at
+        return [j for j in self.jobs if j.kind == kind and j.created_at <= moment < j.ends_at]
+
+    def most_in_progress(self, kind: str) -> int:
+        """The most jobs of `kind` that were in progress at once, over the jobs created so far."""
+        return max((len(self.in_progress(kind, job.created_at)) for job in self.jobs if job.kind == kind), default=0)
 
     def script(self, kind: str, *scripts: JobScript, name_prefix: str = "") -> None:
         assert kind in self._RUNNING, kind
@@ -456,12 +630,16 @@ class FakePersonalize:
             raise ServiceError("InvalidInputException", f"1 validation error: {name_key} {name!r} is not a valid name")
         if any(j.kind == kind and j.name == name for j in self.jobs):
             raise ServiceError("ResourceAlreadyExistsException", f"{name} already exists")
+        quota = self.quotas.get(kind)
+        if quota is not None and len(self.in_progress(kind)) >= quota:
+            raise ServiceError(
+                "LimitExceededException", f"{operation}: {quota} {kind} jobs are already in progress (quota {quota})"
+            )
         prefix = f"arn:aws:personalize:{self.region}:{self.account}"
-        arn = {
-            "import": f"{prefix}:dataset-import-job/{name}",
-            "train": f"{params.get('solutionArn')}/{hashlib.md5(name.encode()).hexdigest()[:8]}",
-            "batch": f"{prefix}:batch-inference-job/{name}",
-        }[kind]
+        if kind == "train":
+            arn = f"{params.get('solutionArn')}/{hashlib.md5(name.encode()).hexdigest()[:8]}"
+        else:
+            arn = f"{prefix}:{self._ARN_TYPES[kind]}/{name}"
         scripts = self._scripted(self._scripts, kind, name)
         script = scripts.popleft() if scripts else self.default_script
         self.jobs.append(FakeJob(kind, arn, name, dict(params), self.clock.seconds, script))
@@ -478,6 +656,8 @@ class FakePersonalize:
             status = job.script.status
             if job.detected_at is None:
                 job.detected_at = now
+                if status == "ACTIVE" and self.on_active is not None:
+                    self.on_active(job)
         else:
             status = pending if now - job.created_at < min(60.0, job.script.duration / 10) else running
         body: dict[str, Any] = {
@@ -494,6 +674,63 @@ class FakePersonalize:
             hours = job.script.training_hours
             body["trainingHours"] = hours if hours is not None else round(job.script.duration / 3600, 3)
         return {result_key: body}
+
+
+BatchAnswer = Callable[["FakeJob", dict[str, Any]], dict[str, Any]]
+"""(job, one input line) -> the rest of its output line: {"output": {...}, "error": None} or {"error": "..."}."""
+
+
+def default_batch_answer(job: "FakeJob", request: dict[str, Any]) -> dict[str, Any]:
+    """Deterministic answers shaped like Personalize's: items (with scores) for a user or an item of a batch
+    inference job, users for an item or an attribute query of a batch segment job."""
+    count = int(job.request.get("numResults") or 25)
+    seed = int(hashlib.md5(json.dumps(request, sort_keys=True).encode()).hexdigest()[:6], 16)
+    ids = [str(seed % 100000 + rank) for rank in range(1, count + 1)]
+    if job.kind == "segment":
+        return {"output": {"recommendedUsers": ids}, "error": None}
+    return {"output": {"recommendedItems": ids, "scores": [round(0.9**rank, 4) for rank in range(count)]}, "error": None}
+
+
+class BatchOutputWriter:
+    """`FakePersonalize.on_active` for batch jobs: writes the job's output into moto S3 as Personalize does,
+    `<output path><input file name>.out` for each input file (the job's input path is one file or a prefix),
+    one line per input line: `{"input": <the line>, "output": ..., "error": ...}`.
+
+    `answer` decides each line; `drop` names input files (base names) whose .out the job does not write.
+    `written` lists the keys written, in order.
+    """
+
+    def __init__(self, s3: Any, *, answer: BatchAnswer = default_batch_answer, drop: frozenset[str] = frozenset()):
+        self.s3, self.answer, self.drop = s3, answer, drop
+        self.written: list[str] = []
+
+    @staticmethod
+    def _split(uri: str) -> tuple[str, str]:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return bucket, key
+
+    def __call__(self, job: "FakeJob") -> None:
+        if job.kind not in ("batch", "segment"):
+            return
+        in_bucket, in_path = self._split(job.request["jobInput"]["s3DataSource"]["path"])
+        out_bucket, out_prefix = self._split(job.request["jobOutput"]["s3DataDestination"]["path"])
+        if in_path.endswith("/") or not in_path:
+            listed = self.s3.list_objects_v2(Bucket=in_bucket, Prefix=in_path).get("Contents", [])
+            keys = [o["Key"] for o in listed if not o["Key"].endswith("/")]
+        else:
+            keys = [in_path]
+        for key in keys:
+            name = key.rsplit("/", 1)[-1]
+            if name in self.drop:
+                continue
+            lines = self.s3.get_object(Bucket=in_bucket, Key=key)["Body"].read().decode("utf-8").splitlines()
+            body = "".join(
+                json.dumps({"input": request, **self.answer(job, request)}) + "\n"
+                for request in (json.loads(line) for line in lines if line.strip())
+            )
+            out_key = f"{out_prefix}{name}.out"
+            self.s3.put_object(Bucket=out_bucket, Key=out_key, Body=body.encode("utf-8"))
+            self.written.append(out_key)
 
 
 @dataclass
@@ -533,7 +770,7 @@ class FakeGlue:
         if operation == "GetJobRun":
             run = next(r for r in self.runs if r["Id"] == params["RunId"])
             script: GlueScript = run["script"]
-            self.clock.advance_to(run["started"] + script.duration)
+            self.clock.sleep_until(run["started"] + script.duration)
             job_run = {
                 "Id": run["Id"],
                 "JobName": params["JobName"],
@@ -559,46 +796,89 @@ class FakeGlue:
 class FakeLambda:
     """In-process Lambda handlers for `lambda:invoke` (moto's own Lambda needs Docker).
 
-    `register(name_or_arn, handler)`: `handler(event, context)` answers invocations of that function, matched by
-    full ARN or by function name (any qualifier ignored). An exception in the handler becomes a function error
-    (`Unhandled`, payload with errorType/errorMessage), which the interpreter raises as `<errorType>`.
+    `register(name_or_arn, handler, memory_mb=, timeout_seconds=)`: `handler(event, context)` answers invocations
+    of that function, matched by full ARN or by function name (any qualifier ignored). The context has what
+    Lambda's has and Powertools reads (function_name, invoked_function_arn, memory_limit_in_mb, aws_request_id,
+    get_remaining_time_in_millis). An exception in the handler becomes a function error (`Unhandled`, payload
+    with errorType/errorMessage), which the interpreter raises as `<errorType>`.
+
+    Invocations of one registered handler run one at a time, as in one execution environment (Map iterations
+    and a Distributed Map's children invoke from several threads; a handler's module state, such as a cached
+    client or Powertools' logger keys, is per environment).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: VirtualClock | None = None) -> None:
+        self.clock = clock
         self.handlers: dict[str, Callable[[Any, Any], Any]] = {}
         self.invocations: list[tuple[str, Any]] = []
+        self._settings: dict[str, tuple[int, int]] = {}
+        self._environments: dict[str, threading.Lock] = {}
 
-    def register(self, name_or_arn: str, handler: Callable[[Any, Any], Any]) -> None:
+    def register(
+        self, name_or_arn: str, handler: Callable[[Any, Any], Any], *, memory_mb: int = 128, timeout_seconds: int = 60
+    ) -> None:
         self.handlers[name_or_arn] = handler
+        self._settings[name_or_arn] = (memory_mb, timeout_seconds)
+        self._environments[name_or_arn] = threading.Lock()
 
-    def _handler_for(self, function: str) -> Callable[[Any, Any], Any]:
+    def _key_for(self, function: str) -> str:
         name = function.split(":function:")[-1].split(":")[0]
         for key in (function, function.rsplit(":", 1)[0] if function.count(":") > 6 else function, name):
             if key in self.handlers:
-                return self.handlers[key]
+                return key
         raise ServiceError("ResourceNotFoundException", f"Function not found: {function} (no handler registered)", 404)
+
+    def _handler_for(self, function: str) -> Callable[[Any, Any], Any]:
+        return self.handlers[self._key_for(function)]
+
+    def _context(self, function: str, key: str) -> Any:
+        memory_mb, timeout_seconds = self._settings.get(key, (128, 60))
+        name = function.split(":function:")[-1].split(":")[0]
+        arn = function if function.startswith("arn:") else f"arn:aws:lambda:{DEFAULT_REGION}:{ACCOUNT}:function:{name}"
+        clock, started = self.clock, self.clock.seconds if self.clock is not None else 0.0
+
+        def remaining_millis() -> int:
+            elapsed = clock.seconds - started if clock is not None else 0.0
+            return int((timeout_seconds - elapsed) * 1000)
+
+        return types.SimpleNamespace(
+            function_name=name,
+            function_version="$LATEST",
+            invoked_function_arn=arn,
+            memory_limit_in_mb=memory_mb,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{name}",
+            log_stream_name="offline",
+            get_remaining_time_in_millis=remaining_millis,
+        )
 
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         if operation != "Invoke":
             raise ServiceError("InvalidRequestContentException", f"FakeLambda does not implement {operation}")
-        handler = self._handler_for(params["FunctionName"])
+        key = self._key_for(params["FunctionName"])
+        handler = self.handlers[key]
         raw = params.get("Payload") or b"{}"
         event = json.loads(raw.decode() if isinstance(raw, (bytes, bytearray)) else raw)
         self.invocations.append((params["FunctionName"], event))
-        context = types.SimpleNamespace(function_name=params["FunctionName"], aws_request_id=str(uuid.uuid4()))
         response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
-        try:
-            result = handler(event, context)
-        except Exception as error:  # noqa: BLE001 - a handler's failure is the function's error, as in Lambda
-            result = {
-                "errorType": type(error).__name__,
-                "errorMessage": str(error),
-                "stackTrace": traceback.format_exception(error)[-3:],
-            }
-            response["FunctionError"] = "Unhandled"
+        with self._environments[key]:
+            try:
+                result = handler(event, self._context(params["FunctionName"], key))
+            except Exception as error:  # noqa: BLE001 - a handler's failure is the function's error, as in Lambda
+                result = {
+                    "errorType": type(error).__name__,
+                    "errorMessage": str(error),
+                    "stackTrace": traceback.format_exception(error)[-3:],
+                }
+                response["FunctionError"] = "Unhandled"
         body = json.dumps(result).encode()
         response["Payload"] = StreamingBody(io.BytesIO(body), len(body))
         return response
+
+    def invocations_of(self, name_or_arn: str) -> list[Any]:
+        """The events of one function's invocations, in order (matched like `register`)."""
+        key = self._key_for(name_or_arn)
+        return [event for function, event in self.invocations if self._key_for(function) == key]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -646,17 +926,56 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         self.call_latency = call_latency  # simulated seconds each faked call takes
         self.personalize = FakePersonalize(self.clock, region)
         self.glue = FakeGlue(self.clock)
-        self.lambdas = FakeLambda()
+        self.lambdas = FakeLambda(self.clock)
         self.calls: list[Call] = []
         self._answers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._stack = contextlib.ExitStack()
         self._deadlines: dict[int, float] = {}
+        self._child_event_managers: list[Any] = []
         self._sfn: Any = None
 
     # Lifecycle ------------------------------------------------------------------------------------------------
     def __enter__(self) -> "OfflineStepFunctions":
+        try:
+            return self._enter()
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def _enter(self) -> "OfflineStepFunctions":
+        global _ACTIVE_CLOCK
         stack = self._stack
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        # The interpreter's threads and their waits for each other, known to the virtual clock (see VirtualClock).
+        if _ACTIVE_CLOCK is not None:
+            raise RuntimeError("one OfflineStepFunctions at a time: another one is in use in this process")
+        _ACTIVE_CLOCK = self.clock
+        stack.callback(self._release_clock)
+        for module in (execute_state_module, branch_worker_module, branches_decl_module, inline_iteration_module, map_job_module):
+            stack.enter_context(mock.patch.object(module, "threading", _TRACKED_THREADING))
+        stack.enter_context(mock.patch.object(execute_state_module, "Thread", _TrackedThread))
+        # A Distributed Map's children write to an event manager of their own (moto's stand-in for child
+        # executions' histories): kept here so that a test can see the children's states (`child_events`).
+        harness = self
+
+        class _RecordedEventManager(event_manager_module.EventManager):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                harness._child_event_managers.append(self)
+
+        stack.enter_context(mock.patch.object(distributed_module, "EventManager", _RecordedEventManager))
+        # moto logs every caught error with the repr of the whole component (tens of kB per Catch); the
+        # execution's history has what a test needs.
+        interpreter_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
+        stack.callback(interpreter_log.setLevel, interpreter_log.level)
+        interpreter_log.setLevel(logging.CRITICAL)
+        stack.enter_context(
+            mock.patch.object(
+                distributed_module.DistributedIterationComponent,
+                "_map_run",
+                _map_run_within_tolerance(distributed_module.DistributedIterationComponent._map_run),
+            )
+        )
         clock_datetime, clock_time = _datetime_module_on(self.clock), _time_module_on(self.clock)
         for module in (parser_models_module, state_module, event_manager_module, execution_module):
             stack.enter_context(mock.patch.object(module, "datetime", clock_datetime))
@@ -715,6 +1034,11 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
     def __exit__(self, *exc_info: Any) -> None:
         self._stack.close()
 
+    def _release_clock(self) -> None:
+        global _ACTIVE_CLOCK
+        self.clock.close()
+        _ACTIVE_CLOCK = None
+
     # Running --------------------------------------------------------------------------------------------------
     def create_state_machine(self, definition: Mapping[str, Any] | str, *, name: str = "offline-state-machine") -> str:
         text = definition if isinstance(definition, str) else json.dumps(definition)
@@ -756,6 +1080,15 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         thousands of events; the content is the same)."""
         backend = get_backend(ACCOUNT, self.region)
         return list(backend.get_execution_history(execution_arn)["events"])
+
+    def child_events(self) -> list[dict[str, Any]]:
+        """The history events of every Distributed Map child so far (all children of all map runs, in the order
+        each map run's children wrote them; concurrent children interleave). Not part of any execution's history,
+        as a child execution's events are not part of its parent's."""
+        return [dict(event) for manager in self._child_event_managers for event in manager.get_event_history()]
+
+    def child_states_entered(self) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.child_events() if e["type"].endswith("StateEntered")]
 
     def answer(self, service: str, operation: str, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         """Script any call (e.g. stepfunctions ListExecutions): `handler(params)` returns the response as boto3
@@ -802,10 +1135,10 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         """Replaces WaitFunction._wait_interval (bound to the harness, so it gets no WaitFunction)."""
         deadline = self._deadlines.get(id(env))  # set for top-level executions; Map/Parallel frames have none
         if deadline is not None and self.clock.seconds + wait_seconds >= deadline:
-            self.clock.advance_to(deadline)
+            self.clock.sleep_until(deadline)
             env.set_timed_out()
             return
-        self.clock.advance(wait_seconds)
+        self.clock.sleep(wait_seconds)
 
     def _program_eval(self) -> Callable[[Any, Any], None]:
         """Program.eval with TimeoutSeconds measured on the virtual clock (moto measures real seconds)."""
@@ -825,6 +1158,38 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
 
 def _run_synchronously(worker: ExecutionWorker) -> None:
     worker._execution_logic()
+
+
+def _map_run_within_tolerance(original: Callable[..., None]) -> Callable[..., None]:
+    """A Distributed Map run fails when its failed children exceed the tolerance (ToleratedFailureCount /
+    ToleratedFailurePercentage, both 0 by default), with `States.ExceedToleratedFailureThreshold`, as in AWS.
+    moto counts a failed child and goes on with a null output in its place.
+
+    moto cannot tell an unset tolerance from 0, so the run fails when the failures exceed both: a Map that sets
+    one of them gets that one's rule, one that sets neither fails on the first failed child."""
+
+    def map_run(component: Any, env: Any, eval_input: Any) -> None:
+        original(component, env=env, eval_input=eval_input)
+        record = eval_input.map_run_record
+        counter = record.item_counter
+        failed = counter.failed.get() + counter.timed_out.get() + counter.aborted.get()
+        total = max(counter.total.get(), 1)
+        if failed > record.tolerated_failure_count and 100.0 * failed / total > record.tolerated_failure_percentage:
+            error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+            raise FailureEventException(
+                failure_event=FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(
+                        mapRunFailedEventDetails=MapRunFailedEventDetails(
+                            error=error, cause="The specified tolerated failure threshold was exceeded"
+                        )
+                    ),
+                )
+            )
+
+    return map_run
 
 
 def _with_aws_start_time(original: Callable[[ExecutionWorker], Any]) -> Callable[[ExecutionWorker], Any]:

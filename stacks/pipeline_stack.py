@@ -13,7 +13,7 @@ from stacks.etl import RatingsEtl
 from stacks.monitoring import PipelineAlerts
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
-from stacks.personalize import solution_arn_parameter_name
+from stacks.personalize import solution_arn_parameter_names
 from stacks.model_gate import ModelGate
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.functions import powertools_layer
@@ -44,7 +44,7 @@ class PipelineStack(Stack):
             data_key=keys.data_key,
             logs_key=keys.logs_key,
         )
-        powertools = powertools_layer(self)  # one construct per stack, shared by the functions' constructs
+        powertools = powertools_layer(self)
         self.model_gate = ModelGate(
             self,
             "ModelGate",
@@ -116,6 +116,7 @@ class PipelineStack(Stack):
             glue_job_name=self.etl.job.job_name,
             functions=[*self.post_processing.functions, *self.model_gate.functions, *self.batch_planning.functions],
             alarms=[self.alerts.freshness_alarm, self.alerts.failed_executions_alarm, self.alerts.dead_letter_alarm],
+            state_machine_log_group=self.orchestration.log_group,
         )
 
         for output_id, value, description in (
@@ -141,9 +142,9 @@ class PipelineStack(Stack):
                 "CloudWatch dashboard of the pipeline",
             ),
             (
-                stack_outputs.SOLUTION_ARN_PARAMETER_NAME,
-                solution_arn_parameter_name(config, config.solutions[0].name),
-                "SSM parameter of the first configured solution's ARN (one per solution, written by the data stack)",
+                stack_outputs.SOLUTION_ARN_PARAMETER_NAMES,
+                solution_arn_parameter_names(config),
+                "SSM parameters each run reads the solution ARNs from, comma-separated (written by the data stack)",
             ),
         ):
             CfnOutput(self, output_id, value=value, description=description)

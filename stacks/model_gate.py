@@ -173,12 +173,9 @@ class ModelGate(Construct):
             payload=sfn.TaskInput.from_object(
                 {
                     "glueJobRun": {"JobName": self._glue_job.job_name, "Id": JsonPath.string_at("$.glue.JobRunId")},
-                    # One figure per solution that got through its gate, one count per output file: the function
-                    # adds them up (a failed solution has neither).
-                    "trainingHours": JsonPath.list_at("$.solutions[*].gate.trainingHours"),
-                    "batchRecommendations": JsonPath.list_at(
-                        "$.solutions[*].processedFiles[*].users_with_recommendations"
-                    ),
+                    # The solution records whole: the function adds up each one's training hours and answered lines
+                    # (a failed solution has neither, and a JSONPath over fields no record has would be an error).
+                    "solutions": JsonPath.list_at("$.solutions"),
                     "prices": self._config.price_overrides,
                 }
             ),

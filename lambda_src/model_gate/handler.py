@@ -41,6 +41,9 @@ account (run accounting, for the manifest and the notice)
                                                 # solution; nulls skipped, all null -> null), added up
           "batchRecommendations": 2100,         # answered users; or a list of per-file counts (the
                                                 # Map's users_with_recommendations), added up
+          "solutions": [<solution records>],    # or, instead of the two above: the state machine's
+                                                # $.solutions; each record's gate.trainingHours and its
+                                                # processedFiles' users_with_recommendations are added up
           "ingestedBytes": 12345678,            # optional
           "stateTransitions": 120,              # optional
           "prices": {"glue_standard_per_dpu_hour": 0.44, ...}}    # optional, see costs.PriceTable
@@ -121,6 +124,21 @@ def _count_or_sum(event: Mapping[str, Any], name: str) -> float | None:
     if isinstance(value, list):
         return sum(_optional_number({name: part}, name) or 0 for part in value)
     return _optional_number(event, name)
+
+
+def _figures_of_solutions(records: Any) -> dict[str, list[Any]]:
+    """The training hours and per-file answered counts of the state machine's solution records."""
+    if not isinstance(records, list) or not all(isinstance(record, Mapping) for record in records):
+        raise InvalidEvent("solutions must be a list of solution records (objects)")
+    hours, counts = [], []
+    for record in records:
+        gate = record.get("gate")
+        hours.append(gate.get("trainingHours") if isinstance(gate, Mapping) else None)
+        for result in record.get("processedFiles") or ():
+            if not isinstance(result, Mapping):
+                raise InvalidEvent(f"solution {record.get('name')!r}: processedFiles must hold objects")
+            counts.append(result.get("users_with_recommendations"))
+    return {"trainingHours": hours, "batchRecommendations": counts}
 
 
 def _hours(event: Mapping[str, Any], name: str) -> float | None:
@@ -223,11 +241,12 @@ def account(event: dict[str, Any], context: Any) -> dict[str, Any]:
         glue = glue_dpu_seconds(job_run)
     except ValueError as error:
         raise InvalidEvent(str(error)) from None
-    training_hours = _hours(event, "trainingHours")
+    figures = _figures_of_solutions(event["solutions"]) if "solutions" in event else event
+    training_hours = _hours(figures, "trainingHours")
     usage = RunUsage(
         training_hours=training_hours,
         glue=glue,
-        batch_recommendations=_count_or_sum(event, "batchRecommendations"),
+        batch_recommendations=_count_or_sum(figures, "batchRecommendations"),
         ingested_bytes=_optional_number(event, "ingestedBytes"),
         state_transitions=_optional_number(event, "stateTransitions"),
     )

@@ -44,7 +44,9 @@ class PipelineStateMachine(Construct):
     batch jobs; it must write `$.gate.solutionVersionArn`, the solution version the jobs then use.
     `solution_outputs(scope, spec)`, if given, returns a solution's post-processing after its batch jobs (reads
     `$.batchJobs`, writes `$.outputFiles` and `$.processedFiles`).
-    `post_process(scope)`, if given, returns the run-level stage after "Solutions" and before the summary; it
+    `post_process(scope)`, if given, returns the run-level stage after "Solutions" and before the summary (the
+    pipeline stack always gives it: it reads the solution records, and a FAILED one fails the run there as
+    "Solutions failed"; a machine built without it, as some tests do, only records a solution's failure); it
     receives the full state data (`$.run`, `$.glue`, `$.import`, `$.solutions`) and writes with ResultPaths of
     its own. `summary_fields`: more fields of the execution's output (name -> JSONPath value).
     `batch_planning`: the planning functions (built here when not given).

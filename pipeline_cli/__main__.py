@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from collections.abc import Callable, Sequence
 
 import boto3
@@ -17,6 +19,7 @@ from .checks.reader import AwsReader
 from .commands import Context, history, start, status
 from .doctor import doctor
 from .errors import CliError, ExitCode, translate_botocore_error
+from .graph import definition_from_template, render_graph
 from .outputs import DEFAULT_STACK_NAME, OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
 from .render import Clock, utc_now
 from .stages import STAGES
@@ -106,7 +109,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the solution is meant to have performAutoTraining on (no warning about its weekly bill)",
     )
     p_doctor.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p_graph = sub.add_parser(
+        "graph", parents=[common], help="the state machine's graph as text, from a synthesized template (offline)"
+    )
+    p_graph.add_argument(
+        "--template",
+        metavar="FILE",
+        help="a synthesized pipeline template (default: cdk.out/<stack>.template.json; run make synth first)",
+    )
+    p_graph.add_argument("--outline", action="store_true", help="one line per stage instead of per state")
     return parser
+
+
+def _graph(args: argparse.Namespace, stack: str) -> int:
+    """Offline: no session, no credentials."""
+    path = Path(args.template or f"cdk.out/{stack}.template.json")
+    try:
+        template = json.loads(path.read_text(encoding="utf-8"))
+        print(render_graph(definition_from_template(template), outline=args.outline))
+    except (OSError, ValueError) as error:
+        raise CliError(f"cannot read a state machine from {path}: {error}", ExitCode.USAGE) from None
+    return 0
 
 
 def main(
@@ -125,6 +149,8 @@ def main(
         return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.USAGE
     stack = getattr(args, "stack", DEFAULT_STACK_NAME)
     try:
+        if args.command == "graph":
+            return _graph(args, stack)
         if session is None:
             session = make_session(getattr(args, "profile", None), getattr(args, "region", None))
         if args.command == "doctor":

@@ -124,6 +124,8 @@ _SOLUTION_STATE_RE = re.compile(
     rf"^(?P<solution>{_NAME})(?P<word> training| quality gate| batch job| batch| post-process)?: "
 )
 _SOLUTION_WRAPPER_RE = re.compile(rf"^Solution (?P<solution>{_NAME})$")
+# The one-branch Parallel around each batch job (in the Distributed Map's child executions).
+_JOB_WRAPPER_RE = re.compile(rf"^(?P<solution>{_NAME}) batch job$")
 _WORD_KIND = {
     " training": "training",
     " quality gate": "gate",
@@ -163,6 +165,9 @@ def solution_stage(solution: str, kind: str) -> StageDef:
 def solution_state(state_name: str) -> tuple[str, str | None] | None:
     """(solution, stage kind) of a state of a solution's branch, kind None for `n: failed` (the failure marker);
     None for any other state."""
+    wrapper = _JOB_WRAPPER_RE.match(state_name)
+    if wrapper is not None:
+        return wrapper["solution"], "batch"
     match = _SOLUTION_STATE_RE.match(state_name)
     if match is None:
         return None

@@ -82,3 +82,21 @@ def test_a_synthesized_template_renders_with_references_as_placeholders(
 def test_a_template_without_one_state_machine_is_refused() -> None:
     with pytest.raises(ValueError, match="expected one AWS::StepFunctions::StateMachine"):
         definition_from_template({"Resources": {}})
+
+
+def test_the_graph_command_reads_a_template_offline(
+    tmp_path: Any, configured_templates: dict[str, Any], configured_app: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline_cli.__main__ import main
+
+    path = tmp_path / "pipeline.template.json"
+    import json
+
+    path.write_text(json.dumps(configured_templates[configured_app.pipeline_stack.stack_name].to_json()))
+    assert main(["graph", "--template", str(path), "--outline"]) == 0
+    out = capsys.readouterr().out
+    assert "Solutions  [Parallel]" in out
+    for spec in configured_app.config.solutions:
+        assert f"Solution {spec.name}  [Parallel]" in out
+    assert main(["graph", "--template", str(tmp_path / "missing.json")]) == 2
+    assert "error: cannot read a state machine from" in capsys.readouterr().err

@@ -155,19 +155,7 @@ def main(
             session = make_session(getattr(args, "profile", None), getattr(args, "region", None))
         if args.command == "doctor":
             return _doctor(args, session, stack, console, clock)
-        ctx = Context(
-            gateway=Gateway(session),
-            stack=stack,
-            console=console or Console(highlight=False),
-            clock=clock,
-        )
-        if sleep is not None:
-            ctx.sleep = sleep
-        if args.command == "start":
-            return start(ctx, args.name, args.wait, args.poll_interval)
-        if args.command == "status":
-            return status(ctx, args.execution, args.json)
-        return history(ctx, args.limit, args.json)
+        return _run_command(args, session, stack, console, clock, sleep)
     except CliError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return exc.exit_code
@@ -178,6 +166,25 @@ def main(
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+
+
+def _run_command(
+    args: argparse.Namespace,
+    session: boto3.Session,
+    stack: str,
+    console: Console | None,
+    clock: Clock,
+    sleep: Callable[[float], None] | None,
+) -> int:
+    """start, status or history."""
+    ctx = Context(gateway=Gateway(session), stack=stack, console=console or Console(highlight=False), clock=clock)
+    if sleep is not None:
+        ctx.sleep = sleep
+    if args.command == "start":
+        return start(ctx, args.name, args.wait, args.poll_interval)
+    if args.command == "status":
+        return status(ctx, args.execution, args.json)
+    return history(ctx, args.limit, args.json)
 
 
 def _doctor(args: argparse.Namespace, session: boto3.Session, stack: str, console: Console | None, clock: Clock) -> int:

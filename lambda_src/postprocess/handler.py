@@ -140,6 +140,8 @@ write_manifest without "solutions" (one solution, the layout before several solu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import json
 import os
 import time
@@ -418,22 +420,15 @@ def _planned_out_keys(client: Any, plans: Any) -> Iterator[str]:
 def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "solutions" in event:
         return _write_solutions_manifest(event)
-    bucket, run_prefix, _ = _location(event)
+    target = _ManifestTarget.begin(event)
+    bucket, run_prefix, run_id, client = target.bucket, target.run_prefix, target.run_id, target.client
     results = event.get("results")
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise InvalidEvent("event needs 'results': the list of process_file outputs")
     for r in results:
         if not r.get("skipped") and not isinstance(r.get("source_key"), str):
             raise InvalidEvent("every result needs 'source_key' (a process_file output)")
-    run_id = event.get("run_id") or run_prefix.rstrip("/").rsplit("/", 1)[-1] or None
-    client = s3_client()
-    sse = _sse_args(event)
-    manifest_key = run_prefix + MANIFEST_NAME
-    success_key = run_prefix + SUCCESS_NAME
-
-    # A _SUCCESS from an earlier attempt must not outlive a failing re-run.
-    client.delete_object(Bucket=bucket, Key=success_key)
-
+    target.remove_stale_success()
     listed = [key for key, _ in _out_files(client, bucket, run_prefix + BATCH_OUTPUT)]
     expected_keys: list[str] = []
     batch_input = event.get("batch_input")
@@ -460,18 +455,14 @@ def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if failure is not None:
         manifest["status"] = "FAILED"
         manifest["failure"] = {"error": type(failure).__name__, "cause": str(failure)}
-    body = json.dumps(manifest, indent=2, sort_keys=False).encode("utf-8") + b"\n"
-    client.put_object(Bucket=bucket, Key=manifest_key, Body=body, ContentType="application/json", **sse)
-    manifest_uri = f"s3://{bucket}/{manifest_key}"
+    manifest_uri = target.put_manifest(manifest)
     if failure is not None:
         logger.error(
             "Run failed its output checks",
             extra={"error": type(failure).__name__, "cause": str(failure), "manifest": manifest_uri},
         )
         raise failure
-    # Only after the manifest is in place.
-    client.put_object(Bucket=bucket, Key=success_key, Body=b"", **sse)
-    summary = summary_of(manifest, manifest_uri, f"s3://{bucket}/{success_key}")
+    summary = summary_of(manifest, manifest_uri, target.put_success())
     logger.info("Run manifest written", extra={"summary": summary})
     return summary
 
@@ -517,19 +508,45 @@ def _existing_objects(client: Any, bucket: str, prefixes: list[str]) -> dict[str
     }
 
 
+@dataclass
+class _ManifestTarget:
+    """Where a run's `_manifest.json` and `_SUCCESS` go, and the order they are written in: a stale `_SUCCESS`
+    removed first (it must not outlive a failing re-run), the manifest, and `_SUCCESS` only after it."""
+
+    bucket: str
+    run_prefix: str
+    run_id: str | None
+    client: Any
+    sse: dict[str, str]
+
+    @classmethod
+    def begin(cls, event: Mapping[str, Any]) -> _ManifestTarget:
+        bucket, run_prefix, _ = _location(event)
+        run_id = event.get("run_id") or run_prefix.rstrip("/").rsplit("/", 1)[-1] or None
+        return cls(bucket, run_prefix, run_id, s3_client(), _sse_args(event))
+
+    def remove_stale_success(self) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.run_prefix + SUCCESS_NAME)
+
+    def put_manifest(self, manifest: Mapping[str, Any]) -> str:
+        key = self.run_prefix + MANIFEST_NAME
+        body = json.dumps(manifest, indent=2, sort_keys=False).encode("utf-8") + b"\n"
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **self.sse)
+        return f"s3://{self.bucket}/{key}"
+
+    def put_success(self) -> str:
+        key = self.run_prefix + SUCCESS_NAME
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=b"", **self.sse)
+        return f"s3://{self.bucket}/{key}"
+
+
 def _write_solutions_manifest(event: Mapping[str, Any]) -> dict[str, Any]:
     """write_manifest with `solutions` (see the module docstring)."""
-    bucket, run_prefix, _ = _location(event)
+    target = _ManifestTarget.begin(event)
+    bucket, run_prefix, run_id, client = target.bucket, target.run_prefix, target.run_id, target.client
     records = _solution_records(event)
     max_error_ratio = event.get("max_error_ratio")
-    run_id = event.get("run_id") or run_prefix.rstrip("/").rsplit("/", 1)[-1] or None
-    client = s3_client()
-    sse = _sse_args(event)
-    manifest_key = run_prefix + MANIFEST_NAME
-    success_key = run_prefix + SUCCESS_NAME
-
-    # A _SUCCESS from an earlier attempt must not outlive a failing re-run.
-    client.delete_object(Bucket=bucket, Key=success_key)
+    target.remove_stale_success()
 
     sections: dict[str, dict[str, Any]] = {}
     for record in records:
@@ -559,16 +576,10 @@ def _write_solutions_manifest(event: Mapping[str, Any]) -> dict[str, Any]:
         sections[name] = section
 
     manifest = build_solutions_manifest({**event, "run_id": run_id}, sections, datetime.now(UTC))
-    body = json.dumps(manifest, indent=2, sort_keys=False).encode("utf-8") + b"\n"
-    client.put_object(Bucket=bucket, Key=manifest_key, Body=body, ContentType="application/json", **sse)
-    manifest_uri = f"s3://{bucket}/{manifest_key}"
+    manifest_uri = target.put_manifest(manifest)
     succeeded = manifest["status"] == "SUCCEEDED"
-    if succeeded:  # only after the manifest is in place
-        client.put_object(Bucket=bucket, Key=success_key, Body=b"", **sse)
     gates = {r["name"]: r.get("gate") if isinstance(r.get("gate"), dict) else None for r in records}
-    summary = summary_of_solutions(
-        manifest, manifest_uri, f"s3://{bucket}/{success_key}" if succeeded else None, gates=gates
-    )
+    summary = summary_of_solutions(manifest, manifest_uri, target.put_success() if succeeded else None, gates=gates)
     (logger.info if succeeded else logger.error)(
         "Run manifest written", extra={k: summary[k] for k in ("status", "failed_solutions", "manifest")}
     )

@@ -76,9 +76,8 @@ __all__ = [
 BATCH_INPUT_FOLDER = run_layout.BATCH_INPUT
 BATCH_OUTPUT_FOLDER = run_layout.BATCH_OUTPUT
 OUT_SUFFIX = run_layout.BATCH_OUTPUT_SUFFIX
-# Not in the run layout contract yet (nothing else reads them): the split jobs' inputs and plans,
-# in the transformed bucket beside batch-input/.
-JOB_INPUT_FOLDER = "batch-jobs/"
+# The split jobs' inputs and plans, in the transformed bucket beside batch-input/.
+JOB_INPUT_FOLDER = run_layout.BATCH_JOBS
 PLAN_NAME = "_plan.json"
 JOBS_NAME = "_jobs.json"
 

@@ -111,7 +111,7 @@ class OutputKind:
     users without scores. `error_field`: the fast layout ends with `"error": null` (batch inference
     writes it; the documented segment output has no such field: a line that has one takes the
     json path, which reads it the same way). `folder`: where its CSVs go in the run (ends with
-    "/"; user recommendations' is the run layout's; the others are not in the layout contract yet)."""
+    "/"; each kind's folder is the run layout's)."""
 
     name: OutputKindName
     header: bytes
@@ -139,8 +139,13 @@ class _KindSettings(TypedDict):
     max_line_bytes: int
 
 
-_SEGMENT: _KindSettings = {"scored": False, "error_field": False, "folder": "segments/", "job_type": "batch_segment",
-                           "max_line_bytes": SEGMENT_MAX_LINE_BYTES}
+_SEGMENT: _KindSettings = {
+    "scored": False,
+    "error_field": False,
+    "folder": run_layout.SEGMENTS,
+    "job_type": "batch_segment",
+    "max_line_bytes": SEGMENT_MAX_LINE_BYTES,
+}
 OUTPUT_KINDS: dict[str, OutputKind] = {
     kind.name: kind
     for kind in (
@@ -148,7 +153,7 @@ OUTPUT_KINDS: dict[str, OutputKind] = {
         # run through this kind, as before kinds existed): one schema for today's readers.
         OutputKind("user_recommendations", HEADER, ("userId", "itemId"), "recommendedItems"),
         OutputKind("related_items", b"item_id,rank,related_item_id,score\n", ("itemId",), "recommendedItems",
-                   folder="related-items/"),
+                   folder=run_layout.RELATED_ITEMS),
         OutputKind("item_affinity", b"item_id,rank,user_id\n", ("itemId",), "recommendedUsers", **_SEGMENT),
         # The key is the query itself (`ITEMS.genres = "Comedy"`), CSV-quoted: it usually holds quotes.
         OutputKind("item_attribute_affinity", b"item_attributes,rank,user_id\n", ("itemAttributes",),

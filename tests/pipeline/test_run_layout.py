@@ -154,9 +154,7 @@ class _Context:
 
 
 def _spells_layout(text: str) -> bool:
-    # (The entries of several solutions are not scanned yet: lambda_src/batch_plan and postprocess/flatten still
-    # spell them; extend to ENTRIES once they take them from the contract.)
-    names = [re.escape(entry) for entry in run_layout.TRANSFORMED_ENTRIES + run_layout.CURATED_ENTRIES]
+    names = [re.escape(entry) for entry in ENTRIES]
     # A name at the start of a string or after "/": a key or URI being built (prose that mentions a folder,
     # e.g. a cdk-nag reason, is not a spelling the code depends on).
     return bool(re.search(rf"(^|/){re.escape(run_layout.RUNS_PREFIX)}|(^|/)({'|'.join(names)})", text))
@@ -190,6 +188,7 @@ def test_no_product_module_spells_the_layout_itself() -> None:
 def test_the_scan_finds_a_spelled_layout() -> None:
     assert _spells_layout("runs/{}/batch-output/") and _spells_layout("s3://b/runs/") and _spells_layout("_SUCCESS")
     assert not _spells_layout("Personalize batch inference output")
+    assert all(_spells_layout(entry) for entry in SOLUTION_ENTRIES)  # the folders of several solutions too
 
 
 def test_the_contract_imports_from_the_glue_zip_alone(default_app: PipelineApp, default_templates) -> None:

@@ -3,16 +3,22 @@
 The definition is the one of the default app's pipeline stack (`pipeline_template`), resolved with the data
 stack's outputs, and runs in the offline harness (`tests/support/sfn_offline.py`): Glue and Personalize are
 scripted fakes on a virtual clock, while the Lambda functions are the REAL handlers, found from the template
-(each function's `Handler` string, memory, timeout and environment) and invoked in-process under the fake ARNs
-the definition uses. S3, SNS and SQS are moto's.
+(`tests/support/template_functions.py`: each function's `Handler` string, memory, timeout and environment) and
+invoked in-process under the fake ARNs the definition uses. S3, SNS, SQS and DynamoDB are moto's.
+
+The default configuration has one solution, named `solution` (SOLUTION): its branch of "Solutions" trains it,
+judges it (quality gate), plans and runs its batch jobs (one job here: the input is small) and flattens their
+output into `recommendations/solution/`; the run-level post-processing then accounts, writes the manifest (with
+a `solutions` section per solution), records the accepted version and announces the run.
 
 What the fakes simulate, so that post-processing has real data to work on:
 - Glue (StartJobRun): writes the run's interactions and its batch-input JSON-lines file(s) into the
-  transformed bucket, `runs/<run>/batch-input/<file>`.
-- Personalize (the first DescribeBatchInferenceJob that reports ACTIVE): reads every file under the job's
-  `jobInput` path and writes `<file>.out` under its `jobOutput` path, one output line per input line, the way
-  the batch inference job does. A scenario decides each user's line (recommendations or an error) and may
-  leave files out.
+  transformed bucket, `runs/<run>/batch-input/<file>` (and, for a configuration with other kinds of solutions,
+  their items and queries).
+- Personalize (the first Describe of a batch job that reports ACTIVE, `FakePersonalize.on_active`):
+  `BatchOutputWriter` reads every file of the job's input and writes `<file>.out` under its output path
+  (`batch-output/<solution>/part-0001/`), one output line per input line, the way the batch job does. A scenario
+  decides each user's line (recommendations or an error) and may leave files out.
 The success notice goes to moto SNS (the alert topic created under the definition's fake ARN) and is read
 back from an SQS queue subscribed to it.
 """
@@ -21,41 +27,69 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import importlib
 import json
-import threading
-import types
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
-import boto3
 import pytest
 
 from lambda_src.model_gate import handler as model_gate_handler
 from lambda_src.postprocess import handler as postprocess_handler
-from lambda_src.postprocess.manifest import summary_of
+from lambda_src.postprocess.manifest import summary_of_solutions
 from lambda_src.run_names.naming import run_names
+from pipeline_contracts.job_names import numbered_job_name
+from pipeline_contracts.solutions import batch_input_entry
 from stacks.app_factory import PipelineApp
+from stacks.orchestration.solutions import solution_job_name_prefixes
 from stacks.personalize import solution_arn_parameter_name
 from tests.support.orchestration_stack import SynthesizedOrchestration, orchestration_inputs
-from tests.support.sfn_offline import ACCOUNT, EPOCH, ExecutionResult, OfflineStepFunctions, ServiceError, VirtualClock
+from tests.support.sfn_offline import (
+    ACCOUNT,
+    EPOCH,
+    BatchOutputWriter,
+    ExecutionResult,
+    FakeJob,
+    OfflineStepFunctions,
+    ServiceError,
+    VirtualClock,
+    default_batch_answer,
+)
+from tests.support.template_functions import TemplateFunction, apply_environment, shared_environment
 from tests.support.templates import logical_id_of
 
 REGION = "us-east-1"
 EXECUTION = "weekly-2026-01-04"
-POST_PROCESS_STATES = [
-    "Post-process: list output files",
-    "Post-process: each output file",
-    "Post-process: flatten file",
-    "Post-process: account for the run",
-    "Post-process: write manifest",
-    "Post-process: accept the model version",
-    "Post-process: publish completion event",
-    "Post-process: announce success",
-    "Post-process: done",
-]
+SOLUTION = "solution"  # the default configuration's one solution (a config without `solutions`)
 CSV_HEADER = "user_id,rank,item_id,score"
+# The functions the state machine invokes after preparing the run, by role (their handler strings).
+ROLES = {
+    "list": "postprocess.handler.list_output_files",
+    "process": "postprocess.handler.process_file",
+    "manifest": "postprocess.handler.write_manifest",
+    "evaluate": "model_gate.handler.evaluate",
+    "accept": "model_gate.handler.accept",
+    "account": "model_gate.handler.account",
+    "plan": "batch_plan.handler.plan_batch_jobs",
+}
+POST_PROCESS_FUNCTIONS = ("list", "process", "manifest")
+
+
+def post_process_states(solution: str) -> list[str]:
+    """The states a successful run enters after the solution's batch jobs, in order (one output file)."""
+    return [
+        f"{solution} post-process: list output files",
+        f"{solution} post-process: each output file",
+        f"{solution} post-process: flatten file",
+        "Post-process: account for the run",
+        "Post-process: write manifest",
+        "Post-process: accept each model version",
+        "Post-process: accept the model version",
+        "Post-process: every solution succeeded?",
+        "Post-process: publish completion event",
+        "Post-process: announce success",
+        "Post-process: done",
+    ]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -77,7 +111,7 @@ def pipeline_of(app: PipelineApp, templates: dict[str, Any]) -> SynthesizedOrche
             "personalize_role": data.personalize_access.service_role,
             "dataset_arn": data.personalize.dataset_arn,
             "solution_arn_parameter": solution_arn_parameter_name(app.config, app.config.solutions[0].name),
-            # What the data stack's parameter holds: the ARN of the solution it created.
+            # What the data stack's parameter holds: the ARN of the (first) solution it created.
             "solution_arn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{data.personalize.solution_name}",
         },
     )
@@ -91,62 +125,20 @@ def pipeline_of(app: PipelineApp, templates: dict[str, Any]) -> SynthesizedOrche
     )
 
 
+def functions_of(pipeline: SynthesizedOrchestration) -> dict[str, TemplateFunction]:
+    """The template's functions (real handlers) the tests look at, by role (ROLES)."""
+    return {role: pipeline.functions[handler] for role, handler in ROLES.items()}
+
+
 @pytest.fixture(scope="module")
 def pipeline(default_app: PipelineApp, default_templates: dict[str, Any]) -> SynthesizedOrchestration:
     """The default app's pipeline stack's state machine as the harness runs it."""
     return pipeline_of(default_app, default_templates)
 
 
-@dataclass(frozen=True)
-class TemplateFunction:
-    """One Lambda function of the template: what the harness needs to run its real handler in-process."""
-
-    logical_id: str
-    arn: str  # the fake ARN the resolved definition invokes
-    handler: str  # e.g. postprocess.handler.process_file (asset root: lambda_src/)
-    memory_mb: int
-    timeout_seconds: int
-    environment: dict[str, str]
-
-    def python_handler(self) -> Callable[[Any, Any], Any]:
-        module, _, name = self.handler.rpartition(".")
-        return getattr(importlib.import_module(f"lambda_src.{module}"), name)
-
-
-POST_PROCESS_FUNCTIONS = ("list", "process", "manifest")
-
-
-def functions_of(pipeline: SynthesizedOrchestration, app: PipelineApp) -> dict[str, TemplateFunction]:
-    """The functions the state machine invokes after preparing the run, by role, read from the template: the
-    post-processing ones (list / process / manifest) and the model gate's (evaluate / accept / account)."""
-    stack = app.pipeline_stack
-    parts, gate = stack.post_processing, stack.model_gate
-    result = {}
-    roles = (
-        ("list", parts.list_files),
-        ("process", parts.process_file),
-        ("manifest", parts.write_manifest),
-        ("evaluate", gate.evaluate),
-        ("accept", gate.accept),
-        ("account", gate.account),
-    )
-    for role, construct in roles:
-        logical_id = logical_id_of(construct.function)
-        properties = pipeline.template["Resources"][logical_id]["Properties"]
-        result[role] = TemplateFunction(
-            logical_id=logical_id,
-            arn=pipeline.cloud.arn(logical_id),
-            handler=properties["Handler"],
-            memory_mb=int(properties["MemorySize"]),
-            timeout_seconds=int(properties["Timeout"]),
-            environment={k: str(v) for k, v in pipeline.cloud.resolve(properties["Environment"]["Variables"]).items()},
-        )
-    return result
-
-
 @pytest.fixture(scope="module")
-def functions(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> dict[str, TemplateFunction]:
-    return functions_of(pipeline, default_app)
+def functions(pipeline: SynthesizedOrchestration) -> dict[str, TemplateFunction]:
+    return functions_of(pipeline)
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +146,21 @@ def alert_topic_arn(pipeline: SynthesizedOrchestration, default_app: PipelineApp
     return pipeline.cloud.arn(logical_id_of(default_app.pipeline_stack.alerts.topic))
 
 
-def accepted_versions_table(functions: dict[str, TemplateFunction]) -> str:
+def accepted_versions_table(pipeline: SynthesizedOrchestration) -> str:
     """The accepted-version table's name, as the gate functions are given it (the data stack's table)."""
-    return functions["evaluate"].environment[model_gate_handler.TABLE_ENV]
+    return pipeline.functions[ROLES["evaluate"]].environment[model_gate_handler.TABLE_ENV]
+
+
+def state_names(states: dict[str, Any]) -> set[str]:
+    """Every state of a definition's `States`, those of Parallel branches and Map processors included."""
+    names = set(states)
+    for state in states.values():
+        for branch in state.get("Branches", ()):
+            names |= state_names(branch["States"])
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            names |= state_names(processor["States"])
+    return names
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -183,13 +187,19 @@ def error_for_all(user: str, count: int) -> dict[str, Any]:
 
 @dataclass
 class Scenario:
-    """What Glue writes as batch input (file name -> user ids) and how Personalize answers it."""
+    """What Glue writes as batch input of the users' solutions (file name -> user ids) and how Personalize
+    answers it (the lines of other solutions' inputs, items or queries, get `default_batch_answer`)."""
 
     batch_input: dict[str, list[str]]
     recommend: Recommend = recommend_all
     drop_outputs: frozenset[str] = frozenset()  # input files whose .out the batch job does not write
     script: Callable[[OfflineStepFunctions], None] | None = None  # more scripting of the harness, before the run
-    written_outputs: list[str] = field(default_factory=list)  # keys of the .out files written
+
+    def answer(self, job: FakeJob, request: dict[str, Any]) -> dict[str, Any]:
+        """`BatchOutputWriter`'s answer: the scenario's for a user line, the harness's default otherwise."""
+        if "userId" in request and job.kind == "batch":
+            return self.recommend(request["userId"], int(job.request["numResults"]))
+        return default_batch_answer(job, request)
 
 
 @dataclass
@@ -204,7 +214,8 @@ class Run:
     queue_url: str
     sqs: Any
     scenario: Scenario
-    dynamodb: Any
+    writer: BatchOutputWriter
+    config: Any  # the deployment's PipelineConfig
 
     @property
     def run_id(self) -> str:
@@ -213,6 +224,11 @@ class Run:
     @property
     def prefix(self) -> str:
         return f"runs/{self.run_id}/"
+
+    @property
+    def written_outputs(self) -> list[str]:
+        """Keys of the .out files the batch jobs wrote, in order."""
+        return self.writer.written
 
     def keys(self, under: str = "") -> list[str]:
         listed = self.s3.list_objects_v2(Bucket=self.curated, Prefix=self.prefix + under).get("Contents", [])
@@ -224,13 +240,17 @@ class Run:
     def manifest(self) -> dict[str, Any]:
         return json.loads(self.text(self.prefix + "_manifest.json"))
 
+    def section(self, solution: str = SOLUTION) -> dict[str, Any]:
+        """The manifest's section of one solution."""
+        return self.manifest()["solutions"][solution]
+
     def notices(self) -> list[dict[str, Any]]:
         """SNS notifications delivered to the queue subscribed to the alert topic."""
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in messages]
 
     def invocations(self, function: TemplateFunction) -> list[dict[str, Any]]:
-        return [event for arn, event in self.aws.lambdas.invocations if arn == function.arn]
+        return self.aws.lambdas.invocations_of(function.arn)
 
     def s3_puts(self) -> list[str]:
         """Keys the handlers wrote (PutObject / CreateMultipartUpload), in call order."""
@@ -240,58 +260,45 @@ class Run:
             if c.service == "s3" and c.operation in ("PutObject", "CreateMultipartUpload")
         ]
 
+    def batch_creates(self, solution: str = SOLUTION) -> list[Any]:
+        """The Create calls of one solution's batch jobs (told apart by their job-name prefix)."""
+        base = self.config.resource_name(f"batch-{solution}") + "-"
+        return [
+            c
+            for c in self.aws.calls_to("personalize", "CreateBatchInferenceJob", "CreateBatchSegmentJob")
+            if c.params["jobName"].startswith(base)
+        ]
 
-def _simulate_glue(aws: OfflineStepFunctions, s3: Any, transformed: str, scenario: Scenario) -> None:
+
+def _write_batch_input(
+    pipeline: SynthesizedOrchestration, s3: Any, transformed: str, scenario: Scenario
+) -> Callable[[dict[str, Any]], None]:
+    """Glue's `on_start`: interactions and the scenario's users; items and queries for other kinds of solutions."""
+
     def on_start(params: dict[str, Any]) -> None:
         prefix = f"runs/{params['Arguments']['--run_id']}/"
         users = [user for file_users in scenario.batch_input.values() for user in file_users]
         interactions = "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(f"{u},{u}0,1162160236\n" for u in users)
-        s3.put_object(Bucket=transformed, Key=f"{prefix}interactions/part-00000.csv", Body=interactions.encode())
+        bodies = {"interactions/part-00000.csv": interactions}
         for name, file_users in scenario.batch_input.items():
-            body = "".join(json.dumps({"userId": user}) + "\n" for user in file_users)
-            s3.put_object(Bucket=transformed, Key=f"{prefix}batch-input/{name}", Body=body.encode())
+            bodies[batch_input_entry("users", SOLUTION) + name] = "".join(
+                json.dumps({"userId": user}) + "\n" for user in file_users
+            )
+        for spec in pipeline.config.solutions:
+            folder = batch_input_entry(spec.input_kind, spec.name)
+            if spec.input_kind == "items":
+                bodies[folder + "part-00000.json"] = "".join(json.dumps({"itemId": f"{u}0"}) + "\n" for u in users)
+            elif spec.input_kind == "item_attributes":
+                queries = "".join(json.dumps({"itemAttributes": q}) + "\n" for q in spec.queries)
+                bodies[folder + "queries.json"] = queries
+        for key, body in bodies.items():
+            s3.put_object(Bucket=transformed, Key=prefix + key, Body=body.encode("utf-8"))
 
-    aws.glue.on_start = on_start
-
-
-def _simulate_batch_output(aws: OfflineStepFunctions, s3: Any, scenario: Scenario) -> None:
-    """Wraps the fake Personalize: when a batch job is first seen ACTIVE, its .out files appear."""
-    fake = aws.personalize
-    original = fake.handle
-    written: set[str] = set()
-
-    def split(uri: str) -> tuple[str, str]:
-        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-        return bucket, prefix
-
-    def handle(operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        response = original(operation, params)
-        if operation == "DescribeBatchInferenceJob" and response["batchInferenceJob"]["status"] == "ACTIVE":
-            job = next(j for j in fake.jobs if j.arn == params["batchInferenceJobArn"])
-            if job.arn not in written:
-                written.add(job.arn)
-                in_bucket, in_prefix = split(job.request["jobInput"]["s3DataSource"]["path"])
-                out_bucket, out_prefix = split(job.request["jobOutput"]["s3DataDestination"]["path"])
-                for obj in s3.list_objects_v2(Bucket=in_bucket, Prefix=in_prefix).get("Contents", []):
-                    name = obj["Key"][len(in_prefix) :]
-                    if name in scenario.drop_outputs:
-                        continue
-                    lines = s3.get_object(Bucket=in_bucket, Key=obj["Key"])["Body"].read().decode().splitlines()
-                    out = ""
-                    for line in lines:
-                        request = json.loads(line)
-                        answer = scenario.recommend(request["userId"], job.request["numResults"])
-                        out += json.dumps({"input": request, **answer}) + "\n"
-                    key = f"{out_prefix}{name}.out"
-                    s3.put_object(Bucket=out_bucket, Key=key, Body=out.encode())
-                    scenario.written_outputs.append(key)
-        return response
-
-    fake.handle = handle  # the harness looks the fake's handler up per call
+    return on_start
 
 
 def _clock_datetime(clock: VirtualClock) -> type[dt.datetime]:
-    """`datetime` for the handlers' module: `now()` reads the virtual clock, like the rest of the run."""
+    """`datetime` for the post-processing handlers' module: `now()` reads the virtual clock, like the rest."""
 
     class ClockDatetime(dt.datetime):
         @classmethod
@@ -302,65 +309,36 @@ def _clock_datetime(clock: VirtualClock) -> type[dt.datetime]:
     return ClockDatetime
 
 
-def _in_lambda(function: TemplateFunction, clock: VirtualClock) -> Callable[[Any, Any], Any]:
-    """The real handler behind `function`, called with a context like Lambda's (Powertools reads it).
-
-    One invocation at a time, as in one Lambda execution environment: the Map runs its iterations in threads,
-    and the handlers' module state (Powertools' Metrics and Logger, the cached S3 client) is per environment.
-    """
-    handler = function.python_handler()
-    environment = threading.Lock()
-
-    def invoke(event: Any, harness_context: Any) -> Any:
-        with environment:
-            return call(event, harness_context)
-
-    def call(event: Any, harness_context: Any) -> Any:
-        started = clock.seconds
-        context = types.SimpleNamespace(
-            function_name=function.arn.rsplit(":", 1)[-1],
-            memory_limit_in_mb=function.memory_mb,
-            invoked_function_arn=function.arn,
-            aws_request_id=harness_context.aws_request_id,
-            get_remaining_time_in_millis=lambda: int((function.timeout_seconds - (clock.seconds - started)) * 1000),
-        )
-        return handler(event, context)
-
-    return invoke
+def create_accepted_versions_table(dynamodb: Any, name: str) -> None:
+    """The data stack's table in moto, with the key schema the stack gives it (checked in test_quality_gate)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @contextlib.contextmanager
 def executor(
-    pipeline: SynthesizedOrchestration,
-    functions: dict[str, TemplateFunction],
-    alert_topic_arn: str,
-    monkeypatch: pytest.MonkeyPatch,
+    pipeline: SynthesizedOrchestration, alert_topic_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[Scenario], Run]]:
-    """`execute(scenario)`: one full execution of the real state machine against that scenario."""
-    # The functions share one environment (process-wide here, as each one's is in Lambda). The service name is
-    # read once, when a handler module creates its Logger, so the functions' different names do not collide.
-    environment = {"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
-    for function in functions.values():
-        for name, value in function.environment.items():
-            if name != "POWERTOOLS_SERVICE_NAME":
-                assert environment.setdefault(name, value) == value, f"{name} differs between the functions"
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+    """`execute(scenario)`: one full execution of the real state machine against that scenario.
 
+    `pipeline.offline()` registers every function of the template as its real handler (with fresh cached
+    clients) and creates the buckets and each solution's parameter; this adds the accepted-version table, the
+    alert topic with a queue subscribed to it, and the scenario's Glue and Personalize."""
+    # The functions share one environment (process-wide here, as each one's is in Lambda).
+    apply_environment(shared_environment(pipeline.functions, REGION), monkeypatch)
     with pipeline.offline() as (aws, arn):
-        # The handlers' client is cached per "execution environment": start from none, inside moto.
-        monkeypatch.setattr(postprocess_handler, "_S3", None)
         monkeypatch.setattr(postprocess_handler, "datetime", _clock_datetime(aws.clock))
-        monkeypatch.setattr(model_gate_handler, "_CLIENTS", {})
-        for function in functions.values():
-            aws.lambdas.register(function.arn, _in_lambda(function, aws.clock))
-        # The test's own clients come from another session: their calls are neither faked nor logged.
-        s3, sns, sqs = (_own_session().client(service, region_name=REGION) for service in ("s3", "sns", "sqs"))
-        dynamodb = _own_session().client("dynamodb", region_name=REGION)
-        create_accepted_versions_table(dynamodb, accepted_versions_table(functions))
+        # The test's own clients: their calls are neither faked nor logged.
+        s3, sns, sqs = (aws.client(service) for service in ("s3", "sns", "sqs"))
+        create_accepted_versions_table(aws.client("dynamodb"), accepted_versions_table(pipeline))
         curated, transformed = pipeline.expected("curated_bucket"), pipeline.expected("transformed_bucket")
-        for bucket in (curated, transformed):
-            s3.create_bucket(Bucket=bucket)
         topic = sns.create_topic(Name=alert_topic_arn.rsplit(":", 1)[-1])["TopicArn"]
         assert topic == alert_topic_arn
         queue_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
@@ -368,51 +346,35 @@ def executor(
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
         def run(scenario: Scenario) -> Run:
-            _simulate_glue(aws, s3, transformed, scenario)
-            _simulate_batch_output(aws, s3, scenario)
+            aws.glue.on_start = _write_batch_input(pipeline, s3, transformed, scenario)
+            writer = BatchOutputWriter(s3, answer=scenario.answer, drop=scenario.drop_outputs)
+            aws.personalize.on_active = writer
             if scenario.script is not None:
                 scenario.script(aws)
             result = aws.run(arn, name=EXECUTION)
-            return Run(aws, result, s3, curated, transformed, queue_url, sqs, scenario, dynamodb)
+            return Run(aws, result, s3, curated, transformed, queue_url, sqs, scenario, writer, pipeline.config)
 
         yield run
 
 
 @pytest.fixture
 def execute(
-    pipeline: SynthesizedOrchestration,
-    functions: dict[str, TemplateFunction],
-    alert_topic_arn: str,
-    monkeypatch: pytest.MonkeyPatch,
+    pipeline: SynthesizedOrchestration, alert_topic_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[Scenario], Run]]:
-    with executor(pipeline, functions, alert_topic_arn, monkeypatch) as run:
+    with executor(pipeline, alert_topic_arn, monkeypatch) as run:
         yield run
 
 
-def create_accepted_versions_table(dynamodb: Any, name: str) -> None:
-    """The data stack's table in moto, with the key schema the stack gives it (checked in test_quality_gate)."""
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _own_session() -> boto3.session.Session:
-    """One session for the test's clients (a new session reloads the service models, ~0.3 s)."""
-    return boto3.session.Session()
-
-
 def expected_names(pipeline: SynthesizedOrchestration) -> dict[str, str]:
+    """run_names' answer for this execution, plus the one solution's training and (first) batch job names."""
     execution_arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{pipeline.state_machine_name}:{EXECUTION}"
-    prefixes = {
-        "importJobName": pipeline.config.resource_name("import"),
-        "solutionVersionName": pipeline.config.resource_name("train"),
-        "batchInferenceJobName": pipeline.config.resource_name("batch"),
+    prefixes = {"importJobName": pipeline.config.resource_name("import"), **solution_job_name_prefixes(pipeline.config)}
+    names = run_names(EXECUTION, execution_arn, VirtualClock.iso(EPOCH), prefixes)
+    return {
+        **names,
+        "solutionVersionName": names[f"train_{SOLUTION}"],
+        "batchJobName": numbered_job_name(names[f"batch_{SOLUTION}"], 1),
     }
-    return run_names(EXECUTION, execution_arn, VirtualClock.iso(EPOCH), prefixes)
 
 
 def failure_of(run: Run) -> str:
@@ -430,28 +392,35 @@ def test_the_definition_is_the_pipeline_stacks(
     """What the other tests run: the pipeline template's machine, invoking that template's functions."""
     states = pipeline.definition["States"]
     assert pipeline.state_machine_name == "pbp-dev-batch-pipeline"
-    assert states["Post-process: list output files"]["Parameters"]["FunctionName"] == functions["list"].arn
-    each_file = states["Post-process: each output file"]
+    assert [spec.name for spec in pipeline.config.solutions] == [SOLUTION]
+    # The one solution's branch: training -> gate -> batch plan -> batch jobs -> its output files.
+    (branch,) = states["Solutions"]["Branches"]
+    assert branch["StartAt"] == f"Solution {SOLUTION}"
+    wrapper = branch["States"][f"Solution {SOLUTION}"]
+    assert wrapper["Catch"][0]["Next"] == f"{SOLUTION}: failed"
+    (body,) = wrapper["Branches"]
+    inner = body["States"]
+    listing = inner[f"{SOLUTION} post-process: list output files"]
+    assert listing["Parameters"]["FunctionName"] == functions["list"].arn
+    each_file = inner[f"{SOLUTION} post-process: each output file"]
     assert each_file["ItemsPath"] == "$.outputFiles.files"
-    flatten = each_file["ItemProcessor"]["States"]["Post-process: flatten file"]
+    flatten = each_file["ItemProcessor"]["States"][f"{SOLUTION} post-process: flatten file"]
     assert flatten["Resource"] == functions["process"].arn
-    assert states["Post-process: write manifest"]["Parameters"]["FunctionName"] == functions["manifest"].arn
-    assert states["Post-process: announce success"]["Parameters"]["TopicArn"] == alert_topic_arn
-    assert {f.handler for f in functions.values()} == {
-        "postprocess.handler.list_output_files",
-        "postprocess.handler.process_file",
-        "postprocess.handler.write_manifest",
-        "model_gate.handler.evaluate",
-        "model_gate.handler.accept",
-        "model_gate.handler.account",
-    }
-    # The gate between training and batch inference, the accounting before the manifest, the acceptance after it.
-    assert states["Quality gate: evaluate the model"]["Resource"] == functions["evaluate"].arn
+    assert inner[f"{SOLUTION} quality gate: evaluate the model"]["Resource"] == functions["evaluate"].arn
+    gate = f"{SOLUTION} quality gate: evaluate the model"
+    assert inner[f"{SOLUTION} training: job status?"]["Choices"][0]["Next"] == gate
+    assert inner[gate]["Next"] == f"{SOLUTION} batch: plan jobs"
+    assert inner[f"{SOLUTION} batch: plan jobs"]["Parameters"]["FunctionName"] == functions["plan"].arn
+    # The run-level post-processing: accounting before the manifest, the acceptance after it.
+    assert states["Solutions"]["Next"] == "Post-process: account for the run"
     assert states["Post-process: account for the run"]["Resource"] == functions["account"].arn
-    assert states["Post-process: accept the model version"]["Resource"] == functions["accept"].arn
-    assert states["Training: job status?"]["Choices"][0]["Next"] == "Quality gate: evaluate the model"
-    assert states["Quality gate: evaluate the model"]["Next"] == "Batch inference: start"
+    assert states["Post-process: write manifest"]["Parameters"]["FunctionName"] == functions["manifest"].arn
+    accept = states["Post-process: accept each model version"]["ItemProcessor"]["States"]
+    assert accept["Post-process: accept the model version"]["Resource"] == functions["accept"].arn
+    assert states["Post-process: announce success"]["Parameters"]["TopicArn"] == alert_topic_arn
+    assert {f.handler for f in functions.values()} == set(ROLES.values())
     assert states["Post-processing failed"]["Error"] == "PostProcessFailed"
+    assert states["Solutions failed"]["Error"] == "SolutionsFailed"
     # The curated bucket of the data stack (resolved through its outputs), where the batch output goes.
     assert pipeline.expected("curated_bucket") in states["Prepare run"]["ResultSelector"]["batchOutputUri.$"]
 
@@ -477,14 +446,16 @@ def test_happy_path_end_to_end(
     assert result.status == "SUCCEEDED", failure_of(run)
 
     # The machine that ran is the pipeline template's, under its real name; its post-processing ran, in order.
-    sfn = _own_session().client("stepfunctions", region_name=REGION)
+    sfn = aws.client("stepfunctions")
     machine_arn = sfn.describe_execution(executionArn=result.arn)["stateMachineArn"]
     machine = sfn.describe_state_machine(stateMachineArn=machine_arn)
     assert (machine["name"], json.loads(machine["definition"])) == (pipeline.state_machine_name, pipeline.definition)
     entered = result.states_entered
-    assert [s for s in entered if s.startswith("Post-process")] == POST_PROCESS_STATES
+    after_jobs = entered[entered.index(f"{SOLUTION} batch: each job") + 1 :]
+    assert [s for s in after_jobs if "post-process" in s.lower()] == post_process_states(SOLUTION)
     assert entered[-2:] == ["Summarize run", "Run succeeded"]
-    assert set(entered) - {"Post-process: flatten file"} <= set(pipeline.definition["States"])
+    assert f"{SOLUTION}: succeeded" in entered and f"{SOLUTION}: failed" not in entered
+    assert set(entered) <= state_names(pipeline.definition["States"])
 
     # Personalize: import, training, batch inference, in order, with this execution's job names.
     names = expected_names(pipeline)
@@ -508,12 +479,14 @@ def test_happy_path_end_to_end(
     # The solution is the one the data stack's SSM parameter names, read at the start of this run.
     assert train_call.params["solutionArn"] == pipeline.expected("solution_arn")
     assert aws.personalize.job("train").arn.startswith(pipeline.expected("solution_arn") + "/")
-    assert batch_call.params["jobName"] == names["batchInferenceJobName"]
+    # One batch job (the input is small): part 1 of the solution's batch name.
+    assert batch_call.params["jobName"] == names["batchJobName"]
     # The gate accepted the candidate (a first run: the floor only), so the batch job uses it.
     assert batch_call.params["solutionVersionArn"] == aws.personalize.job("train").arn
     output_uri = f"s3://{run.curated}/{run.prefix}batch-output/"
+    # The job reads the whole batch input in place; its output goes to the solution's part folder.
     assert batch_call.params["jobInput"]["s3DataSource"]["path"] == f"s3://{run.transformed}/{run.prefix}batch-input/"
-    assert batch_call.params["jobOutput"]["s3DataDestination"]["path"] == output_uri
+    assert batch_call.params["jobOutput"]["s3DataDestination"]["path"] == f"{output_uri}{SOLUTION}/part-0001/"
     import_arn, version_arn, batch_arn = (aws.personalize.job(kind).arn for kind in ("import", "train", "batch"))
 
     # Post-processing started only after the batch job was seen ACTIVE: list, flatten the one file, manifest.
@@ -522,21 +495,30 @@ def test_happy_path_end_to_end(
     post = [c for c in invokes if c.params["FunctionName"] in {functions[r].arn for r in POST_PROCESS_FUNCTIONS}]
     assert [c.params["FunctionName"] for c in post] == [functions[r].arn for r in ("list", "process", "manifest")]
     assert post[0].at >= batch_job.detected_at
-    assert scenario.written_outputs == [f"{run.prefix}batch-output/users.json.out"]
-    (out_key,) = scenario.written_outputs
+    out_key = f"{run.prefix}batch-output/{SOLUTION}/part-0001/users.json.out"
+    assert run.written_outputs == [out_key]
     size = run.s3.head_object(Bucket=run.curated, Key=out_key)["ContentLength"]
     assert run.invocations(functions["process"]) == [
-        {"bucket": run.curated, "key": out_key, "output_prefix": run.prefix, "size": size}
+        {
+            "bucket": run.curated,
+            "key": out_key,
+            "output_prefix": run.prefix,
+            "size": size,
+            "kind": "user_recommendations",
+        }
     ]
 
-    # The flattened recommendations (25 per known user, numResults of the default config) and the error line.
-    assert run.keys("recommendations/") == [f"{run.prefix}recommendations/users.json.csv"]
-    csv_lines = run.text(f"{run.prefix}recommendations/users.json.csv").splitlines()
+    # The flattened recommendations (25 per known user, numResults of the default config) and the error line,
+    # in the solution's folder of its kind, one sub-folder per job.
+    csv_key = f"{run.prefix}recommendations/{SOLUTION}/part-0001/users.json.csv"
+    errors_key = f"{run.prefix}errors/{SOLUTION}/part-0001/users.json.jsonl"
+    assert run.keys("recommendations/") == [csv_key]
+    csv_lines = run.text(csv_key).splitlines()
     assert csv_lines[:3] == [CSV_HEADER, "75,1,751,1.0", "75,2,752,0.9"]
     assert csv_lines[26:28] == ["78,1,781,1.0", "78,2,782,0.9"]
     assert csv_lines[-1] == "78,25,805,0.0798"
     assert len(csv_lines) == 1 + 2 * 25
-    (error_line,) = run.text(f"{run.prefix}errors/users.json.jsonl").splitlines()
+    (error_line,) = run.text(errors_key).splitlines()
     assert json.loads(error_line) == {
         "line": 3,
         "kind": "error",
@@ -544,7 +526,7 @@ def test_happy_path_end_to_end(
         "input": {"userId": "9999"},
     }
 
-    # The manifest: counts, ARNs, the run; then _SUCCESS, written after it.
+    # The manifest: run-wide counts and ARNs, and the solution's section; then _SUCCESS, written after it.
     manifest = run.manifest()
     assert {k: manifest[k] for k in ("status", "failure", "run_id", "execution_name", "execution_arn", "arns")} == {
         "status": "SUCCEEDED",
@@ -552,7 +534,16 @@ def test_happy_path_end_to_end(
         "run_id": run_id,
         "execution_name": EXECUTION,
         "execution_arn": result.arn,
-        "arns": {"datasetImportJob": import_arn, "solutionVersion": version_arn, "batchInferenceJob": batch_arn},
+        "arns": {"datasetImportJob": import_arn},
+    }
+    file_entry = {
+        "source": out_key,
+        "recommendations": csv_key,
+        "errors": errors_key,
+        "lines": 3,
+        "users_with_recommendations": 2,
+        "items_written": 50,
+        "errored_lines": 1,
     }
     assert {k: manifest[k] for k in ("lines", "users_with_recommendations", "items_written", "errored_lines")} == {
         "lines": 3,
@@ -560,17 +551,36 @@ def test_happy_path_end_to_end(
         "items_written": 50,
         "errored_lines": 1,
     }
-    assert manifest["output_files"] == [
-        {
-            "source": f"{run.prefix}batch-output/users.json.out",
-            "recommendations": f"{run.prefix}recommendations/users.json.csv",
-            "errors": f"{run.prefix}errors/users.json.jsonl",
+    assert manifest["output_files"] == [file_entry]
+    assert (list(manifest["solutions"]), manifest["failed_solutions"]) == ([SOLUTION], [])
+    section = manifest["solutions"][SOLUTION]
+    assert {k: v for k, v in section.items() if k != "model"} == {
+        "kind": "user_recommendations",
+        "job_type": "batch_inference",
+        "status": "SUCCEEDED",
+        "failure": None,
+        "solution_arn": pipeline.expected("solution_arn"),
+        "solution_version_arn": version_arn,
+        "training_hours": 0.083,
+        "plan_key": f"{run.prefix}batch-jobs/{SOLUTION}/_plan.json",
+        "batch_jobs": [{"part": 1, "job_name": names["batchJobName"], "arn": batch_arn, "status": "ACTIVE"}],
+        "outputs": {
+            "folder": f"{run.prefix}recommendations/{SOLUTION}/",
+            "files": [file_entry],
             "lines": 3,
-            "users_with_recommendations": 2,
-            "items_written": 50,
-            "errored_lines": 1,
-        }
-    ]
+            "rows": 50,
+            "keys_answered": 2,
+            "errors": 1,
+            "malformed_lines": 0,
+        },
+    }
+    model = section["model"]
+    assert (model["decision"], model["used_fallback"], model["batch_solution_version_arn"]) == (
+        "ACCEPTED",
+        False,
+        version_arn,
+    )
+    assert model["reason"].startswith(f"Accepted {version_arn}: first run (no accepted version yet)")
     assert manifest["timings"]["started_at"] == "2026-01-04T03:00:00.000Z"
     assert 0 < manifest["timings"]["duration_seconds"] <= aws.clock.seconds
     assert f"{run.prefix}_SUCCESS" in run.keys()
@@ -580,19 +590,19 @@ def test_happy_path_end_to_end(
 
     # The success notice: the manifest's summary, published to the alert topic (and delivered by moto SNS).
     manifest_uri = f"s3://{run.curated}/{run.prefix}_manifest.json"
-    message = summary_of(manifest, manifest_uri, f"s3://{run.curated}/{run.prefix}_SUCCESS")["message"]
-    assert message.startswith(
-        f"Run {run_id}: 2 users with recommendations, 50 items (25.0 per user), 1 errored lines, 1 file(s), "
+    summary = summary_of_solutions(manifest, manifest_uri, f"s3://{run.curated}/{run.prefix}_SUCCESS", gates={})
+    message = summary["message"]
+    first_line, solution_line, manifest_line, *accounting_lines = message.splitlines()
+    assert first_line.startswith(
+        f"Run {run_id}: 1 solution(s) succeeded: 3 lines, 50 rows, 1 errored lines, 1 file(s), "
     )
-    first_line, *accounting_lines = message.splitlines()
-    assert first_line.endswith(f". Manifest: {manifest_uri}")
-    assert accounting_lines[:2] == [
-        f"Model: ACCEPTED {version_arn}.",
-        f"Reason: {manifest['model']['reason']}",
-    ]
-    assert manifest["model"]["reason"].startswith(f"Accepted {version_arn}: first run (no accepted version yet)")
-    assert accounting_lines[2] == "Usage: training 0.083 h, Glue 1,200 DPU-seconds."
-    assert accounting_lines[3] == "Estimated cost:"
+    assert solution_line == (
+        f"- {SOLUTION} (user_recommendations): 2 of 3 lines answered, 50 rows, 1 errored, 1 file(s) in "
+        f"{run.prefix}recommendations/{SOLUTION}/; model ACCEPTED"
+    )
+    assert manifest_line == f"Manifest: {manifest_uri}"
+    assert accounting_lines[0] == "Usage: training 0.083 h, Glue 1,200 DPU-seconds."
+    assert accounting_lines[1] == "Estimated cost:"
     assert accounting_lines[-1].startswith("estimated total: 0.1467 USD (without personalize_training, ")
     (publish,) = aws.calls_to("sns", "Publish")
     subject = "Personalize pipeline run succeeded"
@@ -601,29 +611,29 @@ def test_happy_path_end_to_end(
     (notice,) = run.notices()
     assert (notice["TopicArn"], notice["Subject"], notice["Message"]) == (alert_topic_arn, subject, message)
 
-    # The execution's output names the jobs and where the output is.
-    assert result.output == {
+    # The execution's output names the jobs, where the output is, and each solution's status and gate decision.
+    output = result.output
+    gate = output["solutions"][0]["gate"]
+    assert (gate["decision"], gate["solutionVersionArn"], gate["usedFallback"]) == ("ACCEPTED", version_arn, False)
+    assert {**output, "solutions": [{**s, "gate": None} for s in output["solutions"]]} == {
         "status": "SUCCEEDED",
         "runId": run_id,
         "glueJobRunId": aws.glue.runs[0]["Id"],
         "datasetImportJobArn": import_arn,
-        "solutionVersionArn": version_arn,
-        "batchInferenceJobArn": batch_arn,
+        "solutions": [{"name": SOLUTION, "status": "SUCCEEDED", "gate": None}],
         "outputPrefix": output_uri,
-        "modelDecision": "ACCEPTED",
-        "modelDecisionReason": manifest["model"]["reason"],
-        "usedFallback": False,
-        "batchSolutionVersionArn": version_arn,
         "trainingHours": 0.083,
         "glueDpuSeconds": 1200.0,
         "estimatedCost": manifest["cost_estimate"],
         "manifestUri": manifest_uri,
-        "acceptance": {
-            "recorded": True,
-            "reason": f"{version_arn} (run {run_id}) is now the last accepted version",
-            "acceptedVersionArn": version_arn,
-            "acceptedRunId": run_id,
-        },
+        "acceptance": [
+            {
+                "recorded": True,
+                "reason": f"{version_arn} (run {run_id}) is now the last accepted version",
+                "acceptedVersionArn": version_arn,
+                "acceptedRunId": run_id,
+            }
+        ],
     }
 
 
@@ -634,13 +644,22 @@ def test_two_output_files_are_flattened_by_two_map_iterations(
     run = execute(scenario)
     assert run.result.status == "SUCCEEDED", failure_of(run)
 
-    outs = [f"{run.prefix}batch-output/part-0000{i}.json.out" for i in (0, 1)]
-    assert sorted(scenario.written_outputs) == outs
+    # One batch job read both files (part 1), and wrote one .out per input file.
+    part = f"{run.prefix}batch-output/{SOLUTION}/part-0001/"
+    outs = [f"{part}part-0000{i}.json.out" for i in (0, 1)]
+    assert len(run.batch_creates()) == 1
+    assert sorted(run.written_outputs) == outs
     assert sorted(event["key"] for event in run.invocations(functions["process"])) == outs
-    assert run.result.states_entered.count("Post-process: flatten file") == 2
-    assert sum(e["type"] == "MapIterationSucceeded" for e in run.result.events) == 2
-    assert run.keys("recommendations/") == [f"{run.prefix}recommendations/part-0000{i}.json.csv" for i in (0, 1)]
-    second = run.text(f"{run.prefix}recommendations/part-00001.json.csv").splitlines()
+    assert run.result.states_entered.count(f"{SOLUTION} post-process: flatten file") == 2
+    iterations = [
+        event["mapIterationSucceededEventDetails"]["name"]
+        for event in run.result.events
+        if event["type"] == "MapIterationSucceeded"
+    ]
+    assert iterations.count(f"{SOLUTION} post-process: each output file") == 2
+    folder = f"{run.prefix}recommendations/{SOLUTION}/part-0001/"
+    assert run.keys("recommendations/") == [f"{folder}part-0000{i}.json.csv" for i in (0, 1)]
+    second = run.text(f"{folder}part-00001.json.csv").splitlines()
     assert (second[1], second[-1]) == ("127,1,1271,1.0", "175,25,1775,0.0798")
     assert len(second) == 1 + 3 * 25
 
@@ -652,28 +671,61 @@ def test_two_output_files_are_flattened_by_two_map_iterations(
     for total in ("lines", "users_with_recommendations", "items_written", "errored_lines"):
         assert manifest[total] == sum(f[total] for f in files), total
     assert (manifest["lines"], manifest["items_written"], manifest["errored_lines"]) == (5, 125, 0)
+    outputs = manifest["solutions"][SOLUTION]["outputs"]
+    assert outputs["files"] == files
+    assert (outputs["lines"], outputs["rows"], outputs["keys_answered"], outputs["errors"]) == (5, 125, 5, 0)
     (notice,) = run.notices()
-    assert "5 users with recommendations, 125 items (25.0 per user), 0 errored lines, 2 file(s)" in notice["Message"]
+    assert "1 solution(s) succeeded: 5 lines, 125 rows, 0 errored lines, 2 file(s)" in notice["Message"]
+    line = f"- {SOLUTION} (user_recommendations): 5 of 5 lines answered, 125 rows, 0 errored, 2 file(s)"
+    assert line in notice["Message"]
     assert f"{run.prefix}_SUCCESS" in run.keys()
+
+
+def _failed_run_ends_naming_the_solution(run: Run, error: str) -> dict[str, Any]:
+    """The run's ending when the one solution failed: the manifest is written (FAILED, its section naming the
+    `error`), nothing is accepted, the run fails SolutionsFailed with the manifest's message; no _SUCCESS, no
+    notice, no completion event. Returns the solution's section."""
+    assert (run.result.status, run.result.error) == ("FAILED", "SolutionsFailed"), failure_of(run)
+    cause = run.result.cause
+    assert cause.startswith(f"Run {run.run_id} FAILED: 1 of 1 solution(s) failed: {SOLUTION}: "), cause
+    assert f"\n- {SOLUTION} (user_recommendations): FAILED, {error}\n" in cause
+    assert f"\nManifest: s3://{run.curated}/{run.prefix}_manifest.json" in cause
+    assert run.result.states_entered[-5:] == [
+        "Post-process: write manifest",
+        "Post-process: accept each model version",
+        "Post-process: accept the model version",
+        "Post-process: every solution succeeded?",
+        "Solutions failed",
+    ]
+    manifest = run.manifest()
+    assert (manifest["status"], manifest["failure"]["error"], manifest["failed_solutions"]) == (
+        "FAILED",
+        "SolutionsFailed",
+        [SOLUTION],
+    )
+    assert manifest["failure"]["cause"] in cause
+    section = manifest["solutions"][SOLUTION]
+    assert (section["status"], section["failure"]["error"]) == ("FAILED", error)
+    assert f"{run.prefix}_SUCCESS" not in run.keys()
+    assert not run.aws.calls_to("sns") and not run.aws.calls_to("events")
+    assert run.notices() == []
+    # The acceptance step ran (see the states above) and recorded nothing: the solution's output failed.
+    assert not run.aws.calls_to("dynamodb", "TransactWriteItems")
+    return section
 
 
 def test_every_line_errored_fails_the_run(execute: Callable[[Scenario], Run]) -> None:
     scenario = Scenario(batch_input={"users.json": ["75", "78", "127"]}, recommend=error_for_all)
     run = execute(scenario)
 
-    assert (run.result.status, run.result.error) == ("FAILED", "PostProcessFailed"), failure_of(run)
-    assert run.result.cause.startswith(f"Post-processing of run {run.run_id} failed: ")
-    assert "AllLinesErrored" in run.result.cause
-    assert "all 3 line(s) errored (0 malformed)" in run.result.cause
-    assert run.result.states_entered[-2:] == ["Post-process: write manifest", "Post-processing failed"]
-    # The manifest records the failure; no _SUCCESS, no success notice.
-    manifest = run.manifest()
-    assert manifest["status"] == "FAILED"
-    assert manifest["failure"]["error"] == "AllLinesErrored"
-    assert f"{run.prefix}_SUCCESS" not in run.keys()
-    assert not run.aws.calls_to("sns")
-    assert run.notices() == []
-    assert len(run.text(f"{run.prefix}errors/users.json.jsonl").splitlines()) == 3
+    section = _failed_run_ends_naming_the_solution(run, "AllLinesErrored")
+    assert f"{SOLUTION}: all 3 line(s) errored (0 malformed)" in run.result.cause
+    assert section["failure"]["cause"].startswith(f"{SOLUTION}: all 3 line(s) errored (0 malformed)")
+    # The solution's branch succeeded (its jobs and files did); the manifest's checks failed it.
+    assert f"{SOLUTION}: succeeded" in run.result.states_entered
+    assert (section["outputs"]["lines"], section["outputs"]["errors"]) == (3, 3)
+    errors = run.text(f"{run.prefix}errors/{SOLUTION}/part-0001/users.json.jsonl").splitlines()
+    assert len(errors) == 3
 
 
 @pytest.mark.parametrize(
@@ -682,7 +734,7 @@ def test_every_line_errored_fails_the_run(execute: Callable[[Scenario], Run]) ->
         (
             {"part-00000.json": ["75", "78"], "part-00001.json": ["127"]},
             {"part-00001.json"},
-            "1 batch input file(s) have no .out file, e.g. {prefix}batch-output/part-00001.json.out",
+            "1 batch input file(s) have no .out file, e.g. {prefix}batch-output/solution/part-0001/part-00001.json.out",
         ),
         ({"users.json": ["75", "78"]}, {"users.json"}, "no .out file in the batch output and no file was processed"),
     ],
@@ -698,16 +750,12 @@ def test_missing_output_fails_the_run(
     scenario = Scenario(batch_input=batch_input, drop_outputs=frozenset(dropped))
     run = execute(scenario)
 
-    assert (run.result.status, run.result.error) == ("FAILED", "PostProcessFailed"), failure_of(run)
-    assert "MissingOutputFiles" in run.result.cause
-    assert reason.format(prefix=run.prefix) in run.result.cause
+    section = _failed_run_ends_naming_the_solution(run, "MissingOutputFiles")
+    assert f"{SOLUTION}: {reason.format(prefix=run.prefix)} (MissingOutputFiles)" in run.result.cause
+    assert section["failure"]["cause"] == f"{SOLUTION}: {reason.format(prefix=run.prefix)}"
     # The Map flattened what there was (nothing, or the one file); the manifest step found the gap.
     assert len(run.invocations(functions["process"])) == len(batch_input) - len(dropped)
-    assert run.result.states_entered[-2:] == ["Post-process: write manifest", "Post-processing failed"]
-    manifest = run.manifest()
-    assert (manifest["status"], manifest["failure"]["error"]) == ("FAILED", "MissingOutputFiles")
-    assert f"{run.prefix}_SUCCESS" not in run.keys()
-    assert not run.aws.calls_to("sns")
+    assert len(section["outputs"]["files"]) == len(batch_input) - len(dropped)
 
 
 def _refuse_the_notice(aws: OfflineStepFunctions) -> None:

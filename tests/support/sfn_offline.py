@@ -694,7 +694,9 @@ def default_batch_answer(job: "FakeJob", request: dict[str, Any]) -> dict[str, A
 class BatchOutputWriter:
     """`FakePersonalize.on_active` for batch jobs: writes the job's output into moto S3 as Personalize does,
     `<output path><input file name>.out` for each input file (the job's input path is one file or a prefix),
-    one line per input line: `{"input": <the line>, "output": ..., "error": ...}`.
+    one line per input line: `{"input": <the line>, "output": ..., "error": ...}`, or, for an item-attribute
+    query of a segment job, `{"itemAttributes": <the query>, "output": ...}` (that recipe's output has no
+    `input`: Personalize developer guide, "Batch segment job output format examples").
 
     `answer` decides each line; `drop` names input files (base names) whose .out the job does not write.
     `written` lists the keys written, in order.
@@ -708,6 +710,12 @@ class BatchOutputWriter:
     def _split(uri: str) -> tuple[str, str]:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         return bucket, key
+
+    @staticmethod
+    def _key(job: "FakeJob", request: dict[str, Any]) -> dict[str, Any]:
+        if job.kind == "segment" and "itemAttributes" in request:
+            return {"itemAttributes": request["itemAttributes"]}
+        return {"input": request}
 
     def __call__(self, job: "FakeJob") -> None:
         if job.kind not in ("batch", "segment"):
@@ -725,7 +733,7 @@ class BatchOutputWriter:
                 continue
             lines = self.s3.get_object(Bucket=in_bucket, Key=key)["Body"].read().decode("utf-8").splitlines()
             body = "".join(
-                json.dumps({"input": request, **self.answer(job, request)}) + "\n"
+                json.dumps({**self._key(job, request), **self.answer(job, request)}) + "\n"
                 for request in (json.loads(line) for line in lines if line.strip())
             )
             out_key = f"{out_prefix}{name}.out"

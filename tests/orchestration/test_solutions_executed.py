@@ -340,7 +340,10 @@ def test_the_sixth_concurrent_segment_job_waits_in_the_busy_loop(
     assert len(accepted) == 2 and refused
     assert {c.params["jobName"] for c in refused} == {accepted[-1].params["jobName"]}  # the second job, every time
     first_created = accepted[0].at
-    assert all(first_created <= c.at < first_created + others_end_after for c in refused)
+    # Both children call at the same virtual moment; each faked call adds its latency to the shared clock, so
+    # which of the two is recorded first may differ by that much.
+    slack = 2 * run.aws.call_latency
+    assert all(first_created - slack <= c.at < first_created + others_end_after for c in refused)
     assert accepted[-1].at >= first_created + others_end_after  # created once the others had ended
     busy = pipeline.config.busy_retry_seconds
     assert len(refused) == -(-others_end_after // busy)  # one refusal per busy retry until then

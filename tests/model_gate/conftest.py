@@ -35,25 +35,32 @@ def _lambda_context() -> Any:
     return lambda_context("model-gate", 256)
 
 
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    """A moto DynamoDB client with the accepted-version table (the key schema the stack must create)."""
+@pytest.fixture(scope="module")
+def _moto_dynamodb() -> Iterator[Any]:
+    """One moto backend per test module: starting moto costs about half a second, a table a few milliseconds."""
     from moto import mock_aws
 
     with mock_aws():
         import boto3
 
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+        yield boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def dynamodb(_moto_dynamodb: Any) -> Iterator[Any]:
+    """A moto DynamoDB client with a fresh accepted-version table (the key schema the stack must create)."""
+    client = _moto_dynamodb
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield client
+    client.delete_table(TableName=TABLE)
 
 
 @pytest.fixture

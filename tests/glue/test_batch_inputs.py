@@ -187,19 +187,6 @@ def test_the_file_limit_of_one_batch_job_no_longer_fails_the_run() -> None:
     assert len(transform.check_minimums({**counts, "kept": 10})) == 1  # the minimums are still checked
 
 
-def test_more_than_1000_items_files_are_written_and_the_run_succeeds(spark: Any, tmp_path: Path) -> None:
-    # 1050 items with one kept interaction each, from 30 users: the training minimums are met.
-    items = [f"i{index}" for index in range(1050)]
-    lines = [HEADER] + [f"u{index % 30}\t{item}\t4\t{BASE_MS + index * 1000}" for index, item in enumerate(items)]
-    (tmp_path / "ratings.dat").write_text("\n".join(lines) + "\n")
-    opts = options(tmp_path / "ratings.dat", tmp_path / "out", batch_inputs="items", batch_items_per_file="1")
-    summary = transform.run(spark, opts)
-    folder = tmp_path / "out" / opts.run_id / run_layout.BATCH_INPUT_ITEMS
-    assert summary["status"] == "SUCCEEDED" and len(list(folder.iterdir())) == len(items) > transform.BATCH_INPUT_MAX_FILES
-    assert set(summary["batch_inputs"]["items"]["files"].values()) == {1}
-    assert sorted(record["itemId"] for record in read_json_lines(folder)) == sorted(items)
-
-
 BASE = {"input_uri": "s3://raw/ratings/", "output_uri": "s3://transformed/runs/", "run_id": "r1"}
 
 

@@ -300,13 +300,12 @@ class QualityGateStage(Stage):
             result_path="$.gate",
         )
         task.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
-        # The Lambda error's cause is {"errorMessage": ..., "errorType": ...}: the message is the gate's reason,
-        # with both figures and the rule.
-        for state, error, verb, errors in (
-            (gate_rejected_state(solution), GATE_FAILED_ERROR, "rejected", [GATE_FAILED_ERROR]),
-            (f"{solution}: model quality gate could not decide", GATE_ERROR, "could not judge", ["States.ALL"]),
-        ):
-            failed = fail_state(
+        # The Lambda error's cause is the JSON text {"errorMessage": ..., "errorType": ..., "stackTrace": ...}. A
+        # rejection's message is the gate's reason (both figures and the rule): a Pass takes it out, so the run's
+        # cause and the manifest say the reason without the stack trace. Any other error keeps its cause as it is
+        # (it need not be JSON).
+        def failed(state: str, error: str, verb: str, reason_path: str) -> sfn.Fail:
+            return fail_state(
                 self,
                 state,
                 error=error,
@@ -314,10 +313,26 @@ class QualityGateStage(Stage):
                 values=[
                     JsonPath.string_at("$.run.id"),
                     JsonPath.string_at("$.train.Arn"),
-                    JsonPath.string_at("$.gateError.Cause"),
+                    JsonPath.string_at(reason_path),
                 ],
             )
-            task.add_catch(failed, errors=errors, result_path="$.gateError")
+
+        read_reason = sfn.Pass(
+            self,
+            f"{solution} quality gate: read the reason",
+            parameters={"reason": JsonPath.string_to_json(JsonPath.string_at("$.gateError.Cause"))},
+            result_path="$.gateReason",
+        )
+        read_reason.next(
+            failed(gate_rejected_state(solution), GATE_FAILED_ERROR, "rejected", "$.gateReason.reason.errorMessage")
+        )
+        task.add_catch(read_reason, errors=[GATE_FAILED_ERROR], result_path="$.gateError")
+        task.add_catch(
+            failed(f"{solution}: model quality gate could not decide", GATE_ERROR, "could not judge",
+                   "$.gateError.Cause"),
+            errors=["States.ALL"],
+            result_path="$.gateError",
+        )
         self._set_flow(task, task)
 
 

@@ -155,6 +155,8 @@ def assert_rejected_before_batch_jobs(deployment: Deployment, run: Run) -> str:
     assert f" FAILED: 1 of {count} solution(s) failed: {name}: Run {run.run_id}: the model quality gate rejected " \
         f"solution version {candidate} of solution {name}: " in cause, cause
     assert f"({GATE_FAILED_ERROR})" in cause
+    # The gate's reason alone: not the Lambda error's JSON with its stack trace.
+    assert "stackTrace" not in cause and "errorMessage" not in cause and "errorType" not in cause
     assert gate_rejected_state(name) in run.result.states_entered
     assert f"{name}: failed" in run.result.states_entered
     assert run.result.states_entered[-1] == "Solutions failed"

@@ -154,7 +154,11 @@ def test_the_gate_rule_and_prices_reach_their_states(configured_app: PipelineApp
         assert evaluate["Parameters"] == {"solutionVersionArn.$": "$.train.Arn", "rule": config.quality_gate_rule_of(spec)}
         # Only a gate failure goes to the named Fail state; anything else the function raises has its own.
         first, other = evaluate["Catch"]
-        assert (first["ErrorEquals"], first["Next"]) == (["ModelQualityGateFailed"], gate_rejected_state(name))
+        # (through a Pass that reads the reason out of the Lambda error's JSON cause, without the stack trace)
+        reason = nested[first["Next"]]
+        assert first["ErrorEquals"] == ["ModelQualityGateFailed"] and reason["Next"] == gate_rejected_state(name)
+        assert reason["Parameters"] == {"reason.$": "States.StringToJson($.gateError.Cause)"}
+        assert nested[gate_rejected_state(name)]["CausePath"].endswith("$.gateReason.reason.errorMessage)")
         assert other["ErrorEquals"] == ["States.ALL"]
         assert nested[gate_rejected_state(name)]["Error"] == "ModelQualityGateFailed"
         # The batch jobs use the version the gate chose.

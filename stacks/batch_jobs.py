@@ -109,6 +109,10 @@ class BatchJobPlanning(Construct):
             conditions={"StringLike": {"s3:prefix": [folder + "*" for folder in inputs]}},
         )
         self._allow(self.plan, ["s3:PutObject"], [transformed_bucket.arn_for_objects(batch_jobs + "*")])
+        if any(spec.output_kind.name == "item_affinity" for spec in config.solutions):
+            # Item affinity takes at most 500 items per job: the plan counts the lines of the items files.
+            items = run_layout.run_key("*", batch_input_entry("items", "*"))
+            self._allow(self.plan, ["s3:GetObject"], [transformed_bucket.arn_for_objects(items + "*")])
         data_key.grant(self.plan.role, "kms:Decrypt", "kms:GenerateDataKey")  # SSE-KMS writes (multipart) need both
         # place: reads the plan and the input files, copies into and clears the part folders.
         self._allow(

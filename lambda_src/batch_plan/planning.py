@@ -78,8 +78,8 @@ BATCH_OUTPUT_FOLDER = run_layout.BATCH_OUTPUT
 OUT_SUFFIX = run_layout.BATCH_OUTPUT_SUFFIX
 # The split jobs' inputs and plans, in the transformed bucket beside batch-input/.
 JOB_INPUT_FOLDER = run_layout.BATCH_JOBS
-PLAN_NAME = "_plan.json"
-JOBS_NAME = "_jobs.json"
+PLAN_NAME = run_layout.BATCH_JOB_PLAN
+JOBS_NAME = run_layout.BATCH_JOB_LIST
 
 MIN_RECORD_BYTES = len('{"userId":"x"}')
 INLINE_JOBS_MAX_BYTES = 64 * 1024

@@ -43,6 +43,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from pipeline_contracts import run_layout
 from pipeline_contracts.solutions import JOB_ARN_RESOURCE_TYPE, JOB_RESOURCE, job_name_prefix_step
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.config import PipelineConfig, SolutionSpec
@@ -109,6 +110,25 @@ class SolutionIam:
         }
 
 
+class JobListReader(sfn.S3JsonItemReader):
+    """The ItemReader of one solution's batch-job list (`batch-jobs/<solution>/_jobs.json` of any run). CDK's own
+    reader grants s3:GetObject on every object of the bucket; this one may read that list and nothing else."""
+
+    def __init__(self, *, bucket: s3.IBucket, key: str, solution: str) -> None:
+        super().__init__(bucket=bucket, key=key)
+        self.objects = job_list_objects(bucket, solution)
+
+    def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+        return [iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.objects])]
+
+
+def job_list_objects(bucket: s3.IBucket, solution: str) -> str:
+    """The ARN pattern of one solution's job lists in every run."""
+    return bucket.arn_for_objects(
+        run_layout.run_key("*", f"{run_layout.BATCH_JOBS}{solution}/{run_layout.BATCH_JOB_LIST}")
+    )
+
+
 class SolutionBranches(Stage):
     """The Parallel "Solutions": one wrapped branch per configured solution (config order) -> `$.solutions`."""
 
@@ -150,7 +170,17 @@ class SolutionBranches(Stage):
     @property
     def wildcard_reasons(self) -> dict[str, str]:
         return {
-            resource: reason for access in self.iam.values() for resource, reason in access.wildcard_reasons.items()
+            **{
+                resource: reason
+                for access in self.iam.values()
+                for resource, reason in access.wildcard_reasons.items()
+            },
+            **{
+                job_list_objects(self._planning.transformed_bucket, spec.name): f"The Distributed Map of solution "
+                f"{spec.name} reads its batch-job list (_jobs.json) of the run, whose folder is named at run time; "
+                "the pattern is that file in every run, read only."
+                for spec in self._config.solutions
+            },
         }
 
     # One solution ------------------------------------------------------------------------------------------------
@@ -258,8 +288,8 @@ class SolutionBranches(Stage):
             self,
             f"{name} batch: each job",
             comment=f"One child execution per batch job of solution {name}, within its share of the job quota",
-            item_reader=sfn.S3JsonItemReader(
-                bucket=self._planning.transformed_bucket, key=JsonPath.string_at("$.plan.jobs_key")
+            item_reader=JobListReader(
+                bucket=self._planning.transformed_bucket, key=JsonPath.string_at("$.plan.jobs_key"), solution=name
             ),
             max_concurrency_path=JsonPath.string_at("$.plan.max_concurrency"),
             map_execution_type=sfn.StateMachineType.STANDARD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Callable, Mapping
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -179,7 +179,7 @@ class PipelineStateMachine(Construct):
                 },
             }
         )
-        self._distributed_map_access(state_machine_name, transformed_bucket, data_key)
+        self._distributed_map_access(state_machine_name, data_key)
 
     def _log_group(self, state_machine_name: str, logs_key: kms.IKey, retention: logs.RetentionDays) -> logs.LogGroup:
         # Log groups go with the stack (this construct lives in the redeployable pipeline stack; a retained log
@@ -203,23 +203,16 @@ class PipelineStateMachine(Construct):
         )
 
     def _distributed_map_access(
-        self, state_machine_name: str, transformed_bucket: s3.IBucket, data_key: kms.IKey
+        self, state_machine_name: str, data_key: kms.IKey
     ) -> None:
         """What the solutions' Distributed Maps need: read the job lists, run their child executions.
 
-        The ItemReader reads `_jobs.json` (SSE-KMS with the data key) at a key known at run time; CDK grants
-        s3:GetObject on the bucket's objects for it. The Map starts, describes, stops and redrives its child
+        The ItemReader reads `_jobs.json` (SSE-KMS with the data key; the S3 grant is the reader's own, see
+        `JobListReader`). The Map starts, describes, stops and redrives its child
         executions: CDK grants that in a policy of its own that references the state machine, so the machine
         cannot wait for it; the same statements go into the role's default policy instead (the machine's name is
         fixed, so its ARN is known without a reference), which the machine waits for."""
         data_key.grant(self.state_machine, "kms:Decrypt")
-        acknowledge_wildcard(
-            self.state_machine.role,
-            f"arn:{Aws.PARTITION}:s3:::{transformed_bucket.bucket_name}/*",
-            "The Distributed Maps' ItemReader reads each solution's batch-job list (_jobs.json of the run's plan), "
-            "a key known at run time; CDK grants s3:GetObject on the transformed bucket's objects for it (read only, "
-            "one bucket).",
-        )
         if self.state_machine.node.try_find_child("DistributedMapPolicy") is None:
             return
         self.state_machine.node.try_remove_child("DistributedMapPolicy")

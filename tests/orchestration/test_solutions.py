@@ -248,4 +248,7 @@ def test_distributed_map_can_read_its_job_list_and_run_children(
     assert not [r for r in multi.template["Resources"] if r.endswith("DistributedMapPolicy") or "DistributedMapPolicy" in r]
     assert resources_for(sm_statements, "kms:Decrypt") >= {multi.expected("data_key_arn")}
     bucket = multi.expected("transformed_bucket")
-    assert f"arn:aws:s3:::{bucket}/*" in resources_for(sm_statements, "s3:GetObject")
+    # Each solution's Map reads its own job list in any run, and no other object of the bucket.
+    assert resources_for(sm_statements, "s3:GetObject") == {
+        f"arn:aws:s3:::{bucket}/runs/*/batch-jobs/{spec.name}/_jobs.json" for spec in MULTI_CONFIG.solutions
+    }

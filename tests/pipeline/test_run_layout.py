@@ -92,6 +92,9 @@ def _policy_resources(template: dict[str, Any], cloud: FakeCloud) -> Iterator[tu
 def test_every_runs_pattern_in_the_policies_is_a_contract_entry(resolved: dict[str, Any]) -> None:
     allowed = {run_layout.RUNS_PREFIX + "*"} | {
         run_layout.run_key("*", entry) + ("*" if entry.endswith("/") else "") for entry in ENTRIES
+    } | {  # each solution's Distributed Map reads its own job list
+        run_layout.run_key("*", f"{run_layout.BATCH_JOBS}{spec.name}/{run_layout.BATCH_JOB_LIST}")
+        for spec in resolved["solutions"]
     }
     seen = set()
     for template, cloud in resolved["templates"].values():

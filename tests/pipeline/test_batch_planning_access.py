@@ -1,0 +1,35 @@
+"""What the batch-planning functions may read, derived from each configuration's solutions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_contracts import run_layout
+from tests.support.templates import as_list, resources, role_statements
+
+
+def _role_of(template: dict[str, Any], handler: str) -> str:
+    (function,) = [f for f in resources(template, "AWS::Lambda::Function").values() if f["Properties"]["Handler"] == handler]
+    return function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def _object_reads(template: dict[str, Any], role: str) -> list[str]:
+    reads = []
+    for statement in role_statements(template, role):
+        if "s3:GetObject" in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                parts = resource["Fn::Join"][1] if isinstance(resource, dict) else [resource]
+                reads.append(str(parts[-1]))
+    return reads
+
+
+def test_the_plan_reads_the_items_files_exactly_when_an_item_affinity_solution_counts_them(
+    configured_app: Any, configured_templates: dict[str, Any]
+) -> None:
+    """Item affinity takes at most 500 items per job, so its plan counts the items files' lines (GetObject); no
+    other plan reads an object."""
+    template = configured_templates[configured_app.pipeline_stack.stack_name].to_json()
+    reads = _object_reads(template, _role_of(template, "batch_plan.handler.plan_batch_jobs"))
+    counts_items = any(spec.output_kind.name == "item_affinity" for spec in configured_app.config.solutions)
+    items = "/" + run_layout.run_key("*", run_layout.BATCH_INPUT_ITEMS) + "*"
+    assert reads == ([items] if counts_items else [])

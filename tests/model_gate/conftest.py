@@ -49,16 +49,10 @@ def _moto_dynamodb() -> Iterator[Any]:
 @pytest.fixture
 def dynamodb(_moto_dynamodb: Any) -> Iterator[Any]:
     """A moto DynamoDB client with a fresh accepted-version table (the key schema the stack must create)."""
+    from tests.support.accepted_versions import create_accepted_versions_table
+
     client = _moto_dynamodb
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_accepted_versions_table(client, TABLE)
     yield client
     client.delete_table(TableName=TABLE)
 

@@ -17,7 +17,6 @@ the state machine sends). The related-items solution reads the same two files in
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 from typing import Any, Callable, Iterator
 
@@ -27,17 +26,16 @@ from lambda_src.model_gate import handler as model_gate_handler
 from lambda_src.postprocess import handler as postprocess_handler
 from pipeline_contracts.job_names import numbered_job_name
 from stacks.app_factory import PipelineApp
-from stacks.personalize import solution_arn_parameter_name
 from tests.support.cdk_app import synth, templates_of
-from tests.support.orchestration_stack import SynthesizedOrchestration, orchestration_inputs
+from tests.support.accepted_versions import create_accepted_versions_table
+from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
 from tests.support.sfn_offline import (
-    ACCOUNT,
     BatchOutputWriter,
     ExecutionResult,
     FakeJob,
     JobScript,
     OfflineStepFunctions,
-    VirtualClock,
+    clock_datetime,
 )
 from tests.support.template_functions import apply_environment, shared_environment
 from tests.support.templates import logical_id_of
@@ -79,31 +77,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> PipelineApp:
 
 @pytest.fixture(scope="module")
 def pipeline(app: PipelineApp) -> SynthesizedOrchestration:
-    templates = {name: template.to_json() for name, template in templates_of(app).items()}
-    stack, data = app.pipeline_stack, app.data_stack
-    first = app.config.solutions[0].name
-    inputs = orchestration_inputs(
-        stack,
-        {
-            "glue_job": stack.etl.job,
-            "transformed_bucket": data.lake.transformed_bucket,
-            "curated_bucket": data.lake.curated_bucket,
-            "data_key": data.keys.data_key,
-            "personalize_role": data.personalize_access.service_role,
-            "dataset_arn": data.personalize.dataset_arn,
-            "metadata_dataset_arns": data.personalize.metadata_dataset_arns,
-            "solution_arn_parameter": solution_arn_parameter_name(app.config, first),
-            "solution_arn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{app.config.resource_name(first)}-0123abcd",
-        },
-    )
-    return SynthesizedOrchestration(
-        app.config,
-        templates[stack.stack_name],
-        logical_id_of(stack.orchestration.state_machine),
-        inputs,
-        other_templates={data.stack_name: templates[data.stack_name]},
-        region=REGION,
-    )
+    return app_orchestration(app, templates_of(app), region=REGION)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -149,38 +123,20 @@ class Run:
         return f"{self.result.status} {self.result.error}: {self.result.cause}"
 
 
-def _clock_datetime(clock: VirtualClock) -> type[dt.datetime]:
-    class ClockDatetime(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            moment = clock.now()
-            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
-
-    return ClockDatetime
-
-
 @contextlib.contextmanager
 def executor(
     pipeline: SynthesizedOrchestration, app: PipelineApp, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., Run]]:
     apply_environment(shared_environment(pipeline.functions, REGION), monkeypatch)
     with pipeline.offline() as (aws, arn):
-        monkeypatch.setattr(postprocess_handler, "datetime", _clock_datetime(aws.clock))
+        monkeypatch.setattr(postprocess_handler, "datetime", clock_datetime(aws.clock))
         s3 = aws.client("s3")
         table = next(
             f.environment[model_gate_handler.TABLE_ENV]
             for f in pipeline.functions.values()
             if model_gate_handler.TABLE_ENV in f.environment
         )
-        aws.client("dynamodb").create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_accepted_versions_table(aws.client("dynamodb"), table)
         topic = pipeline.cloud.arn(logical_id_of(app.pipeline_stack.alerts.topic))
         aws.client("sns").create_topic(Name=topic.rsplit(":", 1)[-1])
         transformed = pipeline.expected("transformed_bucket")

@@ -26,7 +26,6 @@ back from an SQS queue subscribed to it.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,8 +41,8 @@ from pipeline_contracts.job_names import numbered_job_name
 from pipeline_contracts.solutions import batch_input_entry
 from stacks.app_factory import PipelineApp
 from stacks.orchestration.solutions import solution_job_name_prefixes
-from stacks.personalize import solution_arn_parameter_name
-from tests.support.orchestration_stack import SynthesizedOrchestration, orchestration_inputs
+from tests.support.accepted_versions import create_accepted_versions_table
+from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
 from tests.support.sfn_offline import (
     ACCOUNT,
     EPOCH,
@@ -53,6 +52,7 @@ from tests.support.sfn_offline import (
     OfflineStepFunctions,
     ServiceError,
     VirtualClock,
+    clock_datetime,
     default_batch_answer,
 )
 from tests.support.template_functions import TemplateFunction, apply_environment, shared_environment
@@ -97,34 +97,6 @@ def post_process_states(solution: str) -> list[str]:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def pipeline_of(app: PipelineApp, templates: dict[str, Any]) -> SynthesizedOrchestration:
-    """The pipeline stack's state machine of `app` as the harness runs it (definition from its template)."""
-    stack, data = app.pipeline_stack, app.data_stack
-    logical_id = logical_id_of(stack.orchestration.state_machine)
-    inputs = orchestration_inputs(
-        stack,
-        {
-            "glue_job": stack.etl.job,
-            "transformed_bucket": data.lake.transformed_bucket,
-            "curated_bucket": data.lake.curated_bucket,
-            "data_key": data.keys.data_key,
-            "personalize_role": data.personalize_access.service_role,
-            "dataset_arn": data.personalize.dataset_arn,
-            "solution_arn_parameter": solution_arn_parameter_name(app.config, app.config.solutions[0].name),
-            # What the data stack's parameter holds: the ARN of the (first) solution it created.
-            "solution_arn": f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{data.personalize.solution_name}",
-        },
-    )
-    return SynthesizedOrchestration(
-        app.config,
-        templates[stack.stack_name].to_json(),
-        logical_id,
-        inputs,
-        other_templates={data.stack_name: templates[data.stack_name].to_json()},
-        region=REGION,
-    )
-
-
 def functions_of(pipeline: SynthesizedOrchestration) -> dict[str, TemplateFunction]:
     """The template's functions (real handlers) the tests look at, by role (ROLES)."""
     return {role: pipeline.functions[handler] for role, handler in ROLES.items()}
@@ -133,7 +105,7 @@ def functions_of(pipeline: SynthesizedOrchestration) -> dict[str, TemplateFuncti
 @pytest.fixture(scope="module")
 def pipeline(default_app: PipelineApp, default_templates: dict[str, Any]) -> SynthesizedOrchestration:
     """The default app's pipeline stack's state machine as the harness runs it."""
-    return pipeline_of(default_app, default_templates)
+    return app_orchestration(default_app, default_templates, region=REGION)
 
 
 @pytest.fixture(scope="module")
@@ -297,31 +269,6 @@ def _write_batch_input(
     return on_start
 
 
-def _clock_datetime(clock: VirtualClock) -> type[dt.datetime]:
-    """`datetime` for the post-processing handlers' module: `now()` reads the virtual clock, like the rest."""
-
-    class ClockDatetime(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            moment = clock.now()
-            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
-
-    return ClockDatetime
-
-
-def create_accepted_versions_table(dynamodb: Any, name: str) -> None:
-    """The data stack's table in moto, with the key schema the stack gives it (checked in test_quality_gate)."""
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @contextlib.contextmanager
 def executor(
     pipeline: SynthesizedOrchestration, alert_topic_arn: str, monkeypatch: pytest.MonkeyPatch
@@ -334,7 +281,7 @@ def executor(
     # The functions share one environment (process-wide here, as each one's is in Lambda).
     apply_environment(shared_environment(pipeline.functions, REGION), monkeypatch)
     with pipeline.offline() as (aws, arn):
-        monkeypatch.setattr(postprocess_handler, "datetime", _clock_datetime(aws.clock))
+        monkeypatch.setattr(postprocess_handler, "datetime", clock_datetime(aws.clock))
         # The test's own clients: their calls are neither faked nor logged.
         s3, sns, sqs = (aws.client(service) for service in ("s3", "sns", "sqs"))
         create_accepted_versions_table(aws.client("dynamodb"), accepted_versions_table(pipeline))

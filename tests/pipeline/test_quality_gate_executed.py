@@ -30,10 +30,10 @@ from tests.pipeline.test_executed_pipeline import (
     error_for_all,
     executor,
     failure_of,
+    REGION,
     functions_of,
-    pipeline_of,
 )
-from tests.support.orchestration_stack import SynthesizedOrchestration
+from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
 from tests.support.sfn_offline import FakePersonalize, OfflineStepFunctions
 from tests.support.template_functions import TemplateFunction
 from tests.support.templates import logical_id_of
@@ -51,7 +51,7 @@ class Deployment:
     def __init__(self, app: PipelineApp, templates: dict[str, Any], solution: str) -> None:
         self.app = app
         self.solution = solution
-        self.pipeline: SynthesizedOrchestration = pipeline_of(app, templates)
+        self.pipeline: SynthesizedOrchestration = app_orchestration(app, templates, region=REGION)
         self.functions: dict[str, TemplateFunction] = functions_of(self.pipeline)
         self.alert_topic_arn = self.pipeline.cloud.arn(logical_id_of(app.pipeline_stack.alerts.topic))
 

@@ -78,6 +78,39 @@ def build_stack(
     return stack, orchestration, {**wiring, **solution}
 
 
+def app_orchestration(app: Any, templates: dict[str, Any], *, region: str) -> SynthesizedOrchestration:
+    """The state machine of a whole synthesized app (`stacks.app_factory.PipelineApp`) as the harness runs it: the
+    definition from the pipeline stack's template, the data stack's template for the references into it, and what
+    the construct was given. `templates`: by stack name, `Template`s or their JSON."""
+    def as_json(template: Any) -> dict[str, Any]:
+        return template if isinstance(template, dict) else template.to_json()
+
+    stack, data = app.pipeline_stack, app.data_stack
+    inputs = orchestration_inputs(
+        stack,
+        {
+            "glue_job": stack.etl.job,
+            "transformed_bucket": data.lake.transformed_bucket,
+            "curated_bucket": data.lake.curated_bucket,
+            "data_key": data.keys.data_key,
+            "personalize_role": data.personalize_access.service_role,
+            "dataset_arn": data.personalize.dataset_arn,
+            "metadata_dataset_arns": data.personalize.metadata_dataset_arns,
+            "solution_arn_parameter": solution_arn_parameter_name(app.config, app.config.solutions[0].name),
+            # What the data stack's parameter holds: the ARN of the (first) solution it created.
+            "solution_arn": f"arn:aws:personalize:{region}:{ACCOUNT}:solution/{data.personalize.solution_name}",
+        },
+    )
+    return SynthesizedOrchestration(
+        app.config,
+        as_json(templates[stack.stack_name]),
+        logical_id_of(stack.orchestration.state_machine),
+        inputs,
+        other_templates={data.stack_name: as_json(templates[data.stack_name])},
+        region=region,
+    )
+
+
 def orchestration_inputs(stack: cdk.Stack, wiring: dict[str, Any]) -> dict[str, Any]:
     """What the construct was given, as CloudFormation expressions of `stack` (call after synth, so that
     cross-stack references come out as the consuming stack sees them)."""

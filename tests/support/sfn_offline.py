@@ -258,17 +258,23 @@ _TRACKED_THREADING.Thread = _TrackedThread
 _TRACKED_THREADING.Event = _TrackedEvent
 
 
-def _datetime_module_on(clock: VirtualClock) -> types.SimpleNamespace:
-    """A stand-in for the `datetime` module whose `datetime.now()` reads the virtual clock."""
+def clock_datetime(clock: VirtualClock) -> type[_datetime.datetime]:
+    """A `datetime` class whose `now()` reads the virtual clock (for a module that imports the class, e.g. the
+    post-processing handler's `datetime`)."""
 
-    class _ClockDatetime(_datetime.datetime):
+    class ClockDatetime(_datetime.datetime):
         @classmethod
         def now(cls, tz: _datetime.tzinfo | None = None) -> _datetime.datetime:  # type: ignore[override]
             moment = clock.now()
             return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
 
+    return ClockDatetime
+
+
+def _datetime_module_on(clock: VirtualClock) -> types.SimpleNamespace:
+    """A stand-in for the `datetime` module whose `datetime.now()` reads the virtual clock."""
     namespace = types.SimpleNamespace(**{k: getattr(_datetime, k) for k in dir(_datetime) if not k.startswith("__")})
-    namespace.datetime = _ClockDatetime
+    namespace.datetime = clock_datetime(clock)
     return namespace
 
 

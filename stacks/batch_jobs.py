@@ -63,7 +63,7 @@ class BatchJobPlanning(Construct):
         layers: list[lambda_.ILayerVersion],
     ) -> None:
         super().__init__(scope, construct_id)
-        self._config, self._transformed, self._curated = config, transformed_bucket, curated_bucket
+        self._config, self._curated = config, curated_bucket
         self.transformed_bucket = transformed_bucket
         environment = {
             "OUTPUT_KMS_KEY_ID": data_key.key_arn,
@@ -147,11 +147,12 @@ class BatchJobPlanning(Construct):
                     "folders of one bucket, for the actions this step needs.",
                 )
 
-    def plan_task(self, scope: Construct, spec: SolutionSpec) -> tasks.LambdaInvoke:
-        """"<name> batch: plan jobs" -> `$.plan` (the plan's totals and keys, without the inline job list)."""
+    def plan_task(self, scope: Construct, spec: SolutionSpec, *, job_name_base: str) -> tasks.LambdaInvoke:
+        """"<name> batch: plan jobs" -> `$.plan` (the plan's totals and keys, without the inline job list).
+        `job_name_base`: the JSONPath of the solution's batch job name of the run (the jobs are numbered from it)."""
         job_type = spec.job_type
         payload: dict[str, Any] = {
-            "input_bucket": self._transformed.bucket_name,
+            "input_bucket": self.transformed_bucket.bucket_name,
             "output_bucket": self._curated.bucket_name,
             "run_prefix": JsonPath.format(run_layout.run_prefix("{}"), JsonPath.string_at("$.run.id")),
             "solution": spec.name,
@@ -161,7 +162,7 @@ class BatchJobPlanning(Construct):
             "job_type": job_type,
             "records_per_file_max": RECORDS_PER_FILE_MAX,
             "solutions_sharing_quota": len(self._config.solutions_of_job_type(job_type)),
-            "job_name_base": JsonPath.string_at(f"$.run.batch_{spec.name}"),
+            "job_name_base": JsonPath.string_at(job_name_base),
         }
         if spec.output_kind.name == "item_affinity":
             payload["max_job_records"] = ITEM_AFFINITY_ITEMS_PER_JOB

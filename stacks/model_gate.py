@@ -38,7 +38,7 @@ from stacks.config import PipelineConfig, SolutionSpec
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration.stage import Stage, fail_state
-from stacks.orchestration.solutions import solution_name_pattern_of
+from stacks.personalize import solution_name_pattern
 
 JsonPath = sfn.JsonPath
 GATE_FAILED_ERROR = "ModelQualityGateFailed"
@@ -109,7 +109,7 @@ class ModelGate(Construct):
             stack.format_arn(
                 service="personalize",
                 resource="solution",
-                resource_name=f"{solution_name_pattern_of(config, spec)}/*",
+                resource_name=f"{solution_name_pattern(config, spec.name)}/*",
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
             for spec in config.solutions

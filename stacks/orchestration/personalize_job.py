@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -60,6 +60,13 @@ class JobBounds:
     def polls(self) -> int:
         """Describe calls before the stage gives up: ceil(job_max_wait / poll interval)."""
         return math.ceil(self.job_max_wait_hours * 3600 / self.poll_seconds)
+
+
+def personalize_arn(stack: Stack, resource: str, name: str) -> str:
+    """`arn:...:personalize:<region>:<account>:<resource>/<name>` (name may be an IAM pattern)."""
+    return stack.format_arn(
+        service="personalize", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
+    )
 
 
 def duration_text(seconds: int) -> str:

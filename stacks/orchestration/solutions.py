@@ -47,9 +47,9 @@ from pipeline_contracts import run_layout
 from pipeline_contracts.solutions import JOB_ARN_RESOURCE_TYPE, JOB_RESOURCE, job_name_prefix_step
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.config import PipelineConfig, SolutionSpec
-from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage
+from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.stage import Stage
-from stacks.personalize import solution_arn_parameter_name
+from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
 
 JsonPath = sfn.JsonPath
 SolutionStageFactory = Callable[[Construct, SolutionSpec], sfn.IChainable]
@@ -77,23 +77,11 @@ def solution_job_name_prefixes(config: PipelineConfig) -> dict[str, str]:
     return prefixes
 
 
-def personalize_arn(stack: Stack, resource: str, name: str) -> str:
-    return stack.format_arn(
-        service="personalize", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
-    )
-
-
-def solution_name_pattern_of(config: PipelineConfig, spec: SolutionSpec) -> str:
-    """Every Personalize solution name one configured solution can have (one per settings hash of 8 characters),
-    e.g. pbp-dev-users-????????: `?` matches one character, so no other configured solution matches."""
-    return f"{config.resource_name(spec.name)}-????????"
-
-
 class SolutionIam:
     """The IAM resources of one solution: its Personalize solutions, their versions, and its batch jobs."""
 
     def __init__(self, stack: Stack, config: PipelineConfig, spec: SolutionSpec) -> None:
-        pattern = solution_name_pattern_of(config, spec)
+        pattern = solution_name_pattern(config, spec.name)
         self.solutions = personalize_arn(stack, "solution", pattern)
         self.versions = personalize_arn(stack, "solution", f"{pattern}/*")
         prefix = config.resource_name(job_name_prefix_step("batch", spec.name))
@@ -190,7 +178,8 @@ class SolutionBranches(Stage):
         body: sfn.Chain = sfn.Chain.start(read).next(self._training(spec))
         if self._quality_gate is not None:
             body = body.next(self._quality_gate(self, spec))
-        body = body.next(self._planning.plan_task(self, spec)).next(self._each_job(spec))
+        plan = self._planning.plan_task(self, spec, job_name_base=f"$.run.{batch_key(spec)}")
+        body = body.next(plan).next(self._each_job(spec))
         if self._outputs is not None:
             body = body.next(self._outputs(self, spec))
         body = body.next(

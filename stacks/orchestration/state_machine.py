@@ -23,7 +23,7 @@ from stacks.orchestration.solutions import SolutionBranches, SolutionStageFactor
 from stacks.personalize import solution_arn_parameter_name
 from stacks.orchestration.guard import OverlapGuard
 from stacks.orchestration.imports import ParallelImports, folder_uri, job_name_key, metadata_summary, result_key
-from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage
+from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.prepare import PrepareRun
 from stacks.orchestration.summary import RunSummary
 from stacks.orchestration.transform import Transform
@@ -241,12 +241,6 @@ class PipelineStateMachine(Construct):
     def _acknowledge_wildcards(self, reasons: Mapping[str, str]) -> None:
         for resource, reason in reasons.items():
             acknowledge_wildcard(self.state_machine.role, resource, reason)
-
-
-def personalize_arn(stack: Stack, resource: str, name: str) -> str:
-    return stack.format_arn(
-        service="personalize", resource=resource, resource_name=name, arn_format=ArnFormat.SLASH_RESOURCE_NAME
-    )
 
 
 class _PersonalizeJobs:

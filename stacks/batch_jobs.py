@@ -109,8 +109,11 @@ class BatchJobPlanning(Construct):
             conditions={"StringLike": {"s3:prefix": [folder + "*" for folder in inputs]}},
         )
         self._allow(self.plan, ["s3:PutObject"], [transformed_bucket.arn_for_objects(batch_jobs + "*")])
+        summaries = transformed_bucket.arn_for_objects(run_layout.run_key("*", run_layout.SUMMARY))
+        self._allow(self.plan, ["s3:GetObject"], [summaries])
         if any(spec.output_kind.name == "item_affinity" for spec in config.solutions):
-            # Item affinity takes at most 500 items per job: the plan counts the lines of the items files.
+            # Item affinity takes at most 500 items per job: the plan counts the lines of items files the ETL's
+            # summary does not count.
             items = run_layout.run_key("*", batch_input_entry("items", "*"))
             self._allow(self.plan, ["s3:GetObject"], [transformed_bucket.arn_for_objects(items + "*")])
         data_key.grant(self.plan.role, "kms:Decrypt", "kms:GenerateDataKey")  # SSE-KMS writes (multipart) need both
@@ -163,6 +166,10 @@ class BatchJobPlanning(Construct):
             "records_per_file_max": RECORDS_PER_FILE_MAX,
             "solutions_sharing_quota": len(self._config.solutions_of_job_type(job_type)),
             "job_name_base": JsonPath.string_at(job_name_base),
+            # The ETL's per-file line counts: jobs are packed by them instead of by bounds.
+            "summary_key": JsonPath.format(
+                run_layout.run_key("{}", run_layout.SUMMARY), JsonPath.string_at("$.run.id")
+            ),
         }
         if spec.output_kind.name == "item_affinity":
             payload["max_job_records"] = ITEM_AFFINITY_ITEMS_PER_JOB

@@ -10,6 +10,9 @@ plan_batch_jobs (once per solution, after the ETL)
           "source_prefix": "runs/r1/batch-input/",         # optional, default <run_prefix>batch-input/<solution>/
           "job_type": "batch_inference",                   # or "batch_segment" (its own quota)
           "records": {"part-00000.json": 5000000},          # optional counts by key or relative key
+          "summary_key": "runs/r1/_summary.json",           # optional: the ETL's summary in input_bucket;
+                                                           # its batch_inputs' per-file line counts are
+                                                           # used for files `records` does not count
           "records_per_file_max": 5000000,                 # optional bound for files without a count
           "in_progress": 0,                                # optional: jobs of this type already running
           "solutions_sharing_quota": 1,                    # optional: solutions of the run using the quota
@@ -19,7 +22,8 @@ plan_batch_jobs (once per solution, after the ETL)
           "job_name_base": "pbp-dev-batch-users-weekly-0123456789",  # optional: names the jobs
                                                            # numbered_job_name(base, part): <base>-0001, ...
           "kms_key_id": "arn:aws:kms:..."}                 # optional, default $OUTPUT_KMS_KEY_ID
-    With `max_job_records`, each file whose record count is not given is read to count its lines (the
+    With `max_job_records`, each file whose record count is neither given nor in the summary (an ETL
+    from before the summary had counts, or no summary) is read to count its lines (the
     item files of the ETL are a few KB each), so jobs are packed by real counts rather than by a bound
     from the size (which would give more jobs than needed); a file over it fails the plan, naming it.
     writes: <run_prefix>batch-jobs/<solution>/_plan.json (every file, copy and expected .out) and
@@ -153,6 +157,10 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if max_job_records == 0:
         raise InvalidEvent("max_job_records 0 is not a whole number >= 1")
     records_per_file_max = _whole(event, "records_per_file_max", None)
+    if event.get("summary_key") is not None:
+        # A given count wins over the summary's (both by full key: `records` may name keys relative to the source).
+        given = {key if key.startswith(source_prefix) else source_prefix + key: n for key, n in records.items()}
+        records = {**summary_counts(input_bucket, run_prefix, _text(event, "summary_key")), **given}
     files = files_from_listing(_objects(input_bucket, source_prefix), source_prefix, records)
     if max_job_records is not None:
         files = [_counted(input_bucket, f, max_job_records, solution) for f in files]
@@ -178,6 +186,31 @@ def plan_batch_jobs(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = result.to_state()
     logger.info("Planned batch jobs", extra={k: v for k, v in state.items() if k != "jobs"})
     return state
+
+
+def summary_counts(bucket: str, run_prefix: str, summary_key: str) -> dict[str, int]:
+    """{key: lines} of every batch input file the ETL's `_summary.json` counts (`batch_inputs.<input>.files`,
+    keys relative to the run folder; the queries of several solutions one level deeper). A missing summary, or
+    one without counts, gives none: the files are then counted or bounded as without it."""
+    try:
+        summary = json.loads(s3_client().get_object(Bucket=bucket, Key=summary_key)["Body"].read())
+    except s3_client().exceptions.NoSuchKey:
+        logger.warning("No ETL summary; batch input files without a given count are counted or bounded", extra={
+            "summary_key": summary_key})
+        return {}
+    sections = list((summary.get("batch_inputs") or {}).values())
+    counts: dict[str, int] = {}
+    while sections:
+        section = sections.pop()
+        if not isinstance(section, Mapping):
+            continue
+        if isinstance(section.get("files"), Mapping):
+            counts.update(
+                {run_prefix + key: n for key, n in section["files"].items() if isinstance(n, int) and n >= 0}
+            )
+        else:  # item_attributes: one section per solution
+            sections.extend(section.values())
+    return counts
 
 
 def _counted(bucket: str, f: InputFile, limit: int, solution: str) -> InputFile:

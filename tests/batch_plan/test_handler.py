@@ -163,6 +163,39 @@ def test_an_item_file_over_the_job_limit_fails_naming_it(s3: Any, lambda_context
                                 records={"part-00000.json": 501, "part-00001.json": 3}), lambda_context)
 
 
+def test_the_etl_summary_counts_the_files_so_none_is_read(s3: Any, lambda_context: Any, monkeypatch: Any) -> None:
+    """The summary's per-file counts (keys relative to the run folder, as the Glue job writes them, the queries
+    of each solution one level deeper) pack the jobs; only a file it does not count is read, and an explicit
+    `records` entry wins over it."""
+    limit = ITEM_AFFINITY_ITEMS_PER_JOB
+    put_item_files(s3, {"part-00000.json": 400, "part-00001.json": 300, "part-00002.json": 100})
+    relative = ITEMS_SOURCE[len(RUN):]
+    summary = {
+        "status": "SUCCEEDED",
+        "batch_inputs": {
+            # The summary says 450 and 50 where the files hold 400 and 300: the plan must follow the summary.
+            "items": {"records": 500, "files": {relative + "part-00000.json": 450, relative + "part-00001.json": 50}},
+            "item_attributes": {"genre_fans": {"records": 2, "files": {"batch-input-queries/genre_fans/q.json": 2}}},
+        },
+    }
+    s3.client.put_object(Bucket=INPUT_BUCKET, Key=RUN + "_summary.json", Body=json.dumps(summary).encode())
+    reads: list[str] = []
+    original = H.count_records
+    monkeypatch.setattr(H, "count_records", lambda chunks, stop_above: reads.append("read") or original(chunks, stop_above=stop_above))
+    common = {"solution": "affinity", "source_prefix": ITEMS_SOURCE, "job_type": "batch_segment", "max_job_records": limit}
+    state = H.plan_batch_jobs(event(**common, summary_key=RUN + "_summary.json"), lambda_context)
+    assert reads == ["read"]  # part-00002.json alone, which the summary does not count
+    assert state["records"] == 450 + 50 + 100 and [j["records"] for j in state["jobs"]] == [450, 150]
+    assert H.summary_counts(INPUT_BUCKET, RUN, RUN + "_summary.json")[RUN + "batch-input-queries/genre_fans/q.json"] == 2
+    # An explicit count wins; a missing summary leaves every file to be counted.
+    state = H.plan_batch_jobs(event(**common, summary_key=RUN + "_summary.json", records={"part-00000.json": 10}),
+                              lambda_context)
+    assert state["records"] == 10 + 50 + 100
+    reads.clear()
+    state = H.plan_batch_jobs(event(**common, summary_key=RUN + "missing/_summary.json"), lambda_context)
+    assert reads == ["read"] * 3 and state["records"] == 800
+
+
 def test_long_job_name_bases_give_cut_distinct_names_with_the_base_beginning(s3: Any, lambda_context: Any, monkeypatch: Any) -> None:
     small_limits(monkeypatch, max_job_files=1)
     put_inputs(s3, {f"part-{i:02d}.json": 50 for i in range(12)})

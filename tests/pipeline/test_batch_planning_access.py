@@ -26,10 +26,11 @@ def _object_reads(template: dict[str, Any], role: str) -> list[str]:
 def test_the_plan_reads_the_items_files_exactly_when_an_item_affinity_solution_counts_them(
     configured_app: Any, configured_templates: dict[str, Any]
 ) -> None:
-    """Item affinity takes at most 500 items per job, so its plan counts the items files' lines (GetObject); no
-    other plan reads an object."""
+    """Every plan reads the ETL's summary (its per-file line counts); item affinity takes at most 500 items per job,
+    so its plan also counts the lines of items files the summary does not count. No plan reads anything else."""
     template = configured_templates[configured_app.pipeline_stack.stack_name].to_json()
     reads = _object_reads(template, _role_of(template, "batch_plan.handler.plan_batch_jobs"))
     counts_items = any(spec.output_kind.name == "item_affinity" for spec in configured_app.config.solutions)
     items = "/" + run_layout.run_key("*", run_layout.BATCH_INPUT_ITEMS) + "*"
-    assert reads == ([items] if counts_items else [])
+    summary = "/" + run_layout.run_key("*", run_layout.SUMMARY)
+    assert reads == [summary, *([items] if counts_items else [])]

@@ -73,7 +73,9 @@ def _reshaped_solutions() -> list[dict[str, Any]]:
     """full.json's solutions with one removed, one added, and each kept one changed in another setting."""
     solutions = {entry["name"]: dict(entry) for entry in copy.deepcopy(FULL["solutions"])}
     del solutions["similar"]
-    solutions["users"].update(recipe="aws-user-personalization-v2", training_mode="FULL")
+    # users takes the top-level training_mode now (FULL_REVERSED sets it to FULL: v2 has no UPDATE training).
+    solutions["users"]["recipe"] = "aws-user-personalization-v2"
+    del solutions["users"]["training_mode"]
     solutions["segments"].update(num_results=200, perform_auto_training=False)
     solutions["genre_fans"]["queries"].append('ITEMS.GENRES = "Horror"')
     solutions["users_new"] = {"name": "users_new", "recipe": "aws-user-personalization", "training_mode": "FULL"}
@@ -102,8 +104,8 @@ DEFAULT_EVERYTHING = EditGroup(
         Edit("glue_worker_count", 4, (GLUE_JOB,)),
         Edit("glue_timeout_minutes", 90, (GLUE_JOB,)),
         Edit("glue_execution_class", "FLEX", (GLUE_JOB,)),
+        Edit("recipe", "aws-user-personalization-v2", (SOLUTION,)),
         Edit("perform_auto_training", True, (SOLUTION,)),
-        Edit("training_mode", "UPDATE", (MACHINE,)),
         Edit("import_mode", "INCREMENTAL", (MACHINE,)),
         Edit("num_results", 50, (MACHINE,)),
         Edit("filter_arn", "arn:aws:personalize:us-east-1:123456789012:filter/pbp-dev-filter", (MACHINE,)),
@@ -140,11 +142,12 @@ FULL_REVERSED = EditGroup(
         Edit("exploration_item_age_cut_off_days", "", (MACHINE,)),
         Edit("prices", {}, (MACHINE,)),
         Edit("import_mode", "FULL", (MACHINE,)),
+        Edit("training_mode", "FULL", (MACHINE,), "UPDATE -> FULL, which solution users now takes"),
         Edit(
             "solutions",
             _reshaped_solutions(),
             (SOLUTION, "AWS::SSM::Parameter", MACHINE, "AWS::CloudWatch::Dashboard"),
-            "remove similar, add users_new; users: recipe v2 and training_mode FULL; segments: num_results and "
+            "remove similar, add users_new; users: recipe v2, top-level training_mode; segments: num_results and "
             "perform_auto_training; genre_fans: one more query",
         ),
         Edit("users_dataset", "", (DATASET, SCHEMA), "disable"),
@@ -161,14 +164,7 @@ FULL_FIELDS_ADDED = EditGroup(
     ),
 )
 
-DEFAULT_RECIPE = EditGroup(
-    # Its own synth: User-Personalization-v2 has no UPDATE training, which the group above switches on.
-    "default: the recipe",
-    "default",
-    (Edit("recipe", "aws-user-personalization-v2", (SOLUTION,)),),
-)
-
-GROUPS = (DEFAULT_EVERYTHING, DEFAULT_RECIPE, FULL_REVERSED, FULL_FIELDS_ADDED)
+GROUPS = (DEFAULT_EVERYTHING, FULL_REVERSED, FULL_FIELDS_ADDED)
 
 
 @dataclass(frozen=True)

@@ -333,7 +333,8 @@ class _Planner:
             for steps in create_only_paths(resource_type):
                 target = self.refers_to_replaced(rid, value_at(self.new[rid].get("Properties", {}), steps))
                 if target is not None:
-                    self._record(rid, resource_type, "replace", f"create-only {'/'.join(steps)} refers to replaced {target}")
+                    why = f"create-only {'/'.join(steps)} refers to replaced {target}"
+                    self._record(rid, resource_type, "replace", why)
                     grew = True
                     break
         return grew
@@ -359,7 +360,9 @@ class _Planner:
         old, new = self.old[rid].get("Properties", {}), self.new[rid].get("Properties", {})
         target = self.refers_to_replaced(rid, new)
         if _canonical(old) != _canonical(new):
-            changed = sorted(k for k in old.keys() | new.keys() if _canonical(old.get(k, _ABSENT)) != _canonical(new.get(k, _ABSENT)))
+            changed = sorted(
+                key for key in old.keys() | new.keys() if _canonical(old.get(key, _ABSENT)) != _canonical(new.get(key, _ABSENT))
+            )
             self._record(rid, self.new[rid]["Type"], "update", "properties " + ", ".join(changed) + " change")
         elif target is not None:
             self._record(rid, self.new[rid]["Type"], "update", f"refers to replaced {target}")
@@ -415,7 +418,9 @@ class _Planner:
         resource_type, properties = resource["Type"], resource.get("Properties", {})
         if is_custom(resource_type):
             create = sdk_call(properties, "Create")
-            return _canonical(["create", create.service, create.action, create.name]) if create and create.creates else None
+            if create is None or not create.creates:
+                return None
+            return _canonical(["create", create.service, create.action, create.name])
         if resource_type in ONE_PER_PARENT:
             return _canonical([properties.get(key) for key in ONE_PER_PARENT[resource_type][0]])
         name = name_property(resource_type)

@@ -28,7 +28,7 @@ _FIXED_BY_RESOURCES_BRANCH = pytest.mark.xfail(strict=True, raises=AssertionErro
 _EXPECTED_TO_FAIL_TODAY = {"full: a field added to the items and the users dataset": _FIXED_BY_RESOURCES_BRANCH}
 
 
-def _json(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
+def _json(synthesized: Synthesized) -> Templates:
     return {name: template.to_json() for name, template in synthesized.templates.items()}
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import cfnlint
+import cfnlint  # type: ignore[import-untyped]
 
 Templates = Mapping[str, Mapping[str, Any]]
 """An app's templates as JSON, by stack name."""
@@ -98,7 +98,7 @@ class DeployPlan:
         lines = [
             f"  {change.action:8} {change.resource} ({change.type}): {change.why}"
             for action in ("replace", "remove", "add", "update")
-            for change in self.of(action)  # type: ignore[arg-type]
+            for change in self.of(action)
         ]
         lines += [f"  FAULT    {fault}" for fault in self.faults]
         return "\n".join(lines) or "  (no change)"
@@ -360,9 +360,7 @@ class _Planner:
         old, new = self.old[rid].get("Properties", {}), self.new[rid].get("Properties", {})
         target = self.refers_to_replaced(rid, new)
         if _canonical(old) != _canonical(new):
-            changed = sorted(
-                key for key in old.keys() | new.keys() if _canonical(old.get(key, _ABSENT)) != _canonical(new.get(key, _ABSENT))
-            )
+            changed = sorted(k for k in old.keys() | new.keys() if _canonical(old.get(k)) != _canonical(new.get(k)))
             self._record(rid, self.new[rid]["Type"], "update", "properties " + ", ".join(changed) + " change")
         elif target is not None:
             self._record(rid, self.new[rid]["Type"], "update", f"refers to replaced {target}")

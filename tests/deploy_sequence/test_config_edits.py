@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from stacks.app_factory import named_configuration
 from stacks.config import ConfigError, PipelineConfig
 from tests.deploy_sequence.edits import GROUPS, NOT_EDITS, REFUSED, EditGroup, RefusedEdit
 from tests.support.cdk_app import Synthesized, synth, templates_of
@@ -74,8 +75,6 @@ def test_every_editable_key_is_edited_by_a_group() -> None:
 
 @pytest.mark.parametrize("refused", REFUSED, ids=[r.name for r in REFUSED])
 def test_edits_personalize_cannot_apply_are_refused_at_synth(refused: RefusedEdit, tmp_path: Path) -> None:
-    from stacks.app_factory import named_configuration
-
     with pytest.raises(ConfigError) as raised:
         synth(tmp_path, **{**named_configuration(refused.base), **refused.overrides})
     assert refused.message in str(raised.value)

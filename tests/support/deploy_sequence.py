@@ -171,8 +171,8 @@ def references(templates: Templates, stack: str, value: Any) -> Iterator[Resourc
     if isinstance(reference, str) and not reference.startswith(_PSEUDO_PARAMETER_PREFIX) and reference in resources:
         yield ResourceId(stack, reference)
     attribute = value.get("Fn::GetAtt")
-    if isinstance(attribute, list):
-        yield ResourceId(stack, attribute[0])
+    if isinstance(attribute, (list, str)):  # ["Id", "Attr"], or the short form "Id.Attr"
+        yield ResourceId(stack, attribute[0] if isinstance(attribute, list) else attribute.split(".")[0])
     if "Fn::Sub" in value:
         yield from _sub_references(templates, stack, value["Fn::Sub"])
     for producer, output_value in _outputs_referred(templates, value):

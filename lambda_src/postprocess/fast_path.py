@@ -37,23 +37,21 @@ def _ids_are_safe(blob: bytes) -> bool:
     for byte in _UNSAFE_ID_BYTES:  # memchr each: far faster than one translate over the blob
         if find(byte) >= 0:
             return False
-    if not blob.isascii():
-        try:
-            blob.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return True
+    return _is_utf8(blob)
 
 
 def _line_ids_are_safe(key: bytes, items: list[bytes]) -> bool:
     blob = key + b" " + b" ".join(items)
-    if len(blob.translate(None, _UNSAFE_ID_BYTES)) != len(blob):
+    return len(blob.translate(None, _UNSAFE_ID_BYTES)) == len(blob) and _is_utf8(blob)
+
+
+def _is_utf8(blob: bytes) -> bool:
+    if blob.isascii():  # the usual ids: no decoding needed
+        return True
+    try:
+        blob.decode("utf-8")
+    except UnicodeDecodeError:
         return False
-    if not blob.isascii():
-        try:
-            blob.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
     return True
 
 

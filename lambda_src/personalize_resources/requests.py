@@ -34,9 +34,10 @@ def _text(properties: Mapping[str, Any], key: str) -> str:
 def _flag(properties: Mapping[str, Any], key: str) -> bool:
     value = properties.get(key)
     # CloudFormation turns a template's true/false into "true"/"false" for custom resources.
-    if value in (True, "true"):
+    # `is`, not `in`: 1 == True and 0 == False in Python, and neither is a flag.
+    if value is True or value == "true":
         return True
-    if value in (False, "false"):
+    if value is False or value == "false":
         return False
     raise InvalidProperties(f"Property {key!r} has value {value!r}; allowed: true or false")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -21,6 +21,11 @@ from stacks.functions import LOG_RETENTION, PipelineFunction
 from stacks.nag import acknowledge, acknowledge_wildcard
 
 HANDLER = "personalize_resources.handler.on_event"
+# The logical id of the function that served the solutions when they were AwsCustomResources (CDK's singleton
+# provider of a stack). CloudFormation refuses to change a custom resource's ServiceToken ("Modifying service token
+# is not allowed"), so the provider framework's function takes this id over: the solutions' ServiceToken (GetAtt of
+# this id) stays the same, the function is updated in place, and an upgraded stack sends the solutions an Update.
+FORMER_SERVICE_FUNCTION_LOGICAL_ID = "AWS679f53fac002430cb0da5b7982bd22872D164C4C"
 # The handler waits at most 12 minutes (lambda_src/personalize_resources/waiting.py) and reports its own
 # message before this timeout; the provider framework waits for it synchronously (its limit is 15 minutes).
 TIMEOUT = Duration.minutes(14)
@@ -69,6 +74,9 @@ class PersonalizeResourceProvider(Construct):
             "the function itself is the only resource.",
         )
         framework_function = provider.node.find_child("framework-onEvent")
+        framework_resource = framework_function.node.default_child
+        assert isinstance(framework_resource, CfnResource)
+        framework_resource.override_logical_id(FORMER_SERVICE_FUNCTION_LOGICAL_ID)
         acknowledge(
             framework_function,
             "AwsSolutions-L1",

@@ -14,7 +14,7 @@ from pipeline_contracts.metadata_datasets import DATASET_TYPE, avro_schema
 from pipeline_contracts.personalize_resources import DATASET_RESOURCE_TYPE, SOLUTION_RESOURCE_TYPE
 from stacks.app_factory import PipelineApp
 from stacks.personalize import personalize_solution_name, solution_name_pattern
-from stacks.personalize_provider import HANDLER
+from stacks.personalize_provider import FORMER_SERVICE_FUNCTION_LOGICAL_ID, HANDLER
 from tests.support.personalize_provider import handler_behind, provider_grants
 from tests.support.templates import resources
 
@@ -41,7 +41,7 @@ def test_every_personalize_custom_resource_is_served_by_the_safe_handler(configu
     assert len(resources(data, SOLUTION_RESOURCE_TYPE)) == len(configured_app.config.solutions)
 
 
-def test_solutions_keep_the_construct_path_and_logical_id_of_the_former_resource(
+def test_solutions_keep_the_logical_id_and_service_token_of_the_former_resource(
     configured_app, configured_templates
 ) -> None:
     data = _data(configured_app, configured_templates)
@@ -53,6 +53,8 @@ def test_solutions_keep_the_construct_path_and_logical_id_of_the_former_resource
         assert resource["Metadata"]["aws:cdk:path"].endswith(f"/Personalize/{construct_id}/Resource/Default")
         if spec.name == "solution":
             assert logical_id == DEFAULT_SOLUTION_LOGICAL_ID
+        # CloudFormation refuses a changed ServiceToken: still the former provider function's (updated in place).
+        assert resource["Properties"]["ServiceToken"] == {"Fn::GetAtt": [FORMER_SERVICE_FUNCTION_LOGICAL_ID, "Arn"]}
         assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Delete"
 
 

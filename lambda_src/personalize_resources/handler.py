@@ -14,6 +14,8 @@ out: {"PhysicalResourceId": <solution or dataset ARN>, "Data": {"solutionArn" | 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -32,34 +34,52 @@ def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, boto3.client("personalize"), deadline)
 
 
+@dataclass(frozen=True)
+class _Resource:
+    """What each request does to one custom resource type (properties as CloudFormation sends them)."""
+
+    create: Callable[[Any, Mapping[str, Any], Deadline], str]
+    update: Callable[[Any, str, Mapping[str, Any], Mapping[str, Any], Deadline], str]
+    delete: Callable[[Any, str, Deadline], None]
+    arn_attribute: str
+
+
+_RESOURCES = {
+    props.SOLUTION_RESOURCE_TYPE: _Resource(
+        create=lambda client, properties, _: solutions.create_solution(client, SolutionRequest.of(properties)),
+        update=lambda client, physical_id, properties, _previous, _: solutions.update_solution(
+            client, physical_id, SolutionRequest.of(properties)
+        ),
+        delete=solutions.delete_solution,
+        arn_attribute=props.SOLUTION_ARN_ATTRIBUTE,
+    ),
+    props.DATASET_RESOURCE_TYPE: _Resource(
+        create=lambda client, properties, deadline: datasets.create_dataset(
+            client, DatasetRequest.of(properties), deadline
+        ),
+        update=lambda client, physical_id, properties, previous, deadline: datasets.update_dataset(
+            client, physical_id, DatasetRequest.of(properties), previous, deadline
+        ),
+        delete=datasets.delete_dataset,
+        arn_attribute=props.DATASET_ARN_ATTRIBUTE,
+    ),
+}
+
+
 def handle(event: dict[str, Any], client: Any, deadline: Deadline) -> dict[str, Any]:
     """Dispatches on the resource and request type; `client` is a Personalize client."""
     request_type, resource_type = event["RequestType"], event["ResourceType"]
     physical_id = event.get("PhysicalResourceId", "")
-    properties = event.get("ResourceProperties", {})
     logging.info("%s %s %s", request_type, resource_type, physical_id)
-    if resource_type == props.SOLUTION_RESOURCE_TYPE:
-        if request_type == "Delete":
-            solutions.delete_solution(client, physical_id, deadline)
-            return {"PhysicalResourceId": physical_id}
-        solution = SolutionRequest.of(properties)
-        if request_type == "Create":
-            arn = solutions.create_solution(client, solution)
-        else:
-            arn = solutions.update_solution(client, physical_id, solution)
-        return {"PhysicalResourceId": arn, "Data": {props.SOLUTION_ARN_ATTRIBUTE: arn}}
-    if resource_type == props.DATASET_RESOURCE_TYPE:
-        if request_type == "Delete":
-            datasets.delete_dataset(client, physical_id, deadline)
-            return {"PhysicalResourceId": physical_id}
-        dataset = DatasetRequest.of(properties)
-        if request_type == "Create":
-            arn = datasets.create_dataset(client, dataset, deadline)
-        else:
-            previous = event.get("OldResourceProperties", {})
-            arn = datasets.update_dataset(client, physical_id, dataset, previous, deadline)
-        return {"PhysicalResourceId": arn, "Data": {props.DATASET_ARN_ATTRIBUTE: arn}}
-    raise InvalidProperties(
-        f"ResourceType {resource_type!r} is not handled here; allowed: "
-        f"{props.SOLUTION_RESOURCE_TYPE}, {props.DATASET_RESOURCE_TYPE}"
-    )
+    resource = _RESOURCES.get(resource_type)
+    if resource is None:
+        raise InvalidProperties(f"ResourceType {resource_type!r} is not handled here; allowed: {', '.join(_RESOURCES)}")
+    if request_type == "Delete":
+        resource.delete(client, physical_id, deadline)
+        return {"PhysicalResourceId": physical_id}
+    properties = event.get("ResourceProperties", {})
+    if request_type == "Create":
+        arn = resource.create(client, properties, deadline)
+    else:
+        arn = resource.update(client, physical_id, properties, event.get("OldResourceProperties", {}), deadline)
+    return {"PhysicalResourceId": arn, "Data": {resource.arn_attribute: arn}}

@@ -77,19 +77,24 @@ def update_solution(client: Any, physical_id: str, request: SolutionRequest) -> 
 
 
 def delete_solution(client: Any, solution_arn: str, deadline: Deadline) -> None:
-    """Stops any version still training, waits (bounded) until none is, then deletes; gone already is fine."""
+    """Stops any version still training, waits (bounded) until none is, deletes, and waits until the solution is
+    gone (the dataset group, deleted after it on teardown, refuses while it has solutions); gone already is fine."""
     if not solution_name_of(solution_arn):
         LOG.info("Physical id %r names no solution: nothing to delete", solution_arn)
         return
     stopped: set[str] = set()
+    asked = False
 
     def pending() -> str | None:
+        nonlocal asked
         try:
             solution = client.describe_solution(solutionArn=solution_arn)["solution"]
         except Exception as error:
             if error_code(error) == NOT_FOUND:
                 return None
             raise
+        if asked:
+            return f"solution {solution_arn} is {solution.get('status')} (its deletion was asked)"
         latest = solution.get("latestSolutionVersion") or {}
         version, status = latest.get("solutionVersionArn", ""), latest.get("status", "")
         if status in TRAINING_STATUSES and version not in stopped:
@@ -105,14 +110,15 @@ def delete_solution(client: Any, solution_arn: str, deadline: Deadline) -> None:
             if error_code(error) == IN_USE:  # another version than the latest still training
                 return f"solution {solution_arn} is in use ({error})"
             raise
-        return None
+        asked = True
+        return f"solution {solution_arn} is being deleted"
 
     wait_until(
         deadline,
         pending,
         lambda still: (
-            f"Solution {solution_arn} was not deleted: {still} and did not stop in time. Its training was asked to "
-            "stop; retry the delete (or the deployment) once the version is CREATE STOPPED "
+            f"Solution {solution_arn} was not deleted in time: {still}. A training version was asked to stop; retry "
+            "the delete (or the deployment) once no version is CREATE PENDING, CREATE IN_PROGRESS or CREATE STOPPING "
             "(aws personalize describe-solution --solution-arn " + solution_arn + ")."
         ),
     )

@@ -112,8 +112,10 @@ def test_delete_with_nothing_training_deletes_at_once(personalize, deadline, clo
     _, stub = personalize
     stub.add_response("describe_solution", described(version_status="ACTIVE"), {"solutionArn": ARN})
     stub.add_response("delete_solution", {}, {"solutionArn": ARN})
+    stub.add_response("describe_solution", described(status="DELETE PENDING"), {"solutionArn": ARN})
+    client_error(stub, "describe_solution", "ResourceNotFoundException", {"solutionArn": ARN})
     assert run(personalize, deadline, "Delete", PhysicalResourceId=ARN) == {"PhysicalResourceId": ARN}
-    assert clock.sleeps == []
+    assert clock.sleeps == [POLL_SECONDS, POLL_SECONDS]  # deleting, then gone
 
 
 def test_delete_of_a_solution_already_gone_succeeds(personalize, deadline) -> None:
@@ -134,8 +136,9 @@ def test_delete_stops_a_training_version_and_deletes_once_it_stopped(personalize
     stub.add_response("describe_solution", described(version_status="CREATE STOPPING"), {"solutionArn": ARN})
     stub.add_response("describe_solution", described(version_status="CREATE STOPPED"), {"solutionArn": ARN})
     stub.add_response("delete_solution", {}, {"solutionArn": ARN})
+    client_error(stub, "describe_solution", "ResourceNotFoundException", {"solutionArn": ARN})
     run(personalize, deadline, "Delete", PhysicalResourceId=ARN)
-    assert clock.sleeps == [POLL_SECONDS, POLL_SECONDS]
+    assert clock.sleeps == [POLL_SECONDS] * 3
 
 
 def test_delete_retries_while_personalize_says_in_use(personalize, deadline, clock) -> None:
@@ -159,11 +162,22 @@ def _script_training_forever(stub: Stubber, looks: int) -> None:
 def test_a_version_that_stops_on_the_last_look_within_the_bound_is_deleted(personalize, deadline, clock) -> None:
     _, stub = personalize
     looks = int(deadline.seconds // POLL_SECONDS) + 1  # the look at t = bound
-    _script_training_forever(stub, looks - 1)
+    _script_training_forever(stub, looks - 2)
     stub.add_response("describe_solution", described(version_status="CREATE STOPPED"), {"solutionArn": ARN})
     stub.add_response("delete_solution", {}, {"solutionArn": ARN})
+    client_error(stub, "describe_solution", "ResourceNotFoundException", {"solutionArn": ARN})  # at t = bound
     run(personalize, deadline, "Delete", PhysicalResourceId=ARN)
     assert clock.now == deadline.seconds
+
+
+def test_a_solution_still_deleting_at_the_bound_fails_naming_its_status(personalize, deadline, clock) -> None:
+    _, stub = personalize
+    stub.add_response("describe_solution", described(), {"solutionArn": ARN})
+    stub.add_response("delete_solution", {}, {"solutionArn": ARN})
+    for _ in range(int(deadline.seconds // POLL_SECONDS)):
+        stub.add_response("describe_solution", described(status="DELETE PENDING"), {"solutionArn": ARN})
+    with pytest.raises(WaitExpired, match=rf"solution {ARN} is DELETE PENDING \(its deletion was asked\)"):
+        run(personalize, deadline, "Delete", PhysicalResourceId=ARN)
 
 
 def test_a_version_that_does_not_stop_fails_the_delete_naming_it(personalize, deadline, clock) -> None:
@@ -173,7 +187,7 @@ def test_a_version_that_does_not_stop_fails_the_delete_naming_it(personalize, de
         run(personalize, deadline, "Delete", PhysicalResourceId=ARN)
     message = str(raised.value)
     assert f"solution version {VERSION} is CREATE STOPPING" in message
-    assert "retry the delete" in message and "CREATE STOPPED" in message
+    assert "retry the delete" in message and "CREATE STOPPING" in message.split("retry", 1)[1]
     assert clock.now == deadline.seconds  # no sleep beyond the bound
 
 
@@ -194,4 +208,5 @@ def test_create_update_delete_in_sequence(personalize, deadline) -> None:
     for arn in (created, updated):
         stub.add_response("describe_solution", described(arn), {"solutionArn": arn})
         stub.add_response("delete_solution", {}, {"solutionArn": arn})
+        client_error(stub, "describe_solution", "ResourceNotFoundException", {"solutionArn": arn})
         run(personalize, deadline, "Delete", PhysicalResourceId=arn)

@@ -87,31 +87,19 @@ def delete_solution(client: Any, solution_arn: str, deadline: Deadline) -> None:
 
     def pending() -> str | None:
         nonlocal asked
-        try:
-            solution = client.describe_solution(solutionArn=solution_arn)["solution"]
-        except Exception as error:
-            if error_code(error) == NOT_FOUND:
-                return None
-            raise
+        solution = _described(client, solution_arn)
+        if solution is None:
+            return None
         if asked:
             return f"solution {solution_arn} is {solution.get('status')} (its deletion was asked)"
-        latest = solution.get("latestSolutionVersion") or {}
-        version, status = latest.get("solutionVersionArn", ""), latest.get("status", "")
-        if status in TRAINING_STATUSES and version not in stopped:
-            _stop(client, version)
-            stopped.add(version)
-        if status in TRAINING_STATUSES or status == STOPPING_STATUS:
-            return f"solution version {version} is {status}"
-        try:
-            client.delete_solution(solutionArn=solution_arn)
-        except Exception as error:
-            if error_code(error) == NOT_FOUND:
-                return None
-            if error_code(error) == IN_USE:  # another version than the latest still training
-                return f"solution {solution_arn} is in use ({error})"
-            raise
-        asked = True
-        return f"solution {solution_arn} is being deleted"
+        training = _training_version(client, solution, stopped)
+        if training:
+            return training
+        outcome = _delete(client, solution_arn)
+        if outcome == "":
+            asked = True
+            return f"solution {solution_arn} is being deleted"
+        return outcome  # None: gone already; otherwise what holds it
 
     wait_until(
         deadline,
@@ -122,6 +110,42 @@ def delete_solution(client: Any, solution_arn: str, deadline: Deadline) -> None:
             "(aws personalize describe-solution --solution-arn " + solution_arn + ")."
         ),
     )
+
+
+def _described(client: Any, solution_arn: str) -> dict[str, Any] | None:
+    """DescribeSolution's `solution`; None when it does not exist (any more)."""
+    try:
+        return client.describe_solution(solutionArn=solution_arn)["solution"]
+    except Exception as error:
+        if error_code(error) == NOT_FOUND:
+            return None
+        raise
+
+
+def _training_version(client: Any, solution: Mapping[str, Any], stopped: set[str]) -> str | None:
+    """What still trains (its latest version), after asking it to stop once; None when nothing does."""
+    latest = solution.get("latestSolutionVersion") or {}
+    version, status = latest.get("solutionVersionArn", ""), latest.get("status", "")
+    if status in TRAINING_STATUSES and version not in stopped:
+        _stop(client, version)
+        stopped.add(version)
+    if status in TRAINING_STATUSES or status == STOPPING_STATUS:
+        return f"solution version {version} is {status}"
+    return None
+
+
+def _delete(client: Any, solution_arn: str) -> str | None:
+    """DeleteSolution: "" when asked, None when the solution is gone already, what holds it while it is in use (a
+    version other than the latest still training)."""
+    try:
+        client.delete_solution(solutionArn=solution_arn)
+    except Exception as error:
+        if error_code(error) == NOT_FOUND:
+            return None
+        if error_code(error) == IN_USE:
+            return f"solution {solution_arn} is in use ({error})"
+        raise
+    return ""
 
 
 def _stop(client: Any, version_arn: str) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .requests import ALREADY_EXISTS, IN_USE, NOT_FOUND, DatasetRequest, error_code, sibling_arn
+from .requests import ALREADY_EXISTS, IN_USE, DatasetRequest, attempt, error_code, sibling_arn, unless_gone
 from .schema_changes import schema_change_refusal
 from .waiting import Deadline, wait_until
 
@@ -77,18 +77,14 @@ def delete_dataset(client: Any, dataset_arn: str, deadline: Deadline) -> None:
 
     def pending() -> str | None:
         nonlocal asked
-        try:
-            if not asked:
-                client.delete_dataset(datasetArn=dataset_arn)
-                asked = True
-            status = client.describe_dataset(datasetArn=dataset_arn)["dataset"].get("status", "")
-        except Exception as error:
-            if error_code(error) == NOT_FOUND:
-                return None
-            if error_code(error) == IN_USE:
-                return f"dataset {dataset_arn} is in use by an import or a training ({error})"
-            raise
-        return f"dataset {dataset_arn} is {status}"
+        if not asked:
+            # Refused while an import or a training uses the dataset: the next look tells.
+            outcome = attempt(lambda: client.delete_dataset(datasetArn=dataset_arn), f"dataset {dataset_arn}")
+            if outcome != "":
+                return outcome  # None: gone already
+            asked = True
+        dataset = unless_gone(lambda: client.describe_dataset(datasetArn=dataset_arn)["dataset"])
+        return None if dataset is None else f"dataset {dataset_arn} is {dataset.get('status')}"
 
     wait_until(
         deadline,

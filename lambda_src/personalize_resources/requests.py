@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline_contracts import personalize_resources as props
 
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
 NOT_FOUND = "ResourceNotFoundException"
 IN_USE = "ResourceInUseException"
+T = TypeVar("T")
 
 
 class InvalidProperties(ValueError):
@@ -22,6 +23,30 @@ def error_code(error: Exception) -> str:
     """The AWS error code of a botocore ClientError ("" for anything else)."""
     response = getattr(error, "response", None)
     return response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+
+
+def unless_gone(call: Callable[[], T]) -> T | None:
+    """call(), or None when Personalize says the resource does not exist (any more)."""
+    try:
+        return call()
+    except Exception as error:
+        if error_code(error) == NOT_FOUND:
+            return None
+        raise
+
+
+def attempt(call: Callable[[], object], what: str) -> str | None:
+    """Runs a call Personalize refuses while `what` is busy: "" when it went through, None when `what` does not
+    exist (any more), "<what> is in use (<Personalize's message>)" when refused as in use."""
+    try:
+        call()
+    except Exception as error:
+        if error_code(error) == IN_USE:
+            return f"{what} is in use ({error})"
+        if error_code(error) == NOT_FOUND:
+            return None
+        raise
+    return ""
 
 
 def _text(properties: Mapping[str, Any], key: str) -> str:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .requests import ALREADY_EXISTS, IN_USE, NOT_FOUND, SolutionRequest, error_code, sibling_arn
+from .requests import ALREADY_EXISTS, IN_USE, NOT_FOUND, SolutionRequest, attempt, error_code, sibling_arn, unless_gone
 from .waiting import Deadline, wait_until
 
 LOG = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def delete_solution(client: Any, solution_arn: str, deadline: Deadline) -> None:
 
     def pending() -> str | None:
         nonlocal asked
-        solution = _described(client, solution_arn)
+        solution = unless_gone(lambda: client.describe_solution(solutionArn=solution_arn)["solution"])
         if solution is None:
             return None
         if asked:
@@ -95,7 +95,8 @@ def delete_solution(client: Any, solution_arn: str, deadline: Deadline) -> None:
         training = _training_version(client, solution, stopped)
         if training:
             return training
-        outcome = _delete(client, solution_arn)
+        # Refused while a version other than the latest still trains: the next look tells.
+        outcome = attempt(lambda: client.delete_solution(solutionArn=solution_arn), f"solution {solution_arn}")
         if outcome == "":
             asked = True
             return f"solution {solution_arn} is being deleted"
@@ -112,16 +113,6 @@ def delete_solution(client: Any, solution_arn: str, deadline: Deadline) -> None:
     )
 
 
-def _described(client: Any, solution_arn: str) -> dict[str, Any] | None:
-    """DescribeSolution's `solution`; None when it does not exist (any more)."""
-    try:
-        return client.describe_solution(solutionArn=solution_arn)["solution"]
-    except Exception as error:
-        if error_code(error) == NOT_FOUND:
-            return None
-        raise
-
-
 def _training_version(client: Any, solution: Mapping[str, Any], stopped: set[str]) -> str | None:
     """What still trains (its latest version), after asking it to stop once; None when nothing does."""
     latest = solution.get("latestSolutionVersion") or {}
@@ -132,20 +123,6 @@ def _training_version(client: Any, solution: Mapping[str, Any], stopped: set[str
     if status in TRAINING_STATUSES or status == STOPPING_STATUS:
         return f"solution version {version} is {status}"
     return None
-
-
-def _delete(client: Any, solution_arn: str) -> str | None:
-    """DeleteSolution: "" when asked, None when the solution is gone already, what holds it while it is in use (a
-    version other than the latest still training)."""
-    try:
-        client.delete_solution(solutionArn=solution_arn)
-    except Exception as error:
-        if error_code(error) == NOT_FOUND:
-            return None
-        if error_code(error) == IN_USE:
-            return f"solution {solution_arn} is in use ({error})"
-        raise
-    return ""
 
 
 def _stop(client: Any, version_arn: str) -> None:

@@ -210,3 +210,14 @@ def test_create_update_delete_in_sequence(personalize, deadline) -> None:
         stub.add_response("delete_solution", {}, {"solutionArn": arn})
         client_error(stub, "describe_solution", "ResourceNotFoundException", {"solutionArn": arn})
         run(personalize, deadline, "Delete", PhysicalResourceId=arn)
+
+
+def test_the_lambda_entry_point_bounds_its_waits_by_the_time_left(personalize, monkeypatch) -> None:
+    """on_event: a Personalize client and a deadline from the invocation's remaining time (a minute kept free)."""
+    client, stub = personalize
+    monkeypatch.setattr(handler.boto3, "client", lambda service: client if service == "personalize" else None)
+    seen: list[float] = []
+    monkeypatch.setattr(handler, "handle", lambda event, c, deadline: seen.append(deadline.seconds) or {"ok": c})
+    context = type("Context", (), {"get_remaining_time_in_millis": lambda self: 5 * 60 * 1000})()
+    assert handler.on_event(event("Create", SOLUTION_RESOURCE_TYPE, properties()), context) == {"ok": client}
+    assert seen == [4 * 60]

@@ -18,7 +18,7 @@ from aws_cdk import aws_personalize as personalize
 from constructs import Construct
 
 from pipeline_contracts import personalize_resources as props
-from pipeline_contracts.metadata_datasets import DATASET_TYPE, DatasetSpec, avro_schema
+from pipeline_contracts.metadata_datasets import DATASET_TYPE, DatasetSpec, avro_schema, schema_text
 from stacks.config import PipelineConfig
 from stacks.personalize_provider import PersonalizeResourceProvider
 
@@ -45,12 +45,12 @@ def metadata_datasets(
     datasets: dict[str, CustomResource] = {}
     for spec in config.metadata_datasets:
         dataset_type = DATASET_TYPE[spec.kind]
-        schema_text = json.dumps(avro_schema(spec), separators=(",", ":"))
+        text = schema_text(spec)
         schema = personalize.CfnSchema(
             scope,
             f"{dataset_type}Schema",
             name=config.resource_name(f"{spec.kind}-schema-{schema_tag(spec)}"),
-            schema=schema_text,
+            schema=text,
         )
         schema.apply_removal_policy(removal_policy)
         # A new construct id: CloudFormation cannot change the type of an existing resource (the former
@@ -65,7 +65,7 @@ def metadata_datasets(
                 props.DATASET_GROUP_ARN: dataset_group.attr_dataset_group_arn,
                 props.DATASET_TYPE: dataset_type,
                 props.SCHEMA_ARN: schema.attr_schema_arn,
-                props.SCHEMA: schema_text,
+                props.SCHEMA: text,
             },
             # RETAIN: CloudFormation sends no Delete (DeletionPolicy Retain), the dataset and its data stay.
             removal_policy=removal_policy,

@@ -9,7 +9,18 @@ import pytest
 from lambda_src.personalize_resources import handler
 from lambda_src.personalize_resources.requests import InvalidProperties
 from lambda_src.personalize_resources.schema_changes import allows_null, schema_change_refusal
-from pipeline_contracts.metadata_datasets import FIELD_TYPES, KINDS, avro_schema, parse_dataset
+from pipeline_contracts.metadata_datasets import (
+    FIELD_TYPES,
+    KINDS,
+    MAX_FIELDS,
+    MAX_SCHEMA_LENGTH,
+    DatasetSpec,
+    Field,
+    avro_schema,
+    parse_dataset,
+    schema_text,
+)
+from stacks.config import ConfigError, PipelineConfig
 
 from .conftest import event
 
@@ -57,3 +68,34 @@ def test_an_unreadable_schema_property_is_refused(personalize, deadline) -> None
              "SchemaArn": "arn:s", "Schema": "{not json"}
     with pytest.raises(InvalidProperties, match=r"'Schema' has value '\{not json'; allowed: Avro JSON"):
         handler.handle(event("Create", "Custom::PersonalizeDataset", props), client, deadline)
+
+
+def _items_with_schema_length(length: int) -> dict:
+    """100 categorical items fields (the most allowed) whose generated schema has exactly `length` characters."""
+    names = [f"F{index:03d}_" + "X" * 145 for index in range(MAX_FIELDS["items"])]  # 150 characters each
+
+    def raw(candidate: list[str]) -> dict:
+        return {"fields": [{"name": n, "type": "categorical"} for n in candidate],
+                "sources": [{"prefix": "items/", "id_column": "id", "columns": {n: n.lower() for n in candidate}}]}
+
+    def text_length(candidate: list[str]) -> int:
+        spec = DatasetSpec("items", tuple(Field(n, "categorical") for n in candidate), ())
+        return len(schema_text(spec))
+
+    surplus = text_length(names) - length
+    for index in range(len(names)):  # shorten names (one character of name = one character of schema)
+        cut = min(surplus, 140)
+        names[index] = names[index][: len(names[index]) - cut]
+        surplus -= cut
+    assert surplus == 0 and text_length(names) == length
+    return raw(names)
+
+
+def test_a_schema_at_personalizes_length_limit_is_accepted_and_one_past_it_refused_at_synth() -> None:
+    config = PipelineConfig.from_mapping({"items_dataset": _items_with_schema_length(MAX_SCHEMA_LENGTH)})
+    assert config.items_dataset is not None and len(schema_text(config.items_dataset)) == MAX_SCHEMA_LENGTH
+    with pytest.raises(ConfigError) as raised:
+        PipelineConfig.from_mapping({"items_dataset": _items_with_schema_length(MAX_SCHEMA_LENGTH + 1)})
+    message = str(raised.value)
+    assert "'items_dataset.fields' has value '100 fields whose Avro schema has 20001 characters'" in message
+    assert "at most 20000 characters (Personalize's limit): shorter names" in message

@@ -442,6 +442,8 @@ def kinds(lines: int, workdir: Path | None, segment_results: tuple[int, ...] = (
     segment_kinds = ("item_affinity", "item_attribute_affinity")
     cases = [(kind, 25) for kind in OUTPUT_KINDS] + [(k, n) for n in segment_results for k in segment_kinds]
     figures: dict[tuple[str, int], tuple[float, float]] = {}
+    long_lines: list[tuple[int, float, float]] = []  # (users per line, rows/s, bytes per user) of long segment lines
+    baseline_rss = float("inf")  # the least peak RSS seen: the process without a long line
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for kind, per_line in cases:
             path = Path(tmp) / f"{kind}-{per_line}.json.out"
@@ -459,26 +461,35 @@ def kinds(lines: int, workdir: Path | None, segment_results: tuple[int, ...] = (
                   f"({ratio}{row_rate / base[1]:.2f}x rows/s of user recommendations), {r['lines']:,} lines, "
                   f"{facts['bytes'] / 2**20:,.0f} MiB, {r['fast_path_lines'] / max(1, r['lines']):.1%} fast path, "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB")
-    segment_capacity([row for (kind, per_line), (_, row) in figures.items() if kind in segment_kinds and per_line > 25])
+            if kind in segment_kinds and per_line > 25:
+                long_lines.append((per_line, row_rate, (r["peak_rss_mb"] - baseline_rss) * 2**20 / per_line))
+            baseline_rss = min(baseline_rss, r["peak_rss_mb"])
+    segment_capacity(long_lines)
 
 
-def segment_capacity(row_rates: list[float]) -> None:
-    """The rows one process_file run flattens, from the slowest long-list segment figure measured here, the way
-    `pipeline_contracts.flatten_capacity` derives its bound, and the num_results bound per segment kind."""
+def segment_capacity(long_lines: list[tuple[int, float, float]]) -> None:
+    """What one process_file run flattens from the long-list segment figures measured here (the slowest rows/s; the
+    bytes per user of the longest lines, where the fixed part of the memory weighs least), derived as
+    pipeline_contracts/flatten_capacity.py derives its bound, beside the contract's."""
     from pipeline_contracts import flatten_capacity as capacity
     from pipeline_contracts.solutions import OUTPUT_KINDS
 
-    if not row_rates:
+    if not long_lines:
         return
-    slowest = min(row_rates)
-    rows = capacity.rows_per_run(slowest)
-    print(f"segment capacity: slowest {slowest:,.0f} rows/s CPU -> {rows / 1e9:.2f}G rows per run "
-          f"(contract: {capacity.SEGMENT_ROWS_PER_SECOND:,} rows/s -> {capacity.SEGMENT_ROWS_PER_RUN / 1e9:.2f}G)")
+    longest = max(per_line for per_line, _, _ in long_lines)
+    rate = min(rate for _, rate, _ in long_lines)
+    per_user = max(per_user for per_line, _, per_user in long_lines if per_line == longest)
+    rows = capacity.rows_per_run(rate)
+    per_line = int(capacity.PROCESS_FILE_MEMORY_MB * 2**20 // capacity.SAFETY_MARGIN // max(1.0, per_user))
+    print(f"segment capacity: {rate:,.0f} rows/s CPU, {per_user:,.0f} bytes/user -> {rows / 1e6:,.0f}M rows and "
+          f"{per_line:,} users per line per run (contract: {capacity.SEGMENT_ROWS_PER_SECOND:,} rows/s, "
+          f"{capacity.SEGMENT_BYTES_PER_RESULT} bytes/user -> {capacity.SEGMENT_ROWS_PER_RUN / 1e6:,.0f}M rows, "
+          f"{capacity.SEGMENT_RESULTS_PER_LINE_MAX:,} users)")
     for kind in OUTPUT_KINDS.values():
         if kind.job_type == "batch_segment" and kind.max_job_records:
+            measured = min(capacity.SEGMENT_NUM_RESULTS_API_MAX, per_line, rows // kind.max_job_records)
             print(f"  {kind.name}: {kind.max_job_records} lines per file -> num_results <= "
-                  f"{capacity.segment_num_results_max(kind.max_job_records):,} (contract), "
-                  f"{min(capacity.SEGMENT_NUM_RESULTS_API_MAX, rows // kind.max_job_records):,} (this run)")
+                  f"{capacity.segment_num_results_max(kind.max_job_records):,} (contract), {measured:,} (this run)")
 
 
 if __name__ == "__main__":

@@ -131,13 +131,17 @@ SEGMENT_RECIPES = [r for r in contract.RECIPES if contract.output_kind_of(r).job
 @pytest.mark.parametrize("recipe", SEGMENT_RECIPES)
 def test_segment_num_results_is_bounded_by_what_one_post_processing_run_flattens(recipe: str) -> None:
     """An output file holds a job's input lines (the kind's max_job_records) of num_results users each: at the
-    bound it fits one process_file run (and the API's 5 million), one past it is refused naming key, value, bound."""
+    bound it fits one process_file run in rows and in memory (and the API's 5 million); one past it is refused
+    naming key, value and bound."""
     kind = contract.output_kind_of(recipe)
     assert kind.max_job_records is not None
     bound = flatten_capacity.segment_num_results_max(kind.max_job_records)
-    assert 1000 <= bound <= flatten_capacity.SEGMENT_NUM_RESULTS_API_MAX
-    rows = kind.max_job_records * bound
-    assert rows <= flatten_capacity.SEGMENT_ROWS_PER_RUN or bound == flatten_capacity.SEGMENT_NUM_RESULTS_API_MAX
+    assert 1000 <= bound
+    assert kind.max_job_records * bound <= flatten_capacity.SEGMENT_ROWS_PER_RUN
+    assert bound <= flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX <= flatten_capacity.SEGMENT_NUM_RESULTS_API_MAX
+    # The bound is the tightest of the three: one more user breaks one of them.
+    assert (kind.max_job_records * (bound + 1) > flatten_capacity.SEGMENT_ROWS_PER_RUN
+            or bound + 1 > flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX)
     (spec,) = config(entry_of(recipe, num_results=bound)).solutions
     assert spec.num_results == bound
     with pytest.raises(ConfigError) as raised:
@@ -146,16 +150,28 @@ def test_segment_num_results_is_bounded_by_what_one_post_processing_run_flattens
                                  f"whole number from 1 to {bound}")
 
 
-def test_the_capacity_bound_follows_the_measured_rate_with_its_margins() -> None:
-    """Rows per run = rate / S3 overhead x (timeout - reserve) / margin; the files of item affinity (500 lines) bound
-    num_results below the API's 5 million, the 10-query files of attribute affinity do not."""
+def test_the_capacity_bound_follows_the_measured_figures_with_their_margins() -> None:
+    """Rows per run = rate / S3 overhead x (timeout - reserve) / margin; users per line = memory / margin / bytes
+    per user. Item affinity's 500-line files are bound by time, attribute affinity's 10-query files by memory."""
     seconds = flatten_capacity.PROCESS_FILE_TIMEOUT_SECONDS - flatten_capacity.TIME_RESERVE_SECONDS
     expected = flatten_capacity.SEGMENT_ROWS_PER_SECOND / flatten_capacity.S3_CPU_OVERHEAD * seconds / 2
     assert flatten_capacity.SEGMENT_ROWS_PER_RUN == int(expected)
+    memory = flatten_capacity.PROCESS_FILE_MEMORY_MB * 2**20 / 2
+    assert flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX == int(memory // flatten_capacity.SEGMENT_BYTES_PER_RESULT)
     assert flatten_capacity.segment_num_results_max(500) == flatten_capacity.SEGMENT_ROWS_PER_RUN // 500
-    assert flatten_capacity.segment_num_results_max(10) == flatten_capacity.SEGMENT_NUM_RESULTS_API_MAX
+    assert flatten_capacity.segment_num_results_max(10) == flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX
     with pytest.raises(ValueError, match="lines_per_file 0"):
         flatten_capacity.segment_num_results_max(0)
+
+
+def test_the_function_runs_with_the_memory_and_timeout_the_bound_assumes(pipeline_template: Any) -> None:
+    from lambda_src.postprocess.handler import TIME_RESERVE_MS
+
+    (function,) = [f for f in pipeline_template.find_resources("AWS::Lambda::Function").values()
+                   if f["Properties"]["Handler"] == "postprocess.handler.process_file"]
+    assert function["Properties"]["MemorySize"] == flatten_capacity.PROCESS_FILE_MEMORY_MB
+    assert function["Properties"]["Timeout"] == flatten_capacity.PROCESS_FILE_TIMEOUT_SECONDS
+    assert TIME_RESERVE_MS == flatten_capacity.TIME_RESERVE_SECONDS * 1000
 
 
 def test_more_queries_than_one_job_reads_are_accepted_and_split() -> None:

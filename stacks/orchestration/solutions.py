@@ -299,16 +299,13 @@ class SolutionBranches(Stage):
         """One child execution: place the input if the plan copies it, run the job, report it either way."""
         name = spec.name
         job_stage = self._batch_job_stage(spec)
-        done = sfn.Pass(
-            self,
-            f"{name} batch job: done",
-            parameters={
-                "part": JsonPath.number_at("$.job.part"),
-                "jobName": JsonPath.string_at("$.job.job_name"),
-                "arn": JsonPath.string_at("$.batch.Arn"),
-                "status": "ACTIVE",
-            },
-        )
+
+        def record(state: str, **fields: Any) -> sfn.Pass:
+            """The job's record (the Map's result for it): its part and name, and `fields`."""
+            job = {"part": JsonPath.number_at("$.job.part"), "jobName": JsonPath.string_at("$.job.job_name")}
+            return sfn.Pass(self, f"{name} batch job: {state}", parameters={**job, **fields})
+
+        done = record("done", arn=JsonPath.string_at("$.batch.Arn"), status="ACTIVE")
         place = self._planning.place_task(self, spec)
         place.next(job_stage)
         body = (
@@ -319,16 +316,11 @@ class SolutionBranches(Stage):
         job_stage.next(done)
         wrapper = sfn.Parallel(self, f"{name} batch job", output_path="$[0]")
         wrapper.branch(body)
-        failed = sfn.Pass(
-            self,
-            f"{name} batch job: failed",
-            parameters={
-                "part": JsonPath.number_at("$.job.part"),
-                "jobName": JsonPath.string_at("$.job.job_name"),
-                "status": "FAILED",
-                "error": JsonPath.string_at("$.jobError.Error"),
-                "cause": JsonPath.string_at("$.jobError.Cause"),
-            },
+        failed = record(
+            "failed",
+            status="FAILED",
+            error=JsonPath.string_at("$.jobError.Error"),
+            cause=JsonPath.string_at("$.jobError.Cause"),
         )
         # The job's own failures (Personalize's reason, the busy loop's give-up) are plain text; placing its input
         # is a function, whose error is read down to its type and message.

@@ -30,7 +30,7 @@ from tests.support.accepted_versions import create_accepted_versions_table
 from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
 from tests.support.sfn_offline import BatchOutputWriter, ExecutionResult, JobScript, OfflineStepFunctions, clock_datetime
 from tests.support.template_functions import apply_environment, shared_environment
-from tests.support.templates import logical_id_of, nested_machines
+from tests.support.templates import all_states, logical_id_of, nested_machines
 
 REGION = "us-east-1"
 READER_SUFFIX = ": function error?"
@@ -79,15 +79,6 @@ def machine(
     if configuration not in machines:
         machines[configuration] = app_orchestration(configured_app, configured_templates, region=REGION)
     return machines[configuration]
-
-
-def all_states(machine: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    found: dict[str, Mapping[str, Any]] = {}
-    for name, state in machine["States"].items():
-        found[name] = state
-        for nested in nested_machines(state):
-            found.update(all_states(nested))
-    return found
 
 
 def test_every_lambda_task_is_caught_through_the_function_error_reader(machine: SynthesizedOrchestration) -> None:

@@ -27,6 +27,7 @@ from lambda_src.model_gate.gate import (
     DEFAULT_MIN_VALUE,
     USER_PERSONALIZATION_METRICS,
 )
+from pipeline_contracts.flatten_capacity import segment_num_results_max
 from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, parse_dataset
 from pipeline_contracts.schedule_times import ScheduleExpressionError, validate_expression
 from pipeline_contracts.solutions import (
@@ -271,9 +272,8 @@ def _metadata_dataset(kind: DatasetKind) -> Parser:
     return parse
 
 
-# Batch segment jobs return up to 5 million users per input line (CreateBatchSegmentJob numResults); batch
-# inference up to 500 items. A segment solution without num_results asks for this many users per segment.
-SEGMENT_NUM_RESULTS_MAX = 5_000_000
+# Batch inference returns up to 500 items per input line. A segment solution without num_results asks for this many
+# users per segment; its bound is what post-processing flattens per output file (`segment_num_results_max`).
 SEGMENT_NUM_RESULTS_DEFAULT = 1000
 # UPDATE training exists only for User-Personalization (CreateSolutionVersion trainingMode).
 UPDATE_TRAINING_RECIPES = ("aws-user-personalization",)
@@ -350,10 +350,11 @@ def _solution_queries(queries: Any, key: str, kind: OutputKind) -> tuple[str, ..
         not isinstance(queries, (list, tuple))
         or not queries
         or not all(isinstance(q, str) and q.strip() and "\n" not in q for q in queries)
+        or len(set(queries)) != len(queries)
     ):
         raise ConfigError.invalid(
-            key, queries, 'a non-empty list of item-attribute expressions, one segment each, e.g. ["ITEMS.GENRES = '
-            '\\"Comedy\\""]'
+            key, queries, 'a non-empty list of distinct item-attribute expressions, one segment each, e.g. '
+            '["ITEMS.GENRES = \\"Comedy\\""] (a batch segment job reads 10 at most: more make more jobs)'
         )
     return tuple(queries)
 
@@ -514,8 +515,8 @@ class PipelineConfig:
                 training_mode,
                 f"FULL when recipe is {recipe} (UPDATE needs {UPDATE_TRAINING_RECIPES[0]})",
             )
-        if kind.job_type == "batch_segment":
-            results = _whole_number(1, SEGMENT_NUM_RESULTS_MAX), SEGMENT_NUM_RESULTS_DEFAULT
+        if kind.job_type == "batch_segment":  # an output file (max_job_records lines) must fit one post-processing run
+            results = _whole_number(1, segment_num_results_max(kind.max_job_records or 1)), SEGMENT_NUM_RESULTS_DEFAULT
         else:
             results = _whole_number(1, 500), self.num_results
         metric = entry.get("quality_gate_metric", self.quality_gate_metric)

@@ -218,7 +218,7 @@ class SolutionBranches(Stage):
             },
         )
         wrapper.add_catch(
-            readable_function_error(self, f"{name} failure", error_path="$.solutionError", then=failed),
+            readable_function_error(self, f"{name}: failed", error_path="$.solutionError", then=failed),
             errors=["States.ALL"],
             result_path="$.solutionError",
         )
@@ -325,7 +325,7 @@ class SolutionBranches(Stage):
         # The job's own failures (Personalize's reason, the busy loop's give-up) are plain text; placing its input
         # is a function, whose error is read down to its type and message.
         wrapper.add_catch(
-            readable_function_error(self, f"{name} batch job failure", error_path="$.jobError", then=failed),
+            readable_function_error(self, f"{name} batch job: failure", error_path="$.jobError", then=failed),
             errors=["States.ALL"],
             result_path="$.jobError",
         )

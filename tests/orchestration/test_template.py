@@ -53,8 +53,8 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
         "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Run succeeded",
         "Prepare run failed",
     } | {
-        f"{label} failure: {step}"  # readable_function_error at each catch a function error reaches
-        for label in ("Prepare run", "solution", "solution batch job")
+        f"{label}: {step}"  # readable_function_error at each catch a function error reaches
+        for label in ("Prepare run failure", "solution: failed", "solution batch job: failure")
         for step in ("function error?", "read the function error", "type and message only")
     }  # fmt: skip
     assert states == expected

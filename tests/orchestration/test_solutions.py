@@ -171,7 +171,7 @@ def test_every_state_of_a_solution_is_inside_its_caught_wrapper(multi: Synthesiz
     top = multi.definition["States"]
     for spec, branch in zip(MULTI_CONFIG.solutions, top["Solutions"]["Branches"], strict=True):
         # Besides the wrapper: its catch's states (the function error read down to type and message, the record).
-        reader = {f"{spec.name} failure: {step}" for step in ("function error?", "read the function error",
+        reader = {f"{spec.name}: failed: {step}" for step in ("function error?", "read the function error",
                                                                 "type and message only")}
         assert set(branch["States"]) == {f"Solution {spec.name}", f"{spec.name}: failed", *reader}
         body = solution_branch(multi, spec.name)

@@ -15,9 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline_contracts import run_layout
+
 IMPORTS = "imports"
 TRAINING = "training"
 INTERACTIONS = "interactions"
+
+
+def dataset_folder(dataset: str) -> str:
+    """The run entry of a dataset's import files (interactions/, items/, users/)."""
+    return run_layout.INTERACTIONS if dataset == INTERACTIONS else run_layout.metadata_entry(dataset)
 
 
 def modes_line(modes: Mapping[str, Any] | None) -> str | None:

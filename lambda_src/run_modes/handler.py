@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 
 from pipeline_contracts import run_layout
-from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING
+from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING, dataset_folder
 
 from .modes import (
     FULL,
@@ -103,15 +103,17 @@ def _solution_arns(parameters: list[str]) -> dict[str, str]:
 def _versions(solution_arn: str) -> list[dict[str, Any]]:
     """Every version of the solution, each ACTIVE one with its trainingMode (described when the list lacks it)."""
     versions = list(_pages("list_solution_versions", "solutionVersions", solutionArn=solution_arn))
+    personalize = client("personalize")
     described = {
-        arn: client("personalize").describe_solution_version(solutionVersionArn=arn)["solutionVersion"].get("trainingMode")
+        arn: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"].get("trainingMode")
         for arn in versions_to_describe(versions)
     }
-    return [{**v, "trainingMode": described.get(v.get("solutionVersionArn"), v.get("trainingMode"))} for v in versions]
+    return [
+        {**v, "trainingMode": described.get(str(v.get("solutionVersionArn")), v.get("trainingMode"))} for v in versions
+    ]
 
 
 def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str, Any]) -> dict[str, str]:
-    folder = run_layout.INTERACTIONS if dataset == INTERACTIONS else run_layout.metadata_entry(dataset)
     configured = _text(entry, "configured")
     jobs = (
         list(_pages("list_dataset_import_jobs", "datasetImportJobs", datasetArn=_text(entry, "dataset_arn")))
@@ -122,7 +124,7 @@ def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str,
         dataset=dataset,
         configured=configured,
         import_jobs=jobs,
-        size_bytes=_folder_bytes(bucket, run_layout.run_key(run_id, folder)),
+        size_bytes=_folder_bytes(bucket, run_layout.run_key(run_id, dataset_folder(dataset))),
         records=_kept_interactions(bucket, run_id) if dataset == INTERACTIONS else None,
     )
 

@@ -28,7 +28,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING
+from pipeline_contracts.run_modes import IMPORTS, TRAINING, dataset_folder
 from stacks.config import PipelineConfig
 from stacks.functions import PipelineFunction, powertools_layer
 from stacks.nag import acknowledge_wildcard
@@ -133,9 +133,7 @@ class ChooseModes(Stage):
     ) -> None:
         """`dataset_arns`: dataset -> ARN, interactions first, then each configured Items / Users dataset."""
         super().__init__(scope, construct_id)
-        folders = [
-            run_layout.INTERACTIONS if name == INTERACTIONS else run_layout.metadata_entry(name) for name in dataset_arns
-        ]
+        folders = [dataset_folder(name) for name in dataset_arns]
         self.function = RunModesFunction(
             self, "RunModes", config=config, transformed_bucket=transformed_bucket, data_key=data_key,
             logs_key=logs_key, folders=folders,

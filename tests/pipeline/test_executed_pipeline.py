@@ -273,7 +273,8 @@ def _write_batch_input(
 def executor(
     pipeline: SynthesizedOrchestration, alert_topic_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[Scenario], Run]]:
-    """`execute(scenario)`: one full execution of the real state machine against that scenario.
+    """`execute(scenario, name=EXECUTION)`: one full execution of the real state machine against that scenario
+    (executions one after another share the harness: Personalize keeps the jobs of the earlier ones).
 
     `pipeline.offline()` registers every function of the template as its real handler (with fresh cached
     clients) and creates the buckets and each solution's parameter; this adds the accepted-version table, the
@@ -292,13 +293,13 @@ def executor(
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
-        def run(scenario: Scenario) -> Run:
+        def run(scenario: Scenario, name: str = EXECUTION) -> Run:
             aws.glue.on_start = _write_batch_input(pipeline, s3, transformed, scenario)
             writer = BatchOutputWriter(s3, answer=scenario.answer, drop=scenario.drop_outputs)
             aws.personalize.on_active = writer
             if scenario.script is not None:
                 scenario.script(aws)
-            result = aws.run(arn, name=EXECUTION)
+            result = aws.run(arn, name=name)
             return Run(aws, result, s3, curated, transformed, queue_url, sqs, scenario, writer, pipeline.config)
 
         yield run

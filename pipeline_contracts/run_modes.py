@@ -34,8 +34,7 @@ def modes_line(modes: Mapping[str, Any] | None) -> str | None:
         return None
     parts = []
     for group in (IMPORTS, TRAINING):
-        chosen = modes.get(group) or {}
+        chosen = {name: entry for name, entry in (modes.get(group) or {}).items() if entry}
         if chosen:
-            named = ", ".join(f"{name} {(entry or {}).get('mode')}" for name, entry in chosen.items())
-            parts.append(f"{group} {named}")
+            parts.append(f"{group} " + ", ".join(f"{name} {entry.get('mode')}" for name, entry in chosen.items()))
     return ("Modes: " + "; ".join(parts) + ".") if parts else None

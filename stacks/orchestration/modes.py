@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -52,71 +53,6 @@ def training_mode_path(solution: str) -> str:
     return f"$.modes.{TRAINING}.{solution}.mode"
 
 
-class RunModesFunction(Construct):
-    """The function and its least-privilege role. Attribute: `function`."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: PipelineConfig,
-        transformed_bucket: s3.IBucket,
-        data_key: kms.IKey,
-        logs_key: kms.IKey,
-        folders: list[str],
-    ) -> None:
-        """`folders`: the run entries it sizes (interactions/, items/, users/)."""
-        super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        part = PipelineFunction(
-            self,
-            "Function",
-            handler=HANDLER,
-            description="Chooses the run's import and training modes from Personalize's own state",
-            logs_key=logs_key,
-            timeout=Duration.minutes(1),
-            environment={"POWERTOOLS_SERVICE_NAME": config.resource_name("run-modes")},
-            layers=[powertools_layer(self)],
-        )
-        self.function, role = part.function, part.role
-        # No resource type exists for these two List actions: "*" is the only resource they accept.
-        self._allow(role, ["personalize:ListDatasetImportJobs", "personalize:ListSolutionVersions"], ["*"],
-                    "ListDatasetImportJobs and ListSolutionVersions support no resource-level permissions (Service "
-                    "Authorization Reference: no resource type); the function only reads them.")
-        versions = [
-            personalize_arn(stack, "solution", f"{solution_name_pattern(config, spec.name)}/*")
-            for spec in config.solutions
-        ]
-        self._allow(role, ["personalize:DescribeSolutionVersion"], versions,
-                    "Solution versions are created per run; the pattern is this deployment's solutions.")
-        parameters = [
-            stack.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"),
-                             arn_format=ArnFormat.SLASH_RESOURCE_NAME)
-            for name in (solution_arn_parameter_name(config, spec.name) for spec in config.solutions)
-        ]  # fmt: skip
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["ssm:GetParameters"], resources=parameters))
-        prefixes = [run_layout.run_key("*", folder) + "*" for folder in folders]
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[transformed_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": prefixes}},
-            )
-        )
-        summaries = transformed_bucket.arn_for_objects(run_layout.run_key("*", run_layout.SUMMARY))
-        self._allow(role, ["s3:GetObject"], [summaries],
-                    "Run folders are named per execution (runs/<run>/); the pattern is the runs' _summary.json only.")
-        data_key.grant(role, "kms:Decrypt")
-
-    @staticmethod
-    def _allow(role: iam.IRole, actions: list[str], resources: list[str], reason: str) -> None:
-        role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
-        for resource in resources:
-            if "*" in resource:
-                acknowledge_wildcard(role, resource, reason)
-
-
 class ChooseModes(Stage):
     """Invokes the modes function once with the run's id and what the config asks for; writes `$.modes`."""
 
@@ -133,11 +69,7 @@ class ChooseModes(Stage):
     ) -> None:
         """`dataset_arns`: dataset -> ARN, interactions first, then each configured Items / Users dataset."""
         super().__init__(scope, construct_id)
-        folders = [dataset_folder(name) for name in dataset_arns]
-        self.function = RunModesFunction(
-            self, "RunModes", config=config, transformed_bucket=transformed_bucket, data_key=data_key,
-            logs_key=logs_key, folders=folders,
-        ).function  # fmt: skip
+        self.function = self._function(config, transformed_bucket, data_key, logs_key, list(dataset_arns))
         task = tasks.LambdaInvoke(
             self,
             "Choose modes",
@@ -190,3 +122,56 @@ class ChooseModes(Stage):
             result_path="$.modesError",
         )
         self._set_flow(task, task)
+
+    def _function(
+        self, config: PipelineConfig, bucket: s3.IBucket, data_key: kms.IKey, logs_key: kms.IKey, datasets: list[str]
+    ) -> lambda_.IFunction:
+        """The function, with a role that may read what it decides from and nothing else (see the module docstring)."""
+        stack = Stack.of(self)
+        part = PipelineFunction(
+            self,
+            "RunModes",
+            handler=HANDLER,
+            description="Chooses the run's import and training modes from Personalize's own state",
+            logs_key=logs_key,
+            timeout=Duration.minutes(1),
+            environment={"POWERTOOLS_SERVICE_NAME": config.resource_name("run-modes")},
+            layers=[powertools_layer(self)],
+        )
+        role = part.role
+        # No resource type exists for these two List actions: "*" is the only resource they accept.
+        _allow(role, ["personalize:ListDatasetImportJobs", "personalize:ListSolutionVersions"], ["*"],
+               "ListDatasetImportJobs and ListSolutionVersions support no resource-level permissions (Service "
+               "Authorization Reference: no resource type); the function only reads them.")
+        versions = [
+            personalize_arn(stack, "solution", f"{solution_name_pattern(config, spec.name)}/*")
+            for spec in config.solutions
+        ]
+        _allow(role, ["personalize:DescribeSolutionVersion"], versions,
+               "Solution versions are created per run; the pattern is this deployment's solutions.")
+        parameters = [
+            stack.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"),
+                             arn_format=ArnFormat.SLASH_RESOURCE_NAME)
+            for name in (solution_arn_parameter_name(config, spec.name) for spec in config.solutions)
+        ]
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["ssm:GetParameters"], resources=parameters))
+        prefixes = [run_layout.run_key("*", dataset_folder(name)) + "*" for name in datasets]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": prefixes}},
+            )
+        )
+        summaries = bucket.arn_for_objects(run_layout.run_key("*", run_layout.SUMMARY))
+        _allow(role, ["s3:GetObject"], [summaries],
+               "Run folders are named per execution (runs/<run>/); the pattern is the runs' _summary.json only.")
+        data_key.grant(role, "kms:Decrypt")
+        return part.function
+
+
+def _allow(role: iam.IRole, actions: list[str], resources: list[str], reason: str) -> None:
+    role.add_to_principal_policy(iam.PolicyStatement(actions=actions, resources=resources))
+    for resource in resources:
+        if "*" in resource:
+            acknowledge_wildcard(role, resource, reason)

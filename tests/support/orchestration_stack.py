@@ -175,6 +175,12 @@ class SynthesizedOrchestration:
         """The function the "Prepare run" state invokes (its resolved ARN)."""
         return self.definition["States"]["Prepare run"]["Parameters"]["FunctionName"]
 
+    @property
+    def run_modes_function(self) -> str:
+        """The function the "Choose modes" state invokes (its resolved ARN: the state's resource, as it passes
+        the function's payload on without Lambda's envelope)."""
+        return self.definition["States"]["Choose modes"]["Resource"]
+
     @functools.cached_property
     def functions(self) -> dict[str, TemplateFunction]:
         """The template's functions with a `lambda_src` handler, by handler string."""

@@ -6,8 +6,9 @@ state; Personalize refuses them in states every deployment passes through:
 - CreateDatasetImportJob: "If you haven't imported bulk records into the dataset previously, you can only
   specify FULL." So a dataset without an ACTIVE import job (a new deployment, a recreated dataset, only failed
   imports so far) is imported FULL. An INCREMENTAL job takes at most 1 GB (read as 10^9 bytes, the smaller
-  reading, as batch planning does): a run whose files are larger is imported FULL (a FULL import replaces the
-  dataset's bulk data with this run's files, which is what a large run is).
+  reading, as batch planning does): a run whose files are larger is imported FULL. A FULL import replaces the
+  dataset's earlier bulk data with this run's files: the same data when the run's files hold the whole history
+  (the Glue job transforms everything under the raw prefix), older records lost when they hold only new ones.
 - Every import job needs at least 1,000 interaction records, FULL or INCREMENTAL: a run below that cannot be
   imported in either mode (choosing FULL would only replace the dataset's history with a set too small to
   train on), so the decision refuses it (`ImportNotPossible`). The Glue job already fails such a run; this is

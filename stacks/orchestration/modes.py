@@ -2,7 +2,7 @@
 
     Choose modes (Lambda run_modes.handler.choose_modes) -> $.modes
         ImportNotPossible -> Choose modes: read the reason -> Fail "ImportNotPossible"
-        any other error   -> Fail "ModesNotChosen"
+        any other error   -> Choose modes failure: ... (type and message only) -> Fail "ModesNotChosen"
 
 The configured `import_mode` / `training_mode` are refused by Personalize in states every deployment passes
 through (a dataset's first import must be FULL; UPDATE needs an ACTIVE version trained FULL), so one function
@@ -34,6 +34,7 @@ from stacks.config import PipelineConfig
 from stacks.functions import PipelineFunction, powertools_layer
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration.personalize_job import personalize_arn
+from stacks.orchestration.function_errors import readable_function_error
 from stacks.orchestration.stage import Stage, fail_state
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
 
@@ -110,14 +111,15 @@ class ChooseModes(Stage):
             )
         )
         task.add_catch(read_reason, errors=[IMPORT_NOT_POSSIBLE_ERROR], result_path="$.modesError")
+        failed = fail_state(
+            self,
+            "Choose modes failed",
+            error=MODES_ERROR,
+            cause="Run {}: the import and training modes could not be chosen: {}",
+            values=[JsonPath.string_at("$.run.id"), JsonPath.string_at("$.modesError.Cause")],
+        )
         task.add_catch(
-            fail_state(
-                self,
-                "Choose modes failed",
-                error=MODES_ERROR,
-                cause="Run {}: the import and training modes could not be chosen: {}",
-                values=[JsonPath.string_at("$.run.id"), JsonPath.string_at("$.modesError.Cause")],
-            ),
+            readable_function_error(self, "Choose modes failure", error_path="$.modesError", then=failed),
             errors=["States.ALL"],
             result_path="$.modesError",
         )

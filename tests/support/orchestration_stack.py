@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
+from unittest import mock
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -189,10 +190,16 @@ class SynthesizedOrchestration:
     @contextlib.contextmanager
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
         """The harness with this state machine created (under its real name), every function of the template
-        as its real handler in-process (the naming Lambda, batch planning, ...), the transformed and curated
-        buckets in moto S3, and each solution's ARN in its SSM parameter (as the data stack writes it)."""
-        with OfflineStepFunctions(region=self.region, **harness_options) as aws:
+        as its real handler in-process (the naming Lambda, batch planning, the run lease, ...), the template's
+        DynamoDB tables (the run lease's) and the transformed and curated buckets in moto, and each solution's ARN in
+        its SSM parameter (as the data stack writes it)."""
+        # Lambda's runtime gives every function its region (the handlers' boto3 clients read it).
+        with (
+            mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": self.region}),
+            OfflineStepFunctions(region=self.region, **harness_options) as aws,
+        ):
             register_functions(aws, self.functions)
+            create_template_tables(aws, self.template, self.cloud)
             aws.lambdas.register(self.run_names_function, run_names_handler)
             s3 = aws.client("s3")
             for bucket in (self.expected("transformed_bucket"), self.expected("curated_bucket")):
@@ -227,6 +234,20 @@ class SynthesizedOrchestration:
         name = solution or self.config.solutions[0].name
         aws.client("ssm").put_parameter(
             Name=solution_arn_parameter_name(self.config, name), Value=solution_arn, Type="String", Overwrite=True
+        )
+
+
+def create_template_tables(aws: OfflineStepFunctions, template: dict[str, Any], cloud: FakeCloud) -> None:
+    """Every `AWS::DynamoDB::Table` of `template` in moto, under the name the resolved definition uses, with the key
+    schema the template gives it."""
+    dynamodb = aws.client("dynamodb")
+    for logical_id, resource in cloud.resources_of_type("AWS::DynamoDB::Table").items():
+        properties = resource["Properties"]
+        dynamodb.create_table(
+            TableName=cloud.physical_name(logical_id),
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
         )
 
 

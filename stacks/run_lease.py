@@ -28,13 +28,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from pipeline_contracts.run_lease import EXPIRY_ATTRIBUTE, KEY_ATTRIBUTE
 from stacks.config import PipelineConfig
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge, acknowledge_wildcard
 
 JsonPath = sfn.JsonPath
-LEASE_KEY_ATTRIBUTE = "pk"
-LEASE_EXPIRY_ATTRIBUTE = "expiresAt"
 
 
 class RunLease(Construct):
@@ -64,11 +63,11 @@ class RunLease(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=LEASE_KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=data_key,
-            time_to_live_attribute=LEASE_EXPIRY_ATTRIBUTE,
+            time_to_live_attribute=EXPIRY_ATTRIBUTE,
             removal_policy=RemovalPolicy.DESTROY,
         )
         acknowledge(

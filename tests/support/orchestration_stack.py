@@ -39,6 +39,7 @@ REGION = "eu-west-1"
 PERSONALIZE = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
 DATASET_ARN = f"{PERSONALIZE}:dataset/pbp-test/INTERACTIONS"
 GLUE_JOB_NAME = "pbp-test-transform"
+GUARD_STATE = "Overlap guard: take the run lease"
 
 
 def build_stack(
@@ -174,6 +175,11 @@ class SynthesizedOrchestration:
     def run_names_function(self) -> str:
         """The function the "Prepare run" state invokes (its resolved ARN)."""
         return self.definition["States"]["Prepare run"]["Parameters"]["FunctionName"]
+
+    @property
+    def lease_table(self) -> str:
+        """The run lease's table, as the overlap guard gives it to the acquire function."""
+        return self.definition["States"][GUARD_STATE]["Parameters"]["Payload"]["table"]
 
     @functools.cached_property
     def functions(self) -> dict[str, TemplateFunction]:

@@ -16,7 +16,7 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 | Glue ETL         | `Transform`                                                           |
 | dataset import   | `Import`                                                              |
 | solutions        | exactly `Solutions` (the Parallel of every solution's branch)         |
-| post-processing  | `PostProcess` (account, manifest, accept, every solution succeeded?, release run lease); exactly `Solutions failed` |
+| post-processing  | `PostProcess` (account, manifest, accept, ..., release run lease); exactly `Solutions failed` |
 
 Per-solution stages (a run trains several solutions in parallel, README "Solutions"): the state names of solution
 `n` start with its configured name (a lower-case letter, then letters, digits or '_'; run-level names start with a

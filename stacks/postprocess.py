@@ -245,8 +245,8 @@ class SolutionOutputs(Stage):
 class PostProcessingStage(Stage):
     """After every solution: account -> manifest -> accept each model version -> every solution succeeded?
     -> (yes) completion event -> success notification; (no) the run lease is given back, then Fail "Solutions
-    failed" (SolutionsFailed, the manifest's message naming each failed solution and its cause). Any error of account or manifest -> Fail
-    "Post-processing failed".
+    failed" (SolutionsFailed, the manifest's message naming each failed solution and its cause). Any error of
+    account or manifest -> Fail "Post-processing failed".
 
     Reads `$.run`, `$.glue`, `$.import`, `$.solutions`; writes `$.accounting`, `$.manifest`, `$.acceptance`,
     `$.completionEvent` (and `$.postProcessError` / `$.noticeError` on the failure paths). A model version becomes

@@ -1,9 +1,9 @@
 """The lease item in its DynamoDB table: every write is conditional, every read consistent.
 
-Table (`pipeline_contracts.run_lease`): partition key `pk` (S), on-demand, TTL on `expiresAt` (DynamoDB deletes an expired lease within days; the
-guard never relies on that, it compares `expiresAt` itself). One item, `pk` = `LEASE_ID`, with `holder` (the
-execution ARN), `expiresAt` (N, epoch seconds), `startedAt` (the holder's start) and `acquiredAt` (when it took the
-lease).
+Table (names in `pipeline_contracts.run_lease`): partition key `pk` (S), on-demand, TTL on `expiresAt` (DynamoDB
+deletes an expired lease within days; the guard never relies on that, it compares `expiresAt` itself). One item,
+`pk` = `LEASE_ID`, with `holder` (the execution ARN), `expiresAt` (N, epoch seconds), `startedAt` (the holder's
+start) and `acquiredAt` (when it took the lease).
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class LeaseTable:
 
     def put_if_absent(self, lease: Lease, now: str) -> bool:
         return self._conditional(
-            self._client.put_item, Item=self._item(lease, now), ConditionExpression=f"attribute_not_exists({KEY_ATTRIBUTE})"
+            self._client.put_item,
+            Item=self._item(lease, now),
+            ConditionExpression=f"attribute_not_exists({KEY_ATTRIBUTE})",
         )
 
     def replace(self, old: Lease, new: Lease, now: str) -> bool:

@@ -44,8 +44,8 @@ class PipelineStateMachine(Construct):
     (training, quality gate, batch jobs, its output files: `solutions.py`), [post-processing], summary.
 
     Attributes: `state_machine`, `log_group` (the state machine's, KMS-encrypted), `run_names_function`,
-    `batch_planning` (the planning functions), `run_lease` (the overlap guard's lease), `job_name_prefixes` (Personalize job-name prefixes, also used to
-    scope IAM).
+    `batch_planning` (the planning functions), `run_lease` (the overlap guard's lease),
+    `job_name_prefixes` (Personalize job-name prefixes, also used to scope IAM).
 
     `quality_gate(scope, spec)`, if given, returns a solution's stage to run after its training and before its
     batch jobs; it must write `$.gate.solutionVersionArn`, the solution version the jobs then use.

@@ -40,6 +40,11 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
+def access_denied(params: dict[str, Any]) -> dict[str, Any]:
+    """A scripted answer: the call is refused (AccessDeniedException)."""
+    raise ServiceError("AccessDeniedException", f"not authorized: {sorted(params)}")
+
+
 def skipped_output(holder: str) -> dict[str, str]:
     return {"status": "SKIPPED", "reason": f"Another execution of this state machine is still running: {holder}"}
 
@@ -105,11 +110,7 @@ def test_two_runs_started_in_the_same_second_only_one_works(
 def test_the_guard_does_not_list_executions(offline: Offline) -> None:
     """ListExecutions, eventually consistent, may omit the run itself: the guard no longer asks it at all."""
     aws, arn = offline
-
-    def refuse(params: dict[str, Any]) -> dict[str, Any]:
-        raise ServiceError("AccessDeniedException", "the state machine's role may not list executions")
-
-    aws.answer("stepfunctions", "ListExecutions", refuse)
+    aws.answer("stepfunctions", "ListExecutions", access_denied)
     result = aws.run(arn, name="alone")
 
     assert result.status == "SUCCEEDED", result.cause
@@ -204,11 +205,7 @@ def test_a_release_that_fails_does_not_fail_a_finished_run(
 ) -> None:
     """The next run finds the lease of a SUCCEEDED holder stale."""
     aws, arn = offline
-
-    def refuse(params: dict[str, Any]) -> dict[str, Any]:
-        raise ServiceError("AccessDeniedException", "not allowed to delete")
-
-    aws.answer("dynamodb", "DeleteItem", refuse)
+    aws.answer("dynamodb", "DeleteItem", access_denied)
     first = aws.run(arn, name="first")
 
     assert first.status == "SUCCEEDED", first.cause

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline_contracts.run_lease import KEY_ATTRIBUTE
+from tests.support.lambda_context import offline_aws_environment
 
 REGION = "eu-west-1"
 TABLE = "run-lease-test"
@@ -17,13 +18,7 @@ TABLE = "run-lease-test"
 @pytest.fixture(autouse=True)
 def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and a region for every client the tests create; nothing reaches AWS."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    offline_aws_environment(monkeypatch, REGION)
 
 
 @pytest.fixture(scope="module")

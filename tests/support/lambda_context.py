@@ -28,3 +28,15 @@ def use_offline_aws(service_name: str) -> None:
         "POWERTOOLS_SERVICE_NAME": service_name,
     }.items():
         os.environ.setdefault(name, value)
+
+
+def offline_aws_environment(monkeypatch: Any, region: str) -> None:
+    """Fake credentials and `region` for every client a test creates (restored after the test); nothing reaches
+    AWS."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+    }.items():
+        monkeypatch.setenv(name, value)

@@ -14,8 +14,10 @@ clock.
 
 A lease found when acquiring is judged in this order:
 1. none (released in between)                 -> FREE: try the conditional put again;
-2. its holder is this execution               -> HELD_BY_SELF: proceed (a Lambda retry of a put that did land, or
-                                                 a redrive of a run whose guard failed after writing);
+2. its holder is this execution (same ARN and  -> HELD_BY_SELF: proceed (a Lambda retry of a put that did land, or
+   start time)                                   a redrive of a run whose guard failed after writing);
+   the same ARN with another start time        -> STALE: an earlier execution of the same name (Step Functions
+                                                 frees a name 90 days after its execution ended);
 3. expired (now >= expires_at)                -> STALE;
 4. the holder's status, from DescribeExecution:
    ended (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) or the execution does not exist -> STALE;
@@ -117,12 +119,17 @@ class Judgement:
     reason: str
 
 
-def judge(current: Lease | None, *, me: str, now: int, holder_status: str | None = None) -> Judgement:
-    """The verdict on the lease found (see the module docstring); ASK_HOLDER when it needs `holder_status`."""
+def judge(current: Lease | None, *, me: Lease, now: int, holder_status: str | None = None) -> Judgement:
+    """The verdict on the lease found, for the execution asking for lease `me` (see the module docstring);
+    ASK_HOLDER when it needs `holder_status`."""
     if current is None:
         return Judgement(Verdict.FREE, "no lease is held")
-    if current.holder == me:
+    if current.holder == me.holder and current.started_at == me.started_at:
         return Judgement(Verdict.HELD_BY_SELF, "this execution already holds the lease")
+    if current.holder == me.holder:
+        return Judgement(
+            Verdict.STALE, f"the lease is held by an earlier execution of this name, started {current.started_at}"
+        )
     if current.expired(now):
         return Judgement(
             Verdict.STALE, f"the lease of {current.holder} expired at {current.expires_at} (now {now})"
@@ -168,9 +175,9 @@ def acquire(
         current = store.read()
         if current is None:
             continue  # released between the put and the read: try the put again
-        judgement = judge(current, me=wanted.holder, now=now_seconds)
+        judgement = judge(current, me=wanted, now=now_seconds)
         if judgement.verdict is Verdict.ASK_HOLDER:
-            judgement = judge(current, me=wanted.holder, now=now_seconds, holder_status=holder_status(current.holder))
+            judgement = judge(current, me=wanted, now=now_seconds, holder_status=holder_status(current.holder))
         if judgement.verdict is Verdict.HELD_BY_SELF:
             return _outcome(True, "ALREADY_HELD", current, judgement.reason)
         if judgement.verdict is Verdict.HELD:

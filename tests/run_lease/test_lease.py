@@ -34,6 +34,9 @@ TIMEOUT = 24 * 3600
 RUNNING_STATUSES = ("RUNNING", "PENDING_REDRIVE")
 
 
+MINE = lease_for(ME, START, TIMEOUT)
+
+
 def iso(seconds: int) -> str:
     """Epoch seconds as Step Functions writes a time."""
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -74,13 +77,20 @@ def test_a_time_without_offset_or_not_a_time_is_refused_by_name(text: Any) -> No
 
 
 def test_no_lease_is_free() -> None:
-    assert judge(None, me=ME, now=START_SECONDS).verdict is Verdict.FREE
+    assert judge(None, me=MINE, now=START_SECONDS).verdict is Verdict.FREE
 
 
 @pytest.mark.parametrize("now_offset", [-1, 0, 1], ids=["before-expiry", "at-expiry", "past-expiry"])
 def test_a_lease_held_by_this_execution_is_its_own_even_expired(now_offset: int) -> None:
     mine = lease_for(ME, START, TIMEOUT)
-    assert judge(mine, me=ME, now=mine.expires_at + now_offset).verdict is Verdict.HELD_BY_SELF
+    assert judge(mine, me=MINE, now=mine.expires_at + now_offset).verdict is Verdict.HELD_BY_SELF
+
+
+def test_a_lease_of_an_earlier_execution_of_the_same_name_is_stale() -> None:
+    """Step Functions frees a name 90 days after its execution ended: same ARN, another start time."""
+    earlier = Lease(holder=ME, expires_at=MINE.expires_at - 91 * 86_400, started_at="2025-10-01T03:00:00.000Z")
+    judgement = judge(earlier, me=MINE, now=START_SECONDS, holder_status="RUNNING")
+    assert judgement.verdict is Verdict.STALE and "2025-10-01T03:00:00.000Z" in judgement.reason
 
 
 @pytest.mark.parametrize(
@@ -90,7 +100,7 @@ def test_a_lease_held_by_this_execution_is_its_own_even_expired(now_offset: int)
 )
 def test_an_other_lease_expires_exactly_at_its_expiry(now_offset: int, verdict: Verdict) -> None:
     lease = other_lease()
-    judgement = judge(lease, me=ME, now=lease.expires_at + now_offset)
+    judgement = judge(lease, me=MINE, now=lease.expires_at + now_offset)
     assert judgement.verdict is verdict
     if verdict is Verdict.STALE:
         assert OTHER in judgement.reason and str(lease.expires_at) in judgement.reason
@@ -99,15 +109,15 @@ def test_an_other_lease_expires_exactly_at_its_expiry(now_offset: int, verdict: 
 @pytest.mark.parametrize("now_offset", [0, 1], ids=["exactly-at-expiry", "one-second-past-expiry"])
 def test_an_expired_lease_is_stale_even_if_its_holder_still_runs(now_offset: int) -> None:
     lease = other_lease()
-    judgement = judge(lease, me=ME, now=lease.expires_at + now_offset, holder_status="RUNNING")
+    judgement = judge(lease, me=MINE, now=lease.expires_at + now_offset, holder_status="RUNNING")
     assert judgement.verdict is Verdict.STALE
 
 
 @pytest.mark.parametrize("status", RUNNING_STATUSES)
 def test_a_live_lease_of_a_running_other_is_held_and_the_reason_names_it(status: str) -> None:
     lease = other_lease()
-    judgement = judge(lease, me=ME, now=lease.expires_at - 1, holder_status=status)
-    assert judgement == judge(lease, me=ME, now=lease.expires_at - 1, holder_status=status)
+    judgement = judge(lease, me=MINE, now=lease.expires_at - 1, holder_status=status)
+    assert judgement == judge(lease, me=MINE, now=lease.expires_at - 1, holder_status=status)
     assert (judgement.verdict, judgement.reason) == (Verdict.HELD, running_elsewhere(OTHER))
     assert judgement.reason == f"Another execution of this state machine is still running: {OTHER}"
 
@@ -115,7 +125,7 @@ def test_a_live_lease_of_a_running_other_is_held_and_the_reason_names_it(status:
 @pytest.mark.parametrize("status", sorted(ENDED_STATUSES) + [HOLDER_MISSING])
 def test_a_live_lease_of_a_finished_or_missing_other_is_stale(status: str) -> None:
     lease = other_lease()
-    judgement = judge(lease, me=ME, now=lease.expires_at - 1, holder_status=status)
+    judgement = judge(lease, me=MINE, now=lease.expires_at - 1, holder_status=status)
     assert judgement.verdict is Verdict.STALE and OTHER in judgement.reason
 
 
@@ -128,7 +138,7 @@ def test_every_execution_status_is_either_running_or_ended() -> None:
 
 def test_a_status_this_code_does_not_know_keeps_the_lease_held() -> None:
     """A status added to the API later is not taken as "ended": skipping one run is cheaper than two overlapping."""
-    assert judge(other_lease(), me=ME, now=START_SECONDS, holder_status="PAUSED").verdict is Verdict.HELD
+    assert judge(other_lease(), me=MINE, now=START_SECONDS, holder_status="PAUSED").verdict is Verdict.HELD
 
 
 # --- acquire and release over a store ------------------------------------------------------------------------

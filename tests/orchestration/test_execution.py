@@ -284,8 +284,8 @@ def test_post_process_hook_runs_before_the_summary(hooked: SynthesizedOrchestrat
         aws.personalize.default_script = JobScript(duration=100)
         result = aws.run(arn)
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states_entered[-3:] == [HOOK_STATE, "Summarize run", "Run succeeded"]
-    assert result.states_entered[-4] == "solution: succeeded"
+    assert result.states_entered[-4:] == [HOOK_STATE, "Summarize run", "Release run lease", "Run succeeded"]
+    assert result.states_entered[-5] == "solution: succeeded"
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.support.lambda_context import lambda_context, offline_aws_environment
+from tests.support.lambda_context import lambda_context, moto_client, offline_aws_environment
 
 REGION = "us-east-1"
 TABLE = "accepted-versions-test"
@@ -32,12 +32,8 @@ def _lambda_context() -> Any:
 @pytest.fixture(scope="module")
 def _moto_dynamodb() -> Iterator[Any]:
     """One moto backend per test module: starting moto costs about half a second, a table a few milliseconds."""
-    from moto import mock_aws
-
-    with mock_aws():
-        import boto3
-
-        yield boto3.client("dynamodb", region_name=REGION)
+    with moto_client("dynamodb", REGION) as client:
+        yield client
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline_contracts.run_lease import KEY_ATTRIBUTE
-from tests.support.lambda_context import offline_aws_environment
+from tests.support.lambda_context import moto_client, offline_aws_environment
 
 REGION = "eu-west-1"
 TABLE = "run-lease-test"
@@ -23,12 +23,8 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def _moto_dynamodb() -> Iterator[Any]:
-    from moto import mock_aws
-
-    with mock_aws():
-        import boto3
-
-        yield boto3.client("dynamodb", region_name=REGION)
+    with moto_client("dynamodb", REGION) as client:
+        yield client
 
 
 @pytest.fixture

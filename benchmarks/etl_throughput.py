@@ -40,6 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from glue_src import transform  # noqa: E402
+from glue_src.arguments import EtlOptions  # noqa: E402
+from glue_src.limits import ID_PATTERN, MIN_EPOCH_SECONDS  # noqa: E402
+from glue_src.rows import REJECT_REASONS  # noqa: E402
 from glue_src.local_spark import local_spark_session  # noqa: E402
 
 CACHE = ROOT / ".benchmarks"
@@ -158,7 +161,7 @@ class PeakRss:
 
 # --------------------------------------------------------------------------- the two engines
 def run_spark(spark: Any, path: Path, out: Path) -> dict[str, Any]:
-    options = transform.EtlOptions(
+    options = EtlOptions(
         input_uri=str(path), output_uri=str(out) + "/", run_id="spark", max_epoch_seconds=MAX_EPOCH
     )
     with PeakRss() as memory:
@@ -187,7 +190,7 @@ def run_duckdb(path: Path, out: Path) -> dict[str, Any]:
     run_dir = out / "duckdb"
     for folder in ("interactions", "batch-input", "quarantine"):
         (run_dir / folder).mkdir(parents=True, exist_ok=True)
-    id_re = transform.ID_PATTERN[1:-1]  # DuckDB's regexp_full_match anchors itself
+    id_re = ID_PATTERN[1:-1]  # DuckDB's regexp_full_match anchors itself
     with PeakRss(tree=False) as memory:
         cpu, started = tree_cpu_seconds(), time.perf_counter()
         con = duckdb.connect()
@@ -216,7 +219,7 @@ def run_duckdb(path: Path, out: Path) -> dict[str, Any]:
                   WHEN t IS NULL AND regexp_full_match(trim(f[4]), '[+-]?[0-9]+') THEN 'timestamp_out_of_range'
                   WHEN t IS NULL THEN 'non_numeric_timestamp'
                   WHEN r < 0.5 OR r > 5 THEN 'rating_out_of_range'
-                  WHEN t // 1000 < {transform.MIN_EPOCH_SECONDS} OR t // 1000 > {MAX_EPOCH}
+                  WHEN t // 1000 < {MIN_EPOCH_SECONDS} OR t // 1000 > {MAX_EPOCH}
                     THEN 'timestamp_out_of_range'
                   WHEN r < 3.5 THEN 'filtered_by_rating'
                   ELSE 'kept' END AS status,
@@ -258,7 +261,7 @@ def run_duckdb(path: Path, out: Path) -> dict[str, Any]:
     by_status = lines_by_status
     lines = sum(by_status.values())
     headers = by_status.get("header", 0)  # one file: one expected header, the others repeated
-    rejected = {reason: by_status.get(reason, 0) for reason in transform.REJECT_REASONS}
+    rejected = {reason: by_status.get(reason, 0) for reason in REJECT_REASONS}
     rejected["repeated_header"] = max(0, headers - 1)
     counts = {
         "lines_read": lines,
@@ -358,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out, ignore_errors=True)
         sample = ROOT / "glue_src" / "sample" / "user_ratedmovies-timestamps.dat"
         started = time.perf_counter()
-        transform.run(spark, transform.EtlOptions(input_uri=str(sample), output_uri=str(out) + "/", run_id="warmup"))
+        transform.run(spark, EtlOptions(input_uri=str(sample), output_uri=str(out) + "/", run_id="warmup"))
         warmup = time.perf_counter() - started
         print(f"warm-up run on the bundled sample: {warmup:.1f} s (not counted)")
 

@@ -1,1 +1,2 @@
-"""Glue ETL sources: `transform` (pure PySpark), `job` (Glue entry point), `local_run` (local Spark)."""
+"""Glue ETL sources: `transform` (the run, pure PySpark, with one module per concern beside it), `metadata`
+(Items / Users), `job` (Glue entry point), `local_run` (local Spark)."""

@@ -3,10 +3,10 @@
 Thin on purpose: resolve the job arguments, get the SparkSession from a GlueContext, initialise
 the Glue `Job` (the job's security configuration applies only to a job that does), run the
 transform, commit the job after a success, and let a failure fail the job run (uncommitted).
-Everything else is in `transform`, which Glue puts on sys.path from `--extra-py-files` (a zip with
-`transform.py` at its root), so it is imported by its top-level name. The Glue libraries (`awsglue`)
-exist only on Glue: they are imported inside `main`, so this module can be imported (and tested with
-stand-ins) anywhere.
+Everything else is in the `glue_src` package, which Glue puts on sys.path from `--extra-py-files`
+(a zip with `glue_src/` and `pipeline_contracts/` at its root), so it is imported by the same name as
+locally. The Glue libraries (`awsglue`) exist only on Glue: they are imported inside `main`, so this
+module can be imported (and tested with stand-ins) anywhere.
 
 The run writes `<output_uri><run_id>/` with interactions/, the requested batch inputs (batch-input/,
 batch-input-items/, batch-input-queries/<solution>/), quarantine/, the configured items/ and users/
@@ -19,16 +19,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the type checker reads the module as the glue_src package holds it
-    from glue_src import metadata, transform
-else:
-    try:  # on Glue: the modules from --extra-py-files, at the root of sys.path
-        import metadata
-        import transform
-    except ModuleNotFoundError:  # locally: the glue_src package
-        from glue_src import metadata, transform
+from glue_src import arguments, metadata, transform
 
 JOB_NAME = "JOB_NAME"
 
@@ -44,10 +36,10 @@ def main(argv: list[str] | None = None) -> dict:
     # itself passes --JOB_NAME, which Job.init needs. getResolvedOptions fails on a name it does not
     # find, so the batch-input arguments (which a job deployed before them lacks) are resolved only
     # when given; left out, they take their defaults (the users batch input alone).
-    given_batch_arguments = [name for name in transform.BATCH_ARGUMENT_NAMES if f"--{name}" in argv]
-    required = [name for name in transform.ARGUMENT_NAMES if name not in transform.BATCH_ARGUMENT_NAMES]
+    given_batch_arguments = [name for name in arguments.BATCH_ARGUMENT_NAMES if f"--{name}" in argv]
+    required = [name for name in arguments.ARGUMENT_NAMES if name not in arguments.BATCH_ARGUMENT_NAMES]
     args = getResolvedOptions(argv, [JOB_NAME, *required, *given_batch_arguments, *metadata.ARGUMENT_NAMES])
-    options = transform.parse_options(args)  # EtlArgumentError fails the run with a clear message
+    options = arguments.parse_options(args)  # EtlArgumentError fails the run with a clear message
     metadata_root, metadata_specs = metadata.parse_arguments(args)
 
     spark_context = SparkContext.getOrCreate()

@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from glue_src import metadata, transform
+from glue_src.arguments import parse_options
+from glue_src.messages import EtlArgumentError, EtlInputError, TrainingMinimumsError
 from glue_src.local_spark import local_spark_session
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
@@ -159,9 +161,9 @@ def _json_or_file(value: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        options = transform.parse_options(glue_arguments(args))
+        options = parse_options(glue_arguments(args))
         metadata_root, metadata_specs = metadata.parse_arguments(metadata_arguments(args))
-    except transform.EtlArgumentError as error:
+    except EtlArgumentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ARGUMENTS
     started = time.time()
@@ -170,13 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = transform.run(spark, options)
         summary = metadata.run(spark, options, metadata_specs, metadata_root, summary)
-    except transform.EtlArgumentError as error:
+    except EtlArgumentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ARGUMENTS
-    except transform.EtlInputError as error:
+    except EtlInputError as error:
         print(f"error: {error} (summary: {options.summary_uri})", file=sys.stderr)
         return EXIT_INPUT
-    except transform.TrainingMinimumsError as error:
+    except TrainingMinimumsError as error:
         print(Path(options.summary_uri).read_text(encoding="utf-8") if not args.quiet else "", end="")
         print(f"\nFAILED: {error}", file=sys.stderr)
         return EXIT_MINIMUMS

@@ -2,8 +2,9 @@
 
 Runs after the interactions transform, in the same job and run folder. Each configured dataset
 (`pipeline_contracts/metadata_datasets.py`) has one or more raw sources under its own prefix. A source is
-listed, skipped and read file by file with the interactions transform's helpers (hidden names listed as
-skipped, each file read by its own header, the one id rule `ID_PATTERN`); every line gets exactly one
+listed, skipped and read file by file through `inputs`, as the interactions are (hidden names listed as
+skipped, each file read by its own header), and its ids checked by the one id rule of `rows` (`ID_PATTERN`);
+every line gets exactly one
 outcome, so per source
 
     lines_read = header_lines + blank_lines + rejected + kept_rows
@@ -28,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -48,13 +49,12 @@ from pipeline_contracts.metadata_datasets import (
     parse_dataset,
 )
 
-if TYPE_CHECKING:  # the type checker reads the module as the glue_src package holds it
-    from glue_src import transform
-else:
-    try:  # on Glue: the module from --extra-py-files, at the root of sys.path
-        import transform
-    except ModuleNotFoundError:  # locally: the glue_src package
-        from glue_src import transform
+from glue_src.arguments import EtlOptions
+from glue_src.inputs import SKIP_RULES, inspect_file, list_input_files, read_text_lines, skip_rule, split_fields
+from glue_src.messages import EtlArgumentError, EtlInputError, log
+from glue_src.outputs import writer
+from glue_src.rows import id_number, split_pattern, valid_id
+from glue_src.summary import write_summary
 
 # Job arguments: the raw bucket's root (each source's prefix is relative to it) and one JSON object per
 # dataset ("{}" = not configured; every argument has a value, as getResolvedOptions wants each one present).
@@ -70,10 +70,10 @@ def parse_arguments(args: Mapping[str, Any]) -> tuple[str, dict[str, DatasetSpec
         try:
             specs[kind] = parse_dataset(kind, value)
         except DatasetSpecError as error:
-            raise transform.EtlArgumentError(f"job argument --{kind}_dataset: {error}") from None
+            raise EtlArgumentError(f"job argument --{kind}_dataset: {error}") from None
     root = str(args.get("metadata_root_uri") or "")
     if any(specs.values()) and not root:
-        raise transform.EtlArgumentError("job argument --metadata_root_uri is empty; allowed: the raw bucket's URI")
+        raise EtlArgumentError("job argument --metadata_root_uri is empty; allowed: the raw bucket's URI")
     return (root.rstrip("/") + "/" if root else ""), specs
 
 
@@ -103,23 +103,23 @@ def plan_source(spark: SparkSession, source: Source, uri: str) -> SourcePlan:
     (the interactions of the run do not depend on it)."""
     plan = SourcePlan(uri=uri)
     try:
-        paths = transform.list_input_files(spark, uri)
-    except transform.EtlInputError:
+        paths = list_input_files(spark, uri)
+    except EtlInputError:
         return plan
     wanted = [source.id_column, *source.columns.values()]
     for path in paths:
-        rule = transform.skip_rule(path.rstrip("/").rsplit("/", 1)[-1])
+        rule = skip_rule(path.rstrip("/").rsplit("/", 1)[-1])
         if rule:
-            plan.skipped.append({"file": path, "rule": rule, "why": transform.SKIP_RULES[rule]})
+            plan.skipped.append({"file": path, "rule": rule, "why": SKIP_RULES[rule]})
             continue
-        line, problem = transform._inspect_file(spark, path)
+        line, problem = inspect_file(spark, path)
         if problem:
             plan.problems.append({"file": path, "problem": problem})
             continue
         if line is None:
             plan.blank_files.append(path)
             continue
-        fields = transform._split_fields(line, source.delimiter)
+        fields = split_fields(line, source.delimiter)
         positions = []
         for column in wanted:
             if source.has_header and column in fields:
@@ -139,7 +139,7 @@ def plan_source(spark: SparkSession, source: Source, uri: str) -> SourcePlan:
 
 def _values(text: Column, separator: str | None) -> Column:
     """The categorical values of a cell: split by the source's separator, trimmed, empties dropped."""
-    parts = F.split(text, transform._split_pattern(separator), -1) if separator else F.array(text)
+    parts = F.split(text, split_pattern(separator), -1) if separator else F.array(text)
     return F.filter(F.transform(parts, lambda value: F.trim(value)), lambda value: F.length(value) > 0)
 
 
@@ -151,7 +151,7 @@ def classify_source(spark: SparkSession, spec: DatasetSpec, source: Source, plan
     groups = list(plan.groups.items()) or ([((0,) * (1 + len(source.columns)), [])] if plan.blank_files else [])
     for index, (positions, files) in enumerate(groups):
         paths = files + (plan.blank_files if index == 0 else [])
-        raw = spark.read.text([transform._glob_escaped(path) for path in paths])
+        raw = read_text_lines(spark, paths)
         line = F.col("value")
         # from_csv (built in, no Python UDF) honours quotes: ml-latest titles hold commas ("Heat, The"). It
         # gives null for an empty field and for a missing one alike, so a short row is found by splitting
@@ -168,18 +168,18 @@ def classify_source(spark: SparkSession, spec: DatasetSpec, source: Source, plan
             raw.select(
                 line.alias("line"),
                 F.input_file_name().alias("source_file"),
-                (F.size(F.split(line, transform._split_pattern(source.delimiter), -1)) < width).alias("short"),
+                (F.size(F.split(line, split_pattern(source.delimiter), -1)) < width).alias("short"),
                 *(cell.alias(f"cell_{name}") for name, cell in cells.items()),
             )
         )
-    parsed = reduce(DataFrame.unionByName, frames).select("*", transform._id_number("cell_id"))
+    parsed = reduce(DataFrame.unionByName, frames).select("*", id_number("cell_id"))
     headers = sorted(plan.header_lines)
     checks: list[tuple[Column, Column]] = [
         (F.trim(F.col("line")) == "", F.lit("blank")),
         (F.col("line").isin(headers) if headers else F.lit(False), F.lit("header")),
         (F.col("short"), F.lit("short_row")),
         (F.length("cell_id") > MAX_ID_LENGTH, F.lit("id_too_long")),
-        (~transform._valid_id("cell_id"), F.lit("invalid_id")),
+        (~valid_id("cell_id"), F.lit("invalid_id")),
     ]
     outputs = [F.col("cell_id").alias("id")]
     for name in source.columns:
@@ -237,7 +237,7 @@ def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run
     summary: dict[str, Any] = {"status": "SKIPPED", "reason": None, "sources": [p.describe() for p in plans]}
     if not any(plan.groups for plan in plans):
         summary["reason"] = "no raw rows this run under " + ", ".join(plan.uri for plan in plans)
-        transform.log(f"{spec.kind}: skipped ({summary['reason']})")
+        log(f"{spec.kind}: skipped ({summary['reason']})")
         return DatasetResult(summary, None)
     aggregates, rejects = [], []
     for source, plan, described in zip(spec.sources, plans, summary["sources"], strict=True):
@@ -294,17 +294,17 @@ def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run
         "ids_without_creation_timestamp": totals["without_created"] or 0,
         "truncated_values": totals["truncated"] or 0,
     }
-    transform._writer(reduce(DataFrame.unionByName, rejects), 1).json(quarantine_uri)
+    writer(reduce(DataFrame.unionByName, rejects), 1).json(quarantine_uri)
     summary.update(counts=counts, outputs={"quarantine": quarantine_uri}, header=list(spec.header))
     if not counts["ids_written"]:
         # A header-only file would fail the import: no folder, so the state machine skips the dataset.
         summary["reason"] = f"no row kept: every raw row was rejected (see {quarantine_uri})"
-        transform.log(f"{spec.kind}: skipped ({summary['reason']})")
+        log(f"{spec.kind}: skipped ({summary['reason']})")
         return DatasetResult(summary, None)
     # Few rows per id: one CSV file is what Personalize imports fastest and what an operator can open.
-    transform._writer(written, 1).option("header", "true").csv(output_uri)
+    writer(written, 1).option("header", "true").csv(output_uri)
     summary.update(status="WRITTEN", outputs={"data": output_uri, "quarantine": quarantine_uri})
-    transform.log(f"{spec.kind}: {counts['ids_written']} id(s) written to {output_uri}")
+    log(f"{spec.kind}: {counts['ids_written']} id(s) written to {output_uri}")
     return DatasetResult(summary, written.select(F.col(spec.id_field).alias("id")))
 
 
@@ -315,7 +315,7 @@ def _one_row(aggregated: DataFrame) -> Row:
     return row
 
 
-def coverage(spark: SparkSession, kind: str, ids: DataFrame, options: transform.EtlOptions) -> dict[str, Any]:
+def coverage(spark: SparkSession, kind: str, ids: DataFrame, options: EtlOptions) -> dict[str, Any]:
     """How well the metadata covers the run: interacted items (from the interactions CSV) or batch users
     (from the users batch input, or the interactions when there is none) that have metadata, and ids with
     metadata but no interactions."""
@@ -350,7 +350,7 @@ def coverage(spark: SparkSession, kind: str, ids: DataFrame, options: transform.
 
 def run(
     spark: SparkSession,
-    options: transform.EtlOptions,
+    options: EtlOptions,
     specs: Mapping[str, DatasetSpec | None],
     root_uri: str,
     summary: dict[str, Any],
@@ -369,5 +369,5 @@ def run(
     summary["outputs"].update(
         {kind: entry["outputs"]["data"] for kind, entry in datasets.items() if entry["status"] == "WRITTEN"}
     )
-    transform.write_summary(summary, options.summary_uri)
+    write_summary(summary, options.summary_uri)
     return summary

@@ -183,7 +183,8 @@ def solution_state(state_name: str) -> tuple[str, str | None] | None:
     if word:
         return solution, _WORD_KIND[word]
     rest = state_name[match.end() :].strip().lower()
-    if rest == "failed":
+    if rest == "failed" or rest.startswith("failed: "):
+        # The failure marker and the states that read its error (stacks/orchestration/function_errors.py).
         return solution, None
     if rest.startswith("model quality gate"):
         return solution, "gate"

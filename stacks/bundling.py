@@ -54,19 +54,25 @@ def package_files(package_dir: Path) -> dict[str, Path]:
 
 def with_contracts(files: Mapping[str, Path]) -> dict[str, Path]:
     """`files` plus the `pipeline_contracts` modules they import, directly or through each other."""
-    result = dict(files)
-    pending = list(files.values())
+    return {**files, **imported_modules(files.values(), CONTRACTS_PACKAGE)}
+
+
+def imported_modules(sources: Iterable[Path], package: str) -> dict[str, Path]:
+    """The modules of the repository's (flat) `package` that `sources` import, directly or through each
+    other, with the package's `__init__.py`: path in the asset -> source file."""
+    result: dict[str, Path] = {}
+    pending = list(sources)
     while pending:
-        for module in _contract_modules(pending.pop()):
-            for relative in (f"{CONTRACTS_PACKAGE}/__init__.py", f"{CONTRACTS_PACKAGE}/{module}.py"):
+        for module in _package_modules(pending.pop(), package):
+            for relative in (f"{package}/__init__.py", f"{package}/{module}.py"):
                 if relative not in result:
                     result[relative] = REPO / relative
                     pending.append(result[relative])
     return result
 
 
-def _contract_modules(source: Path) -> Iterable[str]:
-    """The names of the `pipeline_contracts` modules a source file imports ("__init__" for the package)."""
+def _package_modules(source: Path, package: str) -> Iterable[str]:
+    """The names of the `package` modules a source file imports ("__init__" for the package itself)."""
     for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -76,7 +82,7 @@ def _contract_modules(source: Path) -> Iterable[str]:
             continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == CONTRACTS_PACKAGE:
+            if parts[0] == package:
                 module = parts[1] if len(parts) > 1 else "__init__"
-                if (REPO / CONTRACTS_PACKAGE / f"{module}.py").is_file():
+                if (REPO / package / f"{module}.py").is_file():
                     yield module

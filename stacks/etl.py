@@ -18,14 +18,13 @@ from constructs import Construct
 from pipeline_contracts.run_layout import RUNS_PREFIX as OUTPUT_PREFIX  # runs/<run_id>/... of the transformed bucket
 from pipeline_contracts.metadata_datasets import DISABLED as DISABLED_DATASET
 from pipeline_contracts.solutions import ITEM_AFFINITY_ITEMS_PER_JOB
-from stacks.bundling import copied_files, with_contracts
+from stacks.bundling import copied_files, imported_modules, with_contracts
 from stacks.config import PipelineConfig
 from stacks.nag import acknowledge, acknowledge_wildcard
 
 GLUE_SRC = Path(__file__).resolve().parent.parent / "glue_src"
 JOB_SCRIPT = GLUE_SRC / "job.py"
-TRANSFORM_MODULE = "transform.py"
-METADATA_MODULE = "metadata.py"  # Items / Users metadata, run by job.py after the transform
+GLUE_PACKAGE = GLUE_SRC.name  # job.py imports the transform and the Items / Users metadata from it
 # Glue's log groups (output/error logs), named after the job, role and security configuration by
 # Glue at run time: /aws-glue/jobs/..., /aws-glue/jobs-...
 GLUE_LOG_GROUPS = "/aws-glue/jobs*"
@@ -148,18 +147,17 @@ class RatingsEtl(Construct):
         # data, only settings, so it goes with the stack.
         self.security_configuration.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
 
-        # Assets, each read by the role by its exact key. The transform goes in a zip with
-        # transform.py at its root: Glue puts --extra-py-files zips on sys.path, so job.py
-        # imports it as `transform` (a plain .py asset would be renamed to <hash>.py), and
-        # `pipeline_contracts.run_layout` (the run's folder names) from the same zip.
+        # Assets, each read by the role by its exact key. The modules go in a zip with the
+        # glue_src/ package (the modules job.py imports, directly or through each other) and the
+        # pipeline_contracts/ modules they import at its root: Glue puts --extra-py-files zips on
+        # sys.path, so job.py imports `glue_src.transform` as it does locally (a plain .py asset
+        # would be renamed to <hash>.py).
         script = s3_assets.Asset(self, "Script", path=str(JOB_SCRIPT))
         module = s3_assets.Asset(
             self,
             "TransformModule",
             path=str(GLUE_SRC),
-            bundling=copied_files(
-                with_contracts({name: GLUE_SRC / name for name in (TRANSFORM_MODULE, METADATA_MODULE)})
-            ),
+            bundling=copied_files(with_contracts(imported_modules([JOB_SCRIPT], GLUE_PACKAGE))),
             asset_hash_type=cdk.AssetHashType.OUTPUT,
         )
 

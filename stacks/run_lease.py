@@ -120,8 +120,8 @@ class RunLease(Construct):
 
     def acquire_task(self, scope: Construct, name: str) -> tasks.LambdaInvoke:
         """Takes the lease for this execution; writes the function's answer to `$.guard` (`acquired`, `outcome`,
-        `holder`, `expiresAt`, `previousHolder`, `reason`). A function error fails the run: without the lease
-        nothing says this run is alone."""
+        `holder`, `expiresAt`, `previousHolder`, `reason`). The caller catches its errors (`OverlapGuard`: the run
+        fails, without the lease nothing says it is alone)."""
         return tasks.LambdaInvoke(
             scope,
             name,
@@ -145,7 +145,8 @@ class RunLease(Construct):
 
     def release_then(self, scope: Construct, name: str, then: sfn.IChainable) -> sfn.IChainable:
         """Gives the lease back, then goes on to `then` (the run's end) whatever the release did: a lease that
-        cannot be deleted is found stale by the next run (its holder has ended). The state data passes unchanged."""
+        cannot be deleted is found stale by the next run (its holder has ended). The state data passes unchanged: the
+        catch discards the error (it reads nothing, so no function error's stack trace can reach the output)."""
         release = tasks.LambdaInvoke(
             scope,
             name,

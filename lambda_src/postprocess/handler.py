@@ -67,7 +67,7 @@ process_file (one Map iteration per `.out` file)
     outputs are aborted), InvalidEvent for a malformed input, and S3's own errors (NoSuchKey...).
     Custom metrics (namespace above, dimension service): LinesProcessed, ErroredLines.
 
-write_manifest with "solutions" (once per run, after every solution's branch: what the state machine sends)
+write_manifest (once per run, after every solution's branch: the state machine sends every solution's record)
     in:  {"batch_output_uri": "s3://curated/runs/r1/batch-output/", "run_id": "r1",
           "execution_name", "execution_arn", "started_at", "ended_at" (optional), "kms_key_id" (optional),
           "arns": {"datasetImportJob": "arn:..."}, "input_bucket": "transformed",   # where the plans are
@@ -102,40 +102,6 @@ write_manifest with "solutions" (once per run, after every solution's branch: wh
           "model_decision" (the one decision of every solution, else null), "used_fallback"}
     A failed solution is not an error here: the state machine reads "status" (after accepting the
     succeeded solutions' versions) and fails the run with "message". raises InvalidEvent only.
-
-write_manifest without "solutions" (one solution, the layout before several solutions)
-    in:  {"bucket": "curated", "output_prefix": "runs/r1/",     # or "batch_output_uri"
-          "run_id": "r1",                                      # optional, default: last part of the prefix
-          "execution_name": "...", "execution_arn": "...",     # optional
-          "arns": {"datasetImportJob": "arn:...", "solutionVersion": "arn:...",
-                   "batchInferenceJob": "arn:..."},            # optional, any names -> ARNs created
-          "started_at": "2026-01-01T00:00:00Z",                 # $$.Execution.StartTime
-          "ended_at": "...",                                    # optional, default: now
-          "input_users": 2113,                                  # optional: batch input line count
-          "expected_output_files": 4,                           # optional
-          "batch_input": {"bucket": "transformed", "prefix": "runs/r1/batch-input/"},  # optional:
-                                                                # each input file needs its .out
-          "plans": [{"bucket": "transformed", "key": "runs/r1/batch-jobs/movies/_plan.json"}],  # optional:
-                                                                # batch_plan's plans: each job's expected
-                                                                # .out files must exist (split jobs write
-                                                                # under part folders, so `batch_input`'s
-                                                                # mapping does not apply to them)
-          "max_error_ratio": 0.05,                              # optional, fail above this share
-          "results": [<process_file outputs>]}                  # the Map's output
-    writes: <output_prefix>_manifest.json, then (only on success, only after the manifest is
-            written) an empty <output_prefix>_SUCCESS; a stale _SUCCESS is deleted first.
-    out: {"status": "SUCCEEDED", "run_id": "r1", "execution_name": "...",
-          "manifest": "s3://curated/runs/r1/_manifest.json", "success_marker": "s3://curated/runs/r1/_SUCCESS",
-          "input_users": 2113, "users_with_recommendations": 2100, "items_written": 52500,
-          "errored_lines": 13, "output_files": 4, "message": "Run r1: 2,100 users with ...",
-          "subject": "Personalize pipeline run succeeded" (+ " with the last accepted model ..." on a fallback),
-          "model_decision": "ACCEPTED" | "REJECTED" | null, "used_fallback": bool | null}
-    With `model` (the quality gate's decision) and `accounting` (the account function's output) in the
-    event, the manifest records them (`model`, `training_hours`, `glue`, `cost_estimate`, `cost_summary`)
-    and the message ends with the decision, its reason, the usage and the cost estimate.
-    raises (after writing the manifest with "status": "FAILED" and the reason):
-        MissingOutputFiles, NoOutputLines, MissingOutputLines, AllLinesErrored, TooManyErroredLines;
-        InvalidEvent for a malformed input (nothing written).
 """
 
 from __future__ import annotations
@@ -156,7 +122,7 @@ from botocore.config import Config
 
 from pipeline_contracts.metrics import ERRORED_LINES, LINES_PROCESSED
 from pipeline_contracts.metrics import NAMESPACE as DEFAULT_METRICS_NAMESPACE
-from pipeline_contracts import run_layout
+from pipeline_contracts import flatten_capacity, run_layout
 
 from .flatten import OutputKind, flatten_chunks, output_kind
 from .manifest import (
@@ -168,18 +134,15 @@ from .manifest import (
     InvalidEvent,
     ProcessingTimeExceeded,
     batch_job_failures,
-    build_manifest,
     build_solutions_manifest,
-    check_manifest,
     solution_section,
-    summary_of,
     summary_of_solutions,
 )
 from .s3io import MultipartWriter, ObjectChunks
 
 __all__ = ["process_file", "write_manifest", "list_output_files"]
 
-TIME_RESERVE_MS = 20_000
+TIME_RESERVE_MS = flatten_capacity.TIME_RESERVE_SECONDS * 1000
 """process_file gives up (ProcessingTimeExceeded) when less than this is left of the timeout,
 leaving time to abort the multipart uploads and report a clear error instead of a timeout."""
 BATCH_OUTPUT = run_layout.BATCH_OUTPUT
@@ -405,66 +368,17 @@ def process_file(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-def _planned_out_keys(client: Any, plans: Any) -> Iterator[str]:
-    """The `.out` keys that batch_plan's plans (`[{bucket, key}]` of `_plan.json`) expect."""
-    if not isinstance(plans, list):
-        raise InvalidEvent("plans must be a list of {bucket, key} of batch_plan's _plan.json")
-    for ref in plans:
-        plan_object = client.get_object(Bucket=_required_str(ref, "bucket"), Key=_required_str(ref, "key"))
-        document = json.loads(plan_object["Body"].read())
-        yield from (key for job in document.get("jobs", ()) for key in job.get("expected_outputs", ()))
+def _planned_out_keys(client: Any, plan: Mapping[str, Any]) -> Iterator[str]:
+    """The `.out` keys that batch_plan's plan (`{bucket, key}` of its `_plan.json`) expects."""
+    plan_object = client.get_object(Bucket=_required_str(plan, "bucket"), Key=_required_str(plan, "key"))
+    document = json.loads(plan_object["Body"].read())
+    yield from (key for job in document.get("jobs", ()) for key in job.get("expected_outputs", ()))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def write_manifest(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if "solutions" in event:
-        return _write_solutions_manifest(event)
-    target = _ManifestTarget.begin(event)
-    bucket, run_prefix, run_id, client = target.bucket, target.run_prefix, target.run_id, target.client
-    results = event.get("results")
-    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-        raise InvalidEvent("event needs 'results': the list of process_file outputs")
-    for r in results:
-        if not r.get("skipped") and not isinstance(r.get("source_key"), str):
-            raise InvalidEvent("every result needs 'source_key' (a process_file output)")
-    target.remove_stale_success()
-    listed = [key for key, _ in _out_files(client, bucket, run_prefix + BATCH_OUTPUT)]
-    expected_keys: list[str] = []
-    batch_input = event.get("batch_input")
-    if batch_input:
-        in_bucket = _required_str(batch_input, "bucket")
-        in_prefix = _required_str(batch_input, "prefix")
-        for key, _ in _list_keys(client, in_bucket, in_prefix):
-            relative = key[len(in_prefix) :]
-            if relative and not relative.endswith("/") and not relative.rsplit("/", 1)[-1].startswith(("_", ".")):
-                expected_keys.append(f"{run_prefix}{BATCH_OUTPUT}{relative}{OUT_SUFFIX}")
-    expected_keys.extend(_planned_out_keys(client, event.get("plans") or []))
-    expected_files = event.get("expected_output_files")
-    max_error_ratio = event.get("max_error_ratio")
-
-    now = datetime.now(UTC)
-    manifest = build_manifest({**event, "run_id": run_id}, results, now)
-    failure = check_manifest(
-        manifest,
-        listed_out_keys=listed,
-        expected_out_keys=expected_keys,
-        expected_output_files=int(expected_files) if expected_files is not None else None,
-        max_error_ratio=float(max_error_ratio) if max_error_ratio is not None else None,
-    )
-    if failure is not None:
-        manifest["status"] = "FAILED"
-        manifest["failure"] = {"error": type(failure).__name__, "cause": str(failure)}
-    manifest_uri = target.put_manifest(manifest)
-    if failure is not None:
-        logger.error(
-            "Run failed its output checks",
-            extra={"error": type(failure).__name__, "cause": str(failure), "manifest": manifest_uri},
-        )
-        raise failure
-    summary = summary_of(manifest, manifest_uri, target.put_success())
-    logger.info("Run manifest written", extra={"summary": summary})
-    return summary
+    return _write_solutions_manifest(event)
 
 
 def _solution_records(event: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -541,7 +455,7 @@ class _ManifestTarget:
 
 
 def _write_solutions_manifest(event: Mapping[str, Any]) -> dict[str, Any]:
-    """write_manifest with `solutions` (see the module docstring)."""
+    """write_manifest (see the module docstring): a section per solution of `solutions`."""
     target = _ManifestTarget.begin(event)
     bucket, run_prefix, run_id, client = target.bucket, target.run_prefix, target.run_id, target.client
     records = _solution_records(event)
@@ -562,7 +476,7 @@ def _write_solutions_manifest(event: Mapping[str, Any]) -> dict[str, Any]:
             if plan.get("plan_key"):
                 plan_bucket = event.get("input_bucket") or plan.get("input_bucket")
                 ref = {"bucket": plan_bucket, "key": plan["plan_key"]}
-                expected = list(_planned_out_keys(client, [ref]))
+                expected = list(_planned_out_keys(client, ref))
         section = solution_section(
             record,
             folder=folder or "",

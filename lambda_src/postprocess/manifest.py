@@ -19,7 +19,6 @@ __all__ = [
     "InvalidEvent",
     "MissingOutputFiles",
     "NoOutputLines",
-    "MissingOutputLines",
     "AllLinesErrored",
     "TooManyErroredLines",
     "ProcessingTimeExceeded",
@@ -59,10 +58,6 @@ class MissingOutputFiles(PostprocessError):
 
 class NoOutputLines(PostprocessError):
     """The `.out` files hold no line at all."""
-
-
-class MissingOutputLines(PostprocessError):
-    """Fewer output lines than batch-input users: Personalize writes one line per input line."""
 
 
 class AllLinesErrored(PostprocessError):
@@ -248,7 +243,6 @@ def check_manifest(
     *,
     listed_out_keys: Iterable[str],
     expected_out_keys: Iterable[str] = (),
-    expected_output_files: int | None = None,
     max_error_ratio: float | None = None,
 ) -> PostprocessError | None:
     """The first reason the run must fail, or None. `listed_out_keys`: the `.out` objects found
@@ -264,14 +258,9 @@ def check_manifest(
     if missing:
         return MissingOutputFiles(f"{len(missing)} batch input file(s) have no .out file, e.g. {missing[0]}")
     found = len(processed | listed)
-    if expected_output_files is not None and found < expected_output_files:
-        return MissingOutputFiles(f"{found} .out file(s), expected {expected_output_files}")
     lines = manifest["lines"]
     if lines == 0:
         return NoOutputLines(f"the {found} .out file(s) hold no line")
-    input_users = manifest.get("input_users")
-    if input_users is not None and lines < int(input_users):
-        return MissingOutputLines(f"{lines} output line(s) for {input_users} batch input user(s)")
     errored = manifest["errored_lines"]
     if errored >= lines:
         return AllLinesErrored(
@@ -407,7 +396,7 @@ def solution_section(
 ) -> dict[str, Any]:
     """One solution's manifest section from its record (status SUCCEEDED or FAILED, see the handler) and,
     for a succeeded one, the `.out` objects found under its batch-output folder and those its plan
-    expects: the same checks as a single-solution run (`check_manifest`), plus every batch job ACTIVE.
+    expects: the checks of `check_manifest`, plus every batch job ACTIVE.
     `folder` is where its CSVs are (<run><kind folder><name>/). The section's status is FAILED when the
     record says so or a check fails (`failure` then names the error and its cause)."""
     name = str(record.get("name"))
@@ -449,7 +438,7 @@ def solution_section(
     failure: PostprocessError | None = BatchJobFailed(failed_jobs) if failed_jobs else None
     if failure is None:
         failure = check_manifest(
-            {"output_files": [_output_file(r) for r in files], "input_users": None, **totals},
+            {"output_files": [_output_file(r) for r in files], **totals},
             listed_out_keys=listed_out_keys,
             expected_out_keys=expected_out_keys,
             max_error_ratio=max_error_ratio,

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from glue_src import transform
+from glue_src.arguments import EtlOptions, parse_options
 
 # Fixed "now" for the timestamp plausibility check, so results do not depend on the clock.
 MAX_EPOCH = 1_800_000_000  # 2027-01-15
@@ -49,9 +49,9 @@ def spark() -> Iterator[Any]:
     session.stop()
 
 
-def options(input_path: Path | str, output_path: Path | str, run_id: str = "run-1", **arguments: Any) -> transform.EtlOptions:
-    parsed = transform.parse_options({"input_uri": str(input_path), "output_uri": str(output_path) + "/", "run_id": run_id, **arguments})
-    return transform.EtlOptions(**{**parsed.__dict__, "max_epoch_seconds": MAX_EPOCH})
+def options(input_path: Path | str, output_path: Path | str, run_id: str = "run-1", **arguments: Any) -> EtlOptions:
+    parsed = parse_options({"input_uri": str(input_path), "output_uri": str(output_path) + "/", "run_id": run_id, **arguments})
+    return EtlOptions(**{**parsed.__dict__, "max_epoch_seconds": MAX_EPOCH})
 
 
 def data_files(folder: Path) -> list[Path]:

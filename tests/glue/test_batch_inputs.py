@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 
 from glue_src import local_run, transform
+from glue_src.arguments import parse_options
+from glue_src.counts import check_minimums
+from glue_src.limits import BATCH_INPUT_MAX_BYTES, BATCH_INPUT_MAX_FILES
+from glue_src.messages import EtlArgumentError, TrainingMinimumsError
 from pipeline_contracts import run_layout, solutions
 from tests.glue.conftest import options, read_json_lines
 
@@ -69,7 +73,7 @@ def run_job(spark: Any, root: Path, run_id: str, **arguments: Any) -> Outcome:
     opts = options(raw, root / "out", run_id=run_id, **arguments)
     try:
         transform.run(spark, opts)
-    except transform.TrainingMinimumsError:
+    except TrainingMinimumsError:
         pass  # a few dozen interactions: below the training minimums, every output is written anyway
     run_dir = root / "out" / run_id
     return Outcome(run_dir, json.loads((run_dir / run_layout.SUMMARY).read_text()))
@@ -78,6 +82,8 @@ def run_job(spark: Any, root: Path, run_id: str, **arguments: Any) -> Outcome:
 QUERIES = {
     "genre_fans": ['ITEMS.GENRES = "Comedy"', 'ITEMS.GENRES = "Drama" AND ITEMS.YEAR > 1990'],
     "odd": ['ITEMS.TITLE = "back\\slash"', "line\nbreak", "tab\there", "unicode: é ✓"],
+    # One past what a batch segment job reads (ITEM_ATTRIBUTE_QUERIES_PER_JOB): two files, 10 and 1.
+    "many": [f"ITEMS.YEAR = {1990 + n}" for n in range(11)],
 }
 
 
@@ -151,13 +157,16 @@ def test_user_counts_do_not_need_the_users_input(all_items: Outcome, top_items: 
 def test_queries_files_hold_one_escaped_line_per_query(all_items: Outcome) -> None:
     for solution, queries in QUERIES.items():
         folder = all_items.folder(solutions.batch_input_entry("item_attributes", solution))
-        assert [path.name for path in folder.iterdir()] == [transform.QUERIES_FILE]
-        text = (folder / transform.QUERIES_FILE).read_text(encoding="utf-8")
-        lines = text.splitlines()
-        assert text.endswith("\n") and len(lines) == len(queries)  # a newline inside a query stays escaped
-        assert [json.loads(line) for line in lines] == [{"itemAttributes": query} for query in queries]
+        files = solutions.query_files(queries)
+        assert sorted(path.name for path in folder.iterdir()) == sorted(files)
+        for name, file_queries in files.items():
+            text = (folder / name).read_text(encoding="utf-8")
+            lines = text.splitlines()
+            assert text.endswith("\n") and len(lines) == len(file_queries)  # a newline inside a query stays escaped
+            assert [json.loads(line) for line in lines] == [{"itemAttributes": query} for query in file_queries]
+    (first,) = solutions.query_files(QUERIES["genre_fans"])
     assert '"itemAttributes": "ITEMS.GENRES = \\"Comedy\\""' in (
-        all_items.folder(solutions.batch_input_entry("item_attributes", "genre_fans")) / transform.QUERIES_FILE
+        all_items.folder(solutions.batch_input_entry("item_attributes", "genre_fans")) / first
     ).read_text()
 
 
@@ -180,11 +189,11 @@ def test_the_file_limit_of_one_batch_job_no_longer_fails_the_run() -> None:
     counts = {
         "kept": 10_000,
         "users_with_2plus_interactions": 500,
-        "batch_input_files": transform.BATCH_INPUT_MAX_FILES * 3,
-        "batch_input_bytes": transform.BATCH_INPUT_MAX_BYTES * 5,
+        "batch_input_files": BATCH_INPUT_MAX_FILES * 3,
+        "batch_input_bytes": BATCH_INPUT_MAX_BYTES * 5,
     }
-    assert transform.check_minimums(counts) == []
-    assert len(transform.check_minimums({**counts, "kept": 10})) == 1  # the minimums are still checked
+    assert check_minimums(counts) == []
+    assert len(check_minimums({**counts, "kept": 10})) == 1  # the minimums are still checked
 
 
 BASE = {"input_uri": "s3://raw/ratings/", "output_uri": "s3://transformed/runs/", "run_id": "r1"}
@@ -210,15 +219,15 @@ BASE = {"input_uri": "s3://raw/ratings/", "output_uri": "s3://transformed/runs/"
     ],
 )
 def test_bad_batch_arguments_are_clear_errors(arguments: dict[str, str], message: str) -> None:
-    with pytest.raises(transform.EtlArgumentError, match=message):
-        transform.parse_options({**BASE, **arguments})
+    with pytest.raises(EtlArgumentError, match=message):
+        parse_options({**BASE, **arguments})
 
 
 def test_batch_arguments_parse_with_defaults_that_write_the_users_input_alone() -> None:
-    parsed = transform.parse_options(BASE)
+    parsed = parse_options(BASE)
     assert (parsed.batch_inputs, parsed.batch_items_top_n, parsed.batch_items_per_file) == (("users",), 0, 0)
     assert parsed.item_attribute_queries == {} and parsed.writes_users and not parsed.writes_items
-    given = transform.parse_options(
+    given = parse_options(
         {**BASE, "batch_inputs": " items , users,items", "batch_items_top_n": "500", "batch_items_per_file": "500",
          "item_attribute_queries": json.dumps({"genre_fans": ["q1", "q2"]})}
     )
@@ -238,7 +247,7 @@ def test_local_run_passes_the_batch_arguments_and_rejects_bad_ones(tmp_path: Pat
     assert {key: arguments[key] for key in ("--batch_inputs", "--batch_items_top_n", "--batch_items_per_file")} == {
         "--batch_inputs": "users,items", "--batch_items_top_n": "9", "--batch_items_per_file": "500"
     }
-    assert transform.parse_options(arguments).item_attribute_queries == {"fans": ('ITEMS.GENRES = "Comedy"',)}
+    assert parse_options(arguments).item_attribute_queries == {"fans": ('ITEMS.GENRES = "Comedy"',)}
     assert local_run.main(["--item-attribute-queries", "[1]"]) == local_run.EXIT_ARGUMENTS == 2
     assert "--item_attribute_queries has value '[1]'" in capsys.readouterr().err
     assert local_run.main(["--batch-items-top-n", "many"]) == 2

@@ -16,7 +16,11 @@ import pytest
 from moto import mock_aws
 
 from glue_src import local_run, transform
+from glue_src.arguments import ARGUMENT_NAMES
+from glue_src.messages import TrainingMinimumsError
+from glue_src.summary import write_summary
 from glue_src.sample import make_sample
+from stacks.bundling import imported_modules, with_contracts
 from tests.glue.conftest import assert_only_data_files, read_csv_rows, read_lines
 
 GLUE_SRC = Path(transform.__file__).resolve().parent
@@ -106,7 +110,7 @@ def _job_with_recorded_calls(spark: Any, monkeypatch: pytest.MonkeyPatch, events
     def recorded_run(*args: Any, **kwargs: Any) -> dict:
         events.append("transform")
         if fail:
-            raise transform.TrainingMinimumsError("kept data below the training minimums")
+            raise TrainingMinimumsError("kept data below the training minimums")
         return real_run(*args, **kwargs)
 
     monkeypatch.setattr(job.transform, "run", recorded_run)
@@ -160,7 +164,7 @@ def test_glue_job_that_fails_is_not_committed(spark: Any, tmp_path: Path, monkey
     _u_data(tmp_path / "u.data")
     events: list[str] = []
     job = _job_with_recorded_calls(spark, monkeypatch, events, fail=True)
-    with pytest.raises(transform.TrainingMinimumsError):
+    with pytest.raises(TrainingMinimumsError):
         job.main(_u_data_argv(tmp_path))
     assert events == ["init pbp-dev-ratings-etl run_id=20260101T000000Z-u-data-1", "transform"]
 
@@ -183,24 +187,31 @@ def test_glue_job_without_run_id_fails_before_spark(spark: Any, monkeypatch: pyt
         job.main(["job.py", "--input_uri", "s3://raw/ratings/", "--output_uri", "s3://t/runs/"])
 
 
-def test_job_imports_its_modules_by_their_top_level_names_from_the_extra_py_files_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # What the CDK asset ships: a zip with transform.py and metadata.py at its root, put on sys.path by Glue.
+def test_job_imports_its_modules_from_the_extra_py_files_zip_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the CDK asset ships (the same selection): glue_src/ and pipeline_contracts/ at the zip's root, put on
+    # sys.path by Glue. With no copy of either package already imported, every module job.py imports, directly or
+    # through another, must come from the zip: a module the zip lacks fails the import here.
+    shipped = with_contracts(imported_modules([GLUE_SRC / "job.py"], "glue_src"))
+    assert {"glue_src/transform.py", "glue_src/metadata.py", "glue_src/inputs.py"} <= set(shipped)
     archive = tmp_path / "transform-module.zip"
     with zipfile.ZipFile(archive, "w") as bundle:
-        for name in ("transform.py", "metadata.py"):
-            bundle.write(GLUE_SRC / name, name)
+        for relative, source in shipped.items():
+            bundle.write(source, relative)
+    packages = ("glue_src", "pipeline_contracts")
+    for name in [name for name in sys.modules if name.split(".")[0] in packages]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(archive))
-    assert "transform" not in sys.modules and "metadata" not in sys.modules
     spec = importlib.util.spec_from_file_location("glue_job_script", GLUE_SRC / "job.py")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-        assert Path(module.transform.__file__).parent == archive
-        assert Path(module.metadata.__file__).parent == archive
-        assert module.metadata.transform is module.transform  # one transform module, the zip's
+        loaded = {name: Path(sys.modules[name].__file__) for name in sys.modules if name.split(".")[0] in packages}
+        assert {"glue_src.transform", "glue_src.metadata", "glue_src.arguments"} <= set(loaded)
+        assert {name: path for name, path in loaded.items() if archive not in path.parents} == {}
+        assert module.metadata.writer is sys.modules["glue_src.outputs"].writer  # one package, the zip's
     finally:
-        sys.modules.pop("transform", None)
-        sys.modules.pop("metadata", None)
+        for name in [name for name in sys.modules if name.split(".")[0] in packages]:
+            del sys.modules[name]
     assert "awsglue" not in sys.modules  # the Glue libraries are imported only when main() runs
 
 
@@ -240,7 +251,7 @@ def test_local_run_builds_glue_arguments_for_other_formats() -> None:
         "--rating_column": "2",
         "--timestamp_column": "3",
     }
-    assert set(arguments) == {f"--{name}" for name in transform.ARGUMENT_NAMES}
+    assert set(arguments) == {f"--{name}" for name in ARGUMENT_NAMES}
 
 
 def test_bundled_sample_is_what_the_generator_writes() -> None:
@@ -271,7 +282,7 @@ def test_summary_goes_to_s3_with_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     s3 = boto3.client("s3", region_name="eu-west-1")
     s3.create_bucket(Bucket="transformed", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    transform.write_summary({"run_id": "r1", "counts": {"kept": 1}}, "s3://transformed/runs/r1/_summary.json")
+    write_summary({"run_id": "r1", "counts": {"kept": 1}}, "s3://transformed/runs/r1/_summary.json")
     body = s3.get_object(Bucket="transformed", Key="runs/r1/_summary.json")
     assert body["ContentType"] == "application/json"
     assert json.loads(body["Body"].read()) == {"run_id": "r1", "counts": {"kept": 1}}

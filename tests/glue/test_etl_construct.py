@@ -185,19 +185,29 @@ def test_default_arguments_carry_the_contract_from_buckets_and_config(stacks: di
         assert arguments["--extra-py-files"]["Fn::Join"][1][-1].endswith(".zip")
 
 
-def test_extra_py_files_zip_holds_only_the_transform_and_metadata_modules_and_their_contracts(stacks: dict[str, Any]) -> None:
+def test_extra_py_files_zip_holds_only_the_glue_modules_the_job_imports_and_their_contracts(stacks: dict[str, Any]) -> None:
     manifest = json.loads((stacks["outdir"] / "EtlTest.assets.json").read_text())
     sources = [entry["source"] for entry in manifest["files"].values()]
     (archive,) = [source for source in sources if source.get("packaging") == "zip"]
     root = stacks["outdir"] / archive["path"]
     assert sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()) == [
-        "metadata.py",
+        "glue_src/__init__.py",
+        "glue_src/arguments.py",
+        "glue_src/counts.py",
+        "glue_src/inputs.py",
+        "glue_src/layouts.py",
+        "glue_src/limits.py",
+        "glue_src/messages.py",
+        "glue_src/metadata.py",
+        "glue_src/outputs.py",
+        "glue_src/rows.py",
+        "glue_src/summary.py",
+        "glue_src/transform.py",
         "pipeline_contracts/__init__.py",
         "pipeline_contracts/metadata_datasets.py",
         "pipeline_contracts/run_layout.py",
         "pipeline_contracts/solutions.py",  # batch_input_entry: the folder of each batch input
-        "transform.py",
-    ]
+    ]  # not job.py (the script asset), nor the local runner or the sample
     (script,) = [source for source in sources if source["path"].endswith(".py")]
     assert (stacks["outdir"] / script["path"]).read_text() == (Path(__file__).parents[2] / "glue_src" / "job.py").read_text()
 

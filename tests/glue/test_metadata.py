@@ -231,9 +231,9 @@ def test_users_coverage_without_a_users_batch_input_counts_the_interacted_users(
 
 
 def test_job_arguments_name_the_bad_dataset(tmp_path: Path) -> None:
-    from glue_src import transform
+    from glue_src.messages import EtlArgumentError
 
-    with pytest.raises(transform.EtlArgumentError, match=r"--items_dataset: .*items_dataset.fields.*1 to 100"):
+    with pytest.raises(EtlArgumentError, match=r"--items_dataset: .*items_dataset.fields.*1 to 100"):
         metadata.parse_arguments({"metadata_root_uri": "s3://raw/", "items_dataset": '{"fields": [], "sources": []}'})
     assert metadata.parse_arguments({"metadata_root_uri": "s3://raw", "items_dataset": "{}", "users_dataset": "{}"}) == (
         "s3://raw/", {"items": None, "users": None}

@@ -24,6 +24,9 @@ from typing import Any, Callable
 import pytest
 
 from glue_src import transform
+from glue_src.arguments import EtlOptions
+from glue_src.limits import MIN_EPOCH_SECONDS
+from glue_src.messages import TrainingMinimumsError
 from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_json_lines
 
 COLUMNS = ("userID", "movieID", "rating", "timestamp")
@@ -51,7 +54,7 @@ class GeneratedFile:
 
 def _good(rng: random.Random, users: list[str], items: list[str]) -> Line:
     user, item = rng.choice(users), rng.choice(items)
-    seconds = rng.randrange(transform.MIN_EPOCH_SECONDS, MAX_EPOCH)
+    seconds = rng.randrange(MIN_EPOCH_SECONDS, MAX_EPOCH)
     rating = rng.randrange(1, 11) / 2
     values = {"userID": user, "movieID": item, "rating": f"{rating:g}", "timestamp": str(seconds * 1000 + rng.randrange(1000))}
     return Line(values, key=(user, item, str(seconds)), rating=rating)
@@ -148,10 +151,10 @@ def local_path(path: str) -> str:
 def test_random_prefix_reads_every_file_by_its_header_and_accounts_for_every_row(spark: Any, tmp_path: Path, seed: int) -> None:
     root = tmp_path / "raw"
     files = generate(seed, root)
-    opts = transform.EtlOptions(**{**options(root, tmp_path / "out").__dict__, "min_rating": MIN_RATING})
+    opts = EtlOptions(**{**options(root, tmp_path / "out").__dict__, "min_rating": MIN_RATING})
     try:
         summary = transform.run(spark, opts)
-    except transform.TrainingMinimumsError:  # small data: the minimums fail, the outputs are written
+    except TrainingMinimumsError:  # small data: the minimums fail, the outputs are written
         summary = json.loads(Path(opts.summary_uri).read_text())
     expected = expected_outcome(files)
     counts = summary["counts"]

@@ -22,6 +22,12 @@ from typing import Any, Callable
 import pytest
 
 from glue_src import local_run, transform
+from glue_src import limits
+from glue_src.arguments import ARGUMENT_NAMES, REQUIRED_ARGUMENTS, TIMESTAMP_UNITS, parse_options
+from glue_src.inputs import HEAD_BYTES, describe_binary, skip_rule
+from glue_src.limits import ID_PATTERN, MIN_EPOCH_SECONDS
+from glue_src.messages import EtlArgumentError, EtlInputError, TrainingMinimumsError
+from glue_src.rows import REJECT_REASONS, id_number, valid_id
 from pipeline_contracts import run_layout
 from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_json_lines
 
@@ -50,7 +56,7 @@ def run_job(spark: Any, input_path: Path, output: Path, **arguments: Any) -> Out
     error = None
     try:
         transform.run(spark, opts)
-    except (transform.TrainingMinimumsError, transform.EtlInputError) as raised:
+    except (TrainingMinimumsError, EtlInputError) as raised:
         error = raised
     run_dir = output / opts.run_id
     return Outcome(run_dir, json.loads((run_dir / run_layout.SUMMARY).read_text()), error)
@@ -105,7 +111,7 @@ def test_a_header_without_the_columns_names_the_file_and_both_headers(spark: Any
     (tmp_path / "in" / "good.dat").write_text("\t".join(NAMES) + "\n1\t2\t4\t1162160236000\n")
     (tmp_path / "in" / "other.dat").write_text("user\titem\tscore\twhen\n1\t2\t4\t1162160236000\n")
     outcome = run_job(spark, tmp_path / "in", tmp_path / "out")
-    assert isinstance(outcome.error, transform.EtlInputError)
+    assert isinstance(outcome.error, EtlInputError)
     message = str(outcome.error)
     assert "other.dat" in message and "user\\titem\\tscore\\twhen" in message and "good.dat" in message
     assert "userID\\tmovieID\\trating\\ttimestamp" in message and "\n" not in message
@@ -120,10 +126,10 @@ def test_a_headerless_file_too_short_for_the_positions_is_named_when_others_work
     (raw / "short.data").write_text("1\t2\n1\t2\t4\t880000000\n")
     positions = {"has_header": "false", "user_column": "0", "item_column": "1", "rating_column": "2", "timestamp_column": "3"}
     outcome = run_job(spark, raw, tmp_path / "out", timestamp_unit="s", **positions)
-    assert isinstance(outcome.error, transform.EtlInputError)
+    assert isinstance(outcome.error, EtlInputError)
     assert [local_name(p["file"]) for p in outcome.summary["input"]["problems"]] == [str(raw / "short.data")]
     assert "full.data (4 fields)" in str(outcome.error)
-    with pytest.raises(transform.EtlArgumentError, match=r"--rating_column is position 2, but the first line of \S*short.data"):
+    with pytest.raises(EtlArgumentError, match=r"--rating_column is position 2, but the first line of \S*short.data"):
         transform.run(spark, options(raw / "short.data", tmp_path / "out2", timestamp_unit="s", **positions))
 
 
@@ -154,7 +160,7 @@ def test_hidden_names_are_listed_as_skipped_and_files_in_hidden_folders_are_read
      ("_year=2024.csv", None), ("_metadata", None), ("x_.csv", None), ("x.csv", None)],
 )
 def test_skip_rules_follow_sparks_listing(name: str, rule: str | None) -> None:
-    assert transform.skip_rule(name) == rule
+    assert skip_rule(name) == rule
 
 
 # --------------------------------------------------------------------------- 3: one id rule
@@ -193,9 +199,9 @@ def test_the_id_check_is_exactly_the_id_pattern(spark: Any) -> None:
     pieces = ["0", "7", "42", "123456789", "9" * 18, "1" * 19, "+", "-", ".", "e", "a", " ", *WRAPPERS[:8]]
     candidates = {"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 5))) for _ in range(3000)}
     frame = spark.createDataFrame([(text,) for text in sorted(candidates)], ["id"])
-    checked = frame.select("id", transform._id_number("id")).select("id", transform._valid_id("id").alias("ok"))
+    checked = frame.select("id", id_number("id")).select("id", valid_id("id").alias("ok"))
     got = {row["id"]: row["ok"] for row in checked.collect()}
-    pattern = re.compile(transform.ID_PATTERN)
+    pattern = re.compile(ID_PATTERN)
     assert {text for text, ok in got.items() if ok != bool(pattern.match(text))} == set()
     assert any(got.values()) and not all(got.values())
 
@@ -232,7 +238,7 @@ def test_an_unreadable_compressed_file_fails_in_one_line_naming_it(
     raw = tmp_path / "raw"
     raw.mkdir()
     data = big_ratings(40_000)  # decompressed well past what the driver reads of each file
-    assert len(data) > 4 * transform.HEAD_BYTES
+    assert len(data) > 4 * HEAD_BYTES
     (raw / "good.dat").write_bytes(data)
     (raw / name).write_bytes(damage(data))
     status = local_run.main(["--input", str(raw), "--output", str(tmp_path / "out"), "--run-id", "r", "--quiet"])
@@ -255,7 +261,7 @@ def many_users(path: Path, users: int) -> None:
 
 
 def test_batch_input_files_hold_at_most_the_record_limit(spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transform, "BATCH_INPUT_MAX_RECORDS_PER_FILE", 3)
+    monkeypatch.setattr(limits, "BATCH_INPUT_MAX_RECORDS_PER_FILE", 3)
     many_users(tmp_path / "r.dat", 10)
     outcome = run_job(spark, tmp_path / "r.dat", tmp_path / "out")
     per_file = [len(path.read_text().splitlines()) for path in sorted((outcome.run_dir / "batch-input").iterdir())]
@@ -267,28 +273,28 @@ def test_batch_input_files_hold_at_most_the_record_limit(spark: Any, tmp_path: P
 def test_more_batch_input_files_than_one_job_takes_is_left_to_batch_planning(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transform, "BATCH_INPUT_MAX_USERS_PER_FILE", 2)
-    monkeypatch.setattr(transform, "BATCH_INPUT_MAX_FILES", 3)
+    monkeypatch.setattr(limits, "BATCH_INPUT_MAX_USERS_PER_FILE", 2)
+    monkeypatch.setattr(limits, "BATCH_INPUT_MAX_FILES", 3)
     many_users(tmp_path / "r.dat", 10)
     outcome = run_job(spark, tmp_path / "r.dat", tmp_path / "out")
     written = len(list((outcome.run_dir / "batch-input").iterdir()))
     assert written > 3 and outcome.summary["counts"]["batch_input_files"] == written
     # The run fails on the training minimums only (20 interactions), not on the files of one job.
-    assert isinstance(outcome.error, transform.TrainingMinimumsError)
+    assert isinstance(outcome.error, TrainingMinimumsError)
     assert "batch input of" not in str(outcome.error) and "20 interactions kept" in str(outcome.error)
 
 
 # --------------------------------------------------------------------------- 6: arguments, binary files, empty input, units
 
-OPTIONAL_ARGUMENTS = [name for name in transform.ARGUMENT_NAMES if name not in transform.REQUIRED_ARGUMENTS]
+OPTIONAL_ARGUMENTS = [name for name in ARGUMENT_NAMES if name not in REQUIRED_ARGUMENTS]
 
 
 @pytest.mark.parametrize("name", OPTIONAL_ARGUMENTS)
 def test_an_empty_argument_is_an_error_not_the_default(name: str) -> None:
     base = {"input_uri": "s3://raw/ratings/", "output_uri": "s3://transformed/runs/", "run_id": "r1"}
-    transform.parse_options(base)  # left out: the default
-    with pytest.raises(transform.EtlArgumentError, match=rf"--{name} has value ''; allowed: a non-empty value"):
-        transform.parse_options({**base, name: ""})
+    parse_options(base)  # left out: the default
+    with pytest.raises(EtlArgumentError, match=rf"--{name} has value ''; allowed: a non-empty value"):
+        parse_options({**base, name: ""})
 
 
 @pytest.mark.parametrize("flag", ["--input", "--output", "--min-rating", "--delimiter", "--timestamp-unit"])
@@ -333,8 +339,8 @@ def _zipped(text: bytes) -> bytes:
 @pytest.mark.parametrize("description", sorted(BINARY_FILES))
 def test_binary_heads_are_described(description: str) -> None:
     text = big_ratings(50)
-    assert transform.describe_binary(text) is None
-    assert description in (transform.describe_binary(BINARY_FILES[description](text)) or "")
+    assert describe_binary(text) is None
+    assert description in (describe_binary(BINARY_FILES[description](text)) or "")
 
 
 def test_binary_files_fail_the_run_described_not_quoted(spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -371,9 +377,9 @@ def test_empty_input_writes_a_summary_and_exits_4(
 
 @pytest.mark.parametrize(("written_in", "read_as"), [("s", "ms"), ("ms", "s")])
 def test_most_timestamps_out_of_range_name_the_unit_that_fits(spark: Any, tmp_path: Path, written_in: str, read_as: str) -> None:
-    factor = transform.TIMESTAMP_UNITS[written_in]
+    factor = TIMESTAMP_UNITS[written_in]
     rng = random.Random(written_in)
-    stamps = [rng.randrange(transform.MIN_EPOCH_SECONDS, MAX_EPOCH) * factor for _ in range(40)]
+    stamps = [rng.randrange(MIN_EPOCH_SECONDS, MAX_EPOCH) * factor for _ in range(40)]
     lines = ["\t".join(NAMES)] + [f"{n % 7}\t{n}\t4\t{stamp}" for n, stamp in enumerate(stamps)]
     (tmp_path / "r.dat").write_text("\n".join(lines) + "\n")
     outcome = run_job(spark, tmp_path / "r.dat", tmp_path / "out", timestamp_unit=read_as)
@@ -410,7 +416,7 @@ def readme_rule_examples() -> list[tuple[str, str]]:
 
 def test_every_example_of_the_readme_rules_table_gets_its_outcome(spark: Any, tmp_path: Path) -> None:
     examples = readme_rule_examples()
-    assert {outcome for _, outcome in examples} >= set(transform.REJECT_REASONS)
+    assert {outcome for _, outcome in examples} >= set(REJECT_REASONS)
     kept_row = "75\t3\t4\t1162160236000"  # what the duplicate example duplicates
     lines = ["\t".join(NAMES), kept_row] + [line for line, _ in examples]
     (tmp_path / "r.dat").write_text("\n".join(lines) + "\n")
@@ -418,8 +424,8 @@ def test_every_example_of_the_readme_rules_table_gets_its_outcome(spark: Any, tm
     quarantined = {(record["reason"], record["line"]) for record in outcome.quarantine()}
     counts = outcome.summary["counts"]
     for line, expected in examples:
-        if expected in transform.REJECT_REASONS:
+        if expected in REJECT_REASONS:
             assert (expected, line) in quarantined, (line, expected)
     assert counts["filtered_by_rating"] == sum(1 for _, o in examples if o == "filtered_by_rating")
     assert counts["duplicates"] == sum(1 for _, o in examples if o == "duplicates")
-    assert counts["rejected"] == sum(1 for _, o in examples if o in transform.REJECT_REASONS)
+    assert counts["rejected"] == sum(1 for _, o in examples if o in REJECT_REASONS)

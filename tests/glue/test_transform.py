@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from glue_src import transform
+from glue_src import limits
+from glue_src.arguments import EtlOptions, parse_delimiter, parse_options
+from glue_src.messages import EtlArgumentError, EtlInputError, TrainingMinimumsError
 from tests.glue.conftest import assert_only_data_files, options, read_csv_rows, read_json_lines, read_lines
 
 HEADER = "userID\tmovieID\trating\ttimestamp"
@@ -66,7 +69,7 @@ MESSY_LINES: list[tuple[str, str | None]] = [
 
 @dataclass
 class Run:
-    options: transform.EtlOptions
+    options: EtlOptions
     run_dir: Path
     summary: dict[str, Any]
     error: Exception | None
@@ -77,7 +80,7 @@ def _run(spark: Any, input_path: Path, output: Path, **arguments: Any) -> Run:
     error = None
     try:
         transform.run(spark, opts)
-    except transform.TrainingMinimumsError as raised:
+    except TrainingMinimumsError as raised:
         error = raised
     run_dir = output / opts.run_id
     return Run(opts, run_dir, json.loads((run_dir / "_summary.json").read_text()), error)
@@ -154,7 +157,7 @@ def test_counts_add_up(hetrec_run: Run) -> None:
 
 
 def test_below_minimums_fails_with_the_message_after_writing_the_summary(hetrec_run: Run) -> None:
-    assert isinstance(hetrec_run.error, transform.TrainingMinimumsError)
+    assert isinstance(hetrec_run.error, TrainingMinimumsError)
     message = str(hetrec_run.error)
     assert "6 interactions kept (Personalize needs at least 1000)" in message
     assert "2 users with 2 or more interactions (Personalize needs at least 25)" in message
@@ -168,7 +171,7 @@ def test_below_minimums_fails_with_the_message_after_writing_the_summary(hetrec_
 def test_no_kept_row_still_writes_counts_and_fails_the_minimums(spark: Any, tmp_path: Path) -> None:
     (tmp_path / "ratings.dat").write_text(f"{HEADER}\n1\t2\t1\t1162160236000\n")
     run = _run(spark, tmp_path / "ratings.dat", tmp_path / "out")
-    assert isinstance(run.error, transform.TrainingMinimumsError)
+    assert isinstance(run.error, TrainingMinimumsError)
     assert "0 interactions kept" in str(run.error) and run.summary["status"] == "FAILED"
     counts = run.summary["counts"]
     assert (counts["rows_read"], counts["kept"], counts["filtered_by_rating"], counts["distinct_users"]) == (1, 0, 1, 0)
@@ -209,16 +212,16 @@ def test_ml_latest_ratings_csv_by_arguments_only(spark: Any, tmp_path: Path) -> 
 def test_a_column_name_not_in_the_header_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
     (tmp_path / "ratings.csv").write_text(RATINGS_CSV)
     opts = options(tmp_path / "ratings.csv", tmp_path / "out", **{**ML_LATEST_ARGS, "user_column": "userID"})
-    with pytest.raises(transform.EtlArgumentError, match=r"--user_column is 'userID', which is not a column of the header.*'userId', 'movieId'"):
+    with pytest.raises(EtlArgumentError, match=r"--user_column is 'userID', which is not a column of the header.*'userId', 'movieId'"):
         transform.run(spark, opts)
     tab_opts = options(tmp_path / "ratings.csv", tmp_path / "out")  # the HetRec defaults on a comma file
-    with pytest.raises(transform.EtlArgumentError, match=r"Check --user_column, --delimiter and --has_header"):
+    with pytest.raises(EtlArgumentError, match=r"Check --user_column, --delimiter and --has_header"):
         transform.run(spark, tab_opts)
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_input_is_a_clear_error_with_a_summary(spark: Any, tmp_path: Path) -> None:
-    with pytest.raises(transform.EtlInputError, match=r"--input_uri \S*nothing-here does not exist"):
+    with pytest.raises(EtlInputError, match=r"--input_uri \S*nothing-here does not exist"):
         transform.run(spark, options(tmp_path / "nothing-here", tmp_path / "out"))
     summary = json.loads((tmp_path / "out" / "run-1" / "_summary.json").read_text())
     assert (summary["status"], summary["failure"]) == ("FAILED", "input")
@@ -241,24 +244,24 @@ def test_missing_input_is_a_clear_error_with_a_summary(spark: Any, tmp_path: Pat
 )
 def test_bad_arguments_are_clear_errors(arguments: dict[str, str], message: str) -> None:
     base = {"input_uri": "s3://raw/ratings/", "output_uri": "s3://transformed/runs/", "run_id": "r1"}
-    with pytest.raises(transform.EtlArgumentError, match=message):
-        transform.parse_options({**base, **arguments})
+    with pytest.raises(EtlArgumentError, match=message):
+        parse_options({**base, **arguments})
 
 
 def test_glue_style_arguments_parse_with_defaults() -> None:
-    parsed = transform.parse_options(
+    parsed = parse_options(
         {"--input_uri": "s3://raw/ratings/", "--output_uri": "s3://transformed/runs", "--run_id": "20260101T000000Z-x-1", "--delimiter": "tab"}
     )
     assert parsed.delimiter == "\t" and parsed.has_header and parsed.timestamp_unit == "ms" and parsed.min_rating == 3.5
     assert parsed.run_uri == "s3://transformed/runs/20260101T000000Z-x-1/"
     assert parsed.summary_uri == "s3://transformed/runs/20260101T000000Z-x-1/_summary.json"
-    assert [transform.parse_delimiter(d) for d in ("\\t", "\t", "comma", ",", "|", "space")] == ["\t", "\t", ",", ",", "|", " "]
+    assert [parse_delimiter(d) for d in ("\\t", "\t", "comma", ",", "|", "space")] == ["\t", "\t", ",", ",", "|", " "]
 
 
 def test_batch_input_files_are_capped_so_each_fits_one_postprocessing_invocation(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transform, "BATCH_INPUT_MAX_USERS_PER_FILE", 2)
+    monkeypatch.setattr(limits, "BATCH_INPUT_MAX_USERS_PER_FILE", 2)
     raw = tmp_path / "raw.dat"
     raw.write_text("\n".join(GOLDEN_LINES) + "\n")
     run = _run(spark, raw, tmp_path / "out")

@@ -117,29 +117,23 @@ def test_the_handlers_write_where_the_contract_says(monkeypatch: pytest.MonkeyPa
     s3.create_bucket(Bucket="curated")
     s3.create_bucket(Bucket="transformed")
     line = {"input": {"userId": "7"}, "output": {"recommendedItems": ["1"], "scores": [0.5]}, "error": None}
-    source = run_layout.run_key("r1", run_layout.BATCH_OUTPUT) + "users.json" + run_layout.BATCH_OUTPUT_SUFFIX
+    output_folder = run_layout.run_key("r1", run_layout.BATCH_OUTPUT) + "users/"
+    source = output_folder + "users.json" + run_layout.BATCH_OUTPUT_SUFFIX
     s3.put_object(Bucket="curated", Key=source, Body=json.dumps(line).encode() + b"\n")
-    batch_input = run_layout.run_key("r1", run_layout.BATCH_INPUT)
-    s3.put_object(Bucket="transformed", Key=batch_input + "users.json", Body=b'{"userId": "7"}\n')
     uri = run_layout.run_uri("curated", "r1", run_layout.BATCH_OUTPUT)
 
-    listed = postprocess_handler.list_output_files({"batch_output_uri": uri}, _Context())
+    listed = postprocess_handler.list_output_files({"batch_output_uri": uri + "users/"}, _Context())
     results = [postprocess_handler.process_file(item, _Context()) for item in listed["files"]]
+    record = {"name": "users", "kind": "user_recommendations", "status": "SUCCEEDED", "processedFiles": results}
     postprocess_handler.write_manifest(
-        {
-            "batch_output_uri": uri,
-            "run_id": "r1",
-            "results": results,
-            "batch_input": {"bucket": "transformed", "prefix": batch_input},
-        },
-        _Context(),
+        {"batch_output_uri": uri, "run_id": "r1", "input_bucket": "transformed", "solutions": [record]}, _Context()
     )
 
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="curated")["Contents"]}
     assert keys == {
         source,
-        run_layout.run_key("r1", run_layout.RECOMMENDATIONS) + "users.json.csv",
-        run_layout.run_key("r1", run_layout.ERRORS) + "users.json.jsonl",
+        run_layout.run_key("r1", run_layout.RECOMMENDATIONS) + "users/users.json.csv",
+        run_layout.run_key("r1", run_layout.ERRORS) + "users/users.json.jsonl",
         run_layout.run_key("r1", run_layout.MANIFEST),
         run_layout.run_key("r1", run_layout.SUCCESS),
     }
@@ -200,7 +194,7 @@ def test_the_contract_imports_from_the_glue_zip_alone(default_app: PipelineApp, 
     zips = [
         outdir / entry["source"]["path"]
         for entry in manifest["files"].values()
-        if (outdir / entry["source"]["path"] / "transform.py").is_file()
+        if (outdir / entry["source"]["path"] / "glue_src" / "transform.py").is_file()
     ]
     (archive,) = zips
     code = "import pipeline_contracts.run_layout as m, sys; print(m.__file__)"

@@ -11,6 +11,7 @@ from typing import Iterator
 import pytest
 
 from lambda_src.postprocess import flatten as F
+from lambda_src.postprocess.slow_path import csv_field
 
 from .conftest import read_fixture
 
@@ -102,9 +103,9 @@ def test_quoting_matches_the_csv_module() -> None:
     for value in fields:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow([value.decode(), "1"])
-        assert F._csv_field(value) + b",1\n" == buf.getvalue().encode()
+        assert csv_field(value) + b",1\n" == buf.getvalue().encode()
     # CR is quoted too (csv.writer only quotes it when it is in the line terminator).
-    assert F._csv_field(b"a\rb") == b'"a\rb"'
+    assert csv_field(b"a\rb") == b'"a\rb"'
 
 
 def test_oversize_line_is_malformed_and_skipped_in_constant_memory() -> None:

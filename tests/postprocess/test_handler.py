@@ -14,7 +14,6 @@ from lambda_src.postprocess.manifest import (
     AllLinesErrored,
     InvalidEvent,
     MissingOutputFiles,
-    MissingOutputLines,
     NoOutputLines,
     ProcessingTimeExceeded,
     TooManyErroredLines,
@@ -259,48 +258,56 @@ def test_list_output_files_lists_only_out_files(aws: Any, lambda_context: Any) -
 # write_manifest
 
 
+SOLUTION = "users"
+
+
 def run_facts(**extra: Any) -> dict:
+    """write_manifest's event as the state machine sends it (see test_solutions.py for several solutions)."""
     return {
-        "bucket": BUCKET,
-        "output_prefix": RUN_PREFIX,
+        "batch_output_uri": f"s3://{BUCKET}/{OUT}",
+        "run_id": "r1",
         "execution_name": "exec-1",
         "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:sm:exec-1",
-        "arns": {
-            "solutionVersion": "arn:aws:personalize:us-east-1:123456789012:solution/s/v1",
-            "batchInferenceJob": "arn:aws:personalize:us-east-1:123456789012:batch-inference-job/b1",
-        },
+        "arns": {"datasetImportJob": "arn:aws:personalize:us-east-1:123456789012:dataset-import-job/i1"},
         "started_at": "2026-01-01T00:00:00Z",
         "ended_at": "2026-01-01T00:42:05.5Z",
         **extra,
     }
 
 
+def solution(results: Any) -> dict:
+    """The one solution's record as its Solutions branch hands it over (no plan: the listed .out files
+    of its batch-output folder are checked against the processed ones)."""
+    return {"name": SOLUTION, "kind": "user_recommendations", "jobType": "batch_inference", "status": "SUCCEEDED",
+            "processedFiles": results}
+
+
 def processed(aws: Any, ctx: Any, files: dict[str, str]) -> list[dict]:
     for name, fixture in files.items():
-        put(aws, OUT + name, read_fixture(f"{fixture}.out"))
-    return [process(aws, ctx, name) for name in files]
+        put(aws, f"{OUT}{SOLUTION}/{name}", read_fixture(f"{fixture}.out"))
+    return [process(aws, ctx, f"{SOLUTION}/{name}") for name in files]
 
 
 def test_write_manifest_contents_then_success_marker(aws: Any, lambda_context: Any) -> None:
     results = processed(aws, lambda_context, {"u0.json.out": "user_personalization", "u1.json.out": "related_items"})
     put(aws, RUN_PREFIX + "_SUCCESS", b"stale")
     calls = record_calls(aws)
-    summary = H.write_manifest(run_facts(input_users=8, results=results, kms_key_id=aws.kms_key_id), lambda_context)
+    summary = H.write_manifest(run_facts(solutions=[solution(results)], kms_key_id=aws.kms_key_id), lambda_context)
 
     manifest = json.loads(get(aws, RUN_PREFIX + "_manifest.json"))
     assert manifest["status"] == "SUCCEEDED" and manifest["failure"] is None
     assert manifest["run_id"] == "r1" and manifest["execution_name"] == "exec-1"
-    assert manifest["arns"]["batchInferenceJob"].endswith("batch-inference-job/b1")
-    assert (manifest["input_users"], manifest["lines"], manifest["users_with_recommendations"]) == (8, 8, 6)
+    assert manifest["arns"]["datasetImportJob"].endswith("dataset-import-job/i1")
+    assert (manifest["lines"], manifest["users_with_recommendations"]) == (8, 6)
     assert (manifest["items_written"], manifest["errored_lines"], manifest["malformed_lines"]) == (11, 1, 0)
     assert manifest["items_per_user"] == {
         "min": 1, "max": 3, "avg": 1.833, "median": 2, "histogram": {"0": 1, "1": 2, "2": 3, "3": 1},
     }
     assert [f["recommendations"] for f in manifest["output_files"]] == [
-        "runs/r1/recommendations/u0.json.csv",
-        "runs/r1/recommendations/u1.json.csv",
+        "runs/r1/recommendations/users/u0.json.csv",
+        "runs/r1/recommendations/users/u1.json.csv",
     ]
-    assert manifest["output_files"][0]["errors"] == "runs/r1/errors/u0.json.jsonl"
+    assert manifest["output_files"][0]["errors"] == "runs/r1/errors/users/u0.json.jsonl"
     assert manifest["timings"]["started_at"] == "2026-01-01T00:00:00.000Z"
     assert manifest["timings"]["duration_seconds"] == 2525.5
     # Order: stale marker removed, manifest written, then the (empty) marker.
@@ -316,15 +323,17 @@ def test_write_manifest_contents_then_success_marker(aws: Any, lambda_context: A
     assert summary["manifest"] == f"s3://{BUCKET}/{RUN_PREFIX}_manifest.json"
     assert summary["success_marker"] == f"s3://{BUCKET}/{RUN_PREFIX}_SUCCESS"
     assert (summary["users_with_recommendations"], summary["errored_lines"], summary["output_files"]) == (6, 1, 2)
-    assert summary["message"].startswith("Run r1: 6 users with recommendations of 8 input users, 11 items")
+    assert summary["message"].startswith("Run r1: 1 solution(s) succeeded: 8 lines, 11 rows, 1 errored lines")
     assert "42m06s" in summary["message"] or "42m05s" in summary["message"]
 
 
-def assert_failed_run(aws: Any, error: type, match: str) -> None:
+def assert_failed_run(aws: Any, summary: dict, error: type, match: str) -> None:
+    """The solution's section failed with `error` (its cause holding `match`), so the run did: no _SUCCESS."""
     manifest = json.loads(get(aws, RUN_PREFIX + "_manifest.json"))
-    assert manifest["status"] == "FAILED"
-    assert manifest["failure"]["error"] == error.__name__
-    assert match in manifest["failure"]["cause"]
+    assert manifest["status"] == "FAILED" and summary["status"] == "FAILED"
+    assert manifest["solutions"][SOLUTION]["failure"]["error"] == error.__name__
+    assert match in manifest["solutions"][SOLUTION]["failure"]["cause"]
+    assert summary["failed_solutions"] == [SOLUTION] and summary["success_marker"] is None
     assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=RUN_PREFIX + "_SUCCESS")
 
 
@@ -332,59 +341,46 @@ def test_all_lines_errored_fails_the_run(aws: Any, lambda_context: Any) -> None:
     results = processed(aws, lambda_context, {"m.out": "malformed"})
     errors = results[0]
     # The fixture has one good line; make every line an error.
-    put(aws, OUT + "m.out", b'{"input": {"userId": "u"}, "error": "x"}\nnot json\n')
-    results = [process(aws, lambda_context, "m.out")]
+    put(aws, f"{OUT}{SOLUTION}/m.out", b'{"input": {"userId": "u"}, "error": "x"}\nnot json\n')
+    results = [process(aws, lambda_context, f"{SOLUTION}/m.out")]
     assert errors["lines"] == 17
     put(aws, RUN_PREFIX + "_SUCCESS", b"")  # from an earlier, successful attempt
-    with pytest.raises(AllLinesErrored, match="all 2 line") as failure:
-        H.write_manifest(run_facts(results=results), lambda_context)
-    assert type(failure.value).__name__ == "AllLinesErrored"  # the name Step Functions matches
-    assert_failed_run(aws, AllLinesErrored, "1 malformed")
+    summary = H.write_manifest(run_facts(solutions=[solution(results)]), lambda_context)
+    assert_failed_run(aws, summary, AllLinesErrored, "all 2 line")
+    assert_failed_run(aws, summary, AllLinesErrored, "1 malformed")
 
 
 def test_no_out_files_fails_the_run(aws: Any, lambda_context: Any) -> None:
-    with pytest.raises(MissingOutputFiles, match="no .out file"):
-        H.write_manifest(run_facts(results=[]), lambda_context)
-    assert_failed_run(aws, MissingOutputFiles, "no .out file")
+    summary = H.write_manifest(run_facts(solutions=[solution([])]), lambda_context)
+    assert_failed_run(aws, summary, MissingOutputFiles, "no .out file")
 
 
-def test_fewer_out_files_than_expected_fails_the_run(aws: Any, lambda_context: Any) -> None:
+def test_an_out_file_not_processed_fails_the_run(aws: Any, lambda_context: Any) -> None:
     results = processed(aws, lambda_context, {"u0.json.out": "user_personalization"})
-    with pytest.raises(MissingOutputFiles, match="1 .out file"):
-        H.write_manifest(run_facts(results=results, expected_output_files=2), lambda_context)
-    # An input file without its .out file.
-    aws.s3.create_bucket(Bucket="transformed")
-    for name in ("u0.json", "u1.json", "_SUCCESS"):
-        aws.s3.put_object(Bucket="transformed", Key="runs/r1/batch-input/" + name, Body=b"{}")
-    with pytest.raises(MissingOutputFiles, match="u1.json.out"):
-        H.write_manifest(run_facts(results=results, batch_input={"bucket": "transformed", "prefix": "runs/r1/batch-input/"}), lambda_context)
-    assert_failed_run(aws, MissingOutputFiles, "have no .out file")
     # A .out file the Map did not process.
-    put(aws, OUT + "u1.json.out", read_fixture("user_personalization.out"))
-    with pytest.raises(MissingOutputFiles, match="not processed"):
-        H.write_manifest(run_facts(results=results), lambda_context)
-    # All present: success, and the marker appears.
-    results.append(process(aws, lambda_context, "u1.json.out"))
-    H.write_manifest(run_facts(results=results, expected_output_files=2, batch_input={"bucket": "transformed", "prefix": "runs/r1/batch-input/"}), lambda_context)
+    put(aws, f"{OUT}{SOLUTION}/u1.json.out", read_fixture("user_personalization.out"))
+    summary = H.write_manifest(run_facts(solutions=[solution(results)]), lambda_context)
+    assert_failed_run(aws, summary, MissingOutputFiles, "not processed")
+    # All processed: success, and the marker appears.
+    results.append(process(aws, lambda_context, f"{SOLUTION}/u1.json.out"))
+    H.write_manifest(run_facts(solutions=[solution(results)]), lambda_context)
     assert get(aws, RUN_PREFIX + "_SUCCESS") == b""
 
 
 def test_other_failures(aws: Any, lambda_context: Any) -> None:
     results = processed(aws, lambda_context, {"u0.json.out": "user_personalization"})
-    with pytest.raises(MissingOutputLines, match="4 output line"):
-        H.write_manifest(run_facts(results=results, input_users=5), lambda_context)
-    with pytest.raises(TooManyErroredLines, match="25.00%"):
-        H.write_manifest(run_facts(results=results, max_error_ratio=0.2), lambda_context)
-    H.write_manifest(run_facts(results=results, max_error_ratio=0.25), lambda_context)
+    summary = H.write_manifest(run_facts(solutions=[solution(results)], max_error_ratio=0.2), lambda_context)
+    assert_failed_run(aws, summary, TooManyErroredLines, "25.00%")
+    assert H.write_manifest(run_facts(solutions=[solution(results)], max_error_ratio=0.25), lambda_context)["status"] == "SUCCEEDED"
     empty = processed(aws, lambda_context, {"u0.json.out": "empty"})
-    with pytest.raises(NoOutputLines):
-        H.write_manifest(run_facts(results=empty), lambda_context)
+    summary = H.write_manifest(run_facts(solutions=[solution(empty)]), lambda_context)
+    assert_failed_run(aws, summary, NoOutputLines, "hold no line")
+    with pytest.raises(InvalidEvent, match="solutions"):  # the state machine always sends every solution's record
+        H.write_manifest(run_facts(results=results), lambda_context)
     with pytest.raises(InvalidEvent):
-        H.write_manifest(run_facts(results=None), lambda_context)
-    with pytest.raises(InvalidEvent):
-        H.write_manifest(run_facts(results=[{"lines": 1}]), lambda_context)
+        H.write_manifest(run_facts(solutions=[solution([{"lines": 1}])]), lambda_context)
     with pytest.raises(InvalidEvent, match="ISO-8601"):
-        H.write_manifest(run_facts(results=results, started_at="yesterday"), lambda_context)
+        H.write_manifest(run_facts(solutions=[solution(results)], started_at="yesterday"), lambda_context)
     with pytest.raises(InvalidEvent, match="input_users"):
-        H.write_manifest(run_facts(results=results, input_users="many"), lambda_context)
-    assert H.write_manifest(run_facts(results=results, input_users="4"), lambda_context)["input_users"] == 4
+        H.write_manifest(run_facts(solutions=[solution(results)], input_users="many"), lambda_context)
+    assert H.write_manifest(run_facts(solutions=[solution(results)], input_users="4"), lambda_context)["input_users"] == 4

@@ -1,15 +1,14 @@
-"""process_file with an output kind, and write_manifest with batch plans, against moto S3."""
+"""process_file with an output kind, against moto S3 (write_manifest with batch plans: test_solutions.py)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from lambda_src.postprocess import handler as H
 from lambda_src.postprocess.flatten import OUTPUT_KINDS
-from lambda_src.postprocess.manifest import InvalidEvent, MissingOutputFiles
+from lambda_src.postprocess.manifest import InvalidEvent
 
 from .conftest import BUCKET, read_fixture
 from .test_handler import OUT, get, process, put
@@ -51,32 +50,3 @@ def test_an_unknown_kind_is_an_invalid_event_and_writes_nothing(aws: Any, lambda
         H.process_file({"bucket": BUCKET, "key": OUT + "a.json.out", "kind": kind}, lambda_context)
     keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert keys == [OUT + "a.json.out"]
-
-
-def test_write_manifest_checks_the_outputs_a_batch_plan_expects(aws: Any, lambda_context: Any) -> None:
-    """A solution split over three jobs: each job's .out files are where the plan says; one
-    missing fails the run naming it, all present succeed."""
-    from lambda_src.batch_plan.planning import InputFile, Limits, plan_batch_jobs
-
-    files = [InputFile(f"runs/r1/batch-input/movies/part-{i}.json", 400, 5) for i in range(5)]
-    plan = plan_batch_jobs(files, solution="movies", input_bucket=BUCKET, output_bucket=BUCKET,
-                           source_prefix="runs/r1/batch-input/movies/", jobs_prefix="runs/r1/batch-jobs/movies/",
-                           output_prefix="runs/r1/batch-output/movies/", limits=Limits(max_job_bytes=800))
-    assert len(plan.jobs) == 3
-    aws.s3.put_object(Bucket=BUCKET, Key=plan.plan_key, Body=json.dumps(plan.document()).encode())
-    expected = [key for job in plan.jobs for key in plan.expected_outputs(job)]
-    assert len(expected) == 5 and all(key.startswith("runs/r1/batch-output/movies/part-000") for key in expected)
-    results = []
-    for key in expected[:-1]:
-        put(aws, key, read_fixture("user_personalization.out"))
-        results.append(H.process_file({"bucket": BUCKET, "key": key}, lambda_context))
-    manifest_event = {"bucket": BUCKET, "output_prefix": "runs/r1/", "results": results,
-                      "plans": [{"bucket": BUCKET, "key": plan.plan_key}]}
-    with pytest.raises(MissingOutputFiles, match=f"1 batch input file\\(s\\) have no .out file, e.g. {expected[-1]}"):
-        H.write_manifest(manifest_event, lambda_context)
-    put(aws, expected[-1], read_fixture("user_personalization.out"))
-    results.append(H.process_file({"bucket": BUCKET, "key": expected[-1]}, lambda_context))
-    summary = H.write_manifest({**manifest_event, "results": results}, lambda_context)
-    assert summary["status"] == "SUCCEEDED" and summary["output_files"] == 5
-    with pytest.raises(InvalidEvent, match="plans"):
-        H.write_manifest({**manifest_event, "plans": {"bucket": BUCKET}}, lambda_context)

@@ -11,6 +11,8 @@ import random
 import pytest
 
 from lambda_src.postprocess import flatten as F
+from lambda_src.postprocess.fast_path import ENGINES
+from lambda_src.postprocess.kinds import DEFAULT_MAX_LINE_BYTES
 
 from .conftest import read_fixture
 from .test_flatten import FIXTURES, ID_POOL, SCORES_BAD, SCORES_OK, _json_str, counts_tuple, run_chunks, run_lines
@@ -185,9 +187,9 @@ def test_a_segment_line_far_longer_than_a_chunk() -> None:
     rows = fast[0].split(b"\n")
     assert rows[1] == b"42,1,10000000" and rows[300_000] == b"42,300000,10299999" and rows[300_001] == b"43,1,1"
     assert fast[2].fast_path_lines == 2 and fast[2].items_written == 300_001
-    assert 300_000 not in F._ENGINES["item_affinity"].templates_nosc
+    assert 300_000 not in ENGINES["item_affinity"].templates_nosc
     # With the user-recommendations limit the same line is malformed (cut), as before.
-    cut = run_chunks(data, 64 * 1024, kind="item_affinity", max_line_bytes=F.DEFAULT_MAX_LINE_BYTES // 2)
+    cut = run_chunks(data, 64 * 1024, kind="item_affinity", max_line_bytes=DEFAULT_MAX_LINE_BYTES // 2)
     assert cut[2].malformed_lines == 1
 
 

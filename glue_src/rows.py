@@ -1,0 +1,180 @@
+"""The row rules: every line of the input gets exactly one status (kept, filtered by rating, header or a
+rejection reason) from built-in column expressions, and one aggregation groups the lines (duplicates and
+identical bad lines collapse, each with its count)."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from glue_src.arguments import TIMESTAMP_UNITS, EtlOptions
+from glue_src.layouts import InputPlan, LayoutGroup, read_group
+from glue_src.limits import ID_PATTERN, MAX_QUARANTINE_LINE, MIN_EPOCH_SECONDS, RATING_MAX, RATING_MIN
+
+
+# Status of a line. Everything that is not kept, filtered or header is a rejection reason.
+KEPT, FILTERED, HEADER = "kept", "filtered_by_rating", "header"
+REJECT_REASONS = (
+    "blank_line",
+    "repeated_header",
+    "wrong_field_count",
+    "missing_field",
+    "invalid_user_id",
+    "invalid_item_id",
+    "non_numeric_rating",
+    "non_numeric_timestamp",
+    "rating_out_of_range",
+    "timestamp_out_of_range",
+)
+# A timestamp out of range that would be in range in the other unit (ms <-> s): quarantined as
+# timestamp_out_of_range, counted apart so the summary can say which unit fits.
+TS_OTHER_UNIT = "timestamp_out_of_range_other_unit_fits"
+
+# Status codes of a classified line, in this order: kept, filtered, header, then the reasons
+# (codes > header are rejections; "repeated_header" is derived from header lines per file).
+STATUSES = (
+    (KEPT, FILTERED, HEADER)
+    + tuple(reason for reason in REJECT_REASONS if reason != "repeated_header")
+    + (TS_OTHER_UNIT,)
+)
+STATUS_CODES = {name: code for code, name in enumerate(STATUSES)}
+REASON_OF_STATUS = {**{name: name for name in STATUSES}, TS_OTHER_UNIT: "timestamp_out_of_range"}
+
+
+def split_pattern(delimiter: str) -> str:
+    # Java regex for one literal character; a single plain char or "\x" keeps String.split's fast path.
+    return delimiter if delimiter.isalnum() or delimiter.isspace() else "\\" + delimiter
+
+
+# 10**0 .. 10**18: a whole number written with n digits (no sign, no leading zero) lies in
+# [10**(n-1), 10**n).
+_POWERS_OF_TEN = "array(" + ", ".join(f"{10**n}L" for n in range(19)) + ")"
+
+
+def id_number(name: str) -> Column:
+    """The id as a whole number, or null: computed once per line, in the projection."""
+    return F.expr(f"try_cast({name} AS BIGINT)").alias(f"{name}_number")
+
+
+def valid_id(name: str) -> Column:
+    # The one id rule: the (space-trimmed) field matches ID_PATTERN exactly. Whole numbers (every
+    # MovieLens ID) pass a cheaper check first: a digit 1-9 first, and as many bytes as the
+    # number has digits. A cast alone would also accept "12" wrapped in tabs or control
+    # characters (it trims them), which the CSV writer strips and the JSON batch input keeps.
+    # Byte comparisons and octet_length allocate nothing (ascii() and length() would).
+    # Needs the column `<name>_number` (`id_number`).
+    numeric = F.expr(
+        f"{name} >= '1' AND {name} < ':' "
+        f"AND {name}_number >= try_element_at({_POWERS_OF_TEN}, octet_length({name})) "
+        f"AND {name}_number < try_element_at({_POWERS_OF_TEN}, octet_length({name}) + 1)"
+    )
+    return F.coalesce(numeric, F.lit(False)) | F.col(name).rlike(ID_PATTERN)
+
+
+def _in_range(seconds: Column, max_epoch_seconds: int) -> Column:
+    return (seconds >= MIN_EPOCH_SECONDS) & (seconds <= max_epoch_seconds)
+
+
+def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epoch_seconds: int) -> DataFrame:
+    """One row per input line of a group's files: `status` (a code of STATUSES: kept, filtered,
+    header or a reject reason), the parsed user, item and timestamp in seconds, and the raw `line`.
+
+    Every line is checked in a fixed order and gets the first failing reason; the common case (a
+    good numeric row) costs one split, a few casts and comparisons. Expensive checks (trim,
+    regular expressions) run only behind a cheap guard (`when`, `&` and `|` short-circuit).
+    """
+    layout = group.layout
+    line = F.col("value")
+    parts = F.split(line, split_pattern(options.delimiter), -1)
+
+    def field_at(index: int) -> Column:
+        return F.trim(F.try_element_at(parts, F.lit(index + 1)))
+
+    parsed = raw.select(
+        line.alias("line"),
+        F.size(parts).alias("n_fields"),
+        field_at(layout.user_index).alias("user"),
+        field_at(layout.item_index).alias("item"),
+        field_at(layout.rating_index).alias("rating_text"),
+        field_at(layout.timestamp_index).alias("ts_text"),
+    ).select(
+        "*",
+        F.expr("try_cast(rating_text AS DOUBLE)").alias("rating"),
+        F.expr("try_cast(ts_text AS BIGINT)").alias("ts_raw"),
+        id_number("user"),
+        id_number("item"),
+    )
+    v = F.col("line")
+    stripped = F.regexp_replace(v, r"^[ \t\r]+|[ \t\r]+$", "")  # only evaluated behind a guard
+    starts_blank = F.ascii(v).isin(9, 13, 32)
+    blank = (F.length(v) == 0) | (starts_blank & (F.length(stripped) == 0))
+    if group.header_lines:
+        texts = sorted(group.header_lines | {text.lstrip("\ufeff") for text in group.header_lines})
+        first_chars = sorted({ord(text[0]) for text in texts} | {9, 13, 32})
+        is_header = F.ascii(v).isin(first_chars) & (v.isin(texts) | stripped.isin(texts))
+    else:
+        is_header = F.lit(False)
+    empty = lambda name: F.col(name).isNull() | (F.col(name) == "")  # noqa: E731
+    rating, ts = F.col("rating"), F.col("ts_raw")
+    factor = TIMESTAMP_UNITS[options.timestamp_unit]
+    ts_seconds = F.expr(f"ts_raw div {factor}")
+    # Seconds read as milliseconds or the reverse: the same value in the other unit.
+    ts_other_unit = F.expr(f"ts_raw div {TIMESTAMP_UNITS['s' if factor == 1000 else 'ms']}")
+    code = STATUS_CODES
+    status = (
+        F.when(blank, code["blank_line"])
+        .when(is_header, code[HEADER])
+        .when(F.col("n_fields") != layout.field_count, code["wrong_field_count"])
+        .when(empty("user") | empty("item") | empty("rating_text") | empty("ts_text"), code["missing_field"])
+        .when(~valid_id("user"), code["invalid_user_id"])
+        .when(~valid_id("item"), code["invalid_item_id"])
+        .when(rating.isNull() | F.isnan(rating), code["non_numeric_rating"])
+        .when(ts.isNull() & F.col("ts_text").rlike(r"^[+-]?[0-9]+$"), code["timestamp_out_of_range"])
+        .when(ts.isNull(), code["non_numeric_timestamp"])
+        .when((rating < RATING_MIN) | (rating > RATING_MAX), code["rating_out_of_range"])
+        .when(
+            ~_in_range(ts_seconds, max_epoch_seconds),
+            F.when(_in_range(ts_other_unit, max_epoch_seconds), code[TS_OTHER_UNIT]).otherwise(
+                code["timestamp_out_of_range"]
+            ),
+        )
+        .when(rating < options.min_rating, code[FILTERED])
+        .otherwise(code[KEPT])
+    )
+    return parsed.select(
+        status.cast("tinyint").alias("status"),
+        F.col("user"),
+        F.col("item"),
+        ts_seconds.alias("ts"),
+        F.col("line"),
+    )
+
+
+def classify_input(spark: SparkSession, options: EtlOptions, plan: InputPlan, *, max_epoch_seconds: int) -> DataFrame:
+    """All groups' classified lines; empty and blank-only files are read with the first group
+    (their lines are blank whatever the layout)."""
+    classified = []
+    for index, group in enumerate(plan.groups):
+        files = group.files + (plan.blank_files if index == 0 else [])
+        raw = read_group(spark, files, plan)
+        classified.append(classify(raw, options, group, max_epoch_seconds=max_epoch_seconds))
+    result = classified[0]
+    for other in classified[1:]:
+        result = result.unionAll(other)
+    return result
+
+
+def aggregate(classified: DataFrame) -> DataFrame:
+    """The single shuffle: groups kept lines by interaction, bad and header lines by (line, file),
+    and filtered lines into one group. Columns: status, user, item, ts, line, source_file, n."""
+    status = F.col("status")
+    kept = status == STATUS_CODES[KEPT]
+    keep_line = status >= STATUS_CODES[HEADER]  # header lines and rejections
+    return classified.groupBy(
+        status.alias("status"),
+        F.when(kept, F.col("user")).alias("user"),
+        F.when(kept, F.col("item")).alias("item"),
+        F.when(kept, F.col("ts")).alias("ts"),
+        F.when(keep_line, F.substring(F.col("line"), 1, MAX_QUARANTINE_LINE)).alias("line"),
+        F.when(keep_line, F.input_file_name()).alias("source_file"),
+    ).agg(F.count(F.lit(1)).alias("n"))

@@ -90,7 +90,12 @@ def test_the_guard_asks_for_the_lease_with_the_executions_own_times_and_timeout(
         },
     }
     assert orchestration.properties["DefinitionString"] and guard["ResultPath"] == "$.guard"
-    assert "Catch" not in guard  # no lease, no run: an error fails the run at its first state
+    # No lease, no run: an error fails the run at its first state, with the function's type and message.
+    (catch,) = guard["Catch"]
+    assert (catch["ErrorEquals"], catch["ResultPath"]) == (["States.ALL"], "$.guardError")
+    assert catch["Next"] == "Overlap guard failure: function error?"
+    assert states["Overlap guard failure: type and message only"]["Next"] == "Overlap guard failed"
+    assert states["Overlap guard failed"]["Error"] == "OverlapGuardFailed"
     choice = states[guard["Next"]]
     assert choice["Choices"] == [{"Variable": "$.guard.acquired", "BooleanEquals": True, "Next": "Prepare run"}]
     assert states[choice["Default"]]["Parameters"] == {"status": "SKIPPED", "reason.$": "$.guard.reason"}

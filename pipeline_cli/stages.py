@@ -14,6 +14,7 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 | overlap guard    | `Overlap guard` (take the run lease, lease taken?), `Skip`            |
 | prepare run      | `Prepare run` (run names, the solution parameters read from SSM)      |
 | Glue ETL         | `Transform`                                                           |
+| choose modes     | `Choose modes` (each import's and training's mode, with its reason)   |
 | dataset import   | `Import`                                                              |
 | solutions        | exactly `Solutions` (the Parallel of every solution's branch)         |
 | post-processing  | `PostProcess` (account, manifest, accept, ..., release run lease); exactly `Solutions failed` |
@@ -94,6 +95,7 @@ STAGES: tuple[StageDef, ...] = (
     StageDef("guard", "overlap guard", ("Overlap guard", "Skip")),
     StageDef("prepare", "prepare run", ("Prepare run",)),
     StageDef("etl", "Glue ETL", ("Transform",)),
+    StageDef("modes", "choose modes", ("Choose modes",)),
     StageDef("import", "dataset import", ("Import",)),
     StageDef("solutions", "solutions", ("Solutions",)),
     StageDef("postprocess", "post-processing", ("PostProcess",)),

@@ -46,7 +46,9 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
         GUARD_STATE, "Overlap guard: lease taken?", "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: check solution parameters",
         "Prepare run: every solution parameter exists?", "Prepare run: solution parameters missing",
         "Prepare run: solution ARN unavailable", "Transform (Glue)", "Transform failed",
-        "Transform succeeded?", "Transform did not succeed", "Transform done", "Solutions", "Solution solution",
+        "Transform succeeded?", "Transform did not succeed", "Transform done", "Choose modes",
+        "Choose modes: read the reason", "Choose modes: import not possible", "Choose modes failed",
+        "Solutions", "Solution solution",
         "solution: read solution ARN", "solution batch: plan jobs", "solution batch: each job", "solution batch job",
         "solution batch job: place input?", "solution batch job: place input", "solution batch job: done",
         "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Release run lease",
@@ -69,7 +71,11 @@ def test_stages_run_in_order_and_end_in_the_summary(orchestration: SynthesizedOr
         (rule,) = [c for c in states[f"{label}: job status?"]["Choices"] if c.get("StringEquals") == "ACTIVE"]
         return rule["Next"]
 
-    assert states["Transform done"]["Next"] == "Import: start"
+    assert states["Transform done"]["Next"] == "Choose modes"
+    assert states["Choose modes"]["Next"] == "Import: start"
+    # The import and the training read the mode chosen for this run, not the configured one.
+    assert states["Import: create job"]["Parameters"]["ImportMode.$"] == "$.modes.imports.interactions.mode"
+    assert states["solution training: create job"]["Parameters"]["TrainingMode.$"] == "$.modes.training.solution.mode"
     assert on_active("Import") == "Solutions"
     assert states["solution: read solution ARN"]["Next"] == "solution training: start"
     assert on_active("solution training") == "solution batch: plan jobs"
@@ -185,7 +191,10 @@ def test_glue_is_scoped_and_executions_are_not_listed(orchestration: Synthesized
     # The overlap guard takes a lease (tests/orchestration/test_overlap_guard_template.py) instead of listing.
     assert resources_for(sm_statements, "states:ListExecutions") == set()
     lease_functions = {orchestration.functions[f"run_lease.handler.{name}"].arn for name in ("acquire", "release")}
-    functions = {orchestration.run_names_function, *planning_functions(orchestration), *lease_functions}
+    functions = {
+        orchestration.run_names_function, orchestration.run_modes_function, *planning_functions(orchestration),
+        *lease_functions,
+    }  # fmt: skip
     assert resources_for(sm_statements, "lambda:InvokeFunction") == functions | {f"{arn}:*" for arn in functions}
 
 
@@ -229,7 +238,7 @@ def test_naming_planning_and_lease_functions(orchestration: SynthesizedOrchestra
     functions = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
     assert {f["Properties"]["Handler"] for f in functions} == {
         "run_names.handler.handle", "batch_plan.handler.plan_batch_jobs", "batch_plan.handler.place_job_input",
-        "run_lease.handler.acquire", "run_lease.handler.release",
+        "run_modes.handler.choose_modes", "run_lease.handler.acquire", "run_lease.handler.release",
     }  # fmt: skip
     for function in functions:
         properties = function["Properties"]

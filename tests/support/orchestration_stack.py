@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import os
+from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from unittest import mock
@@ -181,6 +182,12 @@ class SynthesizedOrchestration:
         """The run lease's table, as the overlap guard gives it to the acquire function."""
         return self.definition["States"][GUARD_STATE]["Parameters"]["Payload"]["table"]
 
+    @property
+    def run_modes_function(self) -> str:
+        """The function the "Choose modes" state invokes (its resolved ARN: the state's resource, as it passes
+        the function's payload on without Lambda's envelope)."""
+        return self.definition["States"]["Choose modes"]["Resource"]
+
     @functools.cached_property
     def functions(self) -> dict[str, TemplateFunction]:
         """The template's functions with a `lambda_src` handler, by handler string."""
@@ -198,12 +205,10 @@ class SynthesizedOrchestration:
         """The harness with this state machine created (under its real name), every function of the template
         as its real handler in-process (the naming Lambda, batch planning, the run lease, ...), the template's
         DynamoDB tables (the run lease's) and the transformed and curated buckets in moto, and each solution's ARN in
-        its SSM parameter (as the data stack writes it)."""
-        # Lambda's runtime gives every function its region (the handlers' boto3 clients read it).
-        with (
-            mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": self.region}),
-            OfflineStepFunctions(region=self.region, **harness_options) as aws,
-        ):
+        its SSM parameter (as the data stack writes it). The functions' process has the region variables Lambda sets
+        in every function's environment."""
+        region = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        with mock.patch.dict(os.environ, region), OfflineStepFunctions(region=self.region, **harness_options) as aws:
             register_functions(aws, self.functions)
             create_template_tables(aws, self.template, self.cloud)
             aws.lambdas.register(self.run_names_function, run_names_handler)

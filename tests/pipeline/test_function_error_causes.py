@@ -10,7 +10,7 @@ definition of each configuration (the `configuration` fixture), not from a list:
 - executed, for every function a Lambda task invokes: one run with that function raising on every call, so each
   task that invokes it fails (one task per solution: the solutions fail side by side in the same run); the run's
   cause (which the failure notice carries, `stacks/monitoring.py`) and, when the run gets that far, the manifest
-  hold the message and no stack trace, request id or file path. Eleven runs per configuration, one per function;
+  hold the message and no stack trace, request id or file path. Twelve runs per configuration, one per function;
   the run lease's release is the exception by design: its failure does not fail the run (the next run finds the
   lease stale), and nothing of its error reaches the output.
 """
@@ -94,8 +94,8 @@ def test_every_lambda_task_is_caught_through_the_function_error_reader(machine: 
     states = all_states(machine.definition)
     releases = lease_release_tasks(machine)
     tasks = list(lambda_tasks(machine.definition))
-    # guard, prepare, account, manifest, accept, the two lease releases; 5 per solution
-    assert len(tasks) == 7 + 5 * len(machine.config.solutions)
+    # guard, prepare, choose modes, account, manifest, accept, the two lease releases; 5 per solution
+    assert len(tasks) == 8 + 5 * len(machine.config.solutions)
     assert len(releases) == 2
     for name, release in releases.items():
         (catch,) = release["Catch"]
@@ -197,7 +197,7 @@ def test_a_failing_function_reaches_the_cause_and_manifest_as_type_and_message(
 ) -> None:
     tasks = list(lambda_tasks(machine.definition))
     functions = sorted({function_of(state) for _, state, _ in tasks})
-    assert len(functions) == 11
+    assert len(functions) == 12
     release = machine.functions["run_lease.handler.release"].arn
     solutions = machine.definition["States"]["Solutions"]
     # A solution's failure is recorded in the manifest, written after every solution's branch.

@@ -11,13 +11,13 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 
 | stage            | state names starting with                                             |
 |------------------|-----------------------------------------------------------------------|
-| overlap guard    | `List running`, `Other runs`, `Find oldest`, `Oldest running`, `Skip` |
+| overlap guard    | `Overlap guard` (take the run lease, lease taken?), `Skip`            |
 | prepare run      | `Prepare run` (run names, the solution parameters read from SSM)      |
 | Glue ETL         | `Transform`                                                           |
 | choose modes     | `Choose modes` (each import's and training's mode, with its reason)   |
 | dataset import   | `Import`                                                              |
 | solutions        | exactly `Solutions` (the Parallel of every solution's branch)         |
-| post-processing  | `PostProcess` (account, manifest, accept, every solution succeeded?); exactly `Solutions failed` |
+| post-processing  | `PostProcess` (account, manifest, accept, ..., release run lease); exactly `Solutions failed` |
 
 Per-solution stages (a run trains several solutions in parallel, README "Solutions"): the state names of solution
 `n` start with its configured name (a lower-case letter, then letters, digits or '_'; run-level names start with a
@@ -37,10 +37,11 @@ the other solutions and fails at the end in `Solutions failed`.
 Executions recorded before several solutions existed still map: `Training`, `Quality gate` / `Model quality gate`
 and `Batch` were run-level stages of that definition (`LEGACY_STAGES`); they are never listed as pending.
 
-The prefixes are those of the state names of `stacks/orchestration/` (`List running executions`,
+The prefixes are those of the state names of `stacks/orchestration/` (`Overlap guard: take the run lease`,
 `Transform (Glue)`, `Import: create job`, ...), and each names at least one state of the synthesized
-definition (tests/cli/test_stages.py checks both against it); `Summarize run` is listed under its
-own name.
+definition (tests/cli/test_stages.py checks both against it); `Summarize run` and `Release run lease` (the
+success end gives the run lease back) are listed under their own names. Executions recorded before the run lease
+(issue 17) still map their guard states (`LEGACY_PREFIXES`: `List running executions`, ...).
 
 A stage's duration runs from the first entry of any of its states to the last exit (so a polling
 loop of Wait/Task/Choice states is one stage). An unmapped `Succeed` state (the end marker) is
@@ -62,6 +63,7 @@ from pipeline_contracts.statuses import EXECUTION_NOT_SUCCEEDED_STATUSES
 __all__ = [
     "STAGES",
     "LEGACY_STAGES",
+    "LEGACY_PREFIXES",
     "SOLUTION_STAGE_KINDS",
     "StageDef",
     "solution_stage",
@@ -90,7 +92,7 @@ class StageDef:
 
 
 STAGES: tuple[StageDef, ...] = (
-    StageDef("guard", "overlap guard", ("List running", "Other runs", "Find oldest", "Oldest running", "Skip")),
+    StageDef("guard", "overlap guard", ("Overlap guard", "Skip")),
     StageDef("prepare", "prepare run", ("Prepare run",)),
     StageDef("etl", "Glue ETL", ("Transform",)),
     StageDef("modes", "choose modes", ("Choose modes",)),
@@ -99,6 +101,11 @@ STAGES: tuple[StageDef, ...] = (
     StageDef("postprocess", "post-processing", ("PostProcess",)),
 )
 """The pipeline's run-level stages in run order: the first table of the module docstring."""
+
+LEGACY_PREFIXES: dict[str, tuple[str, ...]] = {
+    "guard": ("List running", "Other runs", "Find oldest", "Oldest running"),
+}
+"""Prefixes of states an earlier definition had, by stage key: the ListExecutions guard before the run lease."""
 
 LEGACY_STAGES: tuple[StageDef, ...] = (
     StageDef("training", "training", ("Training",)),
@@ -155,7 +162,8 @@ def normalized_name(name: str) -> str:
 
 
 _NORMALIZED_PREFIXES = tuple(
-    (stage, tuple(normalized_name(p) for p in stage.prefixes)) for stage in (*STAGES, *LEGACY_STAGES)
+    (stage, tuple(normalized_name(p) for p in (*stage.prefixes, *LEGACY_PREFIXES.get(stage.key, ()))))
+    for stage in (*STAGES, *LEGACY_STAGES)
 )
 
 

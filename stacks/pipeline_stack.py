@@ -13,11 +13,13 @@ from stacks.etl import RatingsEtl
 from stacks.monitoring import PipelineAlerts
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
+from stacks.orchestration.state_machine import state_machine_name
 from stacks.personalize import solution_arn_parameter_names
 from stacks.model_gate import ModelGate
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.functions import powertools_layer
 from stacks.postprocess import RunPostProcessing
+from stacks.run_lease import RunLease
 from stacks.schedule import PipelineSchedule
 
 
@@ -65,6 +67,17 @@ class PipelineStack(Stack):
             logs_key=keys.logs_key,
             layers=[powertools],
         )
+        # The overlap guard's lease: taken by the state machine's first stage, given back at its success end and,
+        # in post-processing, at the "Solutions failed" end.
+        self.run_lease = RunLease(
+            self,
+            "RunLease",
+            config=config,
+            state_machine_name=state_machine_name(config),
+            data_key=keys.data_key,
+            logs_key=keys.logs_key,
+            layers=[powertools],
+        )
         self.post_processing = RunPostProcessing(
             self,
             "PostProcessing",
@@ -75,6 +88,7 @@ class PipelineStack(Stack):
             logs_key=keys.logs_key,
             alert_topic=self.alerts.topic,
             model_gate=self.model_gate,
+            run_lease=self.run_lease,
         )
         self.orchestration = PipelineStateMachine(
             self,
@@ -89,6 +103,7 @@ class PipelineStack(Stack):
             dataset_arn=data.personalize.dataset_arn,
             metadata_dataset_arns=data.personalize.metadata_dataset_arns,
             batch_planning=self.batch_planning,
+            run_lease=self.run_lease,
             post_process=self.post_processing.stage,
             quality_gate=self.model_gate.gate_stage,
             solution_outputs=self.post_processing.solution_stage,
@@ -114,7 +129,12 @@ class PipelineStack(Stack):
             config=config,
             state_machine=state_machine,
             glue_job_name=self.etl.job.job_name,
-            functions=[*self.post_processing.functions, *self.model_gate.functions, *self.batch_planning.functions],
+            functions=[
+                *self.post_processing.functions,
+                *self.model_gate.functions,
+                *self.batch_planning.functions,
+                *self.run_lease.functions,
+            ],
             alarms=[self.alerts.freshness_alarm, self.alerts.failed_executions_alarm, self.alerts.dead_letter_alarm],
             state_machine_log_group=self.orchestration.log_group,
         )

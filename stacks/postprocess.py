@@ -35,6 +35,7 @@ from stacks.model_gate import ModelGate
 from stacks.nag import acknowledge, acknowledge_wildcard
 from stacks.orchestration.function_errors import readable_function_error
 from stacks.orchestration.stage import Stage, fail_state
+from stacks.run_lease import RunLease
 
 JsonPath = sfn.JsonPath
 MAP_CONCURRENCY = 10
@@ -62,9 +63,11 @@ class RunPostProcessing(Construct):
         logs_key: kms.IKey,
         alert_topic: sns.ITopic,
         model_gate: ModelGate,
+        run_lease: RunLease,
     ) -> None:
+        """`run_lease`: the overlap guard's lease, given back before the run ends in "Solutions failed"."""
         super().__init__(scope, construct_id)
-        self._model_gate = model_gate
+        self._model_gate, self._run_lease = model_gate, run_lease
         self._reports_metadata_imports = bool(config.metadata_datasets)
         self._curated_bucket = curated_bucket
         self._transformed_bucket = transformed_bucket
@@ -172,6 +175,7 @@ class RunPostProcessing(Construct):
             curated_bucket=self._curated_bucket,
             alert_topic=self._alert_topic,
             model_gate=self._model_gate,
+            run_lease=self._run_lease,
             reports_metadata_imports=self._reports_metadata_imports,
         )
 
@@ -240,9 +244,9 @@ class SolutionOutputs(Stage):
 
 class PostProcessingStage(Stage):
     """After every solution: account -> manifest -> accept each model version -> every solution succeeded?
-    -> (yes) completion event -> success notification; (no) Fail "Solutions failed" (SolutionsFailed, the
-    manifest's message naming each failed solution and its cause). Any error of account or manifest -> Fail
-    "Post-processing failed".
+    -> (yes) completion event -> success notification; (no) the run lease is given back, then Fail "Solutions
+    failed" (SolutionsFailed, the manifest's message naming each failed solution and its cause). Any error of
+    account or manifest -> Fail "Post-processing failed".
 
     Reads `$.run`, `$.glue`, `$.import`, `$.solutions`; writes `$.accounting`, `$.manifest`, `$.acceptance`,
     `$.completionEvent` (and `$.postProcessError` / `$.noticeError` on the failure paths). A model version becomes
@@ -260,11 +264,13 @@ class PostProcessingStage(Stage):
         curated_bucket: s3.IBucket,
         alert_topic: sns.ITopic,
         model_gate: ModelGate,
+        run_lease: RunLease,
         reports_metadata_imports: bool = False,
     ) -> None:
         """`transformed_bucket` holds the run's batch input and plans (the manifest checks each job's expected
         output files); `alert_topic` receives the success notice; `model_gate` accounts for the run, records the
-        accepted versions and publishes the completion event; `reports_metadata_imports`: the run imports Items /
+        accepted versions and publishes the completion event; `run_lease` is given back on the "Solutions failed"
+        end (the success end gives it back in the run summary); `reports_metadata_imports`: the run imports Items /
         Users datasets, so the manifest says which were imported and which skipped (`$.import.metadata` exists
         only then)."""
         super().__init__(scope, construct_id)
@@ -296,7 +302,7 @@ class PostProcessingStage(Stage):
             .next(
                 sfn.Choice(self, "Post-process: every solution succeeded?")
                 .when(sfn.Condition.string_equals("$.manifest.status", "SUCCEEDED"), published)
-                .otherwise(solutions_failed)
+                .otherwise(run_lease.release_then(self, "Post-process: release run lease", solutions_failed))
             )
         )
         self._set_flow(first, done)

@@ -1,67 +1,51 @@
-"""Stage 1, the overlap guard: the oldest RUNNING execution proceeds, every newer one ends as skipped."""
+"""Stage 1, the overlap guard: the execution that holds the run lease proceeds, every other one ends as skipped.
+
+The lease (`stacks/run_lease.py`, `lambda_src/run_lease/`) is written with a conditional put, so two executions
+started in the same second cannot both proceed; ListExecutions, which this stage used before, is eventually
+consistent and could not promise that.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.orchestration.stage import NEXT_STAGE, ExitChoice, Stage
+from stacks.orchestration.function_errors import readable_function_error
+from stacks.orchestration.stage import NEXT_STAGE, ExitChoice, Stage, fail_state
+from stacks.run_lease import RunLease
 
 JsonPath = sfn.JsonPath
+GUARD_FAILED_ERROR = "OverlapGuardFailed"
 
 
 class OverlapGuard(Stage):
-    """Lists this state machine's running executions; proceeds when this one is the oldest (or alone),
-    otherwise ends the execution as a success with status SKIPPED and the reason. Writes `$.guard`."""
+    """Takes the run lease (`$.guard`: the acquire function's answer); proceeds when it was taken (or this execution
+    already held it), otherwise ends the execution as a success with status SKIPPED and the reason, which names the
+    running execution that holds the lease. When the lease cannot be taken (the function fails after its retries),
+    the run fails at once (OverlapGuardFailed, the function's error type and message): nothing says it is alone."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, state_machine_arn: str) -> None:
-        """`state_machine_arn`: this state machine's own ARN, the IAM resource of ListExecutions (the
-        definition reads the ARN from the context object, so the name must be known before the machine)."""
+    def __init__(self, scope: Construct, construct_id: str, *, run_lease: RunLease) -> None:
         super().__init__(scope, construct_id)
-        list_running = tasks.CallAwsService(
+        acquire = run_lease.acquire_task(self, "Overlap guard: take the run lease")
+        failed = fail_state(
             self,
-            "List running executions",
-            service="sfn",
-            action="listExecutions",
-            iam_action="states:ListExecutions",
-            iam_resources=[state_machine_arn],
-            parameters={"StateMachineArn": JsonPath.state_machine_id, "StatusFilter": "RUNNING", "MaxResults": 1000},
-            result_selector={
-                "count": JsonPath.array_length(JsonPath.list_at("$.Executions")),
-                "running": JsonPath.list_at("$.Executions[*].ExecutionArn"),
-            },
-            result_path="$.guard",
+            "Overlap guard failed",
+            error=GUARD_FAILED_ERROR,
+            cause="Could not take the run lease for execution {}: {}",
+            values=[JsonPath.execution_name, JsonPath.string_at("$.guardError.Cause")],
         )
-        list_running.add_retry(
-            errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2
-        )
-        find_oldest = sfn.Pass(
-            self,
-            "Find oldest running",
-            parameters={
-                # listExecutions returns the newest first, so the last item is the oldest running execution.
-                # (CDK's array_get_item takes a literal index only, hence the intrinsic written out.)
-                "oldest": JsonPath.string_at("States.ArrayGetItem($.guard.running, States.MathAdd($.guard.count, -1))"),
-                "self": JsonPath.execution_id,
-            },
-            result_path="$.guard",
+        acquire.add_catch(
+            readable_function_error(self, "Overlap guard failure", error_path="$.guardError", then=failed),
+            errors=["States.ALL"],
+            result_path="$.guardError",
         )
         self._set_flow(
-            list_running,
+            acquire,
             ExitChoice(
                 self,
-                "Other runs active?",
-                after=list_running,
-                when=[(sfn.Condition.number_greater_than("$.guard.count", 1), find_oldest)],
-                otherwise=NEXT_STAGE,
-            ),
-            ExitChoice(
-                self,
-                "Oldest running is this one?",
-                after=find_oldest,
-                when=[(sfn.Condition.string_equals_json_path("$.guard.oldest", "$.guard.self"), NEXT_STAGE)],
+                "Overlap guard: lease taken?",
+                after=acquire,
+                when=[(sfn.Condition.boolean_equals("$.guard.acquired", True), NEXT_STAGE)],
                 otherwise=self._skipped(),
             ),
         )
@@ -70,10 +54,5 @@ class OverlapGuard(Stage):
         return sfn.Pass(
             self,
             "Skip: another run is active",
-            parameters={
-                "status": "SKIPPED",
-                "reason": JsonPath.format(
-                    "Another execution of this state machine is still running: {}", JsonPath.string_at("$.guard.oldest")
-                ),
-            },
+            parameters={"status": "SKIPPED", "reason": JsonPath.string_at("$.guard.reason")},
         ).next(sfn.Succeed(self, "Skipped"))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from collections.abc import Callable, Mapping
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -28,9 +29,15 @@ from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage,
 from stacks.orchestration.prepare import PrepareRun
 from stacks.orchestration.summary import RunSummary
 from stacks.orchestration.transform import Transform
+from stacks.run_lease import RunLease
 
 JsonPath = sfn.JsonPath
 StageFactory = Callable[[Construct], sfn.IChainable]
+
+
+def state_machine_name(config: PipelineConfig) -> str:
+    """The state machine's physical name (fixed: see `PipelineStateMachine`)."""
+    return config.resource_name("batch-pipeline")
 
 
 class PipelineStateMachine(Construct):
@@ -40,8 +47,8 @@ class PipelineStateMachine(Construct):
 
     Attributes: `state_machine`, `log_group` (the state machine's, KMS-encrypted), `run_names_function`,
     `run_modes_function` (chooses each import's and training's mode),
-    `batch_planning` (the planning functions), `job_name_prefixes` (Personalize job-name prefixes, also used to
-    scope IAM).
+    `batch_planning` (the planning functions), `run_lease` (the overlap guard's lease),
+    `job_name_prefixes` (Personalize job-name prefixes, also used to scope IAM).
 
     `quality_gate(scope, spec)`, if given, returns a solution's stage to run after its training and before its
     batch jobs; it must write `$.gate.solutionVersionArn`, the solution version the jobs then use.
@@ -53,6 +60,8 @@ class PipelineStateMachine(Construct):
     receives the full state data (`$.run`, `$.glue`, `$.import`, `$.solutions`) and writes with ResultPaths of
     its own. `summary_fields`: more fields of the execution's output (name -> JSONPath value).
     `batch_planning`: the planning functions (built here when not given).
+    `run_lease`: the overlap guard's lease (built here when not given); the stack gives it when post-processing must
+    release it too (on the "Solutions failed" end). It must be the lease of this state machine (`state_machine_name`).
     """
 
     def __init__(
@@ -70,6 +79,7 @@ class PipelineStateMachine(Construct):
         dataset_arn: str,
         metadata_dataset_arns: Mapping[str, str] | None = None,
         batch_planning: BatchJobPlanning | None = None,
+        run_lease: RunLease | None = None,
         post_process: StageFactory | None = None,
         quality_gate: SolutionStageFactory | None = None,
         solution_outputs: SolutionStageFactory | None = None,
@@ -81,7 +91,7 @@ class PipelineStateMachine(Construct):
         self._stack = Stack.of(self)
         # The physical name is fixed so the role can be scoped to this state machine's ARN without a
         # dependency cycle (the role would otherwise need the ARN of the machine that needs the role).
-        state_machine_name = config.resource_name("batch-pipeline")
+        name = state_machine_name(config)
         self.job_name_prefixes = {
             "importJobName": config.resource_name("import"),
             # train_<name> / batch_<name> per solution (pbp-dev-train-users, pbp-dev-batch-users): IAM scopes each
@@ -90,7 +100,7 @@ class PipelineStateMachine(Construct):
             # One prefix per configured Items / Users import (e.g. pbp-dev-items-import), so IAM can tell them apart.
             **{job_name_key(kind): config.resource_name(f"{kind}-import") for kind in metadata_dataset_arns or {}},
         }
-        self.log_group = self._log_group(state_machine_name, logs_key, log_retention)
+        self.log_group = self._log_group(name, logs_key, log_retention)
         self.run_names_function = PipelineFunction(
             self,
             "RunNames",
@@ -117,8 +127,9 @@ class PipelineStateMachine(Construct):
             curated_bucket=curated_bucket,
             data_key=data_key,
             logs_key=logs_key,
-            layers=[powertools_layer(self)],
+            layers=[self._powertools()],
         )
+        self.run_lease = self._lease(run_lease, config=config, name=name, data_key=data_key, logs_key=logs_key)
         solutions = SolutionBranches(
             self,
             "Solutions",
@@ -144,7 +155,7 @@ class PipelineStateMachine(Construct):
         )
         self.run_modes_function = modes.function
         run = (
-            sfn.Chain.start(OverlapGuard(self, "Guard", state_machine_arn=self._own_arn(state_machine_name)))
+            sfn.Chain.start(OverlapGuard(self, "Guard", run_lease=self.run_lease))
             .next(
                 PrepareRun(
                     self,
@@ -166,13 +177,18 @@ class PipelineStateMachine(Construct):
         if post_process is not None:
             run = run.next(post_process(self))
         run = run.next(
-            RunSummary(self, "Summary", extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})})
+            RunSummary(
+                self,
+                "Summary",
+                run_lease=self.run_lease,
+                extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})},
+            )
         )
 
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            state_machine_name=state_machine_name,
+            state_machine_name=name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             comment="Glue transform, Personalize imports, then every solution's training and batch jobs for one run",
             definition_body=sfn.DefinitionBody.from_chainable(run),
@@ -189,11 +205,41 @@ class PipelineStateMachine(Construct):
                 **{
                     f"{function.function_arn}:*": "CDK's LambdaInvoke grant includes the function's versions and "
                     "aliases; it is still this one function."
-                    for function in [self.run_names_function, self.run_modes_function, *self.batch_planning.functions]
+                    for function in [
+                        self.run_names_function,
+                        self.run_modes_function,
+                        *self.batch_planning.functions,
+                        *self.run_lease.functions,
+                    ]
                 },
             }
         )
-        self._distributed_map_access(state_machine_name, data_key)
+        self._distributed_map_access(name, data_key)
+
+    def _powertools(self) -> lambda_.ILayerVersion:
+        """The Powertools layer for the functions built here (one construct, however many ask)."""
+        existing = self.node.try_find_child("Powertools")
+        return cast(lambda_.ILayerVersion, existing) if existing is not None else powertools_layer(self)
+
+    def _lease(
+        self, given: RunLease | None, *, config: PipelineConfig, name: str, data_key: kms.IKey, logs_key: kms.IKey
+    ) -> RunLease:
+        if given is None:
+            return RunLease(
+                self,
+                "RunLease",
+                config=config,
+                state_machine_name=name,
+                data_key=data_key,
+                logs_key=logs_key,
+                layers=[self._powertools()],
+            )
+        if given.state_machine_name != name:
+            raise ValueError(
+                f"run_lease is the lease of state machine {given.state_machine_name!r}, not of {name!r}: its "
+                "acquire function could not describe this machine's executions"
+            )
+        return given
 
     def _log_group(self, state_machine_name: str, logs_key: kms.IKey, retention: logs.RetentionDays) -> logs.LogGroup:
         # Log groups go with the stack (this construct lives in the redeployable pipeline stack; a retained log

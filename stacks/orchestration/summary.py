@@ -9,16 +9,25 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.orchestration.stage import Stage
+from stacks.run_lease import RunLease
 
 JsonPath = sfn.JsonPath
 
 
 class RunSummary(Stage):
     """Replaces the state data with the run's ids and ARNs (status SUCCEEDED), plus `extra_fields` (name -> JSONPath
-    value), and ends the execution."""
+    value), gives the run lease back and ends the execution."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, extra: Mapping[str, Any] | None = None) -> None:
-        """`extra`: further summary entries (name -> JSONPath value), e.g. the metadata imports."""
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        run_lease: RunLease,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`run_lease`: the lease the overlap guard took; `extra`: further summary entries (name -> JSONPath value),
+        e.g. the metadata imports."""
         super().__init__(scope, construct_id)
         summary = sfn.Pass(
             self,
@@ -36,5 +45,5 @@ class RunSummary(Stage):
                 **(extra or {}),
             },
         )
-        summary.next(sfn.Succeed(self, "Run succeeded"))
+        summary.next(run_lease.release_then(self, "Release run lease", sfn.Succeed(self, "Run succeeded")))
         self._set_flow(summary)

@@ -278,7 +278,11 @@ def test_no_events_yet_lists_every_stage_as_pending() -> None:
 @pytest.mark.parametrize(
     ("state", "stage"),
     [
-        ("List running executions", "guard"),
+        ("Overlap guard: take the run lease", "guard"),
+        ("Overlap guard: lease taken?", "guard"),
+        ("Skip: another run is active", "guard"),
+        ("List running executions", "guard"),  # the guard before the run lease (LEGACY_PREFIXES)
+        ("Oldest running is this one?", "guard"),
         ("Transform (Glue)", "etl"),
         ("transform-glue", "etl"),  # case and punctuation do not matter
         ("IMPORT: wait", "import"),
@@ -291,6 +295,8 @@ def test_no_events_yet_lists_every_stage_as_pending() -> None:
         ("Solutions", "solutions"),
         ("Solutions failed", "postprocess"),
         ("Post-process: every solution succeeded?", "postprocess"),
+        ("Post-process: release run lease", "postprocess"),
+        ("Release run lease", None),  # the success end's release: listed under its own name
         ("Post-process: accept each model version", "postprocess"),
         ("users: read solution ARN", "users.training"),
         ("users training: create job", "users.training"),
@@ -334,7 +340,7 @@ def test_is_skipped(output: str | None, skipped: bool) -> None:
 
 
 # The real definition: the stage table is checked against the states the pipeline stack synthesizes.
-STANDALONE_STATES = {"Summarize run", "Run succeeded"}
+STANDALONE_STATES = {"Summarize run", "Release run lease", "Run succeeded"}
 """States that belong to no stage on purpose: listed under their own name (the Succeed state not at all)."""
 
 

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.support.lambda_context import lambda_context
+from tests.support.lambda_context import lambda_context, moto_client, offline_aws_environment
 
 REGION = "us-east-1"
 TABLE = "accepted-versions-test"
@@ -21,13 +21,7 @@ def version_arn(version_id: str, solution: str = SOLUTION) -> str:
 @pytest.fixture(autouse=True)
 def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and a region for every client the tests create; nothing reaches AWS."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    offline_aws_environment(monkeypatch, REGION)
 
 
 @pytest.fixture(name="lambda_context")
@@ -38,12 +32,8 @@ def _lambda_context() -> Any:
 @pytest.fixture(scope="module")
 def _moto_dynamodb() -> Iterator[Any]:
     """One moto backend per test module: starting moto costs about half a second, a table a few milliseconds."""
-    from moto import mock_aws
-
-    with mock_aws():
-        import boto3
-
-        yield boto3.client("dynamodb", region_name=REGION)
+    with moto_client("dynamodb", REGION) as client:
+        yield client
 
 
 @pytest.fixture

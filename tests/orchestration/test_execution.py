@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import pytest
@@ -52,13 +51,14 @@ def test_happy_path(orchestration: SynthesizedOrchestration, offline: Offline) -
     assert result.status == "SUCCEEDED", result.cause
     names = expected_names(orchestration, "weekly-2026-01-04")
     run_id = names["runId"]
-    assert [(c.service, c.operation) for c in aws.calls[:4]] == [
-        ("stepfunctions", "ListExecutions"),
+    assert [(c.service, c.operation) for c in aws.calls[:5]] == [
+        ("lambda", "Invoke"),  # the overlap guard takes the run lease...
+        ("dynamodb", "PutItem"),  # ...with one conditional put (tests/orchestration/test_overlap_guard.py)
         ("lambda", "Invoke"),
         ("ssm", "GetParameters"),  # every solution's parameter exists
         ("glue", "StartJobRun"),
     ]
-    assert aws.calls[2].params == {"Names": [orchestration.expected("solution_arn_parameter")]}
+    assert aws.calls[3].params == {"Names": [orchestration.expected("solution_arn_parameter")]}
     (start_job_run,) = aws.calls_to("glue", "StartJobRun")
     assert start_job_run.params == {"JobName": orchestration.expected("glue_job_name"), "Arguments": {"--run_id": run_id}}
     transformed = f"s3://{orchestration.expected('transformed_bucket')}/runs/{run_id}"
@@ -262,59 +262,6 @@ def test_glue_stopped(offline: Offline) -> None:
     assert not aws.calls_to("personalize")
 
 
-def test_overlap_guard_skips_a_second_execution(offline: Offline, orchestration: SynthesizedOrchestration) -> None:
-    aws, arn = offline
-    second: list[Any] = []
-
-    def start_second_run(params: dict[str, Any]) -> None:
-        orchestration.write_batch_input(aws, params)
-        if not second:  # only from the first run's Glue start: the second must never get here
-            second.append(aws.run(arn, name="second"))
-
-    aws.glue.on_start = start_second_run
-    first = aws.run(arn, name="first")
-
-    assert first.status == "SUCCEEDED", first.cause
-    (skipped,) = second
-    assert skipped.status == "SUCCEEDED"
-    assert skipped.output == {
-        "status": "SKIPPED",
-        "reason": f"Another execution of this state machine is still running: {first.arn}",
-    }
-    assert skipped.states_entered[-1] == "Skipped"
-    assert len(aws.calls_to("glue", "StartJobRun")) == 1
-    assert len(aws.lambdas.invocations_of(orchestration.run_names_function)) == 1
-
-
-@pytest.mark.parametrize("this_is_oldest", [True, False], ids=["oldest-proceeds", "newer-skips"])
-def test_overlap_tie_break(offline: Offline, this_is_oldest: bool) -> None:
-    """Two executions that start together both see each other; only the older one goes on."""
-    aws, arn = offline
-    other = arn.replace(":stateMachine:", ":execution:") + ":other"
-
-    def list_running(params: dict[str, Any]) -> dict[str, Any]:
-        this = arn.replace(":stateMachine:", ":execution:") + ":this"
-        newest_first = [other, this] if this_is_oldest else [this, other]
-        return {"executions": [_execution_item(params["stateMachineArn"], e) for e in newest_first]}
-
-    aws.answer("stepfunctions", "ListExecutions", list_running)
-    result = aws.run(arn, name="this")
-
-    assert result.status == "SUCCEEDED", result.cause
-    assert (result.output["status"] == "SKIPPED") is not this_is_oldest
-    assert bool(aws.calls_to("glue", "StartJobRun")) is this_is_oldest
-
-
-def _execution_item(state_machine_arn: str, execution_arn: str) -> dict[str, Any]:
-    return {
-        "executionArn": execution_arn,
-        "stateMachineArn": state_machine_arn,
-        "name": execution_arn.rsplit(":", 1)[1],
-        "status": "RUNNING",
-        "startDate": datetime.datetime(2026, 1, 4, tzinfo=datetime.timezone.utc),
-    }
-
-
 def test_awkward_execution_name(orchestration: SynthesizedOrchestration, offline: Offline) -> None:
     """80 characters with dots and symbols: FakePersonalize rejects names Personalize would reject."""
     aws, arn = offline
@@ -347,8 +294,8 @@ def test_post_process_hook_runs_before_the_summary(hooked: SynthesizedOrchestrat
         aws.personalize.default_script = JobScript(duration=100)
         result = aws.run(arn)
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states_entered[-3:] == [HOOK_STATE, "Summarize run", "Run succeeded"]
-    assert result.states_entered[-4] == "solution: succeeded"
+    assert result.states_entered[-4:] == [HOOK_STATE, "Summarize run", "Release run lease", "Run succeeded"]
+    assert result.states_entered[-5] == "solution: succeeded"
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 
 from stacks.config import ConfigError, PipelineConfig
 from stacks.orchestration import BUSY_ERRORS, HISTORY_EVENT_LIMIT
-from tests.support.orchestration_stack import SynthesizedOrchestration
+from tests.support.orchestration_stack import GUARD_STATE, SynthesizedOrchestration
 from tests.support.templates import all_states, as_list, logical_id_starting_with, role_statements
 
 from .conftest import HOOK_STATE
@@ -43,8 +43,7 @@ def resources_for(sm_statements: list[dict[str, Any]], action: str) -> set[str]:
 def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None:
     states = set(all_states(orchestration.definition))
     expected = {f"{label}: {suffix}" for label in STAGES for suffix in LOOP_STATES} | {
-        "List running executions", "Other runs active?", "Find oldest running", "Oldest running is this one?",
-        "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: check solution parameters",
+        GUARD_STATE, "Overlap guard: lease taken?", "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: check solution parameters",
         "Prepare run: every solution parameter exists?", "Prepare run: solution parameters missing",
         "Prepare run: solution ARN unavailable", "Transform (Glue)", "Transform failed",
         "Transform succeeded?", "Transform did not succeed", "Transform done", "Choose modes",
@@ -52,15 +51,15 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
         "Solutions", "Solution solution",
         "solution: read solution ARN", "solution batch: plan jobs", "solution batch: each job", "solution batch job",
         "solution batch job: place input?", "solution batch job: place input", "solution batch job: done",
-        "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Run succeeded",
-        "Prepare run failed",
+        "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Release run lease",
+        "Run succeeded", "Prepare run failed", "Overlap guard failed",
     } | {
         f"{label}: {step}"  # readable_function_error at each catch a function error reaches
-        for label in ("Prepare run failure", "solution: failed", "solution batch job: failure")
+        for label in ("Overlap guard failure", "Prepare run failure", "solution: failed", "solution batch job: failure")
         for step in ("function error?", "read the function error", "type and message only")
     }  # fmt: skip
     assert states == expected
-    assert orchestration.definition["StartAt"] == "List running executions"
+    assert orchestration.definition["StartAt"] == GUARD_STATE
     assert "QueryLanguage" not in orchestration.definition  # JSONPath: moto cannot run JSONata
     assert "Assign" not in json.dumps(orchestration.definition)
 
@@ -83,7 +82,8 @@ def test_stages_run_in_order_and_end_in_the_summary(orchestration: SynthesizedOr
     assert on_active("solution batch job") == "solution batch job: done"
     assert states["solution batch: each job"]["Next"] == "solution: succeeded"
     assert states["Solutions"]["Next"] == "Summarize run"
-    assert states["Summarize run"]["Next"] == "Run succeeded"
+    assert states["Summarize run"]["Next"] == "Release run lease"
+    assert states["Release run lease"]["Next"] == "Run succeeded"
 
 
 def test_post_process_hook_sits_between_the_solutions_and_summary(hooked: SynthesizedOrchestration) -> None:
@@ -182,15 +182,19 @@ def test_only_log_delivery_and_xray_use_a_star(orchestration: SynthesizedOrchest
     assert starred and all(a.startswith(("logs:", "xray:")) for a in starred), starred
 
 
-def test_glue_and_list_executions_are_scoped(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
+def test_glue_is_scoped_and_executions_are_not_listed(orchestration: SynthesizedOrchestration, sm_statements: list) -> None:
     job_arn = f"arn:aws:glue:{orchestration.region}:123456789012:job/{orchestration.expected('glue_job_name')}"
     glue_actions = {a for s in sm_statements for a in s["Action"] if a.startswith("glue:")}
     assert {"glue:StartJobRun", "glue:GetJobRun"} <= glue_actions
     for action in glue_actions:
         assert resources_for(sm_statements, action) == {job_arn}
-    own_arn = f"arn:aws:states:{orchestration.region}:123456789012:stateMachine:{orchestration.state_machine_name}"
-    assert resources_for(sm_statements, "states:ListExecutions") == {own_arn}
-    functions = {orchestration.run_names_function, orchestration.run_modes_function, *planning_functions(orchestration)}
+    # The overlap guard takes a lease (tests/orchestration/test_overlap_guard_template.py) instead of listing.
+    assert resources_for(sm_statements, "states:ListExecutions") == set()
+    lease_functions = {orchestration.functions[f"run_lease.handler.{name}"].arn for name in ("acquire", "release")}
+    functions = {
+        orchestration.run_names_function, orchestration.run_modes_function, *planning_functions(orchestration),
+        *lease_functions,
+    }  # fmt: skip
     assert resources_for(sm_statements, "lambda:InvokeFunction") == functions | {f"{arn}:*" for arn in functions}
 
 
@@ -230,11 +234,11 @@ def planning_functions(orchestration: SynthesizedOrchestration) -> set[str]:
     }
 
 
-def test_naming_and_planning_functions(orchestration: SynthesizedOrchestration) -> None:
+def test_naming_planning_and_lease_functions(orchestration: SynthesizedOrchestration) -> None:
     functions = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
     assert {f["Properties"]["Handler"] for f in functions} == {
         "run_names.handler.handle", "batch_plan.handler.plan_batch_jobs", "batch_plan.handler.place_job_input",
-        "run_modes.handler.choose_modes",
+        "run_modes.handler.choose_modes", "run_lease.handler.acquire", "run_lease.handler.release",
     }  # fmt: skip
     for function in functions:
         properties = function["Properties"]

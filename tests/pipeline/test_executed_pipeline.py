@@ -188,6 +188,7 @@ class Run:
     scenario: Scenario
     writer: BatchOutputWriter
     config: Any  # the deployment's PipelineConfig
+    lease_table: str  # the overlap guard's run-lease table
 
     @property
     def run_id(self) -> str:
@@ -300,7 +301,10 @@ def executor(
             if scenario.script is not None:
                 scenario.script(aws)
             result = aws.run(arn, name=name)
-            return Run(aws, result, s3, curated, transformed, queue_url, sqs, scenario, writer, pipeline.config)
+            return Run(
+                aws, result, s3, curated, transformed, queue_url, sqs, scenario, writer, pipeline.config,
+                pipeline.lease_table,
+            )  # fmt: skip
 
         yield run
 
@@ -401,7 +405,8 @@ def test_happy_path_end_to_end(
     entered = result.states_entered
     after_jobs = entered[entered.index(f"{SOLUTION} batch: each job") + 1 :]
     assert [s for s in after_jobs if "post-process" in s.lower()] == post_process_states(SOLUTION)
-    assert entered[-2:] == ["Summarize run", "Run succeeded"]
+    assert entered[-3:] == ["Summarize run", "Release run lease", "Run succeeded"]
+    assert_lease_released(run)
     assert f"{SOLUTION}: succeeded" in entered and f"{SOLUTION}: failed" not in entered
     assert set(entered) <= state_names(pipeline.definition["States"])
 
@@ -636,6 +641,14 @@ def test_two_output_files_are_flattened_by_two_map_iterations(
     assert f"{run.prefix}_SUCCESS" in run.keys()
 
 
+def assert_lease_released(run: Run) -> None:
+    """The run gave the overlap guard's lease back: one delete, conditioned on this execution holding it, after which
+    the table holds no lease."""
+    (delete,) = run.aws.calls_to("dynamodb", "DeleteItem")
+    assert delete.params["ExpressionAttributeValues"] == {":holder": {"S": run.result.arn}}
+    assert run.aws.client("dynamodb").scan(TableName=run.lease_table)["Items"] == []
+
+
 def _failed_run_ends_naming_the_solution(run: Run, error: str) -> dict[str, Any]:
     """The run's ending when the one solution failed: the manifest is written (FAILED, its section naming the
     `error`), nothing is accepted, the run fails SolutionsFailed with the manifest's message; no _SUCCESS, no
@@ -645,13 +658,15 @@ def _failed_run_ends_naming_the_solution(run: Run, error: str) -> dict[str, Any]
     assert cause.startswith(f"Run {run.run_id} FAILED: 1 of 1 solution(s) failed: {SOLUTION}: "), cause
     assert f"\n- {SOLUTION} (user_recommendations): FAILED, {error}\n" in cause
     assert f"\nManifest: s3://{run.curated}/{run.prefix}_manifest.json" in cause
-    assert run.result.states_entered[-5:] == [
+    assert run.result.states_entered[-6:] == [
         "Post-process: write manifest",
         "Post-process: accept each model version",
         "Post-process: accept the model version",
         "Post-process: every solution succeeded?",
+        "Post-process: release run lease",
         "Solutions failed",
     ]
+    assert_lease_released(run)
     manifest = run.manifest()
     assert (manifest["status"], manifest["failure"]["error"], manifest["failed_solutions"]) == (
         "FAILED",

@@ -109,7 +109,12 @@ def test_post_processing_runs_per_solution_then_once_for_the_run(pipeline_templa
         "StringEquals": "SUCCEEDED",
         "Next": "Post-process: publish completion event",
     }
-    assert states["Post-process: every solution succeeded?"]["Default"] == "Solutions failed"
+    # The run lease is given back before the run fails (tests/orchestration/test_overlap_guard_template.py).
+    assert states["Post-process: every solution succeeded?"]["Default"] == "Post-process: release run lease"
+    release = states["Post-process: release run lease"]
+    assert release["Next"] == "Solutions failed" and release["ResultPath"] is None
+    assert release["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "Solutions failed"}]
+    assert release["Parameters"]["Payload"] == states["Release run lease"]["Parameters"]["Payload"]
     assert states["Solutions failed"]["Error"] == "SolutionsFailed"
     assert states["Solutions failed"]["CausePath"] == "States.Format('{}', $.manifest.message)"
     assert states["Post-process: publish completion event"]["Next"] == "Post-process: announce success"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import types
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -28,3 +30,27 @@ def use_offline_aws(service_name: str) -> None:
         "POWERTOOLS_SERVICE_NAME": service_name,
     }.items():
         os.environ.setdefault(name, value)
+
+
+def offline_aws_environment(monkeypatch: Any, region: str) -> None:
+    """Fake credentials and `region` for every client a test creates (restored after the test); nothing reaches
+    AWS."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@contextlib.contextmanager
+def moto_client(service: str, region: str) -> Iterator[Any]:
+    """A client of `service` in moto, for as long as the context lasts (a module-scoped fixture's: starting moto
+    costs about half a second, a table a few milliseconds)."""
+    from moto import mock_aws
+
+    with mock_aws():
+        import boto3
+
+        yield boto3.client(service, region_name=region)

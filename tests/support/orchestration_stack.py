@@ -15,6 +15,7 @@ import os
 from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
+from unittest import mock
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -39,6 +40,7 @@ REGION = "eu-west-1"
 PERSONALIZE = f"arn:aws:personalize:{REGION}:{ACCOUNT}"
 DATASET_ARN = f"{PERSONALIZE}:dataset/pbp-test/INTERACTIONS"
 GLUE_JOB_NAME = "pbp-test-transform"
+GUARD_STATE = "Overlap guard: take the run lease"
 
 
 def build_stack(
@@ -176,6 +178,11 @@ class SynthesizedOrchestration:
         return self.definition["States"]["Prepare run"]["Parameters"]["FunctionName"]
 
     @property
+    def lease_table(self) -> str:
+        """The run lease's table, as the overlap guard gives it to the acquire function."""
+        return self.definition["States"][GUARD_STATE]["Parameters"]["Payload"]["table"]
+
+    @property
     def run_modes_function(self) -> str:
         """The function the "Choose modes" state invokes (its resolved ARN: the state's resource, as it passes
         the function's payload on without Lambda's envelope)."""
@@ -196,12 +203,14 @@ class SynthesizedOrchestration:
     @contextlib.contextmanager
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
         """The harness with this state machine created (under its real name), every function of the template
-        as its real handler in-process (the naming Lambda, batch planning, ...), the transformed and curated
-        buckets in moto S3, and each solution's ARN in its SSM parameter (as the data stack writes it). The
-        functions' process has the region variables Lambda sets in every function's environment."""
+        as its real handler in-process (the naming Lambda, batch planning, the run lease, ...), the template's
+        DynamoDB tables (the run lease's) and the transformed and curated buckets in moto, and each solution's ARN in
+        its SSM parameter (as the data stack writes it). The functions' process has the region variables Lambda sets
+        in every function's environment."""
         region = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         with mock.patch.dict(os.environ, region), OfflineStepFunctions(region=self.region, **harness_options) as aws:
             register_functions(aws, self.functions)
+            create_template_tables(aws, self.template, self.cloud)
             aws.lambdas.register(self.run_names_function, run_names_handler)
             s3 = aws.client("s3")
             for bucket in (self.expected("transformed_bucket"), self.expected("curated_bucket")):
@@ -237,6 +246,20 @@ class SynthesizedOrchestration:
         name = solution or self.config.solutions[0].name
         aws.client("ssm").put_parameter(
             Name=solution_arn_parameter_name(self.config, name), Value=solution_arn, Type="String", Overwrite=True
+        )
+
+
+def create_template_tables(aws: OfflineStepFunctions, template: dict[str, Any], cloud: FakeCloud) -> None:
+    """Every `AWS::DynamoDB::Table` of `template` in moto, under the name the resolved definition uses, with the key
+    schema the template gives it."""
+    dynamodb = aws.client("dynamodb")
+    for logical_id, resource in cloud.resources_of_type("AWS::DynamoDB::Table").items():
+        properties = resource["Properties"]
+        dynamodb.create_table(
+            TableName=cloud.physical_name(logical_id),
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
         )
 
 

@@ -26,13 +26,21 @@ hold for every deployable shape takes the `configuration` fixture (or `configure
 per name here; a new file in `config/` is then synthesized and checked by those tests without further edits."""
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+SPARK_GROUP = "spark"
+"""The xdist group of every Glue test (`--dist loadgroup`, pytest.ini): one worker runs them all, so one JVM
+starts in the whole run (`tests/glue/conftest.py`), while the other worker takes the CDK and state-machine tests."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker, and before xdist reads the group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks `spark` every test that needs the local Spark session (the `spark` fixture, directly or through
-    another fixture), so that `pytest -m "not spark"` is the fast lane without a list to keep up to date."""
+    another fixture), so that `pytest -m "not spark"` is the fast lane without a list to keep up to date; and
+    puts every Glue test in the Spark group."""
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
+        if "/tests/glue/" in str(item.path):
+            item.add_marker(pytest.mark.xdist_group(SPARK_GROUP))
 
 
 @pytest.fixture(scope="session")

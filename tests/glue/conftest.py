@@ -1,13 +1,16 @@
 """One local SparkSession for every Glue test (session scope), built by the shared helper.
 
-The JVM takes seconds to start, so when Spark tests are selected it starts in a background thread
-as soon as collection ends, and the construct tests (CDK, in a node process) run first: the two
-overlap on the two cores instead of queueing.
+The JVM takes seconds to start, so it starts in a background thread and the construct tests (CDK, in a
+node process) run first: the two overlap instead of queueing. In a serial run it starts as soon as
+collection ends (when Spark tests are selected). Under xdist every worker collects every test, but only
+one runs the Glue tests (they share an xdist group, `tests/conftest.py`): there it starts when the
+first Glue test is set up, and the other worker never starts a JVM.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,6 +23,7 @@ from glue_src.arguments import EtlOptions, parse_options
 MAX_EPOCH = 1_800_000_000  # 2027-01-15
 
 _spark_future: Future | None = None
+_spark_selected = False  # some selected test needs the session (after `-m` has deselected)
 
 
 def _start_spark() -> Any:
@@ -30,7 +34,6 @@ def _start_spark() -> Any:
 
 @pytest.hookimpl(trylast=True)  # after `-m "not spark"` has deselected: no JVM for a run without Spark tests
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    global _spark_future
     glue = [index for index, item in enumerate(items) if "/tests/glue/" in str(item.path)]
     if not glue:
         return
@@ -38,8 +41,21 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     reordered = [items[index] for index in construct_first]
     for slot, item in zip(glue, reordered):
         items[slot] = item
-    if any("spark" in getattr(items[index], "fixturenames", ()) for index in glue):
-        _spark_future = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start").submit(_start_spark)
+    global _spark_selected
+    _spark_selected = any("spark" in getattr(items[index], "fixturenames", ()) for index in glue)
+    if _spark_selected and "PYTEST_XDIST_WORKER" not in os.environ:
+        _start_spark_in_background()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under xdist: the first Glue test this worker runs starts the JVM (the construct tests run first)."""
+    if _spark_selected and _spark_future is None and "PYTEST_XDIST_WORKER" in os.environ:
+        _start_spark_in_background()
+
+
+def _start_spark_in_background() -> None:
+    global _spark_future
+    _spark_future = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start").submit(_start_spark)
 
 
 @pytest.fixture(scope="session")

@@ -1134,6 +1134,11 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         events.register("before-call", self._answer, unique_id=unique + "-call")
         stack.callback(events.unregister, "before-parameter-build", unique_id=unique + "-params")
         stack.callback(events.unregister, "before-call", unique_id=unique + "-call")
+        # A handler registered on the session later (by a test) must reach the interpreter's clients: they are
+        # copies of the session's handlers, made when each client is built.
+        for method in ("register", "register_first", "register_last", "unregister"):
+            changing = self._interpreter_clients.forgotten_on(getattr(events, method))
+            stack.enter_context(mock.patch.object(events, method, changing))
         # The harness's own client comes from another session, so its calls are neither faked nor logged.
         self._sfn = _harness_session().client("stepfunctions", region_name=self.region)
         return self
@@ -1155,7 +1160,6 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
 
     def start(self, state_machine_arn: str, *, name: str | None = None, input: Any = None) -> str:
         """Starts an execution and returns its ARN once it has ended (executions run synchronously)."""
-        self._interpreter_clients.forget()
         return self._sfn.start_execution(
             stateMachineArn=state_machine_arn, name=name or str(uuid.uuid4()), input=json.dumps(input or {})
         )["executionArn"]
@@ -1315,9 +1319,9 @@ def _with_aws_start_time(original: Callable[[ExecutionWorker], Any]) -> Callable
 
 class _InterpreterClients:
     """Speed only: moto's `boto_client_for` builds a new boto3 client for every task state it runs (~30 ms each,
-    a sixth of an execution's time). Here the clients are kept for one execution: `start` forgets them, so that
-    a handler a test registers on the default session between runs (`before-call`, `after-call`) reaches the
-    clients of the next run, as it would without the cache."""
+    a sixth of an execution's time). Here the clients are kept by region and service until the default session's
+    handlers change (`forgotten_on`): a handler a test registers or removes (`before-call`, `after-call`) reaches
+    the clients built after it, as it would without the cache."""
 
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str], Any] = {}
@@ -1332,6 +1336,15 @@ class _InterpreterClients:
     def forget(self) -> None:
         with self._lock:
             self._clients.clear()
+
+    def forgotten_on(self, change: Callable[..., Any]) -> Callable[..., Any]:
+        """`change` (a method of the session's event emitter), forgetting the clients first."""
+
+        def changing(*args: Any, **kwargs: Any) -> Any:
+            self.forget()
+            return change(*args, **kwargs)
+
+        return changing
 
 
 _BOTO_CLIENT_FOR = boto_client_module.boto_client_for

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -26,21 +27,44 @@ hold for every deployable shape takes the `configuration` fixture (or `configure
 per name here; a new file in `config/` is then synthesized and checked by those tests without further edits."""
 
 
-SPARK_GROUP = "spark"
-"""The xdist group of every Glue test (`--dist loadgroup`, pytest.ini): one worker runs them all, so one JVM
-starts in the whole run (`tests/glue/conftest.py`), while the other worker takes the CDK and state-machine tests."""
+WORK_GROUPS: dict[str, tuple[str, ...]] = {
+    # One JVM in the whole run (tests/glue/conftest.py starts it on the worker that runs the Glue tests).
+    "spark": ("tests/glue/",),
+    # The real pipeline's state machine of each configuration, resolved and parsed (seconds each) once.
+    "executed-pipeline": (
+        "tests/pipeline/test_executed_pipeline.py",
+        "tests/pipeline/test_function_error_causes.py",
+        "tests/pipeline/test_quality_gate_executed.py",
+        "tests/pipeline/test_run_modes_executed.py",
+    ),
+}
+"""Tests that `pytest -n` sends to one worker, as a whole (by path prefix): what they share per process is costly
+to build twice. Every other test is its own unit, sent to whichever worker is free. The biggest groups go out
+first, one per worker (xdist's LoadScopeScheduling order)."""
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker, and before xdist reads the group marks
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks `spark` every test that needs the local Spark session (the `spark` fixture, directly or through
-    another fixture), so that `pytest -m "not spark"` is the fast lane without a list to keep up to date; and
-    puts every Glue test in the Spark group."""
+    another fixture), so that `pytest -m "not spark"` is the fast lane without a list to keep up to date."""
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
-        if "/tests/glue/" in str(item.path):
-            item.add_marker(pytest.mark.xdist_group(SPARK_GROUP))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`-n` with the default distribution (`load`): the same, except for `WORK_GROUPS`. (Not xdist's own
+    `--dist loadgroup`: with pytest 9 its `xdist_group` marks group nothing, xdist 3.8 renames `item._nodeid`.)"""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupedLoad(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return next((group for group, prefixes in WORK_GROUPS.items() if path.startswith(prefixes)), nodeid)
+
+    return GroupedLoad(config, log)
 
 
 @pytest.fixture(scope="session")

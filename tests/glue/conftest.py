@@ -3,7 +3,7 @@
 The JVM takes seconds to start, so it starts in a background thread and the construct tests (CDK, in a
 node process) run first: the two overlap instead of queueing. In a serial run it starts as soon as
 collection ends (when Spark tests are selected). Under xdist every worker collects every test, but only
-one runs the Glue tests (they share an xdist group, `tests/conftest.py`): there it starts when the
+one runs the Glue tests (one work group, `WORK_GROUPS` in `tests/conftest.py`): there it starts when the
 first Glue test is set up, and the other worker never starts a JVM.
 """
 

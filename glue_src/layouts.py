@@ -12,10 +12,9 @@ from glue_src.arguments import COLUMN_ARGUMENTS, EtlOptions
 from glue_src.inputs import (
     SKIP_RULES,
     inspect_file,
-    list_input_files,
+    list_files_with_skip_rules,
     path_key,
     read_text_lines,
-    skip_rule,
     split_fields,
 )
 from glue_src.messages import EtlArgumentError, EtlInputError, files_message
@@ -158,8 +157,7 @@ def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
 
     plan = InputPlan()
     readable = []
-    for path in list_input_files(spark, options.input_uri):
-        rule = skip_rule(path.rstrip("/").rsplit("/", 1)[-1])
+    for path, rule in list_files_with_skip_rules(spark, options.input_uri):
         if rule:
             plan.skip(path, rule)
         else:

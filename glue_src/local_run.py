@@ -88,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--users-dataset", default="{}", help="the Users dataset (JSON or @file.json); default: none")
     parser.add_argument(
-        "--metadata-root", default=None, help="folder the datasets' source prefixes are under (default: the sample)"
+        "--metadata-root",
+        default=None,
+        help="folder the datasets' source prefixes are under (default: the sample's, only with the sample input; "
+        "required when a dataset is configured for another input)",
     )
     parser.add_argument(
         "--batch-inputs", default="users", help="comma list of users, items, item_attributes (default: %(default)s)"
@@ -118,11 +121,20 @@ def metadata_arguments(args: argparse.Namespace) -> dict[str, str]:
             return json.dumps(SAMPLE_ITEMS_DATASET) if Path(args.input) == SAMPLE_INPUT else metadata.DISABLED
         return _json_or_file(value)
 
-    return {
-        "metadata_root_uri": str(Path(args.metadata_root).resolve() if args.metadata_root else SAMPLE_DIR) + "/",
-        "items_dataset": dataset(args.items_dataset),
-        "users_dataset": dataset(args.users_dataset),
-    }
+    datasets = {"items_dataset": dataset(args.items_dataset), "users_dataset": dataset(args.users_dataset)}
+    if args.metadata_root:
+        root = str(Path(args.metadata_root).resolve())
+    elif Path(args.input).resolve() == SAMPLE_INPUT:
+        root = str(SAMPLE_DIR)
+    elif any(value.strip() not in ("", metadata.DISABLED) for value in datasets.values()):
+        # The sample's metadata beside real ratings would join fake items: no silent default.
+        raise EtlArgumentError(
+            "--metadata-root is required with --items-dataset / --users-dataset when --input is not the bundled "
+            "sample; allowed: the folder the datasets' source prefixes are under"
+        )
+    else:
+        root = ""
+    return {"metadata_root_uri": root + "/" if root else "", **datasets}
 
 
 def glue_arguments(args: argparse.Namespace) -> dict[str, str]:

@@ -10,7 +10,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install synth lint test test-fast etl-local bench clean
+.PHONY: install synth lint test test-fast snapshots etl-local bench clean
 
 install: $(PY_DEPS) $(JS_DEPS)
 
@@ -40,6 +40,10 @@ test: lint
 
 test-fast: install
 	@$(PY) -m pytest -n auto -m "not spark"
+
+# Records the template snapshots anew (after a deliberate template change, or a new file in config/): review the diff.
+snapshots: install
+	@$(PY) -m pytest -q -n auto tests/test_templates.py -k templates_match_snapshots --snapshot-update
 
 # The Glue transform on local Spark: a bundled sample by default, or INPUT=... OUTPUT=...
 etl-local: install

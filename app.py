@@ -11,4 +11,6 @@ try:
 except ConfigError as error:
     # A configuration mistake is the operator's to fix: one line naming key, value and what is allowed, no traceback.
     sys.exit(f"error: {error}")
+for note in pipeline.config_notes:
+    print(f"config: {note}", file=sys.stderr)
 pipeline.app.synth()

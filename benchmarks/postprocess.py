@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/postprocess.py                      # 1M lines, handler on 200k
     .venv/bin/python benchmarks/postprocess.py --lines 200000 --handler-lines 50000
     .venv/bin/python benchmarks/postprocess.py --kinds-only --kind-lines 300000   # per output kind
+    .venv/bin/python benchmarks/postprocess.py --kinds-only --segment-results 1000 100000   # segment capacity
 
 Generates a realistic `.out` file (25 items per line, Personalize-like scores including some in
 exponent notation, ~0.1% errored lines, a few malformed ones), then runs each scenario in its own
@@ -92,15 +93,15 @@ SEGMENT_GENRES = ("Comedy", "Action", "Drama", "Horror", "Adventure")
 
 
 def generate_kind(path: Path, kind: str, lines: int, per_line: int = 25, seed: int = 7) -> dict[str, int]:
-    """`lines` lines of one output kind, `per_line` results each (10,000 distinct lists rotated),
-    keys all distinct (attribute queries: 10,000 distinct texts with escaped quotes)."""
+    """`lines` lines of one output kind, `per_line` results each (up to 10,000 distinct lists rotated,
+    fewer for long lists), keys all distinct (attribute queries: distinct texts with escaped quotes)."""
     from lambda_src.postprocess.flatten import OUTPUT_KINDS
 
     spec = OUTPUT_KINDS[kind]
     rnd = random.Random(seed)
-    catalogue = [str(rnd.randrange(1, 2_000_000)) for _ in range(60_000)]
+    catalogue = [str(rnd.randrange(1, 2_000_000)) for _ in range(max(60_000, per_line))]
     bodies = []
-    for _ in range(10_000):
+    for _ in range(max(1, min(10_000, 20_000_000 // per_line))):
         values = json.dumps(rnd.sample(catalogue, per_line))
         if spec.scored:
             raw = sorted((rnd.random() ** 3 for _ in range(per_line)), reverse=True)
@@ -340,6 +341,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where the .out file goes (default: a temp dir)")
     parser.add_argument("--kind-lines", type=int, default=300_000, help="lines per output kind (0 to skip)")
     parser.add_argument("--kinds-only", action="store_true", help="only the per-kind figures")
+    parser.add_argument(
+        "--segment-results", type=int, nargs="+", default=[1000], help="users per segment line (default: %(default)s)"
+    )
     parser.add_argument("--scenario", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -358,7 +362,7 @@ def main() -> None:
         return
 
     if args.kind_lines:
-        kinds(args.kind_lines, args.workdir)
+        kinds(args.kind_lines, args.workdir, tuple(args.segment_results))
     if args.kinds_only:
         return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -428,16 +432,22 @@ def main() -> None:
         )
 
 
-def kinds(lines: int, workdir: Path | None) -> None:
-    """Each output kind against user recommendations on files of the same shape."""
+def kinds(lines: int, workdir: Path | None, segment_results: tuple[int, ...] = (1000,)) -> None:
+    """Each output kind against user recommendations on files of the same shape; the segment kinds also with
+    `segment_results` users per line (as many rows as the 25-per-line files). Ends with the segment capacity of one
+    post-processing run that these figures give, beside the one the stacks use (pipeline_contracts/flatten_capacity.py).
+    """
     from lambda_src.postprocess.flatten import OUTPUT_KINDS
 
-    cases = [(kind, 25) for kind in OUTPUT_KINDS] + [("item_affinity", 1000), ("item_attribute_affinity", 1000)]
+    segment_kinds = ("item_affinity", "item_attribute_affinity")
+    cases = [(kind, 25) for kind in OUTPUT_KINDS] + [(k, n) for n in segment_results for k in segment_kinds]
     figures: dict[tuple[str, int], tuple[float, float]] = {}
+    long_lines: list[tuple[int, float, float]] = []  # (users per line, rows/s, bytes per user) of long segment lines
+    baseline_rss = float("inf")  # the least peak RSS seen: the process without a long line
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for kind, per_line in cases:
             path = Path(tmp) / f"{kind}-{per_line}.json.out"
-            n = lines if per_line == 25 else max(1000, lines // 40)
+            n = lines if per_line == 25 else max(10, lines * 25 // per_line)
             facts = generate_kind(path, kind, n, per_line)
             # Best of 3: the machine is shared, and the least disturbed run is the code's own speed.
             r = min((run_child(["pure", str(path), tmp, kind]) for _ in range(3)), key=lambda r: r["cpu_s"])
@@ -451,6 +461,35 @@ def kinds(lines: int, workdir: Path | None) -> None:
                   f"({ratio}{row_rate / base[1]:.2f}x rows/s of user recommendations), {r['lines']:,} lines, "
                   f"{facts['bytes'] / 2**20:,.0f} MiB, {r['fast_path_lines'] / max(1, r['lines']):.1%} fast path, "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB")
+            if kind in segment_kinds and per_line > 25:
+                long_lines.append((per_line, row_rate, (r["peak_rss_mb"] - baseline_rss) * 2**20 / per_line))
+            baseline_rss = min(baseline_rss, r["peak_rss_mb"])
+    segment_capacity(long_lines)
+
+
+def segment_capacity(long_lines: list[tuple[int, float, float]]) -> None:
+    """What one process_file run flattens from the long-list segment figures measured here (the slowest rows/s; the
+    bytes per user of the longest lines, where the fixed part of the memory weighs least), derived as
+    pipeline_contracts/flatten_capacity.py derives its bound, beside the contract's."""
+    from pipeline_contracts import flatten_capacity as capacity
+    from pipeline_contracts.solutions import OUTPUT_KINDS
+
+    if not long_lines:
+        return
+    longest = max(per_line for per_line, _, _ in long_lines)
+    rate = min(rate for _, rate, _ in long_lines)
+    per_user = max(per_user for per_line, _, per_user in long_lines if per_line == longest)
+    rows = capacity.rows_per_run(rate)
+    per_line = int(capacity.PROCESS_FILE_MEMORY_MB * 2**20 // capacity.SAFETY_MARGIN // max(1.0, per_user))
+    print(f"segment capacity: {rate:,.0f} rows/s CPU, {per_user:,.0f} bytes/user -> {rows / 1e6:,.0f}M rows and "
+          f"{per_line:,} users per line per run (contract: {capacity.SEGMENT_ROWS_PER_SECOND:,} rows/s, "
+          f"{capacity.SEGMENT_BYTES_PER_RESULT} bytes/user -> {capacity.SEGMENT_ROWS_PER_RUN / 1e6:,.0f}M rows, "
+          f"{capacity.SEGMENT_RESULTS_PER_LINE_MAX:,} users)")
+    for kind in OUTPUT_KINDS.values():
+        if kind.job_type == "batch_segment" and kind.max_job_records:
+            measured = min(capacity.SEGMENT_NUM_RESULTS_API_MAX, per_line, rows // kind.max_job_records)
+            print(f"  {kind.name}: {kind.max_job_records} lines per file -> num_results <= "
+                  f"{capacity.segment_num_results_max(kind.max_job_records):,} (contract), {measured:,} (this run)")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ from glue_src.limits import RATING_MAX, RATING_MIN, batch_input_records_per_file
 from glue_src.messages import EtlArgumentError
 
 
-# The one file of an item-attribute-affinity solution's queries, in its batch-input-queries/<solution>/.
-QUERIES_FILE = "queries.json"
 # The users and items inputs are shared by every solution that reads them: their folder names no solution.
 USERS_ENTRY = solutions.batch_input_entry("users", solutions.DEFAULT_SOLUTION_NAME)
 ITEMS_ENTRY = solutions.batch_input_entry("items", solutions.DEFAULT_SOLUTION_NAME)

@@ -11,8 +11,9 @@ read are written, each as JSON lines in its run folder (`pipeline_contracts.solu
   (byte) order, so the same input always gives the same items. Files hold at most
   `--batch_items_per_file` lines (the stacks pass 500 when an item-affinity solution reads them:
   one batch segment job takes at most 500 items);
-* item attributes (`batch-input-queries/<solution>/queries.json`): one `{"itemAttributes"}` line per
-  configured query of each item-attribute-affinity solution, written as given (JSON-escaped).
+* item attributes (`batch-input-queries/<solution>/queries-NNNN.json`): one `{"itemAttributes"}` line per
+  configured query of each item-attribute-affinity solution, written as given (JSON-escaped), 10 lines a file
+  (one batch segment job takes at most 10 queries).
 
 Every batch-input file holds at most 5 million lines (one post-processing invocation per output
 file). Personalize's per-job limits (1 GB, 1000 files) are not checked here: batch planning
@@ -33,7 +34,7 @@ from pyspark.sql import functions as F
 
 from pipeline_contracts import solutions
 
-from glue_src.arguments import ITEMS_ENTRY, QUERIES_FILE, USERS_ENTRY, EtlOptions
+from glue_src.arguments import ITEMS_ENTRY, USERS_ENTRY, EtlOptions
 from glue_src.counts import assemble_counts, status_counts, user_metrics
 from glue_src.inputs import hadoop_path, path_key
 from glue_src.limits import batch_input_records_per_file
@@ -127,14 +128,18 @@ def items_records_per_file(options: EtlOptions) -> int:
 
 
 def write_queries(options: EtlOptions) -> dict[str, dict[str, Any]]:
-    """Each item-attribute-affinity solution's queries file: one {"itemAttributes"} JSON line per
-    query (json.dumps escapes quotes, backslashes and control characters)."""
+    """Each item-attribute-affinity solution's queries files (`solutions.query_files`: at most 10 queries a
+    file, the most one batch segment job reads): one {"itemAttributes"} JSON line per query (json.dumps
+    escapes quotes, backslashes and control characters)."""
     sections = {}
     for solution, queries in options.item_attribute_queries.items():
-        body = "".join(json.dumps({"itemAttributes": query}) + "\n" for query in queries)
         entry = solutions.batch_input_entry("item_attributes", solution)
-        write_text(options.run_uri + entry + QUERIES_FILE, body, "application/json")
-        sections[solution] = batch_input_section({entry + QUERIES_FILE: len(queries)})
+        counts = {}
+        for name, file_queries in solutions.query_files(queries).items():
+            body = "".join(json.dumps({"itemAttributes": query}) + "\n" for query in file_queries)
+            write_text(options.run_uri + entry + name, body, "application/json")
+            counts[entry + name] = len(file_queries)
+        sections[solution] = batch_input_section(counts)
     return sections
 
 

@@ -20,7 +20,8 @@ from .commands import Context, history, start, status
 from .doctor import doctor
 from .errors import CliError, ExitCode, translate_botocore_error
 from .graph import definition_from_template, render_graph
-from .outputs import DEFAULT_STACK_NAME, OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
+from .configurations import DEFAULT_CONFIGURATION, configuration_names, pipeline_stack_name
+from .outputs import OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
 from .render import Clock, utc_now
 from .stages import STAGES
 
@@ -38,6 +39,9 @@ Stages are recognised by state-name prefix: {"; ".join(f"{s.label}: {'/'.join(s.
 each solution n has the stages "n training", "n quality gate", "n batch" and "n post-process" (states named
 "n training: ...", "n: read solution ARN", ...); other states are shown under their own name.
 """
+
+
+SYNTH_DIR = "cdk.out"
 
 
 def _positive_float(text: str) -> float:
@@ -65,7 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     # position from overwriting an earlier one with the default).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--stack", default=argparse.SUPPRESS, help=f"pipeline stack name (default {DEFAULT_STACK_NAME})"
+        "--stack", default=argparse.SUPPRESS, help="pipeline stack name (default: the --config's, see below)"
+    )
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help=f"the named configuration the stack was deployed with (one of {', '.join(configuration_names())}; "
+        f"default {DEFAULT_CONFIGURATION}): its pipeline stack, e.g. {pipeline_stack_name()} for the default",
     )
     common.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: from profile/environment)")
     common.add_argument("--profile", default=argparse.SUPPRESS, help="AWS named profile")
@@ -116,15 +127,33 @@ def build_parser() -> argparse.ArgumentParser:
     p_graph.add_argument(
         "--template",
         metavar="FILE",
-        help="a synthesized pipeline template (default: cdk.out/<stack>.template.json; run make synth first)",
+        help="a synthesized pipeline template (default: cdk.out/<stack>.template.json of --stack / --config; "
+        "run make synth first)",
     )
     p_graph.add_argument("--outline", action="store_true", help="one line per stage instead of per state")
     return parser
 
 
+def _stack_of(args: argparse.Namespace) -> str:
+    """--stack as given, or the pipeline stack of --config (default: the default configuration's)."""
+    if hasattr(args, "stack") and hasattr(args, "config"):
+        raise CliError("give --stack or --config, not both", ExitCode.USAGE)
+    if hasattr(args, "stack"):
+        return str(args.stack)
+    return pipeline_stack_name(getattr(args, "config", DEFAULT_CONFIGURATION))
+
+
 def _graph(args: argparse.Namespace, stack: str) -> int:
     """Offline: no session, no credentials."""
-    path = Path(args.template or f"cdk.out/{stack}.template.json")
+    path = Path(args.template or f"{SYNTH_DIR}/{stack}.template.json")
+    if not path.is_file():
+        present = sorted(str(found) for found in Path(SYNTH_DIR).glob("*-pipeline.template.json"))
+        hint = (
+            f"the pipeline templates in {SYNTH_DIR}/ are: {', '.join(present)} (--template FILE, or --config NAME)"
+            if present
+            else f"{SYNTH_DIR}/ holds no pipeline template: run `make synth` (or `npx cdk synth -c config=NAME`) first"
+        )
+        raise CliError(f"no template {path}; {hint}", ExitCode.USAGE)
     try:
         template = json.loads(path.read_text(encoding="utf-8"))
         print(render_graph(definition_from_template(template), outline=args.outline))
@@ -147,8 +176,8 @@ def main(
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help/--version (0) and usage errors (2), already printed
         return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.USAGE
-    stack = getattr(args, "stack", DEFAULT_STACK_NAME)
     try:
+        stack = _stack_of(args)
         if args.command == "graph":
             return _graph(args, stack)
         if session is None:

@@ -18,7 +18,6 @@ from pipeline_contracts.run_layout import RUNS_PREFIX
 from .errors import CliError, ExitCode
 
 __all__ = [
-    "DEFAULT_STACK_NAME",
     "OUTPUT_STATE_MACHINE_ARN",
     "OUTPUT_CURATED_BUCKET_NAME",
     "OUTPUT_ALERT_TOPIC_ARN",
@@ -28,7 +27,6 @@ __all__ = [
     "pipeline_from_outputs",
 ]
 
-DEFAULT_STACK_NAME = "pbp-dev-pipeline"
 """`<prefix>-<environment>-pipeline` with the defaults of cdk.json."""
 
 OUTPUT_STATE_MACHINE_ARN = stack_outputs.STATE_MACHINE_ARN

@@ -40,6 +40,7 @@ CONFIG_KEY = {"items": "items_dataset", "users": "users_dataset"}
 # Amazon Personalize's limits for custom Items / Users schemas and their data.
 MAX_FIELDS = {"items": 100, "users": 25}
 MAX_ID_LENGTH = 256
+MAX_SCHEMA_LENGTH = 20000  # CreateSchema's `schema` (botocore model: AvroSchema, max 20000)
 MAX_CATEGORICAL_LENGTH = 1000
 CATEGORICAL_SEPARATOR = "|"
 CREATION_TIMESTAMP = "CREATION_TIMESTAMP"
@@ -193,6 +194,11 @@ def avro_schema(spec: DatasetSpec) -> dict[str, Any]:
     }
 
 
+def schema_text(spec: DatasetSpec) -> str:
+    """The schema as the data stack creates it (compact JSON): what Personalize's length limit counts."""
+    return json.dumps(avro_schema(spec), separators=(",", ":"))
+
+
 def parse_dataset(kind: DatasetKind, raw: Any) -> DatasetSpec | None:
     """The dataset configured by `raw` (a mapping, or its JSON text); None when absent or empty (disabled)."""
     key = CONFIG_KEY[kind]
@@ -207,7 +213,15 @@ def parse_dataset(kind: DatasetKind, raw: Any) -> DatasetSpec | None:
         raise DatasetSpecError(key, raw, "an object with the keys 'fields' and 'sources' only, or empty")
     fields = _fields(kind, key, raw.get("fields"))
     sources = _sources(key, raw.get("sources"), fields)
-    return DatasetSpec(kind=kind, fields=fields, sources=sources)
+    spec = DatasetSpec(kind=kind, fields=fields, sources=sources)
+    length = len(schema_text(spec))
+    if length > MAX_SCHEMA_LENGTH:
+        raise DatasetSpecError(
+            f"{key}.fields",
+            f"{len(fields)} fields whose Avro schema has {length} characters",
+            f"fields whose schema has at most {MAX_SCHEMA_LENGTH} characters (Personalize's limit): shorter names",
+        )
+    return spec
 
 
 def _fields(kind: DatasetKind, key: str, raw: Any) -> tuple[Field, ...]:

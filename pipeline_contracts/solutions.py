@@ -8,6 +8,7 @@ A run trains every configured solution and runs its batch output. Each recipe ha
     item_affinity            aws-item-affinity              batch segment    {"itemId"}  batch-input-items/
     item_attribute_affinity  aws-item-attribute-affinity    batch segment    {"itemAttributes"}
                                                                              batch-input-queries/<solution>/
+                                                                             (queries-NNNN.json, 10 lines each)
 
 The stacks validate and wire it, the Glue job writes the inputs, the planning and post-processing Lambdas and
 the CLI read it. Standard library only (see the package docstring).
@@ -20,6 +21,7 @@ matches the jobs of that solution and of no other.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,6 +45,10 @@ SOLUTION_VERSIONS_QUOTA = 20
 # "Item-Affinity recipe"), read as per batch segment job: the Glue job writes item files of at most this many
 # lines when an item_affinity solution is configured, and planning gives such a job no more.
 ITEM_AFFINITY_ITEMS_PER_JOB = 500
+# Item-Attribute-Affinity: "Your input data can have a maximum of 10 queries" (developer guide,
+# "Item-Attribute-Affinity recipe"), per batch segment job: the Glue job writes a solution's queries in files of at
+# most this many lines (`query_files`), and planning gives such a job no more, so 25 queries make 3 jobs.
+ITEM_ATTRIBUTE_QUERIES_PER_JOB = 10
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,9 @@ class OutputKind:
     input_kind: InputKind
     output_folder: str
     """The run folder (curated bucket) its flattened CSVs go to, under a sub-folder per solution."""
+    max_job_records: int | None = None
+    """The most input lines one batch job of this kind reads, when the recipe sets fewer than Personalize's
+    50 million (the planner's `max_job_records`)."""
 
 
 OUTPUT_KINDS: dict[OutputKindName, OutputKind] = {
@@ -68,13 +77,21 @@ OUTPUT_KINDS: dict[OutputKindName, OutputKind] = {
         OutputKind(
             "related_items", ("aws-similar-items", "aws-sims"), "batch_inference", "items", run_layout.RELATED_ITEMS
         ),
-        OutputKind("item_affinity", ("aws-item-affinity",), "batch_segment", "items", run_layout.SEGMENTS),
+        OutputKind(
+            "item_affinity",
+            ("aws-item-affinity",),
+            "batch_segment",
+            "items",
+            run_layout.SEGMENTS,
+            max_job_records=ITEM_AFFINITY_ITEMS_PER_JOB,
+        ),
         OutputKind(
             "item_attribute_affinity",
             ("aws-item-attribute-affinity",),
             "batch_segment",
             "item_attributes",
             run_layout.SEGMENTS,
+            max_job_records=ITEM_ATTRIBUTE_QUERIES_PER_JOB,
         ),
     )
 }
@@ -105,6 +122,17 @@ def batch_input_entry(input_kind: InputKind, solution: str) -> str:
     if input_kind == "items":
         return run_layout.BATCH_INPUT_ITEMS
     return f"{run_layout.BATCH_INPUT_QUERIES}{solution}/"
+
+
+def query_files(queries: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """An item_attribute_affinity solution's queries as the files of its batch input folder: file name -> its
+    queries, in order, `ITEM_ATTRIBUTE_QUERIES_PER_JOB` a file (the last one holds the rest), so that each file is
+    one batch segment job's input: queries-0001.json, queries-0002.json, ..."""
+    per_file = ITEM_ATTRIBUTE_QUERIES_PER_JOB
+    return {
+        f"queries-{start // per_file + 1:04d}.json": tuple(queries[start : start + per_file])
+        for start in range(0, len(queries), per_file)
+    }
 
 
 def batch_output_entry(solution: str) -> str:

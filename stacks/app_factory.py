@@ -1,9 +1,11 @@
 """Builds the CDK app: the one place that reads configuration and wires the stacks together.
 
-Configuration is layered: the `context` of `cdk.json` (with any `-c key=value`), then, with
-`-c config=NAME`, the keys of `config/NAME.json` over it. A named configuration is a partial set of
-keys (one file per environment, e.g. `config/prod.json`); `config/full.json` switches every optional
-capability on so that the tests synthesize those paths too.
+Configuration is layered, each layer over the one before: the `context` of `cdk.json`; with
+`-c config=NAME`, the keys of `config/NAME.json`; then every `-c key=value` given on the command line. A named
+configuration is a partial set of keys (one file per environment, e.g. `config/prod.json`); `config/full.json`
+switches every optional capability on so that the tests synthesize those paths too. A `-c` value that overrides
+a key the file sets is reported (`ResolvedConfig.notes`), and an invalid value's error names the layer it came
+from.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import ConfigError, PipelineConfig
+from stacks.config import DEFAULT_SOURCE, ConfigError, PipelineConfig
 from stacks.data_stack import DataStack
 from stacks.dependencies import prune_redundant_dependencies
 from stacks.pipeline_stack import PipelineStack
@@ -63,11 +66,58 @@ def named_configuration(name: str) -> dict[str, Any]:
     return values
 
 
-def config_from_context(get_context: Callable[[str], Any]) -> PipelineConfig:
-    """The validated config: the context, with the named configuration's keys over it."""
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The `context` of cdk.json as the file holds it."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    return context
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """The validated config, and what synth tells the operator about how it was layered."""
+
+    config: PipelineConfig
+    notes: tuple[str, ...]
+
+
+def resolve_config(get_context: Callable[[str], Any]) -> ResolvedConfig:
+    """cdk.json's context, the named configuration's keys over it, then the command line's `-c` keys over both.
+
+    The CDK CLI merges `-c` into the app's context, so a `-c` key is one whose value differs from cdk.json's (or
+    that cdk.json does not set)."""
     name = get_context(CONFIGURATION_KEY) or DEFAULT_CONFIGURATION
-    named = named_configuration(name)
-    return PipelineConfig.from_context(lambda key: named[key] if key in named else get_context(key))
+    try:
+        named = named_configuration(name)
+    except ConfigError as error:
+        raise error.located("-c") from None
+    defaults = cdk_json_context()
+    file_source = f"config/{name}.json"
+    command_line = {
+        key
+        for key in PipelineConfig.keys()
+        if get_context(key) is not None and (key not in defaults or get_context(key) != defaults[key])
+    }
+
+    def source(key: str) -> str:
+        if key in command_line:
+            return "-c"
+        return file_source if key in named else DEFAULT_SOURCE
+
+    def value(key: str) -> Any:
+        return named[key] if source(key) == file_source else get_context(key)
+
+    try:
+        config = PipelineConfig.from_context(value)
+    except ConfigError as error:
+        raise error.located(source(error.root_key)) from None
+    notes = tuple(
+        f"-c {key}={get_context(key)!r} overrides {file_source}'s {named[key]!r}"
+        for key in sorted(command_line & named.keys())
+    )
+    return ResolvedConfig(config=config, notes=notes)
 
 
 class PipelineApp:
@@ -75,7 +125,8 @@ class PipelineApp:
 
     def __init__(self, app: cdk.App, *, env: cdk.Environment | None = None, with_nag: bool = True) -> None:
         self.app = app
-        self.config = config_from_context(app.node.try_get_context)
+        resolved = resolve_config(app.node.try_get_context)
+        self.config, self.config_notes = resolved.config, resolved.notes
         name = f"{self.config.prefix}-{self.config.environment}"
         self.data_stack = DataStack(app, f"{name}-data", config=self.config, env=env)
         self.pipeline_stack = PipelineStack(

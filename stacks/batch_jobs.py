@@ -26,7 +26,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from pipeline_contracts.solutions import ITEM_AFFINITY_ITEMS_PER_JOB, batch_input_entry
+from pipeline_contracts.solutions import batch_input_entry
 from stacks.config import PipelineConfig, SolutionSpec
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge_wildcard
@@ -111,11 +111,15 @@ class BatchJobPlanning(Construct):
         self._allow(self.plan, ["s3:PutObject"], [transformed_bucket.arn_for_objects(batch_jobs + "*")])
         summaries = transformed_bucket.arn_for_objects(run_layout.run_key("*", run_layout.SUMMARY))
         self._allow(self.plan, ["s3:GetObject"], [summaries])
-        if any(spec.output_kind.name == "item_affinity" for spec in config.solutions):
-            # Item affinity takes at most 500 items per job: the plan counts the lines of items files the ETL's
-            # summary does not count.
-            items = run_layout.run_key("*", batch_input_entry("items", "*"))
-            self._allow(self.plan, ["s3:GetObject"], [transformed_bucket.arn_for_objects(items + "*")])
+        # A kind with its own per-job limit (item affinity: 500 items, item-attribute affinity: 10 queries): the
+        # plan counts the lines of its input files that the ETL's summary does not count.
+        counted = dict.fromkeys(
+            run_layout.run_key("*", batch_input_entry(spec.input_kind, spec.name))
+            for spec in config.solutions
+            if spec.output_kind.max_job_records is not None
+        )
+        if counted:
+            self._allow(self.plan, ["s3:GetObject"], [transformed_bucket.arn_for_objects(f + "*") for f in counted])
         data_key.grant(self.plan.role, "kms:Decrypt", "kms:GenerateDataKey")  # SSE-KMS writes (multipart) need both
         # place: reads the plan and the input files, copies into and clears the part folders.
         self._allow(
@@ -171,8 +175,8 @@ class BatchJobPlanning(Construct):
                 run_layout.run_key("{}", run_layout.SUMMARY), JsonPath.string_at("$.run.id")
             ),
         }
-        if spec.output_kind.name == "item_affinity":
-            payload["max_job_records"] = ITEM_AFFINITY_ITEMS_PER_JOB
+        if spec.output_kind.max_job_records is not None:
+            payload["max_job_records"] = spec.output_kind.max_job_records
         return tasks.LambdaInvoke(
             scope,
             f"{spec.name} batch: plan jobs",

@@ -27,7 +27,9 @@ from lambda_src.model_gate.gate import (
     DEFAULT_MIN_VALUE,
     USER_PERSONALIZATION_METRICS,
 )
+from pipeline_contracts.flatten_capacity import segment_num_results_max
 from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, parse_dataset
+from pipeline_contracts.schedule_times import ScheduleExpressionError, validate_expression
 from pipeline_contracts.solutions import (
     DEFAULT_SOLUTION_NAME,
     JOB_NAME_PREFIX_MAX,
@@ -77,7 +79,6 @@ FLEX_WORKER_TYPES: tuple[GlueWorkerTypeName, ...] = ("G.1X", "G.2X")
 
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
 _ENVIRONMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
-_SCHEDULE_RE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
 _S3_PREFIX_RE = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PERSONALIZE_FILTER_ARN_RE = re.compile(
@@ -85,13 +86,31 @@ _PERSONALIZE_FILTER_ARN_RE = re.compile(
 )
 
 
+DEFAULT_SOURCE = "cdk.json context"
+"""Where a key comes from unless the app says otherwise (see `ConfigError.located`)."""
+
+
 class ConfigError(ValueError):
-    """A context value that cannot be deployed; the message names key, value and what is allowed."""
+    """A context value that cannot be deployed; the message names where the key was set, the key, the value and
+    what is allowed: "config/prod.json key 'min_rating' has value 7; allowed: ..."."""
+
+    def __init__(self, key: str, value: Any, allowed: str, source: str = DEFAULT_SOURCE) -> None:
+        super().__init__(f"{source} key '{key}' has value {value!r}; allowed: {allowed}")
+        self.key, self.value, self.allowed, self.source = key, value, allowed, source
 
     @classmethod
     def invalid(cls, key: str, value: Any, allowed: str) -> ConfigError:
         """The one message format for a bad configuration value, wherever it is detected."""
-        return cls(f"cdk.json context key '{key}' has value {value!r}; allowed: {allowed}")
+        return cls(key, value, allowed)
+
+    @property
+    def root_key(self) -> str:
+        """The configuration key the error is about: `solutions` for `solutions[1].recipe`."""
+        return re.split(r"[\[.]", self.key, maxsplit=1)[0]
+
+    def located(self, source: str) -> ConfigError:
+        """The same error, naming `source` (e.g. "config/prod.json", "-c") as where its key was set."""
+        return ConfigError(self.key, self.value, self.allowed, source)
 
 
 # Parsers: each factory returns the `Parser` of one kind of field.
@@ -177,6 +196,21 @@ def _timezone() -> Parser:
     return parse
 
 
+def _schedule() -> Parser:
+    """An EventBridge Scheduler expression, read by the parser the doctor uses to show the next start."""
+
+    def parse(key: str, value: Any) -> str:
+        try:
+            validate_expression(str(value))
+        except ScheduleExpressionError as error:
+            raise ConfigError.invalid(
+                key, value, f"an EventBridge Scheduler expression: cron(...), rate(N unit) or at(...) ({error})"
+            ) from None
+        return str(value)
+
+    return parse
+
+
 def _single_character() -> Parser:
     def parse(key: str, value: Any) -> str:
         # cdk.json cannot hold a literal tab comfortably, so the escape "\t" is accepted too.
@@ -233,14 +267,13 @@ def _metadata_dataset(kind: DatasetKind) -> Parser:
         try:
             return parse_dataset(kind, value)
         except DatasetSpecError as error:
-            raise ConfigError(str(error)) from None
+            raise ConfigError.invalid(error.key, error.value, error.allowed) from None
 
     return parse
 
 
-# Batch segment jobs return up to 5 million users per input line (CreateBatchSegmentJob numResults); batch
-# inference up to 500 items. A segment solution without num_results asks for this many users per segment.
-SEGMENT_NUM_RESULTS_MAX = 5_000_000
+# Batch inference returns up to 500 items per input line. A segment solution without num_results asks for this many
+# users per segment; its bound is what post-processing flattens per output file (`segment_num_results_max`).
 SEGMENT_NUM_RESULTS_DEFAULT = 1000
 # UPDATE training exists only for User-Personalization (CreateSolutionVersion trainingMode).
 UPDATE_TRAINING_RECIPES = ("aws-user-personalization",)
@@ -317,10 +350,11 @@ def _solution_queries(queries: Any, key: str, kind: OutputKind) -> tuple[str, ..
         not isinstance(queries, (list, tuple))
         or not queries
         or not all(isinstance(q, str) and q.strip() and "\n" not in q for q in queries)
+        or len(set(queries)) != len(queries)
     ):
         raise ConfigError.invalid(
-            key, queries, 'a non-empty list of item-attribute expressions, one segment each, e.g. ["ITEMS.GENRES = '
-            '\\"Comedy\\""]'
+            key, queries, 'a non-empty list of distinct item-attribute expressions, one segment each, e.g. '
+            '["ITEMS.GENRES = \\"Comedy\\""] (a batch segment job reads 10 at most: more make more jobs)'
         )
     return tuple(queries)
 
@@ -350,7 +384,7 @@ class PipelineConfig:
     schedule_enabled: bool = _setting(True, _boolean())
     schedule_expression: str = _setting(
         "cron(0 3 ? * SUN *)",
-        _matching(_SCHEDULE_RE, "an EventBridge Scheduler expression: cron(...), rate(N unit) or at(...)"),
+        _schedule(),
     )
     schedule_timezone: str = _setting("UTC", _timezone())
     # Raw input format (Glue job arguments) and the transform
@@ -481,8 +515,8 @@ class PipelineConfig:
                 training_mode,
                 f"FULL when recipe is {recipe} (UPDATE needs {UPDATE_TRAINING_RECIPES[0]})",
             )
-        if kind.job_type == "batch_segment":
-            results = _whole_number(1, SEGMENT_NUM_RESULTS_MAX), SEGMENT_NUM_RESULTS_DEFAULT
+        if kind.job_type == "batch_segment":  # an output file (max_job_records lines) must fit one post-processing run
+            results = _whole_number(1, segment_num_results_max(kind.max_job_records or 1)), SEGMENT_NUM_RESULTS_DEFAULT
         else:
             results = _whole_number(1, 500), self.num_results
         metric = entry.get("quality_gate_metric", self.quality_gate_metric)

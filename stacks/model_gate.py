@@ -37,6 +37,7 @@ from pipeline_contracts import run_layout
 from stacks.config import PipelineConfig, SolutionSpec
 from stacks.functions import PipelineFunction
 from stacks.nag import acknowledge_wildcard
+from stacks.orchestration.function_errors import readable_function_error
 from stacks.orchestration.stage import Stage, fail_state
 from stacks.personalize import solution_name_pattern
 
@@ -221,11 +222,12 @@ class ModelGate(Construct):
         # The output is published (manifest, and _SUCCESS when every solution succeeded) by now; a version that
         # could not be recorded still fails the run, loudly, so that the next run is not judged against a stale
         # version unnoticed. A redrive retries here.
+        not_recorded = _failed_after_publishing(
+            scope, "acceptance not recorded", ACCEPT_FAILED_ERROR, "a model version could not be recorded as accepted",
+            "$.acceptError"
+        )
         each.add_catch(
-            _failed_after_publishing(
-                scope, "acceptance not recorded", ACCEPT_FAILED_ERROR, "a model version could not be recorded as "
-                "accepted", "$.acceptError"
-            ),
+            readable_function_error(scope, "Acceptance failure", error_path="$.acceptError", then=not_recorded),
             errors=["States.ALL"],
             result_path="$.acceptError",
         )
@@ -302,8 +304,8 @@ class QualityGateStage(Stage):
         task.add_retry(errors=TRANSIENT_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         # The Lambda error's cause is the JSON text {"errorMessage": ..., "errorType": ..., "stackTrace": ...}. A
         # rejection's message is the gate's reason (both figures and the rule): a Pass takes it out, so the run's
-        # cause and the manifest say the reason without the stack trace. Any other error keeps its cause as it is
-        # (it need not be JSON).
+        # cause and the manifest say the reason without the stack trace. Any other error is read down to its type
+        # and message when it is the function's (`readable_function_error`), kept as it is otherwise.
         def failed(state: str, error: str, verb: str, reason_path: str) -> sfn.Fail:
             return fail_state(
                 self,
@@ -327,9 +329,11 @@ class QualityGateStage(Stage):
             failed(gate_rejected_state(solution), GATE_FAILED_ERROR, "rejected", "$.gateReason.reason.errorMessage")
         )
         task.add_catch(read_reason, errors=[GATE_FAILED_ERROR], result_path="$.gateError")
+        undecided = failed(
+            f"{solution}: model quality gate could not decide", GATE_ERROR, "could not judge", "$.gateError.Cause"
+        )
         task.add_catch(
-            failed(f"{solution}: model quality gate could not decide", GATE_ERROR, "could not judge",
-                   "$.gateError.Cause"),
+            readable_function_error(self, f"{solution} quality gate failure", error_path="$.gateError", then=undecided),
             errors=["States.ALL"],
             result_path="$.gateError",
         )

@@ -1,5 +1,7 @@
-"""The Personalize resources a run trains on: dataset group, interactions schema and dataset, one solution per
-configured `solutions` entry (README "Solutions").
+"""The Personalize resources a run trains on: dataset group, interactions schema and dataset, the Items / Users
+datasets (`stacks/personalize_datasets.py`), one solution per configured `solutions` entry
+(`stacks/personalize_solutions.py`, README "Solutions"), all custom ones served by one provider
+(`stacks/personalize_provider.py`).
 
 A solution is replaced whenever its settings change, so the pipeline stack does not hold its ARN: it reads the SSM
 parameter `solution_arn_parameter_name(config, name)` of each solution at the start of every run. The parameters
@@ -12,20 +14,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import CustomResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_ssm as ssm
-from aws_cdk import custom_resources as cr
-from constructs import Construct, IConstruct, IDependable
+from constructs import Construct
 
-from pipeline_contracts.metadata_datasets import DATASET_TYPE, DatasetKind, avro_schema
+from pipeline_contracts import personalize_resources as props
 from pipeline_contracts.solutions import DEFAULT_SOLUTION_NAME
 from pipeline_contracts.stack_outputs import LIST_SEPARATOR
 from stacks.config import PipelineConfig, SolutionSpec
-from stacks.nag import acknowledge_wildcard
+from stacks.personalize_datasets import metadata_datasets
+from stacks.personalize_provider import PersonalizeResourceProvider
+from stacks.personalize_solutions import solution_resource
 
 # The minimum interactions schema: what the Glue job writes (USER_ID,ITEM_ID,TIMESTAMP in seconds).
 INTERACTIONS_SCHEMA = {
@@ -89,17 +91,19 @@ class DeployedSolution:
     """The solution's ARN (a token: it is known once the custom resource has created it)."""
     parameter: ssm.StringParameter
     """The SSM parameter holding `arn`, which each run reads."""
-    resource: cr.AwsCustomResource
+    resource: CustomResource
 
 
 class PersonalizeResources(Construct):
-    """Dataset group (encrypted with the data key), schema, interactions dataset, and one solution per configured
-    solution (`config.solutions`), each with the SSM parameter holding its ARN.
+    """Dataset group (encrypted with the data key), schema, interactions dataset, the configured Items / Users
+    datasets, and one solution per configured solution (`config.solutions`), each with the SSM parameter holding its
+    ARN.
 
-    A solution is created through the API by a custom resource because the L1 `CfnSolution`
-    cannot set `performAutoTraining`, which the API turns on by default: a new, billed solution
-    version every 7 days that nobody asked for. Solutions are immutable, so a changed recipe or
-    auto-training setting yields a new name, a new solution, and the old one is deleted.
+    Solutions and metadata datasets are custom resources of one provider (`PersonalizeResourceProvider`): the L1
+    `CfnSolution` cannot set `performAutoTraining`, which the API turns on by default (a new, billed solution version
+    every 7 days that nobody asked for), and an `AWS::Personalize::Dataset` cannot take a new schema in place.
+    Solutions are immutable, so a changed recipe or auto-training setting yields a new name, a new solution, and the
+    old one is deleted (after stopping a training that would block the delete).
 
     Attributes:
         dataset_group_arn, dataset_arn, metadata_dataset_arns (kind -> ARN of each configured Items / Users
@@ -120,26 +124,35 @@ class PersonalizeResources(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._create_dataset(config, data_key, personalize_role, removal_policy)
-        self.metadata_dataset_arns = self._create_metadata_datasets(config, removal_policy)
+        self.provider = PersonalizeResourceProvider(self, "ResourceProvider", logs_key=logs_key)
+        datasets = metadata_datasets(
+            self, config=config, dataset_group=self.dataset_group, provider=self.provider, removal_policy=removal_policy
+        )
+        self.metadata_dataset_arns = {kind: dataset.ref for kind, dataset in datasets.items()}
         self.dataset_group_arn = self.dataset_group.attr_dataset_group_arn
         self.dataset_arn = self.dataset.attr_dataset_arn
-        role, log_group = self._custom_resource_role(logs_key)
         self.solutions: dict[str, DeployedSolution] = {}
-        # Solutions train on the datasets: created after all of them (a segment recipe needs the Items dataset).
-        previous: IDependable | None = None
+        previous: CustomResource | None = None
         for spec in config.solutions:
-            solution = self._create_solution(config, spec, role, log_group)
-            for dataset in self.node.children:
-                if isinstance(dataset, personalize.CfnDataset):
-                    solution.node.add_dependency(dataset)
-            # One CreateSolution at a time: the calls are quick, but Personalize limits its API calls per second
-            # (CreateSolution's LimitExceededException), which the custom resource does not retry; chained, N
-            # solutions cost N short calls in sequence instead of a deployment that fails on a burst.
-            # (Between the custom resources themselves, not their policies: see below.)
+            solution = solution_resource(
+                self,
+                _construct_id(spec, "Solution"),
+                spec=spec,
+                name=personalize_solution_name(config, spec),
+                name_pattern=solution_name_pattern(config, spec.name),
+                dataset_group_arn=self.dataset_group.attr_dataset_group_arn,
+                provider=self.provider,
+            )
+            # Solutions train on the datasets: created after all of them (a segment recipe needs the Items dataset).
+            for dataset in (self.dataset, *datasets.values()):
+                solution.node.add_dependency(dataset)
+            # One CreateSolution at a time: Personalize limits its API calls per second (CreateSolution's
+            # LimitExceededException); chained, N solutions cost N short calls in sequence instead of a deployment
+            # that fails on a burst.
             if previous is not None:
-                _custom_resource_of(solution).node.add_dependency(previous)
-            previous = _custom_resource_of(solution)
-            arn = solution.get_response_field("solutionArn")
+                solution.node.add_dependency(previous)
+            previous = solution
+            arn = solution.get_att_string(props.SOLUTION_ARN_ATTRIBUTE)
             parameter = ssm.StringParameter(
                 self,
                 _construct_id(spec, "SolutionArnParameter"),
@@ -155,12 +168,6 @@ class PersonalizeResources(Construct):
                 parameter=parameter,
                 resource=solution,
             )
-        # All custom resources run in one provider function whose role holds every solution's policy: each waits
-        # for all of them, so no call runs while the role is still being assembled (IAM is eventually consistent).
-        for deployed in self.solutions.values():
-            for other in self.solutions.values():
-                if other is not deployed:
-                    _custom_resource_of(deployed.resource).node.add_dependency(_policy_of(other.resource))
         first = next(iter(self.solutions.values()))
         self.solution_arn = first.arn
         self.solution_name = first.personalize_name
@@ -182,6 +189,8 @@ class PersonalizeResources(Construct):
             name=config.resource_name("interactions-schema"),
             schema=json.dumps(INTERACTIONS_SCHEMA, separators=(",", ":")),
         )
+        # The interactions dataset stays an AWS::Personalize::Dataset: its schema is fixed (the minimum one), and
+        # Personalize cannot replace the schema of an interactions dataset anyway.
         self.dataset = personalize.CfnDataset(
             self,
             "InteractionsDataset",
@@ -192,138 +201,6 @@ class PersonalizeResources(Construct):
         )
         for resource in (self.dataset_group, schema, self.dataset):
             resource.apply_removal_policy(removal_policy)
-
-    def _create_metadata_datasets(
-        self, config: PipelineConfig, removal_policy: RemovalPolicy
-    ) -> dict[str, str]:
-        """An Items / Users schema (generated from the config) and dataset for each configured one. They are
-        encrypted with the data key through the dataset group, like the interactions dataset."""
-        arns: dict[str, str] = {}
-        for spec in config.metadata_datasets:
-            dataset_type = DATASET_TYPE[spec.kind]
-            schema = personalize.CfnSchema(
-                self,
-                f"{dataset_type}Schema",
-                name=config.resource_name(f"{spec.kind}-schema-{_schema_tag(spec.kind, config)}"),
-                schema=json.dumps(avro_schema(spec), separators=(",", ":")),
-            )
-            dataset = personalize.CfnDataset(
-                self,
-                f"{dataset_type}Dataset",
-                name=config.resource_name(spec.kind),
-                dataset_group_arn=self.dataset_group.attr_dataset_group_arn,
-                dataset_type=dataset_type,
-                schema_arn=schema.attr_schema_arn,
-            )
-            for resource in (schema, dataset):
-                resource.apply_removal_policy(removal_policy)
-            arns[spec.kind] = dataset.attr_dataset_arn
-        return arns
-
-    def _create_solution(
-        self, config: PipelineConfig, spec: SolutionSpec, role: iam.IRole, log_group: logs.ILogGroup
-    ) -> cr.AwsCustomResource:
-        stack = Stack.of(self)
-        name = personalize_solution_name(config, spec)
-        create_solution = cr.AwsSdkCall(
-            service="Personalize",
-            action="createSolution",
-            parameters={
-                "name": name,
-                "datasetGroupArn": self.dataset_group.attr_dataset_group_arn,
-                "recipeArn": stack.format_arn(
-                    service="personalize", region="", account="", resource="recipe", resource_name=spec.recipe
-                ),
-                "performAutoTraining": spec.perform_auto_training,
-                "performHPO": False,
-            },
-            physical_resource_id=cr.PhysicalResourceId.from_response("solutionArn"),
-        )
-        solution_arn_pattern = stack.format_arn(
-            service="personalize", resource="solution", resource_name=solution_name_pattern(config, spec.name)
-        )
-        solution_arn = stack.format_arn(service="personalize", resource="solution", resource_name=name)
-        solution = cr.AwsCustomResource(
-            self,
-            _construct_id(spec, "Solution"),
-            resource_type="Custom::PersonalizeSolution",
-            on_create=create_solution,
-            on_update=create_solution,
-            on_delete=cr.AwsSdkCall(
-                service="Personalize",
-                action="deleteSolution",
-                parameters={"solutionArn": cr.PhysicalResourceIdReference()},
-                # A solution deleted by hand must not wedge the stack's deletion.
-                ignore_error_codes_matching="ResourceNotFoundException",
-            ),
-            # This resource's own statements: its solution's names only. (Every AwsCustomResource of a stack
-            # runs in one shared provider function, so the role holds the union: the configured solutions.)
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(
-                        actions=["personalize:CreateSolution"],
-                        resources=[self.dataset_group.attr_dataset_group_arn, solution_arn],
-                    ),
-                    # On a settings change CloudFormation deletes the previous solution, whose
-                    # name carried the previous settings' hash.
-                    iam.PolicyStatement(
-                        actions=["personalize:DeleteSolution"],
-                        resources=[solution_arn_pattern],
-                    ),
-                ]
-            ),
-            role=role,
-            install_latest_aws_sdk=False,
-            log_group=log_group,
-            # Always deleted, even when data is retained: a replaced solution left behind with
-            # auto training on would go on training (and billing) weekly. Its trained versions
-            # are reproducible from the retained dataset group by the next run.
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge_wildcard(
-            solution,
-            solution_arn_pattern,
-            f"DeleteSolution must reach solution {spec.name!r} of the previous settings (its name has another "
-            "settings hash); the pattern matches that solution's names only (one '?' per hash character).",
-        )
-        return solution
-
-    def _custom_resource_role(self, logs_key: kms.IKey) -> tuple[iam.Role, logs.LogGroup]:
-        """Our own role instead of the default one with the AWS managed AWSLambdaBasicExecutionRole: it may
-        write to the custom resource's one log group and nothing else."""
-        log_group = logs.LogGroup(
-            self,
-            "SolutionResourceLogs",
-            encryption_key=logs_key,
-            retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        role = iam.Role(
-            self,
-            "SolutionResourceRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Creates and deletes the pipeline's Personalize solutions (CloudFormation custom resources)",
-        )
-        log_group.grant_write(role)
-        return role, log_group
-
-
-def _schema_tag(kind: DatasetKind, config: PipelineConfig) -> str:
-    """8 hex digits of a metadata schema: schemas are immutable, so a changed field list gets a new name."""
-    spec = config.items_dataset if kind == "items" else config.users_dataset
-    assert spec is not None
-    return hashlib.sha256(json.dumps(avro_schema(spec), sort_keys=True).encode()).hexdigest()[:8]
-
-
-def _custom_resource_of(resource: cr.AwsCustomResource) -> IConstruct:
-    """The CloudFormation custom resource itself (not its policy): a dependency added to the whole construct would
-    order its policy too, and policies waiting for custom resources that wait for policies form a cycle."""
-    return resource.node.find_child("Resource").node.default_child or resource.node.find_child("Resource")
-
-
-def _policy_of(resource: cr.AwsCustomResource) -> IConstruct:
-    """The IAM policy CDK attaches to the shared provider role for `resource` (its statements)."""
-    return resource.node.find_child("CustomResourcePolicy")
 
 
 def _construct_id(spec: SolutionSpec, what: str) -> str:

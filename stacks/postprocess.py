@@ -24,7 +24,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from pipeline_contracts import run_layout
+from pipeline_contracts import flatten_capacity, run_layout
 from pipeline_contracts.solutions import batch_output_entry
 from stacks.config import PipelineConfig, SolutionSpec
 from stacks.dashboard import POSTPROCESS_METRICS_NAMESPACE
@@ -33,11 +33,10 @@ from stacks.functions import PipelineFunction, powertools_layer
 from stacks.functions import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION  # noqa: F401
 from stacks.model_gate import ModelGate
 from stacks.nag import acknowledge, acknowledge_wildcard
+from stacks.orchestration.function_errors import readable_function_error
 from stacks.orchestration.stage import Stage, fail_state
 
 JsonPath = sfn.JsonPath
-# One full vCPU: the flattening is CPU-bound (about 60-100k lines/s, benchmarks/postprocess.py).
-PROCESS_FILE_MEMORY_MB = 1769
 MAP_CONCURRENCY = 10
 FAILED_ERROR = "PostProcessFailed"
 SOLUTIONS_FAILED_ERROR = "SolutionsFailed"
@@ -100,8 +99,9 @@ class RunPostProcessing(Construct):
             "ProcessFile",
             "process_file",
             "Flattens one batch output file into recommendations CSV and error lines (streaming)",
-            PROCESS_FILE_MEMORY_MB,
-            Duration.minutes(15),
+            # One vCPU for the CPU-bound flattening, 15 minutes: what the segment bound of the config assumes.
+            flatten_capacity.PROCESS_FILE_MEMORY_MB,
+            Duration.seconds(flatten_capacity.PROCESS_FILE_TIMEOUT_SECONDS),
         )
         self.write_manifest = function(
             "WriteManifest", "write_manifest", "Writes a run's _manifest.json and _SUCCESS", 256, Duration.minutes(2)
@@ -276,6 +276,9 @@ class PostProcessingStage(Stage):
             cause="Post-processing of run {} failed: {}",
             values=[JsonPath.string_at("$.run.id"), JsonPath.string_at("$.postProcessError.Cause")],
         )
+        self._read_failure = readable_function_error(
+            self, "Post-processing failure", error_path="$.postProcessError", then=self._failed
+        )
         first = self._failing(model_gate.account_task(self))
         done = sfn.Pass(self, "Post-process: done")
         solutions_failed = fail_state(
@@ -299,7 +302,7 @@ class PostProcessingStage(Stage):
         self._set_flow(first, done)
 
     def _failing(self, task: sfn.TaskStateBase) -> sfn.TaskStateBase:
-        task.add_catch(self._failed, errors=["States.ALL"], result_path="$.postProcessError")
+        task.add_catch(self._read_failure, errors=["States.ALL"], result_path="$.postProcessError")
         return task
 
     def _write_manifest(self, function: lambda_.IFunction, transformed_bucket: s3.IBucket) -> sfn.TaskStateBase:

@@ -18,8 +18,23 @@ def json_snapshot(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-def test_templates_match_snapshots(configured_app: PipelineApp, configured_templates, json_snapshot) -> None:
+SNAPSHOT_DIR = Path(__file__).parent / "__snapshots__" / Path(__file__).stem
+
+
+def test_templates_match_snapshots(
+    configuration: str, configured_app: PipelineApp, configured_templates, json_snapshot, request: pytest.FixtureRequest
+) -> None:
     # Stack names differ per configuration (its `environment`), so each has its own snapshot files.
+    missing = [
+        stack.stack_name
+        for stack in configured_app.stacks
+        if not (SNAPSHOT_DIR / f"test_templates_match_snapshots[{configuration}][{stack.stack_name}].json").exists()
+    ]
+    if missing and not request.config.getoption("--snapshot-update"):
+        pytest.fail(
+            f"config/{configuration}.json: no template snapshot yet for {', '.join(missing)}; record them once with "
+            "`make snapshots` and commit tests/__snapshots__/test_templates/"
+        )
     for stack in configured_app.stacks:
         template = mask_asset_hashes(configured_templates[stack.stack_name].to_json())
         assert template == json_snapshot(name=stack.stack_name)

@@ -122,7 +122,7 @@ from botocore.config import Config
 
 from pipeline_contracts.metrics import ERRORED_LINES, LINES_PROCESSED
 from pipeline_contracts.metrics import NAMESPACE as DEFAULT_METRICS_NAMESPACE
-from pipeline_contracts import run_layout
+from pipeline_contracts import flatten_capacity, run_layout
 
 from .flatten import OutputKind, flatten_chunks, output_kind
 from .manifest import (
@@ -142,7 +142,7 @@ from .s3io import MultipartWriter, ObjectChunks
 
 __all__ = ["process_file", "write_manifest", "list_output_files"]
 
-TIME_RESERVE_MS = 20_000
+TIME_RESERVE_MS = flatten_capacity.TIME_RESERVE_SECONDS * 1000
 """process_file gives up (ProcessingTimeExceeded) when less than this is left of the timeout,
 leaving time to abort the multipart uploads and report a clear error instead of a timeout."""
 BATCH_OUTPUT = run_layout.BATCH_OUTPUT

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..formatting import format_time
 from ..outputs import OUTPUT_ALERT_TOPIC_ARN
-from ..schedule_times import ScheduleExpressionError, next_start
+from pipeline_contracts.schedule_times import ScheduleExpressionError, next_start
 from .base import DEPLOY_FIX, Environment, Finding, failed, passed, warned
 from .reader import Missing
 

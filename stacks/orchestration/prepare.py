@@ -13,10 +13,12 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
+from stacks.orchestration.function_errors import readable_function_error
 from stacks.orchestration.stage import NEXT_STAGE, ExitChoice, Stage, fail_state
 
 JsonPath = sfn.JsonPath
 SOLUTION_UNAVAILABLE_ERROR = "SolutionArnUnavailable"
+PREPARE_FAILED_ERROR = "PrepareRunFailed"
 PARAMETERS_PER_CALL = 10  # SSM GetParameters: at most 10 names per request
 
 
@@ -32,7 +34,8 @@ class PrepareRun(Stage):
     Writes `$.run`: `id`, one name per key of `job_name_prefixes`, and the run's `interactionsUri`,
     `batchInputUri` (transformed bucket) and `batchOutputUri` (curated bucket); and `$.solutionParameters`
     (`missing`: the parameters that do not exist). A missing parameter, or one that cannot be read, fails the
-    run (SolutionArnUnavailable) before the Glue job runs; each solution reads its own ARN when it starts.
+    run (SolutionArnUnavailable) before the Glue job runs; each solution reads its own ARN when it starts. A
+    failure of the naming function fails the run (PrepareRunFailed) with its type and message.
     """
 
     def __init__(
@@ -77,6 +80,18 @@ class PrepareRun(Stage):
                 "batchOutputUri": uri(curated_bucket, run_layout.BATCH_OUTPUT),
             },
             result_path="$.run",
+        )
+        not_prepared = fail_state(
+            self,
+            "Prepare run failed",
+            error=PREPARE_FAILED_ERROR,
+            cause="Could not prepare run names and locations for execution {}: {}",
+            values=[JsonPath.execution_name, JsonPath.string_at("$.prepareError.Cause")],
+        )
+        prepare.add_catch(
+            readable_function_error(self, "Prepare run failure", error_path="$.prepareError", then=not_prepared),
+            errors=["States.ALL"],
+            result_path="$.prepareError",
         )
         names = list(solution_arn_parameter_names)
         # GetParameters takes at most 10 names: one call per 10 solutions (one call for most configurations).

@@ -47,6 +47,7 @@ from pipeline_contracts import run_layout
 from pipeline_contracts.solutions import JOB_ARN_RESOURCE_TYPE, JOB_RESOURCE, job_name_prefix_step
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.config import PipelineConfig, SolutionSpec
+from stacks.orchestration.function_errors import readable_function_error
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.stage import Stage
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
@@ -204,19 +205,20 @@ class SolutionBranches(Stage):
             output_path="$[0]",
         )
         wrapper.branch(body)
-        wrapper.add_catch(
-            sfn.Pass(
-                self,
-                f"{name}: failed",
-                parameters={
-                    **self._identity(spec),
-                    "status": "FAILED",
-                    "error": {
-                        "Error": JsonPath.string_at("$.solutionError.Error"),
-                        "Cause": JsonPath.string_at("$.solutionError.Cause"),
-                    },
+        failed = sfn.Pass(
+            self,
+            f"{name}: failed",
+            parameters={
+                **self._identity(spec),
+                "status": "FAILED",
+                "error": {
+                    "Error": JsonPath.string_at("$.solutionError.Error"),
+                    "Cause": JsonPath.string_at("$.solutionError.Cause"),
                 },
-            ),
+            },
+        )
+        wrapper.add_catch(
+            readable_function_error(self, f"{name} failure", error_path="$.solutionError", then=failed),
             errors=["States.ALL"],
             result_path="$.solutionError",
         )
@@ -297,16 +299,13 @@ class SolutionBranches(Stage):
         """One child execution: place the input if the plan copies it, run the job, report it either way."""
         name = spec.name
         job_stage = self._batch_job_stage(spec)
-        done = sfn.Pass(
-            self,
-            f"{name} batch job: done",
-            parameters={
-                "part": JsonPath.number_at("$.job.part"),
-                "jobName": JsonPath.string_at("$.job.job_name"),
-                "arn": JsonPath.string_at("$.batch.Arn"),
-                "status": "ACTIVE",
-            },
-        )
+
+        def record(state: str, **fields: Any) -> sfn.Pass:
+            """The job's record (the Map's result for it): its part and name, and `fields`."""
+            job = {"part": JsonPath.number_at("$.job.part"), "jobName": JsonPath.string_at("$.job.job_name")}
+            return sfn.Pass(self, f"{name} batch job: {state}", parameters={**job, **fields})
+
+        done = record("done", arn=JsonPath.string_at("$.batch.Arn"), status="ACTIVE")
         place = self._planning.place_task(self, spec)
         place.next(job_stage)
         body = (
@@ -317,18 +316,16 @@ class SolutionBranches(Stage):
         job_stage.next(done)
         wrapper = sfn.Parallel(self, f"{name} batch job", output_path="$[0]")
         wrapper.branch(body)
+        failed = record(
+            "failed",
+            status="FAILED",
+            error=JsonPath.string_at("$.jobError.Error"),
+            cause=JsonPath.string_at("$.jobError.Cause"),
+        )
+        # The job's own failures (Personalize's reason, the busy loop's give-up) are plain text; placing its input
+        # is a function, whose error is read down to its type and message.
         wrapper.add_catch(
-            sfn.Pass(
-                self,
-                f"{name} batch job: failed",
-                parameters={
-                    "part": JsonPath.number_at("$.job.part"),
-                    "jobName": JsonPath.string_at("$.job.job_name"),
-                    "status": "FAILED",
-                    "error": JsonPath.string_at("$.jobError.Error"),
-                    "cause": JsonPath.string_at("$.jobError.Cause"),
-                },
-            ),
+            readable_function_error(self, f"{name} batch job failure", error_path="$.jobError", then=failed),
             errors=["States.ALL"],
             result_path="$.jobError",
         )

@@ -20,6 +20,7 @@ from lambda_src.batch_plan.planning import (
     files_from_listing,
     plan_batch_jobs,
 )
+from pipeline_contracts.solutions import ITEM_ATTRIBUTE_QUERIES_PER_JOB, OUTPUT_KINDS, batch_input_entry, query_files
 
 SOURCE = "runs/r1/batch-input/movies/"
 JOBS = "runs/r1/batch-jobs/movies/"
@@ -318,3 +319,29 @@ def test_count_records_over_any_chunking(size: int) -> None:
     assert count_records(chunks, stop_above=1) == 2
     assert count_records(chunks, stop_above=3) == 3
     assert count_records([]) == 0
+
+
+@pytest.mark.parametrize("count", [0, 1, 10, 11, 20, 21, 25])
+def test_item_attribute_queries_are_planned_at_most_ten_a_job_each_once(count: int) -> None:
+    """The queries files the ETL writes (`query_files`), planned as the state machine asks (the kind's
+    `max_job_records`): ceil(count / 10) jobs, none over 10 queries, every query in exactly one job."""
+    kind = OUTPUT_KINDS["item_attribute_affinity"]
+    per_job = kind.max_job_records
+    assert per_job == ITEM_ATTRIBUTE_QUERIES_PER_JOB == 10
+    queries = [f'ITEMS.GENRES = "genre {n}"' for n in range(count)]
+    files = query_files(queries)
+    source = "runs/r1/" + batch_input_entry(kind.input_kind, "genre_fans")
+    inputs = [InputFile(source + name, size=sum(len(q) + 20 for q in lines), records=len(lines))
+              for name, lines in files.items()]
+    if count == 0:
+        with pytest.raises(PlanError, match="no batch input file"):
+            make_plan(inputs, source_prefix=source, max_job_records=per_job, job_type=kind.job_type)
+        return
+    plan = make_plan(inputs, source_prefix=source, max_job_records=per_job, job_type=kind.job_type)
+    assert len(plan.jobs) == math.ceil(count / per_job)
+    assert all(job.records <= per_job for job in plan.jobs)
+    planned = [query for job in plan.jobs for f in job.files for query in files[f.key[len(source):]]]
+    assert sorted(planned) == sorted(queries)  # each query exactly once
+    # Each job reads its own file (in place when it is the only job): never two files' queries at once.
+    for job in plan.jobs:
+        assert len(job.files) == 1 and plan.job_input(job)[1] == []

@@ -159,6 +159,31 @@ def test_usage_errors_exit_2(argv: list[str], run: Callable[..., Result]) -> Non
     assert "usage:" in result.err
 
 
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["status", "--config", "nope"], "unknown configuration 'nope'; the configurations here are: default, full"),
+        (["status", "--config", "full", "--stack", "x"], "give --stack or --config, not both"),
+    ],
+)
+def test_configuration_errors_exit_2_before_any_aws_call(
+    argv: list[str], fragment: str, run: Callable[..., Result]
+) -> None:
+    result = run(argv, ExplodingSession())
+    assert result.code == 2
+    assert_one_line(result)
+    assert fragment in result.err
+
+
+def test_each_named_configuration_finds_the_stack_it_deploys(synthesized_apps: Callable[[str], Any]) -> None:
+    from pipeline_cli.configurations import configuration_names, pipeline_stack_name
+    from tests.conftest import CONFIGURATIONS
+
+    assert configuration_names() == CONFIGURATIONS
+    for name in CONFIGURATIONS:
+        assert pipeline_stack_name(name) == synthesized_apps(name).app.pipeline_stack.stack_name
+
+
 # --- access denied, via botocore's Stubber --------------------------------------------------
 
 

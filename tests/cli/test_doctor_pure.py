@@ -21,7 +21,7 @@ from pipeline_cli.outputs import (
     OUTPUT_GLUE_JOB_NAME,
     OUTPUT_SOLUTION_ARNS,
 )
-from pipeline_cli.schedule_times import ScheduleExpressionError, next_start
+from pipeline_contracts.schedule_times import ScheduleExpressionError, next_start
 
 
 def utc(*parts: int) -> datetime:

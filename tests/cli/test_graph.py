@@ -99,4 +99,26 @@ def test_the_graph_command_reads_a_template_offline(
     for spec in configured_app.config.solutions:
         assert f"Solution {spec.name}  [Parallel]" in out
     assert main(["graph", "--template", str(tmp_path / "missing.json")]) == 2
+    assert f"error: no template {tmp_path / 'missing.json'}; " in capsys.readouterr().err
+    path.write_text("{not json")
+    assert main(["graph", "--template", str(path)]) == 2
     assert "error: cannot read a state machine from" in capsys.readouterr().err
+
+
+def test_graph_without_a_template_names_the_templates_there_are(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline_cli.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph"]) == 2
+    assert "cdk.out/ holds no pipeline template: run `make synth`" in capsys.readouterr().err
+    (tmp_path / "cdk.out").mkdir()
+    (tmp_path / "cdk.out" / "pbp-full-pipeline.template.json").write_text("{}")
+    (tmp_path / "cdk.out" / "pbp-full-data.template.json").write_text("{}")
+    assert main(["graph"]) == 2
+    err = capsys.readouterr().err
+    assert "error: no template cdk.out/pbp-dev-pipeline.template.json; the pipeline templates in cdk.out/ are: " \
+        "cdk.out/pbp-full-pipeline.template.json (--template FILE, or --config NAME)" in err
+    assert main(["graph", "--config", "full"]) == 2  # found by name: '{}' holds no state machine
+    assert "cannot read a state machine from cdk.out/pbp-full-pipeline.template.json" in capsys.readouterr().err

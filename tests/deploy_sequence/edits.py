@@ -19,7 +19,8 @@ NOT_EDITS = frozenset({"prefix", "environment"})
 """Keys that name a deployment: another value is another deployment, not an update of this one."""
 
 SCHEDULE, GLUE_JOB, MACHINE = "AWS::Scheduler::Schedule", "AWS::Glue::Job", "AWS::StepFunctions::StateMachine"
-SOLUTION, DATASET, SCHEMA = "Custom::PersonalizeSolution", "AWS::Personalize::Dataset", "AWS::Personalize::Schema"
+# Items / Users datasets are custom resources (schema replaced in place); the interactions dataset is not edited.
+SOLUTION, DATASET, SCHEMA = "Custom::PersonalizeSolution", "Custom::PersonalizeDataset", "AWS::Personalize::Schema"
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,6 @@ from tests.deploy_sequence.edits import GROUPS, NOT_EDITS, REFUSED, EditGroup, R
 from tests.support.cdk_app import Synthesized, synth, templates_of
 from tests.support.deploy_sequence import DeployPlan, Templates, plan_update
 
-# Fixed in another branch: the faults the checker finds in today's app. Remove a mark once that branch is merged
-# (strict: the case then passes, and the mark fails the run until it goes).
-_FIXED_BY_RESOURCES_BRANCH = pytest.mark.xfail(strict=True, raises=AssertionError, reason="fixed by branch d2-resources")
-_EXPECTED_TO_FAIL_TODAY = {"full: a field added to the items and the users dataset": _FIXED_BY_RESOURCES_BRANCH}
-
-
 def _json(synthesized: Synthesized) -> Templates:
     return {name: template.to_json() for name, template in synthesized.templates.items()}
 
@@ -54,7 +48,7 @@ def _plan(group: EditGroup, synthesized_apps: Callable[[str], Synthesized], edit
 
 
 @pytest.mark.parametrize(
-    "group", [pytest.param(g, id=g.name, marks=_EXPECTED_TO_FAIL_TODAY.get(g.name, ())) for g in GROUPS]
+    "group", [pytest.param(g, id=g.name) for g in GROUPS]
 )
 def test_edits_deploy_as_an_update(group: EditGroup, synthesized_apps, edited_templates) -> None:
     plan = _plan(group, synthesized_apps, edited_templates)
@@ -103,7 +97,6 @@ def _add_to_call(properties: dict[str, Any], call: str) -> None:
         parts[-1] = parts[-1][:-1] + ',"logApiResponseData":false}'
 
 
-@_FIXED_BY_RESOURCES_BRANCH
 def test_a_cdk_upgrade_that_reserialises_the_custom_resources_deploys(synthesized_apps) -> None:
     base = _json(synthesized_apps("full"))
     plan = plan_update(base, _with_new_custom_resource_property(base))

@@ -68,6 +68,15 @@ def test_tab_escape_and_empty_optionals() -> None:
         ("data_removal_policy", "SNAPSHOT", "one of RETAIN, DESTROY"),
         ("schedule_enabled", "yes", "true or false"),
         ("schedule_expression", "every sunday", "cron(...), rate(N unit) or at(...)"),
+        ("schedule_expression", "cron(banana)", "cron needs 6 fields"),
+        ("schedule_expression", "cron(0 3 * * SUN *)", "exactly one of day-of-month ('*') and day-of-week ('SUN')"),
+        ("schedule_expression", "cron(0 3 ? * ? *)", "exactly one of day-of-month ('?') and day-of-week ('?')"),
+        ("schedule_expression", "cron(60 3 ? * SUN *)", "minutes"),
+        ("schedule_expression", "cron(0 24 ? * SUN *)", "hours"),
+        ("schedule_expression", "cron(0 3 ? * 8 *)", "day-of-week"),
+        ("schedule_expression", "rate(0 minutes)", "N >= 1"),
+        ("schedule_expression", "rate(2 weeks)", "minute(s)|hour(s)|day(s)"),
+        ("schedule_expression", "at(2027-13-01T00:00:00)", "bad date"),
         ("schedule_timezone", "Mars/Olympus", "an IANA time zone name"),
         ("raw_prefix", "ratings", "ending in '/'"),
         ("raw_delimiter", ";;", "a single character"),
@@ -105,6 +114,15 @@ def test_bad_value_names_key_value_and_allowed(key: str, value: object, allowed:
     message = str(error.value)
     assert message.startswith(f"cdk.json context key '{key}' has value {value!r}; allowed: ")  # ConfigError.invalid
     assert allowed in message
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["cron(0 3 ? * SUN *)", "cron(0 3 1 * ? *)", "cron(0/15 * * * ? *)", "cron(0 9 ? * 2#1 *)", "rate(1 day)",
+     "rate(12 hours)", "at(2027-01-01T00:00:00)"],
+)
+def test_a_valid_schedule_expression_is_kept(expression: str) -> None:
+    assert PipelineConfig.from_mapping({"schedule_expression": expression}).schedule_expression == expression
 
 
 def test_every_field_names_its_parser() -> None:

@@ -1,4 +1,5 @@
-"""`-c config=NAME`: config/NAME.json merged over cdk.json's context; an unknown name or key stops synth."""
+"""`-c config=NAME`: config/NAME.json merged over cdk.json's context, `-c key=value` over both; an unknown name or
+key stops synth; an error names the layer its key came from."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from typing import Any
 import pytest
 
 from stacks import app_factory
-from stacks.app_factory import CONFIG_DIR, DEFAULT_CONFIGURATION, config_from_context, named_configurations
+from stacks.app_factory import CONFIG_DIR, DEFAULT_CONFIGURATION, named_configurations, resolve_config
 from stacks.config import ConfigError, PipelineConfig
 from tests.conftest import CONFIGURATIONS
 from tests.support.cdk_app import CDK_CONTEXT
 
 
 def _config(context: dict[str, Any]) -> PipelineConfig:
-    return config_from_context(context.get)
+    return resolve_config(context.get).config
 
 
 @pytest.fixture
@@ -41,6 +42,40 @@ def test_the_named_file_is_merged_over_the_context(config_dir: Path) -> None:
     config = _config({**CDK_CONTEXT, "config": "prod", "environment": "dev", "num_results": "50"})
     assert (config.environment, config.notification_email) == ("prod", "ops@example.com")  # from the file
     assert (config.num_results, config.prefix) == (50, "pbp")  # from the context, where the file is silent
+
+
+def test_a_command_line_value_wins_over_the_file_and_synth_says_so(config_dir: Path) -> None:
+    (config_dir / "prod.json").write_text(json.dumps({"environment": "prod", "num_results": 40, "min_rating": 4.0}))
+    resolved = resolve_config({**CDK_CONTEXT, "config": "prod", "num_results": "60"}.get)
+    assert (resolved.config.num_results, resolved.config.min_rating) == (60, 4.0)
+    assert resolved.notes == ("-c num_results='60' overrides config/prod.json's 40",)
+    # A context value equal to cdk.json's is cdk.json's own, not a -c: the file's value stands, and nothing is said.
+    quiet = resolve_config({**CDK_CONTEXT, "config": "prod", "min_rating": CDK_CONTEXT["min_rating"]}.get)
+    assert (quiet.config.min_rating, quiet.notes) == (4.0, ())
+
+
+@pytest.mark.parametrize(
+    ("file", "overrides", "source"),
+    [
+        ({"num_results": 0}, {}, "config/prod.json key 'num_results'"),
+        ({"solutions": [{"name": "a", "recipe": "aws-nope"}]}, {}, "config/prod.json key 'solutions[0].recipe'"),
+        ({}, {"num_results": "0"}, "-c key 'num_results'"),
+        ({"num_results": 10}, {"num_results": "0"}, "-c key 'num_results'"),
+        ({}, {"config": "staging"}, "-c key 'config'"),
+    ],
+)
+def test_an_error_names_the_layer_its_key_came_from(
+    config_dir: Path, file: dict[str, Any], overrides: dict[str, Any], source: str
+) -> None:
+    (config_dir / "prod.json").write_text(json.dumps(file))
+    with pytest.raises(ConfigError) as error:
+        _config({**CDK_CONTEXT, "config": "prod", **overrides})
+    assert str(error.value).startswith(source + " has value ")
+
+
+def test_a_cdk_json_value_is_named_as_such() -> None:
+    with pytest.raises(ConfigError, match=r"^cdk.json context key 'num_results' has value 0;"):
+        PipelineConfig.from_mapping({"num_results": 0})
 
 
 def test_an_unknown_name_stops_with_the_names_there_are(config_dir: Path) -> None:
@@ -97,6 +132,6 @@ def test_the_cdk_entry_point_reports_a_bad_configuration_in_one_line(tmp_path: P
     done = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "error: cdk.json context key 'config' has value 'nope'; allowed: one of "
+        "error: -c key 'config' has value 'nope'; allowed: one of "
         f"{', '.join(named_configurations())} (a file config/<name>.json)"
     ]

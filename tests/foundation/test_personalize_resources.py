@@ -10,15 +10,13 @@ from aws_cdk.assertions import Template
 
 from stacks.personalize import INTERACTIONS_SCHEMA
 from tests.support.cdk_app import synth, templates_of
+from tests.support.personalize_provider import literal, provider_grants
 from tests.support.templates import logical_id
 
 
-def _solution_call(template: Template, phase: str) -> dict[str, Any]:
+def _solution(template: Template) -> dict[str, Any]:
     (solution,) = template.find_resources("Custom::PersonalizeSolution").values()
-    call = solution["Properties"][phase]
-    if isinstance(call, dict):  # Fn::Join around the dataset group ARN: read the literal parts
-        call = "".join(part if isinstance(part, str) else "<token>" for part in call["Fn::Join"][1])
-    return json.loads(call)
+    return solution["Properties"]
 
 
 def test_dataset_group_is_encrypted_with_the_data_key(data_template: Template) -> None:
@@ -56,17 +54,11 @@ def test_interactions_schema_and_dataset(data_template: Template) -> None:
 
 
 def test_solution_is_created_with_auto_training_off(data_template: Template) -> None:
-    create = _solution_call(data_template, "Create")
-    assert create["action"] == "createSolution"
-    parameters = create["parameters"]
-    assert parameters["performAutoTraining"] is False
-    assert parameters["performHPO"] is False
-    assert parameters["recipeArn"] == "arn:<token>:personalize:::recipe/aws-user-personalization"
-    assert re.fullmatch(r"pbp-dev-solution-[0-9a-f]{8}", parameters["name"])
-    assert _solution_call(data_template, "Update") == create
-    delete = _solution_call(data_template, "Delete")
-    assert delete["action"] == "deleteSolution"
-    assert delete["parameters"] == {"solutionArn": "PHYSICAL:RESOURCEID:"}
+    properties = _solution(data_template)
+    assert properties["PerformAutoTraining"] is False
+    assert literal(properties["RecipeArn"]) == "arn:<AWS::Partition>:personalize:::recipe/aws-user-personalization"
+    assert re.fullmatch(r"pbp-dev-solution-[0-9a-f]{8}", properties["Name"])
+    assert set(properties) == {"ServiceToken", "Name", "DatasetGroupArn", "RecipeArn", "PerformAutoTraining"}
 
 
 def test_solution_is_deleted_with_the_stack_even_when_data_is_retained(data_template: Template) -> None:
@@ -80,24 +72,22 @@ def test_solution_is_deleted_with_the_stack_even_when_data_is_retained(data_temp
 def test_new_settings_make_a_new_solution(tmp_path, data_template: Template) -> None:
     pipeline = synth(tmp_path, perform_auto_training=True, recipe="aws-user-personalization-v2")
     changed = templates_of(pipeline)[pipeline.data_stack.stack_name]
-    before, after = _solution_call(data_template, "Create")["parameters"], _solution_call(changed, "Create")["parameters"]
-    assert after["performAutoTraining"] is True
-    assert after["recipeArn"].endswith("recipe/aws-user-personalization-v2")
-    assert after["name"] != before["name"]
+    before, after = _solution(data_template), _solution(changed)
+    assert after["PerformAutoTraining"] is True
+    assert literal(after["RecipeArn"]).endswith("recipe/aws-user-personalization-v2")
+    assert after["Name"] != before["Name"]
 
 
 def test_solution_resource_may_touch_only_its_solution(data_template: Template) -> None:
-    role = logical_id(data_template, "AWS::IAM::Role", "/Personalize/SolutionResourceRole/")
-    statements = [
-        statement
-        for policy in data_template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    by_action = {json.dumps(s["Action"]): s["Resource"] for s in statements}
-    solution_name = _solution_call(data_template, "Create")["parameters"]["name"]
-    create = json.dumps(by_action['"personalize:CreateSolution"'])
-    assert solution_name in create and "DatasetGroupArn" in create
-    assert "pbp-dev-solution-????????" in json.dumps(by_action['"personalize:DeleteSolution"'])
-    assert set(by_action) == {'"personalize:CreateSolution"', '"personalize:DeleteSolution"', '["logs:CreateLogStream", "logs:PutLogEvents"]'}
-    assert all(resource != "*" for resource in by_action.values())
+    grants = provider_grants(data_template)
+    solution_name = _solution(data_template)["Name"]
+    assert any(target.endswith(f":solution/{solution_name}") for target in grants["personalize:CreateSolution"])
+    assert any("DatasetGroupArn" in target for target in grants["personalize:CreateSolution"])
+    for action in ("personalize:DeleteSolution", "personalize:DescribeSolution"):
+        assert [target.rsplit(":", 1)[1] for target in grants[action]] == ["solution/pbp-dev-solution-????????"]
+    assert set(grants) == {
+        "personalize:CreateSolution", "personalize:DeleteSolution", "personalize:DescribeSolution",
+        "personalize:StopSolutionVersionCreation", "logs:CreateLogStream", "logs:PutLogEvents",
+    }
+    assert all("*" not in target for action, targets in grants.items() if action != "personalize:StopSolutionVersionCreation"
+               for target in targets)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lambda_src.postprocess import flatten
+from pipeline_contracts import flatten_capacity
 from pipeline_contracts import solutions as contract
 from stacks.config import ConfigError, PipelineConfig
 
@@ -69,7 +70,8 @@ def test_the_contract_and_the_flattening_agree_on_every_kind() -> None:
         ([{"name": "a", "recipe": "aws-personalized-ranking"}], "solutions[0].recipe", "one of aws-user-personalization"),
         ([{"name": "a", "recipe": "aws-sims", "training_mode": "UPDATE"}], "solutions[0].training_mode", "FULL"),
         ([{"name": "a", "recipe": "aws-sims", "num_results": 501}], "solutions[0].num_results", "1 to 500"),
-        ([{"name": "a", "recipe": "aws-item-affinity", "num_results": 5_000_001}], "solutions[0].num_results", "5000000"),
+        ([{"name": "a", "recipe": "aws-item-attribute-affinity", "queries": ["x", "y", "x"]}], "solutions[0].queries",
+         "distinct"),
         ([{"name": "a", "recipe": "aws-sims", "queries": ["x"]}], "solutions[0].queries", "no queries"),
         ([{"name": "a", "recipe": "aws-item-attribute-affinity"}], "solutions[0].queries", "non-empty list"),
         ([{"name": "a", "recipe": "aws-item-attribute-affinity", "queries": ["a\nb"]}], "solutions[0].queries", "list"),
@@ -121,3 +123,60 @@ def test_batch_input_kinds_follow_the_solutions() -> None:
     assert built.batch_input_kinds == ("users", "items", "item_attributes")
     assert [s.name for s in built.solutions_of_job_type("batch_segment")] == ["i", "q"]
     assert built.quality_gate_rule_of(built.solutions[0])["metric"] == built.quality_gate_metric
+
+
+SEGMENT_RECIPES = [r for r in contract.RECIPES if contract.output_kind_of(r).job_type == "batch_segment"]
+
+
+@pytest.mark.parametrize("recipe", SEGMENT_RECIPES)
+def test_segment_num_results_is_bounded_by_what_one_post_processing_run_flattens(recipe: str) -> None:
+    """An output file holds a job's input lines (the kind's max_job_records) of num_results users each: at the
+    bound it fits one process_file run in rows and in memory (and the API's 5 million); one past it is refused
+    naming key, value and bound."""
+    kind = contract.output_kind_of(recipe)
+    assert kind.max_job_records is not None
+    bound = flatten_capacity.segment_num_results_max(kind.max_job_records)
+    assert 1000 <= bound
+    assert kind.max_job_records * bound <= flatten_capacity.SEGMENT_ROWS_PER_RUN
+    assert bound <= flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX <= flatten_capacity.SEGMENT_NUM_RESULTS_API_MAX
+    # The bound is the tightest of the three: one more user breaks one of them.
+    assert (kind.max_job_records * (bound + 1) > flatten_capacity.SEGMENT_ROWS_PER_RUN
+            or bound + 1 > flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX)
+    (spec,) = config(entry_of(recipe, num_results=bound)).solutions
+    assert spec.num_results == bound
+    with pytest.raises(ConfigError) as raised:
+        config(entry_of(recipe, num_results=bound + 1))
+    assert str(raised.value) == (f"cdk.json context key 'solutions[0].num_results' has value {bound + 1}; allowed: a "
+                                 f"whole number from 1 to {bound}")
+
+
+def test_the_capacity_bound_follows_the_measured_figures_with_their_margins() -> None:
+    """Rows per run = rate / S3 overhead x (timeout - reserve) / margin; users per line = memory / margin / bytes
+    per user. Item affinity's 500-line files are bound by time, attribute affinity's 10-query files by memory."""
+    seconds = flatten_capacity.PROCESS_FILE_TIMEOUT_SECONDS - flatten_capacity.TIME_RESERVE_SECONDS
+    expected = flatten_capacity.SEGMENT_ROWS_PER_SECOND / flatten_capacity.S3_CPU_OVERHEAD * seconds / 2
+    assert flatten_capacity.SEGMENT_ROWS_PER_RUN == int(expected)
+    memory = flatten_capacity.PROCESS_FILE_MEMORY_MB * 2**20 / 2
+    assert flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX == int(memory // flatten_capacity.SEGMENT_BYTES_PER_RESULT)
+    assert flatten_capacity.segment_num_results_max(500) == flatten_capacity.SEGMENT_ROWS_PER_RUN // 500
+    assert flatten_capacity.segment_num_results_max(10) == flatten_capacity.SEGMENT_RESULTS_PER_LINE_MAX
+    with pytest.raises(ValueError, match="lines_per_file 0"):
+        flatten_capacity.segment_num_results_max(0)
+
+
+def test_the_function_runs_with_the_memory_and_timeout_the_bound_assumes(pipeline_template: Any) -> None:
+    from lambda_src.postprocess.handler import TIME_RESERVE_MS
+
+    (function,) = [f for f in pipeline_template.find_resources("AWS::Lambda::Function").values()
+                   if f["Properties"]["Handler"] == "postprocess.handler.process_file"]
+    assert function["Properties"]["MemorySize"] == flatten_capacity.PROCESS_FILE_MEMORY_MB
+    assert function["Properties"]["Timeout"] == flatten_capacity.PROCESS_FILE_TIMEOUT_SECONDS
+    assert TIME_RESERVE_MS == flatten_capacity.TIME_RESERVE_SECONDS * 1000
+
+
+def test_more_queries_than_one_job_reads_are_accepted_and_split() -> None:
+    """25 genres make 3 jobs (the planner splits at 10): the config takes any number of distinct queries."""
+    queries = [f'ITEMS.GENRES = "g{n}"' for n in range(25)]
+    (spec,) = config(entry_of("aws-item-attribute-affinity", queries=queries)).solutions
+    assert spec.queries == tuple(queries)
+    assert [len(v) for v in contract.query_files(spec.queries).values()] == [10, 10, 5]

@@ -3,7 +3,6 @@ IAM scoped to each solution's names, creates chained, and the list outputs both 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from stacks.personalize import (
     solution_arn_parameter_name,
     solution_name_pattern,
 )
+from tests.support.personalize_provider import literal, provider_grants
 from tests.support.templates import resources
 
 FULL = "full"
@@ -35,19 +35,12 @@ def full_data(synthesized_apps: Callable[[str], Any], full_app: PipelineApp) -> 
     return synthesized_apps(FULL).templates[full_app.data_stack.stack_name].to_json()
 
 
-def _literal(call: Any) -> dict[str, Any]:
-    if isinstance(call, dict):  # Fn::Join around the dataset group ARN: keep the literal parts
-        call = "".join(part if isinstance(part, str) else "<token>" for part in call["Fn::Join"][1])
-    return json.loads(call)
-
-
 def _solutions_by_name(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Personalize solution name -> (logical id, create call parameters)."""
-    found = {}
-    for logical_id, resource in resources(template, "Custom::PersonalizeSolution").items():
-        parameters = _literal(resource["Properties"]["Create"])["parameters"]
-        found[parameters["name"]] = (logical_id, parameters)
-    return found
+    """Personalize solution name -> (logical id, custom resource properties)."""
+    return {
+        resource["Properties"]["Name"]: (logical_id, resource["Properties"])
+        for logical_id, resource in resources(template, "Custom::PersonalizeSolution").items()
+    }
 
 
 def test_one_solution_per_configured_solution(full_app: PipelineApp, full_data: dict[str, Any]) -> None:
@@ -56,11 +49,10 @@ def test_one_solution_per_configured_solution(full_app: PipelineApp, full_data: 
     solutions = _solutions_by_name(full_data)
     assert set(solutions) == {personalize_solution_name(config, spec) for spec in config.solutions}
     for spec in config.solutions:
-        _, parameters = solutions[personalize_solution_name(config, spec)]
-        assert re.fullmatch(rf"pbp-full-{spec.name}-[0-9a-f]{{8}}", parameters["name"])
-        assert parameters["recipeArn"].endswith(f"recipe/{spec.recipe}")
-        assert parameters["performAutoTraining"] is spec.perform_auto_training
-        assert parameters["performHPO"] is False
+        _, properties = solutions[personalize_solution_name(config, spec)]
+        assert re.fullmatch(rf"pbp-full-{spec.name}-[0-9a-f]{{8}}", properties["Name"])
+        assert literal(properties["RecipeArn"]).endswith(f"recipe/{spec.recipe}")
+        assert properties["PerformAutoTraining"] is spec.perform_auto_training
 
 
 def test_each_solution_has_its_parameter(full_app: PipelineApp, full_data: dict[str, Any]) -> None:
@@ -80,7 +72,9 @@ def test_the_creates_are_chained_in_config_order(full_app: PipelineApp, full_dat
     solutions = _solutions_by_name(full_data)
     ids = [solutions[personalize_solution_name(config, spec)][0] for spec in config.solutions]
     custom = resources(full_data, "Custom::PersonalizeSolution")
-    datasets = set(resources(full_data, "AWS::Personalize::Dataset"))
+    datasets = set(resources(full_data, "AWS::Personalize::Dataset")) | set(
+        resources(full_data, "Custom::PersonalizeDataset")
+    )
     for previous, current in zip(ids, ids[1:]):
         assert previous in custom[current].get("DependsOn", []), current
     for logical_id in ids:
@@ -89,25 +83,14 @@ def test_the_creates_are_chained_in_config_order(full_app: PipelineApp, full_dat
 
 def test_each_solution_statement_reaches_only_its_names(full_app: PipelineApp, full_data: dict[str, Any]) -> None:
     config = full_app.config
-    policies = resources(full_data, "AWS::IAM::Policy")
-    deletes = [
-        json.dumps(statement["Resource"])
-        for policy in policies.values()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Action"] == "personalize:DeleteSolution"
-    ]
-    creates = [
-        json.dumps(statement["Resource"])
-        for policy in policies.values()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Action"] == "personalize:CreateSolution"
-    ]
-    assert len(deletes) == len(creates) == len(config.solutions)
+    grants = provider_grants(full_data)
+    deletes, creates = grants["personalize:DeleteSolution"], grants["personalize:CreateSolution"]
+    assert len(deletes) == len(config.solutions) and len(creates) == len(config.solutions) + 1  # + the group
     for spec in config.solutions:
         pattern = solution_name_pattern(config, spec.name)
-        (delete,) = [d for d in deletes if f"solution/{pattern}" in d]
+        (delete,) = [d for d in deletes if d.endswith(f"solution/{pattern}")]
         assert "*" not in delete
-        (create,) = [c for c in creates if personalize_solution_name(config, spec) in c]
+        (create,) = [c for c in creates if c.endswith(f"solution/{personalize_solution_name(config, spec)}")]
         assert "*" not in create
 
 

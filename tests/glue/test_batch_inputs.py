@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from glue_src import local_run, transform
-from glue_src.arguments import QUERIES_FILE, parse_options
+from glue_src.arguments import parse_options
 from glue_src.counts import check_minimums
 from glue_src.limits import BATCH_INPUT_MAX_BYTES, BATCH_INPUT_MAX_FILES
 from glue_src.messages import EtlArgumentError, TrainingMinimumsError
@@ -82,6 +82,8 @@ def run_job(spark: Any, root: Path, run_id: str, **arguments: Any) -> Outcome:
 QUERIES = {
     "genre_fans": ['ITEMS.GENRES = "Comedy"', 'ITEMS.GENRES = "Drama" AND ITEMS.YEAR > 1990'],
     "odd": ['ITEMS.TITLE = "back\\slash"', "line\nbreak", "tab\there", "unicode: é ✓"],
+    # One past what a batch segment job reads (ITEM_ATTRIBUTE_QUERIES_PER_JOB): two files, 10 and 1.
+    "many": [f"ITEMS.YEAR = {1990 + n}" for n in range(11)],
 }
 
 
@@ -155,13 +157,16 @@ def test_user_counts_do_not_need_the_users_input(all_items: Outcome, top_items: 
 def test_queries_files_hold_one_escaped_line_per_query(all_items: Outcome) -> None:
     for solution, queries in QUERIES.items():
         folder = all_items.folder(solutions.batch_input_entry("item_attributes", solution))
-        assert [path.name for path in folder.iterdir()] == [QUERIES_FILE]
-        text = (folder / QUERIES_FILE).read_text(encoding="utf-8")
-        lines = text.splitlines()
-        assert text.endswith("\n") and len(lines) == len(queries)  # a newline inside a query stays escaped
-        assert [json.loads(line) for line in lines] == [{"itemAttributes": query} for query in queries]
+        files = solutions.query_files(queries)
+        assert sorted(path.name for path in folder.iterdir()) == sorted(files)
+        for name, file_queries in files.items():
+            text = (folder / name).read_text(encoding="utf-8")
+            lines = text.splitlines()
+            assert text.endswith("\n") and len(lines) == len(file_queries)  # a newline inside a query stays escaped
+            assert [json.loads(line) for line in lines] == [{"itemAttributes": query} for query in file_queries]
+    (first,) = solutions.query_files(QUERIES["genre_fans"])
     assert '"itemAttributes": "ITEMS.GENRES = \\"Comedy\\""' in (
-        all_items.folder(solutions.batch_input_entry("item_attributes", "genre_fans")) / QUERIES_FILE
+        all_items.folder(solutions.batch_input_entry("item_attributes", "genre_fans")) / first
     ).read_text()
 
 

@@ -84,7 +84,10 @@ def test_lambda_handlers_run_in_process_and_their_errors_are_catchable() -> None
         ok, bad = aws.run(arn, input={"n": 5}), aws.run(arn, input={"n": -1})
     assert (ok.status, ok.output) == ("SUCCEEDED", {"halves": [1, 2]})
     assert (bad.status, bad.error) == ("FAILED", "Rejected")
-    assert json.loads(bad.cause)["errorMessage"] == "negative"
+    error = json.loads(bad.cause)  # the Python runtime's error JSON, in its key order
+    assert list(error) == ["errorMessage", "errorType", "requestId", "stackTrace"]
+    assert (error["errorMessage"], error["errorType"]) == ("negative", "ValueError")
+    assert error["requestId"] and 'File "' in error["stackTrace"][-1] and "in handler" in error["stackTrace"][-1]
     assert aws.lambdas.invocations == [(function, {"n": 5}), (function, {"n": 3}), (function, {"n": -1})]
 
 

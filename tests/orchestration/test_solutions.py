@@ -15,7 +15,7 @@ from stacks.config import PipelineConfig
 from stacks.orchestration.prepare import SOLUTION_UNAVAILABLE_ERROR
 from stacks.personalize import solution_arn_parameter_name
 from tests.support.orchestration_stack import PERSONALIZE, SynthesizedOrchestration, synth_orchestration
-from tests.support.templates import as_list, role_statements
+from tests.support.templates import as_list, past_function_error_reader, role_statements
 
 SOLUTIONS = [
     {"name": "users", "recipe": "aws-user-personalization"},
@@ -73,7 +73,8 @@ def test_one_wrapped_branch_per_solution_in_config_order(multi: SynthesizedOrche
         wrapper = branch["States"][f"Solution {spec.name}"]
         assert wrapper["Type"] == "Parallel" and len(wrapper["Branches"]) == 1 and wrapper["OutputPath"] == "$[0]"
         (catch,) = wrapper["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == f"{spec.name}: failed"
+        assert catch["ErrorEquals"] == ["States.ALL"]
+        assert past_function_error_reader(branch["States"], catch["Next"]) == f"{spec.name}: failed"
         failed = branch["States"][f"{spec.name}: failed"]
         assert failed["Parameters"]["status"] == "FAILED" and failed["Parameters"]["name"] == spec.name
         assert failed["Parameters"]["kind"] == spec.output_kind.name
@@ -108,7 +109,7 @@ def test_plan_event_names_the_solution_its_input_and_its_quota_share(multi: Synt
         assert payload["solution"] == spec.name and payload["job_type"] == spec.job_type
         assert payload["solutions_sharing_quota"] == len(MULTI_CONFIG.solutions_of_job_type(spec.job_type))
         assert payload["job_name_base.$"] == f"$.run.batch_{spec.name}"
-        assert ("max_job_records" in payload) == (spec.output_kind.name == "item_affinity")
+        assert payload.get("max_job_records") == spec.output_kind.max_job_records
         assert plan["ResultPath"] == "$.plan" and "jobs.$" not in plan["ResultSelector"]
         assert plan["ResultSelector"]["jobs_key.$"] == "$.Payload.jobs_key"
 
@@ -133,7 +134,8 @@ def test_child_places_input_only_when_copied_and_reports_either_way(multi: Synth
         processor = solution_branch(multi, name)[f"{name} batch: each job"]["ItemProcessor"]
         wrapper = processor["States"][f"{name} batch job"]
         (catch,) = wrapper["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == f"{name} batch job: failed"
+        assert catch["ErrorEquals"] == ["States.ALL"]
+        assert past_function_error_reader(processor["States"], catch["Next"]) == f"{name} batch job: failed"
         failed = processor["States"][f"{name} batch job: failed"]["Parameters"]
         assert failed["status"] == "FAILED" and failed["cause.$"] == "$.jobError.Cause"
         states = child_states(multi, name)
@@ -168,7 +170,10 @@ def test_every_state_of_a_solution_is_inside_its_caught_wrapper(multi: Synthesiz
     wrapper's branch, and the wrapper's catch turns it into the FAILED record instead of failing the run."""
     top = multi.definition["States"]
     for spec, branch in zip(MULTI_CONFIG.solutions, top["Solutions"]["Branches"], strict=True):
-        assert set(branch["States"]) == {f"Solution {spec.name}", f"{spec.name}: failed"}
+        # Besides the wrapper: its catch's states (the function error read down to type and message, the record).
+        reader = {f"{spec.name} failure: {step}" for step in ("function error?", "read the function error",
+                                                                "type and message only")}
+        assert set(branch["States"]) == {f"Solution {spec.name}", f"{spec.name}: failed", *reader}
         body = solution_branch(multi, spec.name)
         fails = [name for name, state in body.items() if state["Type"] == "Fail"]
         assert f"{spec.name} training: timed out" in fails

@@ -51,6 +51,11 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
         "solution: read solution ARN", "solution batch: plan jobs", "solution batch: each job", "solution batch job",
         "solution batch job: place input?", "solution batch job: place input", "solution batch job: done",
         "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Run succeeded",
+        "Prepare run failed",
+    } | {
+        f"{label} failure: {step}"  # readable_function_error at each catch a function error reaches
+        for label in ("Prepare run", "solution", "solution batch job")
+        for step in ("function error?", "read the function error", "type and message only")
     }  # fmt: skip
     assert states == expected
     assert orchestration.definition["StartAt"] == "List running executions"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline_contracts import run_layout
+from pipeline_contracts.solutions import batch_input_entry
 from tests.support.templates import as_list, resources, role_statements
 
 
@@ -23,14 +24,18 @@ def _object_reads(template: dict[str, Any], role: str) -> list[str]:
     return reads
 
 
-def test_the_plan_reads_the_items_files_exactly_when_an_item_affinity_solution_counts_them(
+def test_the_plan_reads_the_input_files_of_exactly_the_kinds_that_count_them(
     configured_app: Any, configured_templates: dict[str, Any]
 ) -> None:
-    """Every plan reads the ETL's summary (its per-file line counts); item affinity takes at most 500 items per job,
-    so its plan also counts the lines of items files the summary does not count. No plan reads anything else."""
+    """Every plan reads the ETL's summary (its per-file line counts); a kind with a per-job limit of its own (item
+    affinity: 500 items, item-attribute affinity: 10 queries) also counts the lines of its input files the summary
+    does not count, so its plan reads those folders. No plan reads anything else."""
     template = configured_templates[configured_app.pipeline_stack.stack_name].to_json()
     reads = _object_reads(template, _role_of(template, "batch_plan.handler.plan_batch_jobs"))
-    counts_items = any(spec.output_kind.name == "item_affinity" for spec in configured_app.config.solutions)
-    items = "/" + run_layout.run_key("*", run_layout.BATCH_INPUT_ITEMS) + "*"
+    counted = {
+        "/" + run_layout.run_key("*", batch_input_entry(spec.input_kind, spec.name)) + "*"
+        for spec in configured_app.config.solutions
+        if spec.output_kind.max_job_records is not None
+    }
     summary = "/" + run_layout.run_key("*", run_layout.SUMMARY)
-    assert reads == [summary, *([items] if counts_items else [])]
+    assert reads[0] == summary and sorted(reads[1:]) == sorted(counted)

@@ -38,7 +38,7 @@ from lambda_src.postprocess import handler as postprocess_handler
 from lambda_src.postprocess.manifest import summary_of_solutions
 from lambda_src.run_names.naming import run_names
 from pipeline_contracts.job_names import numbered_job_name
-from pipeline_contracts.solutions import batch_input_entry
+from pipeline_contracts.solutions import batch_input_entry, query_files
 from stacks.app_factory import PipelineApp
 from stacks.orchestration.solutions import solution_job_name_prefixes
 from tests.support.accepted_versions import create_accepted_versions_table
@@ -56,7 +56,7 @@ from tests.support.sfn_offline import (
     default_batch_answer,
 )
 from tests.support.template_functions import TemplateFunction, apply_environment, shared_environment
-from tests.support.templates import logical_id_of
+from tests.support.templates import logical_id_of, past_function_error_reader
 
 REGION = "us-east-1"
 EXECUTION = "weekly-2026-01-04"
@@ -261,8 +261,8 @@ def _write_batch_input(
             if spec.input_kind == "items":
                 bodies[folder + "part-00000.json"] = "".join(json.dumps({"itemId": f"{u}0"}) + "\n" for u in users)
             elif spec.input_kind == "item_attributes":
-                queries = "".join(json.dumps({"itemAttributes": q}) + "\n" for q in spec.queries)
-                bodies[folder + "queries.json"] = queries
+                for name, queries in query_files(spec.queries).items():
+                    bodies[folder + name] = "".join(json.dumps({"itemAttributes": q}) + "\n" for q in queries)
         for key, body in bodies.items():
             s3.put_object(Bucket=transformed, Key=prefix + key, Body=body.encode("utf-8"))
 
@@ -344,7 +344,7 @@ def test_the_definition_is_the_pipeline_stacks(
     (branch,) = states["Solutions"]["Branches"]
     assert branch["StartAt"] == f"Solution {SOLUTION}"
     wrapper = branch["States"][f"Solution {SOLUTION}"]
-    assert wrapper["Catch"][0]["Next"] == f"{SOLUTION}: failed"
+    assert past_function_error_reader(branch["States"], wrapper["Catch"][0]["Next"]) == f"{SOLUTION}: failed"
     (body,) = wrapper["Branches"]
     inner = body["States"]
     listing = inner[f"{SOLUTION} post-process: list output files"]

@@ -71,10 +71,7 @@ def _stack_output_names(value: Any) -> list[str]:
 
 def _solution_name(template: dict[str, Any]) -> str:
     (solution,) = resources(template, "Custom::PersonalizeSolution").values()
-    call = solution["Properties"]["Create"]
-    if isinstance(call, dict):  # Fn::Join around the dataset group ARN: keep the literal parts
-        call = "".join(part if isinstance(part, str) else "<token>" for part in call["Fn::Join"][1])
-    return json.loads(call)["parameters"]["name"]
+    return solution["Properties"]["Name"]
 
 
 def test_the_dashboard_has_a_stage_table_per_solution(synthesized_apps) -> None:

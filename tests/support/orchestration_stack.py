@@ -25,7 +25,7 @@ from aws_cdk import aws_s3 as s3  # noqa: E402
 from aws_cdk import aws_stepfunctions as sfn  # noqa: E402
 from constructs import Construct  # noqa: E402
 
-from pipeline_contracts.solutions import batch_input_entry  # noqa: E402
+from pipeline_contracts.solutions import batch_input_entry, query_files  # noqa: E402
 from stacks.config import PipelineConfig  # noqa: E402
 from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
@@ -216,7 +216,8 @@ class SynthesizedOrchestration:
             elif spec.input_kind == "items":
                 bodies[folder + "part-00000.json"] = "".join(f'{{"itemId": "{1000 + n}"}}\n' for n in range(users))
             else:
-                bodies[folder + "queries.json"] = "".join(json.dumps({"itemAttributes": q}) + "\n" for q in spec.queries)
+                for name, queries in query_files(spec.queries).items():
+                    bodies[folder + name] = "".join(json.dumps({"itemAttributes": q}) + "\n" for q in queries)
         s3 = aws.client("s3")
         for key, body in bodies.items():
             s3.put_object(Bucket=self.expected("transformed_bucket"), Key=prefix + key, Body=body.encode("utf-8"))

@@ -807,6 +807,18 @@ class FakeGlue:
         raise ServiceError("InvalidInputException", f"FakeGlue does not implement {operation}")
 
 
+def function_error(error: BaseException, request_id: str) -> dict[str, Any]:
+    """A raised exception as the Python runtime (awslambdaric `make_error`) reports it: errorMessage, errorType,
+    requestId and stackTrace (the formatted frames, file paths included), in that order."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
 class FakeLambda:
     """In-process Lambda handlers for `lambda:invoke` (moto's own Lambda needs Docker).
 
@@ -814,7 +826,8 @@ class FakeLambda:
     of that function, matched by full ARN or by function name (any qualifier ignored). The context has what
     Lambda's has and Powertools reads (function_name, invoked_function_arn, memory_limit_in_mb, aws_request_id,
     get_remaining_time_in_millis). An exception in the handler becomes a function error (`Unhandled`, payload
-    with errorType/errorMessage), which the interpreter raises as `<errorType>`.
+    as the runtime writes it, `function_error`), which the interpreter raises as `<errorType>` with that payload
+    as the cause.
 
     Invocations of one registered handler run one at a time, as in one execution environment (Map iterations
     and a Distributed Map's children invoke from several threads; a handler's module state, such as a cached
@@ -875,17 +888,14 @@ class FakeLambda:
         event = json.loads(raw.decode() if isinstance(raw, (bytes, bytearray)) else raw)
         self.invocations.append((params["FunctionName"], event))
         response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        context = self._context(params["FunctionName"], key)
         with self._environments[key]:
             try:
-                result = handler(event, self._context(params["FunctionName"], key))
+                result = handler(event, context)
             except Exception as error:  # noqa: BLE001 - a handler's failure is the function's error, as in Lambda
-                result = {
-                    "errorType": type(error).__name__,
-                    "errorMessage": str(error),
-                    "stackTrace": traceback.format_exception(error)[-3:],
-                }
+                result = function_error(error, context.aws_request_id)
                 response["FunctionError"] = "Unhandled"
-        body = json.dumps(result).encode()
+        body = json.dumps(result).encode()  # the runtime's own separators (", " and ": ")
         response["Payload"] = StreamingBody(io.BytesIO(body), len(body))
         return response
 

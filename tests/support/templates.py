@@ -122,3 +122,12 @@ def all_states(definition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         for machine in nested_machines(state):
             found.update(all_states(machine))
     return found
+
+
+def past_function_error_reader(states: Mapping[str, Mapping[str, Any]], name: str) -> str:
+    """Where a catch that goes to state `name` ends up: the state after `readable_function_error`'s Choice (its
+    Default, where a plain-text cause goes) when `name` is that Choice, `name` itself otherwise."""
+    state = states[name]
+    if state["Type"] == "Choice" and name.endswith(": function error?"):
+        return str(state["Default"])
+    return name

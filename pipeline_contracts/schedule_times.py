@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["ScheduleExpressionError", "next_start", "zone"]
+__all__ = ["ScheduleExpressionError", "next_start", "validate_expression", "zone"]
 
 # A cron that matches no day within this many years never fires (e.g. cron(0 0 30 FEB ? *)).
 SEARCH_YEARS = 5
@@ -45,6 +45,13 @@ def zone(name: str | None) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ScheduleExpressionError(f"unknown time zone {name!r}") from None
+
+
+def validate_expression(expression: str, time_zone: str | None = None) -> None:
+    """Raises ScheduleExpressionError unless every part of `expression` reads as Scheduler documents it (for a
+    cron: six fields in range, exactly one of the two day fields `?`) and `time_zone` is a known zone. Synth
+    checks each schedule with it, so an expression that only the doctor would reject never deploys."""
+    next_start(expression, time_zone, datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def next_start(
@@ -141,6 +148,11 @@ def _parse_cron(expression: str) -> _Cron:
             f"got {len(fields)}: {expression!r}"
         )
     minutes, hours, dom, months, dow, years = fields
+    if (dom == "?") == (dow == "?"):
+        # Scheduler: "If you specify a value or a * in one of the fields, you must use a ? in the other."
+        raise ScheduleExpressionError(
+            f"exactly one of day-of-month ({dom!r}) and day-of-week ({dow!r}) must be '?': {expression!r}"
+        )
     dom_match = _day_of_month_matcher(dom)
     dow_match = _day_of_week_matcher(dow)
     return _Cron(

@@ -1,0 +1,1 @@
+"""The data stack's Personalize custom resources (solutions, Items / Users datasets): one provider function."""

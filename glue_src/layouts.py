@@ -164,7 +164,9 @@ def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
             readable.append(path)
     # Opening a file on S3 takes tens of milliseconds: read the heads of many files in parallel.
     with ThreadPoolExecutor(max_workers=8) as pool:
-        inspected = list(pool.map(lambda path: (path, *inspect_file(spark, path)), readable))
+        # utf-8-sig: the byte-order mark stays on the first line, as Spark reads it (header matching drops it).
+        codec = options.encoding.replace("utf-8-sig", "utf-8")
+        inspected = list(pool.map(lambda path: (path, *inspect_file(spark, path, codec)), readable))
     mismatches: list[tuple[str, LayoutMismatch]] = []
     by_layout: dict[Layout, LayoutGroup] = {}
     for path, line, problem in inspected:

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timestamp-column", default=None, help="default: timestamp, or 3 without header")
     parser.add_argument("--timestamp-unit", default="ms", help="ms or s (default: %(default)s)")
     parser.add_argument(
+        "--encoding", default="utf-8", help="utf-8, utf-8-sig, latin-1 or cp1252: the raw files' (default: %(default)s)"
+    )
+    parser.add_argument(
         "--items-dataset",
         default=None,
         help="the Items dataset as in cdk.json's items_dataset (JSON, or @file.json); default: the sample's "
@@ -158,6 +161,7 @@ def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
         "--rating_column": rating,
         "--timestamp_column": stamp,
         "--timestamp_unit": args.timestamp_unit,
+        "--encoding": args.encoding,
         "--batch_inputs": args.batch_inputs,
         "--batch_items_top_n": args.batch_items_top_n,
         "--batch_items_per_file": args.batch_items_per_file,

@@ -79,7 +79,9 @@ NUMERIC_TYPES = frozenset({"int", "long", "float", "double"})
 SHAPES = ("wide", "long", "one_hot")
 # Source encodings (Python's names) -> the Java charset Spark decodes with. utf-8-sig is utf-8 whose
 # byte-order mark is dropped (a leading BOM is dropped with utf-8 too).
-ENCODINGS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "latin-1": "ISO-8859-1", "cp1252": "windows-1252"}
+# The ratings input (`raw_encoding`) takes the same names.
+Encoding = Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"]
+ENCODINGS: dict[str, str] = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "latin-1": "ISO-8859-1", "cp1252": "windows-1252"}
 # strptime directives a date format may use -> Spark's (java.time) pattern letters.
 DATE_DIRECTIVES = {
     "%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%b": "MMM", "%B": "MMMM",

@@ -100,6 +100,31 @@ def _categorical_text(values: Column) -> tuple[Column, Column]:
     return text, F.coalesce(F.size(ordered) > fitting, F.lit(False))
 
 
+def output_rows(joined: DataFrame, spec: DatasetSpec) -> DataFrame:
+    """The dataset's columns as written (id, then the fields in order), with `_truncated` (categorical
+    texts cut at the limit) and `_line_breaks` (text values whose line breaks are written as spaces,
+    one record per line: counted, not changed silently) per row."""
+    columns, truncated, broken = [F.col("id").alias(spec.id_field)], [], []
+    for f in spec.fields:
+        if f.name not in joined.columns:
+            columns.append(F.lit(None).cast("string").alias(f.name))
+            continue
+        if f.categorical:
+            # Through a copy of the array: in the same select, GENRES would name the text (a lateral alias).
+            joined = joined.withColumn(f"values_{f.name}", F.col(f.name))
+            text, cut = _categorical_text(F.col(f"values_{f.name}"))
+            truncated.append(cut.cast("int"))
+        elif f.type == "textual":
+            text = F.col(f.name)
+        else:
+            columns.append(F.col(f.name))
+            continue
+        broken.append(F.coalesce(text.rlike(_LINE_BREAK).cast("int"), F.lit(0)))
+        columns.append(F.regexp_replace(text, _LINE_BREAK, " ").alias(f.name))
+    total = lambda flags: reduce(lambda a, b: a + b, flags) if flags else F.lit(0)  # noqa: E731
+    return joined.select(*columns, total(truncated).alias("_truncated"), total(broken).alias("_line_breaks"))
+
+
 @dataclass
 class DatasetResult:
     summary: dict[str, Any]
@@ -169,22 +194,7 @@ def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run
         )
         aggregates.append(aggregate_source(classified.filter(F.col("outcome") == "kept"), spec, source))
     joined = reduce(lambda left, right: left.join(right, "id", "full_outer"), aggregates)
-    columns, truncated = [F.col("id").alias(spec.id_field)], []
-    for f in spec.fields:
-        if f.name not in joined.columns:
-            columns.append(F.lit(None).cast("string").alias(f.name))
-        elif f.categorical:
-            # Through a copy of the array: in the same select, GENRES would name the text (a lateral alias).
-            joined = joined.withColumn(f"values_{f.name}", F.col(f.name))
-            text, cut = _categorical_text(F.col(f"values_{f.name}"))
-            columns.append(F.regexp_replace(text, _LINE_BREAK, " ").alias(f.name))
-            truncated.append(cut.cast("int"))
-        elif f.type == "textual":
-            columns.append(F.regexp_replace(F.col(f.name), _LINE_BREAK, " ").alias(f.name))
-        else:
-            columns.append(F.col(f.name))
-    total_cut = reduce(lambda a, b: a + b, truncated) if truncated else F.lit(0)
-    rows = joined.select(*columns, total_cut.alias("_truncated")).cache()
+    rows = output_rows(joined, spec).cache()
     missing_created = (
         F.col(CREATION_TIMESTAMP).isNull() if CREATION_TIMESTAMP in spec.header[1:] else F.lit(False)
     )
@@ -193,14 +203,16 @@ def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run
             F.count("*").alias("ids"),
             F.sum(missing_created.cast("int")).alias("without_created"),
             F.sum("_truncated").alias("truncated"),
+            F.sum("_line_breaks").alias("line_breaks"),
         )
     )
-    written = rows.filter(~missing_created).drop("_truncated")
+    written = rows.filter(~missing_created).drop("_truncated", "_line_breaks")
     counts = {
         "ids": totals["ids"],
         "ids_written": totals["ids"] - (totals["without_created"] or 0),
         "ids_without_creation_timestamp": totals["without_created"] or 0,
         "truncated_values": totals["truncated"] or 0,
+        "line_breaks_written_as_spaces": totals["line_breaks"] or 0,
     }
     writer(reduce(DataFrame.unionByName, rejects), 1).json(quarantine_uri)
     summary.update(counts=counts, outputs={"quarantine": quarantine_uri}, header=list(spec.header))
@@ -266,6 +278,9 @@ def run(
 ) -> dict[str, Any]:
     """Transforms every configured dataset after the interactions and adds `datasets` to the run's summary
     (rewriting `_summary.json`). `specs`: kind -> spec (None = not configured)."""
+    # A date the java.time parser refuses is null (`not_date`), as `try_to_timestamp` promises; under the
+    # default policy, one the pre-3.0 lenient parser would accept (31-Feb-1995) fails the whole job instead.
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     datasets: dict[str, Any] = {}
     for kind, spec in specs.items():
         if spec is None:

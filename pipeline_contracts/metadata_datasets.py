@@ -87,6 +87,9 @@ DATE_DIRECTIVES = {
     "%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%b": "MMM", "%B": "MMMM",
     "%H": "HH", "%M": "mm", "%S": "ss", "%j": "DDD",
 }
+# strptime reads these numbers with fewer digits too (ml-100k's `4-Feb-1971`); so does a one-letter Spark
+# pattern, which is used unless another directive is next to it (there, the digit count splits the two).
+VARIABLE_WIDTH_DIRECTIVES = {"%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s", "%j": "D"}
 # What a date is read to, by the type of the field it fills.
 DATE_TARGETS = {"int": "year", "long": "epoch_seconds", "creation_timestamp": "epoch_seconds"}
 MAX_NULL_VALUES = 20
@@ -341,7 +344,8 @@ def spark_date_pattern(date_format: str) -> str:
     """A strptime-style format as a Spark datetime pattern: directives translated, literal text quoted.
     Raises ValueError naming the first directive that has no translation."""
     pattern, literal = [], ""
-    for piece in re.split(r"(%.)", date_format):
+    pieces = [piece for piece in re.split(r"(%.)", date_format) if piece]
+    for index, piece in enumerate(pieces):
         if not piece.startswith("%") or piece == "%":
             literal += piece
             continue
@@ -353,7 +357,10 @@ def spark_date_pattern(date_format: str) -> str:
         if literal:
             pattern.append("'" + literal.replace("'", "''") + "'")
             literal = ""
-        pattern.append(DATE_DIRECTIVES[piece])
+        neighbours = pieces[index - 1 : index] + pieces[index + 1 : index + 2]
+        adjacent = any(other.startswith("%") and other not in ("%", "%%") for other in neighbours)
+        variable = None if adjacent else VARIABLE_WIDTH_DIRECTIVES.get(piece)
+        pattern.append(variable or DATE_DIRECTIVES[piece])
     if literal:
         pattern.append("'" + literal.replace("'", "''") + "'")
     return "".join(pattern)

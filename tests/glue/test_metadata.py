@@ -137,7 +137,8 @@ def test_long_genres_and_wide_years_are_joined_on_the_item_id(hetrec: tuple[dict
     assert rows["2"] == ["Sci-Fi", "2003", "1000000002"]  # from the file with the other column order
     assert sorted(rows) == ["1", "2", "7"]  # 5 and 6 have no CREATION_TIMESTAMP
     assert summary["datasets"]["items"]["counts"] == {
-        "ids": 5, "ids_written": 3, "ids_without_creation_timestamp": 2, "truncated_values": 1
+        "ids": 5, "ids_written": 3, "ids_without_creation_timestamp": 2, "truncated_values": 1,
+        "line_breaks_written_as_spaces": 0,
     }
 
 

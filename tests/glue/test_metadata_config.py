@@ -64,7 +64,15 @@ def test_at_the_null_values_limit_and_a_one_hot_source_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("date_format", "pattern"),
-    [("%d-%b-%Y", "dd'-'MMM'-'yyyy"), ("%Y", "yyyy"), ("%YT%H", "yyyy'T'HH"), ("it's %Y", "'it''s 'yyyy")],
+    [
+        ("%d-%b-%Y", "d'-'MMM'-'yyyy"),  # one or two digits, as strptime reads them
+        ("%Y%m%d", "yyyyMMdd"),  # adjacent numbers: fixed widths split them
+        ("%Y-%m-%d %H:%M:%S", "yyyy'-'M'-'d' 'H':'m':'s"),
+        ("%Y", "yyyy"),
+        ("%YT%H", "yyyy'T'H"),
+        ("%d%%", "d'%'"),
+        ("it's %Y", "'it''s 'yyyy"),
+    ],
 )
 def test_date_formats_become_spark_patterns_with_literals_quoted(date_format: str, pattern: str) -> None:
     assert spark_date_pattern(date_format) == pattern

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,14 @@ def test_every_character_class_comes_back_equal_through_pythons_csv_reader(round
     assert _written(round_trip / "items") == {key: [_expected(value)] for key, value in CHARACTER_CLASSES.items()}
 
 
+def test_each_value_whose_line_breaks_are_written_as_spaces_is_counted(round_trip: Path) -> None:
+    datasets = json.loads((round_trip / "_summary.json").read_text())["datasets"]
+    broken = lambda values: sum(1 for value in values if "\n" in value.strip() or "\r" in value.strip())  # noqa: E731
+    assert broken(CHARACTER_CLASSES.values()) == 2  # the generator's two line-break classes
+    assert datasets["items"]["counts"]["line_breaks_written_as_spaces"] == broken(CHARACTER_CLASSES.values())
+    assert datasets["users"]["counts"]["line_breaks_written_as_spaces"] == broken(LATIN1_CLASSES.values())
+
+
 def test_latin1_tab_separated_values_come_back_as_utf8(round_trip: Path) -> None:
     written = _written(round_trip / "users")
     # A categorical value holding `|` would be split by Personalize: the pipe class is the one value that
@@ -127,6 +136,8 @@ U_ITEM = [  # ml-100k u.item's traits: latin-1, `|`, no header, dd-Mon-yyyy date
     _u_item_line(3, "unknown", "", [1, 0, 0]),  # no date: a null year, not a rejected row
     _u_item_line(4, "Bad date", "1995-01-01", [0, 0, 0]),  # not_date:YEAR
     _u_item_line(5, "Bad flag", "01-Feb-1996", [0, 2, 0]),  # not_one_hot:GENRES
+    _u_item_line(6, "One-digit day", "4-Feb-1971", [0, 0, 1]),  # as u.item writes days below 10
+    _u_item_line(7, "No such day", "31-Feb-1995", [0, 0, 1]),  # not_date:YEAR (a lenient parser rolls it over)
 ]
 MOVIES_CSV = [  # ml-latest movies.csv's traits: RFC 4180 quotes, `(no genres listed)`
     "movieId,title,genres",
@@ -181,7 +192,8 @@ def test_u_item_dates_become_years_and_epoch_seconds_and_flags_one_genre_list(
     assert written["1"][:2] == ["1995", "Adventure"] and written["1"][5] == "788918400"
     assert written["2"][:2] == ["1995", "Action|Adventure"]
     dates, flags = summary["datasets"]["items"]["sources"][:2]
-    assert dates["counts"]["rejected_by_reason"] == {"not_date:YEAR": 1}  # id 4 (its first field)
+    assert written["6"][0] == "1971" and written["6"][5] == str(int(datetime(1971, 2, 4, tzinfo=UTC).timestamp()))
+    assert dates["counts"]["rejected_by_reason"] == {"not_date:YEAR": 2}  # ids 4 and 7 (their first field)
     assert flags["counts"]["rejected_by_reason"] == {"not_one_hot:GENRES": 1}  # id 5
     assert "3" not in written  # no date: no CREATION_TIMESTAMP, dropped and counted
     assert summary["datasets"]["items"]["counts"]["ids_without_creation_timestamp"] >= 1

@@ -202,6 +202,7 @@ def test_extra_py_files_zip_holds_only_the_glue_modules_the_job_imports_and_thei
         "glue_src/limits.py",
         "glue_src/messages.py",
         "glue_src/metadata.py",
+        "glue_src/metadata_sources.py",
         "glue_src/outputs.py",
         "glue_src/rows.py",
         "glue_src/summary.py",

@@ -160,6 +160,8 @@ class RunAccounting:
     glue_dpu_seconds: float | None = None
     cost: dict[str, Any] | None = None
     solutions: tuple[SolutionOutcome, ...] = ()
+    # The import and training modes the run chose, each with its reason (pipeline_contracts/run_modes).
+    modes: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, output: Any, error: str | None = None, cause: str | None = None) -> RunAccounting:
@@ -188,6 +190,7 @@ class RunAccounting:
             glue_dpu_seconds=_number(figures.get("glueDpuSeconds", output.get("glueDpuSeconds"))),
             cost=cost if isinstance(cost, dict) else None,
             solutions=solutions,
+            modes=output.get("modes") if isinstance(output.get("modes"), dict) else None,
         )
 
     @property
@@ -223,6 +226,7 @@ class RunAccounting:
             "glueDpuSeconds": self.glue_dpu_seconds,
             "estimatedCost": self.cost,
             "solutions": [o.to_json() for o in self.solutions],
+            "modes": self.modes,
         }
 
 

@@ -16,6 +16,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from pipeline_contracts.run_modes import IMPORTS, TRAINING
+
 from .formatting import OutputSummary, RunAccounting, format_duration, format_time
 from .names import console_url
 from .outputs import Pipeline
@@ -282,6 +284,22 @@ def print_status(
         _print_error(console, timeline)
 
 
+def _print_modes(console: Console, modes: Mapping[str, Any] | None) -> None:
+    """The import and training modes the run chose ("Choose modes"), one line each with its reason."""
+    chosen = [
+        (f"{group.rstrip('s')} {name}", entry)
+        for group in (IMPORTS, TRAINING)
+        for name, entry in ((modes or {}).get(group) or {}).items()
+        if isinstance(entry, Mapping)
+    ]
+    if not chosen:
+        return
+    console.print(Text("  modes:"), soft_wrap=True)
+    width = max(len(label) for label, _ in chosen)
+    for label, entry in chosen:
+        console.print(Text(f"    {label:<{width}}  {entry.get('mode')}  ({entry.get('reason')})"), soft_wrap=True)
+
+
 def _print_accounting(console: Console, accounting: RunAccounting) -> None:
     """The model decision (plainly saying when the last accepted version stood in), training hours and cost;
     with several solutions, one line per solution: its status and decision, FALLBACK marked."""
@@ -294,6 +312,7 @@ def _print_accounting(console: Console, accounting: RunAccounting) -> None:
         console.print(Text(f"  model:     {accounting.model}", style=style), soft_wrap=True)
         if accounting.reason:
             console.print(Text(f"  reason:    {accounting.reason}"), soft_wrap=True)
+    _print_modes(console, accounting.modes)
     if accounting.training_hours is not None:
         console.print(Text(f"  training:  {accounting.training_hours:g} h"), soft_wrap=True)
     if accounting.glue_dpu_seconds is not None:

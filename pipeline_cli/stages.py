@@ -14,6 +14,7 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 | overlap guard    | `List running`, `Other runs`, `Find oldest`, `Oldest running`, `Skip` |
 | prepare run      | `Prepare run` (run names, the solution parameters read from SSM)      |
 | Glue ETL         | `Transform`                                                           |
+| choose modes     | `Choose modes` (each import's and training's mode, with its reason)   |
 | dataset import   | `Import`                                                              |
 | solutions        | exactly `Solutions` (the Parallel of every solution's branch)         |
 | post-processing  | `PostProcess` (account, manifest, accept, every solution succeeded?); exactly `Solutions failed` |
@@ -92,6 +93,7 @@ STAGES: tuple[StageDef, ...] = (
     StageDef("guard", "overlap guard", ("List running", "Other runs", "Find oldest", "Oldest running", "Skip")),
     StageDef("prepare", "prepare run", ("Prepare run",)),
     StageDef("etl", "Glue ETL", ("Transform",)),
+    StageDef("modes", "choose modes", ("Choose modes",)),
     StageDef("import", "dataset import", ("Import",)),
     StageDef("solutions", "solutions", ("Solutions",)),
     StageDef("postprocess", "post-processing", ("PostProcess",)),
@@ -175,7 +177,8 @@ def solution_state(state_name: str) -> tuple[str, str | None] | None:
     if word:
         return solution, _WORD_KIND[word]
     rest = state_name[match.end() :].strip().lower()
-    if rest == "failed":
+    if rest == "failed" or rest.startswith("failed: "):
+        # The failure marker and the states that read its error (stacks/orchestration/function_errors.py).
         return solution, None
     if rest.startswith("model quality gate"):
         return solution, "gate"

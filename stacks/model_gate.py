@@ -227,7 +227,9 @@ class ModelGate(Construct):
             "$.acceptError"
         )
         each.add_catch(
-            readable_function_error(scope, "Acceptance failure", error_path="$.acceptError", then=not_recorded),
+            readable_function_error(
+                scope, "Post-process: acceptance failure", error_path="$.acceptError", then=not_recorded
+            ),
             errors=["States.ALL"],
             result_path="$.acceptError",
         )
@@ -333,7 +335,9 @@ class QualityGateStage(Stage):
             f"{solution}: model quality gate could not decide", GATE_ERROR, "could not judge", "$.gateError.Cause"
         )
         task.add_catch(
-            readable_function_error(self, f"{solution} quality gate failure", error_path="$.gateError", then=undecided),
+            readable_function_error(
+                self, f"{solution} quality gate: failure", error_path="$.gateError", then=undecided
+            ),
             errors=["States.ALL"],
             result_path="$.gateError",
         )

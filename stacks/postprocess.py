@@ -322,6 +322,8 @@ class PostProcessingStage(Stage):
                         "input_bucket": transformed_bucket.bucket_name,
                         "solutions": JsonPath.list_at("$.solutions"),
                         "accounting": JsonPath.object_at("$.accounting"),
+                        # The import and training modes with their reasons, for the manifest and the notice.
+                        "modes": JsonPath.object_at("$.modes"),
                         **(
                             {"metadata_imports": JsonPath.object_at("$.import.metadata")}
                             if self._reports_metadata_imports

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_contracts import run_layout
+from pipeline_contracts.run_modes import IMPORTS, TRAINING, modes_line
 
 __all__ = [
     "PostprocessError",
@@ -466,6 +467,11 @@ def build_solutions_manifest(
     manifest = build_manifest({k: v for k, v in event.items() if k != "model"}, results, now)
     failed = [name for name, section in sections.items() if section["status"] != "SUCCEEDED"]
     manifest["solutions"] = {name: dict(section) for name, section in sections.items()}
+    # The modes the run chose ("Choose modes"), each with its reason: the imports' and each solution's training.
+    modes: Mapping[str, Any] = event["modes"] if isinstance(event.get("modes"), Mapping) else {}
+    manifest["import_modes"] = dict(modes.get(IMPORTS) or {}) or None
+    for name, section in manifest["solutions"].items():
+        section["training"] = (modes.get(TRAINING) or {}).get(name)
     manifest["failed_solutions"] = failed
     if failed:
         manifest["status"] = "FAILED"
@@ -518,7 +524,9 @@ def summary_of_solutions(
         )
         subject = SUCCESS_SUBJECT + (FALLBACK_SUBJECT if used_fallback else "")
     lines = [_section_line(name, s) for name, s in sections.items()]
-    usage = _accounting_lines(manifest)  # the run-wide model is null: usage and cost only
+    training = {name: section.get("training") for name, section in sections.items()}
+    chosen = modes_line({IMPORTS: manifest.get("import_modes"), TRAINING: training})
+    usage = ([chosen] if chosen else []) + _accounting_lines(manifest)  # the run-wide model is null: usage and cost
     decisions = {m.get("decision") for m in models}
     return {
         **summary,
@@ -527,7 +535,10 @@ def summary_of_solutions(
         "model_decision": decisions.pop() if len(decisions) == 1 and len(models) == len(sections) else None,
         "used_fallback": used_fallback,
         "failed_solutions": failed,
-        "solutions": [{"name": name, "status": s["status"], "gate": gates.get(name)} for name, s in sections.items()],
+        "solutions": [
+            {"name": name, "status": s["status"], "gate": gates.get(name), "training": s.get("training")}
+            for name, s in sections.items()
+        ],
     }
 
 

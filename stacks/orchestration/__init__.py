@@ -2,8 +2,9 @@
 
 One run (Standard workflow, JSONPath):
 
-    OverlapGuard -> PrepareRun -> Transform (Glue .sync) -> PersonalizeJobStage x3 (import, training,
-    batch inference) -> [post-processing, stacks/postprocess.py] -> RunSummary
+    OverlapGuard -> PrepareRun -> Transform (Glue .sync) -> ChooseModes (each import's and training's mode) ->
+    PersonalizeJobStage x3 (import, training, batch inference) -> [post-processing, stacks/postprocess.py] ->
+    RunSummary
 
 Each stage is a `Stage` (an `sfn.StateMachineFragment`, `stage.py`) built without knowing what follows it;
 `PipelineStateMachine` (`state_machine.py`) chains them forward. A new stage is a new fragment and one

@@ -25,8 +25,8 @@ HISTORY_EVENT_LIMIT = 25_000
 # History events of one poll: Wait (entered, exited) + Describe task (entered, scheduled, started,
 # succeeded, exited) + Choice (entered, exited) + counting Pass (entered, exited). A busy retry costs the same.
 EVENTS_PER_LOOP = 11
-# Events outside the loops and the solutions (guard, naming, parameter check, Glue, the imports' straight paths,
-# the run-level post-processing, summary), rounded up.
+# Events outside the loops and the solutions (guard, naming, parameter check, Glue, choose modes: one task of 5
+# events, the imports' straight paths, the run-level post-processing, summary), rounded up.
 EVENTS_OUTSIDE_LOOPS = 200
 # One solution's straight path in the parent: its wrapper Parallel, ARN read, the training's straight states, the
 # gate, planning, the Map Run's own events, listing, the record, its accept iteration; rounded up.

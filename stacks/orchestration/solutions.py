@@ -48,6 +48,7 @@ from pipeline_contracts.solutions import JOB_ARN_RESOURCE_TYPE, JOB_RESOURCE, jo
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.config import PipelineConfig, SolutionSpec
 from stacks.orchestration.function_errors import readable_function_error
+from stacks.orchestration.modes import training_mode_path
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.stage import Stage
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
@@ -218,7 +219,7 @@ class SolutionBranches(Stage):
             },
         )
         wrapper.add_catch(
-            readable_function_error(self, f"{name} failure", error_path="$.solutionError", then=failed),
+            readable_function_error(self, f"{name}: failed", error_path="$.solutionError", then=failed),
             errors=["States.ALL"],
             result_path="$.solutionError",
         )
@@ -264,7 +265,7 @@ class SolutionBranches(Stage):
             create_parameters={
                 "Name": JsonPath.string_at(f"$.run.{train_key(spec)}"),
                 "SolutionArn": JsonPath.string_at("$.solution.Arn"),
-                "TrainingMode": spec.training_mode,
+                "TrainingMode": JsonPath.string_at(training_mode_path(spec.name)),
             },
             create_resources=[access.solutions],
             describe_resources=[access.versions],
@@ -325,7 +326,7 @@ class SolutionBranches(Stage):
         # The job's own failures (Personalize's reason, the busy loop's give-up) are plain text; placing its input
         # is a function, whose error is read down to its type and message.
         wrapper.add_catch(
-            readable_function_error(self, f"{name} batch job failure", error_path="$.jobError", then=failed),
+            readable_function_error(self, f"{name} batch job: failure", error_path="$.jobError", then=failed),
             errors=["States.ALL"],
             result_path="$.jobError",
         )

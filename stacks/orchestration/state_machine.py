@@ -22,6 +22,7 @@ from stacks.orchestration.budget import check_history_budget
 from stacks.orchestration.solutions import SolutionBranches, SolutionStageFactory, solution_job_name_prefixes
 from stacks.personalize import solution_arn_parameter_name
 from stacks.orchestration.guard import OverlapGuard
+from stacks.orchestration.modes import ChooseModes, import_mode_path
 from stacks.orchestration.imports import ParallelImports, folder_uri, job_name_key, metadata_summary, result_key
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.prepare import PrepareRun
@@ -33,10 +34,12 @@ StageFactory = Callable[[Construct], sfn.IChainable]
 
 
 class PipelineStateMachine(Construct):
-    """The scheduled run: guard, prepare, Glue transform, Personalize imports, every solution side by side
-    (training, quality gate, batch jobs, its output files: `solutions.py`), [post-processing], summary.
+    """The scheduled run: guard, prepare, Glue transform, choose modes (`modes.py`), Personalize imports, every
+    solution side by side (training, quality gate, batch jobs, its output files: `solutions.py`), [post-processing],
+    summary.
 
     Attributes: `state_machine`, `log_group` (the state machine's, KMS-encrypted), `run_names_function`,
+    `run_modes_function` (chooses each import's and training's mode),
     `batch_planning` (the planning functions), `job_name_prefixes` (Personalize job-name prefixes, also used to
     scope IAM).
 
@@ -130,6 +133,16 @@ class PipelineStateMachine(Construct):
             outputs=solution_outputs,
         )
 
+        modes = ChooseModes(
+            self,
+            "Modes",
+            config=config,
+            transformed_bucket=transformed_bucket,
+            data_key=data_key,
+            logs_key=logs_key,
+            dataset_arns={"interactions": dataset_arn, **(metadata_dataset_arns or {})},
+        )
+        self.run_modes_function = modes.function
         run = (
             sfn.Chain.start(OverlapGuard(self, "Guard", state_machine_arn=self._own_arn(state_machine_name)))
             .next(
@@ -146,6 +159,7 @@ class PipelineStateMachine(Construct):
                 )
             )
             .next(Transform(self, "Transform", glue_job=glue_job))
+            .next(modes)
             .next(jobs.imports_stage())
             .next(solutions)
         )
@@ -175,7 +189,7 @@ class PipelineStateMachine(Construct):
                 **{
                     f"{function.function_arn}:*": "CDK's LambdaInvoke grant includes the function's versions and "
                     "aliases; it is still this one function."
-                    for function in [self.run_names_function, *self.batch_planning.functions]
+                    for function in [self.run_names_function, self.run_modes_function, *self.batch_planning.functions]
                 },
             }
         )
@@ -306,7 +320,7 @@ class _PersonalizeJobs:
                 "DatasetArn": self._dataset_arn,
                 "DataSource": {"DataLocation": JsonPath.string_at("$.run.interactionsUri")},
                 "RoleArn": self._role.role_arn,
-                "ImportMode": self._config.import_mode,
+                "ImportMode": JsonPath.string_at(import_mode_path("interactions")),
             },
             create_resources=[self._dataset_arn, self._import_jobs],
             describe_resources=[self._import_jobs],
@@ -340,7 +354,7 @@ class _PersonalizeJobs:
                 "DatasetArn": dataset_arn,
                 "DataSource": {"DataLocation": folder_uri(self._transformed_bucket, kind)},
                 "RoleArn": self._role.role_arn,
-                "ImportMode": self._config.import_mode,
+                "ImportMode": JsonPath.string_at(import_mode_path(kind)),
             },
             create_resources=[dataset_arn, jobs],
             describe_resources=[jobs],

@@ -31,6 +31,8 @@ class RunSummary(Stage):
                 # Every solution's record (post-processing replaces it with the manifest's name/status/gate list).
                 "solutions": JsonPath.list_at("$.solutions"),
                 "outputPrefix": JsonPath.string_at("$.run.batchOutputUri"),
+                # The import and training modes the run chose, each with its reason (pipeline_contracts/run_modes).
+                "modes": JsonPath.object_at("$.modes"),
                 **(extra or {}),
             },
         )

@@ -189,7 +189,7 @@ SKIP_STATES: dict[str, Any] = {
 
 
 def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_seconds: int = 0) -> dict[str, Any]:
-    """Guard -> naming -> ETL -> import (Wait + Task-like Pass) -> training -> quality gate -> a new unmapped
+    """Guard -> naming -> ETL -> choose modes -> import (Wait + Task-like Pass) -> training -> quality gate -> a new unmapped
     state -> batch inference -> post-processing -> summary. Input `{"skip": true}` takes the guard's
     skip branch (the CLI always sends `{}`; tests start such runs directly)."""
     batch = batch_state or {"Type": "Pass", "Next": "Post-process (flatten)"}
@@ -205,7 +205,8 @@ def pipeline_definition(batch_state: dict[str, Any] | None = None, import_wait_s
             **SKIP_STATES,
             "Prepare run": {"Type": "Pass", "Next": "Transform (Glue)"},
             "Transform (Glue)": {"Type": "Pass", "Next": "Transform done"},
-            "Transform done": {"Type": "Pass", "Next": "Import: wait"},
+            "Transform done": {"Type": "Pass", "Next": "Choose modes"},
+            "Choose modes": {"Type": "Pass", "Next": "Import: wait"},
             "Import: wait": {"Type": "Wait", "Seconds": import_wait_seconds, "Next": "Import: describe job"},
             "Import: describe job": {"Type": "Pass", "Next": "Training: wait"},
             "Training: wait": {"Type": "Wait", "Seconds": 0, "Next": "Training: job status?"},

@@ -185,6 +185,7 @@ def test_status_latest_by_name_and_json(deploy: Callable[..., Deployed], run: Ca
         ("guard", "done"),
         ("prepare", "done"),
         ("etl", "done"),
+        ("modes", "done"),
         ("import", "done"),
         ("training", "done"),
         ("gate", "done"),
@@ -242,6 +243,7 @@ def test_history_table_and_json(deploy: Callable[..., Deployed], run: Callable[.
         "glueDpuSeconds": 1200.0,
         "estimatedCost": SUMMARY["estimatedCost"],
         "solutions": [],  # a one-solution summary (before issue 13) lists none
+        "modes": None,  # a summary from before the Choose modes stage
     }
     assert rows[0]["accounting"]["modelDecision"] is None  # a skipped run trained nothing
 

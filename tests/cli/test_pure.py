@@ -306,3 +306,35 @@ def test_status_and_history_render_each_solution_and_its_fallback() -> None:
     assert "reason: Rejected arn:v: below the floor" in status
     assert "similar   SUCCEEDED\n" in status
     assert "training:  1.75 h" in status
+
+
+def test_status_shows_each_chosen_mode_with_its_reason() -> None:
+    import io
+
+    from rich.console import Console
+
+    from pipeline_cli.outputs import Pipeline
+    from pipeline_cli.render import print_status
+    from pipeline_cli.formatting import OutputSummary
+    from pipeline_cli.stages import build_timeline
+
+    modes = {
+        "imports": {"interactions": {"mode": "FULL", "reason": "no ACTIVE bulk import yet"},
+                    "items": {"mode": "INCREMENTAL", "reason": "1 ACTIVE import"}},
+        "training": {"users": {"mode": "FULL", "reason": "no ACTIVE version trained FULL"}},
+    }
+    start = datetime(2026, 11, 22, 3, 0, tzinfo=timezone.utc)
+    output = json.dumps({**SOLUTIONS_OUTPUT, "modes": modes})
+    description = {"name": "run-1", "executionArn": SM_ARN.replace("stateMachine", "execution") + ":run-1",
+                   "status": "SUCCEEDED", "startDate": start, "stopDate": start, "output": output}
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, color_system=None)
+    print_status(console, Pipeline("pbp-dev-pipeline", SM_ARN), description, build_timeline([], description),
+                 OutputSummary(), start)
+    status = buffer.getvalue()
+    assert "  modes:\n" in status
+    assert "    import interactions  FULL  (no ACTIVE bulk import yet)\n" in status
+    assert "    import items         INCREMENTAL  (1 ACTIVE import)\n" in status
+    assert "    training users       FULL  (no ACTIVE version trained FULL)\n" in status
+    assert RunAccounting.of(output).to_json()["modes"] == modes
+    assert RunAccounting.of({"solutions": []}).modes is None  # a run from before the modes stage

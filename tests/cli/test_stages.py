@@ -212,6 +212,7 @@ def test_skipped_run_is_reported_as_skipped() -> None:
         ("guard", StageStatus.DONE),
         ("prepare", StageStatus.NOT_RUN),
         ("etl", StageStatus.NOT_RUN),
+        ("modes", StageStatus.NOT_RUN),
         ("import", StageStatus.NOT_RUN),
         ("solutions", StageStatus.NOT_RUN),
         ("postprocess", StageStatus.NOT_RUN),

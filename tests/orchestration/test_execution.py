@@ -66,7 +66,11 @@ def test_happy_path(orchestration: SynthesizedOrchestration, offline: Offline) -
     job_output = f"{output_prefix}solution/part-0001/"
     key, role, config = orchestration.expected("data_key_arn"), orchestration.expected("personalize_role_arn"), orchestration.config
     import_job, version, batch_job = (aws.personalize.job(kind).arn for kind in ("import", "train", "batch"))
+    # The configured INCREMENTAL / UPDATE on a dataset and a solution that have nothing ACTIVE yet: the modes
+    # function lists both (every page) and chooses FULL for each.
     assert [(c.operation, c.params) for c in aws.calls_to("personalize")] == [
+        ("ListDatasetImportJobs", {"datasetArn": orchestration.expected("dataset_arn")}),
+        ("ListSolutionVersions", {"solutionArn": orchestration.expected("solution_arn")}),
         (
             "CreateDatasetImportJob",
             {
@@ -74,13 +78,13 @@ def test_happy_path(orchestration: SynthesizedOrchestration, offline: Offline) -
                 "datasetArn": orchestration.expected("dataset_arn"),
                 "dataSource": {"dataLocation": f"{transformed}/interactions/"},
                 "roleArn": role,
-                "importMode": config.import_mode,
+                "importMode": "FULL",
             },
         ),
         ("DescribeDatasetImportJob", {"datasetImportJobArn": import_job}),
         (
             "CreateSolutionVersion",
-            {"name": names["solutionVersionName"], "solutionArn": orchestration.expected("solution_arn"), "trainingMode": config.training_mode},
+            {"name": names["solutionVersionName"], "solutionArn": orchestration.expected("solution_arn"), "trainingMode": "FULL"},
         ),
         ("DescribeSolutionVersion", {"solutionVersionArn": version}),
         (
@@ -108,7 +112,13 @@ def test_happy_path(orchestration: SynthesizedOrchestration, offline: Offline) -
         "glueJobRunId": aws.glue.runs[0]["Id"],
         "datasetImportJobArn": import_job,
         "outputPrefix": output_prefix,
+        "modes": {
+            "imports": {"interactions": {"mode": "FULL", "reason": result.output["modes"]["imports"]["interactions"]["reason"]}},
+            "training": {"solution": {"mode": "FULL", "reason": result.output["modes"]["training"]["solution"]["reason"]}},
+        },
     }
+    assert "no ACTIVE bulk import yet" in result.output["modes"]["imports"]["interactions"]["reason"]
+    assert "no ACTIVE version trained FULL" in result.output["modes"]["training"]["solution"]["reason"]
     assert {k: record[k] for k in ("name", "kind", "jobType", "status", "train", "batchJobs")} == {
         "name": "solution",
         "kind": "user_recommendations",

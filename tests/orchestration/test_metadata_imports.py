@@ -81,21 +81,23 @@ def test_every_dataset_imports_in_parallel_before_training(
     assert result.status == "SUCCEEDED", result.cause
     expected = names(orchestration)
     created = imports(aws)
+    # import_mode is INCREMENTAL, but no dataset has an ACTIVE import yet: each first import is FULL (see
+    # tests/orchestration/test_run_modes_executed.py for the runs after).
     assert created == {
         orchestration.expected("dataset_arn"): {
             "jobName": expected["importJobName"], "datasetArn": orchestration.expected("dataset_arn"),
             "dataSource": {"dataLocation": f"{run}/interactions/"},
-            "roleArn": orchestration.expected("personalize_role_arn"), "importMode": "INCREMENTAL",
+            "roleArn": orchestration.expected("personalize_role_arn"), "importMode": "FULL",
         },
         orchestration.expected("items_dataset_arn"): {
             "jobName": expected["itemsImportJobName"], "datasetArn": orchestration.expected("items_dataset_arn"),
             "dataSource": {"dataLocation": f"{run}/items/"},
-            "roleArn": orchestration.expected("personalize_role_arn"), "importMode": "INCREMENTAL",
+            "roleArn": orchestration.expected("personalize_role_arn"), "importMode": "FULL",
         },
         orchestration.expected("users_dataset_arn"): {
             "jobName": expected["usersImportJobName"], "datasetArn": orchestration.expected("users_dataset_arn"),
             "dataSource": {"dataLocation": f"{run}/users/"},
-            "roleArn": orchestration.expected("personalize_role_arn"), "importMode": "INCREMENTAL",
+            "roleArn": orchestration.expected("personalize_role_arn"), "importMode": "FULL",
         },
     }
     import_jobs = [job for job in aws.personalize.jobs if job.kind == "import"]

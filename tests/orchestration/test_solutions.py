@@ -89,7 +89,8 @@ def test_a_solution_runs_in_order_and_ends_in_its_record(multi: SynthesizedOrche
         assert read["Next"] == f"{name} training: start"
         create = states[f"{name} training: create job"]
         assert create["Parameters"]["Name.$"] == f"$.run.train_{name}"
-        assert create["Parameters"]["TrainingMode"] == spec.training_mode
+        # The mode "Choose modes" picked for this run (the configured one once the solution has a FULL version).
+        assert create["Parameters"]["TrainingMode.$"] == f"$.modes.training.{name}.mode"
         (active,) = [c for c in states[f"{name} training: job status?"]["Choices"] if c.get("StringEquals") == "ACTIVE"]
         assert active["Next"] == f"{name} batch: plan jobs"
         assert states[f"{name} batch: plan jobs"]["Next"] == f"{name} batch: each job"
@@ -171,7 +172,7 @@ def test_every_state_of_a_solution_is_inside_its_caught_wrapper(multi: Synthesiz
     top = multi.definition["States"]
     for spec, branch in zip(MULTI_CONFIG.solutions, top["Solutions"]["Branches"], strict=True):
         # Besides the wrapper: its catch's states (the function error read down to type and message, the record).
-        reader = {f"{spec.name} failure: {step}" for step in ("function error?", "read the function error",
+        reader = {f"{spec.name}: failed: {step}" for step in ("function error?", "read the function error",
                                                                 "type and message only")}
         assert set(branch["States"]) == {f"Solution {spec.name}", f"{spec.name}: failed", *reader}
         body = solution_branch(multi, spec.name)

@@ -47,14 +47,16 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
         "Skip: another run is active", "Skipped", "Prepare run", "Prepare run: check solution parameters",
         "Prepare run: every solution parameter exists?", "Prepare run: solution parameters missing",
         "Prepare run: solution ARN unavailable", "Transform (Glue)", "Transform failed",
-        "Transform succeeded?", "Transform did not succeed", "Transform done", "Solutions", "Solution solution",
+        "Transform succeeded?", "Transform did not succeed", "Transform done", "Choose modes",
+        "Choose modes: read the reason", "Choose modes: import not possible", "Choose modes failed",
+        "Solutions", "Solution solution",
         "solution: read solution ARN", "solution batch: plan jobs", "solution batch: each job", "solution batch job",
         "solution batch job: place input?", "solution batch job: place input", "solution batch job: done",
         "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Run succeeded",
         "Prepare run failed",
     } | {
-        f"{label} failure: {step}"  # readable_function_error at each catch a function error reaches
-        for label in ("Prepare run", "solution", "solution batch job")
+        f"{label}: {step}"  # readable_function_error at each catch a function error reaches
+        for label in ("Prepare run failure", "solution: failed", "solution batch job: failure")
         for step in ("function error?", "read the function error", "type and message only")
     }  # fmt: skip
     assert states == expected
@@ -70,7 +72,11 @@ def test_stages_run_in_order_and_end_in_the_summary(orchestration: SynthesizedOr
         (rule,) = [c for c in states[f"{label}: job status?"]["Choices"] if c.get("StringEquals") == "ACTIVE"]
         return rule["Next"]
 
-    assert states["Transform done"]["Next"] == "Import: start"
+    assert states["Transform done"]["Next"] == "Choose modes"
+    assert states["Choose modes"]["Next"] == "Import: start"
+    # The import and the training read the mode chosen for this run, not the configured one.
+    assert states["Import: create job"]["Parameters"]["ImportMode.$"] == "$.modes.imports.interactions.mode"
+    assert states["solution training: create job"]["Parameters"]["TrainingMode.$"] == "$.modes.training.solution.mode"
     assert on_active("Import") == "Solutions"
     assert states["solution: read solution ARN"]["Next"] == "solution training: start"
     assert on_active("solution training") == "solution batch: plan jobs"
@@ -184,7 +190,7 @@ def test_glue_and_list_executions_are_scoped(orchestration: SynthesizedOrchestra
         assert resources_for(sm_statements, action) == {job_arn}
     own_arn = f"arn:aws:states:{orchestration.region}:123456789012:stateMachine:{orchestration.state_machine_name}"
     assert resources_for(sm_statements, "states:ListExecutions") == {own_arn}
-    functions = {orchestration.run_names_function, *planning_functions(orchestration)}
+    functions = {orchestration.run_names_function, orchestration.run_modes_function, *planning_functions(orchestration)}
     assert resources_for(sm_statements, "lambda:InvokeFunction") == functions | {f"{arn}:*" for arn in functions}
 
 
@@ -228,6 +234,7 @@ def test_naming_and_planning_functions(orchestration: SynthesizedOrchestration) 
     functions = orchestration.cloud.resources_of_type("AWS::Lambda::Function").values()
     assert {f["Properties"]["Handler"] for f in functions} == {
         "run_names.handler.handle", "batch_plan.handler.plan_batch_jobs", "batch_plan.handler.place_job_input",
+        "run_modes.handler.choose_modes",
     }  # fmt: skip
     for function in functions:
         properties = function["Properties"]

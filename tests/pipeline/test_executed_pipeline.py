@@ -273,7 +273,8 @@ def _write_batch_input(
 def executor(
     pipeline: SynthesizedOrchestration, alert_topic_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[Scenario], Run]]:
-    """`execute(scenario)`: one full execution of the real state machine against that scenario.
+    """`execute(scenario, name=EXECUTION)`: one full execution of the real state machine against that scenario
+    (executions one after another share the harness: Personalize keeps the jobs of the earlier ones).
 
     `pipeline.offline()` registers every function of the template as its real handler (with fresh cached
     clients) and creates the buckets and each solution's parameter; this adds the accepted-version table, the
@@ -292,13 +293,13 @@ def executor(
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
-        def run(scenario: Scenario) -> Run:
+        def run(scenario: Scenario, name: str = EXECUTION) -> Run:
             aws.glue.on_start = _write_batch_input(pipeline, s3, transformed, scenario)
             writer = BatchOutputWriter(s3, answer=scenario.answer, drop=scenario.drop_outputs)
             aws.personalize.on_active = writer
             if scenario.script is not None:
                 scenario.script(aws)
-            result = aws.run(arn, name=EXECUTION)
+            result = aws.run(arn, name=name)
             return Run(aws, result, s3, curated, transformed, queue_url, sqs, scenario, writer, pipeline.config)
 
         yield run
@@ -520,6 +521,8 @@ def test_happy_path_end_to_end(
             "errors": 1,
             "malformed_lines": 0,
         },
+        # The default configuration trains FULL (test_run_modes_executed.py covers the modes over runs).
+        "training": {"mode": "FULL", "reason": "training_mode is FULL"},
     }
     model = section["model"]
     assert (model["decision"], model["used_fallback"], model["batch_solution_version_arn"]) == (
@@ -539,7 +542,7 @@ def test_happy_path_end_to_end(
     manifest_uri = f"s3://{run.curated}/{run.prefix}_manifest.json"
     summary = summary_of_solutions(manifest, manifest_uri, f"s3://{run.curated}/{run.prefix}_SUCCESS", gates={})
     message = summary["message"]
-    first_line, solution_line, manifest_line, *accounting_lines = message.splitlines()
+    first_line, solution_line, manifest_line, modes_line, *accounting_lines = message.splitlines()
     assert first_line.startswith(
         f"Run {run_id}: 1 solution(s) succeeded: 3 lines, 50 rows, 1 errored lines, 1 file(s), "
     )
@@ -548,6 +551,7 @@ def test_happy_path_end_to_end(
         f"{run.prefix}recommendations/{SOLUTION}/; model ACCEPTED"
     )
     assert manifest_line == f"Manifest: {manifest_uri}"
+    assert modes_line == "Modes: imports interactions FULL; training solution FULL."
     assert accounting_lines[0] == "Usage: training 0.083 h, Glue 1,200 DPU-seconds."
     assert accounting_lines[1] == "Estimated cost:"
     assert accounting_lines[-1].startswith("estimated total: 0.1467 USD (without personalize_training, ")
@@ -558,8 +562,10 @@ def test_happy_path_end_to_end(
     (notice,) = run.notices()
     assert (notice["TopicArn"], notice["Subject"], notice["Message"]) == (alert_topic_arn, subject, message)
 
-    # The execution's output names the jobs, where the output is, and each solution's status and gate decision.
+    # The execution's output names the jobs, where the output is, each solution's status and gate decision, and the
+    # modes the run chose (the default configuration's FULL).
     output = result.output
+    full_training = {"mode": "FULL", "reason": "training_mode is FULL"}
     gate = output["solutions"][0]["gate"]
     assert (gate["decision"], gate["solutionVersionArn"], gate["usedFallback"]) == ("ACCEPTED", version_arn, False)
     assert {**output, "solutions": [{**s, "gate": None} for s in output["solutions"]]} == {
@@ -567,8 +573,10 @@ def test_happy_path_end_to_end(
         "runId": run_id,
         "glueJobRunId": aws.glue.runs[0]["Id"],
         "datasetImportJobArn": import_arn,
-        "solutions": [{"name": SOLUTION, "status": "SUCCEEDED", "gate": None}],
+        "solutions": [{"name": SOLUTION, "status": "SUCCEEDED", "gate": None, "training": full_training}],
         "outputPrefix": output_uri,
+        "modes": {"imports": {"interactions": {"mode": "FULL", "reason": "import_mode is FULL"}},
+                  "training": {SOLUTION: full_training}},
         "trainingHours": 0.083,
         "glueDpuSeconds": 1200.0,
         "estimatedCost": manifest["cost_estimate"],

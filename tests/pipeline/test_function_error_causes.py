@@ -84,7 +84,8 @@ def machine(
 def test_every_lambda_task_is_caught_through_the_function_error_reader(machine: SynthesizedOrchestration) -> None:
     states = all_states(machine.definition)
     tasks = list(lambda_tasks(machine.definition))
-    assert len(tasks) == 4 + 5 * len(machine.config.solutions)  # prepare, account, manifest, accept; 5 per solution
+    # prepare, choose modes, account, manifest, accept; 5 per solution
+    assert len(tasks) == 5 + 5 * len(machine.config.solutions)
     for name, state, parents in tasks:
         catch = handling_catch(state, parents)
         reader = states[catch["Next"]]
@@ -180,7 +181,7 @@ def test_a_failing_function_reaches_the_cause_and_manifest_as_type_and_message(
 ) -> None:
     tasks = list(lambda_tasks(machine.definition))
     functions = sorted({function_of(state) for _, state, _ in tasks})
-    assert len(functions) == 9
+    assert len(functions) == 10
     solutions = machine.definition["States"]["Solutions"]
     # A solution's failure is recorded in the manifest, written after every solution's branch.
     in_solutions = {function_of(state) for _, state, parents in tasks if parents and parents[0] is solutions}

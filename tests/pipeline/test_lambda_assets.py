@@ -58,7 +58,7 @@ def _functions(app: PipelineApp) -> dict[str, dict[str, Any]]:
 def functions(default_app: PipelineApp, default_templates) -> dict[str, dict[str, Any]]:
     found = _functions(default_app)
     assert {f["handler"].split(".", 1)[0] for f in found.values()} == {
-        "run_names", "postprocess", "model_gate", "batch_plan", "personalize_resources"
+        "run_names", "run_modes", "postprocess", "model_gate", "batch_plan", "personalize_resources"
     }
     return found
 

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import os
+from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -174,6 +175,12 @@ class SynthesizedOrchestration:
         """The function the "Prepare run" state invokes (its resolved ARN)."""
         return self.definition["States"]["Prepare run"]["Parameters"]["FunctionName"]
 
+    @property
+    def run_modes_function(self) -> str:
+        """The function the "Choose modes" state invokes (its resolved ARN: the state's resource, as it passes
+        the function's payload on without Lambda's envelope)."""
+        return self.definition["States"]["Choose modes"]["Resource"]
+
     @functools.cached_property
     def functions(self) -> dict[str, TemplateFunction]:
         """The template's functions with a `lambda_src` handler, by handler string."""
@@ -190,8 +197,10 @@ class SynthesizedOrchestration:
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
         """The harness with this state machine created (under its real name), every function of the template
         as its real handler in-process (the naming Lambda, batch planning, ...), the transformed and curated
-        buckets in moto S3, and each solution's ARN in its SSM parameter (as the data stack writes it)."""
-        with OfflineStepFunctions(region=self.region, **harness_options) as aws:
+        buckets in moto S3, and each solution's ARN in its SSM parameter (as the data stack writes it). The
+        functions' process has the region variables Lambda sets in every function's environment."""
+        region = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        with mock.patch.dict(os.environ, region), OfflineStepFunctions(region=self.region, **harness_options) as aws:
             register_functions(aws, self.functions)
             aws.lambdas.register(self.run_names_function, run_names_handler)
             s3 = aws.client("s3")

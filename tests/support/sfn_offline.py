@@ -542,6 +542,14 @@ class FakePersonalize:
     - `jobs`: every job created, in order, with creation/end/detection times (virtual seconds).
     - `solution_metrics(version_arn)`: what GetSolutionMetrics reports for a version (the `metrics` map, or None for
       a response without metrics); by default `DEFAULT_METRICS`.
+    - It refuses what Personalize refuses (InvalidInputException, AWS's message): an INCREMENTAL import into a
+      dataset without an ACTIVE import, a trainingMode UPDATE without an ACTIVE version of that solution trained
+      FULL, and UPDATE on a solution whose recipe (`solution_recipes`, solution ARN -> recipe, when a test knows
+      it) is not User-Personalization (or legacy HRNN-Coldstart).
+    - ListDatasetImportJobs / ListSolutionVersions list the jobs created so far (status as Describe would say it
+      now, without Describe's side effects), `list_page_size` per page with a nextToken; DescribeSolutionVersion
+      reports `trainingMode`. Jobs are kept for the harness's whole session: a test runs executions one after
+      another against the same Personalize.
     """
 
     DEFAULT_METRICS = {"normalized_discounted_cumulative_gain_at_25": 0.2, "precision_at_25": 0.05, "coverage": 0.3}
@@ -563,6 +571,19 @@ class FakePersonalize:
     _RUNNING = {"import": ("CREATE PENDING", "CREATE IN_PROGRESS"), "train": ("CREATE PENDING", "CREATE IN_PROGRESS"),
                 "batch": ("PENDING", "IN PROGRESS"), "segment": ("PENDING", "IN PROGRESS")}
     _ARN_TYPES = {"import": "dataset-import-job", "batch": "batch-inference-job", "segment": "batch-segment-job"}
+    # CreateDatasetImportJob / CreateSolutionVersion, as Personalize words the refusals.
+    FIRST_IMPORT_MESSAGE = "If you haven't imported bulk records into the dataset previously, you can only specify FULL."
+    UPDATE_MESSAGE = (
+        "The UPDATE option can only be used when you already have an active solution version created from the input "
+        "solution using the FULL option and the input solution was trained with the User-Personalization recipe or "
+        "the HRNN-Coldstart recipe."
+    )
+    UPDATE_RECIPES = ("aws-user-personalization", "aws-hrnn-coldstart")
+    # List operation -> (job kind, request key the list filters on, result key, summary fields of the job's request)
+    _LIST = {
+        "ListDatasetImportJobs": ("import", "datasetArn", "datasetImportJobs", {"importMode": "FULL"}),
+        "ListSolutionVersions": ("train", "solutionArn", "solutionVersions", {"trainingMode": "FULL"}),
+    }
 
     def __init__(self, clock: VirtualClock, region: str, account: str = ACCOUNT) -> None:
         self.clock, self.region, self.account = clock, region, account
@@ -574,6 +595,8 @@ class FakePersonalize:
         self._refusals: dict[tuple[str, str], deque[str]] = defaultdict(deque)
         self._lock = threading.RLock()  # Parallel branches and Map iterations call from several threads
         self.solution_metrics: Callable[[str], dict[str, float] | None] = lambda _arn: dict(self.DEFAULT_METRICS)
+        self.solution_recipes: dict[str, str] = {}
+        self.list_page_size = 100
 
     def enforce_quotas(self, **limits: int) -> None:
         unknown = set(limits) - set(self.DEFAULT_QUOTAS)
@@ -623,6 +646,8 @@ class FakePersonalize:
             return self._create(operation, params)
         if operation in self._DESCRIBE:
             return self._describe(operation, params)
+        if operation in self._LIST:
+            return self._list(operation, params)
         if operation == "GetSolutionMetrics":
             arn = params["solutionVersionArn"]
             metrics = self.solution_metrics(arn)
@@ -636,6 +661,7 @@ class FakePersonalize:
             raise ServiceError("InvalidInputException", f"1 validation error: {name_key} {name!r} is not a valid name")
         if any(j.kind == kind and j.name == name for j in self.jobs):
             raise ServiceError("ResourceAlreadyExistsException", f"{name} already exists")
+        self._refuse_mode(kind, params)
         quota = self.quotas.get(kind)
         if quota is not None and len(self.in_progress(kind)) >= quota:
             raise ServiceError(
@@ -650,6 +676,54 @@ class FakePersonalize:
         script = scripts.popleft() if scripts else self.default_script
         self.jobs.append(FakeJob(kind, arn, name, dict(params), self.clock.seconds, script))
         return {arn_key: arn}
+
+    def status_now(self, job: FakeJob) -> str:
+        """The job's status as Personalize reports it now (no side effect: Describe's detection is its own)."""
+        now = self.clock.seconds
+        pending, running = self._RUNNING[job.kind]
+        if now >= job.ends_at:
+            return job.script.status
+        return pending if now - job.created_at < min(60.0, job.script.duration / 10) else running
+
+    def _active(self, kind: str, key: str, value: Any, **request: Any) -> list[FakeJob]:
+        """The ACTIVE jobs of `kind` whose request had `key` = `value` (and every item of `request`)."""
+        return [
+            j for j in self.jobs
+            if j.kind == kind and j.request.get(key) == value and self.status_now(j) == "ACTIVE"
+            and all(j.request.get(k, "FULL") == v for k, v in request.items())
+        ]  # fmt: skip
+
+    def _refuse_mode(self, kind: str, params: dict[str, Any]) -> None:
+        if kind == "import" and params.get("importMode") == "INCREMENTAL":
+            if not self._active("import", "datasetArn", params.get("datasetArn")):
+                raise ServiceError("InvalidInputException", self.FIRST_IMPORT_MESSAGE)
+        if kind == "train" and params.get("trainingMode") == "UPDATE":
+            solution = params.get("solutionArn")
+            recipe = self.solution_recipes.get(str(solution))
+            if recipe is not None and recipe.rsplit("/", 1)[-1] not in self.UPDATE_RECIPES:
+                raise ServiceError("InvalidInputException", self.UPDATE_MESSAGE)
+            if not self._active("train", "solutionArn", solution, trainingMode="FULL"):
+                raise ServiceError("InvalidInputException", self.UPDATE_MESSAGE)
+
+    def _list(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        kind, key, result_key, fields = self._LIST[operation]
+        arn_key = "solutionVersionArn" if kind == "train" else "datasetImportJobArn"
+        # Newest first, as Personalize lists them.
+        jobs = [j for j in reversed(self.jobs) if j.kind == kind and params.get(key) in (None, j.request.get(key))]
+        start = int(params.get("nextToken") or 0)
+        size = min(int(params.get("maxResults") or 100), self.list_page_size)
+        page = [
+            {
+                arn_key: j.arn,
+                **({"jobName": j.name} if kind == "import" else {}),
+                "status": self.status_now(j),
+                **{field: j.request.get(field, default) for field, default in fields.items()},
+                "creationDateTime": VirtualClock.iso(self.clock.start + _datetime.timedelta(seconds=j.created_at)),
+            }
+            for j in jobs[start : start + size]
+        ]
+        more = start + size < len(jobs)
+        return {result_key: page, **({"nextToken": str(start + size)} if more else {})}
 
     def _describe(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         arn_key, result_key = self._DESCRIBE[operation]
@@ -676,6 +750,9 @@ class FakePersonalize:
         body["name" if job.kind == "train" else "jobName"] = job.name
         if now >= job.ends_at and job.script.failure_reason is not None:
             body["failureReason"] = job.script.failure_reason
+        if job.kind == "train":
+            body["solutionArn"] = job.request.get("solutionArn")
+            body["trainingMode"] = job.request.get("trainingMode", "FULL")
         if job.kind == "train" and status == "ACTIVE":
             hours = job.script.training_hours
             body["trainingHours"] = hours if hours is not None else round(job.script.duration / 3600, 3)

@@ -1,0 +1,145 @@
+"""Lambda handler of the "Choose modes" state (thin: the decisions are in `modes`).
+
+Handler string: `run_modes.handler.choose_modes` (asset: this package plus `pipeline_contracts`).
+
+    in:  {"run_id": "2026...-weekly-0123456789", "bucket": "<transformed bucket>",
+          "imports": {"interactions": {"dataset_arn": "arn:...:dataset/.../INTERACTIONS", "configured": "INCREMENTAL"},
+                      "items": {...}, "users": {...}},                 # the configured datasets
+          "solutions": {"users": {"parameter": "/pbp/dev/solutions/users/arn", "configured": "UPDATE"}, ...}}
+    reads: the run's files per dataset (ListObjectsV2: their total size), `_summary.json` (the interactions the
+           Glue job kept; absent: the record minimum is not checked), each solution's ARN (SSM GetParameters),
+           and, only where the configured mode is INCREMENTAL / UPDATE, the dataset's import jobs
+           (ListDatasetImportJobs) and the solution's versions (ListSolutionVersions; DescribeSolutionVersion for
+           an ACTIVE one whose summary lacks trainingMode), every page.
+    out: {"imports": {"<dataset>": {"mode", "reason"}}, "training": {"<solution>": {"mode", "reason"}}}
+    raises ImportNotPossible (fewer interactions than any import job takes), InvalidEvent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+
+from pipeline_contracts import run_layout
+from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING, dataset_folder
+
+from .modes import (
+    FULL,
+    ImportNotPossible,
+    decide_import_mode,
+    decide_training_mode,
+    versions_to_describe,
+)
+
+__all__ = ["choose_modes", "ImportNotPossible", "InvalidEvent"]
+
+logger = Logger()
+_CLIENTS: dict[str, Any] = {}
+PARAMETERS_PER_CALL = 10  # SSM GetParameters: at most 10 names per request
+
+
+class InvalidEvent(ValueError):
+    """The handler's input does not have the documented shape."""
+
+
+def client(service: str) -> Any:
+    if service not in _CLIENTS:
+        _CLIENTS[service] = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 8}))
+    return _CLIENTS[service]
+
+
+def _entries(event: Mapping[str, Any], name: str) -> Mapping[str, Mapping[str, Any]]:
+    value = event.get(name)
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        raise InvalidEvent(f"event needs {name!r}: an object of objects")
+    return value
+
+
+def _text(event: Mapping[str, Any], name: str) -> str:
+    value = event.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidEvent(f"event needs a non-empty string {name!r}")
+    return value
+
+
+def _pages(operation: str, result_key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    for page in client("personalize").get_paginator(operation).paginate(**params):
+        yield from page.get(result_key, ())
+
+
+def _folder_bytes(bucket: str, prefix: str) -> int:
+    pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sum(int(o["Size"]) for page in pages for o in page.get("Contents", ()))
+
+
+def _kept_interactions(bucket: str, run_id: str) -> int | None:
+    """The interactions the Glue job kept (its summary's counts.kept); None without a summary or count."""
+    key = run_layout.run_key(run_id, run_layout.SUMMARY)
+    try:
+        body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except client("s3").exceptions.NoSuchKey:
+        logger.warning("no run summary: the record minimum is not checked", extra={"key": key})
+        return None
+    kept = (json.loads(body).get("counts") or {}).get("kept")
+    return int(kept) if isinstance(kept, int) else None
+
+
+def _solution_arns(parameters: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(parameters), PARAMETERS_PER_CALL):
+        answer = client("ssm").get_parameters(Names=parameters[start : start + PARAMETERS_PER_CALL])
+        found.update({p["Name"]: p["Value"] for p in answer.get("Parameters", ())})
+    missing = [name for name in parameters if name not in found]
+    if missing:
+        raise LookupError(f"missing solution ARN parameter(s): {', '.join(missing)} (deploy the data stack)")
+    return found
+
+
+def _versions(solution_arn: str) -> list[dict[str, Any]]:
+    """Every version of the solution, each ACTIVE one with its trainingMode (described when the list lacks it)."""
+    versions = list(_pages("list_solution_versions", "solutionVersions", solutionArn=solution_arn))
+    personalize = client("personalize")
+    described = {
+        arn: personalize.describe_solution_version(solutionVersionArn=arn)["solutionVersion"].get("trainingMode")
+        for arn in versions_to_describe(versions)
+    }
+    return [
+        {**v, "trainingMode": described.get(str(v.get("solutionVersionArn")), v.get("trainingMode"))} for v in versions
+    ]
+
+
+def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str, Any]) -> dict[str, str]:
+    configured = _text(entry, "configured")
+    jobs = (
+        list(_pages("list_dataset_import_jobs", "datasetImportJobs", datasetArn=_text(entry, "dataset_arn")))
+        if configured != FULL
+        else []
+    )
+    return decide_import_mode(
+        dataset=dataset,
+        configured=configured,
+        import_jobs=jobs,
+        size_bytes=_folder_bytes(bucket, run_layout.run_key(run_id, dataset_folder(dataset))),
+        records=_kept_interactions(bucket, run_id) if dataset == INTERACTIONS else None,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def choose_modes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    run_id, bucket = _text(event, "run_id"), _text(event, "bucket")
+    imports, solutions = _entries(event, "imports"), _entries(event, "solutions")
+    chosen_imports = {dataset: _import_decision(bucket, run_id, dataset, entry) for dataset, entry in imports.items()}
+    arns = _solution_arns([_text(entry, "parameter") for entry in solutions.values()])
+    training = {}
+    for name, entry in solutions.items():
+        arn, configured = arns[entry["parameter"]], _text(entry, "configured")
+        versions = _versions(arn) if configured != FULL else []
+        training[name] = decide_training_mode(solution=name, solution_arn=arn, configured=configured, versions=versions)
+    result = {IMPORTS: chosen_imports, TRAINING: training}
+    logger.info("modes chosen", extra={"modes": result})
+    return result

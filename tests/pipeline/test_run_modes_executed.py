@@ -1,0 +1,140 @@
+"""Import and training modes over a sequence of runs of EVERY named configuration, executed offline with the
+real handlers against the refusing Personalize stand-in (issue 17, faults 1 and 2).
+
+The stand-in refuses what Personalize refuses: an INCREMENTAL import into a dataset without an ACTIVE import, a
+trainingMode UPDATE without an ACTIVE version of that solution trained FULL (or on another recipe). So:
+
+1. the first run of a deployment imports every dataset FULL and trains every solution FULL, and says why;
+2. the next run uses the configured modes (full.json: INCREMENTAL imports, UPDATE for `users`);
+3. after a settings change replaced a solution (a new ARN in its parameter, no versions), that solution trains
+   FULL again while the others keep their configured modes.
+
+The manifest, the success notice and the execution's output carry each mode and its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pipeline_contracts.run_layout import metadata_entry
+from stacks.app_factory import PipelineApp
+from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from tests.support.sfn_offline import ACCOUNT, OfflineStepFunctions
+from tests.support.templates import logical_id_of
+
+from .test_executed_pipeline import REGION, Run, Scenario, executor
+
+Execute = Callable[..., Run]
+
+
+@pytest.fixture
+def pipeline(configured_app: PipelineApp, configured_templates: dict[str, Any]) -> SynthesizedOrchestration:
+    return app_orchestration(configured_app, configured_templates, region=REGION)
+
+
+@pytest.fixture
+def execute(
+    pipeline: SynthesizedOrchestration, configured_app: PipelineApp, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Execute]:
+    topic = pipeline.cloud.arn(logical_id_of(configured_app.pipeline_stack.alerts.topic))
+    with executor(pipeline, topic, monkeypatch) as run:
+        yield run
+
+
+def dataset_arns(pipeline: SynthesizedOrchestration) -> dict[str, str]:
+    """Dataset name (interactions, items, users) -> its ARN, for every dataset of the configuration."""
+    kinds = [spec.kind for spec in pipeline.config.metadata_datasets]
+    return {"interactions": pipeline.expected("dataset_arn"), **{k: pipeline.expected(f"{k}_dataset_arn") for k in kinds}}
+
+
+def scenario(pipeline: SynthesizedOrchestration, solution_arns: dict[str, str]) -> Scenario:
+    """Three users; the Glue stand-in also writes a file into each metadata dataset's folder (so every configured
+    dataset is imported); Personalize knows each solution's recipe (UPDATE is refused on any but
+    User-Personalization)."""
+
+    def script(aws: OfflineStepFunctions) -> None:
+        write_inputs = aws.glue.on_start
+        assert write_inputs is not None
+        s3, bucket = aws.client("s3"), pipeline.expected("transformed_bucket")
+
+        def on_start(params: dict[str, Any]) -> None:
+            write_inputs(params)
+            for spec in pipeline.config.metadata_datasets:
+                key = f"runs/{params['Arguments']['--run_id']}/{metadata_entry(spec.kind)}part-00000.csv"
+                s3.put_object(Bucket=bucket, Key=key, Body=b"ITEM_ID\n1\n")
+
+        aws.glue.on_start = on_start
+        recipes = {spec.name: spec.recipe for spec in pipeline.config.solutions}
+        aws.personalize.solution_recipes = {arn: recipes[name] for name, arn in solution_arns.items()}
+
+    return Scenario(batch_input={"users.json": ["75", "78", "79"]}, script=script)
+
+
+def run_in_sequence(execute: Execute, pipeline: SynthesizedOrchestration, arns: dict[str, str], name: str) -> Any:
+    """One execution; returns it with the modes its Create calls used (by dataset / solution name)."""
+    run: Run = execute(scenario(pipeline, arns), name=name)
+    assert run.result.status == "SUCCEEDED", f"{name}: {run.result.error}: {run.result.cause}"
+    mine = [c for c in run.aws.calls if c.service == "personalize" and name in str(c.params.get("jobName") or
+            c.params.get("name"))]  # fmt: skip
+    by_dataset = {v: k for k, v in dataset_arns(pipeline).items()}
+    by_solution = {v: k for k, v in arns.items()}
+    imported = {by_dataset[c.params["datasetArn"]]: c.params["importMode"] for c in mine
+                if c.operation == "CreateDatasetImportJob"}  # fmt: skip
+    trained = {by_solution[c.params["solutionArn"]]: c.params["trainingMode"] for c in mine
+               if c.operation == "CreateSolutionVersion"}  # fmt: skip
+    return run, imported, trained
+
+
+def chosen(run: Run) -> tuple[dict[str, str], dict[str, str]]:
+    modes = run.result.output["modes"]
+    return (
+        {name: entry["mode"] for name, entry in modes["imports"].items()},
+        {name: entry["mode"] for name, entry in modes["training"].items()},
+    )
+
+
+def test_first_run_full_then_configured_modes_then_full_again_for_a_replaced_solution(
+    execute: Execute, pipeline: SynthesizedOrchestration
+) -> None:
+    config = pipeline.config
+    arns = {spec.name: pipeline.solution_arn_of(spec.name) for spec in config.solutions}
+    datasets = list(dataset_arns(pipeline))
+    configured_imports = dict.fromkeys(datasets, config.import_mode)
+    configured_training = {spec.name: spec.training_mode for spec in config.solutions}
+
+    # 1. First run: nothing ACTIVE anywhere, so FULL everywhere, whatever is configured, each with its reason.
+    first, imported, trained = run_in_sequence(execute, pipeline, arns, "first-run")
+    assert chosen(first) == (dict.fromkeys(datasets, "FULL"), dict.fromkeys(arns, "FULL"))
+    assert (imported, trained) == chosen(first)
+    modes = first.result.output["modes"]
+    for name, entry in modes["imports"].items():
+        expected = "no ACTIVE bulk import yet" if config.import_mode == "INCREMENTAL" else "import_mode is FULL"
+        assert expected in entry["reason"], name
+    for spec in config.solutions:
+        reason = modes["training"][spec.name]["reason"]
+        assert ("no ACTIVE version trained FULL" if spec.training_mode == "UPDATE" else "training_mode is FULL") in reason
+    # The manifest, the notice and the run's output say the same.
+    manifest = first.manifest()
+    assert manifest["import_modes"] == modes["imports"]
+    assert {name: section["training"] for name, section in manifest["solutions"].items()} == modes["training"]
+    assert {s["name"]: s["training"] for s in first.result.output["solutions"]} == modes["training"]
+    (notice,) = first.notices()
+    assert "Modes: imports interactions FULL" in notice["Message"]
+
+    # 2. The next run: every dataset has an ACTIVE import, every solution an ACTIVE FULL version.
+    second, imported, trained = run_in_sequence(execute, pipeline, arns, "second-run")
+    assert chosen(second) == (configured_imports, configured_training)
+    assert (imported, trained) == chosen(second)
+
+    # 3. A settings change replaced one solution (the one training UPDATE, if any): it has no version yet.
+    replaced = next((s.name for s in config.solutions if s.training_mode == "UPDATE"), config.solutions[0].name)
+    arns[replaced] = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/{config.resource_name(replaced)}-fedcba98"
+    pipeline.put_solution_arn(second.aws, arns[replaced], solution=replaced)
+    third, imported, trained = run_in_sequence(execute, pipeline, arns, "third-run")
+    assert chosen(third) == (configured_imports, {**configured_training, replaced: "FULL"})
+    assert (imported, trained) == chosen(third)
+    if configured_training[replaced] == "UPDATE":
+        assert arns[replaced] in third.result.output["modes"]["training"][replaced]["reason"]

@@ -23,6 +23,7 @@ from glue_src.rows import (
     FILTERED,
     HEADER,
     KEPT,
+    NOT_TEXT,
     REASON_OF_STATUS,
     REJECT_REASONS,
     STATUS_CODES,
@@ -67,7 +68,8 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
     header_lines, expected_headers = get(status, f"lines_{HEADER}"), get(status, f"groups_{HEADER}")
     rejected = dict.fromkeys(REJECT_REASONS, 0)
     for name in STATUSES[STATUS_CODES[HEADER] + 1 :]:
-        rejected[REASON_OF_STATUS[name]] += get(status, f"lines_{name}")
+        if name != NOT_TEXT:  # a run with such lines fails before counting
+            rejected[REASON_OF_STATUS[name]] += get(status, f"lines_{name}")
     rejected["repeated_header"] = header_lines - expected_headers
     kept = get(status, f"groups_{KEPT}")
     lines_read = sum(get(status, f"lines_{s}") for s in STATUSES)

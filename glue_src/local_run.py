@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timestamp-column", default=None, help="default: timestamp, or 3 without header")
     parser.add_argument("--timestamp-unit", default="ms", help="ms or s (default: %(default)s)")
     parser.add_argument(
+        "--encoding", default="utf-8", help="utf-8, utf-8-sig, latin-1 or cp1252: the raw files' (default: %(default)s)"
+    )
+    parser.add_argument(
         "--items-dataset",
         default=None,
         help="the Items dataset as in cdk.json's items_dataset (JSON, or @file.json); default: the sample's "
@@ -88,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--users-dataset", default="{}", help="the Users dataset (JSON or @file.json); default: none")
     parser.add_argument(
-        "--metadata-root", default=None, help="folder the datasets' source prefixes are under (default: the sample)"
+        "--metadata-root",
+        default=None,
+        help="folder the datasets' source prefixes are under (default: the sample's, only with the sample input; "
+        "required when a dataset is configured for another input)",
     )
     parser.add_argument(
         "--batch-inputs", default="users", help="comma list of users, items, item_attributes (default: %(default)s)"
@@ -118,11 +124,20 @@ def metadata_arguments(args: argparse.Namespace) -> dict[str, str]:
             return json.dumps(SAMPLE_ITEMS_DATASET) if Path(args.input) == SAMPLE_INPUT else metadata.DISABLED
         return _json_or_file(value)
 
-    return {
-        "metadata_root_uri": str(Path(args.metadata_root).resolve() if args.metadata_root else SAMPLE_DIR) + "/",
-        "items_dataset": dataset(args.items_dataset),
-        "users_dataset": dataset(args.users_dataset),
-    }
+    datasets = {"items_dataset": dataset(args.items_dataset), "users_dataset": dataset(args.users_dataset)}
+    if args.metadata_root:
+        root = str(Path(args.metadata_root).resolve())
+    elif Path(args.input).resolve() == SAMPLE_INPUT:
+        root = str(SAMPLE_DIR)
+    elif any(value.strip() not in ("", metadata.DISABLED) for value in datasets.values()):
+        # The sample's metadata beside real ratings would join fake items: no silent default.
+        raise EtlArgumentError(
+            "--metadata-root is required with --items-dataset / --users-dataset when --input is not the bundled "
+            "sample; allowed: the folder the datasets' source prefixes are under"
+        )
+    else:
+        root = ""
+    return {"metadata_root_uri": root + "/" if root else "", **datasets}
 
 
 def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
@@ -146,6 +161,7 @@ def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
         "--rating_column": rating,
         "--timestamp_column": stamp,
         "--timestamp_unit": args.timestamp_unit,
+        "--encoding": args.encoding,
         "--batch_inputs": args.batch_inputs,
         "--batch_items_top_n": args.batch_items_top_n,
         "--batch_items_per_file": args.batch_items_per_file,

@@ -28,7 +28,7 @@ from lambda_src.model_gate.gate import (
     USER_PERSONALIZATION_METRICS,
 )
 from pipeline_contracts.flatten_capacity import segment_num_results_max
-from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, parse_dataset
+from pipeline_contracts.metadata_datasets import DatasetKind, DatasetSpec, DatasetSpecError, Encoding, parse_dataset
 from pipeline_contracts.schedule_times import ScheduleExpressionError, validate_expression
 from pipeline_contracts.solutions import (
     DEFAULT_SOLUTION_NAME,
@@ -396,6 +396,7 @@ class PipelineConfig:
     raw_rating_column: str = _setting("rating", _column())
     raw_timestamp_column: str = _setting("timestamp", _column())
     raw_timestamp_unit: TimestampUnit = _setting("ms", _one_of(TimestampUnit))
+    raw_encoding: Encoding = _setting("utf-8", _one_of(Encoding))
     min_rating: float = _setting(3.5, _number(0.5, 5.0, step=0.5))
     # Glue
     glue_worker_type: GlueWorkerTypeName = _setting("G.1X", _one_of(GlueWorkerTypeName))

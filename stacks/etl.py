@@ -206,6 +206,7 @@ class RatingsEtl(Construct):
             "--rating_column": config.raw_rating_column,
             "--timestamp_column": config.raw_timestamp_column,
             "--timestamp_unit": config.raw_timestamp_unit,
+            "--encoding": config.raw_encoding,
             "--metadata_root_uri": f"s3://{raw_bucket.bucket_name}/",
             **{
                 f"--{kind}_dataset": json.dumps(spec.as_json(), separators=(",", ":")) if spec else DISABLED_DATASET

@@ -180,7 +180,8 @@ def test_bad_context_stops_synth(tmp_path) -> None:
 
 
 def test_documented_config_table_matches_cdk_json() -> None:
-    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", (ROOT / "docs" / "configuration.md").read_text(), flags=re.MULTILINE)
+    reference = (ROOT / "docs" / "configuration.md").read_text()
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", reference, flags=re.MULTILINE)
     documented = {key: default.strip() for key, default in rows}
     config_keys = {key: value for key, value in CDK_CONTEXT.items() if not key.startswith("@")}
     assert set(documented) == set(config_keys)

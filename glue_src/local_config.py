@@ -83,7 +83,7 @@ def resolve(name: str, options: Mapping[str, Any]) -> LocalConfig:
     refuses, the value and what is allowed."""
     for option, value in options.items():
         # The configuration spells "no dataset" as empty; any other empty value is a typo, not the default.
-        if isinstance(value, str) and not value.strip() and not option.endswith("_dataset"):
+        if value == "" and not option.endswith("_dataset"):
             raise option_error(option, value, "a non-empty value (leave the option out for the configuration's)")
     named = named_keys(name)
     given = {CONFIG_KEY_OF_OPTION[option]: value for option, value in options.items()}

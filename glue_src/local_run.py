@@ -3,23 +3,30 @@
 With no arguments it reads the bundled MovieLens-HetRec-format sample (`glue_src/sample/`) and
 writes to `./local-output/<run_id>/` (interactions/, batch-input/, quarantine/, items/ from the
 sample's HetRec-style item files, quarantine-items/, _summary.json; batch-input-items/ and
-batch-input-queries/<solution>/ with --batch-inputs users,items and --item-attribute-queries),
-then prints the summary. `--input PATH --output PATH` and the format options run it on any file
-or folder; every option mirrors a Glue job argument of the same name.
+batch-input-queries/<solution>/ with --batch-inputs users,items and --item-attribute-queries).
+`--input PATH --output PATH` run it on any file or folder.
+
+The settings are a deployment's (`glue_src/local_config.py`): cdk.json's context, then with `--config NAME`
+the keys of config/NAME.json, then the options given, each in the configuration's vocabulary (`--delimiter ,`
+or "\\t", `--min-rating` 0.5 to 5.0 in steps of 0.5) and checked by the typed PipelineConfig; the job arguments
+are the ones the deployed Glue job gets from that configuration, with local locations.
+
+stdout gets one JSON object whatever the outcome: the summary, or with --quiet the counts of a success and
+the status, failure, message, main rejection reasons and counts of a failure. Messages go to stderr.
 
 Examples:
     python -m glue_src.local_run
+    python -m glue_src.local_run --config full --input ratings/ --metadata-root raw/
     python -m glue_src.local_run --input ml-latest/ratings.csv --delimiter , \\
         --user-column userId --item-column movieId --timestamp-unit s
-    python -m glue_src.local_run --input ml-100k/u.data --no-header \\
-        --user-column 0 --item-column 1 --rating-column 2 --timestamp-column 3 --timestamp-unit s
+    python -m glue_src.local_run --input ml-100k/u.data --no-header --timestamp-unit s
     python -m glue_src.local_run --batch-inputs users,items --batch-items-top-n 100 \\
         --batch-items-per-file 500 --item-attribute-queries '{"genre_fans": ["ITEMS.GENRES = \\"Comedy\\""]}'
 
 Exit status (the summary is written in every case but bad arguments):
     0  success
     2  bad arguments, or arguments that do not fit the input (nothing written)
-    3  the kept data is below Personalize's training minimums
+    3  the kept data is below Personalize's training minimums (the message names the main rejection reasons)
     4  the input cannot be used: missing, empty, a file unreadable or not text, a header without
        the columns (every such file is named, on one line)
 """
@@ -54,6 +61,8 @@ SAMPLE_ITEMS_DATASET = {
 }
 DEFAULT_OUTPUT = "local-output"
 EXIT_OK, EXIT_ARGUMENTS, EXIT_MINIMUMS, EXIT_INPUT = 0, 2, 3, 4
+# What --quiet prints of a failed run's summary (of a successful one: the counts).
+QUIET_FAILURE_KEYS = ("status", "failure", "message", "main_rejections", "counts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,8 +246,7 @@ def outcome(summary: Mapping[str, Any], *, quiet: bool) -> dict[str, Any]:
         return dict(summary)
     if summary["status"] == "SUCCEEDED":
         return dict(summary["counts"])
-    keys = ("status", "failure", "message", "main_rejections", "counts")
-    return {key: summary[key] for key in keys if key in summary}
+    return {key: summary[key] for key in QUIET_FAILURE_KEYS if key in summary}
 
 
 def _finish(args: argparse.Namespace, status: int, summary: Mapping[str, Any]) -> int:

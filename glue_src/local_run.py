@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         options = parse_options(job)
         metadata_root, metadata_specs = metadata.parse_arguments(job)
     except EtlArgumentError as error:
-        return _finish(args, EXIT_ARGUMENTS, {"status": "FAILED", "failure": "arguments", "message": str(error)})
+        return _refused(args, error)
     for note in config.notes:
         print(f"note: {note}", file=sys.stderr)
     started = time.time()
@@ -232,11 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         summary = transform.run(spark, options)
         summary = metadata.run(spark, options, metadata_specs, metadata_root, summary)
     except EtlArgumentError as error:
-        return _finish(args, EXIT_ARGUMENTS, {"status": "FAILED", "failure": "arguments", "message": str(error)})
-    except (EtlInputError, TrainingMinimumsError) as error:
-        status = EXIT_INPUT if isinstance(error, EtlInputError) else EXIT_MINIMUMS
-        return _finish(args, status, json.loads(Path(options.summary_uri).read_text(encoding="utf-8")))
-    return _finish(args, EXIT_OK, summary)
+        return _refused(args, error)
+    except EtlInputError as error:
+        written = json.loads(Path(options.summary_uri).read_text(encoding="utf-8"))
+        return _finish(args, EXIT_INPUT, written, f"error: {error} (summary: {options.summary_uri})")
+    except TrainingMinimumsError as error:
+        written = json.loads(Path(options.summary_uri).read_text(encoding="utf-8"))
+        return _finish(args, EXIT_MINIMUMS, written, f"\nFAILED: {error}")
+    return _finish(args, EXIT_OK, summary, f"\nOK: outputs in {options.run_uri} ({summary['duration_seconds']:.1f} s)")
 
 
 def outcome(summary: Mapping[str, Any], *, quiet: bool) -> dict[str, Any]:
@@ -249,15 +252,16 @@ def outcome(summary: Mapping[str, Any], *, quiet: bool) -> dict[str, Any]:
     return {key: summary[key] for key in QUIET_FAILURE_KEYS if key in summary}
 
 
-def _finish(args: argparse.Namespace, status: int, summary: Mapping[str, Any]) -> int:
+def _refused(args: argparse.Namespace, error: EtlArgumentError) -> int:
+    """Bad arguments: no summary is written, the outcome says why."""
+    refused = {"status": "FAILED", "failure": "arguments", "message": str(error)}
+    return _finish(args, EXIT_ARGUMENTS, refused, f"error: {error}")
+
+
+def _finish(args: argparse.Namespace, status: int, summary: Mapping[str, Any], line: str) -> int:
+    """Prints the outcome (one JSON object) to stdout and `line` to stderr; returns the exit status."""
     print(json.dumps(outcome(summary, quiet=args.quiet), indent=2))
-    if status == EXIT_OK:
-        print(f"\nOK: outputs in {summary['outputs']['run']} ({summary['duration_seconds']:.1f} s)", file=sys.stderr)
-    elif status == EXIT_ARGUMENTS:
-        print(f"error: {summary['message']}", file=sys.stderr)
-    else:
-        where = f" (summary: {summary['outputs']['summary']})" if status == EXIT_INPUT else ""
-        print(f"\nFAILED: {summary['message']}{where}", file=sys.stderr)
+    print(line, file=sys.stderr)
     return status
 
 

@@ -110,6 +110,30 @@ def check_minimums(counts: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# How many rejection reasons a failure names (the most frequent first; every one is in the counts).
+MAIN_REJECTIONS = 3
+
+
+def main_rejections(counts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The most frequent rejection reasons, most rows first (ties in REJECT_REASONS order), at most
+    MAIN_REJECTIONS of them: [{"reason": ..., "rows": ...}]; empty when no row was rejected."""
+    by_reason = counts["rejected_by_reason"]
+    ranked = sorted((reason for reason in by_reason if by_reason[reason]), key=lambda reason: -by_reason[reason])
+    return [{"reason": reason, "rows": by_reason[reason]} for reason in ranked[:MAIN_REJECTIONS]]
+
+
+def rejections_line(counts: Mapping[str, Any]) -> str | None:
+    """One line naming the main rejection reasons with their counts, for a failure's message (None when no
+    row was rejected): "6,002 of 6,003 rows rejected, mainly non_numeric_rating 6,001, blank_line 1"."""
+    main = main_rejections(counts)
+    if not main:
+        return None
+    named = ", ".join(f"{entry['reason']} {entry['rows']:,}" for entry in main)
+    more = len([n for n in counts["rejected_by_reason"].values() if n]) - len(main)
+    others = f" and {more} other reason(s)" if more else ""
+    return f"{counts['rejected']:,} of {counts['rows_read']:,} rows rejected, mainly {named}{others}"
+
+
 def timestamp_hint(counts: Mapping[str, Any], unit: str) -> str | None:
     """When most rows have timestamps out of range and most of those fit the other unit, which
     --timestamp_unit would read them (seconds data read as ms lands in 1970, and the reverse far

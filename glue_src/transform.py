@@ -36,7 +36,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from glue_src.arguments import ENCODING_OPTION, EtlOptions
-from glue_src.counts import check_minimums, timestamp_hint
+from glue_src.counts import check_minimums, main_rejections, rejections_line, timestamp_hint
 from glue_src.inputs import check_encoding, path_key, unreadable_files
 from glue_src.layouts import InputPlan, plan_input
 from glue_src.messages import EtlInputError, TrainingMinimumsError, files_message, log
@@ -114,8 +114,12 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     for line in summary["hints"]:
         log(f"hint: {line}")
     problems = check_minimums(counts)
-    message = minimums_message(problems + summary["hints"], options) if problems else None
+    # A failure names where most rows went: a wrong delimiter or column shows as one reason taking nearly all.
+    rejections = rejections_line(counts)
+    explained = problems + ([rejections] if rejections else []) + summary["hints"]
+    message = minimums_message(explained, options) if problems else None
     summary["counts"], summary["outputs"]["max_files"] = counts, files
+    summary["main_rejections"] = main_rejections(counts)
     summary["batch_inputs"] = batch_inputs
     summary["minimums"]["met"] = not problems
     finish_summary(summary, started, "minimums" if problems else None, message, write_summary_file)

@@ -15,14 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aws_cdk as cdk
-from aws_cdk import aws_s3 as s3
+import os
 
-from glue_src import arguments, metadata
-from glue_src.messages import EtlArgumentError
-from stacks.app_factory import cdk_json_context, named_configuration
-from stacks.config import DEFAULT_SOURCE, ConfigError, PipelineConfig
-from stacks.etl import RatingsEtl
+# The CDK library (imported for the deployed job's own argument code) would print jsii's Node end-of-life banner.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk  # noqa: E402
+from aws_cdk import aws_s3 as s3  # noqa: E402
+
+from glue_src import arguments, metadata  # noqa: E402
+from glue_src.messages import EtlArgumentError  # noqa: E402
+from stacks.app_factory import cdk_json_context, named_configuration  # noqa: E402
+from stacks.config import DEFAULT_SOURCE, ConfigError, PipelineConfig  # noqa: E402
+from stacks.etl import RatingsEtl  # noqa: E402
 
 # The local_run options that set a configuration key: option (argparse dest, also the job argument's name) -> key.
 CONFIG_KEY_OF_OPTION = {

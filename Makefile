@@ -47,7 +47,7 @@ snapshots: install
 
 # The Glue transform on local Spark: a bundled sample by default, or INPUT=... OUTPUT=...
 etl-local: install
-	@$(PY) -m glue_src.local_run $(if $(INPUT),--input $(INPUT)) $(if $(OUTPUT),--output $(OUTPUT)) $(ETL_ARGS)
+	@$(PY) -m glue_src.local_run $(if $(CONFIG),--config $(CONFIG)) $(if $(INPUT),--input $(INPUT)) $(if $(OUTPUT),--output $(OUTPUT)) $(ETL_ARGS)
 
 bench: install
 	@$(PY) benchmarks/etl_throughput.py

@@ -15,6 +15,7 @@ from typing import Any
 
 # The run's folder layout under <output_uri><run_id>/; on Glue the package sits beside glue_src/ in the zip.
 from pipeline_contracts import run_layout, solutions
+from pipeline_contracts.metadata_datasets import ENCODINGS
 
 from glue_src.limits import RATING_MAX, RATING_MIN, batch_input_records_per_file
 from glue_src.messages import EtlArgumentError
@@ -35,6 +36,10 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 # Batch-input arguments: a job deployed before them does not pass them, so the Glue entry point
 # resolves them only when given (their defaults write the users input alone, as before).
 BATCH_ARGUMENT_NAMES = ("batch_inputs", "batch_items_top_n", "batch_items_per_file", "item_attribute_queries")
+# Arguments newer than the deployed job may be: resolved only when given, defaults otherwise.
+OPTIONAL_ARGUMENT_NAMES = (*BATCH_ARGUMENT_NAMES, "encoding")
+# The option a ratings file with bytes invalid in --encoding names (config key, then local_run's flag).
+ENCODING_OPTION = "raw_encoding (job argument --encoding, local_run --encoding)"
 BATCH_INPUT_KINDS = ("users", "items", "item_attributes")
 ITEMS_TOP_N_MAX = 50_000_000
 ARGUMENT_NAMES = (
@@ -49,6 +54,7 @@ ARGUMENT_NAMES = (
     "rating_column",
     "timestamp_column",
     "timestamp_unit",
+    "encoding",
     *BATCH_ARGUMENT_NAMES,
 )
 REQUIRED_ARGUMENTS = ("input_uri", "output_uri", "run_id")
@@ -70,6 +76,8 @@ class EtlOptions:
     rating_column: str = "rating"
     timestamp_column: str = "timestamp"
     timestamp_unit: str = "ms"
+    # The raw files' encoding (a key of ENCODINGS): their lines are decoded with it.
+    encoding: str = "utf-8"
     # The batch inputs to write (BATCH_INPUT_KINDS; item_attributes come from item_attribute_queries).
     batch_inputs: tuple[str, ...] = ("users",)
     # 0 = every item with a kept interaction; N = the N most interacted items (ties: item id ascending).
@@ -225,6 +233,11 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
     if unit not in TIMESTAMP_UNITS:
         raise _fail("timestamp_unit", get("timestamp_unit"), "ms (epoch milliseconds) or s (epoch seconds)")
 
+    encoding = str(get("encoding")).strip().lower()
+    if encoding not in ENCODINGS:
+        allowed = f"one of {', '.join(ENCODINGS)} (the encoding the raw files are written in)"
+        raise _fail("encoding", get("encoding"), allowed)
+
     columns = _parse_columns(get, has_header)
     batch_inputs = _parse_batch_inputs(get("batch_inputs"))
     queries = _parse_item_attribute_queries(get("item_attribute_queries"))
@@ -242,6 +255,7 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         delimiter=parse_delimiter(str(get("delimiter"))),
         has_header=has_header,
         timestamp_unit=unit,
+        encoding=encoding,
         user_column=columns["user_column"],
         item_column=columns["item_column"],
         rating_column=columns["rating_column"],

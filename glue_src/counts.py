@@ -23,6 +23,7 @@ from glue_src.rows import (
     FILTERED,
     HEADER,
     KEPT,
+    NOT_TEXT,
     REASON_OF_STATUS,
     REJECT_REASONS,
     STATUS_CODES,
@@ -67,7 +68,8 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
     header_lines, expected_headers = get(status, f"lines_{HEADER}"), get(status, f"groups_{HEADER}")
     rejected = dict.fromkeys(REJECT_REASONS, 0)
     for name in STATUSES[STATUS_CODES[HEADER] + 1 :]:
-        rejected[REASON_OF_STATUS[name]] += get(status, f"lines_{name}")
+        if name != NOT_TEXT:  # a run with such lines fails before counting
+            rejected[REASON_OF_STATUS[name]] += get(status, f"lines_{name}")
     rejected["repeated_header"] = header_lines - expected_headers
     kept = get(status, f"groups_{KEPT}")
     lines_read = sum(get(status, f"lines_{s}") for s in STATUSES)
@@ -106,6 +108,30 @@ def check_minimums(counts: Mapping[str, Any]) -> list[str]:
     # No check of the batch input's bytes or files against one job's limits (1 GB, 1000 files):
     # batch planning splits an input over as many jobs as it needs.
     return problems
+
+
+# How many rejection reasons a failure names (the most frequent first; every one is in the counts).
+MAIN_REJECTIONS = 3
+
+
+def main_rejections(counts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The most frequent rejection reasons, most rows first (ties in REJECT_REASONS order), at most
+    MAIN_REJECTIONS of them: [{"reason": ..., "rows": ...}]; empty when no row was rejected."""
+    by_reason = counts["rejected_by_reason"]
+    ranked = sorted((reason for reason in by_reason if by_reason[reason]), key=lambda reason: -by_reason[reason])
+    return [{"reason": reason, "rows": by_reason[reason]} for reason in ranked[:MAIN_REJECTIONS]]
+
+
+def rejections_line(counts: Mapping[str, Any]) -> str | None:
+    """One line naming the main rejection reasons with their counts, for a failure's message (None when no
+    row was rejected): "6,002 of 6,003 rows rejected, mainly non_numeric_rating 6,001, blank_line 1"."""
+    main = main_rejections(counts)
+    if not main:
+        return None
+    named = ", ".join(f"{entry['reason']} {entry['rows']:,}" for entry in main)
+    more = len([n for n in counts["rejected_by_reason"].values() if n]) - len(main)
+    others = f" and {more} other reason(s)" if more else ""
+    return f"{counts['rejected']:,} of {counts['rows_read']:,} rows rejected, mainly {named}{others}"
 
 
 def timestamp_hint(counts: Mapping[str, Any], unit: str) -> str | None:

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
 
 from glue_src.messages import EtlInputError
 
@@ -26,6 +27,8 @@ _GLOB_CHARS = re.compile(r"([\\{}\[\]*?])")
 # `._COPYING_`, even when given its path: the job lists them instead of losing them silently.
 SKIP_RULES = {
     "hidden_name": "the name starts with '_' or '.', which Spark and Glue never read; rename the file to read it",
+    "hidden_folder": "a folder on its path (below the input) starts with '_' or '.', which Spark and Glue never "
+    "read (a _temporary/ folder holds partial writes); move the file to read it",
     "incomplete_copy": "the name ends in '._COPYING_' (a copy still in progress); it is read once renamed",
     "not_listed_by_spark": "Spark's file listing left it out",
 }
@@ -43,6 +46,17 @@ def skip_rule(name: str) -> str | None:
     if hidden and not name.startswith(("_metadata", "_common_metadata")):
         return "hidden_name"
     return None
+
+
+def skip_rule_of_path(path: str, root: str) -> str | None:
+    """The rule by which Spark would leave out a file listed under the folder `root`: its own name, or a
+    folder between `root` and it (Spark's listing applies the same name rule at every level)."""
+    prefix = root.rstrip("/") + "/"
+    relative = path[len(prefix) :] if path.startswith(prefix) else path.rsplit("/", 1)[-1]
+    *folders, name = relative.split("/")
+    if any(skip_rule(folder) for folder in folders):
+        return "hidden_folder"
+    return skip_rule(name)
 
 
 def _java_message(error: Exception) -> str:
@@ -67,6 +81,11 @@ def list_input_files(spark: SparkSession, input_uri: str) -> list[str]:
     """Every file under `input_uri` (a file, a folder, or a glob pattern when no such path
     exists), recursively, hidden names included. A path with glob characters is first taken
     literally, so `ratings[1].csv` is that file."""
+    return [path for path, _ in list_files_with_skip_rules(spark, input_uri)]
+
+
+def list_files_with_skip_rules(spark: SparkSession, input_uri: str) -> list[tuple[str, str | None]]:
+    """(file, the rule Spark would skip it by, or None) for every file `list_input_files` finds."""
     from py4j.protocol import Py4JJavaError
 
     try:
@@ -79,12 +98,14 @@ def list_input_files(spark: SparkSession, input_uri: str) -> list[str]:
             raise EtlInputError(f"--input_uri {input_uri} does not exist")
         files = []
         for status in roots:
+            root_path = str(status.getPath().toString())
             if not status.isDirectory():
-                files.append(str(status.getPath().toString()))
+                files.append((root_path, skip_rule(root_path.rsplit("/", 1)[-1])))
                 continue
             listing = fs.listFiles(status.getPath(), True)
             while listing.hasNext():
-                files.append(str(listing.next().getPath().toString()))
+                path = str(listing.next().getPath().toString())
+                files.append((path, skip_rule_of_path(path, root_path)))
     except Py4JJavaError as error:
         raise EtlInputError(f"cannot list --input_uri {input_uri}: {_java_message(error)}") from None
     return sorted(files)
@@ -159,10 +180,11 @@ def describe_binary(head: bytes) -> str | None:
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def first_line(head: bytes) -> str | None:
+def first_line(head: bytes, encoding: str = "utf-8") -> str | None:
     """The first non-blank line of a file's head (as Spark splits lines), None if there is none.
-    Raises ValueError when it does not end within the head (no header is that long)."""
-    lines = _LINE_BREAK.split(head.decode("utf-8", errors="replace"))
+    Raises ValueError when it does not end within the head (no header is that long). Bytes invalid in
+    `encoding` (a Python codec name) are replaced here: `invalid_bytes` fails the run naming them."""
+    lines = _LINE_BREAK.split(head.decode(encoding, errors="replace"))
     complete = lines if len(head) < HEAD_BYTES else lines[:-1]
     for line in complete:
         if line.strip(" \t\ufeff"):
@@ -177,7 +199,7 @@ def split_fields(line: str, delimiter: str) -> list[str]:
     return [fields[0].lstrip("\ufeff")] + fields[1:]
 
 
-def inspect_file(spark: SparkSession, path: str) -> tuple[str | None, str | None]:
+def inspect_file(spark: SparkSession, path: str, encoding: str = "utf-8") -> tuple[str | None, str | None]:
     """(first non-blank line or None, problem or None) of one file."""
     from py4j.protocol import Py4JError
 
@@ -189,12 +211,12 @@ def inspect_file(spark: SparkSession, path: str) -> tuple[str | None, str | None
     if binary:
         return None, binary
     try:
-        return first_line(head), None
+        return first_line(head, encoding), None
     except ValueError as error:
         return None, str(error)
 
 
-def _glob_escaped(path: str) -> str:
+def glob_escaped(path: str) -> str:
     # Spark expands glob patterns in the paths it is given: a listed file is meant literally.
     return _GLOB_CHARS.sub(r"\\\1", path)
 
@@ -202,7 +224,7 @@ def _glob_escaped(path: str) -> str:
 def read_text_lines(spark: SparkSession, files: list[str]) -> DataFrame:
     """The text lines (column `value`) of listed files as Spark's text reader splits them, each
     path meant literally (decompressed by extension, as `read_head` reads them)."""
-    return spark.read.text([_glob_escaped(path) for path in files])
+    return spark.read.text([glob_escaped(path) for path in files])
 
 
 _URI_PARTS = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://([^/]*))?(.*)$", re.DOTALL)
@@ -229,3 +251,42 @@ def unreadable_files(spark: SparkSession, files: Iterable[str]) -> list[dict[str
         except Py4JError as error:
             found.append({"file": path, "problem": f"cannot be read to its end: {_java_message(error)}"})
     return found
+
+
+def check_encoding(
+    spark: SparkSession, files: list[str], charset: str, option: str
+) -> tuple[list[dict[str, str]], int]:
+    """(the files holding bytes that are not text in `charset` (a Java charset name), each with its first
+    bad line (1-based, as Spark splits lines), its count of bad lines and the option to set; the number of
+    lines read). A line is valid when decoding and encoding it again gives its bytes back: a replaced
+    byte (U+FFFD in, `?` out) never does. Line numbers are computed only for files with bad lines."""
+    if not files:
+        return [], 0
+    roundtrip = F.expr(f"raw = encode(decode(raw, '{charset}'), '{charset}')")
+    lines = read_text_lines(spark, files).select(
+        F.input_file_name().alias("file"),
+        F.col("value").cast("binary").alias("raw"),  # the line's bytes as written (Spark keeps them)
+        F.monotonically_increasing_id().alias("position"),  # increasing within a file
+    )
+    per_file = lines.groupBy("file").agg(F.count("*").alias("lines"), F.sum((~roundtrip).cast("int")).alias("bad"))
+    counted = per_file.collect()
+    bad_files = [row["file"] for row in counted if row["bad"]]
+    total = sum(row["lines"] for row in counted)
+    if not bad_files:
+        return [], total
+    numbered = lines.filter(F.col("file").isin(bad_files)).select(
+        "file",
+        roundtrip.alias("valid"),
+        F.row_number().over(Window.partitionBy("file").orderBy("position")).alias("line"),
+    )
+    found = numbered.filter(~F.col("valid")).groupBy("file").agg(F.min("line").alias("first"), F.count("*").alias("n"))
+    listed = {path_key(path, url_encoded=False): path for path in files}
+    problems = [
+        {
+            "file": listed.get(path_key(row["file"], url_encoded=True), row["file"]),
+            "problem": f"line {row['first']} (and {row['n'] - 1} more line(s)) has bytes that are not {charset} "
+            f"text; set {option} to the encoding the file is written in",
+        }
+        for row in found.collect()
+    ]
+    return sorted(problems, key=lambda problem: problem["file"]), total

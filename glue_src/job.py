@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv if argv is None else argv
     # Every job argument is a DefaultArgument of the job except --run_id, passed per run; Glue
     # itself passes --JOB_NAME, which Job.init needs. getResolvedOptions fails on a name it does not
-    # find, so the batch-input arguments (which a job deployed before them lacks) are resolved only
-    # when given; left out, they take their defaults (the users batch input alone).
-    given_batch_arguments = [name for name in arguments.BATCH_ARGUMENT_NAMES if f"--{name}" in argv]
-    required = [name for name in arguments.ARGUMENT_NAMES if name not in arguments.BATCH_ARGUMENT_NAMES]
-    args = getResolvedOptions(argv, [JOB_NAME, *required, *given_batch_arguments, *metadata.ARGUMENT_NAMES])
+    # find, so the arguments a job deployed before them lacks (batch inputs, encoding) are resolved only
+    # when given; left out, they take their defaults (the users batch input alone, UTF-8).
+    given_optional = [name for name in arguments.OPTIONAL_ARGUMENT_NAMES if f"--{name}" in argv]
+    required = [name for name in arguments.ARGUMENT_NAMES if name not in arguments.OPTIONAL_ARGUMENT_NAMES]
+    args = getResolvedOptions(argv, [JOB_NAME, *required, *given_optional, *metadata.ARGUMENT_NAMES])
     options = arguments.parse_options(args)  # EtlArgumentError fails the run with a clear message
     metadata_root, metadata_specs = metadata.parse_arguments(args)
 

@@ -12,10 +12,9 @@ from glue_src.arguments import COLUMN_ARGUMENTS, EtlOptions
 from glue_src.inputs import (
     SKIP_RULES,
     inspect_file,
-    list_input_files,
+    list_files_with_skip_rules,
     path_key,
     read_text_lines,
-    skip_rule,
     split_fields,
 )
 from glue_src.messages import EtlArgumentError, EtlInputError, files_message
@@ -158,15 +157,16 @@ def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
 
     plan = InputPlan()
     readable = []
-    for path in list_input_files(spark, options.input_uri):
-        rule = skip_rule(path.rstrip("/").rsplit("/", 1)[-1])
+    for path, rule in list_files_with_skip_rules(spark, options.input_uri):
         if rule:
             plan.skip(path, rule)
         else:
             readable.append(path)
     # Opening a file on S3 takes tens of milliseconds: read the heads of many files in parallel.
     with ThreadPoolExecutor(max_workers=8) as pool:
-        inspected = list(pool.map(lambda path: (path, *inspect_file(spark, path)), readable))
+        # utf-8-sig: the byte-order mark stays on the first line, as Spark reads it (header matching drops it).
+        codec = options.encoding.replace("utf-8-sig", "utf-8")
+        inspected = list(pool.map(lambda path: (path, *inspect_file(spark, path, codec)), readable))
     mismatches: list[tuple[str, LayoutMismatch]] = []
     by_layout: dict[Layout, LayoutGroup] = {}
     for path, line, problem in inspected:

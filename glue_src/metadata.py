@@ -27,7 +27,7 @@ machine imports only folders this run wrote); the summary says so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -37,11 +37,10 @@ from pyspark.sql import functions as F
 from pipeline_contracts import run_layout
 from pipeline_contracts.metadata_datasets import (
     CATEGORICAL_SEPARATOR,
+    CONFIG_KEY,
     CREATION_TIMESTAMP,
     MAX_CATEGORICAL_LENGTH,
     KINDS,
-    MAX_ID_LENGTH,
-    NUMERIC_TYPES,
     DISABLED,
     DatasetSpec,
     DatasetSpecError,
@@ -50,16 +49,16 @@ from pipeline_contracts.metadata_datasets import (
 )
 
 from glue_src.arguments import EtlOptions
-from glue_src.inputs import SKIP_RULES, inspect_file, list_input_files, read_text_lines, skip_rule, split_fields
-from glue_src.messages import EtlArgumentError, EtlInputError, log
+from glue_src.messages import EtlArgumentError, EtlInputError, files_message, log
+from glue_src.metadata_sources import SourcePlan, classify_source, plan_source
 from glue_src.outputs import writer
-from glue_src.rows import id_number, split_pattern, valid_id
 from glue_src.summary import write_summary
 
 # Job arguments: the raw bucket's root (each source's prefix is relative to it) and one JSON object per
 # dataset ("{}" = not configured; every argument has a value, as getResolvedOptions wants each one present).
 ARGUMENT_NAMES = ("metadata_root_uri", "items_dataset", "users_dataset")
-_SQL_TYPES = {"int": "INT", "long": "BIGINT", "float": "FLOAT", "double": "DOUBLE", "creation_timestamp": "BIGINT"}
+# Personalize's importer reads one record per line: a line break inside a value is written as a space.
+_LINE_BREAK = r"\r\n|\r|\n"
 
 
 def parse_arguments(args: Mapping[str, Any]) -> tuple[str, dict[str, DatasetSpec | None]]:
@@ -77,134 +76,12 @@ def parse_arguments(args: Mapping[str, Any]) -> tuple[str, dict[str, DatasetSpec
     return (root.rstrip("/") + "/" if root else ""), specs
 
 
-@dataclass
-class SourcePlan:
-    """The files of one source, grouped by the positions of their columns (from each file's first line)."""
-
-    uri: str
-    groups: dict[tuple[int, ...], list[str]] = field(default_factory=dict)  # positions (id first) -> files
-    header_lines: set[str] = field(default_factory=set)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    problems: list[dict[str, str]] = field(default_factory=list)
-    blank_files: list[str] = field(default_factory=list)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "uri": self.uri,
-            "files_read": sum(len(files) for files in self.groups.values()) + len(self.blank_files),
-            "skipped": self.skipped,
-            "problems": self.problems,
-        }
-
-
-def plan_source(spark: SparkSession, source: Source, uri: str) -> SourcePlan:
-    """Lists a source's files and finds each file's column positions. A missing prefix is a source without
-    files; a file that is not text or lacks a configured column is listed under `problems` and not read
-    (the interactions of the run do not depend on it)."""
-    plan = SourcePlan(uri=uri)
-    try:
-        paths = list_input_files(spark, uri)
-    except EtlInputError:
-        return plan
-    wanted = [source.id_column, *source.columns.values()]
-    for path in paths:
-        rule = skip_rule(path.rstrip("/").rsplit("/", 1)[-1])
-        if rule:
-            plan.skipped.append({"file": path, "rule": rule, "why": SKIP_RULES[rule]})
-            continue
-        line, problem = inspect_file(spark, path)
-        if problem:
-            plan.problems.append({"file": path, "problem": problem})
-            continue
-        if line is None:
-            plan.blank_files.append(path)
-            continue
-        fields = split_fields(line, source.delimiter)
-        positions = []
-        for column in wanted:
-            if source.has_header and column in fields:
-                positions.append(fields.index(column))
-            elif not source.has_header and int(column) < len(fields):
-                positions.append(int(column))
-            else:
-                what = "header" if source.has_header else "first line"
-                plan.problems.append({"file": path, "problem": f"its {what} {line[:200]!r} has no column {column!r}"})
-                break
-        else:
-            plan.groups.setdefault(tuple(positions), []).append(path)
-            if source.has_header:
-                plan.header_lines.add(line)
-    return plan
-
-
-def _values(text: Column, separator: str | None) -> Column:
-    """The categorical values of a cell: split by the source's separator, trimmed, empties dropped."""
-    parts = F.split(text, split_pattern(separator), -1) if separator else F.array(text)
-    return F.filter(F.transform(parts, lambda value: F.trim(value)), lambda value: F.length(value) > 0)
-
-
-def classify_source(spark: SparkSession, spec: DatasetSpec, source: Source, plan: SourcePlan) -> DataFrame:
-    """One row per line of the source: `outcome` (kept, header, blank or a reject reason), `line`,
-    `source_file`, the id and one column per field of the source (categorical: an array of values)."""
-    types = {f.name: f.type for f in spec.fields}
-    frames = []
-    groups = list(plan.groups.items()) or ([((0,) * (1 + len(source.columns)), [])] if plan.blank_files else [])
-    for index, (positions, files) in enumerate(groups):
-        paths = files + (plan.blank_files if index == 0 else [])
-        raw = read_text_lines(spark, paths)
-        line = F.col("value")
-        # from_csv (built in, no Python UDF) honours quotes: ml-latest titles hold commas ("Heat, The"). It
-        # gives null for an empty field and for a missing one alike, so a short row is found by splitting
-        # (quoted delimiters only add pieces: a row that splits into too few pieces is short either way).
-        width = max(positions) + 1
-        record = F.from_csv(
-            line, ", ".join(f"c{index} STRING" for index in range(width)), {"sep": source.delimiter}
-        )
-        cells = {
-            name: F.coalesce(F.trim(record[f"c{position}"]), F.lit(""))
-            for name, position in zip(["id", *source.columns], positions, strict=True)
-        }
-        frames.append(
-            raw.select(
-                line.alias("line"),
-                F.input_file_name().alias("source_file"),
-                (F.size(F.split(line, split_pattern(source.delimiter), -1)) < width).alias("short"),
-                *(cell.alias(f"cell_{name}") for name, cell in cells.items()),
-            )
-        )
-    parsed = reduce(DataFrame.unionByName, frames).select("*", id_number("cell_id"))
-    headers = sorted(plan.header_lines)
-    checks: list[tuple[Column, Column]] = [
-        (F.trim(F.col("line")) == "", F.lit("blank")),
-        (F.col("line").isin(headers) if headers else F.lit(False), F.lit("header")),
-        (F.col("short"), F.lit("short_row")),
-        (F.length("cell_id") > MAX_ID_LENGTH, F.lit("id_too_long")),
-        (~valid_id("cell_id"), F.lit("invalid_id")),
-    ]
-    outputs = [F.col("cell_id").alias("id")]
-    for name in source.columns:
-        cell, field_type = F.col(f"cell_{name}"), types[name]
-        if field_type == "categorical":
-            values = _values(cell, source.separator)
-            too_long = F.exists(values, lambda value: F.length(value) > MAX_CATEGORICAL_LENGTH)
-            checks.append((too_long, F.lit(f"categorical_value_too_long:{name}")))
-            outputs.append(values.alias(name))
-        elif field_type in NUMERIC_TYPES or field_type == "creation_timestamp":
-            number = F.expr(f"try_cast(`cell_{name}` AS {_SQL_TYPES[field_type]})")
-            checks.append(((cell != "") & number.isNull(), F.lit(f"not_{_SQL_TYPES[field_type].lower()}:{name}")))
-            outputs.append(F.when(cell != "", number).alias(name))
-        else:  # textual: kept as written
-            outputs.append(F.when(cell != "", cell).alias(name))
-    outcome = reduce(lambda chain, check: chain.when(*check), checks[1:], F.when(*checks[0]))
-    return parsed.select(outcome.otherwise(F.lit("kept")).alias("outcome"), "line", "source_file", *outputs)
-
-
 def aggregate_source(kept: DataFrame, spec: DatasetSpec, source: Source) -> DataFrame:
     """One row per id: categorical values united over the id's rows, a number's (or text's) largest value."""
     types = {f.name: f.type for f in spec.fields}
     merged = [
         (F.array_distinct(F.flatten(F.collect_list(name))) if types[name] == "categorical" else F.max(name)).alias(name)
-        for name in source.columns
+        for name in source.fields
     ]
     return kept.groupBy("id").agg(*merged)
 
@@ -223,60 +100,101 @@ def _categorical_text(values: Column) -> tuple[Column, Column]:
     return text, F.coalesce(F.size(ordered) > fitting, F.lit(False))
 
 
+def output_rows(joined: DataFrame, spec: DatasetSpec) -> DataFrame:
+    """The dataset's columns as written (id, then the fields in order), with `_truncated` (categorical
+    texts cut at the limit) and `_line_breaks` (text values whose line breaks are written as spaces,
+    one record per line: counted, not changed silently) per row."""
+    columns, truncated, broken = [F.col("id").alias(spec.id_field)], [], []
+    for f in spec.fields:
+        if f.name not in joined.columns:
+            columns.append(F.lit(None).cast("string").alias(f.name))
+            continue
+        if f.categorical:
+            # Through a copy of the array: in the same select, GENRES would name the text (a lateral alias).
+            joined = joined.withColumn(f"values_{f.name}", F.col(f.name))
+            text, cut = _categorical_text(F.col(f"values_{f.name}"))
+            truncated.append(cut.cast("int"))
+        elif f.type == "textual":
+            text = F.col(f.name)
+        else:
+            columns.append(F.col(f.name))
+            continue
+        broken.append(F.coalesce(text.rlike(_LINE_BREAK).cast("int"), F.lit(0)))
+        columns.append(F.regexp_replace(text, _LINE_BREAK, " ").alias(f.name))
+    total = lambda flags: reduce(lambda a, b: a + b, flags) if flags else F.lit(0)  # noqa: E731
+    return joined.select(*columns, total(truncated).alias("_truncated"), total(broken).alias("_line_breaks"))
+
+
 @dataclass
 class DatasetResult:
     summary: dict[str, Any]
     written: DataFrame | None  # the dataset's rows (id column `id`), None when skipped
 
 
+def plan_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str) -> tuple[list[SourcePlan], dict[str, Any]]:
+    """Each source's plan, and the dataset's summary so far: FAILED naming every file of a configured
+    source that cannot be read as configured, SKIPPED when no source holds a row to read."""
+    key = CONFIG_KEY[spec.kind]
+    plans = [
+        plan_source(spark, source, root_uri + source.prefix, f"{key}.sources[{index}]")
+        for index, source in enumerate(spec.sources)
+    ]
+    summary: dict[str, Any] = {"status": "SKIPPED", "reason": None, "sources": [p.describe() for p in plans]}
+    for plan in plans:
+        for entry in plan.skipped:
+            log(f"{spec.kind}: skipped {entry['file']} ({entry['rule']}: {entry['why']})")
+        for entry in plan.problems:
+            log(f"{spec.kind}: cannot read {entry['file']}: {entry['problem']}")
+    problems = [problem for plan in plans for problem in plan.problems]
+    if problems:
+        lead = f"{key}: {len(problems)} file(s) of its sources cannot be read as configured"
+        summary.update(status="FAILED", reason=files_message(lead, problems, "problem"))
+    elif not any(plan.groups for plan in plans):
+        summary["reason"] = "no raw rows this run under " + ", ".join(plan.uri for plan in plans)
+        log(f"{spec.kind}: skipped ({summary['reason']})")
+    return plans, summary
+
+
+def source_counts(classified: DataFrame, plan: SourcePlan) -> dict[str, Any]:
+    """A source's counts from its classified records: every record has one outcome, every line read is
+    blank or part of a record (a quoted value may span lines)."""
+    counted = classified.groupBy("outcome").agg(F.count("*").alias("n"), F.sum("lines").alias("lines")).collect()
+    outcomes = {row["outcome"]: row["n"] for row in counted}
+    record_lines = sum(row["lines"] for row in counted)
+    kept_rows, header_records = outcomes.pop("kept", 0), outcomes.pop("header", 0)
+    return {
+        "lines_read": plan.lines_read,
+        "blank_lines": plan.lines_read - record_lines,
+        "records_read": kept_rows + header_records + sum(outcomes.values()),
+        "header_records": header_records,
+        "rejected": sum(outcomes.values()),
+        "rejected_by_reason": dict(sorted(outcomes.items())),
+        "kept_rows": kept_rows,
+    }
+
+
 def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run_uri: str) -> DatasetResult:
     """Reads, checks, aggregates and joins a dataset's sources and writes its CSV and quarantine."""
     output_uri = run_uri + run_layout.metadata_entry(spec.kind)
     quarantine_uri = run_uri + run_layout.metadata_quarantine_entry(spec.kind)
-    plans = [plan_source(spark, source, root_uri + source.prefix) for source in spec.sources]
-    summary: dict[str, Any] = {"status": "SKIPPED", "reason": None, "sources": [p.describe() for p in plans]}
-    if not any(plan.groups for plan in plans):
-        summary["reason"] = "no raw rows this run under " + ", ".join(plan.uri for plan in plans)
-        log(f"{spec.kind}: skipped ({summary['reason']})")
+    plans, summary = plan_dataset(spark, spec, root_uri)
+    if summary["status"] == "FAILED" or summary["reason"]:
         return DatasetResult(summary, None)
     aggregates, rejects = [], []
     for source, plan, described in zip(spec.sources, plans, summary["sources"], strict=True):
         if not plan.groups:
+            described["counts"] = {"lines_read": plan.lines_read, "blank_lines": plan.lines_read}
             continue
         classified = classify_source(spark, spec, source, plan).cache()
-        counted = classified.groupBy("outcome").agg(F.count("*").alias("n")).collect()
-        outcomes = {row["outcome"]: row["n"] for row in counted}
-        kept_rows = outcomes.pop("kept", 0)
-        header_lines, blank_lines = outcomes.pop("header", 0), outcomes.pop("blank", 0)
-        described["counts"] = {
-            "lines_read": kept_rows + header_lines + blank_lines + sum(outcomes.values()),
-            "header_lines": header_lines,
-            "blank_lines": blank_lines,
-            "rejected": sum(outcomes.values()),
-            "rejected_by_reason": dict(sorted(outcomes.items())),
-            "kept_rows": kept_rows,
-        }
+        described["counts"] = source_counts(classified, plan)
         rejects.append(
-            classified.filter(~F.col("outcome").isin("kept", "header", "blank")).select(
+            classified.filter(~F.col("outcome").isin("kept", "header")).select(
                 F.col("outcome").alias("reason"), "line", "source_file"
             )
         )
         aggregates.append(aggregate_source(classified.filter(F.col("outcome") == "kept"), spec, source))
     joined = reduce(lambda left, right: left.join(right, "id", "full_outer"), aggregates)
-    columns, truncated = [F.col("id").alias(spec.id_field)], []
-    for f in spec.fields:
-        if f.name not in joined.columns:
-            columns.append(F.lit(None).cast("string").alias(f.name))
-        elif f.categorical:
-            # Through a copy of the array: in the same select, GENRES would name the text (a lateral alias).
-            joined = joined.withColumn(f"values_{f.name}", F.col(f.name))
-            text, cut = _categorical_text(F.col(f"values_{f.name}"))
-            columns.append(text.alias(f.name))
-            truncated.append(cut.cast("int"))
-        else:
-            columns.append(F.col(f.name))
-    total_cut = reduce(lambda a, b: a + b, truncated) if truncated else F.lit(0)
-    rows = joined.select(*columns, total_cut.alias("_truncated")).cache()
+    rows = output_rows(joined, spec).cache()
     missing_created = (
         F.col(CREATION_TIMESTAMP).isNull() if CREATION_TIMESTAMP in spec.header[1:] else F.lit(False)
     )
@@ -285,14 +203,16 @@ def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run
             F.count("*").alias("ids"),
             F.sum(missing_created.cast("int")).alias("without_created"),
             F.sum("_truncated").alias("truncated"),
+            F.sum("_line_breaks").alias("line_breaks"),
         )
     )
-    written = rows.filter(~missing_created).drop("_truncated")
+    written = rows.filter(~missing_created).drop("_truncated", "_line_breaks")
     counts = {
         "ids": totals["ids"],
         "ids_written": totals["ids"] - (totals["without_created"] or 0),
         "ids_without_creation_timestamp": totals["without_created"] or 0,
         "truncated_values": totals["truncated"] or 0,
+        "line_breaks_written_as_spaces": totals["line_breaks"] or 0,
     }
     writer(reduce(DataFrame.unionByName, rejects), 1).json(quarantine_uri)
     summary.update(counts=counts, outputs={"quarantine": quarantine_uri}, header=list(spec.header))
@@ -302,7 +222,8 @@ def transform_dataset(spark: SparkSession, spec: DatasetSpec, root_uri: str, run
         log(f"{spec.kind}: skipped ({summary['reason']})")
         return DatasetResult(summary, None)
     # Few rows per id: one CSV file is what Personalize imports fastest and what an operator can open.
-    writer(written, 1).option("header", "true").csv(output_uri)
+    # RFC 4180 quoting (a quote inside a value is doubled), one record per line, UTF-8: see personalize_csv.
+    writer(written, 1).option("header", "true").option("quote", '"').option("escape", '"').csv(output_uri)
     summary.update(status="WRITTEN", outputs={"data": output_uri, "quarantine": quarantine_uri})
     log(f"{spec.kind}: {counts['ids_written']} id(s) written to {output_uri}")
     return DatasetResult(summary, written.select(F.col(spec.id_field).alias("id")))
@@ -357,11 +278,20 @@ def run(
 ) -> dict[str, Any]:
     """Transforms every configured dataset after the interactions and adds `datasets` to the run's summary
     (rewriting `_summary.json`). `specs`: kind -> spec (None = not configured)."""
+    # A date the java.time parser refuses is null (`not_date`), as `try_to_timestamp` promises; under the
+    # default policy, one the pre-3.0 lenient parser would accept (31-Feb-1995) fails the whole job instead.
+    spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     datasets: dict[str, Any] = {}
     for kind, spec in specs.items():
         if spec is None:
             continue
         result = transform_dataset(spark, spec, root_uri, options.run_uri)
+        if result.summary["status"] == "FAILED":
+            datasets[kind] = result.summary
+            summary.update(datasets=datasets, status="FAILED", failure="input", message=result.summary["reason"])
+            write_summary(summary, options.summary_uri)
+            log(f"FAILED: {result.summary['reason']}")
+            raise EtlInputError(result.summary["reason"])
         if result.written is not None:
             result.summary["coverage"] = coverage(spark, kind, result.written, options)
         datasets[kind] = result.summary

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from glue_src.arguments import TIMESTAMP_UNITS, EtlOptions
 from glue_src.layouts import InputPlan, LayoutGroup, read_group
 from glue_src.limits import ID_PATTERN, MAX_QUARANTINE_LINE, MIN_EPOCH_SECONDS, RATING_MAX, RATING_MIN
+from pipeline_contracts.metadata_datasets import ENCODINGS
 
 
 # Status of a line. Everything that is not kept, filtered or header is a rejection reason.
@@ -29,16 +30,43 @@ REJECT_REASONS = (
 # A timestamp out of range that would be in range in the other unit (ms <-> s): quarantined as
 # timestamp_out_of_range, counted apart so the summary can say which unit fits.
 TS_OTHER_UNIT = "timestamp_out_of_range_other_unit_fits"
+# A line with bytes that are not text in --encoding: the run fails naming its file and line
+# (`transform.check_text`), so it is never counted nor written.
+NOT_TEXT = "not_text_in_encoding"
 
 # Status codes of a classified line, in this order: kept, filtered, header, then the reasons
 # (codes > header are rejections; "repeated_header" is derived from header lines per file).
 STATUSES = (
     (KEPT, FILTERED, HEADER)
     + tuple(reason for reason in REJECT_REASONS if reason != "repeated_header")
-    + (TS_OTHER_UNIT,)
+    + (TS_OTHER_UNIT, NOT_TEXT)
 )
 STATUS_CODES = {name: code for code, name in enumerate(STATUSES)}
 REASON_OF_STATUS = {**{name: name for name in STATUSES}, TS_OTHER_UNIT: "timestamp_out_of_range"}
+
+
+def decoded(raw: DataFrame, encoding: str) -> DataFrame:
+    """The text lines (`value`) in the raw files' encoding. Spark's text reader keeps a line's bytes
+    as they are (read as UTF-8): a single-byte encoding is decoded from them, UTF-8 left as read."""
+    charset = ENCODINGS[encoding]
+    if charset == "UTF-8":
+        return raw
+    return raw.select(F.decode(F.col("value").cast("binary"), charset).alias("value"))
+
+
+def not_text(line: Column, encoding: str) -> Column:
+    """Whether a line (as `decoded` gives it) holds bytes that are not text in `encoding`. UTF-8: decoding
+    and encoding the line again gives its bytes back unless one was replaced. latin-1 gives every byte a
+    character; cp1252 leaves five bytes undefined, decoded to U+FFFD (which it cannot encode, so a U+FFFD
+    there was such a byte)."""
+    charset = ENCODINGS[encoding]
+    if charset == "ISO-8859-1":
+        return F.lit(False)
+    if charset != "UTF-8":
+        return F.instr(line, "\ufffd") > 0
+    raw = line.cast("binary")
+    roundtrip = F.encode(F.decode(raw, "UTF-8"), "UTF-8")
+    return roundtrip != raw
 
 
 def split_pattern(delimiter: str) -> str:
@@ -141,6 +169,11 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
         .when(rating < options.min_rating, code[FILTERED])
         .otherwise(code[KEPT])
     )
+    # A kept or filtered line is ASCII when the file has only the four columns read (each checked: ids by
+    # ID_PATTERN, numbers by their casts; trim drops spaces only): the encoding check, which allocates,
+    # runs on every line only when the file has other columns, which nothing else reads.
+    suspect = F.lit(True) if layout.field_count > len(layout.positions) else status >= code[HEADER]
+    status = F.when(suspect & not_text(v, options.encoding), code[NOT_TEXT]).otherwise(status)
     return parsed.select(
         status.cast("tinyint").alias("status"),
         F.col("user"),
@@ -156,7 +189,7 @@ def classify_input(spark: SparkSession, options: EtlOptions, plan: InputPlan, *,
     classified = []
     for index, group in enumerate(plan.groups):
         files = group.files + (plan.blank_files if index == 0 else [])
-        raw = read_group(spark, files, plan)
+        raw = decoded(read_group(spark, files, plan), options.encoding)
         classified.append(classify(raw, options, group, max_epoch_seconds=max_epoch_seconds))
     result = classified[0]
     for other in classified[1:]:

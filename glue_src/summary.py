@@ -32,6 +32,8 @@ def new_summary(options: EtlOptions, started: float, max_epoch: int) -> dict[str
         "arguments": options.as_arguments(),
         "input": {"uri": options.input_uri, "timestamp_range_seconds": [MIN_EPOCH_SECONDS, max_epoch]},
         "counts": None,
+        # The most frequent rejection reasons with their rows ([{"reason", "rows"}]), once counted.
+        "main_rejections": None,
         "minimums": {
             "interactions": MIN_INTERACTIONS,
             "users_with_2plus_interactions": MIN_USERS_WITH_2_INTERACTIONS,

@@ -32,13 +32,17 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from glue_src.arguments import EtlOptions
-from glue_src.counts import check_minimums, timestamp_hint
-from glue_src.inputs import unreadable_files
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from glue_src.arguments import ENCODING_OPTION, EtlOptions
+from glue_src.counts import check_minimums, main_rejections, rejections_line, timestamp_hint
+from glue_src.inputs import check_encoding, path_key, unreadable_files
 from glue_src.layouts import InputPlan, plan_input
 from glue_src.messages import EtlInputError, TrainingMinimumsError, files_message, log
 from glue_src.outputs import write_outputs
-from glue_src.rows import aggregate, classify_input
+from glue_src.rows import NOT_TEXT, STATUS_CODES, aggregate, classify_input
+from pipeline_contracts.metadata_datasets import ENCODINGS
 from glue_src.summary import finish_summary, minimums_message, new_summary
 
 
@@ -48,6 +52,7 @@ def transform_input(
     """Classifies, aggregates and writes; a file that fails mid-read becomes an EtlInputError naming it."""
     grouped = aggregate(classify_input(spark, options, plan, max_epoch_seconds=max_epoch)).cache()
     try:
+        check_text(spark, grouped, options, plan)
         return write_outputs(spark, grouped, options)
     except Exception:
         broken = unreadable_files(spark, plan.files_read)
@@ -57,6 +62,21 @@ def transform_input(
         raise EtlInputError(files_message(f"{len(broken)} input file(s) cannot be read", broken, "problem")) from None
     finally:
         grouped.unpersist()
+
+
+def check_text(spark: SparkSession, grouped: DataFrame, options: EtlOptions, plan: InputPlan) -> None:
+    """Fails the run when a line holds bytes that are not text in --encoding (nothing replaced reaches an
+    output), naming each such file with its first bad line and the option to set. The first action over
+    the aggregate (it fills the cache the outputs are written from); the lines are numbered only then."""
+    bad = grouped.filter(F.col("status") == STATUS_CODES[NOT_TEXT]).select("source_file").distinct().collect()
+    if not bad:
+        return
+    read = {path_key(path, url_encoded=False): path for path in plan.files_read}
+    files = sorted(read.get(path_key(row["source_file"], url_encoded=True), row["source_file"]) for row in bad)
+    problems, _ = check_encoding(spark, files, ENCODINGS[options.encoding], f"{ENCODING_OPTION} ({options.encoding})")
+    plan.problems.extend(problems)
+    what = f"{len(problems)} input file(s) are not {options.encoding} text"
+    raise EtlInputError(files_message(what, problems, "problem"))
 
 
 def _log_plan(plan: InputPlan) -> None:
@@ -94,8 +114,12 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     for line in summary["hints"]:
         log(f"hint: {line}")
     problems = check_minimums(counts)
-    message = minimums_message(problems + summary["hints"], options) if problems else None
+    # A failure names where most rows went: a wrong delimiter or column shows as one reason taking nearly all.
+    rejections = rejections_line(counts)
+    explained = problems + ([rejections] if rejections else []) + summary["hints"]
+    message = minimums_message(explained, options) if problems else None
     summary["counts"], summary["outputs"]["max_files"] = counts, files
+    summary["main_rejections"] = main_rejections(counts)
     summary["batch_inputs"] = batch_inputs
     summary["minimums"]["met"] = not problems
     finish_summary(summary, started, "minimums" if problems else None, message, write_summary_file)

@@ -12,7 +12,11 @@ Every field comes from exactly one source; a source is read by the header of eac
 positions without a header) and its rows are joined with the other sources' on the id. A `wide` source
 has one row per id; a categorical column may hold several values split by `separator` (ml-latest
 `genres`: `A|B|C`). A `long` source has one row per (id, value) and is aggregated per id (HetRec
-`movie_genres.dat`). Standard library only: the same file ships in the Glue job's zip.
+`movie_genres.dat`). A `one_hot` source maps a set of 0/1 columns to one categorical field, each column
+naming its value (ml-100k `u.item`'s 19 genre flags). Each source declares its `encoding` (ENCODINGS),
+the cell texts that mean null (`null_values`) and date formats (`dates`: a strptime-style format read to an
+int year, or to epoch seconds for a long / CREATION_TIMESTAMP field). Standard library only: the same file
+ships in the Glue job's zip.
 
 `parse_dataset(kind, raw)` checks Amazon Personalize's limits and raises `DatasetSpecError` naming the key,
 the value and what is allowed; `avro_schema(spec)` is the schema the data stack creates.
@@ -24,6 +28,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any, Literal
 
 DatasetKind = Literal["items", "users"]
@@ -71,7 +76,23 @@ FIELD_TYPES: Mapping[str, tuple[Any, Mapping[str, Any]]] = {
     "creation_timestamp": ("long", {}),
 }
 NUMERIC_TYPES = frozenset({"int", "long", "float", "double"})
-SHAPES = ("wide", "long")
+SHAPES = ("wide", "long", "one_hot")
+# Source encodings (Python's names) -> the Java charset Spark decodes with. utf-8-sig is utf-8 whose
+# byte-order mark is dropped (a leading BOM is dropped with utf-8 too).
+# The ratings input (`raw_encoding`) takes the same names.
+Encoding = Literal["utf-8", "utf-8-sig", "latin-1", "cp1252"]
+ENCODINGS: dict[str, str] = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "latin-1": "ISO-8859-1", "cp1252": "windows-1252"}
+# strptime directives a date format may use -> Spark's (java.time) pattern letters.
+DATE_DIRECTIVES = {
+    "%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%b": "MMM", "%B": "MMMM",
+    "%H": "HH", "%M": "mm", "%S": "ss", "%j": "DDD",
+}
+# strptime reads these numbers with fewer digits too (ml-100k's `4-Feb-1971`); so does a one-letter Spark
+# pattern, which is used unless another directive is next to it (there, the digit count splits the two).
+VARIABLE_WIDTH_DIRECTIVES = {"%m": "M", "%d": "d", "%H": "H", "%M": "m", "%S": "s", "%j": "D"}
+# What a date is read to, by the type of the field it fills.
+DATE_TARGETS = {"int": "year", "long": "epoch_seconds", "creation_timestamp": "epoch_seconds"}
+MAX_NULL_VALUES = 20
 DISABLED = "{}"  # a job argument's value for a dataset that is not configured
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,149}$")
 _S3_PREFIX = re.compile(r"^([A-Za-z0-9!_.*'()-]+/)+$")
@@ -107,16 +128,36 @@ class Source:
     has_header: bool = True
     shape: str = "wide"
     separator: str | None = None  # splits a wide source's categorical cell into values
+    encoding: str = "utf-8"
+    null_values: tuple[str, ...] = ()  # cell texts (after trimming) read as null
+    dates: Mapping[str, str] = dc_field(default_factory=dict)  # field name -> strptime-style format
+    one_hot: Mapping[str, str] = dc_field(default_factory=dict)  # one_hot shape: column -> value name
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The field names this source provides."""
+        return tuple(self.columns)
+
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        """The columns read besides the id (names, or positions without a header)."""
+        return tuple(self.one_hot) if self.shape == "one_hot" else tuple(self.columns.values())
 
     def as_json(self) -> dict[str, Any]:
+        columns: dict[str, Any] = dict(self.columns)
+        if self.shape == "one_hot":
+            columns = {name: dict(self.one_hot) for name in self.columns}
         return {
             "prefix": self.prefix,
             "id_column": self.id_column,
-            "columns": dict(self.columns),
+            "columns": columns,
             "delimiter": self.delimiter,
             "has_header": self.has_header,
             "shape": self.shape,
             "separator": self.separator,
+            "encoding": self.encoding,
+            "null_values": list(self.null_values),
+            "dates": dict(self.dates),
         }
 
 
@@ -224,7 +265,7 @@ def _sources(key: str, raw: Any, fields: tuple[Field, ...]) -> tuple[Source, ...
     for index, entry in enumerate(raw):
         where = f"{key}.sources[{index}]"
         source = _source(where, entry, declared)
-        for name in source.columns:
+        for name in source.fields:
             if name in provided:
                 raise DatasetSpecError(f"{where}.columns", name, f"a field no other source provides ({provided[name]})")
             provided[name] = where
@@ -235,8 +276,14 @@ def _sources(key: str, raw: Any, fields: tuple[Field, ...]) -> tuple[Source, ...
     return tuple(sources)
 
 
+_SOURCE_KEYS = (
+    "prefix", "id_column", "columns", "delimiter", "has_header", "shape", "separator", "encoding", "null_values",
+    "dates",
+)
+
+
 def _source(where: str, entry: Any, declared: Mapping[str, Field]) -> Source:
-    known = {"prefix", "id_column", "columns", "delimiter", "has_header", "shape", "separator"}
+    known = set(_SOURCE_KEYS)
     if not isinstance(entry, Mapping) or set(entry) - known or not {"prefix", "id_column", "columns"} <= set(entry):
         raise DatasetSpecError(where, entry, f"an object with prefix, id_column, columns and optionally {known}")
     prefix = entry["prefix"]
@@ -253,9 +300,15 @@ def _source(where: str, entry: Any, declared: Mapping[str, Field]) -> Source:
         raise DatasetSpecError(f"{where}.has_header", has_header, "true or false")
     shape = entry.get("shape", "wide")
     if shape not in SHAPES:
-        raise DatasetSpecError(f"{where}.shape", shape, "wide (one row per id) or long (one row per id and value)")
-    parsed_columns = _source_columns(where, entry["columns"], declared, shape, has_header)
-    if separator is not None and not any(declared[name].categorical for name in parsed_columns):
+        raise DatasetSpecError(
+            f"{where}.shape", shape,
+            "wide (one row per id), long (one row per id and value) or one_hot (0/1 columns -> one categorical field)",
+        )
+    if shape == "one_hot":
+        parsed_columns, one_hot = _one_hot_columns(where, entry["columns"], declared, has_header)
+    else:
+        parsed_columns, one_hot = _source_columns(where, entry["columns"], declared, shape, has_header), {}
+    if separator is not None and (shape == "one_hot" or not any(declared[n].categorical for n in parsed_columns)):
         raise DatasetSpecError(f"{where}.separator", separator, "only with a categorical column to split")
     return Source(
         prefix=prefix,
@@ -265,7 +318,100 @@ def _source(where: str, entry: Any, declared: Mapping[str, Field]) -> Source:
         has_header=has_header,
         shape=shape,
         separator=separator,
+        encoding=_encoding(f"{where}.encoding", entry.get("encoding", "utf-8")),
+        null_values=_null_values(f"{where}.null_values", entry.get("null_values", [])),
+        dates=_dates(f"{where}.dates", entry.get("dates", {}), declared, parsed_columns, shape),
+        one_hot=one_hot,
     )
+
+
+def _encoding(key: str, value: Any) -> str:
+    if value not in ENCODINGS:
+        raise DatasetSpecError(key, value, f"one of {', '.join(ENCODINGS)} (the encoding the files are written in)")
+    return str(value)
+
+
+def _null_values(key: str, value: Any) -> tuple[str, ...]:
+    valid = isinstance(value, list) and len(value) <= MAX_NULL_VALUES and all(isinstance(v, str) for v in value)
+    if not valid or len(set(value)) != len(value):
+        raise DatasetSpecError(
+            key, value, f'a list of at most {MAX_NULL_VALUES} distinct strings read as null, e.g. ["\\N", ""]'
+        )
+    return tuple(text.strip() for text in value)
+
+
+def spark_date_pattern(date_format: str) -> str:
+    """A strptime-style format as a Spark datetime pattern: directives translated, literal text quoted.
+    Raises ValueError naming the first directive that has no translation."""
+    pattern, literal = [], ""
+    pieces = [piece for piece in re.split(r"(%.)", date_format) if piece]
+    for index, piece in enumerate(pieces):
+        if not piece.startswith("%") or piece == "%":
+            literal += piece
+            continue
+        if piece == "%%":
+            literal += "%"
+            continue
+        if piece not in DATE_DIRECTIVES:
+            raise ValueError(piece)
+        if literal:
+            pattern.append("'" + literal.replace("'", "''") + "'")
+            literal = ""
+        neighbours = pieces[index - 1 : index] + pieces[index + 1 : index + 2]
+        adjacent = any(other.startswith("%") and other not in ("%", "%%") for other in neighbours)
+        variable = None if adjacent else VARIABLE_WIDTH_DIRECTIVES.get(piece)
+        pattern.append(variable or DATE_DIRECTIVES[piece])
+    if literal:
+        pattern.append("'" + literal.replace("'", "''") + "'")
+    return "".join(pattern)
+
+
+def _dates(
+    key: str, value: Any, declared: Mapping[str, Field], columns: Mapping[str, str], shape: str
+) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise DatasetSpecError(key, value, 'an object: field name -> date format, e.g. {"YEAR": "%d-%b-%Y"}')
+    allowed = f"a strptime format using {', '.join(DATE_DIRECTIVES)} (and %%)"
+    for name, date_format in value.items():
+        if shape != "wide" or name not in columns or declared[name].type not in DATE_TARGETS:
+            raise DatasetSpecError(
+                key, name, "a field of this wide source of type int (read to the year), long or creation_timestamp "
+                "(read to epoch seconds, UTC)"
+            )
+        try:
+            valid = isinstance(date_format, str) and bool(spark_date_pattern(date_format).strip("'"))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise DatasetSpecError(f"{key}.{name}", date_format, allowed)
+        if DATE_TARGETS[declared[name].type] == "year" and not re.search("%[Yy]", date_format):
+            raise DatasetSpecError(f"{key}.{name}", date_format, f"{allowed} with %Y or %y (the field is a year)")
+    return dict(value)
+
+
+def _one_hot_columns(
+    where: str, columns: Any, declared: Mapping[str, Field], has_header: bool
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A one_hot source's ({field: ""}, {column: value name}): one categorical field, its 0/1 columns."""
+    allowed = 'one categorical field -> {column: value name}, e.g. {"GENRES": {"6": "Action", "7": "Adventure"}}'
+    if not isinstance(columns, Mapping) or len(columns) != 1:
+        raise DatasetSpecError(f"{where}.columns", columns, allowed)
+    ((name, flags),) = columns.items()
+    if name not in declared or not declared[name].categorical or not isinstance(flags, Mapping) or not flags:
+        raise DatasetSpecError(f"{where}.columns", columns, allowed)
+    one_hot: dict[str, str] = {}
+    for column, value_name in flags.items():
+        key = f"{where}.columns.{name}.{column}"
+        parsed = _column(key, column, has_header)
+        valid = isinstance(value_name, str) and value_name.strip() == value_name and value_name
+        if not valid or CATEGORICAL_SEPARATOR in value_name or len(value_name) > MAX_CATEGORICAL_LENGTH:
+            raise DatasetSpecError(
+                key, value_name, f"a value name: 1-{MAX_CATEGORICAL_LENGTH} characters, no '|', no outer spaces"
+            )
+        if value_name in one_hot.values():
+            raise DatasetSpecError(key, value_name, "a value name no other column of the field has")
+        one_hot[parsed] = value_name
+    return {name: ""}, one_hot
 
 
 def _source_columns(

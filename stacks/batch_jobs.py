@@ -65,11 +65,27 @@ class BatchJobPlanning(Construct):
         super().__init__(scope, construct_id)
         self._config, self._curated = config, curated_bucket
         self.transformed_bucket = transformed_bucket
+        self.plan, self.place = self._functions(config, data_key=data_key, logs_key=logs_key, layers=layers)
+        self.functions = [self.plan.function, self.place.function]
+        # The batch input folders the configured solutions read (batch-input/, batch-input-items/,
+        # batch-input-queries/<solution>/), and the plans' folder.
+        inputs = [
+            run_layout.run_key("*", batch_input_entry(kind, "*").rstrip("*/") + "/")
+            for kind in config.batch_input_kinds
+        ]
+        batch_jobs = run_layout.run_key("*", run_layout.BATCH_JOBS)
+        self._grant_plan(config, inputs=inputs, batch_jobs=batch_jobs, data_key=data_key)
+        self._grant_place(inputs=inputs, batch_jobs=batch_jobs, data_key=data_key)
+
+    def _functions(
+        self, config: PipelineConfig, *, data_key: kms.IKey, logs_key: kms.IKey, layers: list[lambda_.ILayerVersion]
+    ) -> tuple[PipelineFunction, PipelineFunction]:
+        """plan_batch_jobs and place_job_input, sharing one environment."""
         environment = {
             "OUTPUT_KMS_KEY_ID": data_key.key_arn,
             "POWERTOOLS_SERVICE_NAME": config.resource_name("batch-plan"),
         }
-        self.plan = PipelineFunction(
+        plan = PipelineFunction(
             self,
             "Plan",
             handler="batch_plan.handler.plan_batch_jobs",
@@ -80,7 +96,7 @@ class BatchJobPlanning(Construct):
             environment=environment,
             layers=layers,
         )
-        self.place = PipelineFunction(
+        place = PipelineFunction(
             self,
             "Place",
             handler="batch_plan.handler.place_job_input",
@@ -92,16 +108,11 @@ class BatchJobPlanning(Construct):
             environment=environment,
             layers=layers,
         )
-        self.functions = [self.plan.function, self.place.function]
+        return plan, place
 
-        # The batch input folders the configured solutions read (batch-input/, batch-input-items/,
-        # batch-input-queries/<solution>/), and the plans' folder.
-        inputs = [
-            run_layout.run_key("*", batch_input_entry(kind, "*").rstrip("*/") + "/")
-            for kind in config.batch_input_kinds
-        ]
-        batch_jobs = run_layout.run_key("*", run_layout.BATCH_JOBS)
-        # plan: lists the run's batch input (ListBucket narrowed by prefix), writes _plan.json and _jobs.json.
+    def _grant_plan(self, config: PipelineConfig, *, inputs: list[str], batch_jobs: str, data_key: kms.IKey) -> None:
+        """plan lists the run's batch input (ListBucket narrowed by prefix), writes _plan.json and _jobs.json."""
+        transformed_bucket = self.transformed_bucket
         self._allow(
             self.plan,
             ["s3:ListBucket"],
@@ -121,7 +132,10 @@ class BatchJobPlanning(Construct):
         if counted:
             self._allow(self.plan, ["s3:GetObject"], [transformed_bucket.arn_for_objects(f + "*") for f in counted])
         data_key.grant(self.plan.role, "kms:Decrypt", "kms:GenerateDataKey")  # SSE-KMS writes (multipart) need both
-        # place: reads the plan and the input files, copies into and clears the part folders.
+
+    def _grant_place(self, *, inputs: list[str], batch_jobs: str, data_key: kms.IKey) -> None:
+        """place reads the plan and the input files, copies into and clears the part folders."""
+        transformed_bucket = self.transformed_bucket
         self._allow(
             self.place,
             ["s3:ListBucket"],

@@ -66,89 +66,21 @@ class PipelineDashboard(Construct):
         state_machine_log_group: logs.ILogGroup | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-
-        def glue_metric(name: str, label: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="Glue",
-                metric_name=name,
-                dimensions_map={"JobName": glue_job_name, "JobRunId": "ALL", "Type": "count"},
-                statistic=statistic,
-                label=label,
-                period=PERIOD,
-            )
-
-        def custom_metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=POSTPROCESS_METRICS_NAMESPACE,
-                metric_name=name,
-                dimensions_map={metrics.SERVICE_DIMENSION: config.resource_name("postprocess")},
-                statistic="Sum",
-                period=PERIOD,
-            )
-
-        def graph(title: str, metrics: list[cloudwatch.IMetric], width: int = 8) -> cloudwatch.GraphWidget:
-            return cloudwatch.GraphWidget(title=title, left=metrics, width=width, height=6)
-
         widgets: list[cloudwatch.IWidget] = [
-            graph(
-                "Executions",
-                [
-                    state_machine.metric_started(period=PERIOD, statistic="Sum", label="started"),
-                    state_machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
-                    state_machine.metric_failed(period=PERIOD, statistic="Sum", label="failed"),
-                    state_machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
-                ],
-            ),
-            graph(
-                "Execution duration",
-                [
-                    state_machine.metric_time(period=PERIOD, statistic="Maximum", label="max"),
-                    state_machine.metric_time(period=PERIOD, statistic="Average", label="average"),
-                ],
-            ),
-            graph(
-                "Glue job",
-                [
-                    glue_metric("glue.driver.aggregate.elapsedTime", "elapsed (ms)", "Maximum"),
-                    glue_metric("glue.driver.aggregate.numFailedTasks", "failed tasks", "Sum"),
-                ],
-            ),
-            graph("Post-processing lines", [custom_metric(name) for name in metrics.POSTPROCESS_METRICS]),
+            *_execution_graphs(state_machine),
+            _glue_job_graph(glue_job_name),
+            _postprocess_graph(config),
         ]
         if functions:
-            widgets.append(
-                graph(
-                    "Lambda errors and throttles",
-                    [
-                        metric
-                        for function in functions
-                        for metric in (
-                            function.metric_errors(period=PERIOD, statistic="Sum"),
-                            function.metric_throttles(period=PERIOD, statistic="Sum"),
-                        )
-                    ],
-                )
-            )
+            widgets.append(_lambda_health_graph(functions))
         if alarms:
             widgets.append(
                 cloudwatch.AlarmStatusWidget(title="Alarms (freshness included)", alarms=list(alarms), width=8)
             )
         rows = [widgets[i : i + 3] for i in range(0, len(widgets), 3)]
         if state_machine_log_group is not None:
-            # One table per solution: each run's stages of it, from the state machine's own log events (the
-            # solutions run in parallel, so execution-level metrics cannot tell them apart).
-            solution_widgets: list[cloudwatch.IWidget] = [
-                cloudwatch.LogQueryWidget(
-                    title=f"Solution {spec.name} ({spec.output_kind.name}): stages per run",
-                    log_group_names=[state_machine_log_group.log_group_name],
-                    query_lines=solution_stages_query(spec.name),
-                    view=cloudwatch.LogQueryVisualizationType.TABLE,
-                    width=12,
-                    height=6,
-                )
-                for spec in config.solutions
-            ]
-            rows += [solution_widgets[i : i + 2] for i in range(0, len(solution_widgets), 2)]
+            solution_tables = _solution_stage_tables(config, state_machine_log_group)
+            rows += [solution_tables[i : i + 2] for i in range(0, len(solution_tables), 2)]
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -156,3 +88,96 @@ class PipelineDashboard(Construct):
             default_interval=Duration.days(14),
             widgets=rows,
         )
+
+
+def _graph(title: str, graph_metrics: list[cloudwatch.IMetric], width: int = 8) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=graph_metrics, width=width, height=6)
+
+
+def _execution_graphs(state_machine: sfn.IStateMachine) -> list[cloudwatch.IWidget]:
+    """The executions' outcomes and durations."""
+    return [
+        _graph(
+            "Executions",
+            [
+                state_machine.metric_started(period=PERIOD, statistic="Sum", label="started"),
+                state_machine.metric_succeeded(period=PERIOD, statistic="Sum", label="succeeded"),
+                state_machine.metric_failed(period=PERIOD, statistic="Sum", label="failed"),
+                state_machine.metric_timed_out(period=PERIOD, statistic="Sum", label="timed out"),
+            ],
+        ),
+        _graph(
+            "Execution duration",
+            [
+                state_machine.metric_time(period=PERIOD, statistic="Maximum", label="max"),
+                state_machine.metric_time(period=PERIOD, statistic="Average", label="average"),
+            ],
+        ),
+    ]
+
+
+def _glue_job_graph(glue_job_name: str) -> cloudwatch.IWidget:
+    def glue_metric(name: str, label: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="Glue",
+            metric_name=name,
+            dimensions_map={"JobName": glue_job_name, "JobRunId": "ALL", "Type": "count"},
+            statistic=statistic,
+            label=label,
+            period=PERIOD,
+        )
+
+    return _graph(
+        "Glue job",
+        [
+            glue_metric("glue.driver.aggregate.elapsedTime", "elapsed (ms)", "Maximum"),
+            glue_metric("glue.driver.aggregate.numFailedTasks", "failed tasks", "Sum"),
+        ],
+    )
+
+
+def _postprocess_graph(config: PipelineConfig) -> cloudwatch.IWidget:
+    """The post-processing functions' custom metrics (pipeline_contracts/metrics.py: lines processed, errored)."""
+    return _graph(
+        "Post-processing lines",
+        [
+            cloudwatch.Metric(
+                namespace=POSTPROCESS_METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={metrics.SERVICE_DIMENSION: config.resource_name("postprocess")},
+                statistic="Sum",
+                period=PERIOD,
+            )
+            for name in metrics.POSTPROCESS_METRICS
+        ],
+    )
+
+
+def _lambda_health_graph(functions: Sequence[lambda_.IFunction]) -> cloudwatch.IWidget:
+    return _graph(
+        "Lambda errors and throttles",
+        [
+            metric
+            for function in functions
+            for metric in (
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                function.metric_throttles(period=PERIOD, statistic="Sum"),
+            )
+        ],
+    )
+
+
+def _solution_stage_tables(config: PipelineConfig, log_group: logs.ILogGroup) -> list[cloudwatch.IWidget]:
+    """One table per solution: each run's stages of it, from the state machine's own log events (the solutions run
+    in parallel, so execution-level metrics cannot tell them apart)."""
+    return [
+        cloudwatch.LogQueryWidget(
+            title=f"Solution {spec.name} ({spec.output_kind.name}): stages per run",
+            log_group_names=[log_group.log_group_name],
+            query_lines=solution_stages_query(spec.name),
+            view=cloudwatch.LogQueryVisualizationType.TABLE,
+            width=12,
+            height=6,
+        )
+        for spec in config.solutions
+    ]

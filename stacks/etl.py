@@ -88,9 +88,24 @@ class RatingsEtl(Construct):
         logs_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = cdk.Stack.of(self)
+        self.role = self._job_role(
+            config, raw_bucket=raw_bucket, transformed_bucket=transformed_bucket, data_key=data_key, logs_key=logs_key
+        )
+        self.security_configuration = self._security_configuration(config, data_key=data_key, logs_key=logs_key)
+        self.job = self._job(config, raw_bucket=raw_bucket, transformed_bucket=transformed_bucket)
+        self._acknowledge_findings(raw_bucket, transformed_bucket, config)
 
-        self.role = iam.Role(
+    def _job_role(
+        self,
+        config: PipelineConfig,
+        *,
+        raw_bucket: s3.IBucket,
+        transformed_bucket: s3.IBucket,
+        data_key: kms.IKey,
+        logs_key: kms.IKey,
+    ) -> iam.Role:
+        """The job's role: its data, its keys, its log groups and its metrics, nothing else."""
+        role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
@@ -98,25 +113,25 @@ class RatingsEtl(Construct):
         )
         # Data: read the raw prefix only, read/write (overwrite on a re-run) the runs/ prefix only.
         # The bucket grants add the data key (SSE-KMS) for exactly these operations.
-        raw_bucket.grant_read(self.role, f"{config.raw_prefix}*")
+        raw_bucket.grant_read(role, f"{config.raw_prefix}*")
         # Items / Users metadata: each configured source's prefix, nothing else of the raw bucket.
         for prefix in metadata_prefixes(config):
-            raw_bucket.grant_read(self.role, f"{prefix}*")
-        transformed_bucket.grant_read_write(self.role, f"{OUTPUT_PREFIX}*")
+            raw_bucket.grant_read(role, f"{prefix}*")
+        transformed_bucket.grant_read_write(role, f"{OUTPUT_PREFIX}*")
         # The security configuration encrypts S3 output (SSE-KMS) and job bookmarks (CSE-KMS)
         # with the data key: Glue calls KMS as the job role.
-        data_key.grant(self.role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+        data_key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
         # Logs: Glue creates its log groups as the job role and associates the logs key with
         # them; the job's log writes are encrypted with that key as the job role, which needs
         # these rights on it (Glue's "encrypting data written by Glue" setup for CloudWatch Logs).
-        logs_key.grant(self.role, *GLUE_LOGS_KEY_ACTIONS)
-        log_groups = stack.format_arn(
+        logs_key.grant(role, *GLUE_LOGS_KEY_ACTIONS)
+        log_groups = cdk.Stack.of(self).format_arn(
             service="logs",
             resource="log-group",
             resource_name=GLUE_LOG_GROUPS,
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-        self.role.add_to_principal_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="GlueJobLogs",
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
@@ -125,7 +140,7 @@ class RatingsEtl(Construct):
         )
         # Job metrics (--enable-metrics, observability metrics) go to the Glue namespace;
         # PutMetricData has no resource-level permissions, the namespace condition scopes it.
-        self.role.add_to_principal_policy(
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="GlueJobMetrics",
                 actions=["cloudwatch:PutMetricData"],
@@ -133,8 +148,14 @@ class RatingsEtl(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
             )
         )
+        return role
 
-        self.security_configuration = glue.SecurityConfiguration(
+    def _security_configuration(
+        self, config: PipelineConfig, *, data_key: kms.IKey, logs_key: kms.IKey
+    ) -> glue.SecurityConfiguration:
+        """The job's encryption: S3 output (SSE-KMS) and bookmarks (CSE-KMS) with the data key, logs with the logs
+        key."""
+        security_configuration = glue.SecurityConfiguration(
             self,
             "SecurityConfiguration",
             security_configuration_name=config.resource_name("etl"),
@@ -145,8 +166,13 @@ class RatingsEtl(Construct):
         # The L2 keeps CloudFormation's default (Retain) under a fixed name: a destroyed stack
         # would leave it behind and the next deploy would fail with AlreadyExists. It holds no
         # data, only settings, so it goes with the stack.
-        self.security_configuration.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
+        security_configuration.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
+        return security_configuration
 
+    def _job(
+        self, config: PipelineConfig, *, raw_bucket: s3.IBucket, transformed_bucket: s3.IBucket
+    ) -> glue.PySparkEtlJob:
+        """The job, its script and modules as assets, its arguments from the config."""
         # Assets, each read by the role by its exact key. The modules go in a zip with the
         # glue_src/ package (the modules job.py imports, directly or through each other) and the
         # pipeline_contracts/ modules they import at its root: Glue puts --extra-py-files zips on
@@ -161,7 +187,7 @@ class RatingsEtl(Construct):
             asset_hash_type=cdk.AssetHashType.OUTPUT,
         )
 
-        self.job = glue.PySparkEtlJob(
+        job = glue.PySparkEtlJob(
             self,
             "Job",
             job_name=config.resource_name("ratings-etl"),
@@ -185,10 +211,10 @@ class RatingsEtl(Construct):
         )
         # The L2 offers Flex only as another class (PySparkFlexEtlJob); the execution class is one property of the
         # same job, so it is set on the CfnJob from the config's mapping (stacks/config.py GLUE_EXECUTION_CLASSES).
-        cfn_job = self.job.node.default_child
+        cfn_job = job.node.default_child
         assert isinstance(cfn_job, glue.CfnJob)
         cfn_job.execution_class = config.glue_execution.value
-        self._acknowledge_findings(raw_bucket, transformed_bucket, config)
+        return job
 
     @staticmethod
     def default_arguments(
@@ -206,6 +232,7 @@ class RatingsEtl(Construct):
             "--rating_column": config.raw_rating_column,
             "--timestamp_column": config.raw_timestamp_column,
             "--timestamp_unit": config.raw_timestamp_unit,
+            "--encoding": config.raw_encoding,
             "--metadata_root_uri": f"s3://{raw_bucket.bucket_name}/",
             **{
                 f"--{kind}_dataset": json.dumps(spec.as_json(), separators=(",", ":")) if spec else DISABLED_DATASET

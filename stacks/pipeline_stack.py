@@ -90,7 +90,20 @@ class PipelineStack(Stack):
             model_gate=self.model_gate,
             run_lease=self.run_lease,
         )
-        self.orchestration = PipelineStateMachine(
+        self.orchestration = self._orchestration(config, data)
+        state_machine = self.orchestration.state_machine
+        self._state_machine_access(data)
+        self.schedule = PipelineSchedule(
+            self, "Schedule", config=config, state_machine=state_machine, alerts_key=keys.alerts_key
+        )
+        self.alerts.watch(state_machine=state_machine, start_dead_letter_queue=self.schedule.dead_letter_queue)
+        self.dashboard = self._dashboard(config)
+        self._outputs(config, data)
+
+    def _orchestration(self, config: PipelineConfig, data: DataStack) -> PipelineStateMachine:
+        """The state machine, with the stack's post-processing, quality gate, planning functions and lease."""
+        keys, lake = data.keys, data.lake
+        return PipelineStateMachine(
             self,
             "Orchestration",
             config=config,
@@ -109,9 +122,13 @@ class PipelineStack(Stack):
             solution_outputs=self.post_processing.solution_stage,
             summary_fields=self.model_gate.summary_fields(),
         )
+
+    def _state_machine_access(self, data: DataStack) -> None:
+        """The alert key for the run summary, and cdk-nag's acknowledgement of the LambdaInvoke grants' version
+        wildcards for the functions built in this stack."""
         state_machine = self.orchestration.state_machine
         # The success summary goes to the encrypted alert topic.
-        keys.alerts_key.grant(state_machine, "kms:GenerateDataKey", "kms:Decrypt")
+        data.keys.alerts_key.grant(state_machine, "kms:GenerateDataKey", "kms:Decrypt")
         # (The state machine acknowledges its own functions' and the planning functions' version wildcards.)
         for function in [*self.post_processing.functions, *self.model_gate.functions]:
             acknowledge_wildcard(
@@ -119,15 +136,13 @@ class PipelineStack(Stack):
                 f"{function.function_arn}:*",
                 "CDK's LambdaInvoke grant includes the function's versions and aliases; it is still this one function.",
             )
-        self.schedule = PipelineSchedule(
-            self, "Schedule", config=config, state_machine=state_machine, alerts_key=keys.alerts_key
-        )
-        self.alerts.watch(state_machine=state_machine, start_dead_letter_queue=self.schedule.dead_letter_queue)
-        self.dashboard = PipelineDashboard(
+
+    def _dashboard(self, config: PipelineConfig) -> PipelineDashboard:
+        return PipelineDashboard(
             self,
             "Dashboard",
             config=config,
-            state_machine=state_machine,
+            state_machine=self.orchestration.state_machine,
             glue_job_name=self.etl.job.job_name,
             functions=[
                 *self.post_processing.functions,
@@ -139,10 +154,12 @@ class PipelineStack(Stack):
             state_machine_log_group=self.orchestration.log_group,
         )
 
+    def _outputs(self, config: PipelineConfig, data: DataStack) -> None:
+        """The stack outputs the CLI and operators read (names: pipeline_contracts/stack_outputs.py)."""
         for output_id, value, description in (
             (
                 stack_outputs.STATE_MACHINE_ARN,
-                state_machine.state_machine_arn,
+                self.orchestration.state_machine.state_machine_arn,
                 "Start a run: python -m pipeline_cli start",
             ),
             (
@@ -152,7 +169,7 @@ class PipelineStack(Stack):
             ),
             (
                 stack_outputs.CURATED_BUCKET_NAME,
-                lake.curated_bucket.bucket_name,
+                data.lake.curated_bucket.bucket_name,
                 "Where each run's recommendations land",
             ),
             (stack_outputs.GLUE_JOB_NAME, self.etl.job.job_name, "The ETL job each run starts"),

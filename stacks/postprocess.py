@@ -72,6 +72,14 @@ class RunPostProcessing(Construct):
         self._curated_bucket = curated_bucket
         self._transformed_bucket = transformed_bucket
         self._alert_topic = alert_topic
+        self.list_files, self.process_file, self.write_manifest = self._functions(config, data_key, logs_key)
+        self.functions = [self.list_files.function, self.process_file.function, self.write_manifest.function]
+        self._grant_access(config, data_key=data_key)
+
+    def _functions(
+        self, config: PipelineConfig, data_key: kms.IKey, logs_key: kms.IKey
+    ) -> tuple[PipelineFunction, PipelineFunction, PipelineFunction]:
+        """The list, process and manifest functions, sharing one environment and the Powertools layer."""
         powertools = powertools_layer(self)
         environment = {
             "OUTPUT_KMS_KEY_ID": data_key.key_arn,
@@ -95,10 +103,10 @@ class RunPostProcessing(Construct):
                 tracing=lambda_.Tracing.ACTIVE,
             )
 
-        self.list_files = function(
+        list_files = function(
             "ListOutputFiles", "list_output_files", "Lists a run's batch output files", 256, Duration.minutes(1)
         )
-        self.process_file = function(
+        process_file = function(
             "ProcessFile",
             "process_file",
             "Flattens one batch output file into recommendations CSV and error lines (streaming)",
@@ -106,10 +114,15 @@ class RunPostProcessing(Construct):
             flatten_capacity.PROCESS_FILE_MEMORY_MB,
             Duration.seconds(flatten_capacity.PROCESS_FILE_TIMEOUT_SECONDS),
         )
-        self.write_manifest = function(
+        write_manifest = function(
             "WriteManifest", "write_manifest", "Writes a run's _manifest.json and _SUCCESS", 256, Duration.minutes(2)
         )
-        self.functions = [self.list_files.function, self.process_file.function, self.write_manifest.function]
+        return list_files, process_file, write_manifest
+
+    def _grant_access(self, config: PipelineConfig, *, data_key: kms.IKey) -> None:
+        """Each function's S3 actions on exactly its run entries, the data key for the writers, and X-Ray's
+        wildcard acknowledged."""
+        curated_bucket, transformed_bucket = self._curated_bucket, self._transformed_bucket
 
         # Exact actions on exact run prefixes (bucket grants would add List*/GetBucket*/ReEncrypt*).
         def every_run(*entries: str) -> list[str]:

@@ -54,6 +54,29 @@ class PrepareRun(Stage):
         parameters the data stack keeps the solutions' ARNs in (read at run time: a solution is replaced when its
         settings change, and a value fixed at deploy time would go stale)."""
         super().__init__(scope, construct_id)
+        prepare = self._prepare_task(
+            run_names_function,
+            job_name_prefixes=job_name_prefixes,
+            transformed_bucket=transformed_bucket,
+            curated_bucket=curated_bucket,
+        )
+        names = list(solution_arn_parameter_names)
+        checks, unavailable = self._parameter_checks(names)
+        chain: sfn.TaskStateBase = prepare
+        for check in checks:
+            chain.next(check)
+            chain = check
+        self._set_flow(prepare, self._every_parameter_exists(checks, unavailable))
+
+    def _prepare_task(
+        self,
+        run_names_function: lambda_.IFunction,
+        *,
+        job_name_prefixes: Mapping[str, str],
+        transformed_bucket: s3.IBucket,
+        curated_bucket: s3.IBucket,
+    ) -> tasks.LambdaInvoke:
+        """The naming function's call, writing `$.run`; its failure fails the run (PrepareRunFailed)."""
 
         def uri(bucket: s3.IBucket, entry: str) -> str:
             return JsonPath.format(
@@ -93,8 +116,11 @@ class PrepareRun(Stage):
             errors=["States.ALL"],
             result_path="$.prepareError",
         )
-        names = list(solution_arn_parameter_names)
-        # GetParameters takes at most 10 names: one call per 10 solutions (one call for most configurations).
+        return prepare
+
+    def _parameter_checks(self, names: list[str]) -> tuple[list[tasks.CallAwsService], sfn.Fail]:
+        """The GetParameters calls (at most 10 names each: one call per 10 solutions, one for most configurations),
+        and the end a call that fails leads to (SolutionArnUnavailable)."""
         chunks = [names[start : start + PARAMETERS_PER_CALL] for start in range(0, len(names), PARAMETERS_PER_CALL)]
         checks = [self._check_parameters(chunk, index) for index, chunk in enumerate(chunks)]
         unavailable = fail_state(
@@ -108,34 +134,32 @@ class PrepareRun(Stage):
         )
         for check in checks:
             check.add_catch(unavailable, errors=["States.ALL"], result_path="$.solutionError")
+        return checks, unavailable
+
+    def _every_parameter_exists(self, checks: list[tasks.CallAwsService], unavailable: sfn.Fail) -> ExitChoice:
+        """After the last check: on to the next stage, or, when a check found a missing parameter, to
+        `unavailable` with the missing names."""
         missing_lists = [
-            JsonPath.json_to_string(JsonPath.list_at(f"{_result_path(i)}.missing")) for i in range(len(chunks))
+            JsonPath.json_to_string(JsonPath.list_at(f"{_result_path(i)}.missing")) for i in range(len(checks))
         ]
         missing = sfn.Pass(
             self,
             "Prepare run: solution parameters missing",
             parameters={
                 "Error": SOLUTION_UNAVAILABLE_ERROR,
-                "Cause": JsonPath.format("missing parameters: " + " ".join(["{}"] * len(chunks)), *missing_lists),
+                "Cause": JsonPath.format("missing parameters: " + " ".join(["{}"] * len(checks)), *missing_lists),
             },
             result_path="$.solutionError",
         ).next(unavailable)
-        chain: sfn.TaskStateBase = prepare
-        for check in checks:
-            chain.next(check)
-            chain = check
         any_missing = [
-            sfn.Condition.number_greater_than(f"{_result_path(i)}.missingCount", 0) for i in range(len(chunks))
+            sfn.Condition.number_greater_than(f"{_result_path(i)}.missingCount", 0) for i in range(len(checks))
         ]
-        self._set_flow(
-            prepare,
-            ExitChoice(
-                self,
-                "Prepare run: every solution parameter exists?",
-                after=checks[-1],
-                when=[(any_missing[0] if len(any_missing) == 1 else sfn.Condition.or_(*any_missing), missing)],
-                otherwise=NEXT_STAGE,
-            ),
+        return ExitChoice(
+            self,
+            "Prepare run: every solution parameter exists?",
+            after=checks[-1],
+            when=[(any_missing[0] if len(any_missing) == 1 else sfn.Condition.or_(*any_missing), missing)],
+            otherwise=NEXT_STAGE,
         )
 
     def _check_parameters(self, names: list[str], index: int) -> tasks.CallAwsService:

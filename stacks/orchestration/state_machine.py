@@ -92,22 +92,9 @@ class PipelineStateMachine(Construct):
         # The physical name is fixed so the role can be scoped to this state machine's ARN without a
         # dependency cycle (the role would otherwise need the ARN of the machine that needs the role).
         name = state_machine_name(config)
-        self.job_name_prefixes = {
-            "importJobName": config.resource_name("import"),
-            # train_<name> / batch_<name> per solution (pbp-dev-train-users, pbp-dev-batch-users): IAM scopes each
-            # solution's jobs by its prefix.
-            **solution_job_name_prefixes(config),
-            # One prefix per configured Items / Users import (e.g. pbp-dev-items-import), so IAM can tell them apart.
-            **{job_name_key(kind): config.resource_name(f"{kind}-import") for kind in metadata_dataset_arns or {}},
-        }
+        self.job_name_prefixes = _job_name_prefixes(config, metadata_dataset_arns or {})
         self.log_group = self._log_group(name, logs_key, log_retention)
-        self.run_names_function = PipelineFunction(
-            self,
-            "RunNames",
-            handler="run_names.handler.handle",
-            description="Derives the run id and Personalize job names from the execution (pure function)",
-            logs_key=logs_key,
-        ).function
+        self.run_names_function = self._run_names_function(logs_key)
         jobs = _PersonalizeJobs(
             self,
             config=config,
@@ -118,16 +105,9 @@ class PipelineStateMachine(Construct):
             data_key=data_key,
             personalize_role=personalize_role,
         )
-        # The batch-planning functions: given by the stack (with the Powertools layer it shares), or built here.
-        self.batch_planning = batch_planning or BatchJobPlanning(
-            self,
-            "BatchJobs",
-            config=config,
-            transformed_bucket=transformed_bucket,
-            curated_bucket=curated_bucket,
-            data_key=data_key,
+        self.batch_planning = batch_planning or self._batch_planning(
+            config, transformed_bucket=transformed_bucket, curated_bucket=curated_bucket, data_key=data_key,
             logs_key=logs_key,
-            layers=[self._powertools()],
         )
         self.run_lease = self._lease(run_lease, config=config, name=name, data_key=data_key, logs_key=logs_key)
         solutions = SolutionBranches(
@@ -143,49 +123,81 @@ class PipelineStateMachine(Construct):
             quality_gate=quality_gate,
             outputs=solution_outputs,
         )
-
         modes = ChooseModes(
-            self,
-            "Modes",
-            config=config,
-            transformed_bucket=transformed_bucket,
-            data_key=data_key,
-            logs_key=logs_key,
+            self, "Modes", config=config, transformed_bucket=transformed_bucket, data_key=data_key, logs_key=logs_key,
             dataset_arns={"interactions": dataset_arn, **(metadata_dataset_arns or {})},
         )
         self.run_modes_function = modes.function
-        run = (
+        before_solutions = (
             sfn.Chain.start(OverlapGuard(self, "Guard", run_lease=self.run_lease))
-            .next(
-                PrepareRun(
-                    self,
-                    "Prepare",
-                    run_names_function=self.run_names_function,
-                    job_name_prefixes=self.job_name_prefixes,
-                    transformed_bucket=transformed_bucket,
-                    curated_bucket=curated_bucket,
-                    solution_arn_parameter_names=[
-                        solution_arn_parameter_name(config, spec.name) for spec in config.solutions
-                    ],
-                )
-            )
+            .next(self._prepare(config, transformed_bucket=transformed_bucket, curated_bucket=curated_bucket))
             .next(Transform(self, "Transform", glue_job=glue_job))
             .next(modes)
             .next(jobs.imports_stage())
-            .next(solutions)
         )
-        if post_process is not None:
-            run = run.next(post_process(self))
-        run = run.next(
-            RunSummary(
-                self,
-                "Summary",
-                run_lease=self.run_lease,
-                extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})},
-            )
+        run = self._after_imports(
+            before_solutions.next(solutions),
+            post_process=post_process,
+            summary_extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})},
+        )
+        self.state_machine = self._state_machine(name, run, config)
+        self._acknowledge_wildcards({**jobs.wildcard_reasons, **solutions.wildcard_reasons})
+        self._distributed_map_access(name, data_key)
+
+    def _run_names_function(self, logs_key: kms.IKey) -> lambda_.IFunction:
+        return PipelineFunction(
+            self,
+            "RunNames",
+            handler="run_names.handler.handle",
+            description="Derives the run id and Personalize job names from the execution (pure function)",
+            logs_key=logs_key,
+        ).function
+
+    def _batch_planning(
+        self,
+        config: PipelineConfig,
+        *,
+        transformed_bucket: s3.IBucket,
+        curated_bucket: s3.IBucket,
+        data_key: kms.IKey,
+        logs_key: kms.IKey,
+    ) -> BatchJobPlanning:
+        """The batch-planning functions, when the stack gives none (it gives them with the Powertools layer it
+        shares)."""
+        return BatchJobPlanning(
+            self,
+            "BatchJobs",
+            config=config,
+            transformed_bucket=transformed_bucket,
+            curated_bucket=curated_bucket,
+            data_key=data_key,
+            logs_key=logs_key,
+            layers=[self._powertools()],
         )
 
-        self.state_machine = sfn.StateMachine(
+    def _prepare(
+        self, config: PipelineConfig, *, transformed_bucket: s3.IBucket, curated_bucket: s3.IBucket
+    ) -> PrepareRun:
+        return PrepareRun(
+            self,
+            "Prepare",
+            run_names_function=self.run_names_function,
+            job_name_prefixes=self.job_name_prefixes,
+            transformed_bucket=transformed_bucket,
+            curated_bucket=curated_bucket,
+            solution_arn_parameter_names=[solution_arn_parameter_name(config, spec.name) for spec in config.solutions],
+        )
+
+    def _after_imports(
+        self, run: sfn.Chain, *, post_process: StageFactory | None, summary_extra: Mapping[str, Any]
+    ) -> sfn.Chain:
+        """The run-level post-processing, if given, then the summary."""
+        if post_process is not None:
+            run = run.next(post_process(self))
+        return run.next(RunSummary(self, "Summary", run_lease=self.run_lease, extra=summary_extra))
+
+    def _state_machine(self, name: str, run: sfn.IChainable, config: PipelineConfig) -> sfn.StateMachine:
+        return sfn.StateMachine(
             self,
             "StateMachine",
             state_machine_name=name,
@@ -196,25 +208,6 @@ class PipelineStateMachine(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
         )
-        self._acknowledge_wildcards(
-            {
-                "*": "Step Functions log delivery (logs:*LogDelivery, logs:Describe*) and X-Ray tracing accept no "
-                "narrower resource.",
-                **jobs.wildcard_reasons,
-                **solutions.wildcard_reasons,
-                **{
-                    f"{function.function_arn}:*": "CDK's LambdaInvoke grant includes the function's versions and "
-                    "aliases; it is still this one function."
-                    for function in [
-                        self.run_names_function,
-                        self.run_modes_function,
-                        *self.batch_planning.functions,
-                        *self.run_lease.functions,
-                    ]
-                },
-            }
-        )
-        self._distributed_map_access(name, data_key)
 
     def _powertools(self) -> lambda_.ILayerVersion:
         """The Powertools layer for the functions built here (one construct, however many ask)."""
@@ -298,9 +291,39 @@ class PipelineStateMachine(Construct):
                 "state machine only.",
             )
 
-    def _acknowledge_wildcards(self, reasons: Mapping[str, str]) -> None:
+    def _acknowledge_wildcards(self, stage_reasons: Mapping[str, str]) -> None:
+        """The role's IAM wildcards, each with the reason cdk-nag is told: the stages' own, and those of log
+        delivery, tracing and the LambdaInvoke grants."""
+        functions = [
+            self.run_names_function,
+            self.run_modes_function,
+            *self.batch_planning.functions,
+            *self.run_lease.functions,
+        ]
+        reasons = {
+            "*": "Step Functions log delivery (logs:*LogDelivery, logs:Describe*) and X-Ray tracing accept no "
+            "narrower resource.",
+            **stage_reasons,
+            **{
+                f"{function.function_arn}:*": "CDK's LambdaInvoke grant includes the function's versions and "
+                "aliases; it is still this one function."
+                for function in functions
+            },
+        }
         for resource, reason in reasons.items():
             acknowledge_wildcard(self.state_machine.role, resource, reason)
+
+
+def _job_name_prefixes(config: PipelineConfig, metadata_dataset_arns: Mapping[str, str]) -> dict[str, str]:
+    """The Personalize job-name prefixes, each key the `$.run` field of a job name (IAM scopes each job by one)."""
+    return {
+        "importJobName": config.resource_name("import"),
+        # train_<name> / batch_<name> per solution (pbp-dev-train-users, pbp-dev-batch-users): IAM scopes each
+        # solution's jobs by its prefix.
+        **solution_job_name_prefixes(config),
+        # One prefix per configured Items / Users import (e.g. pbp-dev-items-import), so IAM can tell them apart.
+        **{job_name_key(kind): config.resource_name(f"{kind}-import") for kind in metadata_dataset_arns},
+    }
 
 
 class _PersonalizeJobs:

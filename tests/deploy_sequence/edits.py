@@ -101,6 +101,7 @@ DEFAULT_EVERYTHING = EditGroup(
         Edit("raw_rating_column", "2", (GLUE_JOB,)),
         Edit("raw_timestamp_column", "3", (GLUE_JOB,)),
         Edit("raw_timestamp_unit", "s", (GLUE_JOB,)),
+        Edit("raw_encoding", "latin-1", (GLUE_JOB,)),
         Edit("glue_worker_type", "G.2X", (GLUE_JOB,)),
         Edit("glue_worker_count", 4, (GLUE_JOB,)),
         Edit("glue_timeout_minutes", 90, (GLUE_JOB,)),

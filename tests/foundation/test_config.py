@@ -83,6 +83,7 @@ def test_tab_escape_and_empty_optionals() -> None:
         ("raw_has_header", 1, "true or false"),
         ("raw_user_column", "", "a column name from the header, or a 0-based position"),
         ("raw_timestamp_unit", "ns", "one of ms, s"),
+        ("raw_encoding", "latin1", "one of utf-8, utf-8-sig, latin-1, cp1252"),
         ("min_rating", 3.7, "a number from 0.5 to 5.0 in steps of 0.5"),
         ("min_rating", "high", "a number from 0.5 to 5.0"),
         ("min_rating", 6, "a number from 0.5 to 5.0"),
@@ -150,7 +151,7 @@ LITERAL_FIELDS = {
 
 def test_choices_are_literal_types() -> None:
     assert set(LITERAL_FIELDS) == {
-        "data_removal_policy", "raw_timestamp_unit", "glue_worker_type", "recipe", "training_mode", "import_mode",
+        "data_removal_policy", "raw_timestamp_unit", "raw_encoding", "glue_worker_type", "recipe", "training_mode", "import_mode",
         "quality_gate_on_fail", "quality_gate_on_missing_metric", "glue_execution_class",
     }  # fmt: skip
 
@@ -178,8 +179,9 @@ def test_bad_context_stops_synth(tmp_path) -> None:
         synth(tmp_path, min_rating="lots")
 
 
-def test_readme_config_table_matches_cdk_json() -> None:
-    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", (ROOT / "README.md").read_text(), flags=re.MULTILINE)
+def test_documented_config_table_matches_cdk_json() -> None:
+    reference = (ROOT / "docs" / "configuration.md").read_text()
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([^|]+) \|", reference, flags=re.MULTILINE)
     documented = {key: default.strip() for key, default in rows}
     config_keys = {key: value for key, value in CDK_CONTEXT.items() if not key.startswith("@")}
     assert set(documented) == set(config_keys)

@@ -69,9 +69,9 @@ def test_limits_stop_synth_naming_key_value_and_limit(key: str, value: Any, mess
     assert f"'{key}" in text
 
 
-def test_readme_examples_are_valid_configurations() -> None:
-    readme = (ROOT / "README.md").read_text()
-    examples = re.findall(r'```json\n("items_dataset": .*?)\n```', readme, flags=re.DOTALL)
+def test_documented_metadata_examples_are_valid_configurations() -> None:
+    text = (ROOT / "docs" / "raw-input.md").read_text()
+    examples = re.findall(r'```json\n("items_dataset": .*?)\n```', text, flags=re.DOTALL)
     assert len(examples) == 2  # ml-latest and HetRec
     for example in examples:
         config = PipelineConfig.from_mapping(json.loads("{" + example + "}"))

@@ -32,6 +32,7 @@ CUSTOM = PipelineConfig(
     raw_rating_column="2",
     raw_timestamp_column="3",
     raw_timestamp_unit="s",
+    raw_encoding="latin-1",
     min_rating=4.0,
     glue_worker_type="G.2X",
     glue_worker_count=5,
@@ -161,6 +162,7 @@ def test_default_arguments_carry_the_contract_from_buckets_and_config(stacks: di
             "--rating_column": "rating",
             "--timestamp_column": "timestamp",
             "--timestamp_unit": "ms",
+            "--encoding": "utf-8",
         },
         "custom": {
             "--input_uri": _s3_uri(stacks, data.raw, "/incoming/ml/"),
@@ -173,6 +175,7 @@ def test_default_arguments_carry_the_contract_from_buckets_and_config(stacks: di
             "--rating_column": "2",
             "--timestamp_column": "3",
             "--timestamp_unit": "s",
+            "--encoding": "latin-1",
         },
     }
     for which, contract in expected.items():
@@ -199,6 +202,7 @@ def test_extra_py_files_zip_holds_only_the_glue_modules_the_job_imports_and_thei
         "glue_src/limits.py",
         "glue_src/messages.py",
         "glue_src/metadata.py",
+        "glue_src/metadata_sources.py",
         "glue_src/outputs.py",
         "glue_src/rows.py",
         "glue_src/summary.py",

@@ -43,7 +43,7 @@ MOVIES = [
     "3\tC\tnineteen\t1000000003",  # not_int:YEAR
     f"{LONG_ID}\tLong\t2000\t1",  # id_too_long
     "bad id!\tD\t2000\t1",  # invalid_id
-    "4\tshort",  # short_row
+    "4\tshort",  # wrong_field_count
     "5\tE\t\t",  # kept with an empty year, but no creation timestamp: dropped as an id
     "id\ttitle\tyear\tadded",  # a header again
     "7\tG\t1980\t1000000007",
@@ -137,7 +137,8 @@ def test_long_genres_and_wide_years_are_joined_on_the_item_id(hetrec: tuple[dict
     assert rows["2"] == ["Sci-Fi", "2003", "1000000002"]  # from the file with the other column order
     assert sorted(rows) == ["1", "2", "7"]  # 5 and 6 have no CREATION_TIMESTAMP
     assert summary["datasets"]["items"]["counts"] == {
-        "ids": 5, "ids_written": 3, "ids_without_creation_timestamp": 2, "truncated_values": 1
+        "ids": 5, "ids_written": 3, "ids_without_creation_timestamp": 2, "truncated_values": 1,
+        "line_breaks_written_as_spaces": 0,
     }
 
 
@@ -154,22 +155,21 @@ def test_messy_rows_are_quarantined_with_their_reason_and_counts_add_up(hetrec: 
     summary, run_dir = hetrec
     movies, genres = summary["datasets"]["items"]["sources"]
     assert movies["counts"] == {
-        "lines_read": 12, "header_lines": 2, "blank_lines": 1, "rejected": 4,
-        "rejected_by_reason": {"id_too_long": 1, "invalid_id": 1, "not_int:YEAR": 1, "short_row": 1},
+        "lines_read": 12, "blank_lines": 1, "records_read": 11, "header_records": 2, "rejected": 4,
+        "rejected_by_reason": {"id_too_long": 1, "invalid_id": 1, "not_int:YEAR": 1, "wrong_field_count": 1},
         "kept_rows": 5,
     }
     assert genres["counts"]["rejected_by_reason"] == {"categorical_value_too_long:GENRES": 1}
     for source in (movies, genres):
         counts = source["counts"]
-        assert counts["lines_read"] == (
-            counts["header_lines"] + counts["blank_lines"] + counts["rejected"] + counts["kept_rows"]
-        )
+        assert counts["records_read"] == counts["header_records"] + counts["rejected"] + counts["kept_rows"]
+        assert counts["lines_read"] == counts["blank_lines"] + counts["records_read"]  # no record spans lines
     quarantined = {(row["reason"], row["line"]) for row in read_json_lines(run_dir / "quarantine-items")}
     assert quarantined == {
         ("not_int:YEAR", "3\tC\tnineteen\t1000000003"),
         ("id_too_long", f"{LONG_ID}\tLong\t2000\t1"),
         ("invalid_id", "bad id!\tD\t2000\t1"),
-        ("short_row", "4\tshort"),
+        ("wrong_field_count", "4\tshort"),
         ("categorical_value_too_long:GENRES", f"2\t{LONG_GENRE}"),
     }
     assert [entry["rule"] for entry in genres["skipped"]] == ["hidden_name"]

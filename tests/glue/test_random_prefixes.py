@@ -84,8 +84,9 @@ def _relative_name(rng: random.Random, number: int, suffix: str) -> tuple[str, b
         "plain": (base, True),
         "underscore": (f"_{base}", False),
         "dot": (f".{base}", False),
-        "in_underscore_folder": (f"_staging/{base}", True),
-        "in_dot_folder": (f".archive/{base}", True),
+        # Spark's rule holds at every folder level: a file in a hidden folder is skipped too.
+        "in_underscore_folder": (f"_staging/{base}", False),
+        "in_dot_folder": (f".archive/{base}", False),
     }[style]
 
 

@@ -136,11 +136,15 @@ def test_a_headerless_file_too_short_for_the_positions_is_named_when_others_work
 # --------------------------------------------------------------------------- 2: hidden names
 
 
-def test_hidden_names_are_listed_as_skipped_and_files_in_hidden_folders_are_read(
+def test_hidden_names_are_listed_as_skipped_at_every_folder_level(
     spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     raw = tmp_path / "raw"
-    names = {"plain.dat": True, "_2024-11.csv": False, ".hidden.dat": False, "_tmp/inside.dat": True, ".cache/x.dat": True}
+    names = {
+        "plain.dat": True, "_2024-11.csv": False, ".hidden.dat": False, "_tmp/inside.dat": False,
+        ".cache/x.dat": False, "ok/_temporary/0/part.dat": False, "day=1/in.dat": True, "ok/in.dat": True,
+    }
+    rules = {name: "hidden_folder" if "/" in name else "hidden_name" for name in names}
     for number, (name, _) in enumerate(names.items()):
         (raw / name).parent.mkdir(parents=True, exist_ok=True)
         (raw / name).write_text("\t".join(NAMES) + f"\n{number}\t1\t4\t1162160236000\n")
@@ -148,10 +152,10 @@ def test_hidden_names_are_listed_as_skipped_and_files_in_hidden_folders_are_read
     read = {local_name(path) for path in files_read(outcome.summary)}
     skipped = {local_name(entry["file"]): entry["rule"] for entry in outcome.summary["input"]["skipped"]}
     assert read == {str(raw / name) for name, readable in names.items() if readable}
-    assert skipped == {str(raw / name): "hidden_name" for name, readable in names.items() if not readable}
+    assert skipped == {str(raw / name): rules[name] for name, readable in names.items() if not readable}
     assert {user for user, _, _ in outcome.interactions()} == {str(n) for n, readable in enumerate(names.values()) if readable}
     log = capsys.readouterr().err
-    assert all(f"skipped file:{path} (hidden_name" in log for path in skipped)
+    assert all(f"skipped file:{path} ({rule}" in log for path, rule in skipped.items())
 
 
 @pytest.mark.parametrize(
@@ -397,12 +401,12 @@ def test_no_unit_hint_when_few_timestamps_are_out_of_range(spark: Any, tmp_path:
 
 # --------------------------------------------------------------------------- 8: the documented rules
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RAW_INPUT_DOC = Path(__file__).resolve().parents[2] / "docs" / "raw-input.md"
 
 
 def readme_rule_examples() -> list[tuple[str, str]]:
-    """(example line, outcome) of every row of the README's raw-row rules table."""
-    text = README.read_text(encoding="utf-8")
+    """(example line, outcome) of every row of the raw-row rules table in docs/raw-input.md."""
+    text = RAW_INPUT_DOC.read_text(encoding="utf-8")
     table = text.split("| check | rule | example | outcome |", 1)[1].split("\n\n", 1)[0]
     examples = []
     for row in table.strip().splitlines()[1:]:
@@ -414,7 +418,7 @@ def readme_rule_examples() -> list[tuple[str, str]]:
     return examples
 
 
-def test_every_example_of_the_readme_rules_table_gets_its_outcome(spark: Any, tmp_path: Path) -> None:
+def test_every_example_of_the_documented_rules_table_gets_its_outcome(spark: Any, tmp_path: Path) -> None:
     examples = readme_rule_examples()
     assert {outcome for _, outcome in examples} >= set(REJECT_REASONS)
     kept_row = "75\t3\t4\t1162160236000"  # what the duplicate example duplicates

@@ -55,7 +55,10 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
         "Run succeeded", "Prepare run failed", "Overlap guard failed",
     } | {
         f"{label}: {step}"  # readable_function_error at each catch a function error reaches
-        for label in ("Overlap guard failure", "Prepare run failure", "solution: failed", "solution batch job: failure")
+        for label in (
+            "Overlap guard failure", "Prepare run failure", "Choose modes failure", "solution: failed",
+            "solution batch job: failure",
+        )
         for step in ("function error?", "read the function error", "type and message only")
     }  # fmt: skip
     assert states == expected

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("stacks", "glue_src", "lambda_src", "pipeline_contracts", "pipeline_cli")
+PRODUCT = ("stacks", "glue_src", "lambda_src", "pipeline_contracts", "pipeline_cli", "pipeline_rehearsal")
 FUNCTION_RULE = ("stacks", "glue_src", "lambda_src")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 80
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from tests.support.sfn_offline import FakeCloud, OfflineStepFunctions
+from pipeline_rehearsal import FakeCloud, OfflineStepFunctions
 
 # Module attributes that cache clients per execution environment, and their empty value.
 _CACHED_CLIENTS: dict[str, Callable[[], Any]] = {"_S3": lambda: None, "_CLIENTS": dict}

@@ -25,11 +25,12 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
-from pipeline_contracts import run_layout
+from pipeline_contracts import etl_ledger, run_layout
 from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING, dataset_folder
 
 from .modes import (
     FULL,
+    Delta,
     ImportNotPossible,
     decide_import_mode,
     decide_training_mode,
@@ -77,16 +78,33 @@ def _folder_bytes(bucket: str, prefix: str) -> int:
     return sum(int(o["Size"]) for page in pages for o in page.get("Contents", ()))
 
 
-def _kept_interactions(bucket: str, run_id: str) -> int | None:
-    """The interactions the Glue job kept (its summary's counts.kept); None without a summary or count."""
+def _run_summary(bucket: str, run_id: str) -> dict[str, Any]:
+    """The Glue job's `_summary.json` ({} without one: the record minimum is then not checked)."""
     key = run_layout.run_key(run_id, run_layout.SUMMARY)
     try:
         body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     except client("s3").exceptions.NoSuchKey:
         logger.warning("no run summary: the record minimum is not checked", extra={"key": key})
-        return None
-    kept = (json.loads(body).get("counts") or {}).get("kept")
+        return {}
+    return dict(json.loads(body))
+
+
+def _kept_interactions(summary: Mapping[str, Any]) -> int | None:
+    """The interactions this run's import holds: the whole cleaned set of an incremental run, otherwise the
+    interactions the Glue job kept (counts.kept); None without a count."""
+    whole = (summary.get(etl_ledger.SUMMARY_SECTION) or {}).get("whole_set") or {}
+    kept = whole.get("interactions", (summary.get("counts") or {}).get("kept"))
     return int(kept) if isinstance(kept, int) else None
+
+
+def _delta(bucket: str, run_id: str, summary: Mapping[str, Any]) -> Delta | None:
+    """The incremental ETL's delta (None when the run was not incremental)."""
+    section = summary.get(etl_ledger.SUMMARY_SECTION)
+    if not isinstance(section, Mapping):
+        return None
+    records = int((section.get("delta") or {}).get("interactions") or 0)
+    size = _folder_bytes(bucket, run_layout.run_key(run_id, run_layout.INTERACTIONS_DELTA)) if records else 0
+    return Delta(records=records, size_bytes=size, full_reason=section.get("import_full_reason"))
 
 
 def _solution_arns(parameters: list[str]) -> dict[str, str]:
@@ -120,12 +138,14 @@ def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str,
         if configured != FULL
         else []
     )
+    summary = _run_summary(bucket, run_id) if dataset == INTERACTIONS else {}
     return decide_import_mode(
         dataset=dataset,
         configured=configured,
         import_jobs=jobs,
         size_bytes=_folder_bytes(bucket, run_layout.run_key(run_id, dataset_folder(dataset))),
-        records=_kept_interactions(bucket, run_id) if dataset == INTERACTIONS else None,
+        records=_kept_interactions(summary) if dataset == INTERACTIONS else None,
+        delta=_delta(bucket, run_id, summary) if dataset == INTERACTIONS else None,
     )
 
 

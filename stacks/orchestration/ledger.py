@@ -66,6 +66,18 @@ def full_rebuild_choice(scope: Construct, then: sfn.IChainable) -> sfn.Choice:
     )
 
 
+def promotion_wildcard_reasons(incremental: bool, transformed_bucket: s3.IBucket) -> dict[str, str]:
+    """The promotion's IAM wildcard with the reason cdk-nag is told (on the state machine's role), if it runs."""
+    if not incremental:
+        return {}
+    return {
+        transformed_bucket.arn_for_objects(run_layout.run_key("*", run_layout.PROPOSED_LEDGER)): (
+            "Run folders are named per execution (runs/<run>/); the pattern is each run's proposed ETL ledger only, "
+            "read to copy it to state/ledger.json."
+        )
+    }
+
+
 def promote_ledger(scope: Construct, *, transformed_bucket: s3.IBucket, data_key: kms.IKey) -> tasks.CallAwsService:
     """"Post-process: promote the ETL ledger" (its catch ends the run in LedgerNotPromoted)."""
     proposed = run_layout.run_key("{}", run_layout.PROPOSED_LEDGER)

@@ -23,6 +23,7 @@ from stacks.orchestration.budget import check_history_budget
 from stacks.orchestration.solutions import SolutionBranches, SolutionStageFactory, solution_job_name_prefixes
 from stacks.personalize import solution_arn_parameter_name
 from stacks.orchestration.guard import OverlapGuard
+from stacks.orchestration.ledger import promotion_wildcard_reasons
 from stacks.orchestration.modes import ChooseModes, import_mode_path, interactions_location
 from stacks.orchestration.imports import ParallelImports, folder_uri, job_name_key, metadata_summary, result_key
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
@@ -141,7 +142,13 @@ class PipelineStateMachine(Construct):
             summary_extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})},
         )
         self.state_machine = self._state_machine(name, run, config)
-        self._acknowledge_wildcards({**jobs.wildcard_reasons, **solutions.wildcard_reasons})
+        self._acknowledge_wildcards(
+            {
+                **jobs.wildcard_reasons,
+                **solutions.wildcard_reasons,
+                **promotion_wildcard_reasons(config.etl_incremental and post_process is not None, transformed_bucket),
+            }
+        )
         self._distributed_map_access(name, data_key)
 
     def _run_names_function(self, logs_key: kms.IKey) -> lambda_.IFunction:

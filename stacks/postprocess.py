@@ -316,7 +316,10 @@ class PostProcessingStage(Stage):
         published.next(self._announce(alert_topic, done)).next(done)
         succeeded: sfn.IChainable = published
         if ledger_key is not None:
-            succeeded = promote_ledger(self, transformed_bucket=transformed_bucket, data_key=ledger_key).next(published)
+            promote, none_proposed = promote_ledger(self, transformed_bucket=transformed_bucket, data_key=ledger_key)
+            promote.next(published)
+            none_proposed.next(published)
+            succeeded = promote
         (
             first.next(self._write_manifest(write_manifest, transformed_bucket))
             .next(model_gate.accept_map(self))

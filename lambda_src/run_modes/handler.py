@@ -5,13 +5,15 @@ Handler string: `run_modes.handler.choose_modes` (asset: this package plus `pipe
     in:  {"run_id": "2026...-weekly-0123456789", "bucket": "<transformed bucket>",
           "imports": {"interactions": {"dataset_arn": "arn:...:dataset/.../INTERACTIONS", "configured": "INCREMENTAL"},
                       "items": {...}, "users": {...}},                 # the configured datasets
-          "solutions": {"users": {"parameter": "/pbp/dev/solutions/users/arn", "configured": "UPDATE"}, ...}}
+          "solutions": {"users": {"parameter": "/pbp/dev/solutions/users/arn", "configured": "UPDATE"}, ...},
+          "incremental_etl": true}                                      # only with etl_incremental
     reads: the run's files per dataset (ListObjectsV2: their total size), `_summary.json` (the interactions the
            Glue job kept; absent: the record minimum is not checked), each solution's ARN (SSM GetParameters),
            and, only where the configured mode is INCREMENTAL / UPDATE, the dataset's import jobs
            (ListDatasetImportJobs) and the solution's versions (ListSolutionVersions; DescribeSolutionVersion for
            an ACTIVE one whose summary lacks trainingMode), every page.
-    out: {"imports": {"<dataset>": {"mode", "reason"}}, "training": {"<solution>": {"mode", "reason"}}}
+    out: {"imports": {"<dataset>": {"mode", "reason"}}, "training": {"<solution>": {"mode", "reason"}}}; with
+         incremental_etl the interactions decision also names the run folder the import reads (`folder`)
     raises ImportNotPossible (fewer interactions than any import job takes), InvalidEvent.
 """
 
@@ -131,7 +133,9 @@ def _versions(solution_arn: str) -> list[dict[str, Any]]:
     ]
 
 
-def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str, Any]) -> dict[str, str]:
+def _import_decision(
+    bucket: str, run_id: str, dataset: str, entry: Mapping[str, Any], incremental_etl: bool = False
+) -> dict[str, str]:
     configured = _text(entry, "configured")
     jobs = (
         list(_pages("list_dataset_import_jobs", "datasetImportJobs", datasetArn=_text(entry, "dataset_arn")))
@@ -139,7 +143,7 @@ def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str,
         else []
     )
     summary = _run_summary(bucket, run_id) if dataset == INTERACTIONS else {}
-    return decide_import_mode(
+    decision = decide_import_mode(
         dataset=dataset,
         configured=configured,
         import_jobs=jobs,
@@ -147,13 +151,21 @@ def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str,
         records=_kept_interactions(summary) if dataset == INTERACTIONS else None,
         delta=_delta(bucket, run_id, summary) if dataset == INTERACTIONS else None,
     )
+    if incremental_etl and dataset == INTERACTIONS:
+        # The import reads the folder named here; a summary without the incremental section (a Glue job deployed
+        # before etl_incremental) leaves the whole set, imported as without the feature.
+        decision.setdefault("folder", run_layout.INTERACTIONS)
+    return decision
 
 
 @logger.inject_lambda_context(clear_state=True)
 def choose_modes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run_id, bucket = _text(event, "run_id"), _text(event, "bucket")
     imports, solutions = _entries(event, "imports"), _entries(event, "solutions")
-    chosen_imports = {dataset: _import_decision(bucket, run_id, dataset, entry) for dataset, entry in imports.items()}
+    incremental_etl = event.get("incremental_etl") is True
+    chosen_imports = {
+        dataset: _import_decision(bucket, run_id, dataset, entry, incremental_etl) for dataset, entry in imports.items()
+    }
     arns = _solution_arns([_text(entry, "parameter") for entry in solutions.values()])
     training = {}
     for name, entry in solutions.items():

@@ -34,6 +34,8 @@ JsonPath = sfn.JsonPath
 LEDGER_NOT_PROMOTED_ERROR = "LedgerNotPromoted"
 FULL_REBUILD_INPUT = "full_rebuild"  # the execution input's field
 FULL_REBUILD_PATH = "$.etl.fullRebuild"  # what the Glue job's --full_rebuild reads
+# S3 names the missing source of CopyObject NoSuchKey; Step Functions adds "Exception" to S3's error names.
+NO_PROPOSED_LEDGER_ERROR = "S3.NoSuchKeyException"
 PROMOTE_RETRY_ERRORS = ["S3.S3Exception", "S3.SdkClientException", "States.Timeout"]
 
 
@@ -78,8 +80,11 @@ def promotion_wildcard_reasons(incremental: bool, transformed_bucket: s3.IBucket
     }
 
 
-def promote_ledger(scope: Construct, *, transformed_bucket: s3.IBucket, data_key: kms.IKey) -> tasks.CallAwsService:
-    """"Post-process: promote the ETL ledger" (its catch ends the run in LedgerNotPromoted)."""
+def promote_ledger(
+    scope: Construct, *, transformed_bucket: s3.IBucket, data_key: kms.IKey
+) -> tuple[tasks.CallAwsService, sfn.Pass]:
+    """"Post-process: promote the ETL ledger" (its catch ends the run in LedgerNotPromoted), and the state its
+    missing source leads to (both go on to what follows)."""
     proposed = run_layout.run_key("{}", run_layout.PROPOSED_LEDGER)
     copy = tasks.CallAwsService(
         scope,
@@ -102,13 +107,22 @@ def promote_ledger(scope: Construct, *, transformed_bucket: s3.IBucket, data_key
                 f"{transformed_bucket.bucket_name}/{proposed}", JsonPath.string_at("$.run.id")
             ),
         },
-        result_selector={"ETag": JsonPath.string_at("$.CopyObjectResult.ETag")},
+        result_selector={"promoted": True, "ETag": JsonPath.string_at("$.CopyObjectResult.ETag")},
         result_path="$.ledger",
     )
     copy.add_retry(errors=PROMOTE_RETRY_ERRORS, interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
     not_promoted = _failed_after_publishing(
         scope, "ledger not promoted", LEDGER_NOT_PROMOTED_ERROR,
-        "its ETL ledger could not be promoted (the next run reads this run's raw objects again)", "$.ledgerError",
+        "its ETL ledger could not be promoted (the next run reads the raw objects of this run again)", "$.ledgerError",
     )
+    # No proposed ledger: the Glue job did not run incrementally (a job deployed before etl_incremental); the next
+    # run starts from the last promoted ledger, as after a failed run. Recorded in the state, not an error.
+    none_proposed = sfn.Pass(
+        scope,
+        "Post-process: no ETL ledger proposed",
+        parameters={"promoted": False, "reason": JsonPath.string_at("$.ledgerError.Cause")},
+        result_path="$.ledger",
+    )
+    copy.add_catch(none_proposed, errors=[NO_PROPOSED_LEDGER_ERROR], result_path="$.ledgerError")
     copy.add_catch(not_promoted, errors=["States.ALL"], result_path="$.ledgerError")
-    return copy
+    return copy, none_proposed

@@ -102,6 +102,7 @@ class ChooseModes(Stage):
                         }
                         for spec in config.solutions
                     },
+                    **({"incremental_etl": True} if config.etl_incremental else {}),
                 }
             ),
             payload_response_only=True,

@@ -90,3 +90,10 @@ def test_the_whole_set_is_what_the_record_minimum_counts(aws: Stubber) -> None: 
     section = {"whole_set": {"interactions": 3000}, "delta": None, "import_full_reason": "this run rebuilt"}
     put(run_layout.SUMMARY, json.dumps({"counts": {"kept": 0}, "incremental": section}).encode())
     assert choose(event("FULL", "FULL"))["imports"]["interactions"]["mode"] == FULL  # 0 lines read, 3,000 held
+
+
+def test_with_the_incremental_etl_a_summary_without_its_section_imports_the_whole_set(aws: Stubber) -> None:  # noqa: F811
+    put(run_layout.SUMMARY, json.dumps({"counts": {"kept": 3000}}).encode())
+    payload = {**event("FULL", "FULL"), "incremental_etl": True}
+    assert choose(payload)["imports"]["interactions"]["folder"] == run_layout.INTERACTIONS
+    assert "folder" not in choose(event("FULL", "FULL"))["imports"]["interactions"]

@@ -135,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='job argument: JSON {"<solution>": ["<query>", ...]} (or @file.json) (default: the solutions\')',
     )
+    _add_incremental_options(parser)
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print one small JSON object (the counts; on a failure its status, message and main rejections) "
+        "instead of the whole summary",
+    )
+    return parser
+
+
+def _add_incremental_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--incremental",
         action="store_const",
@@ -149,13 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--full-rebuild", action="store_true", help="with etl_incremental: read every file again (a full rebuild)"
     )
-    parser.add_argument(
-        "--quiet",
-        action="store_true",
-        help="print one small JSON object (the counts; on a failure its status, message and main rejections) "
-        "instead of the whole summary",
-    )
-    return parser
 
 
 def config_options(args: argparse.Namespace, named: Mapping[str, Any]) -> dict[str, Any]:

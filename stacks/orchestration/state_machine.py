@@ -142,13 +142,8 @@ class PipelineStateMachine(Construct):
             summary_extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})},
         )
         self.state_machine = self._state_machine(name, run, config)
-        self._acknowledge_wildcards(
-            {
-                **jobs.wildcard_reasons,
-                **solutions.wildcard_reasons,
-                **promotion_wildcard_reasons(config.etl_incremental and post_process is not None, transformed_bucket),
-            }
-        )
+        promotion = promotion_wildcard_reasons(config.etl_incremental and post_process is not None, transformed_bucket)
+        self._acknowledge_wildcards({**jobs.wildcard_reasons, **solutions.wildcard_reasons, **promotion})
         self._distributed_map_access(name, data_key)
 
     def _run_names_function(self, logs_key: kms.IKey) -> lambda_.IFunction:

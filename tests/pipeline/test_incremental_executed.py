@@ -23,7 +23,7 @@ import pytest
 from pipeline_contracts import run_layout
 from stacks.app_factory import PipelineApp
 from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
-from tests.support.sfn_offline import JobScript, OfflineStepFunctions
+from pipeline_rehearsal import JobScript, OfflineStepFunctions
 from tests.support.templates import logical_id_of
 
 from .test_executed_pipeline import REGION, Run, Scenario, executor

@@ -8,12 +8,16 @@ The model (pure Python, deterministic):
 - popularity: an item's number of distinct users;
 - similarity of two items: users who interacted with both / sqrt(users of one x users of the other) (cosine over
   the user sets), counted over each user's latest `HISTORY_CAP` interactions (bounds the pairs a heavy user adds);
-- a user's recommendations: every item similar to one of the user's items, scored by the sum of those similarities,
-  the user's own items left out; the slots co-occurrence cannot fill go to the most popular items (fallback);
-- an item's related items: its most similar items, then the most popular;
+- a user's recommendations: every item but the user's own, scored half by co-occurrence (the sum of its
+  similarities to the user's items, as a share of all candidates') and half by popularity (its share of all
+  candidates' users): the popularity fallback fills what co-occurrence cannot (a new user, a rare item);
+- an item's related items: the same blend of its similarities and popularity;
 - an item's user segment: the users whose items are most similar to it (sum of similarities), those who already
   interacted with it left out;
 - scores: each list's scores are the candidates' shares of the scores of all candidates (they sum to at most 1).
+
+On the bundled sample (ratings drawn independently per user and movie, by popularity) popularity is the whole
+signal; the blend keeps co-occurrence for real data, where it is not.
 
 Offline metrics follow Personalize's documented split ("Evaluating a solution version with metrics"):
 - USER_SEGMENTATION recipes (item / item-attribute affinity): train on the oldest 80% of each user's interactions,
@@ -23,8 +27,8 @@ Offline metrics follow Personalize's documented split ("Evaluating a solution ve
 - every other recipe: 10% of the users (at least one, chosen by a hash of their id) are held out; the model trained
   on the other 90% gets the oldest 90% of each held-out user's interactions and is compared with the newest 10%:
   `precision_at_K`, `normalized_discounted_cumulative_gain_at_K` (K = 5, 10, 25), `mean_reciprocal_rank_at_25` and
-  `coverage` (distinct items recommended / distinct items known). Related-item recipes query with the user's latest
-  input item.
+  `coverage` (distinct items recommended / distinct items known). Related-item recipes are evaluated the same way
+  (a user's input items as the query: the sum of each one's related-item scores), so they report the same figures.
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+POPULARITY_WEIGHT = 0.5
+"""The popularity's share of an item's score (the rest: co-occurrence); the popular items fill what co-occurrence
+cannot (a new user, a rare item)."""
 HISTORY_CAP = 200
 """Items per user that co-occurrence counts (the latest): a user with n items adds n^2 pairs."""
 RANKS = (5, 10, 25)
 SEGMENT_RECIPES = frozenset({"aws-item-affinity", "aws-item-attribute-affinity"})
-RELATED_ITEM_RECIPES = frozenset({"aws-similar-items", "aws-sims"})
 
 Scored = list[tuple[str, float]]
 
@@ -115,17 +121,17 @@ class CoOccurrenceModel:
         return _shares(ranked[:count], sum(scores.values()))
 
     def _with_fallback(self, scores: Mapping[str, float], count: int, exclude: set[str]) -> Scored:
-        ranked = sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))[:count]
-        total = sum(scores.values())
-        result = _shares(ranked, total) if total else []
-        chosen = {item for item, _ in result} | exclude
+        """Blends the co-occurrence shares with the popularity shares (`POPULARITY_WEIGHT`) over every item not in
+        `exclude`; the top `count`, best first (ties: item id)."""
+        co_total = sum(scores.values()) or 1.0
         popular_total = sum(self.popularity.values()) or 1
-        for item, users in sorted(self.popularity.items(), key=lambda pair: (-pair[1], pair[0])):
-            if len(result) >= count:
-                break
-            if item not in chosen:
-                result.append((item, round(users / popular_total / 10, 6)))  # below any co-occurrence share
-        return result
+        blended = {
+            item: (1 - POPULARITY_WEIGHT) * scores.get(item, 0.0) / co_total + POPULARITY_WEIGHT * users / popular_total
+            for item, users in self.popularity.items()
+            if item not in exclude
+        }
+        ranked = sorted(blended.items(), key=lambda pair: (-pair[1], pair[0]))[:count]
+        return [(item, round(score, 6)) for item, score in ranked]
 
 
 def _shares(ranked: Sequence[tuple[str, float]], total: float) -> Scored:
@@ -152,11 +158,10 @@ def split_users(interactions: Sequence[Interaction]) -> tuple[list[Interaction],
     return training, {u: items for u, items in _histories(interactions).items() if u in held}
 
 
-def recommendation_metrics(interactions: Sequence[Interaction], recipe: str, known_items: set[str]) -> dict[str, float]:
+def recommendation_metrics(interactions: Sequence[Interaction], known_items: set[str]) -> dict[str, float]:
     """precision / NDCG at 5, 10, 25, MRR at 25 and coverage, from the 90/10 user split (module docstring)."""
     training, held = split_users(interactions)
     model = CoOccurrenceModel.train(training)
-    related = recipe.rsplit("/", 1)[-1] in RELATED_ITEM_RECIPES
     sums: dict[str, float] = defaultdict(float)
     recommended: set[str] = set()
     evaluated = 0
@@ -165,7 +170,7 @@ def recommendation_metrics(interactions: Sequence[Interaction], recipe: str, kno
         given, actual = items[:cut], set(items[cut:])
         if not given or not actual:
             continue
-        ranked = [item for item, _ in (model.related(given[-1], 25) if related else model.for_history(given, 25))]
+        ranked = [item for item, _ in model.for_history(given, 25)]
         recommended.update(ranked)
         evaluated += 1
         for k in RANKS:
@@ -215,4 +220,4 @@ def offline_metrics(interactions: Sequence[Interaction], recipe: str, known_item
     """What GetSolutionMetrics reports for a version of `recipe` trained on `interactions` (names as Personalize's)."""
     if recipe.rsplit("/", 1)[-1] in SEGMENT_RECIPES:
         return segment_metrics(interactions)
-    return recommendation_metrics(interactions, recipe, known_items)
+    return recommendation_metrics(interactions, known_items)

@@ -158,8 +158,7 @@ class StandInPersonalize(FakePersonalize):
 
     def _check_batch_input(self, job: FakeJob) -> str | None:
         bucket, prefix = _split(job.request["jobInput"]["s3DataSource"]["path"])
-        listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-        files = [o for o in listed if not o["Key"].endswith("/")]
+        files = self._objects(bucket, prefix)
         if len(files) > MAX_BATCH_FILES:
             return f"The input has {len(files)} files; a batch job reads at most {MAX_BATCH_FILES}."
         if sum(o["Size"] for o in files) > MAX_BATCH_BYTES:
@@ -200,16 +199,18 @@ class StandInPersonalize(FakePersonalize):
     # S3 --------------------------------------------------------------------------------------------------------
     def _read_csv(self, uri: str) -> tuple[list[dict[str, str]], int]:
         bucket, prefix = _split(uri)
-        listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
         records: list[dict[str, str]] = []
         size = 0
-        for obj in listed:
-            if obj["Key"].endswith("/"):
-                continue
+        for obj in self._objects(bucket, prefix):
             size += obj["Size"]
             text = self.s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode("utf-8")
             records.extend(csv.DictReader(io.StringIO(text)))
         return records, size
+
+    def _objects(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        """The objects under `prefix` (every page), folder markers left out."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [obj for page in pages for obj in page.get("Contents", []) if not obj["Key"].endswith("/")]
 
     def _lines(self, bucket: str, key: str) -> int:
         body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")

@@ -159,7 +159,7 @@ def _quiet(log: Path) -> Iterator[None]:
 def print_run(console: Console, outcome: Any, *, runs: int) -> None:
     """One rehearsed run: stages, path, counts, metrics and decisions, cost, files; or the failure."""
     result = outcome.result
-    events = [dict(event, id=index) for index, event in enumerate(result.events, start=1)]
+    events = [_as_boto3_event(event, index) for index, event in enumerate(result.events, start=1)]
     timeline = build_timeline(events, {"status": result.status, "error": result.error, "cause": result.cause})
     start = timeline.started
     console.print()
@@ -184,6 +184,18 @@ def print_run(console: Console, outcome: Any, *, runs: int) -> None:
         (f"  {result.status}", "bold green" if result.status == "SUCCEEDED" else "bold red"),
         f" after {simulated} (simulated), {outcome.wall_seconds:.0f} s (wall)",
     ))  # fmt: skip
+
+
+def _as_boto3_event(event: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """The offline history (moto's) holds ISO timestamps and enum types; the timeline reads boto3's datetimes and
+    text."""
+    stamp, kind = event["timestamp"], event["type"]
+    return {
+        **event,
+        "id": index,
+        "timestamp": stamp if isinstance(stamp, datetime) else datetime.fromisoformat(str(stamp)),
+        "type": str(getattr(kind, "value", kind)),
+    }
 
 
 def _print_counts(console: Console, outcome: Any) -> None:

@@ -190,23 +190,21 @@ def test_training_needs_25_users_with_two_interactions(
         assert f"{users_with_two} such users" in version["failureReason"]
 
 
-@pytest.mark.parametrize(("queries", "status_after"), [(10, "ACTIVE"), (11, "CREATE FAILED")])
-def test_an_item_attribute_affinity_job_takes_at_most_10_queries(
-    personalize: StandInPersonalize, s3: Any, queries: int, status_after: str
+@pytest.mark.parametrize(
+    ("solution", "lines", "status_after"),
+    [
+        (ATTRIBUTES, [{"itemAttributes": f'ITEMS.GENRES = "g{n}"'} for n in range(10)], "ACTIVE"),
+        (ATTRIBUTES, [{"itemAttributes": f'ITEMS.GENRES = "g{n}"'} for n in range(11)], "CREATE FAILED"),
+        (AFFINITY, [{"itemId": f"i{n}"} for n in range(500)], "ACTIVE"),
+        (AFFINITY, [{"itemId": f"i{n}"} for n in range(501)], "CREATE FAILED"),
+    ],
+    ids=["10-queries", "11-queries", "500-items", "501-items"],
+)
+def test_a_segment_job_takes_at_most_10_attribute_queries_or_500_items(
+    personalize: StandInPersonalize, s3: Any, solution: str, lines: list[dict], status_after: str
 ) -> None:
-    version = ready(personalize, s3, ATTRIBUTES)
-    lines = [{"itemAttributes": f'ITEMS.GENRES = "g{n}"'} for n in range(queries)]
-    job = batch_job(personalize, version, lines, "queries", segment=True)
-    personalize.clock.advance(DURATIONS["segment"])
-    assert status(personalize, "segment", job)["status"] == status_after
-
-
-@pytest.mark.parametrize(("items", "status_after"), [(500, "ACTIVE"), (501, "CREATE FAILED")])
-def test_an_item_affinity_job_takes_at_most_500_items(
-    personalize: StandInPersonalize, s3: Any, items: int, status_after: str
-) -> None:
-    version = ready(personalize, s3, AFFINITY)
-    job = batch_job(personalize, version, [{"itemId": f"i{n}"} for n in range(items)], "items", segment=True)
+    version = ready(personalize, s3, solution)
+    job = batch_job(personalize, version, lines, "segment", segment=True)
     personalize.clock.advance(DURATIONS["segment"])
     assert status(personalize, "segment", job)["status"] == status_after
 

@@ -98,7 +98,9 @@ def _run_all(
         source = args.input or write_sample(Path(sample))
         console.print(Text(f"Input: {args.input or 'the bundled sample (ratings and metadata)'}"), soft_wrap=True)
         with Rehearsal(app, templates, input_path=source, output=args.output, spark=spark) as rehearsal:
-            for _ in range(args.runs):
+            for number in range(1, args.runs + 1):
+                console.print(Text(f"\nRun {number} of {args.runs} running (a run's hours take about a minute)...",
+                                   style="dim"))  # fmt: skip
                 with _quiet(log):
                     outcome = rehearsal.run()
                 print_run(console, outcome, runs=args.runs)
@@ -162,7 +164,6 @@ def print_run(console: Console, outcome: Any, *, runs: int) -> None:
     events = [_as_boto3_event(event, index) for index, event in enumerate(result.events, start=1)]
     timeline = build_timeline(events, {"status": result.status, "error": result.error, "cause": result.cause})
     start = timeline.started
-    console.print()
     when = f" at {start:%Y-%m-%d %H:%M} UTC (simulated)" if isinstance(start, datetime) else ""
     console.print(Text(f"Run {outcome.number} of {runs}: execution {result.name}{when}", style="bold"))
     ended = timeline.stopped or timeline.started

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from glue_src import arguments, metadata, transform
-from glue_src.messages import EtlArgumentError, EtlInputError, TrainingMinimumsError
 from pipeline_rehearsal.fakes import GlueScript
 from pipeline_rehearsal.interpreter import OfflineStepFunctions
 
@@ -33,7 +32,6 @@ MIN_BILLED_SECONDS = 60.0
 # The job arguments that are S3 locations: staged in (inputs) or written back (the output).
 _INPUT_LOCATIONS = ("--input_uri", "--metadata_root_uri")
 _OUTPUT_LOCATION = "--output_uri"
-_ETL_FAILURES = (EtlArgumentError, EtlInputError, TrainingMinimumsError)
 
 
 @dataclass
@@ -98,7 +96,7 @@ class LocalSparkGlue:
             root, specs = metadata.parse_arguments(local)
             summary = transform.run(self.spark(), options)
             run.summary = metadata.run(self.spark(), options, specs, root, summary)
-        except _ETL_FAILURES as error:
+        except Exception as error:  # noqa: BLE001 - any exception of the job's script fails its run, as on Glue
             run.state, run.error = "FAILED", f"{type(error).__name__}: {error}"
         run.seconds = math.ceil(time.monotonic() - started)
         output = job.get(_OUTPUT_LOCATION, "")

@@ -74,6 +74,7 @@ def rehearse(args: argparse.Namespace, console: Console) -> int:
     configuration = getattr(args, "config", DEFAULT_CONFIGURATION)
     args.output.mkdir(parents=True, exist_ok=True)
     log = args.output / LOG_NAME
+    log.write_bytes(b"")  # this rehearsal's logs only
     started = time.monotonic()
     console.print(Text(f"Rehearsing configuration {configuration!r} locally (no AWS account is used)."))
     console.print(Text(f"Note: {_notice()}", style="yellow"), soft_wrap=True)
@@ -172,7 +173,7 @@ def print_run(console: Console, outcome: Any, *, runs: int) -> None:
     stages = " -> ".join(stage.label for stage in timeline.stages if stage.started is not None)
     console.print(Text(f"  path: {stages} ({len(result.states_entered)} states entered)"), soft_wrap=True)
     _print_counts(console, outcome)
-    _print_metrics(console, outcome.metrics)
+    _print_metrics(console, outcome.metrics, result.output)
     if result.status == "SUCCEEDED":
         print_accounting(console, RunAccounting.of(result.output))
     else:
@@ -220,7 +221,13 @@ def _print_counts(console: Console, outcome: Any) -> None:
         ), soft_wrap=True)  # fmt: skip
 
 
-def _print_metrics(console: Console, metrics: Mapping[str, Mapping[str, float]]) -> None:
+def _print_metrics(console: Console, metrics: Mapping[str, Mapping[str, float]], output: Any) -> None:
+    """Each solution's stand-in metrics and the gate's reason for its decision (first run, or against the last
+    accepted version)."""
+    listed = output.get("solutions") if isinstance(output, Mapping) else None
+    gates = {s.get("name"): (s.get("gate") or {}).get("reason") for s in listed or () if isinstance(s, Mapping)}
     for name, values in metrics.items():
         shown = ", ".join(f"{key} {value:g}" for key, value in sorted(values.items()))
         console.print(Text(f"  stand-in metrics of {name}: {shown or 'none'}", style="dim"), soft_wrap=True)
+        if gates.get(name):
+            console.print(Text(f"    gate: {gates[name]}", style="dim"), soft_wrap=True)

@@ -75,6 +75,7 @@ def test_the_default_configuration_rehearses_a_run_into_recommendation_csvs(rehe
     assert f"{summary['counts']['kept']:,} interactions kept, {len(interactions)} users" in printed
     assert f"{len(interactions)} lines, {len(rows):,} rows, 0 errored, 1 file(s)" in printed
     assert "model ACCEPTED" in printed and "est. cost:" in printed and str(curated) in printed
+    assert "gate: Accepted " in printed and "first run (no accepted version yet)" in printed
     assert "SUCCEEDED after" in printed
 
 

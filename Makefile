@@ -1,4 +1,5 @@
-# Two commands matter: `make synth` and `make test`. Both install what is missing, quietly.
+# Two commands open the README: `make rehearse` (a whole run, locally) and `make test`; `make synth` is for deployers.
+# Each installs what is missing, quietly.
 VENV    := .venv
 PY      := $(VENV)/bin/python
 PY_DEPS := $(VENV)/.installed
@@ -10,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install synth lint test test-fast snapshots etl-local bench clean
+.PHONY: install synth rehearse lint test test-fast snapshots etl-local bench clean
 
 install: $(PY_DEPS) $(JS_DEPS)
 
@@ -27,6 +28,12 @@ synth: install
 	@$(CDK) synth --quiet --no-notices
 	@echo "Templates:      $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 	@echo "cdk-nag report: cdk.out/validation-report.json (synth fails on any unacknowledged finding)"
+
+# A whole run of a named configuration rehearsed locally, no AWS account (docs/rehearsal.md): the synthesized state
+# machine, the real functions and Glue transform (local Spark), a stand-in for Personalize. CONFIG=full RUNS=2
+# INPUT=... OUTPUT=... (default: cdk.json's configuration, one run, the bundled sample, local-output/rehearsal/).
+rehearse: install
+	@$(PY) -m pipeline_cli rehearse $(if $(CONFIG),--config $(CONFIG)) $(if $(INPUT),--input $(INPUT)) $(if $(OUTPUT),--output $(OUTPUT)) $(if $(RUNS),--runs $(RUNS))
 
 # ruff (pyflakes, bugbear, pyupgrade, complexity, pycodestyle) and mypy, configured in pyproject.toml.
 lint: install

@@ -31,7 +31,8 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stacks.config import PipelineConfig  # noqa: E402
-from tests.support.orchestration_stack import SynthesizedOrchestration, synth_orchestration  # noqa: E402
+from pipeline_rehearsal.deployment import SynthesizedOrchestration
+from tests.support.orchestration_stack import synth_orchestration  # noqa: E402
 from pipeline_rehearsal import FakeJob, GlueScript, JobScript  # noqa: E402
 
 STAGES = {"import": "import", "train": "training", "batch": "batch"}

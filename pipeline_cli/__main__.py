@@ -23,6 +23,8 @@ from .graph import definition_from_template, render_graph
 from .configurations import DEFAULT_CONFIGURATION, configuration_names, pipeline_stack_name
 from .outputs import OPTIONAL_OUTPUTS, REQUIRED_OUTPUTS
 from .render import Clock, utc_now
+from .rehearse import add_parser as add_rehearse_parser
+from .rehearse import rehearse
 from .stages import STAGES
 
 EPILOG = f"""\
@@ -136,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run make synth first)",
     )
     p_graph.add_argument("--outline", action="store_true", help="one line per stage instead of per state")
+    add_rehearse_parser(sub)
     return parser
 
 
@@ -182,6 +185,8 @@ def main(
     except SystemExit as exc:  # --help/--version (0) and usage errors (2), already printed
         return int(exc.code or 0) if not isinstance(exc.code, str) else ExitCode.USAGE
     try:
+        if args.command == "rehearse":  # offline: no stack, no session
+            return rehearse(args, console or Console(highlight=False))
         stack = _stack_of(args)
         if args.command == "graph":
             return _graph(args, stack)

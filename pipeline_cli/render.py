@@ -33,6 +33,8 @@ __all__ = [
     "print_result",
     "print_status",
     "print_history",
+    "print_failure",
+    "print_accounting",
 ]
 
 Clock = Callable[[], datetime]
@@ -202,7 +204,7 @@ def print_started(console: Console, pipeline: Pipeline, execution_arn: str, name
         console.print(Text(follow), soft_wrap=True)
 
 
-def _print_error(console: Console, timeline: Timeline) -> None:
+def print_failure(console: Console, timeline: Timeline) -> None:
     if timeline.failed_state:
         stage = timeline.stage_for_state(timeline.failed_state)
         where = f" ({stage.label})" if stage is not None and stage.label != timeline.failed_state else ""
@@ -243,7 +245,7 @@ def print_result(
     elif timeline.status == "SUCCEEDED":
         _print_summary(console, summary, pipeline)
     else:
-        _print_error(console, timeline)
+        print_failure(console, timeline)
         if pipeline.alert_topic_arn:
             console.print(Text(f"  alerts go to: {pipeline.alert_topic_arn}", style="dim"), soft_wrap=True)
 
@@ -277,11 +279,11 @@ def print_status(
         reason = skip_reason(timeline.output)
         console.print(Text(f"  skipped by the overlap guard{': ' + reason if reason else ''}"), soft_wrap=True)
     elif timeline.status == "SUCCEEDED":
-        _print_accounting(console, RunAccounting.of(timeline.output))
+        print_accounting(console, RunAccounting.of(timeline.output))
         _print_summary(console, summary, pipeline)
     elif timeline.finished:
-        _print_accounting(console, RunAccounting.of(None, timeline.error, timeline.cause))
-        _print_error(console, timeline)
+        print_accounting(console, RunAccounting.of(None, timeline.error, timeline.cause))
+        print_failure(console, timeline)
 
 
 def _print_modes(console: Console, modes: Mapping[str, Any] | None) -> None:
@@ -300,7 +302,7 @@ def _print_modes(console: Console, modes: Mapping[str, Any] | None) -> None:
         console.print(Text(f"    {label:<{width}}  {entry.get('mode')}  ({entry.get('reason')})"), soft_wrap=True)
 
 
-def _print_accounting(console: Console, accounting: RunAccounting) -> None:
+def print_accounting(console: Console, accounting: RunAccounting) -> None:
     """The model decision (plainly saying when the last accepted version stood in), training hours and cost;
     with several solutions, one line per solution: its status and decision, FALLBACK marked."""
     if accounting.solutions:

@@ -23,7 +23,15 @@ concrete definition, with fake but well-formed names and ARNs (`FakeCloud`).
 
 Modules: `clock` (the virtual clock and the interpreter's threads on it), `cloud` (template resolution, fake
 names and ARNs), `fakes` (the scripted Personalize, Glue and Lambda stand-ins), `interpreter`
-(`OfflineStepFunctions`, moto's interpreter bridged), `moto_pin` (refuses an unpatched moto release).
+(`OfflineStepFunctions`, moto's interpreter bridged), `moto_pin` (refuses an unpatched moto release),
+`functions` (a template's Lambda functions as their real handlers), `deployment` (a synthesized app's state
+machine with its functions, tables, buckets and parameters offline: `app_orchestration`).
+
+The local rehearsal (`python -m pipeline_cli rehearse`, docs/rehearsal.md) adds: `rehearsal` (synth, setup, runs,
+copies), `glue` (the real transform on local Spark for `glue:startJobRun.sync`), `standin` (Personalize with data,
+limits and a trained model: NOT Personalize), `recommender` (that model and its offline metrics), `sample` (the
+default input). These import the CDK app, pyspark and the ETL; the modules above (and this package's names) do
+not need Spark.
 """
 
 from pipeline_rehearsal.clock import EPOCH, VirtualClock, clock_datetime

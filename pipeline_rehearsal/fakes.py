@@ -360,8 +360,8 @@ class BatchOutputWriter:
         in_bucket, in_path = self._split(job.request["jobInput"]["s3DataSource"]["path"])
         out_bucket, out_prefix = self._split(job.request["jobOutput"]["s3DataDestination"]["path"])
         if in_path.endswith("/") or not in_path:
-            listed = self.s3.list_objects_v2(Bucket=in_bucket, Prefix=in_path).get("Contents", [])
-            keys = [o["Key"] for o in listed if not o["Key"].endswith("/")]
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=in_bucket, Prefix=in_path)
+            keys = [o["Key"] for page in pages for o in page.get("Contents", []) if not o["Key"].endswith("/")]
         else:
             keys = [in_path]
         for key in keys:

@@ -36,6 +36,8 @@ WORK_GROUPS: dict[str, tuple[str, ...]] = {
         "tests/pipeline/test_function_error_causes.py",
         "tests/pipeline/test_quality_gate_executed.py",
         "tests/pipeline/test_run_modes_executed.py",
+        # Whole runs rehearsed (local Spark, a second JVM): on the synthesized apps this worker holds anyway.
+        "tests/rehearsal/test_rehearse.py",
     ),
 }
 """Tests that `pytest -n` sends to one worker, as a whole (by path prefix): what they share per process is costly

@@ -46,9 +46,9 @@ def test_readme_opens_with_the_two_make_commands_the_makefile_defines() -> None:
     readme = (ROOT / "README.md").read_text()
     first_block = _code_blocks(readme, "sh")[0]
     commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
-    assert commands == ["make synth", "make test"]
+    assert commands == ["make rehearse", "make test"]
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("synth", "test"):
+    for target in ("rehearse", "test", "synth"):
         assert re.search(rf"^{target}:", makefile, flags=re.MULTILINE), target
     assert readme.index(first_block) < readme.index("\n## "), "the two commands come before any section"
 

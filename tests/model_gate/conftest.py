@@ -39,7 +39,7 @@ def _moto_dynamodb() -> Iterator[Any]:
 @pytest.fixture
 def dynamodb(_moto_dynamodb: Any) -> Iterator[Any]:
     """A moto DynamoDB client with a fresh accepted-version table (the key schema the stack must create)."""
-    from tests.support.accepted_versions import create_accepted_versions_table
+    from pipeline_rehearsal.deployment import create_accepted_versions_table
 
     client = _moto_dynamodb
     create_accepted_versions_table(client, TABLE)

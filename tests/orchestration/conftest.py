@@ -14,7 +14,8 @@ import pytest
 from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.config import PipelineConfig
-from tests.support.orchestration_stack import PERSONALIZE, SynthesizedOrchestration, synth_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration
+from tests.support.orchestration_stack import PERSONALIZE, synth_orchestration
 from pipeline_rehearsal import OfflineStepFunctions
 
 FILTER_ARN = f"{PERSONALIZE}:filter/pbp-test-unseen"

@@ -11,7 +11,8 @@ from lambda_src.run_names.naming import run_names
 from pipeline_contracts.metadata_datasets import parse_dataset
 from stacks.config import PipelineConfig
 from stacks.orchestration.solutions import solution_job_name_prefixes
-from tests.support.orchestration_stack import SynthesizedOrchestration, synth_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration
+from tests.support.orchestration_stack import synth_orchestration
 from pipeline_rehearsal import EPOCH, JobScript, OfflineStepFunctions, VirtualClock
 
 from .conftest import TEST_CONFIG

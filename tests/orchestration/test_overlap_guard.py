@@ -12,7 +12,7 @@ import boto3
 
 from lambda_src.run_lease.lease import LEASE_ID, running_elsewhere
 from pipeline_contracts.run_lease import EXPIRY_ATTRIBUTE, KEY_ATTRIBUTE
-from tests.support.orchestration_stack import GUARD_STATE, SynthesizedOrchestration
+from pipeline_rehearsal.deployment import GUARD_STATE, SynthesizedOrchestration
 from pipeline_rehearsal import EPOCH, ExecutionResult, GlueScript, OfflineStepFunctions, ServiceError
 
 Offline = tuple[OfflineStepFunctions, str]

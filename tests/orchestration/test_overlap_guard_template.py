@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline_contracts.run_lease import EXPIRY_ATTRIBUTE, KEY_ATTRIBUTE
-from tests.support.orchestration_stack import GUARD_STATE, SynthesizedOrchestration
+from pipeline_rehearsal.deployment import GUARD_STATE, SynthesizedOrchestration
 from tests.support.templates import grants, only, resources, role_statements
 
 from .conftest import HOOK_STATE

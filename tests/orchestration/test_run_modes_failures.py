@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.orchestration_stack import SynthesizedOrchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration
 from pipeline_rehearsal import OfflineStepFunctions
 
 Offline = tuple[OfflineStepFunctions, str]

@@ -14,7 +14,8 @@ from pipeline_contracts.solutions import JOB_ARN_RESOURCE_TYPE, JOB_RESOURCE, jo
 from stacks.config import PipelineConfig
 from stacks.orchestration.prepare import SOLUTION_UNAVAILABLE_ERROR
 from stacks.personalize import solution_arn_parameter_name
-from tests.support.orchestration_stack import PERSONALIZE, SynthesizedOrchestration, synth_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration
+from tests.support.orchestration_stack import PERSONALIZE, synth_orchestration
 from tests.support.templates import as_list, past_function_error_reader, role_statements
 
 SOLUTIONS = [

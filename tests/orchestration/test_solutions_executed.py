@@ -27,8 +27,8 @@ from lambda_src.postprocess import handler as postprocess_handler
 from pipeline_contracts.job_names import numbered_job_name
 from stacks.app_factory import PipelineApp
 from tests.support.cdk_app import synth, templates_of
-from tests.support.accepted_versions import create_accepted_versions_table
-from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import create_accepted_versions_table
+from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
 from pipeline_rehearsal import (
     BatchOutputWriter,
     ExecutionResult,
@@ -37,7 +37,8 @@ from pipeline_rehearsal import (
     OfflineStepFunctions,
     clock_datetime,
 )
-from tests.support.template_functions import apply_environment, shared_environment
+from pipeline_rehearsal.functions import shared_environment
+from tests.support.lambda_context import apply_environment
 from tests.support.templates import logical_id_of
 
 REGION = "us-east-1"

@@ -12,7 +12,7 @@ import pytest
 
 from stacks.config import ConfigError, PipelineConfig
 from stacks.orchestration import BUSY_ERRORS, HISTORY_EVENT_LIMIT
-from tests.support.orchestration_stack import GUARD_STATE, SynthesizedOrchestration
+from pipeline_rehearsal.deployment import GUARD_STATE, SynthesizedOrchestration
 from tests.support.templates import all_states, as_list, logical_id_starting_with, role_statements
 
 from .conftest import HOOK_STATE

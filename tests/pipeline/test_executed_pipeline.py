@@ -3,7 +3,7 @@
 The definition is the one of the default app's pipeline stack (`pipeline_template`), resolved with the data
 stack's outputs, and runs in the offline harness (`pipeline_rehearsal/`): Glue and Personalize are
 scripted fakes on a virtual clock, while the Lambda functions are the REAL handlers, found from the template
-(`tests/support/template_functions.py`: each function's `Handler` string, memory, timeout and environment) and
+(`pipeline_rehearsal/functions.py`: each function's `Handler` string, memory, timeout and environment) and
 invoked in-process under the fake ARNs the definition uses. S3, SNS, SQS and DynamoDB are moto's.
 
 The default configuration has one solution, named `solution` (SOLUTION): its branch of "Solutions" trains it,
@@ -41,8 +41,8 @@ from pipeline_contracts.job_names import numbered_job_name
 from pipeline_contracts.solutions import batch_input_entry, query_files
 from stacks.app_factory import PipelineApp
 from stacks.orchestration.solutions import solution_job_name_prefixes
-from tests.support.accepted_versions import create_accepted_versions_table
-from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import create_accepted_versions_table
+from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
 from pipeline_rehearsal import (
     ACCOUNT,
     EPOCH,
@@ -55,7 +55,8 @@ from pipeline_rehearsal import (
     clock_datetime,
     default_batch_answer,
 )
-from tests.support.template_functions import TemplateFunction, apply_environment, shared_environment
+from pipeline_rehearsal.functions import TemplateFunction, shared_environment
+from tests.support.lambda_context import apply_environment
 from tests.support.templates import logical_id_of, past_function_error_reader
 
 REGION = "us-east-1"

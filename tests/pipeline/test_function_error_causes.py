@@ -28,10 +28,11 @@ from lambda_src.batch_plan import handler as batch_plan_handler
 from lambda_src.model_gate import handler as model_gate_handler
 from lambda_src.postprocess import handler as postprocess_handler
 from stacks.app_factory import PipelineApp
-from tests.support.accepted_versions import create_accepted_versions_table
-from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import create_accepted_versions_table
+from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
 from pipeline_rehearsal import BatchOutputWriter, ExecutionResult, JobScript, OfflineStepFunctions, clock_datetime
-from tests.support.template_functions import apply_environment, shared_environment
+from pipeline_rehearsal.functions import shared_environment
+from tests.support.lambda_context import apply_environment
 from tests.support.templates import all_states, logical_id_of, nested_machines
 
 REGION = "us-east-1"

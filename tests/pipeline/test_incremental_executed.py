@@ -22,7 +22,7 @@ import pytest
 
 from pipeline_contracts import run_layout
 from stacks.app_factory import PipelineApp
-from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
 from pipeline_rehearsal import JobScript, OfflineStepFunctions
 from tests.support.templates import logical_id_of
 

@@ -33,9 +33,9 @@ from tests.pipeline.test_executed_pipeline import (
     REGION,
     functions_of,
 )
-from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
 from pipeline_rehearsal import FakePersonalize, OfflineStepFunctions
-from tests.support.template_functions import TemplateFunction
+from pipeline_rehearsal.functions import TemplateFunction
 from tests.support.templates import logical_id_of
 
 NDCG = "normalized_discounted_cumulative_gain_at_25"

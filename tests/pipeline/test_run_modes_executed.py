@@ -21,7 +21,7 @@ import pytest
 
 from pipeline_contracts.run_layout import metadata_entry
 from stacks.app_factory import PipelineApp
-from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
 from pipeline_rehearsal import ACCOUNT, OfflineStepFunctions
 from tests.support.templates import logical_id_of
 

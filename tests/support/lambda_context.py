@@ -54,3 +54,10 @@ def moto_client(service: str, region: str) -> Iterator[Any]:
         import boto3
 
         yield boto3.client(service, region_name=region)
+
+
+def apply_environment(environment: dict[str, str], monkeypatch: Any) -> None:
+    """Sets `environment` (e.g. `pipeline_rehearsal.functions.shared_environment`) for the test's duration."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert all(os.environ[name] == value for name, value in environment.items())

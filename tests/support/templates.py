@@ -9,12 +9,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import aws_cdk as cdk
 from aws_cdk.assertions import Template
-from constructs import IConstruct
 
 from stacks.app_factory import PipelineApp
 from pipeline_rehearsal import FakeCloud, resolve_definition
+# The harness's, re-exported: the tests read logical ids from here.
+from pipeline_rehearsal.deployment import logical_id_of as logical_id_of
 
 TemplateLike = Template | Mapping[str, Any]
 
@@ -54,14 +54,6 @@ def logical_id_starting_with(template: TemplateLike, prefix: str) -> str:
     """The one resource whose logical id starts with `prefix` (for stacks synthesized without path metadata)."""
     (found,) = [candidate for candidate in _json(template)["Resources"] if candidate.startswith(prefix)]
     return found
-
-
-def logical_id_of(construct: IConstruct) -> str:
-    """The logical id of a construct's CloudFormation resource (its default child for an L2)."""
-    element = construct if isinstance(construct, cdk.CfnElement) else construct.node.default_child
-    assert isinstance(element, cdk.CfnElement), f"{construct.node.path} has no CloudFormation resource"
-    stack = cdk.Stack.of(construct)
-    return str(stack.resolve(stack.get_logical_id(element)))
 
 
 def as_list(value: Any) -> list[Any]:

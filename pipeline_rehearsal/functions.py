@@ -1,5 +1,7 @@
 """The Lambda functions of a synthesized template, run as their REAL handlers in the offline harness.
 
+Part of the offline harness: see the package docstring (`pipeline_rehearsal/__init__.py`).
+
 Every `AWS::Lambda::Function` whose `Handler` names a module of `lambda_src/` (e.g.
 `batch_plan.handler.plan_batch_jobs`) is registered with `FakeLambda` under the fake ARN the resolved definition
 invokes, with its memory and timeout; its environment can be applied to the process (the handlers read it).
@@ -10,11 +12,12 @@ the functions are registered, so a client made under another moto context is nev
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from pipeline_rehearsal import FakeCloud, OfflineStepFunctions
+from pipeline_rehearsal.cloud import FakeCloud
+from pipeline_rehearsal.interpreter import OfflineStepFunctions
 
 # Module attributes that cache clients per execution environment, and their empty value.
 _CACHED_CLIENTS: dict[str, Callable[[], Any]] = {"_S3": lambda: None, "_CLIENTS": dict}
@@ -75,7 +78,10 @@ def register_functions(aws: OfflineStepFunctions, functions: Mapping[str, Templa
             if hasattr(module, attribute):
                 setattr(module, attribute, empty())
         aws.lambdas.register(
-            function.arn, function.python_handler(), memory_mb=function.memory_mb, timeout_seconds=function.timeout_seconds
+            function.arn,
+            function.python_handler(),
+            memory_mb=function.memory_mb,
+            timeout_seconds=function.timeout_seconds,
         )
 
 
@@ -91,9 +97,3 @@ def shared_environment(functions: Mapping[str, TemplateFunction], region: str) -
             if environment.setdefault(name, value) != value:
                 raise AssertionError(f"{name} differs between the functions: {environment[name]!r} and {value!r}")
     return environment
-
-
-def apply_environment(environment: Mapping[str, str], monkeypatch: Any) -> None:
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    assert all(os.environ[name] == value for name, value in environment.items())

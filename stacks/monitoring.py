@@ -30,11 +30,10 @@ PUBLISHER_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 SNS_TOPIC_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"
 
 
-def encrypted_topic(
-    scope: Construct, construct_id: str, *, display_name: str, key: kms.IKey, email: str | None
-) -> sns.Topic:
-    """An SNS topic encrypted with `key` that refuses requests without TLS, mailing `email` when given."""
-    topic = sns.Topic(scope, construct_id, display_name=display_name, master_key=key, enforce_ssl=True)
+def encrypted_topic(scope: Construct, *, display_name: str, key: kms.IKey, email: str | None) -> sns.Topic:
+    """`scope`'s topic (construct id "Topic"), encrypted with `key`, refusing requests without TLS, mailing `email`
+    when given."""
+    topic = sns.Topic(scope, "Topic", display_name=display_name, master_key=key, enforce_ssl=True)
     if email:
         topic.add_subscription(subscriptions.EmailSubscription(email))
     return topic
@@ -53,13 +52,8 @@ class PipelineAlerts(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, alerts_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self.topic = encrypted_topic(
-            self,
-            "Topic",
-            display_name=f"Personalize pipeline {config.environment}",
-            key=alerts_key,
-            email=config.notification_email,
-        )
+        name = f"Personalize pipeline {config.environment}"
+        self.topic = encrypted_topic(self, display_name=name, key=alerts_key, email=config.notification_email)
         self._config = config
         allow_alarms_to_publish(self.topic, f"{config.prefix}-{config.environment}")
 
@@ -163,13 +157,8 @@ class RunNotices(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, alerts_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         self._key = alerts_key
-        self.topic = encrypted_topic(
-            self,
-            "Topic",
-            display_name=f"Personalize pipeline {config.environment} notices",
-            key=alerts_key,
-            email=config.notices_email,
-        )
+        name = f"Personalize pipeline {config.environment} notices"
+        self.topic = encrypted_topic(self, display_name=name, key=alerts_key, email=config.notices_email)
 
     def allow_publishing(self, role: iam.IRole) -> None:
         """The key use SNS needs from `role` to publish to this topic, and nothing else: through SNS, for this topic

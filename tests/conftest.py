@@ -28,24 +28,8 @@ per name here; a new file in `config/` is then synthesized and checked by those 
 
 
 WORK_GROUPS: dict[str, tuple[str, ...]] = {
-    # The Glue tests in two halves of about the same Spark time, one JVM each (tests/glue/conftest.py starts it
-    # on the worker that runs a half): a JVM costs a few seconds to start, one worker running every Spark test
-    # kept the other idle for the last minute of the run. The construct tests (a CDK synth) go with the half
-    # that has less Spark time, while its JVM starts.
-    "spark-raw-input": (
-        "tests/glue/test_raw_input.py",
-        "tests/glue/test_raw_encoding.py",
-        "tests/glue/test_random_prefixes.py",
-        "tests/glue/test_transform.py",
-        "tests/glue/test_local_run_config.py",
-    ),
-    "spark-outputs-and-entry-points": (
-        "tests/glue/test_etl_construct.py",
-        "tests/glue/test_batch_inputs.py",
-        "tests/glue/test_entrypoints.py",
-        "tests/glue/test_metadata",  # test_metadata.py, test_metadata_config.py, test_metadata_dialects.py
-        "tests/glue/test_local_run_outcomes.py",
-    ),
+    # One JVM in the whole run (tests/glue/conftest.py starts it on the worker that runs the Glue tests).
+    "spark": ("tests/glue/",),
     # The real pipeline's state machine of each configuration, resolved and parsed (seconds each) once.
     "executed-pipeline": (
         "tests/pipeline/test_executed_pipeline.py",

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("stacks", "glue_src", "lambda_src", "pipeline_contracts", "pipeline_cli")
+PRODUCT = ("stacks", "glue_src", "lambda_src", "pipeline_contracts", "pipeline_cli", "pipeline_rehearsal")
 FUNCTION_RULE = ("stacks", "glue_src", "lambda_src")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 80
 
@@ -46,16 +46,3 @@ def test_the_function_rule_catches_a_long_function_and_exempts_a_hot_loop_that_s
     module.write_text(f"def long():\n{body}\n\n\ndef hot():  # hot loop, measured\n{body}\n", encoding="utf-8")
     assert _long_functions(module, MAX_FUNCTION_LINES, tmp_path) == ["long.py:1 long (81 lines)"]
     assert _long_functions(module, MAX_FUNCTION_LINES + 1, tmp_path) == []  # exactly at the limit passes
-
-
-def test_every_glue_test_module_runs_in_exactly_one_spark_work_group() -> None:
-    """A Glue test module left out of the Spark work groups would be spread over both workers, each starting a JVM
-    for it beside its group's; one in two groups would be run by whichever is scheduled first."""
-    from tests.conftest import WORK_GROUPS
-
-    spark_groups = {name: prefixes for name, prefixes in WORK_GROUPS.items() if name.startswith("spark")}
-    modules = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "tests" / "glue").glob("test_*.py"))
-    owners = {module: [name for name, prefixes in spark_groups.items() if module.startswith(prefixes)] for module in modules}
-    assert len(modules) > 10 and len(spark_groups) == 2
-    assert {module: names for module, names in owners.items() if len(names) != 1} == {}
-    assert {name for names in owners.values() for name in names} == set(spark_groups)  # no group is empty

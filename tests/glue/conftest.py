@@ -2,9 +2,9 @@
 
 The JVM takes seconds to start, so it starts in a background thread and the construct tests (CDK, in a
 node process) run first: the two overlap instead of queueing. In a serial run it starts as soon as
-collection ends (when Spark tests are selected). Under xdist every worker collects every test, and the Glue
-tests run in two work groups (`WORK_GROUPS` in `tests/conftest.py`), one per worker: a worker starts its JVM
-when the first Glue test it runs is set up, so each worker starts one JVM, and only if it runs Glue tests.
+collection ends (when Spark tests are selected). Under xdist every worker collects every test, but only
+one runs the Glue tests (one work group, `WORK_GROUPS` in `tests/conftest.py`): there it starts when the
+first Glue test is set up, and the other worker never starts a JVM.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Detection lag, state transitions and history size of the real state machine, on a virtual clock.
 
-Runs the synthesized definition in moto's interpreter (tests/support/sfn_offline.py): Wait states advance
+Runs the synthesized definition in moto's interpreter (pipeline_rehearsal/): Wait states advance
 simulated time, scripted Personalize jobs end after given simulated durations, each faked API call takes
 0.1 simulated seconds. Two scenarios (Glue 10 min, import 8 min, batch 30 min; training 20 min or 3 h), each
 run several times with every job's duration lengthened by 0-300 s, spread evenly (a golden-ratio sequence), so
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stacks.config import PipelineConfig  # noqa: E402
 from tests.support.orchestration_stack import SynthesizedOrchestration, synth_orchestration  # noqa: E402
-from tests.support.sfn_offline import FakeJob, GlueScript, JobScript  # noqa: E402
+from pipeline_rehearsal import FakeJob, GlueScript, JobScript  # noqa: E402
 
 STAGES = {"import": "import", "train": "training", "batch": "batch"}
 SCENARIOS = {

@@ -22,9 +22,9 @@ from pipeline_contracts.statuses import (
     PERSONALIZE_FAILED_STATUSES,
 )
 from stacks.app_factory import PipelineApp
-from tests.support.moto_pin import PATCHED_MOTO_VERSION, UnsupportedMotoVersion, require_patched_moto
+from pipeline_rehearsal.moto_pin import PATCHED_MOTO_VERSION, UnsupportedMotoVersion, require_patched_moto
 from tests.support.pins import pinned_version
-from tests.support.sfn_offline import FakeCloud
+from pipeline_rehearsal import FakeCloud
 from tests.support.templates import only, pipeline_definition, resources
 
 # Outputs CDK adds by itself for cross-stack references (weak: PublishOutput..., strong: ExportsOutput...).

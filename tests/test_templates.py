@@ -11,7 +11,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from stacks.app_factory import PipelineApp
 from tests.support.cdk_app import mask_asset_hashes, synth, templates_of
-from tests.support.sfn_offline import resolve_definition, state_machine_logical_ids
+from pipeline_rehearsal import resolve_definition, state_machine_logical_ids
 
 @pytest.fixture
 def json_snapshot(snapshot):

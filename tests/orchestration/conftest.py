@@ -15,7 +15,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.config import PipelineConfig
 from tests.support.orchestration_stack import PERSONALIZE, SynthesizedOrchestration, synth_orchestration
-from tests.support.sfn_offline import OfflineStepFunctions
+from pipeline_rehearsal import OfflineStepFunctions
 
 FILTER_ARN = f"{PERSONALIZE}:filter/pbp-test-unseen"
 # Small bounds keep the bounded-loop tests quick: 4 Create attempts, 6 polls of 600 s, a 3 h execution.

@@ -10,7 +10,7 @@ from lambda_src.run_names.naming import run_names
 from pipeline_contracts.job_names import numbered_job_name
 from stacks.orchestration.solutions import solution_job_name_prefixes
 from tests.support.orchestration_stack import SynthesizedOrchestration
-from tests.support.sfn_offline import EPOCH, GlueScript, JobScript, OfflineStepFunctions, VirtualClock
+from pipeline_rehearsal import EPOCH, GlueScript, JobScript, OfflineStepFunctions, VirtualClock
 
 from .conftest import HOOK_STATE
 

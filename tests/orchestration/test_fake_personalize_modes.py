@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.sfn_offline import FakePersonalize, JobScript, ServiceError, VirtualClock
+from pipeline_rehearsal import FakePersonalize, JobScript, ServiceError, VirtualClock
 
 DATASET = "arn:aws:personalize:us-east-1:123456789012:dataset/g/INTERACTIONS"
 SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/pbp-dev-users-0123abcd"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.sfn_offline import FakeCloud, OfflineStepFunctions, resolve_definition
+from pipeline_rehearsal import FakeCloud, OfflineStepFunctions, resolve_definition
 
 SOLUTION = "arn:aws:personalize:us-east-1:123456789012:solution/s"
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lambda_src.batch_plan import handler as batch_plan_handler
-from tests.support.sfn_offline import BatchOutputWriter, JobScript, OfflineStepFunctions
+from pipeline_rehearsal import BatchOutputWriter, JobScript, OfflineStepFunctions
 
 INPUT_BUCKET, OUTPUT_BUCKET = "transformed", "curated"
 RUN = "runs/r1/"

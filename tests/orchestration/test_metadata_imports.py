@@ -12,7 +12,7 @@ from pipeline_contracts.metadata_datasets import parse_dataset
 from stacks.config import PipelineConfig
 from stacks.orchestration.solutions import solution_job_name_prefixes
 from tests.support.orchestration_stack import SynthesizedOrchestration, synth_orchestration
-from tests.support.sfn_offline import EPOCH, JobScript, OfflineStepFunctions, VirtualClock
+from pipeline_rehearsal import EPOCH, JobScript, OfflineStepFunctions, VirtualClock
 
 from .conftest import TEST_CONFIG
 

@@ -1,6 +1,6 @@
 """The overlap guard executed: the synthesized definition with the real run-lease handlers, the lease table in moto
 DynamoDB, holders described by moto's own Step Functions (a second execution started from inside the first runs to
-its end while the first is RUNNING; see tests/support/sfn_offline.py)."""
+its end while the first is RUNNING; see pipeline_rehearsal/)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import boto3
 from lambda_src.run_lease.lease import LEASE_ID, running_elsewhere
 from pipeline_contracts.run_lease import EXPIRY_ATTRIBUTE, KEY_ATTRIBUTE
 from tests.support.orchestration_stack import GUARD_STATE, SynthesizedOrchestration
-from tests.support.sfn_offline import EPOCH, ExecutionResult, GlueScript, OfflineStepFunctions, ServiceError
+from pipeline_rehearsal import EPOCH, ExecutionResult, GlueScript, OfflineStepFunctions, ServiceError
 
 Offline = tuple[OfflineStepFunctions, str]
 

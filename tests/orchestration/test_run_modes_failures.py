@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.support.orchestration_stack import SynthesizedOrchestration
-from tests.support.sfn_offline import OfflineStepFunctions
+from pipeline_rehearsal import OfflineStepFunctions
 
 Offline = tuple[OfflineStepFunctions, str]
 

@@ -29,7 +29,7 @@ from stacks.app_factory import PipelineApp
 from tests.support.cdk_app import synth, templates_of
 from tests.support.accepted_versions import create_accepted_versions_table
 from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
-from tests.support.sfn_offline import (
+from pipeline_rehearsal import (
     BatchOutputWriter,
     ExecutionResult,
     FakeJob,

@@ -1,7 +1,7 @@
 """The real pipeline stack's state machine, executed end to end offline, post-processing included.
 
 The definition is the one of the default app's pipeline stack (`pipeline_template`), resolved with the data
-stack's outputs, and runs in the offline harness (`tests/support/sfn_offline.py`): Glue and Personalize are
+stack's outputs, and runs in the offline harness (`pipeline_rehearsal/`): Glue and Personalize are
 scripted fakes on a virtual clock, while the Lambda functions are the REAL handlers, found from the template
 (`tests/support/template_functions.py`: each function's `Handler` string, memory, timeout and environment) and
 invoked in-process under the fake ARNs the definition uses. S3, SNS, SQS and DynamoDB are moto's.
@@ -43,7 +43,7 @@ from stacks.app_factory import PipelineApp
 from stacks.orchestration.solutions import solution_job_name_prefixes
 from tests.support.accepted_versions import create_accepted_versions_table
 from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
-from tests.support.sfn_offline import (
+from pipeline_rehearsal import (
     ACCOUNT,
     EPOCH,
     BatchOutputWriter,

@@ -1,7 +1,7 @@
 """Every Lambda task of every named configuration, failing: the run says the error's type and message, no stack trace.
 
 A function error reaches Step Functions as Error = the exception's type and Cause = the runtime's JSON
-({"errorMessage", "errorType", "requestId", "stackTrace"}, `sfn_offline.function_error`). Each catch it can reach
+({"errorMessage", "errorType", "requestId", "stackTrace"}, `pipeline_rehearsal.function_error`). Each catch it can reach
 reads it down to "<type>: <message>" (`stacks/orchestration/function_errors.py`). Derived from the synthesized
 definition of each configuration (the `configuration` fixture), not from a list:
 
@@ -30,7 +30,7 @@ from lambda_src.postprocess import handler as postprocess_handler
 from stacks.app_factory import PipelineApp
 from tests.support.accepted_versions import create_accepted_versions_table
 from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
-from tests.support.sfn_offline import BatchOutputWriter, ExecutionResult, JobScript, OfflineStepFunctions, clock_datetime
+from pipeline_rehearsal import BatchOutputWriter, ExecutionResult, JobScript, OfflineStepFunctions, clock_datetime
 from tests.support.template_functions import apply_environment, shared_environment
 from tests.support.templates import all_states, logical_id_of, nested_machines
 

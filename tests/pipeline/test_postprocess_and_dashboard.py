@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from stacks.postprocess import POWERTOOLS_LAYER_PARAMETER
-from tests.support.sfn_offline import resolve_definition
+from pipeline_rehearsal import resolve_definition
 from tests.support.templates import all_states, grants, past_function_error_reader, role_statements
 
 HANDLERS = {

@@ -34,7 +34,7 @@ from tests.pipeline.test_executed_pipeline import (
     functions_of,
 )
 from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
-from tests.support.sfn_offline import FakePersonalize, OfflineStepFunctions
+from pipeline_rehearsal import FakePersonalize, OfflineStepFunctions
 from tests.support.template_functions import TemplateFunction
 from tests.support.templates import logical_id_of
 

@@ -25,7 +25,7 @@ from lambda_src.postprocess import handler as postprocess_handler
 from pipeline_contracts import run_layout
 from pipeline_contracts.solutions import batch_input_entry, batch_output_entry
 from stacks.app_factory import PipelineApp
-from tests.support.sfn_offline import FakeCloud, resolve_definition
+from pipeline_rehearsal import FakeCloud, resolve_definition
 from tests.support.templates import all_states
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ import pytest
 from pipeline_contracts.run_layout import metadata_entry
 from stacks.app_factory import PipelineApp
 from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
-from tests.support.sfn_offline import ACCOUNT, OfflineStepFunctions
+from pipeline_rehearsal import ACCOUNT, OfflineStepFunctions
 from tests.support.templates import logical_id_of
 
 from .test_executed_pipeline import REGION, Run, Scenario, executor

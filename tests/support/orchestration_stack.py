@@ -32,7 +32,7 @@ from stacks.config import PipelineConfig  # noqa: E402
 from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
 from stacks.personalize import solution_arn_parameter_name  # noqa: E402
-from tests.support.sfn_offline import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
+from pipeline_rehearsal import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
 from tests.support.template_functions import TemplateFunction, register_functions, template_functions  # noqa: E402
 from tests.support.templates import logical_id_of  # noqa: E402
 

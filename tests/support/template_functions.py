@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from pipeline_contracts.lambda_runtime import ClientCache
-from tests.support.sfn_offline import FakeCloud, OfflineStepFunctions
+from pipeline_rehearsal import FakeCloud, OfflineStepFunctions
 
 # Module attributes that cache a client per execution environment, and their empty value (the handlers that keep
 # several clients hold a `ClientCache`, cleared instead).

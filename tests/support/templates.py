@@ -14,7 +14,7 @@ from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 from stacks.app_factory import PipelineApp
-from tests.support.sfn_offline import FakeCloud, resolve_definition
+from pipeline_rehearsal import FakeCloud, resolve_definition
 
 TemplateLike = Template | Mapping[str, Any]
 

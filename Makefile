@@ -41,8 +41,8 @@ lint: install
 	@$(PY) -m mypy
 
 # Two workers: the suite spends most of its time in CDK synths, Spark and executed state machines, which run side by
-# side (1,605 tests: 176 s of pytest, 236 s of CPU on 2 cores; docs/testing.md). `make test-fast` skips the Spark
-# tests for quick loops.
+# side and keep both cores busy to the end (1,605 tests: 176 s of pytest on an idle 2-core machine; on a loaded one
+# 385 s of CPU, JVM included; docs/testing.md). `make test-fast` skips the Spark tests for quick loops.
 test: lint
 	@$(PY) -m pytest -n auto
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 # Pipeline stack (`<prefix>-<environment>-pipeline`)
 STATE_MACHINE_ARN = "StateMachineArn"
 ALERT_TOPIC_ARN = "AlertTopicArn"
+NOTICES_TOPIC_ARN = "NoticesTopicArn"
 GLUE_JOB_NAME = "GlueJobName"
 DASHBOARD_NAME = "DashboardName"
 
@@ -34,6 +35,7 @@ LIST_SEPARATOR = ","
 PIPELINE_STACK_OUTPUTS: tuple[str, ...] = (
     STATE_MACHINE_ARN,
     ALERT_TOPIC_ARN,
+    NOTICES_TOPIC_ARN,
     CURATED_BUCKET_NAME,
     GLUE_JOB_NAME,
     DASHBOARD_NAME,

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pipeline_contracts.lambda_runtime import ClientCache
 from pipeline_rehearsal.cloud import FakeCloud
 from pipeline_rehearsal.interpreter import OfflineStepFunctions
 
-# Module attributes that cache clients per execution environment, and their empty value.
-_CACHED_CLIENTS: dict[str, Callable[[], Any]] = {"_S3": lambda: None, "_CLIENTS": dict}
+# Module attributes that cache a client per execution environment, and their empty value (the handlers that keep
+# several clients hold a `ClientCache`, cleared instead).
+_CACHED_CLIENTS: dict[str, Callable[[], Any]] = {"_S3": lambda: None}
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ def register_functions(aws: OfflineStepFunctions, functions: Mapping[str, Templa
         for attribute, empty in _CACHED_CLIENTS.items():
             if hasattr(module, attribute):
                 setattr(module, attribute, empty())
+        for cache in vars(module).values():
+            if isinstance(cache, ClientCache):
+                cache.clear()
         aws.lambdas.register(
             function.arn,
             function.python_handler(),

@@ -148,9 +148,12 @@ class PipelineConfig:
     # raw prefixes. A typed structure rather than flat keys: a dataset has several sources and fields.
     items_dataset: DatasetSpec | None = _setting(None, parsers.metadata_dataset("items"))
     users_dataset: DatasetSpec | None = _setting(None, parsers.metadata_dataset("users"))
-    # Alerting
+    # Alerting (failed runs, alarms) and notices (each successful run's summary), each on its own topic
     notification_email: str | None = _setting(
         None, parsers.optional(parsers.matching(_EMAIL_RE, "an e-mail address such as ops@example.com, or empty"))
+    )
+    notices_email: str | None = _setting(
+        None, parsers.optional(parsers.matching(_EMAIL_RE, "an e-mail address such as team@example.com, or empty"))
     )
     # Model quality gate, run accounting and downstream signals (the rule's meaning and defaults:
     # lambda_src/model_gate/gate.py; the prices and their sources: lambda_src/model_gate/costs.py).

@@ -17,7 +17,7 @@ class EncryptionKeys(Construct):
     Attributes:
         data_key: the buckets, Personalize (dataset group, batch jobs) and Glue's S3 output.
         logs_key: CloudWatch Logs log groups (functions, state machine, Glue job logs).
-        alerts_key: the SNS alert topic and the schedule's dead-letter queue.
+        alerts_key: the SNS alert and notices topics and the schedule's dead-letter queue.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, removal_policy: RemovalPolicy) -> None:

@@ -1,11 +1,17 @@
-"""Alerting: an encrypted SNS topic told about failed runs and undeliverable starts, and alarms."""
+"""Who hears about runs: an encrypted alert topic told about failed runs, undeliverable starts and alarms, and a
+separate encrypted notices topic for the success summary of each run.
+
+Two topics, because they have different readers: the alerts want action (paging, a ticket), the notices are for
+whoever wants to know that fresh recommendations landed. On one topic, a success summary every run teaches people
+to filter the topic, alerts included."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -17,6 +23,20 @@ from stacks.config import PipelineConfig
 from stacks.publishers import ScopedTopicTarget, allow_alarms_to_publish
 
 FAILED_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
+# What SNS needs from a publisher to a topic encrypted with a customer managed key (SNS Developer Guide, "Key
+# management": kms:GenerateDataKey* and kms:Decrypt). SNS calls KMS on the publisher's behalf, with the topic's
+# ARN as encryption context, which scopes the grant to one topic.
+PUBLISHER_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+SNS_TOPIC_CONTEXT = "kms:EncryptionContext:aws:sns:topicArn"
+
+
+def encrypted_topic(scope: Construct, *, display_name: str, key: kms.IKey, email: str | None) -> sns.Topic:
+    """`scope`'s topic (construct id "Topic"), encrypted with `key`, refusing requests without TLS, mailing `email`
+    when given."""
+    topic = sns.Topic(scope, "Topic", display_name=display_name, master_key=key, enforce_ssl=True)
+    if email:
+        topic.add_subscription(subscriptions.EmailSubscription(email))
+    return topic
 
 
 class PipelineAlerts(Construct):
@@ -32,17 +52,10 @@ class PipelineAlerts(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, alerts_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self.topic = sns.Topic(
-            self,
-            "Topic",
-            display_name=f"Personalize pipeline {config.environment}",
-            master_key=alerts_key,
-            enforce_ssl=True,
-        )
+        name = f"Personalize pipeline {config.environment}"
+        self.topic = encrypted_topic(self, display_name=name, key=alerts_key, email=config.notification_email)
         self._config = config
         allow_alarms_to_publish(self.topic, f"{config.prefix}-{config.environment}")
-        if config.notification_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
 
     def watch(self, *, state_machine: sfn.IStateMachine, start_dead_letter_queue: sqs.IQueue) -> None:
         """Alerts on the runs of `state_machine` and on starts that ended in `start_dead_letter_queue`.
@@ -130,4 +143,37 @@ class PipelineAlerts(Construct):
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+
+class RunNotices(Construct):
+    """Where each successful run's summary goes (the state machine's "Post-process: announce success").
+
+    Attributes:
+        topic: SNS topic encrypted with the alerts key, TLS only; e-mail subscription when `notices_email` is set.
+    The state machine is its only publisher, through its role (`allow_publishing`); no service publishes to it,
+    so its topic policy holds only the TLS rule."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, alerts_key: kms.IKey) -> None:
+        super().__init__(scope, construct_id)
+        self._key = alerts_key
+        name = f"Personalize pipeline {config.environment} notices"
+        self.topic = encrypted_topic(self, display_name=name, key=alerts_key, email=config.notices_email)
+
+    def allow_publishing(self, role: iam.IRole) -> None:
+        """The key use SNS needs from `role` to publish to this topic, and nothing else: through SNS, for this topic
+        (the key also encrypts the alert topic and the schedule's dead-letter queue). `sns:Publish` itself comes
+        with the state machine's SnsPublish task."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PublishToTheEncryptedNoticesTopic",
+                actions=PUBLISHER_KEY_ACTIONS,
+                resources=[self._key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"sns.{Stack.of(self).region}.{Stack.of(self).url_suffix}",
+                        SNS_TOPIC_CONTEXT: self.topic.topic_arn,
+                    }
+                },
+            )
         )

@@ -10,7 +10,7 @@ from stacks.config import PipelineConfig
 from stacks.dashboard import PipelineDashboard
 from stacks.data_stack import DataStack
 from stacks.etl import RatingsEtl
-from stacks.monitoring import PipelineAlerts
+from stacks.monitoring import PipelineAlerts, RunNotices
 from stacks.nag import acknowledge_wildcard
 from stacks.orchestration import PipelineStateMachine
 from stacks.orchestration.state_machine import state_machine_name
@@ -37,6 +37,7 @@ class PipelineStack(Stack):
         )
         keys, lake = data.keys, data.lake
         self.alerts = PipelineAlerts(self, "Alerts", config=config, alerts_key=keys.alerts_key)
+        self.notices = RunNotices(self, "Notices", config=config, alerts_key=keys.alerts_key)
         self.etl = RatingsEtl(
             self,
             "Etl",
@@ -86,7 +87,7 @@ class PipelineStack(Stack):
             transformed_bucket=lake.transformed_bucket,
             data_key=keys.data_key,
             logs_key=keys.logs_key,
-            alert_topic=self.alerts.topic,
+            notices_topic=self.notices.topic,
             model_gate=self.model_gate,
             run_lease=self.run_lease,
         )
@@ -124,11 +125,11 @@ class PipelineStack(Stack):
         )
 
     def _state_machine_access(self, data: DataStack) -> None:
-        """The alert key for the run summary, and cdk-nag's acknowledgement of the LambdaInvoke grants' version
-        wildcards for the functions built in this stack."""
+        """The notices topic's key for the run summary, and cdk-nag's acknowledgement of the LambdaInvoke grants'
+        version wildcards for the functions built in this stack."""
         state_machine = self.orchestration.state_machine
-        # The success summary goes to the encrypted alert topic.
-        data.keys.alerts_key.grant(state_machine, "kms:GenerateDataKey", "kms:Decrypt")
+        # The success summary goes to the encrypted notices topic.
+        self.notices.allow_publishing(state_machine.role)
         # (The state machine acknowledges its own functions' and the planning functions' version wildcards.)
         for function in [*self.post_processing.functions, *self.model_gate.functions]:
             acknowledge_wildcard(
@@ -165,7 +166,12 @@ class PipelineStack(Stack):
             (
                 stack_outputs.ALERT_TOPIC_ARN,
                 self.alerts.topic.topic_arn,
-                "Run summaries, failures and dead-letter alarms",
+                "Failed runs, undelivered starts and the freshness alarm",
+            ),
+            (
+                stack_outputs.NOTICES_TOPIC_ARN,
+                self.notices.topic.topic_arn,
+                "The summary of every successful run",
             ),
             (
                 stack_outputs.CURATED_BUCKET_NAME,

@@ -5,7 +5,7 @@ Per solution (`SolutionOutputs`, inside the solution's branch), after its batch 
 Lambda invocation per file, streaming, constant memory) into the kind's folder. Then, once for the run
 (`PostProcessingStage`): account, write `_manifest.json` of every solution (and `_SUCCESS` only when all
 succeeded), record each accepted model version, and either publish the completion event and a short summary
-to the alert topic, or fail the run naming the failed solutions.
+to the notices topic, or fail the run naming the failed solutions.
 
 The per-solution fan-out is an inline Map: the Glue job writes the batch input as few files (at most 5
 million users each), so a solution has a few dozen `.out` files even at 100 million users, well inside an
@@ -62,18 +62,19 @@ class RunPostProcessing(Construct):
         transformed_bucket: s3.IBucket,
         data_key: kms.IKey,
         logs_key: kms.IKey,
-        alert_topic: sns.ITopic,
+        notices_topic: sns.ITopic,
         model_gate: ModelGate,
         run_lease: RunLease,
     ) -> None:
-        """`run_lease`: the overlap guard's lease, given back before the run ends in "Solutions failed"."""
+        """`notices_topic` receives the success summary; `run_lease`: the overlap guard's lease, given back before the
+        run ends in "Solutions failed"."""
         super().__init__(scope, construct_id)
         self._model_gate, self._run_lease = model_gate, run_lease
         self._reports_metadata_imports = bool(config.metadata_datasets)
         self._promotes_ledger, self._data_key = config.etl_incremental, data_key
         self._curated_bucket = curated_bucket
         self._transformed_bucket = transformed_bucket
-        self._alert_topic = alert_topic
+        self._notices_topic = notices_topic
         self.list_files, self.process_file, self.write_manifest = self._functions(config, data_key, logs_key)
         self.functions = [self.list_files.function, self.process_file.function, self.write_manifest.function]
         self._grant_access(config, data_key=data_key)
@@ -188,7 +189,7 @@ class RunPostProcessing(Construct):
             write_manifest=self.write_manifest.function,
             transformed_bucket=self._transformed_bucket,
             curated_bucket=self._curated_bucket,
-            alert_topic=self._alert_topic,
+            notices_topic=self._notices_topic,
             model_gate=self._model_gate,
             run_lease=self._run_lease,
             reports_metadata_imports=self._reports_metadata_imports,
@@ -278,14 +279,14 @@ class PostProcessingStage(Stage):
         write_manifest: lambda_.IFunction,
         transformed_bucket: s3.IBucket,
         curated_bucket: s3.IBucket,
-        alert_topic: sns.ITopic,
+        notices_topic: sns.ITopic,
         model_gate: ModelGate,
         run_lease: RunLease,
         reports_metadata_imports: bool = False,
         ledger_key: kms.IKey | None = None,
     ) -> None:
         """`transformed_bucket` holds the run's batch input and plans (the manifest checks each job's expected
-        output files); `alert_topic` receives the success notice; `model_gate` accounts for the run, records the
+        output files); `notices_topic` receives the success notice; `model_gate` accounts for the run, records the
         accepted versions and publishes the completion event; `run_lease` is given back on the "Solutions failed"
         end (the success end gives it back in the run summary); `reports_metadata_imports`: the run imports Items /
         Users datasets, so the manifest says which were imported and which skipped (`$.import.metadata` exists
@@ -313,7 +314,7 @@ class PostProcessingStage(Stage):
             values=[JsonPath.string_at("$.manifest.message")],
         )
         published = model_gate.completion_event(self, curated_bucket)
-        published.next(self._announce(alert_topic, done)).next(done)
+        published.next(self._announce(notices_topic, done)).next(done)
         succeeded: sfn.IChainable = published
         if ledger_key is not None:
             promote, none_proposed = promote_ledger(self, transformed_bucket=transformed_bucket, data_key=ledger_key)
@@ -376,11 +377,11 @@ class PostProcessingStage(Stage):
             )
         )
 
-    def _announce(self, alert_topic: sns.ITopic, done: sfn.IChainable) -> tasks.SnsPublish:
+    def _announce(self, notices_topic: sns.ITopic, done: sfn.IChainable) -> tasks.SnsPublish:
         notify = tasks.SnsPublish(
             self,
             "Post-process: announce success",
-            topic=alert_topic,
+            topic=notices_topic,
             subject=JsonPath.string_at("$.manifest.subject"),
             message=sfn.TaskInput.from_json_path_at("$.manifest.message"),
             result_path=JsonPath.DISCARD,

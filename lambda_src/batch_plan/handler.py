@@ -61,6 +61,7 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 
 from pipeline_contracts.job_names import is_personalize_name, numbered_job_name
+from pipeline_contracts.lambda_runtime import STANDARD_RETRIES, required_text
 
 from .planning import (
     BATCH_INPUT_FOLDER,
@@ -88,16 +89,13 @@ class InvalidEvent(ValueError):
 def s3_client() -> Any:
     global _S3
     if _S3 is None:
-        config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=COPY_THREADS + 2)
+        config = Config(retries=dict(STANDARD_RETRIES), max_pool_connections=COPY_THREADS + 2)
         _S3 = boto3.client("s3", config=config)
     return _S3
 
 
 def _text(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"event needs a non-empty string {name!r}")
-    return value
+    return required_text(event, name, InvalidEvent)
 
 
 def _whole(event: Mapping[str, Any], name: str, default: int | None) -> int | None:

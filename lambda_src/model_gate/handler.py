@@ -58,9 +58,9 @@ import os
 from typing import Any
 from collections.abc import Mapping
 
-import boto3
 from aws_lambda_powertools import Logger
-from botocore.config import Config
+
+from pipeline_contracts.lambda_runtime import ClientCache, required_text
 
 from .costs import PriceTable, RunUsage, estimate_run_cost, glue_dpu_seconds
 from .gate import (
@@ -78,14 +78,7 @@ TABLE_ENV = "ACCEPTED_VERSIONS_TABLE"
 
 logger = Logger()
 
-_CLIENTS: dict[str, Any] = {}
-
-
-def client(service: str) -> Any:
-    """One client per service and execution environment (created lazily, so tests can mock first)."""
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 8}))
-    return _CLIENTS[service]
+client = ClientCache()
 
 
 def _store() -> AcceptedVersionStore:
@@ -96,10 +89,7 @@ def _store() -> AcceptedVersionStore:
 
 
 def _required_str(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"event needs a non-empty string {name!r}")
-    return value
+    return required_text(event, name, InvalidEvent)
 
 
 def _required_object(event: Mapping[str, Any], name: str) -> Mapping[str, Any]:

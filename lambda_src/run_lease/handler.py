@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from pipeline_contracts.lambda_runtime import ClientCache, required_text
 
 from . import lease
 from .lease import HOLDER_MISSING, InvalidEvent
@@ -35,21 +35,11 @@ __all__ = ["acquire", "release"]
 
 logger = Logger()
 
-_CLIENTS: dict[str, Any] = {}
-
-
-def client(service: str) -> Any:
-    """One client per service and execution environment (created lazily, so tests can mock first)."""
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 8}))
-    return _CLIENTS[service]
+client = ClientCache()
 
 
 def _text(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"event needs a non-empty string {name!r}, got {value!r}")
-    return value
+    return required_text(event, name, InvalidEvent)
 
 
 def _execution_arn(event: Mapping[str, Any]) -> str:

@@ -23,11 +23,10 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from botocore.config import Config
 
 from pipeline_contracts import etl_ledger, run_layout
+from pipeline_contracts.lambda_runtime import ClientCache, required_text
 from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING, dataset_folder
 
 from .modes import (
@@ -42,18 +41,12 @@ from .modes import (
 __all__ = ["choose_modes", "ImportNotPossible", "InvalidEvent"]
 
 logger = Logger()
-_CLIENTS: dict[str, Any] = {}
+client = ClientCache()
 PARAMETERS_PER_CALL = 10  # SSM GetParameters: at most 10 names per request
 
 
 class InvalidEvent(ValueError):
     """The handler's input does not have the documented shape."""
-
-
-def client(service: str) -> Any:
-    if service not in _CLIENTS:
-        _CLIENTS[service] = boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 8}))
-    return _CLIENTS[service]
 
 
 def _entries(event: Mapping[str, Any], name: str) -> Mapping[str, Mapping[str, Any]]:
@@ -64,10 +57,7 @@ def _entries(event: Mapping[str, Any], name: str) -> Mapping[str, Mapping[str, A
 
 
 def _text(event: Mapping[str, Any], name: str) -> str:
-    value = event.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"event needs a non-empty string {name!r}")
-    return value
+    return required_text(event, name, InvalidEvent)
 
 
 def _pages(operation: str, result_key: str, **params: Any) -> Iterator[dict[str, Any]]:

@@ -122,6 +122,7 @@ DEFAULT_EVERYTHING = EditGroup(
         Edit("job_max_wait_hours", 10, (MACHINE,)),
         Edit("execution_timeout_hours", 30, (MACHINE,)),
         Edit("notification_email", "ops@example.com", ("AWS::SNS::Subscription",), "set"),
+        Edit("notices_email", "team@example.com", ("AWS::SNS::Subscription",), "set"),
         Edit("quality_gate_metric", "precision_at_25", (MACHINE,)),
         Edit("quality_gate_min_value", 0.05, (MACHINE,)),
         Edit("quality_gate_max_relative_drop", 0.2, (MACHINE,)),
@@ -140,6 +141,7 @@ FULL_REVERSED = EditGroup(
     "full",
     (
         Edit("notification_email", "", ("AWS::SNS::Subscription",), "unset"),
+        Edit("notices_email", "", ("AWS::SNS::Subscription",), "unset"),
         Edit("data_removal_policy", "RETAIN", ("AWS::KMS::Key", "Custom::S3AutoDeleteObjects"), "DESTROY -> RETAIN"),
         Edit("filter_arn", "", (MACHINE,)),
         Edit("exploration_weight", "", (MACHINE,)),

@@ -3,11 +3,14 @@ the bundled sample, and the summary written to S3."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import sys
 import types
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -215,14 +218,28 @@ def test_job_imports_its_modules_from_the_extra_py_files_zip_alone(tmp_path: Pat
     assert "awsglue" not in sys.modules  # the Glue libraries are imported only when main() runs
 
 
-def test_local_run_with_no_input_uses_the_bundled_sample_and_passes_the_minimums(
-    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    status = local_run.main(["--output", str(tmp_path), "--run-id", "sample", "--quiet"])
-    assert status == 0, capsys.readouterr().err
-    summary = json.loads((tmp_path / "sample" / "_summary.json").read_text())
+@dataclass(frozen=True)
+class SampleRun:
+    status: int
+    out: str
+    err: str
+    folder: Path  # the run's output folder
+
+
+@pytest.fixture(scope="module")
+def sample_run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    """`local_run` with no input (the bundled sample), run once for the tests that read its outputs: seconds each."""
+    output, out, err = tmp_path_factory.mktemp("sample-run"), io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = local_run.main(["--output", str(output), "--run-id", "sample", "--quiet"])
+    return SampleRun(status, out.getvalue(), err.getvalue(), output / "sample")
+
+
+def test_local_run_with_no_input_uses_the_bundled_sample_and_passes_the_minimums(sample_run: SampleRun) -> None:
+    assert sample_run.status == 0, sample_run.err
+    summary = json.loads((sample_run.folder / "_summary.json").read_text())
     counts = summary["counts"]
-    assert json.loads(capsys.readouterr().out) == counts
+    assert json.loads(sample_run.out) == counts
     assert summary["arguments"]["input_uri"] == str(local_run.SAMPLE_INPUT)
     assert counts["kept"] >= 1000 and counts["users_with_2plus_interactions"] >= 25
     assert counts["duplicates"] == 2
@@ -263,12 +280,12 @@ def test_bundled_sample_is_what_the_generator_writes() -> None:
         assert path.read_text(encoding="utf-8") == "\n".join(lines) + "\n", path
 
 
-def test_local_run_on_the_sample_writes_the_hetrec_items(spark: Any, tmp_path: Path) -> None:
-    assert local_run.main(["--output", str(tmp_path), "--run-id", "items", "--quiet"]) == 0
-    summary = json.loads((tmp_path / "items" / "_summary.json").read_text())
+def test_local_run_on_the_sample_writes_the_hetrec_items(sample_run: SampleRun) -> None:
+    assert sample_run.status == 0, sample_run.err
+    summary = json.loads((sample_run.folder / "_summary.json").read_text())
     items = summary["datasets"]["items"]
     assert (items["status"], items["header"]) == ("WRITTEN", ["ITEM_ID", "GENRES", "YEAR"])
-    headers, rows = read_csv_rows(tmp_path / "items" / "items")
+    headers, rows = read_csv_rows(sample_run.folder / "items")
     assert set(headers) == {"ITEM_ID,GENRES,YEAR"} and len(rows) == items["counts"]["ids_written"] > 300
     # Most rated movies have metadata, not all (make_sample leaves 20 out), and 10 unrated ones do.
     coverage = items["coverage"]

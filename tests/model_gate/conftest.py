@@ -3,11 +3,13 @@ for Personalize and Glue (moto implements neither GetSolutionMetrics nor a usabl
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from tests.support.lambda_context import lambda_context, moto_client, offline_aws_environment
+from pipeline_rehearsal.deployment import create_accepted_versions_table
+from tests.support.lambda_context import lambda_context, offline_aws_environment
+from tests.support.moto_tables import dynamodb_table_fixtures
 
 REGION = "us-east-1"
 TABLE = "accepted-versions-test"
@@ -29,22 +31,7 @@ def _lambda_context() -> Any:
     return lambda_context("model-gate", 256)
 
 
-@pytest.fixture(scope="module")
-def _moto_dynamodb() -> Iterator[Any]:
-    """One moto backend per test module: starting moto costs about half a second, a table a few milliseconds."""
-    with moto_client("dynamodb", REGION) as client:
-        yield client
-
-
-@pytest.fixture
-def dynamodb(_moto_dynamodb: Any) -> Iterator[Any]:
-    """A moto DynamoDB client with a fresh accepted-version table (the key schema the stack must create)."""
-    from pipeline_rehearsal.deployment import create_accepted_versions_table
-
-    client = _moto_dynamodb
-    create_accepted_versions_table(client, TABLE)
-    yield client
-    client.delete_table(TableName=TABLE)
+moto_dynamodb, dynamodb = dynamodb_table_fixtures(REGION, TABLE, create_accepted_versions_table)
 
 
 @pytest.fixture

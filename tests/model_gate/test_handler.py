@@ -29,18 +29,18 @@ def aws(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, St
     """Stubbed Personalize and Glue clients and the moto DynamoDB client, in the handler's cache."""
     monkeypatch.setenv(H.TABLE_ENV, TABLE)
     stubs = {}
-    H._CLIENTS.clear()
-    H._CLIENTS["dynamodb"] = dynamodb
+    H.client.clear()
+    H.client.use("dynamodb", dynamodb)
     for service in ("personalize", "glue"):
         client = boto3.client(service, region_name=REGION)
         stubs[service] = Stubber(client)
         stubs[service].activate()
-        H._CLIENTS[service] = client
+        H.client.use(service, client)
     yield stubs
     for stub in stubs.values():
         stub.assert_no_pending_responses()
         stub.deactivate()
-    H._CLIENTS.clear()
+    H.client.clear()
 
 
 def script_personalize(stub: Stubber, arn: str, metrics: dict | None, status: str = "ACTIVE", hours: float = 1.25) -> None:

@@ -138,7 +138,7 @@ def executor(
             if model_gate_handler.TABLE_ENV in f.environment
         )
         create_accepted_versions_table(aws.client("dynamodb"), table)
-        topic = pipeline.cloud.arn(logical_id_of(app.pipeline_stack.alerts.topic))
+        topic = pipeline.cloud.arn(logical_id_of(app.pipeline_stack.notices.topic))
         aws.client("sns").create_topic(Name=topic.rsplit(":", 1)[-1])
         transformed = pipeline.expected("transformed_bucket")
 

@@ -19,7 +19,7 @@ What the fakes simulate, so that post-processing has real data to work on:
   `BatchOutputWriter` reads every file of the job's input and writes `<file>.out` under its output path
   (`batch-output/<solution>/part-0001/`), one output line per input line, the way the batch job does. A scenario
   decides each user's line (recommendations or an error) and may leave files out.
-The success notice goes to moto SNS (the alert topic created under the definition's fake ARN) and is read
+The success notice goes to moto SNS (the notices topic created under the definition's fake ARN) and is read
 back from an SQS queue subscribed to it.
 """
 
@@ -115,8 +115,8 @@ def functions(pipeline: SynthesizedOrchestration) -> dict[str, TemplateFunction]
 
 
 @pytest.fixture(scope="module")
-def alert_topic_arn(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> str:
-    return pipeline.cloud.arn(logical_id_of(default_app.pipeline_stack.alerts.topic))
+def notices_topic_arn(pipeline: SynthesizedOrchestration, default_app: PipelineApp) -> str:
+    return pipeline.cloud.arn(logical_id_of(default_app.pipeline_stack.notices.topic))
 
 
 def accepted_versions_table(pipeline: SynthesizedOrchestration) -> str:
@@ -219,7 +219,7 @@ class Run:
         return self.manifest()["solutions"][solution]
 
     def notices(self) -> list[dict[str, Any]]:
-        """SNS notifications delivered to the queue subscribed to the alert topic."""
+        """SNS notifications delivered to the queue subscribed to the notices topic."""
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in messages]
 
@@ -273,14 +273,14 @@ def _write_batch_input(
 
 @contextlib.contextmanager
 def executor(
-    pipeline: SynthesizedOrchestration, alert_topic_arn: str, monkeypatch: pytest.MonkeyPatch
+    pipeline: SynthesizedOrchestration, notices_topic_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[Scenario], Run]]:
     """`execute(scenario, name=EXECUTION)`: one full execution of the real state machine against that scenario
     (executions one after another share the harness: Personalize keeps the jobs of the earlier ones).
 
     `pipeline.offline()` registers every function of the template as its real handler (with fresh cached
     clients) and creates the buckets and each solution's parameter; this adds the accepted-version table, the
-    alert topic with a queue subscribed to it, and the scenario's Glue and Personalize."""
+    notices topic with a queue subscribed to it, and the scenario's Glue and Personalize."""
     # The functions share one environment (process-wide here, as each one's is in Lambda).
     apply_environment(shared_environment(pipeline.functions, REGION), monkeypatch)
     with pipeline.offline() as (aws, arn):
@@ -289,9 +289,9 @@ def executor(
         s3, sns, sqs = (aws.client(service) for service in ("s3", "sns", "sqs"))
         create_accepted_versions_table(aws.client("dynamodb"), accepted_versions_table(pipeline))
         curated, transformed = pipeline.expected("curated_bucket"), pipeline.expected("transformed_bucket")
-        topic = sns.create_topic(Name=alert_topic_arn.rsplit(":", 1)[-1])["TopicArn"]
-        assert topic == alert_topic_arn
-        queue_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
+        topic = sns.create_topic(Name=notices_topic_arn.rsplit(":", 1)[-1])["TopicArn"]
+        assert topic == notices_topic_arn
+        queue_url = sqs.create_queue(QueueName="notices-inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
@@ -312,9 +312,9 @@ def executor(
 
 @pytest.fixture
 def execute(
-    pipeline: SynthesizedOrchestration, alert_topic_arn: str, monkeypatch: pytest.MonkeyPatch
+    pipeline: SynthesizedOrchestration, notices_topic_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[Scenario], Run]]:
-    with executor(pipeline, alert_topic_arn, monkeypatch) as run:
+    with executor(pipeline, notices_topic_arn, monkeypatch) as run:
         yield run
 
 
@@ -340,7 +340,7 @@ def failure_of(run: Run) -> str:
 
 
 def test_the_definition_is_the_pipeline_stacks(
-    pipeline: SynthesizedOrchestration, functions: dict[str, TemplateFunction], alert_topic_arn: str
+    pipeline: SynthesizedOrchestration, functions: dict[str, TemplateFunction], notices_topic_arn: str
 ) -> None:
     """What the other tests run: the pipeline template's machine, invoking that template's functions."""
     states = pipeline.definition["States"]
@@ -370,7 +370,7 @@ def test_the_definition_is_the_pipeline_stacks(
     assert states["Post-process: write manifest"]["Parameters"]["FunctionName"] == functions["manifest"].arn
     accept = states["Post-process: accept each model version"]["ItemProcessor"]["States"]
     assert accept["Post-process: accept the model version"]["Resource"] == functions["accept"].arn
-    assert states["Post-process: announce success"]["Parameters"]["TopicArn"] == alert_topic_arn
+    assert states["Post-process: announce success"]["Parameters"]["TopicArn"] == notices_topic_arn
     assert {f.handler for f in functions.values()} == set(ROLES.values())
     assert states["Post-processing failed"]["Error"] == "PostProcessFailed"
     assert states["Solutions failed"]["Error"] == "SolutionsFailed"
@@ -387,7 +387,7 @@ def test_happy_path_end_to_end(
     execute: Callable[[Scenario], Run],
     pipeline: SynthesizedOrchestration,
     functions: dict[str, TemplateFunction],
-    alert_topic_arn: str,
+    notices_topic_arn: str,
 ) -> None:
     # Three users; Personalize knows two of them (the third line is an error line, as Personalize writes it).
     def recommend(user: str, count: int) -> dict[str, Any]:
@@ -544,7 +544,7 @@ def test_happy_path_end_to_end(
     puts = run.s3_puts()
     assert puts.index(f"{run.prefix}_manifest.json") < puts.index(f"{run.prefix}_SUCCESS")
 
-    # The success notice: the manifest's summary, published to the alert topic (and delivered by moto SNS).
+    # The success notice: the manifest's summary, published to the notices topic (and delivered by moto SNS).
     manifest_uri = f"s3://{run.curated}/{run.prefix}_manifest.json"
     summary = summary_of_solutions(manifest, manifest_uri, f"s3://{run.curated}/{run.prefix}_SUCCESS", gates={})
     message = summary["message"]
@@ -563,10 +563,10 @@ def test_happy_path_end_to_end(
     assert accounting_lines[-1].startswith("estimated total: 0.1467 USD (without personalize_training, ")
     (publish,) = aws.calls_to("sns", "Publish")
     subject = "Personalize pipeline run succeeded"
-    assert publish.params == {"TopicArn": alert_topic_arn, "Message": message, "Subject": subject}
+    assert publish.params == {"TopicArn": notices_topic_arn, "Message": message, "Subject": subject}
     assert publish.at > post[-1].at
     (notice,) = run.notices()
-    assert (notice["TopicArn"], notice["Subject"], notice["Message"]) == (alert_topic_arn, subject, message)
+    assert (notice["TopicArn"], notice["Subject"], notice["Message"]) == (notices_topic_arn, subject, message)
 
     # The execution's output names the jobs, where the output is, each solution's status and gate decision, and the
     # modes the run chose (the default configuration's FULL).

@@ -153,7 +153,7 @@ def failing_runs(
         table = next(f.environment[model_gate_handler.TABLE_ENV] for f in machine.functions.values()
                      if model_gate_handler.TABLE_ENV in f.environment)
         create_accepted_versions_table(aws.client("dynamodb"), table)
-        topic = machine.cloud.arn(logical_id_of(app.pipeline_stack.alerts.topic))
+        topic = machine.cloud.arn(logical_id_of(app.pipeline_stack.notices.topic))
         aws.client("sns").create_topic(Name=topic.rsplit(":", 1)[-1])
         aws.personalize.on_active = BatchOutputWriter(s3)
         aws.personalize.default_script = JobScript(duration=600)

@@ -42,7 +42,7 @@ def pipeline(configured_app: PipelineApp, configured_templates: dict[str, Any]) 
 def execute(
     pipeline: SynthesizedOrchestration, configured_app: PipelineApp, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Execute]:
-    topic = pipeline.cloud.arn(logical_id_of(configured_app.pipeline_stack.alerts.topic))
+    topic = pipeline.cloud.arn(logical_id_of(configured_app.pipeline_stack.notices.topic))
     with executor(pipeline, topic, monkeypatch) as run:
         yield run
 

@@ -97,3 +97,15 @@ def test_functions_share_nothing_they_do_not_import(functions: dict[str, dict[st
         top = {p.name for p in function["asset"].iterdir()}
         assert top <= {package, "pipeline_contracts"}, top
         assert package in top
+
+
+def test_the_shared_handler_helpers_ship_with_every_function_that_uses_them(functions: dict[str, dict[str, Any]]) -> None:
+    """`pipeline_contracts/lambda_runtime.py` replaces code each handler used to copy: every package that imports it
+    gets it in its asset (imported from there by the check above), and those are the four that used to copy it."""
+    helper = "pipeline_contracts/lambda_runtime.py"
+    users = {f["handler"].split(".", 1)[0] for f in functions.values() if (f["asset"] / helper).is_file()}
+    assert users >= {"batch_plan", "model_gate", "run_lease", "run_modes"}, users
+    for function in functions.values():
+        package = function["handler"].split(".", 1)[0]
+        imports = any("lambda_runtime" in path.read_text() for path in (LAMBDA_SOURCE / package).rglob("*.py"))
+        assert (function["asset"] / helper).is_file() == imports, function["handler"]

@@ -53,7 +53,7 @@ class Deployment:
         self.solution = solution
         self.pipeline: SynthesizedOrchestration = app_orchestration(app, templates, region=REGION)
         self.functions: dict[str, TemplateFunction] = functions_of(self.pipeline)
-        self.alert_topic_arn = self.pipeline.cloud.arn(logical_id_of(app.pipeline_stack.alerts.topic))
+        self.notices_topic_arn = self.pipeline.cloud.arn(logical_id_of(app.pipeline_stack.notices.topic))
 
     @property
     def solution_arn(self) -> str:
@@ -79,13 +79,13 @@ def full_deployment(synthesized_apps: Callable[[str], Any]) -> Deployment:
 
 @pytest.fixture
 def run_default(default_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Scenario], Run]]:
-    with executor(default_deployment.pipeline, default_deployment.alert_topic_arn, monkeypatch) as execute:
+    with executor(default_deployment.pipeline, default_deployment.notices_topic_arn, monkeypatch) as execute:
         yield execute
 
 
 @pytest.fixture
 def run_full(full_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Scenario], Run]]:
-    with executor(full_deployment.pipeline, full_deployment.alert_topic_arn, monkeypatch) as execute:
+    with executor(full_deployment.pipeline, full_deployment.notices_topic_arn, monkeypatch) as execute:
         yield execute
 
 

@@ -6,8 +6,9 @@ import json
 
 from aws_cdk.assertions import Match, Template
 
+from stacks.app_factory import PipelineApp
 from tests.support.cdk_app import synth, templates_of
-from tests.support.templates import only
+from tests.support.templates import as_list, logical_id_of, only
 
 
 def test_schedule_starts_the_state_machine_with_retries_and_dlq(pipeline_template: Template) -> None:
@@ -73,18 +74,60 @@ def test_schedule_can_be_disabled_and_moved(tmp_path) -> None:
     template.resource_count_is("AWS::SNS::Subscription", 0)
 
 
-def test_alert_topic_is_encrypted_and_mails_when_configured(tmp_path, pipeline_template: Template) -> None:
-    _, topic = only(pipeline_template, "AWS::SNS::Topic")
-    assert "KeysAlertsKey" in json.dumps(topic["Properties"]["KmsMasterKeyId"])
+def _topic_ids(app: PipelineApp) -> tuple[str, str]:
+    """The logical ids of the alert topic and the notices topic."""
+    return logical_id_of(app.pipeline_stack.alerts.topic), logical_id_of(app.pipeline_stack.notices.topic)
+
+
+def test_alert_and_notices_topics_are_encrypted_tls_only_and_each_mails_its_own_address(
+    tmp_path, default_app: PipelineApp, pipeline_template: Template
+) -> None:
+    alert_id, notices_id = _topic_ids(default_app)
+    topics = pipeline_template.find_resources("AWS::SNS::Topic")
+    assert set(topics) == {alert_id, notices_id}
+    policies = pipeline_template.find_resources("AWS::SNS::TopicPolicy").values()
+    for topic_id, topic in topics.items():
+        assert "KeysAlertsKey" in json.dumps(topic["Properties"]["KmsMasterKeyId"])
+        (policy,) = [p["Properties"] for p in policies if {"Ref": topic_id} in p["Properties"]["Topics"]]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in policy["PolicyDocument"]["Statement"]
+        ), topic_id
     pipeline_template.resource_count_is("AWS::SNS::Subscription", 0)
-    pipeline = synth(tmp_path, notification_email="ops@example.com")
+    pipeline = synth(tmp_path, notification_email="ops@example.com", notices_email="team@example.com")
     template = templates_of(pipeline)[pipeline.pipeline_stack.stack_name]
-    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+    subscriptions = [s["Properties"] for s in template.find_resources("AWS::SNS::Subscription").values()]
+    assert sorted((s["Protocol"], s["Endpoint"], s["TopicArn"]["Ref"]) for s in subscriptions) == [
+        ("email", "ops@example.com", alert_id),
+        ("email", "team@example.com", notices_id),
+    ]
 
 
-def test_failed_runs_send_a_readable_message(pipeline_template: Template) -> None:
+def test_the_state_machine_publishes_only_to_the_notices_topic_with_a_key_grant_scoped_to_it(
+    default_app: PipelineApp, pipeline_template: Template
+) -> None:
+    alert_id, notices_id = _topic_ids(default_app)
+    role_id = logical_id_of(default_app.pipeline_stack.orchestration.state_machine.role)
+    statements = [
+        statement
+        for policy in pipeline_template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    publish = [s for s in statements if "sns:Publish" in as_list(s["Action"])]
+    assert [s["Resource"] for s in publish] == [{"Ref": notices_id}]
+    # The alerts key (which also encrypts the alert topic and the dead-letter queue): one statement, for SNS only.
+    (key_use,) = [s for s in statements if "AlertsKey" in json.dumps(s["Resource"])]
+    assert sorted(as_list(key_use["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    conditions = key_use["Condition"]["StringEquals"]
+    assert conditions["kms:EncryptionContext:aws:sns:topicArn"] == {"Ref": notices_id}
+    assert "sns." in json.dumps(conditions["kms:ViaService"])
+    assert alert_id not in json.dumps(statements)
+
+
+def test_failed_runs_send_a_readable_message(default_app: PipelineApp, pipeline_template: Template) -> None:
     state_machine_id, _ = only(pipeline_template, "AWS::StepFunctions::StateMachine")
-    topic_id, _ = only(pipeline_template, "AWS::SNS::Topic")
+    topic_id, _ = _topic_ids(default_app)
     rules = [
         rule
         for rule in pipeline_template.find_resources("AWS::Events::Rule").values()
@@ -103,8 +146,8 @@ def test_failed_runs_send_a_readable_message(pipeline_template: Template) -> Non
     assert "Cause: <" in transformer["InputTemplate"]
 
 
-def test_alarms_on_failed_runs_and_undelivered_starts(pipeline_template: Template) -> None:
-    topic_id, _ = only(pipeline_template, "AWS::SNS::Topic")
+def test_alarms_on_failed_runs_and_undelivered_starts(default_app: PipelineApp, pipeline_template: Template) -> None:
+    topic_id, _ = _topic_ids(default_app)
     alarms = pipeline_template.find_resources("AWS::CloudWatch::Alarm")
     by_description = {alarm["Properties"]["AlarmDescription"]: alarm["Properties"] for alarm in alarms.values()}
     failed = by_description["A pipeline execution failed, timed out or was aborted"]

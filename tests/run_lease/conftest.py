@@ -3,13 +3,13 @@ botocore Stubber for DescribeExecution."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from pipeline_contracts.run_lease import KEY_ATTRIBUTE
-from tests.support.lambda_context import moto_client, offline_aws_environment
+from tests.support.lambda_context import offline_aws_environment
+from tests.support.moto_tables import dynamodb_table_fixtures
 
 REGION = "eu-west-1"
 TABLE = "run-lease-test"
@@ -21,21 +21,14 @@ def _offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     offline_aws_environment(monkeypatch, REGION)
 
 
-@pytest.fixture(scope="module")
-def _moto_dynamodb() -> Iterator[Any]:
-    with moto_client("dynamodb", REGION) as client:
-        yield client
-
-
-@pytest.fixture
-def dynamodb(_moto_dynamodb: Any) -> Iterator[Any]:
-    """A moto DynamoDB client with a fresh lease table."""
-    client = _moto_dynamodb
-    client.create_table(
-        TableName=TABLE,
+def create_lease_table(dynamodb: Any, name: str) -> None:
+    """The lease table with the key schema the stack gives it."""
+    dynamodb.create_table(
+        TableName=name,
         KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    yield client
-    client.delete_table(TableName=TABLE)
+
+
+moto_dynamodb, dynamodb = dynamodb_table_fixtures(REGION, TABLE, create_lease_table)

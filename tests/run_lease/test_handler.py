@@ -28,10 +28,13 @@ CONTEXT = lambda_context("run-lease", 128)
 def sfn(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The handler's clients: moto's DynamoDB, and a Step Functions client whose answers the test scripts."""
     client = boto3.client("stepfunctions", region_name=REGION)
-    monkeypatch.setattr(handler, "_CLIENTS", {"dynamodb": dynamodb, "stepfunctions": client})
+    handler.client.clear()
+    handler.client.use("dynamodb", dynamodb)
+    handler.client.use("stepfunctions", client)
     with Stubber(client) as stub:
         yield stub
         stub.assert_no_pending_responses()
+    handler.client.clear()
 
 
 def acquire_event(execution: str, now: str = START, start: str = START) -> dict[str, Any]:

@@ -35,13 +35,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     with mock_aws():
         import boto3
 
-        monkeypatch.setattr(handler, "_CLIENTS", {})
+        handler.client.clear()  # clients made inside this moto context
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         boto3.client("ssm").put_parameter(Name=PARAMETER, Value=SOLUTION, Type="String")
         personalize = handler.client("personalize")
         with Stubber(personalize) as stub:
             yield stub
             stub.assert_no_pending_responses()
+        handler.client.clear()
 
 
 def put(key: str, body: bytes) -> None:

@@ -123,3 +123,17 @@ def test_the_full_configuration_polls_at_most_every_60_seconds() -> None:
     assert config.status_poll_seconds <= 60 and config.busy_retry_seconds <= 60
     assert len(config.solutions) == 4 and len(config.metadata_datasets) == 2
     check_history_budget(config)
+
+
+
+def test_the_parent_of_the_largest_allowed_configuration_is_far_below_the_limit() -> None:
+    """The run's own history grows by one hand-over per solution and import; config.py allows 20 solutions (one
+    more is refused) and there are at most 3 imports, so synth needs no check of it."""
+    solutions = [{"name": f"s{index}", "recipe": "aws-user-personalization"} for index in range(21)]
+    with pytest.raises(ConfigError, match=r"at most 20 solutions"):
+        PipelineConfig.from_mapping({"solutions": solutions})
+    full = full_configuration()
+    largest = PipelineConfig.from_mapping(
+        {"solutions": solutions[:20], "items_dataset": full["items_dataset"], "users_dataset": full["users_dataset"]}
+    )
+    assert HistoryBudget.of(largest).parent_events == 200 + 23 * 30 < HISTORY_EVENT_LIMIT

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 
-from glue_src import arguments, metadata, transform
+from glue_src import arguments, ledger_store, metadata, transform
 
 JOB_NAME = "JOB_NAME"
 
@@ -36,10 +36,12 @@ def main(argv: list[str] | None = None) -> dict:
     # itself passes --JOB_NAME, which Job.init needs. getResolvedOptions fails on a name it does not
     # find, so the arguments a job deployed before them lacks (batch inputs, encoding) are resolved only
     # when given; left out, they take their defaults (the users batch input alone, UTF-8).
-    given_optional = [name for name in arguments.OPTIONAL_ARGUMENT_NAMES if f"--{name}" in argv]
+    optional = (*arguments.OPTIONAL_ARGUMENT_NAMES, *ledger_store.INCREMENTAL_ARGUMENT_NAMES)
+    given_optional = [name for name in optional if f"--{name}" in argv]
     required = [name for name in arguments.ARGUMENT_NAMES if name not in arguments.OPTIONAL_ARGUMENT_NAMES]
     args = getResolvedOptions(argv, [JOB_NAME, *required, *given_optional, *metadata.ARGUMENT_NAMES])
     options = arguments.parse_options(args)  # EtlArgumentError fails the run with a clear message
+    incremental = ledger_store.parse_incremental(args)  # None unless --incremental true (etl_incremental)
     metadata_root, metadata_specs = metadata.parse_arguments(args)
 
     spark_context = SparkContext.getOrCreate()
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     job = Job(glue_context)
     job.init(args[JOB_NAME], args)
     # TrainingMinimumsError after _summary.json is written
-    summary = transform.run(glue_context.spark_session, options)
+    summary = transform.run(glue_context.spark_session, options, incremental=incremental)
     # Items / Users metadata only once the interactions are usable: nothing is imported otherwise.
     summary = metadata.run(glue_context.spark_session, options, metadata_specs, metadata_root, summary)
     job.commit()

@@ -83,12 +83,13 @@ class InputPlan:
             "problems": self.problems,
         }
 
-    def raise_problems(self, input_uri: str) -> None:
+    def raise_problems(self, input_uri: str, *, allow_empty: bool = False) -> None:
+        """`allow_empty`: no rows to read is fine (an incremental run with nothing new keeps its history)."""
         if self.problems:
             raise EtlInputError(
                 files_message(f"{len(self.problems)} input file(s) cannot be used", self.problems, "problem")
             )
-        if not self.groups:
+        if not self.groups and not allow_empty:
             raise EtlInputError(
                 f"--input_uri {input_uri} has no rows to read: {len(self.blank_files)} file(s) read, all empty or blank"
                 + (f", {len(self.skipped)} skipped (see input.skipped)" if self.skipped else "")
@@ -148,8 +149,11 @@ def file_layout(line: str, options: EtlOptions) -> Layout:
     )
 
 
-def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
-    """Lists the input, applies the skip rules and groups the files by their own layout.
+def plan_input(
+    spark: SparkSession, options: EtlOptions, *, listing: list[tuple[str, str | None]] | None = None
+) -> InputPlan:
+    """Lists the input (or takes `listing`: (file, skip rule) pairs, e.g. only an incremental run's new and
+    changed files), applies the skip rules and groups the files by their own layout.
 
     Raises EtlArgumentError when no file names the configured columns (an argument problem);
     files that cannot be used go to `problems` (the caller fails the run naming them)."""
@@ -157,7 +161,7 @@ def plan_input(spark: SparkSession, options: EtlOptions) -> InputPlan:
 
     plan = InputPlan()
     readable = []
-    for path, rule in list_files_with_skip_rules(spark, options.input_uri):
+    for path, rule in list_files_with_skip_rules(spark, options.input_uri) if listing is None else listing:
         if rule:
             plan.skip(path, rule)
         else:

@@ -23,7 +23,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_s3 as s3  # noqa: E402
 
-from glue_src import arguments, metadata  # noqa: E402
+from glue_src import arguments, ledger_store, metadata  # noqa: E402
 from glue_src.messages import EtlArgumentError  # noqa: E402
 from stacks.app_factory import cdk_json_context, named_configuration  # noqa: E402
 from stacks.config import DEFAULT_SOURCE, ConfigError, PipelineConfig  # noqa: E402
@@ -43,13 +43,18 @@ CONFIG_KEY_OF_OPTION = {
     "items_dataset": "items_dataset",
     "users_dataset": "users_dataset",
     "batch_items_top_n": "batch_items_top_n",
+    "incremental": "etl_incremental",
+    "full_rebuild_every_days": "etl_full_rebuild_every_days",
 }
 OPTION_OF_CONFIG_KEY = {key: option for option, key in CONFIG_KEY_OF_OPTION.items()}
 # The configuration sets no key for these (it derives them from its solutions): given, they override the job
 # argument itself, in the job's vocabulary (glue_src/arguments.py checks them).
 JOB_ARGUMENT_OPTIONS = ("batch_inputs", "batch_items_per_file", "item_attribute_queries")
 # The job's own arguments: the ETL's and the metadata's (the rest of DefaultArguments are Glue's settings).
-JOB_ARGUMENTS = tuple(f"--{name}" for name in (*arguments.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES))
+JOB_ARGUMENTS = tuple(
+    f"--{name}"
+    for name in (*arguments.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES, *ledger_store.INCREMENTAL_ARGUMENT_NAMES)
+)
 # The deployed job's locations, replaced by local folders (placeholders: the buckets' names are not known here).
 _PLACEHOLDER_BUCKET = "local-run"
 

@@ -23,6 +23,13 @@ Examples:
     python -m glue_src.local_run --batch-inputs users,items --batch-items-top-n 100 \\
         --batch-items-per-file 500 --item-attribute-queries '{"genre_fans": ["ITEMS.GENRES = \\"Comedy\\""]}'
 
+Incremental ETL (`--incremental`, or a configuration with etl_incremental, e.g. `--config full`): the ledger lives
+in OUTPUT/state/ledger.json; a run reads only the files no earlier successful local run read (new, or with other
+bytes), and a local run that succeeds promotes its ledger at once (on AWS the state machine does, when the whole
+pipeline run succeeded). `--full-rebuild` reads everything again.
+    python -m glue_src.local_run --incremental --input ratings/ --run-id r1   # reads every file
+    python -m glue_src.local_run --incremental --input ratings/ --run-id r2   # reads only the files new since r1
+
 Exit status (the summary is written in every case but bad arguments):
     0  success
     2  bad arguments, or arguments that do not fit the input (nothing written)
@@ -42,10 +49,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from glue_src import arguments, local_config, metadata, transform
+from glue_src import arguments, ledger_store, local_config, metadata, transform
 from glue_src.arguments import parse_options
 from glue_src.messages import EtlArgumentError, EtlInputError, TrainingMinimumsError
 from glue_src.local_spark import local_spark_session
+from pipeline_contracts.run_layout import LEDGER_KEY, PROPOSED_LEDGER
 from stacks.app_factory import DEFAULT_CONFIGURATION
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
@@ -127,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='job argument: JSON {"<solution>": ["<query>", ...]} (or @file.json) (default: the solutions\')',
     )
+    _add_incremental_options(parser)
     parser.add_argument(
         "--quiet",
         action="store_true",
@@ -134,6 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of the whole summary",
     )
     return parser
+
+
+def _add_incremental_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--incremental",
+        action="store_const",
+        const="true",
+        default=None,
+        help="etl_incremental true: read only the files no earlier successful local run read (ledger: "
+        "OUTPUT/state/ledger.json)",
+    )
+    parser.add_argument(
+        "--full-rebuild-every-days", default=None, help="etl_full_rebuild_every_days: 0 (only on demand) or N"
+    )
+    parser.add_argument(
+        "--full-rebuild", action="store_true", help="with etl_incremental: read every file again (a full rebuild)"
+    )
 
 
 def config_options(args: argparse.Namespace, named: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,6 +200,9 @@ def job_arguments(args: argparse.Namespace, config: local_config.LocalConfig | N
             "--metadata_root_uri": _metadata_root(args, job),
         }
     )
+    if "--ledger_uri" in job:
+        job["--ledger_uri"] = _local_ledger(args)
+        job["--full_rebuild"] = "true" if args.full_rebuild else "false"
     for option in local_config.JOB_ARGUMENT_OPTIONS:
         value = getattr(args, option)
         if value is not None:
@@ -185,6 +214,18 @@ def glue_arguments(args: argparse.Namespace) -> dict[str, str]:
     """The ETL's job arguments (`arguments.ARGUMENT_NAMES`) equivalent to the command line."""
     job = job_arguments(args)
     return {f"--{name}": job[f"--{name}"] for name in arguments.ARGUMENT_NAMES}
+
+
+def _local_ledger(args: argparse.Namespace) -> str:
+    """The local ledger: OUTPUT/state/ledger.json, beside the runs (the deployed job's is in the transformed bucket)."""
+    return str(Path(args.output or DEFAULT_OUTPUT).resolve() / LEDGER_KEY)
+
+
+def promote_ledger(options: arguments.EtlOptions, ledger_uri: str) -> None:
+    """The local run succeeded: its proposed ledger becomes the ledger (on AWS: the state machine's success path)."""
+    Path(ledger_uri).parent.mkdir(parents=True, exist_ok=True)
+    Path(ledger_uri).write_bytes(Path(options.run_uri + PROPOSED_LEDGER).read_bytes())
+    print(f"ledger promoted: {ledger_uri} (run {options.run_id})", file=sys.stderr)
 
 
 def _is_sample(args: argparse.Namespace) -> bool:
@@ -220,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         # As Glue's getResolvedOptions gives them to job.py: the names without their dashes.
         job = {name.removeprefix("--"): value for name, value in job_arguments(args, config).items()}
         options = parse_options(job)
+        incremental = ledger_store.parse_incremental(job)
         metadata_root, metadata_specs = metadata.parse_arguments(job)
     except EtlArgumentError as error:
         return _refused(args, error)
@@ -229,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     spark = local_spark_session(app_name="personalize-etl-local-run")
     print(f"Spark session ready in {time.time() - started:.1f} s; reading {options.input_uri}", file=sys.stderr)
     try:
-        summary = transform.run(spark, options)
+        summary = transform.run(spark, options, incremental=incremental)
         summary = metadata.run(spark, options, metadata_specs, metadata_root, summary)
+        if incremental:
+            promote_ledger(options, incremental.ledger_uri)
     except EtlArgumentError as error:
         return _refused(args, error)
     except EtlInputError as error:

@@ -64,8 +64,6 @@ def build_outputs(grouped: DataFrame) -> Outputs:
     interactions = kept.select(
         F.col("user").alias("USER_ID"), F.col("item").alias("ITEM_ID"), F.col("ts").alias("TIMESTAMP")
     )
-    users = kept.groupBy("user").agg(F.count(F.lit(1)).alias("interactions"))
-    items = kept.groupBy("item").agg(F.count(F.lit(1)).alias("interactions"))
     is_header = status == STATUS_CODES[HEADER]
     reason = F.element_at(F.array(*[F.lit(REASON_OF_STATUS[name]) for name in STATUSES]), status.cast("int") + 1)
     quarantine = grouped.filter((status > STATUS_CODES[HEADER]) | (is_header & (F.col("n") > 1))).select(
@@ -74,7 +72,17 @@ def build_outputs(grouped: DataFrame) -> Outputs:
         F.col("source_file"),
         F.when(is_header, F.col("n") - 1).otherwise(F.col("n")).alias("occurrences"),
     )
+    users, items = per_user_and_item(interactions)
     return Outputs(interactions=interactions, users=users, items=items, quarantine=quarantine)
+
+
+def per_user_and_item(interactions: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(user, interactions) and (item, interactions) of distinct interactions (USER_ID, ITEM_ID, TIMESTAMP)."""
+    count = F.count(F.lit(1)).alias("interactions")
+    return (
+        interactions.groupBy(F.col("USER_ID").alias("user")).agg(count),
+        interactions.groupBy(F.col("ITEM_ID").alias("item")).agg(count),
+    )
 
 
 def writer(df: DataFrame, partitions: int) -> DataFrameWriter:
@@ -151,6 +159,18 @@ def write_outputs(
     batch input is written (one aggregation otherwise), the rest is one small aggregation.
     Returns (counts, files asked for per output, the summary's `batch_inputs`)."""
     outputs = build_outputs(grouped)
+    user_counts, files, inputs = write_import_and_batch_inputs(spark, outputs, options)
+    writer(outputs.quarantine, files["quarantine"]).json(options.quarantine_uri)
+    counts = assemble_counts(status_counts(grouped), user_counts)
+    counts["batch_input_files"] = len(inputs["users"]["files"]) if "users" in inputs else 0
+    return counts, files, inputs
+
+
+def write_import_and_batch_inputs(
+    spark: SparkSession, outputs: Outputs, options: EtlOptions
+) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
+    """Writes the interactions CSV and the requested batch inputs of `outputs` (its quarantine is the caller's).
+    Returns (the users' metrics, files asked for per output, the summary's `batch_inputs`)."""
     # Few files: at most one per core (adaptive execution already merges small shuffle partitions,
     # so small data gives one file); quarantine in one.
     parallel = max(1, min(spark.sparkContext.defaultParallelism, 100))
@@ -183,10 +203,7 @@ def write_outputs(
         )
     if options.item_attribute_queries:
         inputs["item_attributes"] = write_queries(options)
-    writer(outputs.quarantine, files["quarantine"]).json(options.quarantine_uri)
-    counts = assemble_counts(status_counts(grouped), user_counts)
-    counts["batch_input_files"] = len(inputs["users"]["files"]) if "users" in inputs else 0
-    return counts, files, inputs
+    return user_counts, files, inputs
 
 
 def write_text(uri: str, text: str, content_type: str) -> None:

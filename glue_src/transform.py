@@ -28,6 +28,8 @@ every count come from it (`counts` says how they add up, `outputs` which batch i
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -40,20 +42,28 @@ from glue_src.counts import check_minimums, main_rejections, rejections_line, ti
 from glue_src.inputs import check_encoding, path_key, unreadable_files
 from glue_src.layouts import InputPlan, plan_input
 from glue_src.messages import EtlInputError, TrainingMinimumsError, files_message, log
+from glue_src.incremental import IncrementalRun
+from glue_src.ledger_store import IncrementalOptions
 from glue_src.outputs import write_outputs
 from glue_src.rows import NOT_TEXT, STATUS_CODES, aggregate, classify_input
+from pipeline_contracts import etl_ledger
 from pipeline_contracts.metadata_datasets import ENCODINGS
 from glue_src.summary import finish_summary, minimums_message, new_summary
 
 
 def transform_input(
-    spark: SparkSession, options: EtlOptions, plan: InputPlan, max_epoch: int
+    spark: SparkSession,
+    options: EtlOptions,
+    plan: InputPlan,
+    max_epoch: int,
+    write: Callable[[DataFrame], tuple[dict[str, Any], dict[str, int], dict[str, Any]]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, int], dict[str, Any]]:
-    """Classifies, aggregates and writes; a file that fails mid-read becomes an EtlInputError naming it."""
+    """Classifies, aggregates and writes (`write`, given the aggregate: the incremental run's outputs; by default
+    `write_outputs`); a file that fails mid-read becomes an EtlInputError naming it."""
     grouped = aggregate(classify_input(spark, options, plan, max_epoch_seconds=max_epoch)).cache()
     try:
         check_text(spark, grouped, options, plan)
-        return write_outputs(spark, grouped, options)
+        return write(grouped) if write else write_outputs(spark, grouped, options)
     except Exception:
         broken = unreadable_files(spark, plan.files_read)
         if not broken:
@@ -85,8 +95,18 @@ def _log_plan(plan: InputPlan) -> None:
         log(f"skipped {entry['file']} ({entry['rule']}: {entry['why']})")
 
 
-def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = True) -> dict[str, Any]:
+def run(
+    spark: SparkSession,
+    options: EtlOptions,
+    *,
+    write_summary_file: bool = True,
+    incremental: IncrementalOptions | None = None,
+) -> dict[str, Any]:
     """The whole job: plan the input, read, classify, aggregate, write outputs and `_summary.json`.
+
+    With `incremental`, only the raw objects the ledger does not list as processed are read (`glue_src.incremental`);
+    the minimums are checked on the whole cleaned set, the summary's `incremental` section says what was read and
+    why, and the ledger the run proposes is written once it succeeded.
 
     Raises, after the summary is written: EtlInputError (failure "input") when a file cannot be
     used or nothing can be read, TrainingMinimumsError (failure "minimums") when the kept data
@@ -97,11 +117,17 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     max_epoch = options.max_epoch_seconds or int(started) + 86_400
     summary = new_summary(options, started, max_epoch)
     plan = InputPlan()
+    delta: IncrementalRun | None = None
     try:
-        plan = plan_input(spark, options)
+        now = datetime.fromtimestamp(started, UTC)
+        delta = IncrementalRun(spark, options, incremental, now) if incremental else None
+        plan = plan_input(spark, options, listing=delta.listing if delta else None)
         _log_plan(plan)
-        plan.raise_problems(options.input_uri)
-        counts, files, batch_inputs = transform_input(spark, options, plan, max_epoch)
+        plan.raise_problems(options.input_uri, allow_empty=delta is not None and delta.has_history)
+        if delta:
+            counts, files, batch_inputs = delta.transform(plan, max_epoch, transform_input)
+        else:
+            counts, files, batch_inputs = transform_input(spark, options, plan, max_epoch)
     except EtlInputError as error:
         summary["input"].update(plan.describe())
         failure = f"{error}. Nothing should be imported from this run."
@@ -113,7 +139,9 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     summary["hints"] = [hint] if hint else []
     for line in summary["hints"]:
         log(f"hint: {line}")
-    problems = check_minimums(counts)
+    if delta:
+        summary[etl_ledger.SUMMARY_SECTION] = delta.section
+    problems = check_minimums(delta.whole_counts if delta else counts)
     # A failure names where most rows went: a wrong delimiter or column shows as one reason taking nearly all.
     rejections = rejections_line(counts)
     explained = problems + ([rejections] if rejections else []) + summary["hints"]
@@ -125,4 +153,6 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     finish_summary(summary, started, "minimums" if problems else None, message, write_summary_file)
     if problems:
         raise TrainingMinimumsError(message)
+    if delta:
+        delta.propose_ledger()
     return summary

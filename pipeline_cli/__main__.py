@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_start.add_argument("--name", help="execution name (1-80 chars; default: generated)")
     p_start.add_argument("--wait", action="store_true", help="show live progress until the run ends")
     p_start.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help='with etl_incremental: read every raw object again this run (input {"full_rebuild": true})',
+    )
+    p_start.add_argument(
         "--poll-interval", type=_positive_float, default=10.0, metavar="SECONDS", help="with --wait (default 10)"
     )
 
@@ -210,7 +215,7 @@ def _run_command(
     if sleep is not None:
         ctx.sleep = sleep
     if args.command == "start":
-        return start(ctx, args.name, args.wait, args.poll_interval)
+        return start(ctx, args.name, args.wait, args.poll_interval, full_rebuild=args.full_rebuild)
     if args.command == "status":
         return status(ctx, args.execution, args.json)
     return history(ctx, args.limit, args.json)

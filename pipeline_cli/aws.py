@@ -10,6 +10,8 @@ tried only CONNECTION_ATTEMPTS times (botocore's own retries would take 20-60 s 
 
 from __future__ import annotations
 
+import json
+
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -136,8 +138,11 @@ class Gateway:
 
     # --- Step Functions -------------------------------------------------------------------
 
-    def start_execution(self, state_machine_arn: str, name: str | None) -> Mapping[str, Any]:
-        kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "input": "{}"}
+    def start_execution(
+        self, state_machine_arn: str, name: str | None, execution_input: Mapping[str, Any] | None = None
+    ) -> Mapping[str, Any]:
+        body = json.dumps(dict(execution_input or {}))
+        kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "input": body}
         if name:
             kwargs["name"] = name
         handlers = {

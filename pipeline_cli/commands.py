@@ -68,8 +68,8 @@ def _warn(message: str) -> None:
 # --- start ------------------------------------------------------------------------------
 
 
-def start(ctx: Context, name: str | None, wait: bool, poll_interval: float) -> int:
-    """Start a run (input `{}`), print where to find it, and optionally watch it to the end."""
+def start(ctx: Context, name: str | None, wait: bool, poll_interval: float, *, full_rebuild: bool = False) -> int:
+    """Start a run (input `{}`, or `{"full_rebuild": true}`), print where to find it, and optionally watch it."""
     if name is not None:
         problem = execution_name_problem(name)
         if problem:
@@ -78,7 +78,8 @@ def start(ctx: Context, name: str | None, wait: bool, poll_interval: float) -> i
         if warning:
             _warn(f"--name {name!r}: {warning}")
     pipeline = ctx.gateway.find_pipeline(ctx.stack)
-    started = ctx.gateway.start_execution(pipeline.state_machine_arn, name)
+    execution_input = {"full_rebuild": True} if full_rebuild else {}
+    started = ctx.gateway.start_execution(pipeline.state_machine_arn, name, execution_input)
     arn = str(started["executionArn"])
     run_name = execution_name_of(arn)
     print_started(ctx.console, pipeline, arn, run_name, wait)

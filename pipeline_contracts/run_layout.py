@@ -10,6 +10,13 @@
                                                          only when the dataset is configured and had raw rows
                                       /quarantine-items/, /quarantine-users/   their rejected raw rows
                                       /_summary.json     the Glue job: its counts
+                                      /interactions-delta/   the Glue job, with etl_incremental: the interactions
+                                                         no earlier successful run imported (INCREMENTAL import)
+                                      /history/          the Glue job, with etl_incremental: every cleaned
+                                                         interaction with the raw object it came from (Parquet)
+                                      /_ledger.json      the Glue job, with etl_incremental: the ledger this run
+                                                         proposes; promoted to state/ledger.json on success
+    <transformed bucket>/state/ledger.json               the last successful run's ledger (etl_ledger.py)
     <curated bucket>/runs/<run id>/batch-output/         Personalize: <input file>.out per input file
                                                          (<solution>/part-NNNN/ per job with several solutions)
                                   /recommendations/      post-processing: user_id,rank,item_id,score
@@ -40,6 +47,12 @@ QUARANTINE = "quarantine/"
 SUMMARY = "_summary.json"
 ITEMS = "items/"
 USERS = "users/"
+# The incremental ETL (etl_incremental, `pipeline_contracts/etl_ledger.py`).
+INTERACTIONS_DELTA = "interactions-delta/"
+HISTORY = "history/"
+PROPOSED_LEDGER = "_ledger.json"
+STATE_PREFIX = "state/"
+LEDGER_KEY = STATE_PREFIX + "ledger.json"
 
 # Curated bucket (written by Personalize and post-processing).
 BATCH_OUTPUT = "batch-output/"

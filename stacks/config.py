@@ -108,6 +108,11 @@ class PipelineConfig:
     raw_timestamp_unit: TimestampUnit = _setting("ms", parsers.one_of(TimestampUnit))
     raw_encoding: Encoding = _setting("utf-8", parsers.one_of(Encoding))
     min_rating: float = _setting(3.5, parsers.number(0.5, 5.0, step=0.5))
+    # Incremental ETL (docs/run.md "Incremental ETL"): each run reads only the raw objects no earlier successful
+    # run processed (a ledger of key and ETag), and rebuilds in full every `etl_full_rebuild_every_days` (0: only
+    # on demand). Off: every run reads the whole raw prefix, as before.
+    etl_incremental: bool = _setting(False, parsers.boolean())
+    etl_full_rebuild_every_days: int = _setting(7, parsers.whole_number(0, 3650))
     # Glue
     glue_worker_type: GlueWorkerTypeName = _setting("G.1X", parsers.one_of(GlueWorkerTypeName))
     glue_worker_count: int = _setting(2, parsers.whole_number(2, 100))

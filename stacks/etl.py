@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from pipeline_contracts.run_layout import LEDGER_KEY
 from pipeline_contracts.run_layout import RUNS_PREFIX as OUTPUT_PREFIX  # runs/<run_id>/... of the transformed bucket
 from pipeline_contracts.metadata_datasets import DISABLED as DISABLED_DATASET
 from pipeline_contracts.solutions import ITEM_AFFINITY_ITEMS_PER_JOB
@@ -68,6 +69,18 @@ def batch_input_arguments(config: PipelineConfig) -> dict[str, str]:
     }
 
 
+def incremental_arguments(config: PipelineConfig, transformed_bucket: s3.IBucket) -> dict[str, str]:
+    """With etl_incremental: the ledger's location and the rebuild cadence (`--full_rebuild` comes per run from the
+    state machine); nothing otherwise, so a deployment without the feature keeps its arguments."""
+    if not config.etl_incremental:
+        return {}
+    return {
+        "--incremental": "true",
+        "--ledger_uri": f"s3://{transformed_bucket.bucket_name}/{LEDGER_KEY}",
+        "--full_rebuild_every_days": str(config.etl_full_rebuild_every_days),
+    }
+
+
 class RatingsEtl(Construct):
     """A Glue 5.0 PySpark job (`glue_src/job.py` + the `transform` module) reading
     `s3://<raw>/<raw_prefix>` and writing `s3://<transformed>/runs/<run_id>/`.
@@ -118,6 +131,10 @@ class RatingsEtl(Construct):
         for prefix in metadata_prefixes(config):
             raw_bucket.grant_read(role, f"{prefix}*")
         transformed_bucket.grant_read_write(role, f"{OUTPUT_PREFIX}*")
+        if config.etl_incremental:
+            # The last successful run's ledger (its history is under runs/, read above); the state machine
+            # promotes a run's ledger, never the job.
+            transformed_bucket.grant_read(role, LEDGER_KEY)
         # The security configuration encrypts S3 output (SSE-KMS) and job bookmarks (CSE-KMS)
         # with the data key: Glue calls KMS as the job role.
         data_key.grant(role, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
@@ -239,8 +256,11 @@ class RatingsEtl(Construct):
                 for kind, spec in (("items", config.items_dataset), ("users", config.users_dataset))
             },
             **batch_input_arguments(config),
+            **incremental_arguments(config, transformed_bucket),
             "--enable-auto-scaling": "true",
-            "--job-bookmark-option": "job-bookmark-disable",  # every run reads the whole raw prefix
+            # No bookmarks: every run reads the whole raw prefix, or with etl_incremental what the ledger says (a
+            # bookmark commits when the Glue job succeeds, not the run; see pipeline_contracts/etl_ledger.py).
+            "--job-bookmark-option": "job-bookmark-disable",
         }
 
     def _acknowledge_findings(

@@ -34,6 +34,7 @@ from stacks.functions import POWERTOOLS_LAYER_PARAMETER, POWERTOOLS_VERSION  # n
 from stacks.model_gate import ModelGate
 from stacks.nag import acknowledge, acknowledge_wildcard
 from stacks.orchestration.function_errors import readable_function_error
+from stacks.orchestration.ledger import promote_ledger
 from stacks.orchestration.stage import Stage, fail_state
 from stacks.run_lease import RunLease
 
@@ -69,6 +70,7 @@ class RunPostProcessing(Construct):
         super().__init__(scope, construct_id)
         self._model_gate, self._run_lease = model_gate, run_lease
         self._reports_metadata_imports = bool(config.metadata_datasets)
+        self._promotes_ledger, self._data_key = config.etl_incremental, data_key
         self._curated_bucket = curated_bucket
         self._transformed_bucket = transformed_bucket
         self._alert_topic = alert_topic
@@ -190,6 +192,7 @@ class RunPostProcessing(Construct):
             model_gate=self._model_gate,
             run_lease=self._run_lease,
             reports_metadata_imports=self._reports_metadata_imports,
+            ledger_key=self._data_key if self._promotes_ledger else None,
         )
 
 
@@ -279,13 +282,15 @@ class PostProcessingStage(Stage):
         model_gate: ModelGate,
         run_lease: RunLease,
         reports_metadata_imports: bool = False,
+        ledger_key: kms.IKey | None = None,
     ) -> None:
         """`transformed_bucket` holds the run's batch input and plans (the manifest checks each job's expected
         output files); `alert_topic` receives the success notice; `model_gate` accounts for the run, records the
         accepted versions and publishes the completion event; `run_lease` is given back on the "Solutions failed"
         end (the success end gives it back in the run summary); `reports_metadata_imports`: the run imports Items /
         Users datasets, so the manifest says which were imported and which skipped (`$.import.metadata` exists
-        only then)."""
+        only then); `ledger_key` (etl_incremental: the data key): the success path first promotes the run's ETL
+        ledger (`stacks/orchestration/ledger.py`)."""
         super().__init__(scope, construct_id)
         self._reports_metadata_imports = reports_metadata_imports
         self._failed = fail_state(
@@ -309,12 +314,18 @@ class PostProcessingStage(Stage):
         )
         published = model_gate.completion_event(self, curated_bucket)
         published.next(self._announce(alert_topic, done)).next(done)
+        succeeded: sfn.IChainable = published
+        if ledger_key is not None:
+            promote, none_proposed = promote_ledger(self, transformed_bucket=transformed_bucket, data_key=ledger_key)
+            promote.next(published)
+            none_proposed.next(published)
+            succeeded = promote
         (
             first.next(self._write_manifest(write_manifest, transformed_bucket))
             .next(model_gate.accept_map(self))
             .next(
                 sfn.Choice(self, "Post-process: every solution succeeded?")
-                .when(sfn.Condition.string_equals("$.manifest.status", "SUCCEEDED"), published)
+                .when(sfn.Condition.string_equals("$.manifest.status", "SUCCEEDED"), succeeded)
                 .otherwise(run_lease.release_then(self, "Post-process: release run lease", solutions_failed))
             )
         )

@@ -5,13 +5,15 @@ Handler string: `run_modes.handler.choose_modes` (asset: this package plus `pipe
     in:  {"run_id": "2026...-weekly-0123456789", "bucket": "<transformed bucket>",
           "imports": {"interactions": {"dataset_arn": "arn:...:dataset/.../INTERACTIONS", "configured": "INCREMENTAL"},
                       "items": {...}, "users": {...}},                 # the configured datasets
-          "solutions": {"users": {"parameter": "/pbp/dev/solutions/users/arn", "configured": "UPDATE"}, ...}}
+          "solutions": {"users": {"parameter": "/pbp/dev/solutions/users/arn", "configured": "UPDATE"}, ...},
+          "incremental_etl": true}                                      # only with etl_incremental
     reads: the run's files per dataset (ListObjectsV2: their total size), `_summary.json` (the interactions the
            Glue job kept; absent: the record minimum is not checked), each solution's ARN (SSM GetParameters),
            and, only where the configured mode is INCREMENTAL / UPDATE, the dataset's import jobs
            (ListDatasetImportJobs) and the solution's versions (ListSolutionVersions; DescribeSolutionVersion for
            an ACTIVE one whose summary lacks trainingMode), every page.
-    out: {"imports": {"<dataset>": {"mode", "reason"}}, "training": {"<solution>": {"mode", "reason"}}}
+    out: {"imports": {"<dataset>": {"mode", "reason"}}, "training": {"<solution>": {"mode", "reason"}}}; with
+         incremental_etl the interactions decision also names the run folder the import reads (`folder`)
     raises ImportNotPossible (fewer interactions than any import job takes), InvalidEvent.
 """
 
@@ -25,11 +27,12 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 
-from pipeline_contracts import run_layout
+from pipeline_contracts import etl_ledger, run_layout
 from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING, dataset_folder
 
 from .modes import (
     FULL,
+    Delta,
     ImportNotPossible,
     decide_import_mode,
     decide_training_mode,
@@ -77,16 +80,33 @@ def _folder_bytes(bucket: str, prefix: str) -> int:
     return sum(int(o["Size"]) for page in pages for o in page.get("Contents", ()))
 
 
-def _kept_interactions(bucket: str, run_id: str) -> int | None:
-    """The interactions the Glue job kept (its summary's counts.kept); None without a summary or count."""
+def _run_summary(bucket: str, run_id: str) -> dict[str, Any]:
+    """The Glue job's `_summary.json` ({} without one: the record minimum is then not checked)."""
     key = run_layout.run_key(run_id, run_layout.SUMMARY)
     try:
         body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     except client("s3").exceptions.NoSuchKey:
         logger.warning("no run summary: the record minimum is not checked", extra={"key": key})
-        return None
-    kept = (json.loads(body).get("counts") or {}).get("kept")
+        return {}
+    return dict(json.loads(body))
+
+
+def _kept_interactions(summary: Mapping[str, Any]) -> int | None:
+    """The interactions this run's import holds: the whole cleaned set of an incremental run, otherwise the
+    interactions the Glue job kept (counts.kept); None without a count."""
+    whole = (summary.get(etl_ledger.SUMMARY_SECTION) or {}).get("whole_set") or {}
+    kept = whole.get("interactions", (summary.get("counts") or {}).get("kept"))
     return int(kept) if isinstance(kept, int) else None
+
+
+def _delta(bucket: str, run_id: str, summary: Mapping[str, Any]) -> Delta | None:
+    """The incremental ETL's delta (None when the run was not incremental)."""
+    section = summary.get(etl_ledger.SUMMARY_SECTION)
+    if not isinstance(section, Mapping):
+        return None
+    records = int((section.get("delta") or {}).get("interactions") or 0)
+    size = _folder_bytes(bucket, run_layout.run_key(run_id, run_layout.INTERACTIONS_DELTA)) if records else 0
+    return Delta(records=records, size_bytes=size, full_reason=section.get("import_full_reason"))
 
 
 def _solution_arns(parameters: list[str]) -> dict[str, str]:
@@ -113,27 +133,39 @@ def _versions(solution_arn: str) -> list[dict[str, Any]]:
     ]
 
 
-def _import_decision(bucket: str, run_id: str, dataset: str, entry: Mapping[str, Any]) -> dict[str, str]:
+def _import_decision(
+    bucket: str, run_id: str, dataset: str, entry: Mapping[str, Any], incremental_etl: bool = False
+) -> dict[str, str]:
     configured = _text(entry, "configured")
     jobs = (
         list(_pages("list_dataset_import_jobs", "datasetImportJobs", datasetArn=_text(entry, "dataset_arn")))
         if configured != FULL
         else []
     )
-    return decide_import_mode(
+    summary = _run_summary(bucket, run_id) if dataset == INTERACTIONS else {}
+    decision = decide_import_mode(
         dataset=dataset,
         configured=configured,
         import_jobs=jobs,
         size_bytes=_folder_bytes(bucket, run_layout.run_key(run_id, dataset_folder(dataset))),
-        records=_kept_interactions(bucket, run_id) if dataset == INTERACTIONS else None,
+        records=_kept_interactions(summary) if dataset == INTERACTIONS else None,
+        delta=_delta(bucket, run_id, summary) if dataset == INTERACTIONS else None,
     )
+    if incremental_etl and dataset == INTERACTIONS:
+        # The import reads the folder named here; a summary without the incremental section (a Glue job deployed
+        # before etl_incremental) leaves the whole set, imported as without the feature.
+        decision.setdefault("folder", run_layout.INTERACTIONS)
+    return decision
 
 
 @logger.inject_lambda_context(clear_state=True)
 def choose_modes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run_id, bucket = _text(event, "run_id"), _text(event, "bucket")
     imports, solutions = _entries(event, "imports"), _entries(event, "solutions")
-    chosen_imports = {dataset: _import_decision(bucket, run_id, dataset, entry) for dataset, entry in imports.items()}
+    incremental_etl = event.get("incremental_etl") is True
+    chosen_imports = {
+        dataset: _import_decision(bucket, run_id, dataset, entry, incremental_etl) for dataset, entry in imports.items()
+    }
     arns = _solution_arns([_text(entry, "parameter") for entry in solutions.values()])
     training = {}
     for name, entry in solutions.items():

@@ -18,13 +18,24 @@ state; Personalize refuses them in states every deployment passes through:
   (a new solution: first run, or a settings change that replaced it; only UPDATE, AUTOTRAIN or failed versions)
   trains FULL. An AUTOTRAIN version (automatic training) is not counted: the API names only FULL.
 
-Each decision is `{"mode", "reason"}`; the reason says which rule chose the mode and the figures behind it.
+- With the incremental ETL (`etl_incremental`), a run writes the whole cleaned set (`interactions/`) and the delta
+  (`interactions-delta/`: the interactions no earlier successful run imported). An INCREMENTAL import then takes
+  the delta, and only when it is within an INCREMENTAL job's limits (at least 1,000 records, at most 1 GB) and the
+  run did not rebuild nor lose rows of changed or deleted raw objects (an INCREMENTAL import only adds); otherwise
+  the whole set is imported FULL with the reason. The decision then also names the run folder the import reads
+  (`folder`).
+
+Each decision is `{"mode", "reason"}` (and `folder` with the incremental ETL); the reason says which rule chose the
+mode and the figures behind it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from pipeline_contracts import run_layout
 
 FULL, INCREMENTAL, UPDATE = "FULL", "INCREMENTAL", "UPDATE"
 ACTIVE = "ACTIVE"
@@ -34,6 +45,15 @@ INCREMENTAL_MAX_BYTES = 10**9
 MIN_IMPORT_RECORDS = 1000
 IMPORT_MODES = (FULL, INCREMENTAL)
 TRAINING_MODES = (FULL, UPDATE)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """An incremental run's delta, from its `_summary.json` (`incremental`) and its `interactions-delta/` folder."""
+
+    records: int
+    size_bytes: int
+    full_reason: str | None = None
 
 
 class ImportNotPossible(Exception):
@@ -61,12 +81,31 @@ def decide_import_mode(
     import_jobs: Iterable[Mapping[str, Any]],
     size_bytes: int,
     records: int | None = None,
+    delta: Delta | None = None,
 ) -> dict[str, str]:
     """The mode of this run's import into `dataset` ("interactions", "items", "users").
 
     `import_jobs`: every import job of the dataset (ListDatasetImportJobs summaries: `status`, `jobName`, ...);
     `size_bytes`: the total size of this run's files for it; `records`: the records this run imports, for the
-    interactions (None: not checked, for Items / Users). Raises ImportNotPossible below MIN_IMPORT_RECORDS."""
+    interactions (None: not checked, for Items / Users); `delta`: the incremental ETL's delta (None without it).
+    Raises ImportNotPossible below MIN_IMPORT_RECORDS."""
+    decision = _import_mode(dataset=dataset, configured=configured, import_jobs=import_jobs, size_bytes=size_bytes,
+                            records=records, delta=delta)
+    if delta is None:
+        return decision
+    delta_used = decision["mode"] == INCREMENTAL
+    return {**decision, "folder": run_layout.INTERACTIONS_DELTA if delta_used else run_layout.INTERACTIONS}
+
+
+def _import_mode(
+    *,
+    dataset: str,
+    configured: str,
+    import_jobs: Iterable[Mapping[str, Any]],
+    size_bytes: int,
+    records: int | None,
+    delta: Delta | None,
+) -> dict[str, str]:
     _check("import_mode", configured, IMPORT_MODES)
     if records is not None and records < MIN_IMPORT_RECORDS:
         raise ImportNotPossible(
@@ -83,6 +122,8 @@ def decide_import_mode(
             "reason": f"import_mode is INCREMENTAL, but the {dataset} dataset has no ACTIVE bulk import yet (its "
             f"import jobs: {_status_counts(jobs)}); Personalize accepts only FULL until one succeeded",
         }
+    if delta is not None:
+        return _delta_mode(dataset, delta, active)
     if size_bytes > INCREMENTAL_MAX_BYTES:
         return {
             "mode": FULL,
@@ -93,6 +134,32 @@ def decide_import_mode(
         "mode": INCREMENTAL,
         "reason": f"import_mode is INCREMENTAL; the {dataset} dataset has {len(active)} ACTIVE import(s) and this "
         f"run's files are {size_bytes:,} bytes (at most {INCREMENTAL_MAX_BYTES:,})",
+    }
+
+
+def _delta_mode(dataset: str, delta: Delta, active: list[Mapping[str, Any]]) -> dict[str, str]:
+    """INCREMENTAL from the delta when it fits one INCREMENTAL job, else FULL from the whole set, saying why."""
+    if delta.full_reason:
+        return {"mode": FULL, "reason": f"import_mode is INCREMENTAL, but {delta.full_reason}"}
+    if delta.records < MIN_IMPORT_RECORDS:
+        return {
+            "mode": FULL,
+            "reason": f"import_mode is INCREMENTAL, but this run's delta holds {delta.records:,} new {dataset} "
+            f"records; an INCREMENTAL import job needs at least {MIN_IMPORT_RECORDS:,}, so the whole set is "
+            "imported FULL",
+        }
+    if delta.size_bytes > INCREMENTAL_MAX_BYTES:
+        return {
+            "mode": FULL,
+            "reason": f"import_mode is INCREMENTAL, but this run's delta is {delta.size_bytes:,} bytes, over the "
+            f"{INCREMENTAL_MAX_BYTES:,} bytes (1 GB) one INCREMENTAL import job takes, so the whole set is "
+            "imported FULL",
+        }
+    return {
+        "mode": INCREMENTAL,
+        "reason": f"import_mode is INCREMENTAL; the {dataset} dataset has {len(active)} ACTIVE import(s) and this "
+        f"run's delta holds {delta.records:,} new records in {delta.size_bytes:,} bytes (at least "
+        f"{MIN_IMPORT_RECORDS:,}, at most {INCREMENTAL_MAX_BYTES:,})",
     }
 
 

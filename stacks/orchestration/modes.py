@@ -29,7 +29,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from pipeline_contracts.run_modes import IMPORTS, TRAINING, dataset_folder
+from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING, dataset_folder
 from stacks.config import PipelineConfig
 from stacks.functions import PipelineFunction, powertools_layer
 from stacks.nag import acknowledge_wildcard
@@ -47,6 +47,18 @@ HANDLER = "run_modes.handler.choose_modes"
 def import_mode_path(dataset: str) -> str:
     """Where the import stage of `dataset` (interactions, items, users) reads its ImportMode."""
     return f"$.modes.{IMPORTS}.{dataset}.mode"
+
+
+def interactions_location(config: PipelineConfig, bucket: s3.IBucket) -> str:
+    """Where the interactions import reads: the run's interactions/ (`$.run.interactionsUri`), or with etl_incremental
+    the folder the modes function chose (`folder`: interactions/ for FULL, interactions-delta/ for INCREMENTAL)."""
+    if not config.etl_incremental:
+        return JsonPath.string_at("$.run.interactionsUri")
+    return JsonPath.format(
+        run_layout.run_uri(bucket.bucket_name, "{}", "{}"),
+        JsonPath.string_at("$.run.id"),
+        JsonPath.string_at(f"$.modes.{IMPORTS}.{INTERACTIONS}.folder"),
+    )
 
 
 def training_mode_path(solution: str) -> str:
@@ -90,6 +102,7 @@ class ChooseModes(Stage):
                         }
                         for spec in config.solutions
                     },
+                    **({"incremental_etl": True} if config.etl_incremental else {}),
                 }
             ),
             payload_response_only=True,
@@ -157,7 +170,10 @@ class ChooseModes(Stage):
             for name in (solution_arn_parameter_name(config, spec.name) for spec in config.solutions)
         ]
         role.add_to_principal_policy(iam.PolicyStatement(actions=["ssm:GetParameters"], resources=parameters))
-        prefixes = [run_layout.run_key("*", dataset_folder(name)) + "*" for name in datasets]
+        folders = [dataset_folder(name) for name in datasets]
+        if config.etl_incremental:  # the delta's size decides whether it fits an INCREMENTAL import
+            folders.append(run_layout.INTERACTIONS_DELTA)
+        prefixes = [run_layout.run_key("*", folder) + "*" for folder in folders]
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],

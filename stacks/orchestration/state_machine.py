@@ -23,7 +23,8 @@ from stacks.orchestration.budget import check_history_budget
 from stacks.orchestration.solutions import SolutionBranches, SolutionStageFactory, solution_job_name_prefixes
 from stacks.personalize import solution_arn_parameter_name
 from stacks.orchestration.guard import OverlapGuard
-from stacks.orchestration.modes import ChooseModes, import_mode_path
+from stacks.orchestration.ledger import promotion_wildcard_reasons
+from stacks.orchestration.modes import ChooseModes, import_mode_path, interactions_location
 from stacks.orchestration.own_history import JobInOwnHistory
 from stacks.orchestration.imports import ParallelImports, folder_uri, job_name_key, metadata_summary, result_key
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
@@ -132,7 +133,7 @@ class PipelineStateMachine(Construct):
         before_solutions = (
             sfn.Chain.start(OverlapGuard(self, "Guard", run_lease=self.run_lease))
             .next(self._prepare(config, transformed_bucket=transformed_bucket, curated_bucket=curated_bucket))
-            .next(Transform(self, "Transform", glue_job=glue_job))
+            .next(Transform(self, "Transform", glue_job=glue_job, incremental=config.etl_incremental))
             .next(modes)
             .next(jobs.imports_stage())
         )
@@ -142,7 +143,8 @@ class PipelineStateMachine(Construct):
             summary_extra={**metadata_summary(jobs.metadata_kinds), **(summary_fields or {})},
         )
         self.state_machine = self._state_machine(name, run, config)
-        self._acknowledge_wildcards({**jobs.wildcard_reasons, **solutions.wildcard_reasons})
+        promotion = promotion_wildcard_reasons(config.etl_incremental and post_process is not None, transformed_bucket)
+        self._acknowledge_wildcards({**jobs.wildcard_reasons, **solutions.wildcard_reasons, **promotion})
         self._distributed_map_access(name, data_key)
 
     def _run_names_function(self, logs_key: kms.IKey) -> lambda_.IFunction:
@@ -393,7 +395,7 @@ class _PersonalizeJobs:
             create_parameters={
                 "JobName": JsonPath.string_at("$.run.importJobName"),
                 "DatasetArn": self._dataset_arn,
-                "DataSource": {"DataLocation": JsonPath.string_at("$.run.interactionsUri")},
+                "DataSource": {"DataLocation": interactions_location(self._config, self._transformed_bucket)},
                 "RoleArn": self._role.role_arn,
                 "ImportMode": JsonPath.string_at(import_mode_path("interactions")),
             },

@@ -7,6 +7,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.orchestration.ledger import FULL_REBUILD_PATH, full_rebuild_choice
 from stacks.orchestration.stage import Stage, fail_state
 
 JsonPath = sfn.JsonPath
@@ -16,16 +17,20 @@ FAILED_ERROR = "TransformFailed"
 class Transform(Stage):
     """Runs `glue_job` with `--run_id` = `$.run.id` and waits for it. A run that fails, or ends in any state
     but SUCCEEDED, fails the execution (TransformFailed) with Glue's message. Writes `$.glue` (JobRunId,
-    JobRunState)."""
+    JobRunState). With `incremental` (etl_incremental) the run first reads whether a full rebuild is asked
+    (`ledger.full_rebuild_choice`) and passes it as `--full_rebuild`."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, glue_job: glue.IJob) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, glue_job: glue.IJob, incremental: bool = False) -> None:
         super().__init__(scope, construct_id)
+        arguments = {"--run_id": JsonPath.string_at("$.run.id")}
+        if incremental:
+            arguments["--full_rebuild"] = JsonPath.string_at(FULL_REBUILD_PATH)
         transform = tasks.GlueStartJobRun(
             self,
             "Transform (Glue)",
             glue_job_name=glue_job.job_name,
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            arguments=sfn.TaskInput.from_object({"--run_id": JsonPath.string_at("$.run.id")}),
+            arguments=sfn.TaskInput.from_object(arguments),
             result_path="$.glue",
         )
         transform.add_catch(self._failed(), errors=["States.ALL"], result_path="$.glueError")
@@ -43,7 +48,7 @@ class Transform(Stage):
             .when(sfn.Condition.string_equals("$.glue.JobRunState", "SUCCEEDED"), done)
             .otherwise(self._did_not_succeed())
         )
-        self._set_flow(transform, done)
+        self._set_flow(full_rebuild_choice(self, transform) if incremental else transform, done)
 
     def _failed(self) -> sfn.Fail:
         return fail_state(

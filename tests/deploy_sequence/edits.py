@@ -93,6 +93,8 @@ DEFAULT_EVERYTHING = EditGroup(
         Edit("schedule_expression", "rate(1 day)", (SCHEDULE,)),
         Edit("schedule_timezone", "Europe/Berlin", (SCHEDULE,)),
         Edit("min_rating", 4.0, (GLUE_JOB,)),
+        Edit("etl_incremental", True, (GLUE_JOB, MACHINE, "AWS::IAM::Policy")),
+        Edit("etl_full_rebuild_every_days", 3, (GLUE_JOB,)),
         Edit("raw_prefix", "ratings-v2/", (GLUE_JOB, "AWS::IAM::Policy")),
         Edit("raw_delimiter", ",", (GLUE_JOB,)),
         Edit("raw_has_header", False, (GLUE_JOB,)),

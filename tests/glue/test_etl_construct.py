@@ -197,8 +197,10 @@ def test_extra_py_files_zip_holds_only_the_glue_modules_the_job_imports_and_thei
         "glue_src/__init__.py",
         "glue_src/arguments.py",
         "glue_src/counts.py",
+        "glue_src/incremental.py",
         "glue_src/inputs.py",
         "glue_src/layouts.py",
+        "glue_src/ledger_store.py",
         "glue_src/limits.py",
         "glue_src/messages.py",
         "glue_src/metadata.py",
@@ -208,6 +210,7 @@ def test_extra_py_files_zip_holds_only_the_glue_modules_the_job_imports_and_thei
         "glue_src/summary.py",
         "glue_src/transform.py",
         "pipeline_contracts/__init__.py",
+        "pipeline_contracts/etl_ledger.py",
         "pipeline_contracts/metadata_datasets.py",
         "pipeline_contracts/run_layout.py",
         "pipeline_contracts/solutions.py",  # batch_input_entry: the folder of each batch input

@@ -103,7 +103,7 @@ OVERRIDES = [
 
 
 def test_the_overrides_cover_every_option_of_a_config_key() -> None:
-    flags = {flag for flag, *_ in OVERRIDES} | {"--header", "--items-dataset", "--users-dataset"}
+    flags = {flag for flag, *_ in OVERRIDES} | {"--header", "--items-dataset", "--users-dataset", "--incremental", "--full-rebuild-every-days"}
     assert {f"--{option.replace('_', '-')}" for option in local_config.CONFIG_KEY_OF_OPTION} - flags == {
         "--has-header"  # spelled --header / --no-header
     }
@@ -182,9 +182,22 @@ def test_the_old_local_words_and_bounds_are_refused() -> None:
 
 
 @pytest.mark.parametrize("flag", [f"--{option.replace('_', '-')}" for option in local_config.CONFIG_KEY_OF_OPTION
-                                  if option != "has_header" and not option.endswith("_dataset")])
+                                  if option not in ("has_header", "incremental") and not option.endswith("_dataset")])
 def test_an_empty_option_is_refused_not_taken_for_the_configuration(flag: str) -> None:
     assert "has value ''; allowed: a non-empty value" in refusal(flag, "")
+
+
+def test_incremental_is_a_switch_over_the_configuration(tmp_path: Path) -> None:
+    """--incremental (no value, as --header) sets etl_incremental; its job arguments keep the ledger in the output."""
+    args = local_run.build_parser().parse_args(
+        ["--incremental", "--full-rebuild-every-days", "3", "--full-rebuild", "--output", str(tmp_path)]
+    )
+    assert local_run.resolved_config(args).config.etl_incremental is True
+    job = local_run.job_arguments(args)
+    assert (job["--incremental"], job["--ledger_uri"], job["--full_rebuild"], job["--full_rebuild_every_days"]) == (
+        "true", str(tmp_path.resolve() / "state" / "ledger.json"), "true", "3"
+    )
+    assert "--incremental" not in local_run.job_arguments(local_run.build_parser().parse_args([]))
 
 
 def test_an_empty_dataset_is_none_as_in_the_configuration(tmp_path: Path) -> None:

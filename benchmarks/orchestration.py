@@ -5,10 +5,13 @@ simulated time, scripted Personalize jobs end after given simulated durations, e
 0.1 simulated seconds. Two scenarios (Glue 10 min, import 8 min, batch 30 min; training 20 min or 3 h), each
 run several times with every job's duration lengthened by 0-300 s, spread evenly (a golden-ratio sequence), so
 that job ends fall at every phase of the poll cycle and the mean lag is not luck of the draw. The same runs
-are made with the shipped poll interval and with a fixed 300 s poll (the classic console recipe).
+are made with the shipped poll interval, with a fixed 300 s poll (the classic console recipe), and with the full
+configuration (config/full.json: four solutions, Items and Users datasets, at its own poll interval).
 
-Detection lag: from a job's end to the moment the machine moves on (the Describe that sees ACTIVE returns).
-Transitions: states entered per run (what Step Functions bills). Events: history events per run.
+Detection lag: from a job's end to the moment the machine moves on (the Describe that sees ACTIVE returns); with
+several jobs of a kind (four trainings), every one of them counts.
+Transitions: states entered per run, the run's own and its child executions' (Step Functions bills both).
+Events: the largest history of the run, its own or one child execution's (each has the 25,000-event limit).
 
     .venv/bin/python benchmarks/orchestration.py [--runs N]
 """
@@ -16,6 +19,7 @@ Transitions: states entered per run (what Step Functions bills). Events: history
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -23,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 # The benchmark prints its own table only: the handlers' Powertools loggers (created at import) log errors only (the
 # stand-in Glue writes no ETL summary, which the planning function would warn about on every run).
@@ -47,7 +52,7 @@ MEAN_LAG_TARGET, MAX_LAG_TARGET, TRANSITIONS_TARGET, EVENTS_TARGET = 30.0, 60.0,
 
 @dataclass
 class RunFigures:
-    lags: dict[str, float]
+    lags: dict[str, list[float]]
     transitions: int
     events: int
     simulated_hours: float
@@ -68,8 +73,24 @@ def run_once(machine: SynthesizedOrchestration, durations: dict[str, float], nam
         result = aws.run(arn, name=name)
         if result.status != "SUCCEEDED":
             raise RuntimeError(f"{name}: {result.status} {result.error}: {result.cause}")
-        lags = {job.kind: detection_lag(job, aws.call_latency) for job in aws.personalize.jobs}
-        return RunFigures(lags, result.transitions, len(result.events), aws.clock.seconds / 3600)
+        lags: dict[str, list[float]] = {}
+        for job in aws.personalize.jobs:
+            lags.setdefault(job.kind, []).append(detection_lag(job, aws.call_latency))
+        transitions = len(result.all_states_entered)
+        return RunFigures(lags, transitions, largest_history(result), aws.clock.seconds / 3600)
+
+
+def largest_history(result: Any) -> int:
+    """The most events one execution of the run wrote: its own, or one child's."""
+    return max([len(result.events), *(len(history) for history in result.child_histories)])
+
+
+def full_configuration() -> PipelineConfig:
+    """config/full.json layered over cdk.json's context, as `-c config=full` does."""
+    root = Path(__file__).resolve().parents[1]
+    context = json.loads((root / "cdk.json").read_text())["context"]
+    settings = {key: value for key, value in context.items() if not key.startswith("@")}
+    return PipelineConfig.from_mapping({**settings, **json.loads((root / "config" / "full.json").read_text())})
 
 
 def offset(run: int, stage: int) -> float:
@@ -94,6 +115,7 @@ def main() -> int:
     designs = {
         f"poll {shipped.status_poll_seconds} s (shipped)": shipped,
         "poll 300 s (console recipe)": replace(shipped, status_poll_seconds=300),
+        f"full.json, poll {full_configuration().status_poll_seconds} s": full_configuration(),
     }
     started = time.monotonic()
     machines = synth_orchestration({str(i): config for i, config in enumerate(designs.values())})
@@ -112,7 +134,7 @@ def main() -> int:
             figures = measure(machines[str(index)], scenario, args.runs)
             lag_cells, stage_lags = [], {}
             for kind in STAGES:
-                lags = [f.lags[kind] for f in figures]
+                lags = [lag for f in figures for lag in f.lags[kind]]
                 stage_lags[kind] = (statistics.mean(lags), max(lags))
                 lag_cells.append(f"{stage_lags[kind][0]:>13.1f} / {stage_lags[kind][1]:>6.1f}")
             transitions = [f.transitions for f in figures]
@@ -124,16 +146,16 @@ def main() -> int:
                 + f" {statistics.mean(events):>7.0f} / {max(events):>6}"
                 + f" {statistics.mean(f.simulated_hours for f in figures):>6.2f}"
             )
-            if index == 0:
+            if index != 1:
                 verdicts.append(
                     all(mean <= MEAN_LAG_TARGET and worst <= MAX_LAG_TARGET for mean, worst in stage_lags.values())
                     and max(events) <= EVENTS_TARGET
                     and (scenario_name != "3 h training" or max(transitions) <= TRANSITIONS_TARGET)
                 )
     print(
-        f"\nTargets for the shipped design: mean lag <= {MEAN_LAG_TARGET:.0f} s per stage, never over "
-        f"{MAX_LAG_TARGET:.0f} s; <= {TRANSITIONS_TARGET} transitions for the 3 h run; history <= {EVENTS_TARGET} "
-        f"events (limit 25,000): {'met' if all(verdicts) else 'NOT met'}."
+        f"\nTargets for the shipped design and the full configuration: mean lag <= {MEAN_LAG_TARGET:.0f} s per "
+        f"stage, never over {MAX_LAG_TARGET:.0f} s; <= {TRANSITIONS_TARGET} transitions for the 3 h run; "
+        f"history <= {EVENTS_TARGET} events (limit 25,000): {'met' if all(verdicts) else 'NOT met'}."
     )
     print(f"Wall time {time.monotonic() - started:.0f} s.")
     return 0 if all(verdicts) else 1

@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.parsers import ResponseParserError
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 
+from .children import map_run_arns, merged_history
 from .errors import CliError, ExitCode, translate_botocore_error, translate_client_error
 from .outputs import Pipeline, pipeline_from_outputs
 
@@ -194,6 +195,51 @@ class Gateway:
             return self._call("stepfunctions", "GetExecutionHistory", handlers, **kwargs)
 
         return HistoryReader(get_page, execution_arn)
+
+    def run_history(self, execution_arn: str) -> RunHistory:
+        """The run's history with its imports' and solutions' child executions folded in (`children.py`)."""
+        return RunHistory(self, execution_arn)
+
+    def map_run_executions(self, map_run_arn: str) -> list[str]:
+        """The child executions of one Map Run (an import's or a solution's own history: one each)."""
+        handlers = {
+            "ResourceNotFound": lambda exc: CliError(f"no such Map Run: {map_run_arn}", ExitCode.USAGE),
+        }
+        found: list[str] = []
+        kwargs: dict[str, Any] = {"mapRunArn": map_run_arn, "maxResults": 1000}
+        while True:
+            page = self._call("stepfunctions", "ListExecutions", handlers, **kwargs)
+            found.extend(str(e["executionArn"]) for e in page.get("executions") or [])
+            if not page.get("nextToken"):
+                return found
+            kwargs["nextToken"] = page["nextToken"]
+
+
+class RunHistory:
+    """A run's history and its own-history children's, each read incrementally (`HistoryReader`); `read()`
+    returns them merged (`children.merged_history`): everything read so far."""
+
+    def __init__(self, gateway: Gateway, execution_arn: str) -> None:
+        self._gateway = gateway
+        self._parent = gateway.history_reader(execution_arn)
+        self._events: list[Mapping[str, Any]] = []
+        self._children: dict[str, tuple[HistoryReader, list[Mapping[str, Any]]]] = {}
+        self._map_runs_listed: set[str] = set()
+
+    def read(self) -> list[dict[str, Any]]:
+        self._events.extend(self._parent.fetch_new())
+        for map_run in map_run_arns(self._events):
+            if map_run in self._map_runs_listed:
+                continue
+            children = self._gateway.map_run_executions(map_run)
+            # A Map Run lists its child once the child started: until then, look again on the next read.
+            if children:
+                self._map_runs_listed.add(map_run)
+            for child in children:
+                self._children.setdefault(child, (self._gateway.history_reader(child), []))
+        for reader, events in self._children.values():
+            events.extend(reader.fetch_new())
+        return merged_history(self._events, [events for _, events in self._children.values()])
 
 
 class HistoryReader:

@@ -101,7 +101,7 @@ def watch(ctx: Context, execution_arn: str, name: str, poll_interval: float, sta
     output). When describe reports the end, the history is read once more so the final
     events of the last poll are not missed.
     """
-    reader = ctx.gateway.history_reader(execution_arn)
+    reader = ctx.gateway.run_history(execution_arn)
     events: list[Mapping[str, Any]] = []
     timeline = build_timeline([], {"status": "RUNNING", "startDate": start_date})
     if ctx.console.is_terminal:
@@ -123,10 +123,10 @@ def _poll(
     update: Callable[[Timeline], None],
 ) -> Timeline:
     while True:
-        events.extend(reader.fetch_new())
+        events[:] = reader.read()
         description = ctx.gateway.describe_execution(execution_arn)
         if description.get("status") not in RUNNING_STATUSES:
-            events.extend(reader.fetch_new())
+            events[:] = reader.read()
         timeline = build_timeline(events, description)
         update(timeline)
         if timeline.finished:
@@ -168,7 +168,7 @@ def status(ctx: Context, execution: str | None, as_json: bool) -> int:
                 f"no execution named {execution!r} on {pipeline.state_machine_name} (see `history`)", ExitCode.USAGE
             ) from exc
         raise
-    events = ctx.gateway.history_reader(arn).fetch_new()
+    events = ctx.gateway.run_history(arn).read()
     timeline = build_timeline(events, description)
     summary = summarize_output(timeline.output) if timeline.status == "SUCCEEDED" else OutputSummary()
     now = ctx.clock()

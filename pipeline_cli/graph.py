@@ -124,7 +124,9 @@ def _describe(state: Mapping[str, Any]) -> str:
     if kind == "Map":
         config = (state.get("ItemProcessor") or {}).get("ProcessorConfig", {})
         if config.get("Mode") == "DISTRIBUTED":
-            reader = state.get("ItemReader", {}).get("Resource", "").rsplit(":::", 1)[-1]
+            # Items read from S3 (a batch-job list), or a list in the state data (the one-item list that gives an
+            # import or a solution a child execution of its own).
+            reader = state.get("ItemReader", {}).get("Resource", "").rsplit(":::", 1)[-1] or state.get("ItemsPath", "$")
             concurrency = state.get("MaxConcurrencyPath", state.get("MaxConcurrency", "unbounded"))
             return (
                 f"Map, distributed ({config.get('ExecutionType', '')} children), items from {reader}, "

@@ -91,6 +91,14 @@ class ExecutionResult:
     error: str | None
     cause: str | None
     events: list[dict[str, Any]] = field(repr=False)
+    child_histories: list[list[dict[str, Any]]] = field(default_factory=list, repr=False)
+    """The history of each Distributed Map child this execution started, at any depth (an import's or a solution's
+    own history, a batch job's): not part of its history, as in AWS, but what it ran."""
+
+    @property
+    def child_events(self) -> list[dict[str, Any]]:
+        """Every child's history events, child after child."""
+        return [event for history in self.child_histories for event in history]
 
     @property
     def transitions(self) -> int:
@@ -100,6 +108,13 @@ class ExecutionResult:
     @property
     def states_entered(self) -> list[str]:
         return [e["stateEnteredEventDetails"]["name"] for e in self.events if e["type"].endswith("StateEntered")]
+
+    @property
+    def all_states_entered(self) -> list[str]:
+        """The states entered by the execution and then by its children (each child's in its own order)."""
+        return self.states_entered + [
+            e["stateEnteredEventDetails"]["name"] for e in self.child_events if e["type"].endswith("StateEntered")
+        ]
 
 
 class OfflineStepFunctions(contextlib.AbstractContextManager):
@@ -126,8 +141,9 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         self.calls: list[Call] = []
         self._answers: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._stack = contextlib.ExitStack()
-        self._deadlines: dict[int, float] = {}
+        self._deadlines: dict[int, tuple[float, Any]] = {}
         self._child_event_managers: list[Any] = []
+        self._children_of: dict[str, list[Any]] = {}
         self._sfn: Any = None
         self._interpreter_clients = _InterpreterClients()
 
@@ -254,9 +270,13 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
 
     def start(self, state_machine_arn: str, *, name: str | None = None, input: Any = None) -> str:
         """Starts an execution and returns its ARN once it has ended (executions run synchronously)."""
-        return self._sfn.start_execution(
+        first_child = len(self._child_event_managers)
+        arn = self._sfn.start_execution(
             stateMachineArn=state_machine_arn, name=name or str(uuid.uuid4()), input=json.dumps(input or {})
         )["executionArn"]
+        # Its children are those started while it ran (an execution started in its middle counts its own too).
+        self._children_of[arn] = self._child_event_managers[first_child:]
+        return arn
 
     def run(self, state_machine_arn: str, *, name: str | None = None, input: Any = None) -> ExecutionResult:
         return self.result(self.start(state_machine_arn, name=name, input=input))
@@ -279,6 +299,10 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
             error=described.get("error") or details.get("error"),
             cause=described.get("cause") or details.get("cause"),
             events=events,
+            child_histories=[
+                [dict(event) for event in manager.get_event_history()]
+                for manager in self._children_of.get(execution_arn, [])
+            ],
         )
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
@@ -348,9 +372,13 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
     # Interpreter patches --------------------------------------------------------------------------------------
     def _wait_interval(self, env: Any, wait_seconds: int) -> None:
         """Replaces WaitFunction._wait_interval (bound to the harness, so it gets no WaitFunction)."""
-        deadline = self._deadlines.get(id(env))  # set for top-level executions; Map/Parallel frames have none
-        if deadline is not None and self.clock.seconds + wait_seconds >= deadline:
-            self.clock.sleep_until(deadline)
+        # The execution's deadline, for a Wait at any depth: its frames (Parallel branches, Map iterations, a
+        # Distributed Map's children) share its execution details. A child execution ends with its parent, as
+        # a Map Run's children are stopped when the parent execution ends.
+        execution = self._deadlines.get(id(env.aws_execution_details))
+        if execution is not None and self.clock.seconds + wait_seconds >= execution[0]:
+            self.clock.sleep_until(execution[0])
+            execution[1].set_timed_out()
             env.set_timed_out()
             return
         self.clock.sleep(wait_seconds)
@@ -362,7 +390,7 @@ class OfflineStepFunctions(contextlib.AbstractContextManager):
         def evaluate(program: Any, env: Any) -> None:
             timeout = program.timeout_seconds.timeout_seconds if program.timeout_seconds else None
             if timeout is not None and not env.is_frame():
-                harness._deadlines[id(env)] = harness.clock.seconds + timeout
+                harness._deadlines[id(env.aws_execution_details)] = (harness.clock.seconds + timeout, env)
             env.next_state_name = program.start_at.start_at_name
             # moto runs the program in a thread and joins it with the timeout in real seconds; here the
             # Wait patch enforces the deadline, so the program runs in the caller's thread.

@@ -25,7 +25,7 @@ from stacks.app_factory import PipelineApp
 from pipeline_rehearsal.moto_pin import PATCHED_MOTO_VERSION, UnsupportedMotoVersion, require_patched_moto
 from tests.support.pins import pinned_version
 from pipeline_rehearsal import FakeCloud
-from tests.support.templates import only, pipeline_definition, resources
+from tests.support.templates import all_states, only, pipeline_definition, resources
 
 # Outputs CDK adds by itself for cross-stack references (weak: PublishOutput..., strong: ExportsOutput...).
 _CDK_REFERENCE_OUTPUTS = ("PublishOutput", "ExportsOutput")
@@ -112,7 +112,8 @@ def _compared_statuses(rule: dict[str, Any]) -> set[str]:
 def test_the_state_machine_knows_exactly_the_personalize_statuses_of_the_contract(
     default_app: PipelineApp, default_templates: dict[str, Template]
 ) -> None:
-    states = pipeline_definition(default_app, default_templates)["States"].values()
+    # Every job stage polls in a child execution (an import's, a solution's, a batch job's): nested states too.
+    states = all_states(pipeline_definition(default_app, default_templates)).values()
     compared = set().union(
         *(_compared_statuses(rule) for state in states if state["Type"] == "Choice" for rule in state["Choices"])
     )

@@ -1,15 +1,19 @@
 """The run's worst case against Step Functions' execution-history limit, checked at synth time.
 
-Two histories count: the run's own (parent) execution, and each batch job's child execution (the Distributed
-Map's STANDARD children have 25,000 events each). Every loop is a job stage's poll or busy retry.
+Every long wait of a run polls in an execution history of its own (`own_history.py`), so four histories count,
+each against the 25,000-event limit of a Standard execution:
 
-Parent: the loops of one chain of stages cannot outlast the execution timeout, whatever they wait for; each
-branch that runs beside that chain (an Items / Users import beside the interactions import, every solution's
-training but one beside the others) adds at most its own bounded loops (job_max_wait_hours of polls and
-busy_retry_max_attempts retries). Straight paths add a fixed number of events per run and per solution, and
-each solution's output files one inline Map iteration each.
+- the run's own (parent) execution: no polling loop at all, only straight paths: a fixed number of events per
+  run, per import and per solution (the hand-over of each child, its Map Run's events, the post-processing's
+  accept iteration). It does not grow with the poll interval or the execution timeout.
+- each import's child execution (interactions, Items, Users): one job stage's bounded loops (job_max_wait_hours
+  of polls and busy_retry_max_attempts busy retries) and a few straight states;
+- each solution's child execution: its training's bounded loops, its straight path (ARN read, gate, planning,
+  the batch jobs' Map Run, the record) and its output files, one inline Map iteration each;
+- each batch job's child execution: one job stage's bounded loops and a few straight states.
 
-Child: one batch job, its bounded loops and a few straight states.
+So the shortest poll interval that fits no longer depends on how many solutions and datasets a configuration
+has: only on the poll interval, the busy retries and job_max_wait_hours (a solution's child, the largest, decides).
 """
 
 from __future__ import annotations
@@ -25,47 +29,53 @@ HISTORY_EVENT_LIMIT = 25_000
 # History events of one poll: Wait (entered, exited) + Describe task (entered, scheduled, started,
 # succeeded, exited) + Choice (entered, exited) + counting Pass (entered, exited). A busy retry costs the same.
 EVENTS_PER_LOOP = 11
-# Events outside the loops and the solutions (guard, naming, parameter check, Glue, choose modes: one task of 5
-# events, the imports' straight paths, the run-level post-processing, summary), rounded up.
+# The parent's events outside the imports and the solutions (guard, naming, parameter check, Glue, choose modes,
+# the run-level post-processing, summary), rounded up.
 EVENTS_OUTSIDE_LOOPS = 200
-# One solution's straight path in the parent: its wrapper Parallel, ARN read, the training's straight states, the
-# gate, planning, the Map Run's own events, listing, the record, its accept iteration; rounded up.
+# One child in the parent: its hand-over Pass, the Distributed Map (entered, Map Run started/succeeded, exited)
+# and what the parent does with the result (the import's failed? Choice and result Pass, a solution's accept
+# iteration in the post-processing); rounded up.
+EVENTS_PER_CHILD_IN_PARENT = 30
+# One solution's child outside its training loops: the wrapper Parallel, ARN read, the training's straight
+# states, the gate, planning, the batch jobs' Map Run, listing, the record; rounded up.
 EVENTS_PER_SOLUTION = 80
 # One output file's inline Map iteration (iteration started/succeeded, task entered/scheduled/started/succeeded/
 # exited), and the files one solution is budgeted for: 100 files hold 500 million users at 5 million per file,
 # or 50,000 items at 500 per file (item affinity).
 EVENTS_PER_OUTPUT_FILE = 7
 OUTPUT_FILES_PER_SOLUTION = 100
-# A batch job's child execution outside its loops: Parallel wrapper, place-input Choice and Lambda, the job
-# stage's straight states, the done/failed Pass; rounded up.
+# A job stage's child execution (an import, a batch job) outside its loops: Parallel wrapper, the batch job's
+# place-input Choice and Lambda, the job stage's straight states, the done/failed Pass; rounded up.
 EVENTS_PER_CHILD_OUTSIDE_LOOPS = 40
 
 
 @dataclass(frozen=True)
 class HistoryBudget:
-    """The worst-case history of a run's parent execution and of one batch job's child execution."""
+    """The worst-case history of a run's parent execution and of each kind of child execution."""
 
     parent_events: int
-    child_events: int
+    solution_events: int
+    job_events: int
+    """One job stage's child: an import's or a batch job's (the same bounded loops and straight states)."""
 
     @classmethod
     def of(cls, config: PipelineConfig) -> HistoryBudget:
+        loops = bounded_loops(
+            poll_seconds=config.status_poll_seconds,
+            busy_attempts=config.busy_retry_max_attempts,
+            job_max_wait_hours=config.job_max_wait_hours,
+        )
         return cls(
             parent_events=parent_worst_case(
-                timeout_seconds=config.execution_timeout_hours * 3600,
-                poll_seconds=config.status_poll_seconds,
-                busy_seconds=config.busy_retry_seconds,
-                busy_attempts=config.busy_retry_max_attempts,
-                job_max_wait_hours=config.job_max_wait_hours,
-                metadata_datasets=len(config.metadata_datasets),
-                solutions=len(config.solutions),
+                imports=1 + len(config.metadata_datasets), solutions=len(config.solutions)
             ),
-            child_events=child_worst_case(
-                poll_seconds=config.status_poll_seconds,
-                busy_attempts=config.busy_retry_max_attempts,
-                job_max_wait_hours=config.job_max_wait_hours,
-            ),
+            solution_events=solution_worst_case(loops),
+            job_events=job_worst_case(loops),
         )
+
+    @property
+    def largest(self) -> int:
+        return max(self.parent_events, self.solution_events, self.job_events)
 
 
 def bounded_loops(*, poll_seconds: int, busy_attempts: int, job_max_wait_hours: int) -> int:
@@ -73,94 +83,59 @@ def bounded_loops(*, poll_seconds: int, busy_attempts: int, job_max_wait_hours: 
     return math.ceil(job_max_wait_hours * 3600 / poll_seconds) + busy_attempts
 
 
-def parent_worst_case(
-    *,
-    timeout_seconds: int,
-    poll_seconds: int,
-    busy_seconds: int,
-    busy_attempts: int,
-    job_max_wait_hours: int,
-    metadata_datasets: int,
-    solutions: int,
-) -> int:
-    """History events of a run that loops until its execution timeout on its longest chain, while every branch
-    beside it loops to its bounds."""
-    chain = math.ceil(timeout_seconds / min(poll_seconds, busy_seconds))
-    beside = (metadata_datasets + solutions - 1) * bounded_loops(
-        poll_seconds=poll_seconds, busy_attempts=busy_attempts, job_max_wait_hours=job_max_wait_hours
-    )
-    straight = EVENTS_OUTSIDE_LOOPS + solutions * (
-        EVENTS_PER_SOLUTION + OUTPUT_FILES_PER_SOLUTION * EVENTS_PER_OUTPUT_FILE
-    )
-    return straight + EVENTS_PER_LOOP * (chain + beside)
+def parent_worst_case(*, imports: int, solutions: int) -> int:
+    """History events of a run's own execution: straight paths only (every loop is in a child)."""
+    return EVENTS_OUTSIDE_LOOPS + (imports + solutions) * EVENTS_PER_CHILD_IN_PARENT
 
 
-def child_worst_case(*, poll_seconds: int, busy_attempts: int, job_max_wait_hours: int) -> int:
-    """History events of one batch job's child execution that loops to its bounds."""
-    loops = bounded_loops(poll_seconds=poll_seconds, busy_attempts=busy_attempts, job_max_wait_hours=job_max_wait_hours)
+def solution_worst_case(loops: int) -> int:
+    """History events of one solution's child execution whose training loops to its bounds."""
+    straight = EVENTS_PER_SOLUTION + OUTPUT_FILES_PER_SOLUTION * EVENTS_PER_OUTPUT_FILE
+    return straight + EVENTS_PER_LOOP * loops
+
+
+def job_worst_case(loops: int) -> int:
+    """History events of one import's or batch job's child execution that loops to its bounds."""
     return EVENTS_PER_CHILD_OUTSIDE_LOOPS + EVENTS_PER_LOOP * loops
 
 
 def check_history_budget(config: PipelineConfig) -> None:
-    """Fails synth when a run (or one of its batch jobs) that loops to its bounds could pass the history-event
-    limit, naming the key to change and the value that fits.
+    """Fails synth when a run, or one of its child executions, that loops to its bounds could pass the
+    history-event limit, naming the key to change and the value that fits.
 
     Without this, such a run would die with Step Functions' own history-limit error instead of the
     pipeline's bounded, named failures.
     """
     budget = HistoryBudget.of(config)
-    if budget.child_events > HISTORY_EVENT_LIMIT:
-        longest = _largest(
-            lambda hours: child_worst_case(
-                poll_seconds=config.status_poll_seconds,
-                busy_attempts=config.busy_retry_max_attempts,
-                job_max_wait_hours=hours,
-            ),
-            config.job_max_wait_hours,
-        )
-        raise ConfigError.invalid(
-            "job_max_wait_hours",
-            config.job_max_wait_hours,
-            f"at most {longest} with status_poll_seconds={config.status_poll_seconds} and busy_retry_max_attempts="
-            f"{config.busy_retry_max_attempts} (a batch job polling that long would write about "
-            f"{budget.child_events} history events in its child execution, over the Step Functions limit of "
-            f"{HISTORY_EVENT_LIMIT})",
-        )
-    if budget.parent_events <= HISTORY_EVENT_LIMIT:
+    # The run's own history needs no check: config.py allows at most 20 solutions and there are at most 3 imports,
+    # 890 events at most (tests/orchestration/test_budget.py).
+    if budget.solution_events <= HISTORY_EVENT_LIMIT:
         return
-    key = "status_poll_seconds" if config.status_poll_seconds <= config.busy_retry_seconds else "busy_retry_seconds"
-    other = "busy_retry_seconds" if key == "status_poll_seconds" else "status_poll_seconds"
-    shortest = getattr(config, key)
 
-    def worst_with(seconds: int) -> int:
-        """The worst case with every interval shorter than `seconds` raised to it."""
-        return parent_worst_case(
-            timeout_seconds=config.execution_timeout_hours * 3600,
-            poll_seconds=max(config.status_poll_seconds, seconds),
-            busy_seconds=max(config.busy_retry_seconds, seconds),
-            busy_attempts=config.busy_retry_max_attempts,
-            job_max_wait_hours=config.job_max_wait_hours,
-            metadata_datasets=len(config.metadata_datasets),
-            solutions=len(config.solutions),
+    def solution_events_with(*, poll_seconds: int, hours: int) -> int:
+        return solution_worst_case(
+            bounded_loops(poll_seconds=poll_seconds, busy_attempts=config.busy_retry_max_attempts,
+                          job_max_wait_hours=hours)
         )
 
-    longer = range(shortest + 1, 3601)
-    needed = next((seconds for seconds in longer if worst_with(seconds) <= HISTORY_EVENT_LIMIT), None)
-    if needed is None:
-        fix = (
-            "a longer interval is not enough: lower busy_retry_max_attempts, job_max_wait_hours or "
-            "execution_timeout_hours, or configure fewer solutions"
-        )
-    else:
-        fix = f"at least {needed}" + (f" (and {other} as well)" if getattr(config, other) < needed else "")
+    # busy_retry_max_attempts is at most 1,000 (config.py): with polls of an hour, a child stays far below the
+    # limit, so a long enough interval always exists.
+    needed = next(
+        seconds
+        for seconds in range(config.status_poll_seconds + 1, 3601)
+        if solution_events_with(poll_seconds=seconds, hours=config.job_max_wait_hours) <= HISTORY_EVENT_LIMIT
+    )
+    longest = _largest(
+        lambda hours: solution_events_with(poll_seconds=config.status_poll_seconds, hours=hours),
+        config.job_max_wait_hours,
+    )
     raise ConfigError.invalid(
-        key,
-        shortest,
-        f"{fix} with execution_timeout_hours={config.execution_timeout_hours}, job_max_wait_hours="
-        f"{config.job_max_wait_hours}, busy_retry_max_attempts={config.busy_retry_max_attempts}, "
-        f"{len(config.solutions)} solution(s) and {len(config.metadata_datasets)} metadata dataset(s) (a run polling "
-        f"that long would write about {budget.parent_events} history events, over the Step Functions limit of "
-        f"{HISTORY_EVENT_LIMIT})",
+        "status_poll_seconds",
+        config.status_poll_seconds,
+        f"at least {needed} with job_max_wait_hours={config.job_max_wait_hours} and busy_retry_max_attempts="
+        f"{config.busy_retry_max_attempts}, or job_max_wait_hours at most {longest} (a training polling that long "
+        f"would write about {budget.solution_events} history events in its solution's child execution, over the "
+        f"Step Functions limit of {HISTORY_EVENT_LIMIT})",
     )
 
 

@@ -27,7 +27,6 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
-from stacks.orchestration.personalize_job import PersonalizeJobStage
 from stacks.orchestration.stage import Stage
 
 JsonPath = sfn.JsonPath
@@ -63,9 +62,9 @@ class ParallelImports(Stage):
         scope: Construct,
         construct_id: str,
         *,
-        interactions: PersonalizeJobStage,
+        interactions: Stage,
         kinds: tuple[str, ...],
-        metadata_stage: Callable[[str], PersonalizeJobStage],
+        metadata_stage: Callable[[str], Stage],
         transformed_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -96,7 +95,7 @@ class ParallelImports(Stage):
             parallel.branch(self._branch(kind, metadata_stage(kind), transformed_bucket))
         self._set_flow(parallel, parallel)
 
-    def _branch(self, kind: str, stage: PersonalizeJobStage, bucket: s3.IBucket) -> sfn.IChainable:
+    def _branch(self, kind: str, stage: Stage, bucket: s3.IBucket) -> sfn.IChainable:
         key, label = BRANCHES[kind]
         prefix = run_layout.run_key("{}", run_layout.metadata_entry(kind))
         listing = tasks.CallAwsService(

@@ -49,6 +49,7 @@ from stacks.batch_jobs import BatchJobPlanning
 from stacks.config import PipelineConfig, SolutionSpec
 from stacks.orchestration.function_errors import readable_function_error
 from stacks.orchestration.modes import training_mode_path
+from stacks.orchestration.own_history import own_history_map
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.stage import Stage
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
@@ -223,7 +224,35 @@ class SolutionBranches(Stage):
             errors=["States.ALL"],
             result_path="$.solutionError",
         )
-        return wrapper
+        # The branch runs in a child execution of its own, so its training's polls (and its gate, planning and
+        # output files) do not share the run's history with the other solutions (`own_history.py`).
+        hand_over, child = own_history_map(
+            self,
+            name,
+            body=wrapper,
+            comment=f"Solution {name} runs in a child execution with a history of its own; its result is the "
+            "solution record",
+            output_path="$[0]",
+        )
+        # The child always ends with a record (its Parallel catches every error); the Map itself fails only when
+        # its child could not run at all (e.g. StartExecution refused), which still ends this solution only.
+        child.add_catch(
+            sfn.Pass(
+                self,
+                f"{name}: failed: no child execution",
+                parameters={
+                    **self._identity(spec),
+                    "status": "FAILED",
+                    "error": {
+                        "Error": JsonPath.string_at("$.solutionError.Error"),
+                        "Cause": JsonPath.string_at("$.solutionError.Cause"),
+                    },
+                },
+            ),
+            errors=["States.ALL"],
+            result_path="$.solutionError",
+        )
+        return hand_over
 
     @staticmethod
     def _identity(spec: SolutionSpec) -> dict[str, str]:

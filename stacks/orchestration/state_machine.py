@@ -25,6 +25,7 @@ from stacks.personalize import solution_arn_parameter_name
 from stacks.orchestration.guard import OverlapGuard
 from stacks.orchestration.ledger import promotion_wildcard_reasons
 from stacks.orchestration.modes import ChooseModes, import_mode_path, interactions_location
+from stacks.orchestration.own_history import JobInOwnHistory
 from stacks.orchestration.imports import ParallelImports, folder_uri, job_name_key, metadata_summary, result_key
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.prepare import PrepareRun
@@ -380,7 +381,12 @@ class _PersonalizeJobs:
     def _stage(self, construct_id: str, **props: Any) -> PersonalizeJobStage:
         return PersonalizeJobStage(self._scope, construct_id, bounds=self._bounds, **props)
 
-    def import_stage(self) -> PersonalizeJobStage:
+    def import_stage(self) -> JobInOwnHistory:
+        """The interactions import, polled in a child execution of its own (`own_history.py`)."""
+        return JobInOwnHistory(self._scope, "ImportChild", label="Import", stage=self._interactions_import(),
+                               result_key="import")
+
+    def _interactions_import(self) -> PersonalizeJobStage:
         return self._stage(
             "Import",
             resource="DatasetImportJob",
@@ -411,10 +417,15 @@ class _PersonalizeJobs:
             transformed_bucket=self._transformed_bucket,
         )
 
-    def metadata_import_stage(self, kind: str) -> PersonalizeJobStage:
-        """The Items or Users import: the run's folder into that dataset, IAM scoped to it and its job names."""
-        dataset_arn, jobs = self._metadata_dataset_arns[kind], self._metadata_import_jobs[kind]
+    def metadata_import_stage(self, kind: str) -> JobInOwnHistory:
+        """The Items or Users import: the run's folder into that dataset, IAM scoped to it and its job names,
+        polled in a child execution of its own."""
         label = f"{kind.title()} import"
+        return JobInOwnHistory(self._scope, label.replace(" ", "") + "Child", label=label,
+                               stage=self._metadata_import(kind, label), result_key=result_key(kind))
+
+    def _metadata_import(self, kind: str, label: str) -> PersonalizeJobStage:
+        dataset_arn, jobs = self._metadata_dataset_arns[kind], self._metadata_import_jobs[kind]
         return self._stage(
             label.replace(" ", ""),
             resource="DatasetImportJob",

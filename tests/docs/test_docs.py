@@ -95,7 +95,12 @@ def test_readme_links_every_docs_page() -> None:
 
 def _fail_errors(template: dict[str, Any]) -> set[str]:
     states = all_states(definition_from_template(template))
-    return {str(state["Error"]) for state in states.values() if state["Type"] == "Fail"}
+    fails = {name: state for name, state in states.items() if state["Type"] == "Fail"}
+    # A Fail state with an ErrorPath passes on the error of a job stage polled in a child execution of its own
+    # (stacks/orchestration/own_history.py); that stage's own Fail states, in the child, name the errors.
+    passing_on = {name for name, state in fails.items() if "ErrorPath" in state}
+    assert all(name.endswith(": failed in its child") for name in passing_on), passing_on
+    return {str(state["Error"]) for name, state in fails.items() if name not in passing_on}
 
 
 def _runbook_entries() -> set[str]:

@@ -106,12 +106,12 @@ def test_every_dataset_imports_in_parallel_before_training(
     # training after it. (The harness runs branches in threads on one virtual clock, so times cannot show it.)
     states = orchestration.definition["States"]
     (parallel,) = [state for state in states.values() if state["Type"] == "Parallel" and "Branches" in state
-                   and state["Branches"][0]["StartAt"] == "Import: start"]
+                   and state["Branches"][0]["StartAt"] == "Import: hand over"]
     assert [branch["StartAt"] for branch in parallel["Branches"]] == [
-        "Import: start", "Items import: list run files", "Users import: list run files"
+        "Import: hand over", "Items import: list run files", "Users import: list run files"
     ]
     assert parallel["Next"] == "Solutions"  # every solution's training after every import
-    entered = result.states_entered
+    entered = result.all_states_entered  # the parent's states, then its children's
     ends = [entered.index(state) for state in ("Import: done", "Items import: imported", "Users import: imported")]
     assert entered.index("solution training: start") > max(ends)
     by_name = {job.name: job.arn for job in import_jobs}
@@ -162,7 +162,7 @@ def test_one_import_busy_and_one_failing_fails_the_run_naming_the_failed_one(
     refused = [c for c in aws.calls_to("personalize", "CreateDatasetImportJob") if c.params["jobName"].startswith(users_prefix)]
     # The busy Users import retried in its own loop and got through, beside the Items import.
     assert [call.error for call in refused] == ["ResourceInUseException", "ResourceInUseException", None]
-    assert result.states_entered.count("Users import: wait while busy") == 2
+    assert result.all_states_entered.count("Users import: wait while busy") == 2
     assert not aws.calls_to("personalize", "CreateSolutionVersion")
 
 
@@ -185,6 +185,8 @@ def test_without_metadata_datasets_there_is_no_parallel_state(orchestration: Syn
     states = orchestration.definition["States"]
     assert not [
         state for state in states.values()
-        if state["Type"] == "Parallel" and any(branch["StartAt"] == "Import: start" for branch in state["Branches"])
+        if state["Type"] == "Parallel" and any(branch["StartAt"] == "Import: hand over" for branch in state["Branches"])
     ]
-    assert "Import: start" in states  # the interactions import is in the main chain, as before
+    # The interactions import is in the main chain, as before, polling in a child execution of its own.
+    assert states["Import: hand over"]["Next"] == "Import: own history"
+    assert states["Import: own history"]["ItemProcessor"]["StartAt"] == "Import: in its child"

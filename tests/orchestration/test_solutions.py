@@ -51,10 +51,15 @@ def multi() -> SynthesizedOrchestration:
     return synth_orchestration({"multi": MULTI_CONFIG})["multi"]
 
 
+def solution_child(multi: SynthesizedOrchestration, name: str) -> dict[str, Any]:
+    """The states of solution `name`'s child execution (the one-item Distributed Map of its branch)."""
+    (branch,) = [b for b in multi.definition["States"]["Solutions"]["Branches"] if b["StartAt"] == f"{name}: hand over"]
+    return branch["States"][f"{name}: own history"]["ItemProcessor"]["States"]
+
+
 def solution_branch(multi: SynthesizedOrchestration, name: str) -> dict[str, Any]:
-    """The states of solution `name`'s branch inside its "Solution <name>" wrapper."""
-    (branch,) = [b for b in multi.definition["States"]["Solutions"]["Branches"] if b["StartAt"] == f"Solution {name}"]
-    (body,) = branch["States"][f"Solution {name}"]["Branches"]
+    """The states of solution `name`'s branch inside its "Solution <name>" wrapper (in its child execution)."""
+    (body,) = solution_child(multi, name)[f"Solution {name}"]["Branches"]
     return body["States"]
 
 
@@ -69,8 +74,17 @@ def test_one_wrapped_branch_per_solution_in_config_order(multi: SynthesizedOrche
     states = multi.definition["States"]
     solutions = states["Solutions"]
     assert states["Imports"]["Next"] == "Solutions" and solutions["ResultPath"] == "$.solutions"
-    assert [b["StartAt"] for b in solutions["Branches"]] == [f"Solution {s.name}" for s in MULTI_CONFIG.solutions]
+    assert [b["StartAt"] for b in solutions["Branches"]] == [f"{s.name}: hand over" for s in MULTI_CONFIG.solutions]
     for spec, branch in zip(MULTI_CONFIG.solutions, solutions["Branches"], strict=True):
+        # Each solution runs in one STANDARD child execution of its own, which ends with its record.
+        child = branch["States"][f"{spec.name}: own history"]
+        assert child["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+        assert child["ItemsPath"] == "$.ownHistory" and child["OutputPath"] == "$[0]"
+        assert branch["States"][f"{spec.name}: hand over"]["Result"] == [spec.name]
+        assert child["ItemSelector"] == {"run.$": "$.run", "modes.$": "$.modes"}
+        (unstarted,) = child["Catch"]
+        assert branch["States"][unstarted["Next"]]["Parameters"]["status"] == "FAILED"
+        branch = {"States": solution_child(multi, spec.name)}
         wrapper = branch["States"][f"Solution {spec.name}"]
         assert wrapper["Type"] == "Parallel" and len(wrapper["Branches"]) == 1 and wrapper["OutputPath"] == "$[0]"
         (catch,) = wrapper["Catch"]
@@ -175,7 +189,9 @@ def test_every_state_of_a_solution_is_inside_its_caught_wrapper(multi: Synthesiz
         # Besides the wrapper: its catch's states (the function error read down to type and message, the record).
         reader = {f"{spec.name}: failed: {step}" for step in ("function error?", "read the function error",
                                                                 "type and message only")}
-        assert set(branch["States"]) == {f"Solution {spec.name}", f"{spec.name}: failed", *reader}
+        assert set(branch["States"]) == {f"{spec.name}: hand over", f"{spec.name}: own history",
+                                         f"{spec.name}: failed: no child execution"}
+        assert set(solution_child(multi, spec.name)) == {f"Solution {spec.name}", f"{spec.name}: failed", *reader}
         body = solution_branch(multi, spec.name)
         fails = [name for name, state in body.items() if state["Type"] == "Fail"]
         assert f"{spec.name} training: timed out" in fails

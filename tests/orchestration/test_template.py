@@ -48,7 +48,10 @@ def test_every_state_is_present(orchestration: SynthesizedOrchestration) -> None
         "Prepare run: solution ARN unavailable", "Transform (Glue)", "Transform failed",
         "Transform succeeded?", "Transform did not succeed", "Transform done", "Choose modes",
         "Choose modes: read the reason", "Choose modes: import not possible", "Choose modes failed",
-        "Solutions", "Solution solution",
+        "Import: hand over", "Import: own history", "Import: in its child", "Import: hand back",
+        "Import: keep the error", "Import: failed?", "Import: failed in its child", "Import: result",
+        "Solutions", "solution: hand over", "solution: own history", "solution: failed: no child execution",
+        "Solution solution",
         "solution: read solution ARN", "solution batch: plan jobs", "solution batch: each job", "solution batch job",
         "solution batch job: place input?", "solution batch job: place input", "solution batch job: done",
         "solution batch job: failed", "solution: succeeded", "solution: failed", "Summarize run", "Release run lease",
@@ -75,11 +78,20 @@ def test_stages_run_in_order_and_end_in_the_summary(orchestration: SynthesizedOr
         return rule["Next"]
 
     assert states["Transform done"]["Next"] == "Choose modes"
-    assert states["Choose modes"]["Next"] == "Import: start"
+    assert states["Choose modes"]["Next"] == "Import: hand over"
+    # The import polls in a child execution of its own; the parent goes on with its result, or fails with its error.
+    assert states["Import: own history"]["Next"] == "Import: failed?"
+    (failed,) = states["Import: failed?"]["Choices"]
+    assert failed == {"Variable": "$.importChild.outcome.error", "IsPresent": True, "Next": "Import: failed in its child"}
+    assert states["Import: failed in its child"] == {
+        "Type": "Fail", "ErrorPath": "$.importChild.outcome.error.Error", "CausePath": "$.importChild.outcome.error.Cause"
+    }
+    assert states["Import: failed?"]["Default"] == "Import: result"
+    assert states["Import: result"]["Next"] == "Solutions"
     # The import and the training read the mode chosen for this run, not the configured one.
     assert states["Import: create job"]["Parameters"]["ImportMode.$"] == "$.modes.imports.interactions.mode"
     assert states["solution training: create job"]["Parameters"]["TrainingMode.$"] == "$.modes.training.solution.mode"
-    assert on_active("Import") == "Solutions"
+    assert on_active("Import") == "Import: hand back"
     assert states["solution: read solution ARN"]["Next"] == "solution training: start"
     assert on_active("solution training") == "solution batch: plan jobs"
     assert on_active("solution batch job") == "solution batch job: done"
@@ -220,8 +232,8 @@ def test_job_names_and_paths_come_from_prepare_run(orchestration: SynthesizedOrc
     assert selector["batchInputUri.$"] == f"States.Format('s3://{transformed}/runs/{{}}/batch-input/', $.Payload.runId)"
     assert selector["batchOutputUri.$"] == f"States.Format('s3://{curated}/runs/{{}}/batch-output/', $.Payload.runId)"
     assert states["Transform (Glue)"]["Parameters"]["Arguments"] == {"--run_id.$": "$.run.id"}
-    assert states["Import: create job"]["Parameters"]["JobName.$"] == "$.run.importJobName"
     nested = all_states(orchestration.definition)
+    assert nested["Import: create job"]["Parameters"]["JobName.$"] == "$.run.importJobName"
     assert nested["solution training: create job"]["Parameters"]["Name.$"] == "$.run.train_solution"
     assert nested["solution batch: plan jobs"]["Parameters"]["Payload"]["job_name_base.$"] == "$.run.batch_solution"
     # Each job's name comes from the plan (numbered parts of that base).
@@ -279,9 +291,10 @@ def test_definition_passes_asl_validator(orchestration: SynthesizedOrchestration
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
-        ({"status_poll_seconds": 30}, "status_poll_seconds"),  # 24 h of 30 s polls: ~31,800 events
-        ({"busy_retry_seconds": 20, "status_poll_seconds": 60}, "busy_retry_seconds"),
-        ({"status_poll_seconds": 5, "execution_timeout_hours": 4, "job_max_wait_hours": 1}, "status_poll_seconds"),
+        # A training's child: 12 h of 20 s polls and 60 busy retries, ~25,200 events (21 s fits: tests/orchestration/
+        # test_budget.py).
+        ({"status_poll_seconds": 20}, "status_poll_seconds"),
+        ({"status_poll_seconds": 5, "job_max_wait_hours": 6}, "status_poll_seconds"),
     ],
 )
 def test_configs_that_could_pass_the_history_limit_are_refused(overrides: dict, key: str) -> None:

@@ -348,9 +348,14 @@ def test_the_definition_is_the_pipeline_stacks(
     assert [spec.name for spec in pipeline.config.solutions] == [SOLUTION]
     # The one solution's branch: training -> gate -> batch plan -> batch jobs -> its output files.
     (branch,) = states["Solutions"]["Branches"]
-    assert branch["StartAt"] == f"Solution {SOLUTION}"
-    wrapper = branch["States"][f"Solution {SOLUTION}"]
-    assert past_function_error_reader(branch["States"], wrapper["Catch"][0]["Next"]) == f"{SOLUTION}: failed"
+    # The branch runs in a child execution of its own (one item, STANDARD), which holds the solution's wrapper.
+    assert branch["StartAt"] == f"{SOLUTION}: hand over"
+    child = branch["States"][f"{SOLUTION}: own history"]
+    assert child["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    child_states = child["ItemProcessor"]["States"]
+    assert child["ItemProcessor"]["StartAt"] == f"Solution {SOLUTION}"
+    wrapper = child_states[f"Solution {SOLUTION}"]
+    assert past_function_error_reader(child_states, wrapper["Catch"][0]["Next"]) == f"{SOLUTION}: failed"
     (body,) = wrapper["Branches"]
     inner = body["States"]
     listing = inner[f"{SOLUTION} post-process: list output files"]
@@ -403,10 +408,12 @@ def test_happy_path_end_to_end(
     machine_arn = sfn.describe_execution(executionArn=result.arn)["stateMachineArn"]
     machine = sfn.describe_state_machine(stateMachineArn=machine_arn)
     assert (machine["name"], json.loads(machine["definition"])) == (pipeline.state_machine_name, pipeline.definition)
-    entered = result.states_entered
+    entered = result.all_states_entered  # the solution's states run in its own child execution
     after_jobs = entered[entered.index(f"{SOLUTION} batch: each job") + 1 :]
-    assert [s for s in after_jobs if "post-process" in s.lower()] == post_process_states(SOLUTION)
-    assert entered[-3:] == ["Summarize run", "Release run lease", "Run succeeded"]
+    in_child = [s for s in after_jobs if s.startswith(f"{SOLUTION} post-process")]
+    in_parent = [s for s in result.states_entered if s.lower().startswith("post-process")]
+    assert in_child + in_parent == post_process_states(SOLUTION)
+    assert result.states_entered[-3:] == ["Summarize run", "Release run lease", "Run succeeded"]
     assert_lease_released(run)
     assert f"{SOLUTION}: succeeded" in entered and f"{SOLUTION}: failed" not in entered
     assert set(entered) <= state_names(pipeline.definition["States"])
@@ -611,10 +618,10 @@ def test_two_output_files_are_flattened_by_two_map_iterations(
     assert len(run.batch_creates()) == 1
     assert sorted(run.written_outputs) == outs
     assert sorted(event["key"] for event in run.invocations(functions["process"])) == outs
-    assert run.result.states_entered.count(f"{SOLUTION} post-process: flatten file") == 2
+    assert run.result.all_states_entered.count(f"{SOLUTION} post-process: flatten file") == 2
     iterations = [
         event["mapIterationSucceededEventDetails"]["name"]
-        for event in run.result.events
+        for event in run.result.child_events  # the solution's files are flattened in its child execution
         if event["type"] == "MapIterationSucceeded"
     ]
     assert iterations.count(f"{SOLUTION} post-process: each output file") == 2
@@ -693,7 +700,7 @@ def test_every_line_errored_fails_the_run(execute: Callable[[Scenario], Run]) ->
     assert f"{SOLUTION}: all 3 line(s) errored (0 malformed)" in run.result.cause
     assert section["failure"]["cause"].startswith(f"{SOLUTION}: all 3 line(s) errored (0 malformed)")
     # The solution's branch succeeded (its jobs and files did); the manifest's checks failed it.
-    assert f"{SOLUTION}: succeeded" in run.result.states_entered
+    assert f"{SOLUTION}: succeeded" in run.result.all_states_entered
     assert (section["outputs"]["lines"], section["outputs"]["errors"]) == (3, 3)
     errors = run.text(f"{run.prefix}errors/{SOLUTION}/part-0001/users.json.jsonl").splitlines()
     assert len(errors) == 3

@@ -157,8 +157,8 @@ def assert_rejected_before_batch_jobs(deployment: Deployment, run: Run) -> str:
     assert f"({GATE_FAILED_ERROR})" in cause
     # The gate's reason alone: not the Lambda error's JSON with its stack trace.
     assert "stackTrace" not in cause and "errorMessage" not in cause and "errorType" not in cause
-    assert gate_rejected_state(name) in run.result.states_entered
-    assert f"{name}: failed" in run.result.states_entered
+    assert gate_rejected_state(name) in run.result.all_states_entered
+    assert f"{name}: failed" in run.result.all_states_entered
     assert run.result.states_entered[-1] == "Solutions failed"
     section = run.section(name)
     assert (section["status"], section["failure"]["error"]) == ("FAILED", GATE_FAILED_ERROR)

@@ -3,7 +3,7 @@ the kept data meets Personalize's training minimums, and which timestamp unit fi
 range. Counts add up by construction:
 
     rows_read = lines_read - expected_header_lines
-              = kept + filtered_by_rating + duplicates + rejected
+              = kept + filtered_by_rating + filtered_by_event_type + duplicates + rejected
 
 where `rejected` includes blank lines and repeated header lines (a header line met more than once in the same
 file). The first header line of each file is expected and not counted as a row.
@@ -21,6 +21,7 @@ from glue_src.arguments import UNIT_NAMES
 from glue_src.limits import MIN_INTERACTIONS, MIN_USERS_WITH_2_INTERACTIONS
 from glue_src.rows import (
     FILTERED,
+    FILTERED_EVENT,
     HEADER,
     KEPT,
     NOT_TEXT,
@@ -80,6 +81,7 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
         "rows_read": lines_read - expected_headers,
         "kept": kept,
         "filtered_by_rating": get(status, f"lines_{FILTERED}"),
+        "filtered_by_event_type": get(status, f"lines_{FILTERED_EVENT}"),
         "duplicates": get(status, f"lines_{KEPT}") - kept,
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
@@ -89,7 +91,8 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
         "users_with_2plus_interactions": get(users, "users_2plus"),
         "batch_input_bytes": get(users, "batch_input_bytes"),
     }
-    accounted = counts["kept"] + counts["filtered_by_rating"] + counts["duplicates"] + counts["rejected"]
+    filtered = counts["filtered_by_rating"] + counts["filtered_by_event_type"]
+    accounted = counts["kept"] + filtered + counts["duplicates"] + counts["rejected"]
     if accounted != counts["rows_read"] or get(users, "kept") != kept:  # a status missed above
         raise AssertionError(f"counts do not add up: {counts}, users: {dict(users)}")
     return counts

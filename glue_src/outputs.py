@@ -43,7 +43,7 @@ from glue_src.rows import HEADER, KEPT, REASON_OF_STATUS, STATUS_CODES, STATUSES
 
 @dataclass(frozen=True)
 class Outputs:
-    interactions: DataFrame  # USER_ID, ITEM_ID, TIMESTAMP
+    interactions: DataFrame  # USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE, EVENT_VALUE
     users: DataFrame  # user, interactions (one row per distinct user of the kept data)
     items: DataFrame  # item, interactions (one row per distinct item of the kept data)
     quarantine: DataFrame  # reason, line, source_file, occurrences
@@ -62,7 +62,11 @@ def build_outputs(grouped: DataFrame) -> Outputs:
     status = F.col("status")
     kept = grouped.filter(status == STATUS_CODES[KEPT])
     interactions = kept.select(
-        F.col("user").alias("USER_ID"), F.col("item").alias("ITEM_ID"), F.col("ts").alias("TIMESTAMP")
+        F.col("user").alias("USER_ID"),
+        F.col("item").alias("ITEM_ID"),
+        F.col("ts").alias("TIMESTAMP"),
+        F.col("event_type").alias("EVENT_TYPE"),
+        F.col("event_value").alias("EVENT_VALUE"),  # null (an empty field) without --event_value_column
     )
     users = kept.groupBy("user").agg(F.count(F.lit(1)).alias("interactions"))
     items = kept.groupBy("item").agg(F.count(F.lit(1)).alias("interactions"))

@@ -52,6 +52,7 @@ from stacks.orchestration.modes import training_mode_path
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.stage import Stage
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
+from stacks.personalize_filters import filter_arn
 
 JsonPath = sfn.JsonPath
 SolutionStageFactory = Callable[[Construct, SolutionSpec], sfn.IChainable]
@@ -366,6 +367,8 @@ def batch_job_parameters(
         },
         "RoleArn": personalize_role.role_arn,
     }
+    if spec.filter:  # the filter the data stack created for this solution (README "Filters and event types")
+        parameters["FilterArn"] = filter_arn(config, spec.filter)
     if spec.output_kind.name != "user_recommendations":
         return parameters
     exploration: dict[str, str] = {}
@@ -373,7 +376,7 @@ def batch_job_parameters(
         exploration["explorationWeight"] = format(config.exploration_weight, "g")
     if config.exploration_item_age_cut_off_days is not None:
         exploration["explorationItemAgeCutOff"] = str(config.exploration_item_age_cut_off_days)
-    if config.filter_arn:
+    if config.filter_arn and not spec.filter:
         parameters["FilterArn"] = config.filter_arn
     if exploration:
         parameters["BatchInferenceJobConfig"] = {"ItemExplorationConfig": exploration}

@@ -67,6 +67,8 @@ REQUIRED_ARGUMENTS = ("input_uri", "output_uri", "run_id")
 COLUMN_ARGUMENTS = (
     "user_column", "item_column", "rating_column", "timestamp_column", "event_type_column", "event_value_column"
 )
+# The columns a file without a header has at positions 0-3 unless configured (the local run's default).
+POSITIONAL_COLUMN_ARGUMENTS = COLUMN_ARGUMENTS[:4]
 # Columns that may be absent (NO_COLUMN); the event value may be the rating column itself.
 OPTIONAL_COLUMNS = ("rating_column", "event_type_column", "event_value_column")
 

@@ -100,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timestamp-unit", default=None, help="raw_timestamp_unit: ms or s")
     parser.add_argument("--encoding", default=None, help="raw_encoding: utf-8, utf-8-sig, latin-1 or cp1252")
     parser.add_argument(
+        "--event-type-column", default=None, help="raw_event_type_column (default: none, every row has the default)"
+    )
+    parser.add_argument("--default-event-type", default=None, help="default_event_type, e.g. rating")
+    parser.add_argument(
+        "--event-value-column", default=None, help="raw_event_value_column (may be the rating column; default: none)"
+    )
+    parser.add_argument(
+        "--keep-event-types", default=None, help='keep_event_types: JSON list, e.g. \'["click", "purchase"]\''
+    )
+    parser.add_argument(
         "--items-dataset",
         default=None,
         help="items_dataset (JSON, or @file.json; {} or empty for none); default: the configuration's, or with the "
@@ -148,7 +158,7 @@ def config_options(args: argparse.Namespace, named: Mapping[str, Any]) -> dict[s
     if _is_sample(args) and "items_dataset" not in given and "items_dataset" not in named:
         given["items_dataset"] = json.dumps(SAMPLE_ITEMS_DATASET)
     if not given.get("has_header", named.get("raw_has_header", True)):
-        for position, option in enumerate(arguments.COLUMN_ARGUMENTS):
+        for position, option in enumerate(arguments.POSITIONAL_COLUMN_ARGUMENTS):
             if local_config.CONFIG_KEY_OF_OPTION[option] not in named:
                 given.setdefault(option, str(position))
     return given

@@ -116,40 +116,9 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
     regular expressions) run only behind a cheap guard (`when`, `&` and `|` short-circuit).
     """
     layout = group.layout
-    line = F.col("value")
-    parts = F.split(line, split_pattern(options.delimiter), -1)
-
-    def field_at(index: int | None, absent: Column) -> Column:
-        return absent if index is None else F.trim(F.try_element_at(parts, F.lit(index + 1)))
-
-    parsed = raw.select(
-        line.alias("line"),
-        F.size(parts).alias("n_fields"),
-        field_at(layout.user_index, F.lit(None)).alias("user"),
-        field_at(layout.item_index, F.lit(None)).alias("item"),
-        # Without a rating column every row passes the rating rules (implicit feedback).
-        field_at(layout.rating_index, F.lit(str(RATING_MAX))).alias("rating_text"),
-        field_at(layout.timestamp_index, F.lit(None)).alias("ts_text"),
-        field_at(layout.event_index, F.lit(options.default_event_type)).alias("event_type"),
-        field_at(layout.event_value_index, F.lit(None).cast("string")).alias("event_value_text"),
-    ).select(
-        "*",
-        F.expr("try_cast(rating_text AS DOUBLE)").alias("rating"),
-        F.expr("try_cast(ts_text AS BIGINT)").alias("ts_raw"),
-        F.expr("try_cast(event_value_text AS DOUBLE)").alias("event_value"),
-        id_number("user"),
-        id_number("item"),
-    )
+    parsed = _parsed_fields(raw, options, group)
     v = F.col("line")
-    stripped = F.regexp_replace(v, r"^[ \t\r]+|[ \t\r]+$", "")  # only evaluated behind a guard
-    starts_blank = F.ascii(v).isin(9, 13, 32)
-    blank = (F.length(v) == 0) | (starts_blank & (F.length(stripped) == 0))
-    if group.header_lines:
-        texts = sorted(group.header_lines | {text.lstrip("\ufeff") for text in group.header_lines})
-        first_chars = sorted({ord(text[0]) for text in texts} | {9, 13, 32})
-        is_header = F.ascii(v).isin(first_chars) & (v.isin(texts) | stripped.isin(texts))
-    else:
-        is_header = F.lit(False)
+    blank, is_header = _blank_and_header(v, group)
     empty = lambda name: F.col(name).isNull() | (F.col(name) == "")  # noqa: E731
     rating, ts = F.col("rating"), F.col("ts_raw")
     factor = TIMESTAMP_UNITS[options.timestamp_unit]
@@ -203,6 +172,48 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
         F.col("event_value").cast("float").alias("event_value"),
         F.col("line"),
     )
+
+
+def _parsed_fields(raw: DataFrame, options: EtlOptions, group: LayoutGroup) -> DataFrame:
+    """The line split into the fields the layout reads (trimmed text) and their casts; a column the layout does
+    not read is its constant: a rating that passes, the default event type, no event value."""
+    layout = group.layout
+    line = F.col("value")
+    parts = F.split(line, split_pattern(options.delimiter), -1)
+
+    def field_at(index: int | None, absent: Column) -> Column:
+        return absent if index is None else F.trim(F.try_element_at(parts, F.lit(index + 1)))
+
+    return raw.select(
+        line.alias("line"),
+        F.size(parts).alias("n_fields"),
+        field_at(layout.user_index, F.lit(None)).alias("user"),
+        field_at(layout.item_index, F.lit(None)).alias("item"),
+        # Without a rating column every row passes the rating rules (implicit feedback).
+        field_at(layout.rating_index, F.lit(str(RATING_MAX))).alias("rating_text"),
+        field_at(layout.timestamp_index, F.lit(None)).alias("ts_text"),
+        field_at(layout.event_index, F.lit(options.default_event_type)).alias("event_type"),
+        field_at(layout.event_value_index, F.lit(None).cast("string")).alias("event_value_text"),
+    ).select(
+        "*",
+        F.expr("try_cast(rating_text AS DOUBLE)").alias("rating"),
+        F.expr("try_cast(ts_text AS BIGINT)").alias("ts_raw"),
+        F.expr("try_cast(event_value_text AS DOUBLE)").alias("event_value"),
+        id_number("user"),
+        id_number("item"),
+    )
+
+
+def _blank_and_header(v: Column, group: LayoutGroup) -> tuple[Column, Column]:
+    """Whether line `v` is blank (whitespace only) and whether it is one of the group's header lines."""
+    stripped = F.regexp_replace(v, r"^[ \t\r]+|[ \t\r]+$", "")  # only evaluated behind a guard
+    starts_blank = F.ascii(v).isin(9, 13, 32)
+    blank = (F.length(v) == 0) | (starts_blank & (F.length(stripped) == 0))
+    if not group.header_lines:
+        return blank, F.lit(False)
+    texts = sorted(group.header_lines | {text.lstrip("\ufeff") for text in group.header_lines})
+    first_chars = sorted({ord(text[0]) for text in texts} | {9, 13, 32})
+    return blank, F.ascii(v).isin(first_chars) & (v.isin(texts) | stripped.isin(texts))
 
 
 def classify_input(spark: SparkSession, options: EtlOptions, plan: InputPlan, *, max_epoch_seconds: int) -> DataFrame:

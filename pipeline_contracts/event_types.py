@@ -18,3 +18,8 @@ NO_COLUMN = "-"
 """A column job argument's value for "no such column" (Glue passes no empty argument values)."""
 ALL_EVENT_TYPES = "*"
 """--keep_event_types's value for "keep every event type"."""
+
+INTERACTIONS_FIELDS = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE")
+"""The interactions schema's fields, in order: the same for every configuration (stacks/personalize.py builds the
+schema; the doctor compares a deployed dataset's schema with them)."""
+UPGRADE_GUIDE = "docs/operations.md, 'Upgrading to the event-type interactions schema'"

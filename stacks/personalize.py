@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from aws_cdk import CustomResource, RemovalPolicy
+from aws_cdk import CfnDeletionPolicy, CustomResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_personalize as personalize
@@ -50,6 +50,9 @@ INTERACTIONS_SCHEMA = {
 }
 # The schema's name: a schema cannot change, and the three-field one of earlier versions had the name without suffix.
 INTERACTIONS_SCHEMA_SUFFIX = "interactions-schema-events"
+# The dataset's name changes with the schema: CloudFormation replaces a dataset whose SchemaArn changes, and refuses
+# to replace a resource whose name stays the same.
+INTERACTIONS_DATASET_SUFFIX = "interactions-events"
 
 
 def solution_arn_parameter_name(config: PipelineConfig, name: str) -> str:
@@ -209,18 +212,22 @@ class PersonalizeResources(Construct):
             name=config.resource_name(INTERACTIONS_SCHEMA_SUFFIX),
             schema=json.dumps(INTERACTIONS_SCHEMA, separators=(",", ":")),
         )
-        # The interactions dataset stays an AWS::Personalize::Dataset: its schema is fixed (the minimum one), and
-        # Personalize cannot replace the schema of an interactions dataset anyway.
+        # The interactions dataset stays an AWS::Personalize::Dataset: its schema is fixed (the same for every
+        # configuration), and Personalize cannot replace the schema of an interactions dataset anyway.
         self.dataset = personalize.CfnDataset(
             self,
             "InteractionsDataset",
-            name=config.resource_name("interactions"),
+            name=config.resource_name(INTERACTIONS_DATASET_SUFFIX),
             dataset_group_arn=self.dataset_group.attr_dataset_group_arn,
             dataset_type="Interactions",
             schema_arn=schema.attr_schema_arn,
         )
         for resource in (self.dataset_group, schema, self.dataset):
             resource.apply_removal_policy(removal_policy)
+        # A replaced interactions dataset has the new one's ARN (dataset/<group>/INTERACTIONS): deleting the "old"
+        # one after a replacement would delete the new one. Never delete on replacement (docs/operations.md,
+        # "Upgrading to the event-type interactions schema").
+        self.dataset.cfn_options.update_replace_policy = CfnDeletionPolicy.RETAIN
 
 
 def _construct_id(spec: SolutionSpec, what: str) -> str:

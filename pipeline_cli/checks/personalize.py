@@ -5,13 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import json
+
+from pipeline_contracts.event_types import INTERACTIONS_FIELDS, UPGRADE_GUIDE
 from pipeline_contracts.statuses import PERSONALIZE_DONE_STATUS, PERSONALIZE_FAILED_STATUSES
 
 from ..outputs import OUTPUT_DATASET_GROUP_ARN
 from .base import DEPLOY_FIX, Environment, Finding, failed, passed, warned
 from .reader import Missing
 
-__all__ = ["check_region", "check_dataset_group", "solution_problem", "is_running", "AUTO_TRAINING_BILL"]
+__all__ = [
+    "check_region",
+    "check_dataset_group",
+    "check_interactions_schema",
+    "solution_problem",
+    "is_running",
+    "AUTO_TRAINING_BILL",
+]
 
 AUTO_TRAINING_BILL = (
     "performAutoTraining is on: Personalize trains a new solution version every 7 days and bills the "
@@ -100,3 +110,30 @@ def solution_problem(
             **facts,
         ), facts
     return None, facts
+
+
+def check_interactions_schema(env: Environment) -> Finding:
+    """The deployed interactions dataset has this version's schema: Personalize cannot replace an interactions
+    dataset's schema, so a stack deployed with the three-field one needs the one-time upgrade before it deploys."""
+    group_arn = env.output(env.data_stack, OUTPUT_DATASET_GROUP_ARN)
+    if group_arn is None:
+        return failed(f"{env.data_stack} has no {OUTPUT_DATASET_GROUP_ARN} output", DEPLOY_FIX)
+    # dataset/<group name>/INTERACTIONS, whatever the dataset's name
+    arn = group_arn.replace(":dataset-group/", ":dataset/", 1) + "/INTERACTIONS"
+    try:
+        dataset = env.reader.read("personalize", "DescribeDataset", ["ResourceNotFoundException"], datasetArn=arn)
+        schema_arn = dataset["dataset"]["schemaArn"]
+        schema = env.reader.read("personalize", "DescribeSchema", schemaArn=schema_arn)["schema"]
+    except Missing:
+        return warned(f"{arn} does not exist (deleted for the schema upgrade?)", env.redeploy_data(), arn=arn)
+    fields = tuple(field.get("name") for field in json.loads(schema.get("schema") or "{}").get("fields", []))
+    if fields != INTERACTIONS_FIELDS:
+        return failed(
+            f"{arn} has the schema {', '.join(map(str, fields))}; this version writes "
+            f"{', '.join(INTERACTIONS_FIELDS)}, and Personalize cannot replace an interactions dataset's schema: "
+            "a deploy would fail",
+            f"follow the one-time upgrade in {UPGRADE_GUIDE} before deploying",
+            arn=arn,
+            fields=list(fields),
+        )
+    return passed(f"{arn} has {', '.join(INTERACTIONS_FIELDS)}", arn=arn)

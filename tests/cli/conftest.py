@@ -24,6 +24,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from pipeline_cli.__main__ import main
+from pipeline_contracts.event_types import INTERACTIONS_FIELDS
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -475,6 +476,11 @@ def _stack_resources(topic_arn: str) -> dict[str, Any]:
     }
 
 
+def interactions_schema(fields: tuple[str, ...]) -> str:
+    """A DescribeSchema `schema` text with these field names (the types do not matter to the doctor)."""
+    return json.dumps({"type": "record", "name": "Interactions", "fields": [{"name": f, "type": "string"} for f in fields]})
+
+
 def _personalize_script(script: ScriptedAws) -> None:
     created = datetime(2026, 11, 1, tzinfo=timezone.utc)
     script.set("personalize", "ListDatasetGroups", {"datasetGroups": []})
@@ -482,6 +488,17 @@ def _personalize_script(script: ScriptedAws) -> None:
         "personalize",
         "DescribeDatasetGroup",
         {"datasetGroup": {"datasetGroupArn": DATASET_GROUP_ARN, "name": "pbp-dev", "status": "ACTIVE"}},
+    )
+    schema_arn = f"arn:aws:personalize:{REGION}:{ACCOUNT}:schema/pbp-dev-interactions-schema-events"
+    script.set(
+        "personalize",
+        "DescribeDataset",
+        lambda params: {"dataset": {"datasetArn": params["datasetArn"], "schemaArn": schema_arn, "status": "ACTIVE"}},
+    )
+    script.set(
+        "personalize",
+        "DescribeSchema",
+        {"schema": {"schemaArn": schema_arn, "schema": interactions_schema(INTERACTIONS_FIELDS)}},
     )
     script.set(
         "personalize",

@@ -26,6 +26,7 @@ from .conftest import (
     DoctorWorld,
     Result,
     allowed,
+    interactions_schema,
 )
 from .test_cli_errors import no_aws_env  # noqa: F401  (fixture: a machine with no AWS configuration)
 
@@ -302,6 +303,13 @@ BROKEN = {
         ),
         "Amazon Personalize is not offered in us-east-1",
         "fix: deploy to a region that offers it (eu-west-1, us-west-2) and pass that --region",
+    ),
+    "interactions dataset with the three-field schema": Broken(
+        "interactions schema",
+        _set("personalize", "DescribeSchema", {"schema": {"schema": interactions_schema(("USER_ID", "ITEM_ID", "TIMESTAMP"))}}),
+        "dataset/pbp-dev/INTERACTIONS has the schema USER_ID, ITEM_ID, TIMESTAMP; this version writes USER_ID, ITEM_ID, "
+        "TIMESTAMP, EVENT_TYPE, EVENT_VALUE, and Personalize cannot replace an interactions dataset's schema",
+        "fix: follow the one-time upgrade in docs/operations.md, 'Upgrading to the event-type interactions schema'",
     ),
     "dataset group failed": Broken(
         "dataset group",

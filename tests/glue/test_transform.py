@@ -97,8 +97,10 @@ def hetrec_run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def test_interactions_are_exactly_the_kept_rows_in_seconds(hetrec_run: Run) -> None:
     headers, rows = read_csv_rows(hetrec_run.run_dir / "interactions")
-    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP"}
-    assert sorted(rows) == sorted(GOLDEN_INTERACTIONS | {("4", "40", "1162160236")})
+    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"}
+    # No event-type column: every row has default_event_type; no event-value column: EVENT_VALUE empty (null).
+    expected = GOLDEN_INTERACTIONS | {("4", "40", "1162160236")}
+    assert sorted(rows) == sorted((*interaction, "rating", "") for interaction in expected)
 
 
 def test_batch_input_has_one_line_per_distinct_kept_user(hetrec_run: Run) -> None:
@@ -143,6 +145,9 @@ def test_counts_add_up(hetrec_run: Run) -> None:
         "non_numeric_timestamp": 1,
         "rating_out_of_range": 2,
         "timestamp_out_of_range": 4,
+        # No event-type or event-value column read: nothing can be refused for them.
+        "invalid_event_type": 0,
+        "non_numeric_event_value": 0,
     }
     assert {key: counts[key] for key in ("lines_read", "header_lines", "expected_header_lines", "rows_read")} == {
         "lines_read": len(GOLDEN_LINES) + len(MESSY_LINES),
@@ -151,7 +156,11 @@ def test_counts_add_up(hetrec_run: Run) -> None:
         "rows_read": len(GOLDEN_LINES) + len(MESSY_LINES) - 2,
     }
     assert (counts["kept"], counts["filtered_by_rating"], counts["duplicates"], counts["rejected"]) == (6, 2, 3, 18)
-    assert counts["rows_read"] == counts["kept"] + counts["filtered_by_rating"] + counts["duplicates"] + counts["rejected"]
+    assert counts["filtered_by_event_type"] == 0  # keep_event_types empty: every type kept
+    assert counts["rows_read"] == (
+        counts["kept"] + counts["filtered_by_rating"] + counts["filtered_by_event_type"] + counts["duplicates"]
+        + counts["rejected"]
+    )
     assert (counts["distinct_users"], counts["distinct_items"], counts["users_with_2plus_interactions"]) == (4, 4, 2)
     assert counts["batch_input_bytes"] == sum(len(line) + 1 for line in read_lines(hetrec_run.run_dir / "batch-input"))
 
@@ -201,8 +210,12 @@ def test_ml_latest_ratings_csv_by_arguments_only(spark: Any, tmp_path: Path) -> 
     (tmp_path / "ratings.csv").write_text(RATINGS_CSV)
     run = _run(spark, tmp_path / "ratings.csv", tmp_path / "out", **ML_LATEST_ARGS)
     headers, rows = read_csv_rows(run.run_dir / "interactions")
-    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP"}
-    assert sorted(rows) == [("1", "1061", "1260759182"), ("2", "10", "835355493"), ("3", "60", "1298861675")]
+    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"}
+    assert sorted(rows) == [
+        ("1", "1061", "1260759182", "rating", ""),
+        ("2", "10", "835355493", "rating", ""),
+        ("3", "60", "1298861675", "rating", ""),
+    ]
     counts = run.summary["counts"]
     assert (counts["kept"], counts["filtered_by_rating"], counts["duplicates"], counts["rejected"]) == (3, 2, 1, 1)
     assert counts["rejected_by_reason"]["timestamp_out_of_range"] == 1  # milliseconds where seconds are expected

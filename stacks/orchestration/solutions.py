@@ -52,7 +52,7 @@ from stacks.orchestration.modes import training_mode_path
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.stage import Stage
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
-from stacks.personalize_filters import filter_arn
+from stacks.personalize_filters import filter_arn_parameter_name
 
 JsonPath = sfn.JsonPath
 SolutionStageFactory = Callable[[Construct, SolutionSpec], sfn.IChainable]
@@ -177,8 +177,10 @@ class SolutionBranches(Stage):
     # One solution ------------------------------------------------------------------------------------------------
     def _solution(self, spec: SolutionSpec) -> sfn.IChainable:
         name = spec.name
-        read = self._read_solution_arn(spec)
-        body: sfn.Chain = sfn.Chain.start(read).next(self._training(spec))
+        body: sfn.Chain = sfn.Chain.start(self._read_solution_arn(spec))
+        if spec.filter:  # read per run as the solution's ARN is: the data stack's update switches it
+            body = body.next(self._read_filter_arn(spec))
+        body = body.next(self._training(spec))
         if self._quality_gate is not None:
             body = body.next(self._quality_gate(self, spec))
         plan = self._planning.plan_task(self, spec, job_name_base=f"$.run.{batch_key(spec)}")
@@ -232,9 +234,18 @@ class SolutionBranches(Stage):
 
     def _read_solution_arn(self, spec: SolutionSpec) -> tasks.CallAwsService:
         parameter = solution_arn_parameter_name(self._config, spec.name)
+        return self._read_parameter(f"{spec.name}: read solution ARN", parameter, "$.solution")
+
+    def _read_filter_arn(self, spec: SolutionSpec) -> tasks.CallAwsService:
+        assert spec.filter is not None
+        parameter = filter_arn_parameter_name(self._config, spec.filter)
+        return self._read_parameter(f"{spec.name}: read filter ARN", parameter, "$.filter")
+
+    def _read_parameter(self, state_name: str, parameter: str, result_path: str) -> tasks.CallAwsService:
+        """An SSM String parameter the data stack writes, read into `result_path` as {"Arn": value}."""
         read = tasks.CallAwsService(
             self,
-            f"{spec.name}: read solution ARN",
+            state_name,
             service="ssm",
             action="getParameter",
             iam_action="ssm:GetParameter",
@@ -248,7 +259,7 @@ class SolutionBranches(Stage):
             ],
             parameters={"Name": parameter},
             result_selector={"Arn": JsonPath.string_at("$.Parameter.Value")},
-            result_path="$.solution",
+            result_path=result_path,
         )
         read.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         return read
@@ -289,6 +300,7 @@ class SolutionBranches(Stage):
             item_selector={
                 "job": JsonPath.object_at("$$.Map.Item.Value"),
                 "solutionVersionArn": JsonPath.string_at(version),
+                **({"filterArn": JsonPath.string_at("$.filter.Arn")} if spec.filter else {}),
                 "planKey": JsonPath.string_at("$.plan.plan_key"),
                 "inputBucket": JsonPath.string_at("$.plan.input_bucket"),
             },
@@ -367,8 +379,8 @@ def batch_job_parameters(
         },
         "RoleArn": personalize_role.role_arn,
     }
-    if spec.filter:  # the filter the data stack created for this solution (README "Filters and event types")
-        parameters["FilterArn"] = filter_arn(config, spec.filter)
+    if spec.filter:  # the filter the data stack created for this solution, as the run read it (`$.filter`)
+        parameters["FilterArn"] = JsonPath.string_at("$.filterArn")
     if spec.output_kind.name != "user_recommendations":
         return parameters
     exploration: dict[str, str] = {}

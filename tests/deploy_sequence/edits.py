@@ -180,7 +180,9 @@ FULL_FIELDS_ADDED = EditGroup(
     (
         Edit("items_dataset", _ITEMS_WITH_FIELD, (DATASET, SCHEMA, GLUE_JOB), "add field STUDIO"),
         Edit("users_dataset", _USERS_WITH_FIELD, (DATASET, SCHEMA, GLUE_JOB), "add field COUNTRY"),
-        Edit("filters", _filters_with_changed_expression(), (FILTER, MACHINE), "unrated: another expression"),
+        # The pipeline does not change: its runs read the new filter's ARN from the parameter, whose value (GetAtt of
+        # the replaced filter) CloudFormation rewrites in the data stack's update, before the old filter's deletion.
+        Edit("filters", _filters_with_changed_expression(), (FILTER,), "unrated: another expression"),
     ),
 )
 

@@ -32,6 +32,7 @@ from stacks.config import PipelineConfig  # noqa: E402
 from lambda_src.run_names.handler import handle as run_names_handler  # noqa: E402
 from stacks.orchestration import PipelineStateMachine  # noqa: E402
 from stacks.personalize import solution_arn_parameter_name  # noqa: E402
+from stacks.personalize_filters import filter_arn_parameter_name, personalize_filter_name  # noqa: E402
 from pipeline_rehearsal import ACCOUNT, FakeCloud, OfflineStepFunctions, resolve_definition  # noqa: E402
 from tests.support.template_functions import TemplateFunction, register_functions, template_functions  # noqa: E402
 from tests.support.templates import logical_id_of  # noqa: E402
@@ -200,6 +201,11 @@ class SynthesizedOrchestration:
             return str(self.expected("solution_arn"))
         return f"arn:aws:personalize:{self.region}:{ACCOUNT}:solution/{self.config.resource_name(solution)}-0123abcd"
 
+    def filter_arn_of(self, name: str) -> str:
+        """The ARN the data stack's filter `name` has (its Personalize name, as the data stack names it)."""
+        personalize_name = personalize_filter_name(self.config, self.config.filter_named(name))
+        return f"arn:aws:personalize:{self.region}:{ACCOUNT}:filter/{personalize_name}"
+
     @contextlib.contextmanager
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
         """The harness with this state machine created (under its real name), every function of the template
@@ -218,6 +224,13 @@ class SynthesizedOrchestration:
                 s3.create_bucket(Bucket=bucket, **location)
             for spec in self.config.solutions:
                 self.put_solution_arn(aws, self.solution_arn_of(spec.name), solution=spec.name)
+            for configured_filter in self.config.filters:
+                aws.client("ssm").put_parameter(
+                    Name=filter_arn_parameter_name(self.config, configured_filter.name),
+                    Value=self.filter_arn_of(configured_filter.name),
+                    Type="String",
+                    Overwrite=True,
+                )
             aws.glue.on_start = lambda params: self.write_batch_input(aws, params)
             yield aws, aws.create_state_machine(self.definition, name=self.state_machine_name)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .requests import ALREADY_EXISTS, FilterRequest, attempt, error_code, sibling_arn, unless_gone
-from .waiting import Deadline, wait_until
+from .requests import ALREADY_EXISTS, FilterRequest, error_code, sibling_arn
+from .waiting import Deadline, delete_and_wait, wait_until
 
 LOG = logging.getLogger(__name__)
 ACTIVE, FAILED = "ACTIVE", "CREATE FAILED"
@@ -67,23 +67,13 @@ def delete_filter(client: Any, filter_arn: str, deadline: Deadline) -> None:
     if not filter_name_of(filter_arn):
         LOG.info("Physical id %r names no filter: nothing to delete", filter_arn)
         return
-    asked = False
-
-    def pending() -> str | None:
-        nonlocal asked
-        if not asked:
-            outcome = attempt(lambda: client.delete_filter(filterArn=filter_arn), f"filter {filter_arn}")
-            if outcome != "":
-                return outcome  # None: gone already; otherwise in use
-            asked = True
-        found = unless_gone(lambda: client.describe_filter(filterArn=filter_arn)["filter"])
-        return None if found is None else f"filter {filter_arn} is {found.get('status')}"
-
-    wait_until(
+    delete_and_wait(
         deadline,
-        pending,
-        lambda still: f"Filter {filter_arn} was not deleted in time: {still}. Deploy (or delete the stack) again; "
-        f"aws personalize describe-filter --filter-arn {filter_arn} shows its state.",
+        what=f"filter {filter_arn}",
+        delete=lambda: client.delete_filter(filterArn=filter_arn),
+        describe=lambda: client.describe_filter(filterArn=filter_arn)["filter"],
+        way_out=lambda still: f"Filter {filter_arn} was not deleted in time: {still}. Deploy (or delete the stack) "
+        f"again; aws personalize describe-filter --filter-arn {filter_arn} shows its state.",
     )
 
 

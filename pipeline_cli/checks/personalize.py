@@ -8,6 +8,7 @@ from typing import Any
 import json
 
 from pipeline_contracts.event_types import INTERACTIONS_FIELDS, UPGRADE_GUIDE
+from pipeline_contracts.personalize_resources import FILTER_RESOURCE_TYPE
 from pipeline_contracts.statuses import PERSONALIZE_DONE_STATUS, PERSONALIZE_FAILED_STATUSES
 
 from ..outputs import OUTPUT_DATASET_GROUP_ARN
@@ -18,6 +19,7 @@ __all__ = [
     "check_region",
     "check_dataset_group",
     "check_interactions_schema",
+    "check_filters",
     "solution_problem",
     "is_running",
     "AUTO_TRAINING_BILL",
@@ -137,3 +139,25 @@ def check_interactions_schema(env: Environment) -> Finding:
             fields=list(fields),
         )
     return passed(f"{arn} has {', '.join(INTERACTIONS_FIELDS)}", arn=arn)
+
+
+def check_filters(env: Environment) -> Finding:
+    """Every filter the data stack created (its `Custom::PersonalizeFilter`s; the physical id is the filter ARN)
+    exists and is ACTIVE: a batch job with a filter that is not fails."""
+    arns = [str(r.get("PhysicalResourceId")) for r in env.stack_resources(env.data_stack, FILTER_RESOURCE_TYPE)]
+    if not arns:
+        return passed("no filters configured", filters=[])
+    problems: list[str] = []
+    for arn in arns:
+        try:
+            found = env.reader.read("personalize", "DescribeFilter", ["ResourceNotFoundException"], filterArn=arn)
+        except Missing:
+            problems.append(f"{arn} does not exist")
+            continue
+        status = found["filter"].get("status")
+        if status != PERSONALIZE_DONE_STATUS:
+            reason = found["filter"].get("failureReason")
+            problems.append(f"{arn} is {status}" + (f" ({reason})" if reason else ""))
+    if problems:
+        return failed("; ".join(problems), env.redeploy_data(), filters=arns)
+    return passed(f"{len(arns)} filter(s) ACTIVE: {', '.join(a.rsplit('/', 1)[-1] for a in arns)}", filters=arns)

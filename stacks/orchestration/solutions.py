@@ -197,6 +197,7 @@ class SolutionBranches(Stage):
                     "train": {"Arn": JsonPath.string_at("$.train.Arn")},
                     **({"gate": JsonPath.object_at("$.gate")} if self._quality_gate is not None else {}),
                     "plan": JsonPath.object_at("$.plan"),
+                    **self._filter_of(spec),
                     "batchJobs": JsonPath.list_at("$.batchJobs"),
                     **({"processedFiles": JsonPath.list_at("$.processedFiles")} if self._outputs is not None else {}),
                 },
@@ -227,6 +228,15 @@ class SolutionBranches(Stage):
             result_path="$.solutionError",
         )
         return wrapper
+
+    def _filter_of(self, spec: SolutionSpec) -> dict[str, Any]:
+        """The filter the solution's batch jobs used, for the manifest and the notice: the one the run read, or
+        `filter_arn` (made outside this app) for user recommendations without their own."""
+        if spec.filter:
+            return {"filter": {"Arn": JsonPath.string_at("$.filter.Arn")}}
+        if self._config.filter_arn and spec.output_kind.name == "user_recommendations":
+            return {"filter": {"Arn": self._config.filter_arn}}
+        return {}
 
     @staticmethod
     def _identity(spec: SolutionSpec) -> dict[str, str]:

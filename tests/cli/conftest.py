@@ -398,6 +398,7 @@ SOLUTION_PARAMETER = "/pbp/dev/personalize/solution-arn"
 DATASET_GROUP_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/pbp-dev"
 SOLUTION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/pbp-dev-solution"
 SCHEDULE_NAME = "pbp-dev-pipeline"
+FILTER_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:filter/pbp-dev-unrated-0123abcd"
 FUNCTION_NAMES = ("pbp-dev-run-names", "pbp-dev-postprocess-flatten")
 RAW_FILES = {
     "ratings/part-1.dat": b"userID\tmovieID\trating\ttimestamp\n" + b"75\t3\t1\t1162160236000\n" * 100,
@@ -462,6 +463,7 @@ def _stack_resources(topic_arn: str) -> dict[str, Any]:
     now = datetime(2026, 11, 20, tzinfo=timezone.utc)
     rows = [(f"Fn{i}", name, "AWS::Lambda::Function") for i, name in enumerate(FUNCTION_NAMES)]
     rows += [("Schedule", SCHEDULE_NAME, "AWS::Scheduler::Schedule"), ("AlertTopic", topic_arn, "AWS::SNS::Topic")]
+    rows += [("unratedFilter", FILTER_ARN, "Custom::PersonalizeFilter")]  # the data stack's (one list serves both)
     return {
         "StackResourceSummaries": [
             {
@@ -488,6 +490,11 @@ def _personalize_script(script: ScriptedAws) -> None:
         "personalize",
         "DescribeDatasetGroup",
         {"datasetGroup": {"datasetGroupArn": DATASET_GROUP_ARN, "name": "pbp-dev", "status": "ACTIVE"}},
+    )
+    script.set(
+        "personalize",
+        "DescribeFilter",
+        lambda params: {"filter": {"filterArn": params["filterArn"], "name": "pbp-dev-unrated-0123abcd", "status": "ACTIVE"}},
     )
     schema_arn = f"arn:aws:personalize:{REGION}:{ACCOUNT}:schema/pbp-dev-interactions-schema-events"
     script.set(

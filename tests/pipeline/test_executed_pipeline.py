@@ -519,6 +519,7 @@ def test_happy_path_end_to_end(
         "solution_version_arn": version_arn,
         "training_hours": 0.083,
         "plan_key": f"{run.prefix}batch-jobs/{SOLUTION}/_plan.json",
+        "filter_arn": None,  # the default configuration has no filter
         "batch_jobs": [{"part": 1, "job_name": names["batchJobName"], "arn": batch_arn, "status": "ACTIVE"}],
         "outputs": {
             "folder": f"{run.prefix}recommendations/{SOLUTION}/",

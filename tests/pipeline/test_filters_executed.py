@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from lambda_src.postprocess.manifest import SUCCESS_SUBJECT
 from pipeline_contracts.personalize_resources import FILTER_ARN_ATTRIBUTE, FILTER_RESOURCE_TYPE
 from stacks.app_factory import PipelineApp
 from tests.pipeline.test_executed_pipeline import REGION, Run, Scenario, executor
@@ -120,3 +121,16 @@ def test_every_batch_request_carries_the_arn_of_the_filter_the_stack_created(ful
             prefix, name = call.params["filterArn"].split(":filter/")
             assert prefix == f"arn:aws:personalize:{REGION}:{ACCOUNT}"
             assert name in created and name.startswith(full.app.config.resource_name(spec.filter) + "-"), call.params
+
+
+def test_the_manifest_and_the_notice_name_each_solutions_filter(full: Any, run_full: Run) -> None:
+    (notice,) = [n for n in run_full.notices() if n["Subject"].startswith(SUCCESS_SUBJECT)]
+    lines = {line.split(" ", 2)[1]: line for line in notice["Message"].splitlines() if line.startswith("- ")}
+    for spec in full.app.config.solutions:
+        section = run_full.section(spec.name)
+        used = {call.params.get("filterArn") for call in run_full.batch_creates(spec.name)}
+        assert {section["filter_arn"]} == used, spec.name  # None for a solution whose jobs used no filter
+        if section["filter_arn"]:
+            assert f"; filter {section['filter_arn'].rsplit('/', 1)[-1]}" in lines[spec.name], lines[spec.name]
+        else:
+            assert "; filter " not in lines[spec.name]

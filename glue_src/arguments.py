@@ -15,7 +15,14 @@ from typing import Any
 
 # The run's folder layout under <output_uri><run_id>/; on Glue the package sits beside glue_src/ in the zip.
 from pipeline_contracts import run_layout, solutions
-from pipeline_contracts.event_types import ALL_EVENT_TYPES, EVENT_TYPE_ALLOWED, EVENT_TYPE_PATTERN, NO_COLUMN
+from pipeline_contracts.event_types import (
+    ALL_EVENT_TYPES,
+    EVENT_TYPE_ALLOWED,
+    EVENT_TYPE_PATTERN,
+    MAX_AGE_DAYS_MAX,
+    NO_COLUMN,
+    NO_EVENT_TYPES,
+)
 from pipeline_contracts.metadata_datasets import ENCODINGS
 
 from glue_src.limits import RATING_MAX, RATING_MIN, batch_input_records_per_file
@@ -39,7 +46,14 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 BATCH_ARGUMENT_NAMES = ("batch_inputs", "batch_items_top_n", "batch_items_per_file", "item_attribute_queries")
 # Event-type arguments (README "Filters and event types"): a job deployed before them writes EVENT_TYPE
 # default_event_type and an empty EVENT_VALUE.
-EVENT_ARGUMENT_NAMES = ("event_type_column", "default_event_type", "event_value_column", "keep_event_types")
+EVENT_ARGUMENT_NAMES = (
+    "event_type_column",
+    "default_event_type",
+    "event_value_column",
+    "keep_event_types",
+    "max_age_days",
+    "trained_event_types",
+)
 # Arguments newer than the deployed job may be: resolved only when given, defaults otherwise.
 OPTIONAL_ARGUMENT_NAMES = (*BATCH_ARGUMENT_NAMES, *EVENT_ARGUMENT_NAMES, "encoding")
 
@@ -95,6 +109,10 @@ class EtlOptions:
     event_value_column: str = NO_COLUMN
     # Only rows of these event types are kept; empty: all.
     keep_event_types: tuple[str, ...] = ()
+    # The recent window: rows older than N days before the run's start are filtered (0: none).
+    max_age_days: int = 0
+    # Event types a solution trains on alone: each needs the training minimum of interactions of its own.
+    trained_event_types: tuple[str, ...] = ()
     timestamp_unit: str = "ms"
     # The raw files' encoding (a key of ENCODINGS): their lines are decoded with it.
     encoding: str = "utf-8"
@@ -148,6 +166,7 @@ class EtlOptions:
         arguments = {name: getattr(self, name) for name in ARGUMENT_NAMES}
         arguments["batch_inputs"] = ",".join(self.batch_inputs)
         arguments["keep_event_types"] = ",".join(self.keep_event_types) or ALL_EVENT_TYPES
+        arguments["trained_event_types"] = ",".join(self.trained_event_types) or NO_EVENT_TYPES
         arguments["item_attribute_queries"] = {
             name: list(queries) for name, queries in self.item_attribute_queries.items()
         }
@@ -254,6 +273,20 @@ def _parse_event_types(default: Any, keep: Any) -> tuple[str, tuple[str, ...]]:
     return str(default), kept
 
 
+def _parse_trained_event_types(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, (tuple, list)):  # the default (not given: a job deployed before the argument)
+        types = tuple(str(t) for t in raw)
+    else:
+        text = str(raw).strip()
+        types = () if text == NO_EVENT_TYPES else tuple(t.strip() for t in text.split(","))
+    if any(not EVENT_TYPE_PATTERN.match(t) for t in types):
+        raise _fail(
+            "trained_event_types", raw, f"{NO_EVENT_TYPES} (none) or a comma-separated list of event types, each "
+            + EVENT_TYPE_ALLOWED
+        )
+    return types
+
+
 def parse_options(args: Mapping[str, Any]) -> EtlOptions:
     """Builds EtlOptions from a Glue argument dict (keys with or without the leading `--`).
 
@@ -304,6 +337,10 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         default_event_type=event_types[0],
         keep_event_types=event_types[1],
         batch_inputs=batch_inputs,
+        trained_event_types=_parse_trained_event_types(get("trained_event_types")),
+        max_age_days=_parse_whole_number(
+            "max_age_days", get("max_age_days"), MAX_AGE_DAYS_MAX, "0 (every age) or N (the last N days)"
+        ),
         batch_items_top_n=_parse_whole_number(
             "batch_items_top_n",
             get("batch_items_top_n"),

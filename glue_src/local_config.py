@@ -44,6 +44,7 @@ CONFIG_KEY_OF_OPTION = {
     "default_event_type": "default_event_type",
     "event_value_column": "raw_event_value_column",
     "keep_event_types": "keep_event_types",
+    "max_age_days": "raw_max_age_days",
     "items_dataset": "items_dataset",
     "users_dataset": "users_dataset",
     "batch_items_top_n": "batch_items_top_n",

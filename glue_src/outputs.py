@@ -35,7 +35,7 @@ from pyspark.sql import functions as F
 from pipeline_contracts import solutions
 
 from glue_src.arguments import ITEMS_ENTRY, USERS_ENTRY, EtlOptions
-from glue_src.counts import assemble_counts, status_counts, user_metrics
+from glue_src.counts import assemble_counts, kept_by_event_type, status_counts, user_metrics
 from glue_src.inputs import hadoop_path, path_key
 from glue_src.limits import batch_input_records_per_file
 from glue_src.rows import HEADER, KEPT, REASON_OF_STATUS, STATUS_CODES, STATUSES
@@ -189,6 +189,7 @@ def write_outputs(
         inputs["item_attributes"] = write_queries(options)
     writer(outputs.quarantine, files["quarantine"]).json(options.quarantine_uri)
     counts = assemble_counts(status_counts(grouped), user_counts)
+    counts["kept_by_event_type"] = kept_by_event_type(grouped)
     counts["batch_input_files"] = len(inputs["users"]["files"]) if "users" in inputs else 0
     return counts, files, inputs
 

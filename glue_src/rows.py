@@ -17,6 +17,8 @@ from pipeline_contracts.metadata_datasets import ENCODINGS
 # Status of a line. Everything that is not kept, filtered or header is a rejection reason.
 KEPT, FILTERED, HEADER = "kept", "filtered_by_rating", "header"
 FILTERED_EVENT = "filtered_by_event_type"  # an event type not in --keep_event_types
+FILTERED_AGE = "filtered_by_age"  # older than the recent window (--max_age_days)
+SECONDS_PER_DAY = 86_400
 REJECT_REASONS = (
     "blank_line",
     "repeated_header",
@@ -41,7 +43,7 @@ NOT_TEXT = "not_text_in_encoding"
 # Status codes of a classified line, in this order: kept, filtered, header, then the reasons
 # (codes > header are rejections; "repeated_header" is derived from header lines per file).
 STATUSES = (
-    (KEPT, FILTERED, FILTERED_EVENT, HEADER)
+    (KEPT, FILTERED, FILTERED_EVENT, FILTERED_AGE, HEADER)
     + tuple(reason for reason in REJECT_REASONS if reason != "repeated_header")
     + (TS_OTHER_UNIT, NOT_TEXT)
 )
@@ -103,6 +105,14 @@ def valid_id(name: str) -> Column:
     return F.coalesce(numeric, F.lit(False)) | F.col(name).rlike(ID_PATTERN)
 
 
+def recent_cutoff(options: EtlOptions, max_epoch_seconds: int) -> int:
+    """The oldest timestamp (epoch seconds) the recent window keeps: the run's start (`max_epoch_seconds` is the
+    start plus the day of clock skew the timestamp rule allows) minus `max_age_days` days; 0 without a window."""
+    if not options.max_age_days:
+        return 0
+    return max_epoch_seconds - SECONDS_PER_DAY - options.max_age_days * SECONDS_PER_DAY
+
+
 def _in_range(seconds: Column, max_epoch_seconds: int) -> Column:
     return (seconds >= MIN_EPOCH_SECONDS) & (seconds <= max_epoch_seconds)
 
@@ -152,6 +162,7 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
             ),
         )
         .when(rating < options.min_rating, code[FILTERED])
+        .when(ts_seconds < recent_cutoff(options, max_epoch_seconds), code[FILTERED_AGE])
         .when(
             F.lit(bool(options.keep_event_types)) & ~F.col("event_type").isin(*options.keep_event_types),
             code[FILTERED_EVENT],

@@ -113,7 +113,7 @@ def run(spark: SparkSession, options: EtlOptions, *, write_summary_file: bool = 
     summary["hints"] = [hint] if hint else []
     for line in summary["hints"]:
         log(f"hint: {line}")
-    problems = check_minimums(counts)
+    problems = check_minimums(counts, options.trained_event_types)
     # A failure names where most rows went: a wrong delimiter or column shows as one reason taking nearly all.
     rejections = rejections_line(counts)
     explained = problems + ([rejections] if rejections else []) + summary["hints"]

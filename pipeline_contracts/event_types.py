@@ -16,6 +16,10 @@ EVENT_TYPE_ALLOWED = "1-256 letters, digits, '_', '.', ':' or '-', starting with
 MAX_EVENT_TYPES = 10 - 2
 NO_COLUMN = "-"
 """A column job argument's value for "no such column" (Glue passes no empty argument values)."""
+MAX_AGE_DAYS_MAX = 36_500
+"""The largest recent window (`raw_max_age_days`, job argument --max_age_days), about a hundred years."""
+NO_EVENT_TYPES = "-"
+"""--trained_event_types's value for "no solution trains on one event type"."""
 ALL_EVENT_TYPES = "*"
 """--keep_event_types's value for "keep every event type"."""
 

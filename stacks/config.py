@@ -29,6 +29,7 @@ from stacks import config_parsers as parsers
 from stacks.config_parsers import DEFAULT_SOURCE as DEFAULT_SOURCE  # importers read it from here, beside ConfigError
 from stacks.config_filters import FilterSpec, event_type, event_type_list, filter_entries, resolve_filters
 from stacks.config_parsers import ConfigError, Parser
+from pipeline_contracts.event_types import MAX_AGE_DAYS_MAX
 from stacks.config_solutions import SolutionSpec, TrainingMode, resolve_solutions, solution_entries
 
 RemovalPolicyName = Literal["RETAIN", "DESTROY"]
@@ -117,6 +118,8 @@ class PipelineConfig:
     raw_event_value_column: str | None = _setting(None, parsers.optional(parsers.column()))
     # Only rows of these event types are kept (empty: all).
     keep_event_types: tuple[str, ...] = _setting((), event_type_list())
+    # The recent window: only interactions of the last N days before the run's start are kept (0: all).
+    raw_max_age_days: int = _setting(0, parsers.whole_number(0, MAX_AGE_DAYS_MAX))
     # Glue
     glue_worker_type: GlueWorkerTypeName = _setting("G.1X", parsers.one_of(GlueWorkerTypeName))
     glue_worker_count: int = _setting(2, parsers.whole_number(2, 100))

@@ -118,6 +118,7 @@ DEFAULT_EVERYTHING = EditGroup(
         Edit("default_event_type", "view", (GLUE_JOB,)),
         Edit("raw_event_value_column", "2", (GLUE_JOB,)),
         Edit("keep_event_types", ["view", "click"], (GLUE_JOB,)),
+        Edit("raw_max_age_days", 90, (GLUE_JOB,)),
         Edit("glue_worker_type", "G.2X", (GLUE_JOB,)),
         Edit("glue_worker_count", 4, (GLUE_JOB,)),
         Edit("glue_timeout_minutes", 90, (GLUE_JOB,)),

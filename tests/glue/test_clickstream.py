@@ -81,3 +81,25 @@ def test_a_clickstream_file_goes_through_the_local_etl_to_interactions_with_even
     assert sorted(rows) == sorted(expected)
     views = USERS * sum(event_type_of(item) == "view" for item in range(1, ITEMS + 1))
     assert (counts["kept"], counts["filtered_by_event_type"], counts["filtered_by_rating"]) == (len(expected), views, 0)
+
+
+@pytest.mark.parametrize("clicks", [999, 1000])
+def test_the_training_minimum_is_counted_after_the_solutions_event_type(
+    spark: Any, tmp_path: Path, clickstream_config: dict[str, Any], capsys: pytest.CaptureFixture[str], clicks: int
+) -> None:
+    """The example's solution trains on `click` alone: 1,000 kept interactions in all are not enough, 1,000 clicks
+    are (999 is one short), whatever the purchases."""
+    lines = ["user_id,item_id,event_type,ts"]
+    for n in range(clicks + 300):  # 300 purchases; 30 users, each with many interactions
+        event = "click" if n < clicks else "purchase"
+        lines.append(f"u{n % 30},i{n},{event},{1_700_000_000 + n}")
+    (tmp_path / "clicks.csv").write_text("\n".join(lines) + "\n")
+    argv = ["--config", "clickstream", "--input", str(tmp_path / "clicks.csv"), "--output", str(tmp_path / "out")]
+    code = local_run.main([*argv, "--run-id", f"clicks-{clicks}", "--quiet"])
+    printed = json.loads(capsys.readouterr().out)
+    if clicks == 1000:
+        assert code == local_run.EXIT_OK and printed["kept_by_event_type"] == {"click": 1000, "purchase": 300}
+    else:
+        assert code == local_run.EXIT_MINIMUMS
+        assert "999 interactions of event type 'click' kept, which a solution trains on alone" in printed["message"]
+        assert printed["counts"]["kept"] == 1299  # far above the minimum in all

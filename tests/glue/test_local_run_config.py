@@ -101,6 +101,7 @@ OVERRIDES = [
     ("--batch-items-per-file", "3", "batch_items_per_file", 3),
     ("--event-type-column", "kind", "event_type_column", "kind"),
     ("--event-value-column", "stars", "event_value_column", "stars"),
+    ("--max-age-days", "30", "max_age_days", 30),
     ("--keep-event-types", '["rating", "view"]', "keep_event_types", ("rating", "view")),
 ]
 

@@ -15,6 +15,14 @@ from typing import Any
 
 # The run's folder layout under <output_uri><run_id>/; on Glue the package sits beside glue_src/ in the zip.
 from pipeline_contracts import run_layout, solutions
+from pipeline_contracts.event_types import (
+    ALL_EVENT_TYPES,
+    EVENT_TYPE_ALLOWED,
+    EVENT_TYPE_PATTERN,
+    MAX_AGE_DAYS_MAX,
+    NO_COLUMN,
+    NO_EVENT_TYPES,
+)
 from pipeline_contracts.metadata_datasets import ENCODINGS
 
 from glue_src.limits import RATING_MAX, RATING_MIN, batch_input_records_per_file
@@ -36,8 +44,19 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 # Batch-input arguments: a job deployed before them does not pass them, so the Glue entry point
 # resolves them only when given (their defaults write the users input alone, as before).
 BATCH_ARGUMENT_NAMES = ("batch_inputs", "batch_items_top_n", "batch_items_per_file", "item_attribute_queries")
+# Event-type arguments (README "Filters and event types"): a job deployed before them writes EVENT_TYPE
+# default_event_type and an empty EVENT_VALUE.
+EVENT_ARGUMENT_NAMES = (
+    "event_type_column",
+    "default_event_type",
+    "event_value_column",
+    "keep_event_types",
+    "max_age_days",
+    "trained_event_types",
+)
 # Arguments newer than the deployed job may be: resolved only when given, defaults otherwise.
-OPTIONAL_ARGUMENT_NAMES = (*BATCH_ARGUMENT_NAMES, "encoding")
+OPTIONAL_ARGUMENT_NAMES = (*BATCH_ARGUMENT_NAMES, *EVENT_ARGUMENT_NAMES, "encoding")
+
 # The option a ratings file with bytes invalid in --encoding names (config key, then local_run's flag).
 ENCODING_OPTION = "raw_encoding (job argument --encoding, local_run --encoding)"
 BATCH_INPUT_KINDS = ("users", "items", "item_attributes")
@@ -56,9 +75,16 @@ ARGUMENT_NAMES = (
     "timestamp_unit",
     "encoding",
     *BATCH_ARGUMENT_NAMES,
+    *EVENT_ARGUMENT_NAMES,
 )
 REQUIRED_ARGUMENTS = ("input_uri", "output_uri", "run_id")
-COLUMN_ARGUMENTS = ("user_column", "item_column", "rating_column", "timestamp_column")
+COLUMN_ARGUMENTS = (
+    "user_column", "item_column", "rating_column", "timestamp_column", "event_type_column", "event_value_column"
+)
+# The columns a file without a header has at positions 0-3 unless configured (the local run's default).
+POSITIONAL_COLUMN_ARGUMENTS = COLUMN_ARGUMENTS[:4]
+# Columns that may be absent (NO_COLUMN); the event value may be the rating column itself.
+OPTIONAL_COLUMNS = ("rating_column", "event_type_column", "event_value_column")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +101,18 @@ class EtlOptions:
     item_column: str = "movieID"
     rating_column: str = "rating"
     timestamp_column: str = "timestamp"
+    # NO_COLUMN: implicit feedback, no rating read (min_rating unused).
+    event_type_column: str = NO_COLUMN
+    # EVENT_TYPE of every row when event_type_column is NO_COLUMN.
+    default_event_type: str = "rating"
+    # NO_COLUMN: EVENT_VALUE is empty (null); may name the rating column.
+    event_value_column: str = NO_COLUMN
+    # Only rows of these event types are kept; empty: all.
+    keep_event_types: tuple[str, ...] = ()
+    # The recent window: rows older than N days before the run's start are filtered (0: none).
+    max_age_days: int = 0
+    # Event types a solution trains on alone: each needs the training minimum of interactions of its own.
+    trained_event_types: tuple[str, ...] = ()
     timestamp_unit: str = "ms"
     # The raw files' encoding (a key of ENCODINGS): their lines are decoded with it.
     encoding: str = "utf-8"
@@ -127,6 +165,8 @@ class EtlOptions:
     def as_arguments(self) -> dict[str, Any]:
         arguments = {name: getattr(self, name) for name in ARGUMENT_NAMES}
         arguments["batch_inputs"] = ",".join(self.batch_inputs)
+        arguments["keep_event_types"] = ",".join(self.keep_event_types) or ALL_EVENT_TYPES
+        arguments["trained_event_types"] = ",".join(self.trained_event_types) or NO_EVENT_TYPES
         arguments["item_attribute_queries"] = {
             name: list(queries) for name, queries in self.item_attribute_queries.items()
         }
@@ -206,14 +246,45 @@ def _parse_columns(get: Callable[[str], Any], has_header: bool) -> dict[str, str
         column = str(get(name)).strip()
         if not column:
             raise _fail(name, get(name), "a column name from the header, or a 0-based position")
-        if not has_header and not column.isdigit():
+        if column == NO_COLUMN and name not in OPTIONAL_COLUMNS:
+            raise _fail(name, column, "a column name from the header, or a 0-based position (the column is required)")
+        if not has_header and not column.isdigit() and column != NO_COLUMN:
             raise _fail(name, column, "a 0-based column position (a whole number), because --has_header is false")
         columns[name] = column
-    if len(set(columns.values())) != len(columns):
+    distinct = [c for n, c in columns.items() if c != NO_COLUMN and n != "event_value_column"]
+    if len(set(distinct)) != len(distinct):
         raise EtlArgumentError(
-            f"job arguments --user_column/--item_column/--rating_column/--timestamp_column must differ; got {columns}"
+            "job arguments --user_column/--item_column/--rating_column/--timestamp_column/--event_type_column must "
+            f"differ; got {columns}"
         )
     return columns
+
+
+def _parse_event_types(default: Any, keep: Any) -> tuple[str, tuple[str, ...]]:
+    if not EVENT_TYPE_PATTERN.match(str(default)):
+        raise _fail("default_event_type", default, EVENT_TYPE_ALLOWED)
+    if isinstance(keep, (tuple, list)):
+        kept = tuple(str(t) for t in keep)
+    else:
+        kept = () if str(keep).strip() == ALL_EVENT_TYPES else tuple(t.strip() for t in str(keep).split(","))
+    if any(not EVENT_TYPE_PATTERN.match(t) for t in kept):
+        raise _fail("keep_event_types", keep, f"{ALL_EVENT_TYPES} (every event type) or a comma-separated list of "
+                    "event types, each " + EVENT_TYPE_ALLOWED)
+    return str(default), kept
+
+
+def _parse_trained_event_types(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, (tuple, list)):  # the default (not given: a job deployed before the argument)
+        types = tuple(str(t) for t in raw)
+    else:
+        text = str(raw).strip()
+        types = () if text == NO_EVENT_TYPES else tuple(t.strip() for t in text.split(","))
+    if any(not EVENT_TYPE_PATTERN.match(t) for t in types):
+        raise _fail(
+            "trained_event_types", raw, f"{NO_EVENT_TYPES} (none) or a comma-separated list of event types, each "
+            + EVENT_TYPE_ALLOWED
+        )
+    return types
 
 
 def parse_options(args: Mapping[str, Any]) -> EtlOptions:
@@ -239,6 +310,7 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         raise _fail("encoding", get("encoding"), allowed)
 
     columns = _parse_columns(get, has_header)
+    event_types = _parse_event_types(get("default_event_type"), get("keep_event_types"))
     batch_inputs = _parse_batch_inputs(get("batch_inputs"))
     queries = _parse_item_attribute_queries(get("item_attribute_queries"))
     if "item_attributes" in batch_inputs and not queries:
@@ -260,7 +332,15 @@ def parse_options(args: Mapping[str, Any]) -> EtlOptions:
         item_column=columns["item_column"],
         rating_column=columns["rating_column"],
         timestamp_column=columns["timestamp_column"],
+        event_type_column=columns["event_type_column"],
+        event_value_column=columns["event_value_column"],
+        default_event_type=event_types[0],
+        keep_event_types=event_types[1],
         batch_inputs=batch_inputs,
+        trained_event_types=_parse_trained_event_types(get("trained_event_types")),
+        max_age_days=_parse_whole_number(
+            "max_age_days", get("max_age_days"), MAX_AGE_DAYS_MAX, "0 (every age) or N (the last N days)"
+        ),
         batch_items_top_n=_parse_whole_number(
             "batch_items_top_n",
             get("batch_items_top_n"),

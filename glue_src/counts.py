@@ -3,7 +3,7 @@ the kept data meets Personalize's training minimums, and which timestamp unit fi
 range. Counts add up by construction:
 
     rows_read = lines_read - expected_header_lines
-              = kept + filtered_by_rating + duplicates + rejected
+              = kept + filtered_by_rating + filtered_by_event_type + filtered_by_age + duplicates + rejected
 
 where `rejected` includes blank lines and repeated header lines (a header line met more than once in the same
 file). The first header line of each file is expected and not counted as a row.
@@ -21,6 +21,8 @@ from glue_src.arguments import UNIT_NAMES
 from glue_src.limits import MIN_INTERACTIONS, MIN_USERS_WITH_2_INTERACTIONS
 from glue_src.rows import (
     FILTERED,
+    FILTERED_AGE,
+    FILTERED_EVENT,
     HEADER,
     KEPT,
     NOT_TEXT,
@@ -48,6 +50,12 @@ def status_counts(grouped: DataFrame) -> dict[str, Any]:
         if name == KEPT:
             metrics["distinct_items"] = row["items"]
     return metrics
+
+
+def kept_by_event_type(grouped: DataFrame) -> dict[str, int]:
+    """Kept interactions per EVENT_TYPE (a kept group of the aggregate is one interaction): one small action."""
+    rows = grouped.filter(F.col("status") == STATUS_CODES[KEPT]).groupBy("event_type").count().collect()
+    return {str(row["event_type"]): int(row["count"]) for row in sorted(rows, key=lambda row: str(row["event_type"]))}
 
 
 def user_metrics() -> list[Column]:
@@ -80,6 +88,8 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
         "rows_read": lines_read - expected_headers,
         "kept": kept,
         "filtered_by_rating": get(status, f"lines_{FILTERED}"),
+        "filtered_by_event_type": get(status, f"lines_{FILTERED_EVENT}"),
+        "filtered_by_age": get(status, f"lines_{FILTERED_AGE}"),
         "duplicates": get(status, f"lines_{KEPT}") - kept,
         "rejected": sum(rejected.values()),
         "rejected_by_reason": rejected,
@@ -89,17 +99,26 @@ def assemble_counts(status: Mapping[str, Any], users: Mapping[str, Any]) -> dict
         "users_with_2plus_interactions": get(users, "users_2plus"),
         "batch_input_bytes": get(users, "batch_input_bytes"),
     }
-    accounted = counts["kept"] + counts["filtered_by_rating"] + counts["duplicates"] + counts["rejected"]
+    filtered = counts["filtered_by_rating"] + counts["filtered_by_event_type"] + counts["filtered_by_age"]
+    accounted = counts["kept"] + filtered + counts["duplicates"] + counts["rejected"]
     if accounted != counts["rows_read"] or get(users, "kept") != kept:  # a status missed above
         raise AssertionError(f"counts do not add up: {counts}, users: {dict(users)}")
     return counts
 
 
-def check_minimums(counts: Mapping[str, Any]) -> list[str]:
-    """Problems that make the run unusable for training (empty when the data is fine)."""
+def check_minimums(counts: Mapping[str, Any], trained_event_types: tuple[str, ...] = ()) -> list[str]:
+    """Problems that make the run unusable for training (empty when the data is fine). A solution trained on one
+    event type (CreateSolution eventType) trains on those interactions only: each such type needs the minimum."""
     problems = []
     if counts["kept"] < MIN_INTERACTIONS:
         problems.append(f"{counts['kept']} interactions kept (Personalize needs at least {MIN_INTERACTIONS})")
+    per_type = counts.get("kept_by_event_type") or {}
+    for event_type in trained_event_types:
+        if per_type.get(event_type, 0) < MIN_INTERACTIONS:
+            problems.append(
+                f"{per_type.get(event_type, 0)} interactions of event type {event_type!r} kept, which a solution "
+                f"trains on alone (its event_type; Personalize needs at least {MIN_INTERACTIONS})"
+            )
     if counts["users_with_2plus_interactions"] < MIN_USERS_WITH_2_INTERACTIONS:
         problems.append(
             f"{counts['users_with_2plus_interactions']} users with 2 or more interactions "

@@ -5,7 +5,7 @@ had processed with its ETag; this run reads the new and changed objects only (or
 
 What the run writes under runs/<run>/:
 
-* `history/` (Parquet: USER_ID, ITEM_ID, TIMESTAMP, SOURCE = the raw object's ledger key): the previous run's
+* `history/` (Parquet: the interactions' columns and SOURCE = the raw object's ledger key): the previous run's
   history without the rows of changed and deleted objects, plus the kept rows of the objects read now, distinct
   per object (so an interaction two objects hold survives the change of one of them);
 * `interactions/` and the batch inputs from the whole cleaned set (the distinct interactions of the history):
@@ -35,7 +35,7 @@ from pyspark.sql import functions as F
 from pipeline_contracts import etl_ledger, run_layout
 
 from glue_src.arguments import EtlOptions
-from glue_src.counts import assemble_counts, status_counts, user_metrics
+from glue_src.counts import assemble_counts, kept_by_event_type, status_counts, user_metrics
 from glue_src.inputs import hadoop_path, list_files_with_skip_rules, path_key
 from glue_src.layouts import InputPlan
 from glue_src.ledger_store import IncrementalOptions, object_versions, read_ledger
@@ -51,8 +51,10 @@ from glue_src.outputs import (
 )
 from glue_src.rows import KEPT, STATUS_CODES, classify_input
 
-INTERACTION_COLUMNS = ["USER_ID", "ITEM_ID", "TIMESTAMP"]
-HISTORY_SCHEMA = "USER_ID string, ITEM_ID string, TIMESTAMP bigint, SOURCE string"
+# The interactions CSV's columns (glue_src/outputs.py); a history of another shape (an older release's) is not
+# reused: the run rebuilds in full, with the reason.
+INTERACTION_COLUMNS = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE"]
+HISTORY_SCHEMA = "USER_ID string, ITEM_ID string, TIMESTAMP bigint, EVENT_TYPE string, EVENT_VALUE float, SOURCE string"
 QUARANTINE_SCHEMA = "reason string, line string, source_file string, occurrences bigint"
 Written = tuple[dict[str, Any], dict[str, int], dict[str, Any]]
 TransformInput = Callable[..., Written]
@@ -137,6 +139,8 @@ class IncrementalRun:
                 F.col("user").alias("USER_ID"),
                 F.col("item").alias("ITEM_ID"),
                 F.col("ts").alias("TIMESTAMP"),
+                F.col("event_type").alias("EVENT_TYPE"),
+                F.col("event_value").cast("float").alias("EVENT_VALUE"),
                 F.input_file_name().alias("file"),
             )
             .distinct()
@@ -168,6 +172,7 @@ class IncrementalRun:
             quarantine = delta_outputs.quarantine
             delta_users = delta_outputs.users.agg(*user_metrics()).collect()[0].asDict()
             counts = assemble_counts(status_counts(grouped), delta_users)
+            counts["kept_by_event_type"] = kept_by_event_type(grouped)
         else:
             quarantine, counts = spark.createDataFrame([], QUARANTINE_SCHEMA), assemble_counts({}, {})
         users, items = per_user_and_item(whole)
@@ -180,6 +185,10 @@ class IncrementalRun:
             "distinct_users": int(whole_users.get("distinct_users") or 0),
             "distinct_items": whole.select("ITEM_ID").distinct().count(),
             "users_with_2plus_interactions": int(whole_users.get("users_2plus") or 0),
+            "kept_by_event_type": {
+                str(row["EVENT_TYPE"]): int(row["count"])
+                for row in whole.groupBy("EVENT_TYPE").count().orderBy("EVENT_TYPE").collect()
+            },
         }
         self.section["whole_set"] = {
             "interactions": self.whole_counts["kept"],

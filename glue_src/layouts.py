@@ -9,6 +9,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from glue_src.arguments import COLUMN_ARGUMENTS, EtlOptions
+from pipeline_contracts.event_types import NO_COLUMN
 from glue_src.inputs import (
     SKIP_RULES,
     inspect_file,
@@ -28,17 +29,23 @@ class Layout:
     header: tuple[str, ...] | None
     user_index: int
     item_index: int
-    rating_index: int
     timestamp_index: int
+    # None: the column is not read (no rating; EVENT_TYPE a constant; EVENT_VALUE empty).
+    rating_index: int | None = None
+    event_index: int | None = None
+    event_value_index: int | None = None
 
     @property
     def positions(self) -> dict[str, int]:
-        return {
+        every = {
             "user": self.user_index,
             "item": self.item_index,
             "rating": self.rating_index,
             "timestamp": self.timestamp_index,
+            "event_type": self.event_index,
+            "event_value": self.event_value_index,
         }
+        return {name: index for name, index in every.items() if index is not None}
 
 
 @dataclass
@@ -134,18 +141,26 @@ def file_layout(line: str, options: EtlOptions) -> Layout:
     positions: dict[str, int] = {}
     for name in COLUMN_ARGUMENTS:
         column = getattr(options, name)
+        if column == NO_COLUMN:
+            continue
         if options.has_header and column in fields:
             positions[name] = fields.index(column)
         elif column.isdigit() and int(column) < len(fields):
             positions[name] = int(column)
         else:
             raise LayoutMismatch(name, column, fields, line)
-    if len(set(positions.values())) != len(positions):
+    distinct = [index for name, index in positions.items() if name != "event_value_column"]
+    if len(set(distinct)) != len(distinct):
         raise EtlArgumentError(f"the column arguments resolve to the same position: {positions}")
     return Layout(
         field_count=len(fields),
         header=tuple(fields) if options.has_header else None,
-        **{f"{name.split('_')[0]}_index": index for name, index in positions.items()},
+        user_index=positions["user_column"],
+        item_index=positions["item_column"],
+        timestamp_index=positions["timestamp_column"],
+        rating_index=positions.get("rating_column"),
+        event_index=positions.get("event_type_column"),
+        event_value_index=positions.get("event_value_column"),
     )
 
 

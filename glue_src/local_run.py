@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timestamp-column", default=None, help="raw_timestamp_column")
     parser.add_argument("--timestamp-unit", default=None, help="raw_timestamp_unit: ms or s")
     parser.add_argument("--encoding", default=None, help="raw_encoding: utf-8, utf-8-sig, latin-1 or cp1252")
+    _add_event_options(parser)
     parser.add_argument(
         "--items-dataset",
         default=None,
@@ -162,6 +163,23 @@ def _add_incremental_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_event_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the interactions' event types and recent window (README "Filters and event types")."""
+    parser.add_argument(
+        "--event-type-column", default=None, help="raw_event_type_column (default: none, every row has the default)"
+    )
+    parser.add_argument("--default-event-type", default=None, help="default_event_type, e.g. rating")
+    parser.add_argument(
+        "--event-value-column", default=None, help="raw_event_value_column (may be the rating column; default: none)"
+    )
+    parser.add_argument(
+        "--max-age-days", default=None, help="raw_max_age_days: keep the last N days before the run (0: all)"
+    )
+    parser.add_argument(
+        "--keep-event-types", default=None, help='keep_event_types: JSON list, e.g. \'["click", "purchase"]\''
+    )
+
+
 def config_options(args: argparse.Namespace, named: Mapping[str, Any]) -> dict[str, Any]:
     """The options given on the command line that set a configuration key (option -> value), and the local
     defaults where neither they nor the named configuration (`named`: its keys) set one: the sample's items beside
@@ -174,7 +192,7 @@ def config_options(args: argparse.Namespace, named: Mapping[str, Any]) -> dict[s
     if _is_sample(args) and "items_dataset" not in given and "items_dataset" not in named:
         given["items_dataset"] = json.dumps(SAMPLE_ITEMS_DATASET)
     if not given.get("has_header", named.get("raw_has_header", True)):
-        for position, option in enumerate(arguments.COLUMN_ARGUMENTS):
+        for position, option in enumerate(arguments.POSITIONAL_COLUMN_ARGUMENTS):
             if local_config.CONFIG_KEY_OF_OPTION[option] not in named:
                 given.setdefault(option, str(position))
     return given

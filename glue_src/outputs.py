@@ -35,7 +35,7 @@ from pyspark.sql import functions as F
 from pipeline_contracts import solutions
 
 from glue_src.arguments import ITEMS_ENTRY, USERS_ENTRY, EtlOptions
-from glue_src.counts import assemble_counts, status_counts, user_metrics
+from glue_src.counts import assemble_counts, kept_by_event_type, status_counts, user_metrics
 from glue_src.inputs import hadoop_path, path_key
 from glue_src.limits import batch_input_records_per_file
 from glue_src.rows import HEADER, KEPT, REASON_OF_STATUS, STATUS_CODES, STATUSES
@@ -43,7 +43,7 @@ from glue_src.rows import HEADER, KEPT, REASON_OF_STATUS, STATUS_CODES, STATUSES
 
 @dataclass(frozen=True)
 class Outputs:
-    interactions: DataFrame  # USER_ID, ITEM_ID, TIMESTAMP
+    interactions: DataFrame  # USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE, EVENT_VALUE
     users: DataFrame  # user, interactions (one row per distinct user of the kept data)
     items: DataFrame  # item, interactions (one row per distinct item of the kept data)
     quarantine: DataFrame  # reason, line, source_file, occurrences
@@ -62,7 +62,11 @@ def build_outputs(grouped: DataFrame) -> Outputs:
     status = F.col("status")
     kept = grouped.filter(status == STATUS_CODES[KEPT])
     interactions = kept.select(
-        F.col("user").alias("USER_ID"), F.col("item").alias("ITEM_ID"), F.col("ts").alias("TIMESTAMP")
+        F.col("user").alias("USER_ID"),
+        F.col("item").alias("ITEM_ID"),
+        F.col("ts").alias("TIMESTAMP"),
+        F.col("event_type").alias("EVENT_TYPE"),
+        F.col("event_value").alias("EVENT_VALUE"),  # null (an empty field) without --event_value_column
     )
     is_header = status == STATUS_CODES[HEADER]
     reason = F.element_at(F.array(*[F.lit(REASON_OF_STATUS[name]) for name in STATUSES]), status.cast("int") + 1)
@@ -162,6 +166,7 @@ def write_outputs(
     user_counts, files, inputs = write_import_and_batch_inputs(spark, outputs, options)
     writer(outputs.quarantine, files["quarantine"]).json(options.quarantine_uri)
     counts = assemble_counts(status_counts(grouped), user_counts)
+    counts["kept_by_event_type"] = kept_by_event_type(grouped)
     counts["batch_input_files"] = len(inputs["users"]["files"]) if "users" in inputs else 0
     return counts, files, inputs
 

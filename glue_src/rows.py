@@ -8,6 +8,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from glue_src.arguments import TIMESTAMP_UNITS, EtlOptions
+from pipeline_contracts.event_types import EVENT_TYPE_PATTERN
 from glue_src.layouts import InputPlan, LayoutGroup, read_group
 from glue_src.limits import ID_PATTERN, MAX_QUARANTINE_LINE, MIN_EPOCH_SECONDS, RATING_MAX, RATING_MIN
 from pipeline_contracts.metadata_datasets import ENCODINGS
@@ -15,6 +16,9 @@ from pipeline_contracts.metadata_datasets import ENCODINGS
 
 # Status of a line. Everything that is not kept, filtered or header is a rejection reason.
 KEPT, FILTERED, HEADER = "kept", "filtered_by_rating", "header"
+FILTERED_EVENT = "filtered_by_event_type"  # an event type not in --keep_event_types
+FILTERED_AGE = "filtered_by_age"  # older than the recent window (--max_age_days)
+SECONDS_PER_DAY = 86_400
 REJECT_REASONS = (
     "blank_line",
     "repeated_header",
@@ -22,6 +26,8 @@ REJECT_REASONS = (
     "missing_field",
     "invalid_user_id",
     "invalid_item_id",
+    "invalid_event_type",
+    "non_numeric_event_value",
     "non_numeric_rating",
     "non_numeric_timestamp",
     "rating_out_of_range",
@@ -37,7 +43,7 @@ NOT_TEXT = "not_text_in_encoding"
 # Status codes of a classified line, in this order: kept, filtered, header, then the reasons
 # (codes > header are rejections; "repeated_header" is derived from header lines per file).
 STATUSES = (
-    (KEPT, FILTERED, HEADER)
+    (KEPT, FILTERED, FILTERED_EVENT, FILTERED_AGE, HEADER)
     + tuple(reason for reason in REJECT_REASONS if reason != "repeated_header")
     + (TS_OTHER_UNIT, NOT_TEXT)
 )
@@ -99,6 +105,14 @@ def valid_id(name: str) -> Column:
     return F.coalesce(numeric, F.lit(False)) | F.col(name).rlike(ID_PATTERN)
 
 
+def recent_cutoff(options: EtlOptions, max_epoch_seconds: int) -> int:
+    """The oldest timestamp (epoch seconds) the recent window keeps: the run's start (`max_epoch_seconds` is the
+    start plus the day of clock skew the timestamp rule allows) minus `max_age_days` days; 0 without a window."""
+    if not options.max_age_days:
+        return 0
+    return max_epoch_seconds - SECONDS_PER_DAY - options.max_age_days * SECONDS_PER_DAY
+
+
 def _in_range(seconds: Column, max_epoch_seconds: int) -> Column:
     return (seconds >= MIN_EPOCH_SECONDS) & (seconds <= max_epoch_seconds)
 
@@ -112,36 +126,9 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
     regular expressions) run only behind a cheap guard (`when`, `&` and `|` short-circuit).
     """
     layout = group.layout
-    line = F.col("value")
-    parts = F.split(line, split_pattern(options.delimiter), -1)
-
-    def field_at(index: int) -> Column:
-        return F.trim(F.try_element_at(parts, F.lit(index + 1)))
-
-    parsed = raw.select(
-        line.alias("line"),
-        F.size(parts).alias("n_fields"),
-        field_at(layout.user_index).alias("user"),
-        field_at(layout.item_index).alias("item"),
-        field_at(layout.rating_index).alias("rating_text"),
-        field_at(layout.timestamp_index).alias("ts_text"),
-    ).select(
-        "*",
-        F.expr("try_cast(rating_text AS DOUBLE)").alias("rating"),
-        F.expr("try_cast(ts_text AS BIGINT)").alias("ts_raw"),
-        id_number("user"),
-        id_number("item"),
-    )
+    parsed = _parsed_fields(raw, options, group)
     v = F.col("line")
-    stripped = F.regexp_replace(v, r"^[ \t\r]+|[ \t\r]+$", "")  # only evaluated behind a guard
-    starts_blank = F.ascii(v).isin(9, 13, 32)
-    blank = (F.length(v) == 0) | (starts_blank & (F.length(stripped) == 0))
-    if group.header_lines:
-        texts = sorted(group.header_lines | {text.lstrip("\ufeff") for text in group.header_lines})
-        first_chars = sorted({ord(text[0]) for text in texts} | {9, 13, 32})
-        is_header = F.ascii(v).isin(first_chars) & (v.isin(texts) | stripped.isin(texts))
-    else:
-        is_header = F.lit(False)
+    blank, is_header = _blank_and_header(v, group)
     empty = lambda name: F.col(name).isNull() | (F.col(name) == "")  # noqa: E731
     rating, ts = F.col("rating"), F.col("ts_raw")
     factor = TIMESTAMP_UNITS[options.timestamp_unit]
@@ -153,9 +140,17 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
         F.when(blank, code["blank_line"])
         .when(is_header, code[HEADER])
         .when(F.col("n_fields") != layout.field_count, code["wrong_field_count"])
-        .when(empty("user") | empty("item") | empty("rating_text") | empty("ts_text"), code["missing_field"])
+        .when(
+            empty("user") | empty("item") | empty("rating_text") | empty("ts_text") | empty("event_type"),
+            code["missing_field"],
+        )
         .when(~valid_id("user"), code["invalid_user_id"])
         .when(~valid_id("item"), code["invalid_item_id"])
+        .when(~F.col("event_type").rlike(EVENT_TYPE_PATTERN.pattern), code["invalid_event_type"])
+        .when(
+            ~empty("event_value_text") & (F.col("event_value").isNull() | F.isnan(F.col("event_value"))),
+            code["non_numeric_event_value"],
+        )
         .when(rating.isNull() | F.isnan(rating), code["non_numeric_rating"])
         .when(ts.isNull() & F.col("ts_text").rlike(r"^[+-]?[0-9]+$"), code["timestamp_out_of_range"])
         .when(ts.isNull(), code["non_numeric_timestamp"])
@@ -167,20 +162,69 @@ def classify(raw: DataFrame, options: EtlOptions, group: LayoutGroup, *, max_epo
             ),
         )
         .when(rating < options.min_rating, code[FILTERED])
+        .when(ts_seconds < recent_cutoff(options, max_epoch_seconds), code[FILTERED_AGE])
+        .when(
+            F.lit(bool(options.keep_event_types)) & ~F.col("event_type").isin(*options.keep_event_types),
+            code[FILTERED_EVENT],
+        )
         .otherwise(code[KEPT])
     )
     # A kept or filtered line is ASCII when the file has only the four columns read (each checked: ids by
     # ID_PATTERN, numbers by their casts; trim drops spaces only): the encoding check, which allocates,
     # runs on every line only when the file has other columns, which nothing else reads.
-    suspect = F.lit(True) if layout.field_count > len(layout.positions) else status >= code[HEADER]
+    suspect = F.lit(True) if layout.field_count > len(set(layout.positions.values())) else status >= code[HEADER]
     status = F.when(suspect & not_text(v, options.encoding), code[NOT_TEXT]).otherwise(status)
     return parsed.select(
         status.cast("tinyint").alias("status"),
         F.col("user"),
         F.col("item"),
         ts_seconds.alias("ts"),
+        F.col("event_type"),
+        F.col("event_value").cast("float").alias("event_value"),
         F.col("line"),
     )
+
+
+def _parsed_fields(raw: DataFrame, options: EtlOptions, group: LayoutGroup) -> DataFrame:
+    """The line split into the fields the layout reads (trimmed text) and their casts; a column the layout does
+    not read is its constant: a rating that passes, the default event type, no event value."""
+    layout = group.layout
+    line = F.col("value")
+    parts = F.split(line, split_pattern(options.delimiter), -1)
+
+    def field_at(index: int | None, absent: Column) -> Column:
+        return absent if index is None else F.trim(F.try_element_at(parts, F.lit(index + 1)))
+
+    return raw.select(
+        line.alias("line"),
+        F.size(parts).alias("n_fields"),
+        field_at(layout.user_index, F.lit(None)).alias("user"),
+        field_at(layout.item_index, F.lit(None)).alias("item"),
+        # Without a rating column every row passes the rating rules (implicit feedback).
+        field_at(layout.rating_index, F.lit(str(RATING_MAX))).alias("rating_text"),
+        field_at(layout.timestamp_index, F.lit(None)).alias("ts_text"),
+        field_at(layout.event_index, F.lit(options.default_event_type)).alias("event_type"),
+        field_at(layout.event_value_index, F.lit(None).cast("string")).alias("event_value_text"),
+    ).select(
+        "*",
+        F.expr("try_cast(rating_text AS DOUBLE)").alias("rating"),
+        F.expr("try_cast(ts_text AS BIGINT)").alias("ts_raw"),
+        F.expr("try_cast(event_value_text AS DOUBLE)").alias("event_value"),
+        id_number("user"),
+        id_number("item"),
+    )
+
+
+def _blank_and_header(v: Column, group: LayoutGroup) -> tuple[Column, Column]:
+    """Whether line `v` is blank (whitespace only) and whether it is one of the group's header lines."""
+    stripped = F.regexp_replace(v, r"^[ \t\r]+|[ \t\r]+$", "")  # only evaluated behind a guard
+    starts_blank = F.ascii(v).isin(9, 13, 32)
+    blank = (F.length(v) == 0) | (starts_blank & (F.length(stripped) == 0))
+    if not group.header_lines:
+        return blank, F.lit(False)
+    texts = sorted(group.header_lines | {text.lstrip("\ufeff") for text in group.header_lines})
+    first_chars = sorted({ord(text[0]) for text in texts} | {9, 13, 32})
+    return blank, F.ascii(v).isin(first_chars) & (v.isin(texts) | stripped.isin(texts))
 
 
 def classify_input(spark: SparkSession, options: EtlOptions, plan: InputPlan, *, max_epoch_seconds: int) -> DataFrame:
@@ -199,7 +243,8 @@ def classify_input(spark: SparkSession, options: EtlOptions, plan: InputPlan, *,
 
 def aggregate(classified: DataFrame) -> DataFrame:
     """The single shuffle: groups kept lines by interaction, bad and header lines by (line, file),
-    and filtered lines into one group. Columns: status, user, item, ts, line, source_file, n."""
+    and filtered lines into one group. Columns: status, user, item, ts, event_type, event_value, line, source_file,
+    n."""
     status = F.col("status")
     kept = status == STATUS_CODES[KEPT]
     keep_line = status >= STATUS_CODES[HEADER]  # header lines and rejections
@@ -208,6 +253,8 @@ def aggregate(classified: DataFrame) -> DataFrame:
         F.when(kept, F.col("user")).alias("user"),
         F.when(kept, F.col("item")).alias("item"),
         F.when(kept, F.col("ts")).alias("ts"),
+        F.when(kept, F.col("event_type")).alias("event_type"),
+        F.when(kept, F.col("event_value")).alias("event_value"),
         F.when(keep_line, F.substring(F.col("line"), 1, MAX_QUARANTINE_LINE)).alias("line"),
         F.when(keep_line, F.input_file_name()).alias("source_file"),
     ).agg(F.count(F.lit(1)).alias("n"))

@@ -141,7 +141,7 @@ def run(
         log(f"hint: {line}")
     if delta:
         summary[etl_ledger.SUMMARY_SECTION] = delta.section
-    problems = check_minimums(delta.whole_counts if delta else counts)
+    problems = check_minimums(delta.whole_counts if delta else counts, options.trained_event_types)
     # A failure names where most rows went: a wrong delimiter or column shows as one reason taking nearly all.
     rejections = rejections_line(counts)
     explained = problems + ([rejections] if rejections else []) + summary["hints"]

@@ -33,6 +33,7 @@ from pipeline_rehearsal.functions import TemplateFunction, register_functions, t
 from pipeline_rehearsal.interpreter import OfflineStepFunctions  # noqa: E402
 from stacks.config import PipelineConfig  # noqa: E402
 from stacks.personalize import solution_arn_parameter_name  # noqa: E402
+from stacks.personalize_filters import filter_arn_parameter_name, personalize_filter_name  # noqa: E402
 
 REGION = "eu-west-1"
 GUARD_STATE = "Overlap guard: take the run lease"
@@ -166,6 +167,11 @@ class SynthesizedOrchestration:
             return str(self.expected("solution_arn"))
         return f"arn:aws:personalize:{self.region}:{ACCOUNT}:solution/{self.config.resource_name(solution)}-0123abcd"
 
+    def filter_arn_of(self, name: str) -> str:
+        """The ARN the data stack's filter `name` has (its Personalize name, as the data stack names it)."""
+        personalize_name = personalize_filter_name(self.config, self.config.filter_named(name))
+        return f"arn:aws:personalize:{self.region}:{ACCOUNT}:filter/{personalize_name}"
+
     def dataset_arns(self) -> dict[str, str]:
         """Dataset kind (interactions, items, users) -> its ARN, for every dataset of the configuration."""
         kinds = [spec.kind for spec in self.config.metadata_datasets]
@@ -175,9 +181,9 @@ class SynthesizedOrchestration:
     def offline(self, **harness_options: Any) -> Iterator[tuple[OfflineStepFunctions, str]]:
         """The harness with this state machine created (under its real name), every function of the template
         as its real handler in-process (the naming Lambda, batch planning, the run lease, ...), the template's
-        DynamoDB tables (the run lease's) and the transformed and curated buckets in moto, and each solution's ARN in
-        its SSM parameter (as the data stack writes it). The functions' process has the region variables Lambda sets
-        in every function's environment."""
+        DynamoDB tables (the run lease's) and the transformed and curated buckets in moto, and each solution's and
+        each filter's ARN in its SSM parameter (as the data stack writes them). The functions' process has the region
+        variables Lambda sets in every function's environment."""
         region = {"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         with mock.patch.dict(os.environ, region), OfflineStepFunctions(region=self.region, **harness_options) as aws:
             register_functions(aws, self.functions)
@@ -187,6 +193,13 @@ class SynthesizedOrchestration:
                 create_bucket(aws, bucket)
             for spec in self.config.solutions:
                 self.put_solution_arn(aws, self.solution_arn_of(spec.name), solution=spec.name)
+            for configured_filter in self.config.filters:
+                aws.client("ssm").put_parameter(
+                    Name=filter_arn_parameter_name(self.config, configured_filter.name),
+                    Value=self.filter_arn_of(configured_filter.name),
+                    Type="String",
+                    Overwrite=True,
+                )
             aws.glue.on_start = lambda params: self.write_batch_input(aws, params)
             yield aws, aws.create_state_machine(self.definition, name=self.state_machine_name)
 

@@ -27,7 +27,9 @@ from pipeline_contracts.metadata_datasets import DatasetSpec, Encoding
 from pipeline_contracts.solutions import InputKind, JobType
 from stacks import config_parsers as parsers
 from stacks.config_parsers import DEFAULT_SOURCE as DEFAULT_SOURCE  # importers read it from here, beside ConfigError
+from stacks.config_filters import FilterSpec, event_type, event_type_list, filter_entries, resolve_filters
 from stacks.config_parsers import ConfigError, Parser
+from pipeline_contracts.event_types import MAX_AGE_DAYS_MAX
 from stacks.config_solutions import SolutionSpec, TrainingMode, resolve_solutions, solution_entries
 
 RemovalPolicyName = Literal["RETAIN", "DESTROY"]
@@ -103,7 +105,8 @@ class PipelineConfig:
     raw_has_header: bool = _setting(True, parsers.boolean())
     raw_user_column: str = _setting("userID", parsers.column())
     raw_item_column: str = _setting("movieID", parsers.column())
-    raw_rating_column: str = _setting("rating", parsers.column())
+    # Empty: no rating column (implicit feedback: every kept interaction counts, min_rating is not applied).
+    raw_rating_column: str | None = _setting("rating", parsers.optional(parsers.column()))
     raw_timestamp_column: str = _setting("timestamp", parsers.column())
     raw_timestamp_unit: TimestampUnit = _setting("ms", parsers.one_of(TimestampUnit))
     raw_encoding: Encoding = _setting("utf-8", parsers.one_of(Encoding))
@@ -113,6 +116,15 @@ class PipelineConfig:
     # on demand). Off: every run reads the whole raw prefix, as before.
     etl_incremental: bool = _setting(False, parsers.boolean())
     etl_full_rebuild_every_days: int = _setting(7, parsers.whole_number(0, 3650))
+    # Event types (README "Filters and event types"): EVENT_TYPE is read from raw_event_type_column, or is
+    # default_event_type on every row when that is empty; EVENT_VALUE from raw_event_value_column (empty: null).
+    raw_event_type_column: str | None = _setting(None, parsers.optional(parsers.column()))
+    default_event_type: str = _setting("rating", event_type())
+    raw_event_value_column: str | None = _setting(None, parsers.optional(parsers.column()))
+    # Only rows of these event types are kept (empty: all).
+    keep_event_types: tuple[str, ...] = _setting((), event_type_list())
+    # The recent window: only interactions of the last N days before the run's start are kept (0: all).
+    raw_max_age_days: int = _setting(0, parsers.whole_number(0, MAX_AGE_DAYS_MAX))
     # Glue
     glue_worker_type: GlueWorkerTypeName = _setting("G.1X", parsers.one_of(GlueWorkerTypeName))
     glue_worker_count: int = _setting(2, parsers.whole_number(2, 100))
@@ -123,6 +135,10 @@ class PipelineConfig:
     training_mode: TrainingMode = _setting("FULL", parsers.one_of(TrainingMode))
     import_mode: ImportMode = _setting("FULL", parsers.one_of(ImportMode))
     num_results: int = _setting(25, parsers.whole_number(1, 500))
+    # Filters the data stack creates (name + expression, checked at synth); a solution names the one its batch
+    # jobs use (`filter` in its entry). `__post_init__` replaces the raw entries by `FilterSpec`s.
+    filters: tuple[FilterSpec, ...] = _setting((), filter_entries())
+    # A filter made outside this app, for user-recommendation solutions that name no `filter` of their own.
     filter_arn: str | None = _setting(
         None, parsers.optional(parsers.matching(_PERSONALIZE_FILTER_ARN_RE, "a Personalize filter ARN, or empty"))
     )
@@ -191,7 +207,9 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         # The raw `solutions` entries become `SolutionSpec`s here (their defaults are other keys), so every
-        # config, however built, lists the solutions a run trains.
+        # config, however built, lists the solutions a run trains. Filters first: a solution names its filter.
+        if not all(isinstance(spec, FilterSpec) for spec in self.filters):
+            object.__setattr__(self, "filters", resolve_filters(self))
         if not self.solutions or not all(isinstance(spec, SolutionSpec) for spec in self.solutions):
             object.__setattr__(self, "solutions", resolve_solutions(self))
 
@@ -212,6 +230,14 @@ class PipelineConfig:
                 f"(FLEX runs on {', '.join(FLEX_WORKER_TYPES)})",
             )
         self._check_metadata_prefixes()
+        kept = self.keep_event_types
+        if kept and not self.raw_event_type_column and self.default_event_type not in kept:
+            raise ConfigError.invalid(
+                "keep_event_types",
+                list(self.keep_event_types),
+                f"a list holding default_event_type ({self.default_event_type}) while raw_event_type_column is "
+                "empty (every row has that type: nothing else would be kept)",
+            )
         if self.execution_timeout_hours <= self.job_max_wait_hours:
             raise ConfigError.invalid(
                 "execution_timeout_hours",
@@ -229,6 +255,17 @@ class PipelineConfig:
                         source.prefix,
                         f"a prefix that neither contains nor lies under raw_prefix ({self.raw_prefix})",
                     )
+
+    def filter_named(self, name: str) -> FilterSpec:
+        return next(spec for spec in self.filters if spec.name == name)
+
+    @property
+    def event_types(self) -> tuple[str, ...] | None:
+        """The event types the interactions can hold: keep_event_types, the one default_event_type when no column
+        is read, None when any type read from the column may appear."""
+        if self.keep_event_types:
+            return self.keep_event_types
+        return None if self.raw_event_type_column else (self.default_event_type,)
 
     @property
     def metadata_datasets(self) -> tuple[DatasetSpec, ...]:

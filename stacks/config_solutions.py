@@ -28,6 +28,7 @@ from pipeline_contracts.solutions import (
     output_kind_of,
 )
 from stacks import config_parsers as parsers
+from stacks.config_filters import solution_event_and_filter
 from stacks.config_parsers import ConfigError, Parser
 
 if TYPE_CHECKING:
@@ -51,6 +52,10 @@ _SOLUTION_KEYS = (
     "queries",
     "quality_gate_metric",
     "quality_gate_min_value",
+    "event_type",
+    "event_value_threshold",
+    "filter",
+    "filter_values",
 )
 
 
@@ -60,7 +65,8 @@ class SolutionSpec:
 
     `name` names its Personalize solution (`<prefix>-<env>-<name>-<settings hash>`), its job names, S3 folders and
     states. `queries`: the item-attribute expressions of an item_attribute_affinity solution (one segment each).
-    `quality_gate_metric` / `quality_gate_min_value`: this solution's gate rule (the top-level keys otherwise)."""
+    `quality_gate_metric` / `quality_gate_min_value`: this solution's gate rule (the top-level keys otherwise).
+    `event_type`, `event_value_threshold`, `filter`, `filter_values`: README "Filters and event types"."""
 
     name: str
     recipe: str
@@ -71,6 +77,14 @@ class SolutionSpec:
     queries: tuple[str, ...] = ()
     quality_gate_metric: str
     quality_gate_min_value: float
+    event_type: str | None = None
+    """Train on interactions of this EVENT_TYPE only (CreateSolution eventType); None: all."""
+    event_value_threshold: float | None = None
+    """Train on interactions whose EVENT_VALUE is at least this (solutionConfig.eventValueThreshold)."""
+    filter: str | None = None
+    """The configured filter (`filters`) its batch jobs use."""
+    filter_values: tuple[tuple[str, str], ...] = ()
+    """Placeholder -> value, as each batch input line's `filterValues` carries it."""
 
     @property
     def job_type(self) -> JobType:
@@ -124,7 +138,16 @@ def _queries(queries: Any, key: str, kind: OutputKind) -> tuple[str, ...]:
 
 
 def _hashable(value: Any) -> Any:
+    if isinstance(value, Mapping):  # filter_values: sorted pairs, read back by `resolve_solutions`
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
     return tuple(value) if isinstance(value, list) else value
+
+
+def _restored(key: str, value: Any) -> Any:
+    """An entry's value as configured, from its hashable form (`_hashable`)."""
+    if key == "filter_values" and isinstance(value, tuple):
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in value}
+    return list(value) if isinstance(value, tuple) else value
 
 
 def resolve_solutions(config: PipelineConfig) -> tuple[SolutionSpec, ...]:
@@ -134,7 +157,7 @@ def resolve_solutions(config: PipelineConfig) -> tuple[SolutionSpec, ...]:
         entries: list[dict[str, Any]] = [{"name": DEFAULT_SOLUTION_NAME, "recipe": config.recipe}]
         where = ["recipe"]
     else:
-        entries = [{k: list(v) if isinstance(v, tuple) else v for k, v in raw} for raw in config.solutions]  # type: ignore[attr-defined]
+        entries = [{k: _restored(k, v) for k, v in raw} for raw in config.solutions]  # type: ignore[attr-defined]
         where = [f"solutions[{index}]" for index in range(len(entries))]
     if len(entries) > SOLUTION_VERSIONS_QUOTA:
         raise ConfigError.invalid(
@@ -193,6 +216,7 @@ def _solution(config: PipelineConfig, entry: Mapping[str, Any], at: str | None) 
         quality_gate_min_value=parsers.number(0.0, 1.0)(
             key("quality_gate_min_value"), entry.get("quality_gate_min_value", config.quality_gate_min_value)
         ),
+        **solution_event_and_filter(config, entry, key, kind.job_type, recipe),
     )
 
 

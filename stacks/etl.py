@@ -17,6 +17,7 @@ from constructs import Construct
 
 from pipeline_contracts.run_layout import LEDGER_KEY
 from pipeline_contracts.run_layout import RUNS_PREFIX as OUTPUT_PREFIX  # runs/<run_id>/... of the transformed bucket
+from pipeline_contracts.event_types import ALL_EVENT_TYPES, NO_COLUMN, NO_EVENT_TYPES
 from pipeline_contracts.metadata_datasets import DISABLED as DISABLED_DATASET
 from pipeline_contracts.solutions import ITEM_AFFINITY_ITEMS_PER_JOB
 from stacks.bundling import copied_files, imported_modules, with_contracts
@@ -246,7 +247,16 @@ class RatingsEtl(Construct):
             "--has_header": "true" if config.raw_has_header else "false",
             "--user_column": config.raw_user_column,
             "--item_column": config.raw_item_column,
-            "--rating_column": config.raw_rating_column,
+            "--rating_column": config.raw_rating_column or NO_COLUMN,
+            "--event_type_column": config.raw_event_type_column or NO_COLUMN,
+            "--default_event_type": config.default_event_type,
+            "--event_value_column": config.raw_event_value_column or NO_COLUMN,
+            "--keep_event_types": ",".join(config.keep_event_types) or ALL_EVENT_TYPES,
+            "--max_age_days": str(config.raw_max_age_days),
+            # The event types solutions train on alone (`event_type`): the training minimum is checked per type.
+            "--trained_event_types": ",".join(
+                sorted({spec.event_type for spec in config.solutions if spec.event_type})
+            ) or NO_EVENT_TYPES,
             "--timestamp_column": config.raw_timestamp_column,
             "--timestamp_unit": config.raw_timestamp_unit,
             "--encoding": config.raw_encoding,

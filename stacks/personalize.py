@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from aws_cdk import CustomResource, RemovalPolicy
+from aws_cdk import CfnDeletionPolicy, CustomResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_personalize as personalize
@@ -26,10 +26,15 @@ from pipeline_contracts.solutions import DEFAULT_SOLUTION_NAME
 from pipeline_contracts.stack_outputs import LIST_SEPARATOR
 from stacks.config import PipelineConfig, SolutionSpec
 from stacks.personalize_datasets import metadata_datasets
+from stacks.personalize_filters import filter_resources
 from stacks.personalize_provider import PersonalizeResourceProvider
-from stacks.personalize_solutions import solution_resource
+from stacks.personalize_solutions import event_value_threshold_text, solution_resource
 
-# The minimum interactions schema: what the Glue job writes (USER_ID,ITEM_ID,TIMESTAMP in seconds).
+# The interactions schema: what the Glue job writes (USER_ID,ITEM_ID,TIMESTAMP in seconds,EVENT_TYPE,EVENT_VALUE).
+# The same for every configuration, because Personalize cannot replace an Item interactions dataset's schema
+# ("Replacing a dataset's schema": not for Item interactions datasets): EVENT_TYPE is always written (a column or
+# default_event_type), EVENT_VALUE is nullable (empty without raw_event_value_column). README "Filters and event
+# types" has the one-time upgrade of a stack deployed with the earlier three-field schema.
 INTERACTIONS_SCHEMA = {
     "type": "record",
     "name": "Interactions",
@@ -38,9 +43,16 @@ INTERACTIONS_SCHEMA = {
         {"name": "USER_ID", "type": "string"},
         {"name": "ITEM_ID", "type": "string"},
         {"name": "TIMESTAMP", "type": "long"},
+        {"name": "EVENT_TYPE", "type": "string"},
+        {"name": "EVENT_VALUE", "type": ["null", "float"]},
     ],
     "version": "1.0",
 }
+# The schema's name: a schema cannot change, and the three-field one of earlier versions had the name without suffix.
+INTERACTIONS_SCHEMA_SUFFIX = "interactions-schema-events"
+# The dataset's name changes with the schema: CloudFormation replaces a dataset whose SchemaArn changes, and refuses
+# to replace a resource whose name stays the same.
+INTERACTIONS_DATASET_SUFFIX = "interactions-events"
 
 
 def solution_arn_parameter_name(config: PipelineConfig, name: str) -> str:
@@ -75,7 +87,12 @@ def settings_hash8(spec: SolutionSpec) -> str:
     """8 hex digits of a solution's immutable settings: a settings change gives a new solution name. Over the
     recipe and performAutoTraining only, as before there were several solutions, so the default solution keeps
     its name (and is not replaced) on upgrade."""
-    settings = {"recipe": spec.recipe, "performAutoTraining": spec.perform_auto_training}
+    settings: dict[str, object] = {"recipe": spec.recipe, "performAutoTraining": spec.perform_auto_training}
+    # Create-only too; in the hash only when set, so that a solution without them keeps its name.
+    if spec.event_type is not None:
+        settings["eventType"] = spec.event_type
+    if spec.event_value_threshold is not None:
+        settings["eventValueThreshold"] = event_value_threshold_text(spec.event_value_threshold)
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:SETTINGS_HASH_LENGTH]
 
 
@@ -129,6 +146,12 @@ class PersonalizeResources(Construct):
             self, config=config, dataset_group=self.dataset_group, provider=self.provider, removal_policy=removal_policy
         )
         self.metadata_dataset_arns = {kind: dataset.ref for kind, dataset in datasets.items()}
+        self.filters = filter_resources(
+            self, config=config, dataset_group_arn=self.dataset_group.attr_dataset_group_arn, provider=self.provider
+        )
+        for resource in self.filters.values():  # a filter reads its datasets' fields
+            for dataset in (self.dataset, *datasets.values()):
+                resource.node.add_dependency(dataset)
         self.dataset_group_arn = self.dataset_group.attr_dataset_group_arn
         self.dataset_arn = self.dataset.attr_dataset_arn
         self.solutions: dict[str, DeployedSolution] = {}
@@ -186,21 +209,25 @@ class PersonalizeResources(Construct):
         schema = personalize.CfnSchema(
             self,
             "InteractionsSchema",
-            name=config.resource_name("interactions-schema"),
+            name=config.resource_name(INTERACTIONS_SCHEMA_SUFFIX),
             schema=json.dumps(INTERACTIONS_SCHEMA, separators=(",", ":")),
         )
-        # The interactions dataset stays an AWS::Personalize::Dataset: its schema is fixed (the minimum one), and
-        # Personalize cannot replace the schema of an interactions dataset anyway.
+        # The interactions dataset stays an AWS::Personalize::Dataset: its schema is fixed (the same for every
+        # configuration), and Personalize cannot replace the schema of an interactions dataset anyway.
         self.dataset = personalize.CfnDataset(
             self,
             "InteractionsDataset",
-            name=config.resource_name("interactions"),
+            name=config.resource_name(INTERACTIONS_DATASET_SUFFIX),
             dataset_group_arn=self.dataset_group.attr_dataset_group_arn,
             dataset_type="Interactions",
             schema_arn=schema.attr_schema_arn,
         )
         for resource in (self.dataset_group, schema, self.dataset):
             resource.apply_removal_policy(removal_policy)
+        # A replaced interactions dataset has the new one's ARN (dataset/<group>/INTERACTIONS): deleting the "old"
+        # one after a replacement would delete the new one. Never delete on replacement (docs/operations.md,
+        # "Upgrading to the event-type interactions schema").
+        self.dataset.cfn_options.update_replace_policy = CfnDeletionPolicy.RETAIN
 
 
 def _construct_id(spec: SolutionSpec, what: str) -> str:

@@ -15,6 +15,21 @@ from stacks.config import SolutionSpec
 from stacks.personalize_provider import PersonalizeResourceProvider
 
 
+def training_data_properties(spec: SolutionSpec) -> dict[str, str]:
+    """EventType / EventValueThreshold, only when configured (a solution without them keeps its properties)."""
+    properties = {}
+    if spec.event_type is not None:
+        properties[props.EVENT_TYPE] = spec.event_type
+    if spec.event_value_threshold is not None:
+        properties[props.EVENT_VALUE_THRESHOLD] = event_value_threshold_text(spec.event_value_threshold)
+    return properties
+
+
+def event_value_threshold_text(threshold: float) -> str:
+    """solutionConfig.eventValueThreshold is a string in the API: 3.5 -> "3.5", 4.0 -> "4"."""
+    return format(threshold, "g")
+
+
 def solution_resource(
     scope: Construct,
     construct_id: str,
@@ -41,6 +56,7 @@ def solution_resource(
                 service="personalize", region="", account="", resource="recipe", resource_name=spec.recipe
             ),
             props.PERFORM_AUTO_TRAINING: spec.perform_auto_training,
+            **training_data_properties(spec),
         },
         # Always deleted, even when data is retained: a solution left behind with auto training on would go on
         # training (and billing) weekly. Its trained versions are reproducible from the retained dataset group.

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from .requests import ALREADY_EXISTS, IN_USE, DatasetRequest, attempt, error_code, sibling_arn, unless_gone
+from .requests import ALREADY_EXISTS, IN_USE, DatasetRequest, error_code, sibling_arn
 from .schema_changes import schema_change_refusal
-from .waiting import Deadline, wait_until
+from .waiting import Deadline, delete_and_wait, wait_until
 
 LOG = logging.getLogger(__name__)
 ACTIVE = "ACTIVE"
@@ -73,23 +73,12 @@ def delete_dataset(client: Any, dataset_arn: str, deadline: Deadline) -> None:
     if ":dataset/" not in dataset_arn:
         LOG.info("Physical id %r names no dataset: nothing to delete", dataset_arn)
         return
-    asked = False
-
-    def pending() -> str | None:
-        nonlocal asked
-        if not asked:
-            # Refused while an import or a training uses the dataset: the next look tells.
-            outcome = attempt(lambda: client.delete_dataset(datasetArn=dataset_arn), f"dataset {dataset_arn}")
-            if outcome != "":
-                return outcome  # None: gone already
-            asked = True
-        dataset = unless_gone(lambda: client.describe_dataset(datasetArn=dataset_arn)["dataset"])
-        return None if dataset is None else f"dataset {dataset_arn} is {dataset.get('status')}"
-
-    wait_until(
+    delete_and_wait(
         deadline,
-        pending,
-        lambda still: (
+        what=f"dataset {dataset_arn}",
+        delete=lambda: client.delete_dataset(datasetArn=dataset_arn),
+        describe=lambda: client.describe_dataset(datasetArn=dataset_arn)["dataset"],
+        way_out=lambda still: (
             f"Dataset {dataset_arn} was not deleted in time: {still}. Retry once the dataset's import jobs and "
             "solution versions have finished (aws personalize list-dataset-import-jobs --dataset-arn "
             f"{dataset_arn})."

@@ -1,12 +1,13 @@
 """Lambda entry point of the data stack's Personalize custom resources (the `on_event` handler of a CDK
-`custom_resources.Provider`). Thin: the work is in `solutions` and `datasets`.
+`custom_resources.Provider`). Thin: the work is in `solutions`, `datasets` and `filters`.
 
 Handler string (asset root `lambda_src/`): `personalize_resources.handler.on_event`. Runtime: Python 3.13,
 standard library + boto3. Properties: `pipeline_contracts.personalize_resources`.
 
 in:  a CloudFormation custom resource event (RequestType Create | Update | Delete, ResourceType,
      ResourceProperties, OldResourceProperties on Update, PhysicalResourceId on Update and Delete)
-out: {"PhysicalResourceId": <solution or dataset ARN>, "Data": {"solutionArn" | "datasetArn": <ARN>}}
+out: {"PhysicalResourceId": <solution, dataset or filter ARN>,
+      "Data": {"solutionArn" | "datasetArn" | "filterArn": <ARN>}}
      (Delete: the physical id it was given). A refusal or an expired wait raises: the provider reports the
      message to CloudFormation as the reason.
 """
@@ -22,8 +23,8 @@ import boto3
 
 from pipeline_contracts import personalize_resources as props
 
-from . import datasets, solutions
-from .requests import DatasetRequest, InvalidProperties, SolutionRequest
+from . import datasets, filters, solutions
+from .requests import DatasetRequest, FilterRequest, InvalidProperties, SolutionRequest
 from .waiting import Deadline
 
 logging.getLogger().setLevel(logging.INFO)
@@ -62,6 +63,16 @@ _RESOURCES = {
         ),
         delete=datasets.delete_dataset,
         arn_attribute=props.DATASET_ARN_ATTRIBUTE,
+    ),
+    props.FILTER_RESOURCE_TYPE: _Resource(
+        create=lambda client, properties, deadline: filters.create_filter(
+            client, FilterRequest.of(properties), deadline
+        ),
+        update=lambda client, physical_id, properties, _previous, deadline: filters.update_filter(
+            client, physical_id, FilterRequest.of(properties), deadline
+        ),
+        delete=filters.delete_filter,
+        arn_attribute=props.FILTER_ARN_ATTRIBUTE,
     ),
 }
 

@@ -67,12 +67,18 @@ def _flag(properties: Mapping[str, Any], key: str) -> bool:
     raise InvalidProperties(f"Property {key!r} has value {value!r}; allowed: true or false")
 
 
+def _optional_text(properties: Mapping[str, Any], key: str) -> str | None:
+    return _text(properties, key) if properties.get(key) not in (None, "") else None
+
+
 @dataclass(frozen=True)
 class SolutionRequest:
     name: str
     dataset_group_arn: str
     recipe_arn: str
     perform_auto_training: bool
+    event_type: str | None = None
+    event_value_threshold: str | None = None
 
     @classmethod
     def of(cls, properties: Mapping[str, Any]) -> SolutionRequest:
@@ -81,6 +87,34 @@ class SolutionRequest:
             dataset_group_arn=_text(properties, props.DATASET_GROUP_ARN),
             recipe_arn=_text(properties, props.RECIPE_ARN),
             perform_auto_training=_flag(properties, props.PERFORM_AUTO_TRAINING),
+            event_type=_optional_text(properties, props.EVENT_TYPE),
+            event_value_threshold=_optional_text(properties, props.EVENT_VALUE_THRESHOLD),
+        )
+
+    @property
+    def training_data(self) -> dict[str, Any]:
+        """CreateSolution's eventType / solutionConfig.eventValueThreshold, only when set (the API's defaults
+        train on every interaction)."""
+        settings: dict[str, Any] = {}
+        if self.event_type:
+            settings["eventType"] = self.event_type
+        if self.event_value_threshold:
+            settings["solutionConfig"] = {"eventValueThreshold": self.event_value_threshold}
+        return settings
+
+
+@dataclass(frozen=True)
+class FilterRequest:
+    name: str
+    dataset_group_arn: str
+    filter_expression: str
+
+    @classmethod
+    def of(cls, properties: Mapping[str, Any]) -> FilterRequest:
+        return cls(
+            name=_text(properties, props.NAME),
+            dataset_group_arn=_text(properties, props.DATASET_GROUP_ARN),
+            filter_expression=_text(properties, props.FILTER_EXPRESSION),
         )
 
 

@@ -35,10 +35,15 @@ def settings_differences(existing: Mapping[str, Any], request: SolutionRequest) 
         "recipeArn": request.recipe_arn,
         "performAutoTraining": request.perform_auto_training,
         "performHPO": False,
+        "eventType": request.event_type,
     }
-    return [
+    differences = [
         f"{key} is {existing.get(key)!r}, not {value!r}" for key, value in wanted.items() if existing.get(key) != value
     ]
+    threshold = (existing.get("solutionConfig") or {}).get("eventValueThreshold")
+    if threshold != request.event_value_threshold:
+        differences.append(f"eventValueThreshold is {threshold!r}, not {request.event_value_threshold!r}")
+    return differences
 
 
 def create_solution(client: Any, request: SolutionRequest) -> str:
@@ -51,6 +56,7 @@ def create_solution(client: Any, request: SolutionRequest) -> str:
             recipeArn=request.recipe_arn,
             performAutoTraining=request.perform_auto_training,
             performHPO=False,
+            **request.training_data,
         )["solutionArn"]
     except Exception as error:
         if error_code(error) != ALREADY_EXISTS:

@@ -8,8 +8,11 @@ instead of a Lambda timeout that CloudFormation would only report as "no respons
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from .requests import attempt, unless_gone
 
 # At most 12 minutes of waiting in one run (the function times out at 14): long enough for a dataset to turn
 # ACTIVE or a stopped training to wind down, short enough to fail with our message.
@@ -57,3 +60,28 @@ def wait_until(deadline: Deadline, pending: Callable[[], str | None], way_out: C
         if deadline.expired():
             raise WaitExpired(way_out(still))
         deadline.pause()
+
+
+def delete_and_wait(
+    deadline: Deadline,
+    *,
+    what: str,
+    delete: Callable[[], object],
+    describe: Callable[[], Mapping[str, Any]],
+    way_out: Callable[[str], str],
+) -> None:
+    """Asks for the deletion of `what` (again while Personalize refuses it as in use) and waits until `describe`
+    says it is gone; gone already is fine. `way_out` is `wait_until`'s message when the deadline passes first."""
+    asked = False
+
+    def pending() -> str | None:
+        nonlocal asked
+        if not asked:
+            outcome = attempt(delete, what)
+            if outcome != "":
+                return outcome  # None: gone already; otherwise in use
+            asked = True
+        found = unless_gone(describe)
+        return None if found is None else f"{what} is {found.get('status')}"
+
+    wait_until(deadline, pending, way_out)

@@ -418,6 +418,7 @@ def solution_section(
         "model": {manifest: gate.get(key) for key, manifest in _MODEL_FIELDS.items()} if gate else None,
         "training_hours": gate.get("trainingHours"),
         "plan_key": plan.get("plan_key"),
+        "filter_arn": _object(record, "filter").get("Arn"),  # None: the batch jobs used no filter
         "batch_jobs": [
             {"part": j.get("part"), "job_name": j.get("jobName"), "arn": j.get("arn"), "status": j.get("status")}
             for j in sorted(jobs, key=lambda j: int(j.get("part") or 0))
@@ -550,8 +551,9 @@ def _section_line(name: str, section: Mapping[str, Any]) -> str:
     model = section.get("model") or {}
     fallback = " (FALLBACK to the last accepted version)" if model.get("used_fallback") else ""
     decision = f"; model {model.get('decision')}{fallback}" if model else ""
+    filtered = f"; filter {str(section['filter_arn']).rsplit('/', 1)[-1]}" if section.get("filter_arn") else ""
     return (
         f"- {name} ({section.get('kind')}): {outputs['keys_answered']:,} of {outputs['lines']:,} lines answered, "
         f"{outputs['rows']:,} rows, {outputs['errors']:,} errored, {len(outputs['files'])} file(s) in "
-        f"{outputs['folder']}{decision}"
+        f"{outputs['folder']}{filtered}{decision}"
     )

@@ -15,7 +15,7 @@ from ..errors import CliError, ExitCode
 from .base import Check, Environment, Finding, Status, data_stack_name
 from .functions import check_layers
 from .operations import check_alert_topic, check_schedule
-from .personalize import check_dataset_group, check_region
+from .personalize import check_dataset_group, check_filters, check_interactions_schema, check_region
 from .quotas import check_quotas
 from .raw_data import check_glue_access, check_raw_files
 from .stacks import check_solution_reference, check_stacks
@@ -30,6 +30,8 @@ CHECKS: tuple[Check, ...] = (
     Check(REGION, "Personalize in region", check_region, (STACKS,)),
     Check("solution-reference", "pipeline's solutions", check_solution_reference, (STACKS, REGION)),
     Check("dataset-group", "dataset group", check_dataset_group, (STACKS, REGION)),
+    Check("interactions-schema", "interactions schema", check_interactions_schema, (STACKS, REGION)),
+    Check("filters", "filters", check_filters, (STACKS, REGION)),
     Check("layers", "Lambda layers", check_layers, (STACKS,)),
     Check("raw-files", "raw files", check_raw_files, (STACKS,)),
     Check("glue-access", "Glue role access", check_glue_access, (STACKS, "raw-files")),

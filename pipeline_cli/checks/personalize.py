@@ -5,13 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import json
+
+from pipeline_contracts.event_types import INTERACTIONS_FIELDS, UPGRADE_GUIDE
+from pipeline_contracts.personalize_resources import FILTER_RESOURCE_TYPE
 from pipeline_contracts.statuses import PERSONALIZE_DONE_STATUS, PERSONALIZE_FAILED_STATUSES
 
 from ..outputs import OUTPUT_DATASET_GROUP_ARN
 from .base import DEPLOY_FIX, Environment, Finding, failed, passed, warned
 from .reader import Missing
 
-__all__ = ["check_region", "check_dataset_group", "solution_problem", "is_running", "AUTO_TRAINING_BILL"]
+__all__ = [
+    "check_region",
+    "check_dataset_group",
+    "check_interactions_schema",
+    "check_filters",
+    "solution_problem",
+    "is_running",
+    "AUTO_TRAINING_BILL",
+]
 
 AUTO_TRAINING_BILL = (
     "performAutoTraining is on: Personalize trains a new solution version every 7 days and bills the "
@@ -100,3 +112,52 @@ def solution_problem(
             **facts,
         ), facts
     return None, facts
+
+
+def check_interactions_schema(env: Environment) -> Finding:
+    """The deployed interactions dataset has this version's schema: Personalize cannot replace an interactions
+    dataset's schema, so a stack deployed with the three-field one needs the one-time upgrade before it deploys."""
+    group_arn = env.output(env.data_stack, OUTPUT_DATASET_GROUP_ARN)
+    if group_arn is None:
+        return failed(f"{env.data_stack} has no {OUTPUT_DATASET_GROUP_ARN} output", DEPLOY_FIX)
+    # dataset/<group name>/INTERACTIONS, whatever the dataset's name
+    arn = group_arn.replace(":dataset-group/", ":dataset/", 1) + "/INTERACTIONS"
+    try:
+        dataset = env.reader.read("personalize", "DescribeDataset", ["ResourceNotFoundException"], datasetArn=arn)
+        schema_arn = dataset["dataset"]["schemaArn"]
+        schema = env.reader.read("personalize", "DescribeSchema", schemaArn=schema_arn)["schema"]
+    except Missing:
+        return warned(f"{arn} does not exist (deleted for the schema upgrade?)", env.redeploy_data(), arn=arn)
+    fields = tuple(field.get("name") for field in json.loads(schema.get("schema") or "{}").get("fields", []))
+    if fields != INTERACTIONS_FIELDS:
+        return failed(
+            f"{arn} has the schema {', '.join(map(str, fields))}; this version writes "
+            f"{', '.join(INTERACTIONS_FIELDS)}, and Personalize cannot replace an interactions dataset's schema: "
+            "a deploy would fail",
+            f"follow the one-time upgrade in {UPGRADE_GUIDE} before deploying",
+            arn=arn,
+            fields=list(fields),
+        )
+    return passed(f"{arn} has {', '.join(INTERACTIONS_FIELDS)}", arn=arn)
+
+
+def check_filters(env: Environment) -> Finding:
+    """Every filter the data stack created (its `Custom::PersonalizeFilter`s; the physical id is the filter ARN)
+    exists and is ACTIVE: a batch job with a filter that is not fails."""
+    arns = [str(r.get("PhysicalResourceId")) for r in env.stack_resources(env.data_stack, FILTER_RESOURCE_TYPE)]
+    if not arns:
+        return passed("no filters configured", filters=[])
+    problems: list[str] = []
+    for arn in arns:
+        try:
+            found = env.reader.read("personalize", "DescribeFilter", ["ResourceNotFoundException"], filterArn=arn)
+        except Missing:
+            problems.append(f"{arn} does not exist")
+            continue
+        status = found["filter"].get("status")
+        if status != PERSONALIZE_DONE_STATUS:
+            reason = found["filter"].get("failureReason")
+            problems.append(f"{arn} is {status}" + (f" ({reason})" if reason else ""))
+    if problems:
+        return failed("; ".join(problems), env.redeploy_data(), filters=arns)
+    return passed(f"{len(arns)} filter(s) ACTIVE: {', '.join(a.rsplit('/', 1)[-1] for a in arns)}", filters=arns)

@@ -53,6 +53,7 @@ from stacks.orchestration.own_history import own_history_map
 from stacks.orchestration.personalize_job import JobBounds, PersonalizeJobStage, personalize_arn
 from stacks.orchestration.stage import Stage
 from stacks.personalize import solution_arn_parameter_name, solution_name_pattern
+from stacks.personalize_filters import filter_arn_parameter_name
 
 JsonPath = sfn.JsonPath
 SolutionStageFactory = Callable[[Construct, SolutionSpec], sfn.IChainable]
@@ -177,8 +178,10 @@ class SolutionBranches(Stage):
     # One solution ------------------------------------------------------------------------------------------------
     def _solution(self, spec: SolutionSpec) -> sfn.IChainable:
         name = spec.name
-        read = self._read_solution_arn(spec)
-        body: sfn.Chain = sfn.Chain.start(read).next(self._training(spec))
+        body: sfn.Chain = sfn.Chain.start(self._read_solution_arn(spec))
+        if spec.filter:  # read per run as the solution's ARN is: the data stack's update switches it
+            body = body.next(self._read_filter_arn(spec))
+        body = body.next(self._training(spec))
         if self._quality_gate is not None:
             body = body.next(self._quality_gate(self, spec))
         plan = self._planning.plan_task(self, spec, job_name_base=f"$.run.{batch_key(spec)}")
@@ -195,6 +198,7 @@ class SolutionBranches(Stage):
                     "train": {"Arn": JsonPath.string_at("$.train.Arn")},
                     **({"gate": JsonPath.object_at("$.gate")} if self._quality_gate is not None else {}),
                     "plan": JsonPath.object_at("$.plan"),
+                    **self._filter_of(spec),
                     "batchJobs": JsonPath.list_at("$.batchJobs"),
                     **({"processedFiles": JsonPath.list_at("$.processedFiles")} if self._outputs is not None else {}),
                 },
@@ -254,15 +258,33 @@ class SolutionBranches(Stage):
         )
         return hand_over
 
+    def _filter_of(self, spec: SolutionSpec) -> dict[str, Any]:
+        """The filter the solution's batch jobs used, for the manifest and the notice: the one the run read, or
+        `filter_arn` (made outside this app) for user recommendations without their own."""
+        if spec.filter:
+            return {"filter": {"Arn": JsonPath.string_at("$.filter.Arn")}}
+        if self._config.filter_arn and spec.output_kind.name == "user_recommendations":
+            return {"filter": {"Arn": self._config.filter_arn}}
+        return {}
+
     @staticmethod
     def _identity(spec: SolutionSpec) -> dict[str, str]:
         return {"name": spec.name, "kind": spec.output_kind.name, "jobType": spec.job_type}
 
     def _read_solution_arn(self, spec: SolutionSpec) -> tasks.CallAwsService:
         parameter = solution_arn_parameter_name(self._config, spec.name)
+        return self._read_parameter(f"{spec.name}: read solution ARN", parameter, "$.solution")
+
+    def _read_filter_arn(self, spec: SolutionSpec) -> tasks.CallAwsService:
+        assert spec.filter is not None
+        parameter = filter_arn_parameter_name(self._config, spec.filter)
+        return self._read_parameter(f"{spec.name}: read filter ARN", parameter, "$.filter")
+
+    def _read_parameter(self, state_name: str, parameter: str, result_path: str) -> tasks.CallAwsService:
+        """An SSM String parameter the data stack writes, read into `result_path` as {"Arn": value}."""
         read = tasks.CallAwsService(
             self,
-            f"{spec.name}: read solution ARN",
+            state_name,
             service="ssm",
             action="getParameter",
             iam_action="ssm:GetParameter",
@@ -276,7 +298,7 @@ class SolutionBranches(Stage):
             ],
             parameters={"Name": parameter},
             result_selector={"Arn": JsonPath.string_at("$.Parameter.Value")},
-            result_path="$.solution",
+            result_path=result_path,
         )
         read.add_retry(errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2)
         return read
@@ -317,6 +339,7 @@ class SolutionBranches(Stage):
             item_selector={
                 "job": JsonPath.object_at("$$.Map.Item.Value"),
                 "solutionVersionArn": JsonPath.string_at(version),
+                **({"filterArn": JsonPath.string_at("$.filter.Arn")} if spec.filter else {}),
                 "planKey": JsonPath.string_at("$.plan.plan_key"),
                 "inputBucket": JsonPath.string_at("$.plan.input_bucket"),
             },
@@ -395,6 +418,8 @@ def batch_job_parameters(
         },
         "RoleArn": personalize_role.role_arn,
     }
+    if spec.filter:  # the filter the data stack created for this solution, as the run read it (`$.filter`)
+        parameters["FilterArn"] = JsonPath.string_at("$.filterArn")
     if spec.output_kind.name != "user_recommendations":
         return parameters
     exploration: dict[str, str] = {}
@@ -402,7 +427,7 @@ def batch_job_parameters(
         exploration["explorationWeight"] = format(config.exploration_weight, "g")
     if config.exploration_item_age_cut_off_days is not None:
         exploration["explorationItemAgeCutOff"] = str(config.exploration_item_age_cut_off_days)
-    if config.filter_arn:
+    if config.filter_arn and not spec.filter:
         parameters["FilterArn"] = config.filter_arn
     if exploration:
         parameters["BatchInferenceJobConfig"] = {"ItemExplorationConfig": exploration}

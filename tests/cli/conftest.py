@@ -24,6 +24,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from pipeline_cli.__main__ import main
+from pipeline_contracts.event_types import INTERACTIONS_FIELDS
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -397,6 +398,7 @@ SOLUTION_PARAMETER = "/pbp/dev/personalize/solution-arn"
 DATASET_GROUP_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:dataset-group/pbp-dev"
 SOLUTION_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:solution/pbp-dev-solution"
 SCHEDULE_NAME = "pbp-dev-pipeline"
+FILTER_ARN = f"arn:aws:personalize:{REGION}:{ACCOUNT}:filter/pbp-dev-unrated-0123abcd"
 FUNCTION_NAMES = ("pbp-dev-run-names", "pbp-dev-postprocess-flatten")
 RAW_FILES = {
     "ratings/part-1.dat": b"userID\tmovieID\trating\ttimestamp\n" + b"75\t3\t1\t1162160236000\n" * 100,
@@ -461,6 +463,7 @@ def _stack_resources(topic_arn: str) -> dict[str, Any]:
     now = datetime(2026, 11, 20, tzinfo=timezone.utc)
     rows = [(f"Fn{i}", name, "AWS::Lambda::Function") for i, name in enumerate(FUNCTION_NAMES)]
     rows += [("Schedule", SCHEDULE_NAME, "AWS::Scheduler::Schedule"), ("AlertTopic", topic_arn, "AWS::SNS::Topic")]
+    rows += [("unratedFilter", FILTER_ARN, "Custom::PersonalizeFilter")]  # the data stack's (one list serves both)
     return {
         "StackResourceSummaries": [
             {
@@ -475,6 +478,11 @@ def _stack_resources(topic_arn: str) -> dict[str, Any]:
     }
 
 
+def interactions_schema(fields: tuple[str, ...]) -> str:
+    """A DescribeSchema `schema` text with these field names (the types do not matter to the doctor)."""
+    return json.dumps({"type": "record", "name": "Interactions", "fields": [{"name": f, "type": "string"} for f in fields]})
+
+
 def _personalize_script(script: ScriptedAws) -> None:
     created = datetime(2026, 11, 1, tzinfo=timezone.utc)
     script.set("personalize", "ListDatasetGroups", {"datasetGroups": []})
@@ -482,6 +490,22 @@ def _personalize_script(script: ScriptedAws) -> None:
         "personalize",
         "DescribeDatasetGroup",
         {"datasetGroup": {"datasetGroupArn": DATASET_GROUP_ARN, "name": "pbp-dev", "status": "ACTIVE"}},
+    )
+    script.set(
+        "personalize",
+        "DescribeFilter",
+        lambda params: {"filter": {"filterArn": params["filterArn"], "name": "pbp-dev-unrated-0123abcd", "status": "ACTIVE"}},
+    )
+    schema_arn = f"arn:aws:personalize:{REGION}:{ACCOUNT}:schema/pbp-dev-interactions-schema-events"
+    script.set(
+        "personalize",
+        "DescribeDataset",
+        lambda params: {"dataset": {"datasetArn": params["datasetArn"], "schemaArn": schema_arn, "status": "ACTIVE"}},
+    )
+    script.set(
+        "personalize",
+        "DescribeSchema",
+        {"schema": {"schemaArn": schema_arn, "schema": interactions_schema(INTERACTIONS_FIELDS)}},
     )
     script.set(
         "personalize",

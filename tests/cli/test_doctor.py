@@ -26,6 +26,7 @@ from .conftest import (
     DoctorWorld,
     Result,
     allowed,
+    interactions_schema,
 )
 from .test_cli_errors import no_aws_env  # noqa: F401  (fixture: a machine with no AWS configuration)
 
@@ -85,6 +86,7 @@ def test_a_healthy_deployment_passes_every_check(healthy: DoctorWorld, run: Call
         result, "schedule"
     )
     assert "email:ops@example.com" in line_of(result, "alert topic")
+    assert "1 filter(s) ACTIVE: pbp-dev-unrated-0123abcd" in line_of(result, "filters")
 
 
 def test_json_output(healthy: DoctorWorld, run: Callable[..., Result]) -> None:
@@ -302,6 +304,25 @@ BROKEN = {
         ),
         "Amazon Personalize is not offered in us-east-1",
         "fix: deploy to a region that offers it (eu-west-1, us-west-2) and pass that --region",
+    ),
+    "interactions dataset with the three-field schema": Broken(
+        "interactions schema",
+        _set("personalize", "DescribeSchema", {"schema": {"schema": interactions_schema(("USER_ID", "ITEM_ID", "TIMESTAMP"))}}),
+        "dataset/pbp-dev/INTERACTIONS has the schema USER_ID, ITEM_ID, TIMESTAMP; this version writes USER_ID, ITEM_ID, "
+        "TIMESTAMP, EVENT_TYPE, EVENT_VALUE, and Personalize cannot replace an interactions dataset's schema",
+        "fix: follow the one-time upgrade in docs/operations.md, 'Upgrading to the event-type interactions schema'",
+    ),
+    "filter failed": Broken(
+        "filters",
+        _personalize_resource("DescribeFilter", "filter", status="CREATE FAILED", failureReason="bad expression"),
+        "filter/pbp-dev-unrated-0123abcd is CREATE FAILED (bad expression)",
+        f"fix: redeploy the data stack: npx cdk deploy {DATA_STACK}",
+    ),
+    "filter deleted": Broken(
+        "filters",
+        _set("personalize", "DescribeFilter", AwsError("ResourceNotFoundException", "no such filter", 400)),
+        "filter/pbp-dev-unrated-0123abcd does not exist",
+        f"fix: redeploy the data stack: npx cdk deploy {DATA_STACK}",
     ),
     "dataset group failed": Broken(
         "dataset group",

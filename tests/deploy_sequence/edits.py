@@ -21,6 +21,7 @@ NOT_EDITS = frozenset({"prefix", "environment"})
 SCHEDULE, GLUE_JOB, MACHINE = "AWS::Scheduler::Schedule", "AWS::Glue::Job", "AWS::StepFunctions::StateMachine"
 # Items / Users datasets are custom resources (schema replaced in place); the interactions dataset is not edited.
 SOLUTION, DATASET, SCHEMA = "Custom::PersonalizeSolution", "Custom::PersonalizeDataset", "AWS::Personalize::Schema"
+FILTER = "Custom::PersonalizeFilter"
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,19 @@ def _reshaped_solutions() -> list[dict[str, Any]]:
     del solutions["users"]["training_mode"]
     solutions["segments"].update(num_results=200, perform_auto_training=False)
     solutions["genre_fans"]["queries"].append('ITEMS.GENRES = "Horror"')
+    del solutions["genre_fans"]["filter"]  # its filter reads the Users dataset, disabled in the same edit
     solutions["users_new"] = {"name": "users_new", "recipe": "aws-user-personalization", "training_mode": "FULL"}
     return list(solutions.values())
+
+
+def _filters_with_changed_expression() -> list[dict[str, Any]]:
+    """full.json's filters, the one of solution users (`unrated`) with another expression: a filter cannot be
+    updated, so this deploys as a new filter (a new name) and the deletion of the old one."""
+    filters = copy.deepcopy(FULL["filters"])
+    for entry in filters:
+        if entry["name"] == "unrated":
+            entry["expression"] = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("rating", "view")'
+    return filters
 
 
 _ITEMS_WITH_FIELD, _USERS_WITH_FIELD = _items_and_users_with_one_more_field()
@@ -104,6 +116,11 @@ DEFAULT_EVERYTHING = EditGroup(
         Edit("raw_timestamp_column", "3", (GLUE_JOB,)),
         Edit("raw_timestamp_unit", "s", (GLUE_JOB,)),
         Edit("raw_encoding", "latin-1", (GLUE_JOB,)),
+        Edit("raw_event_type_column", "4", (GLUE_JOB,)),
+        Edit("default_event_type", "view", (GLUE_JOB,)),
+        Edit("raw_event_value_column", "2", (GLUE_JOB,)),
+        Edit("keep_event_types", ["view", "click"], (GLUE_JOB,)),
+        Edit("raw_max_age_days", 90, (GLUE_JOB,)),
         Edit("glue_worker_type", "G.2X", (GLUE_JOB,)),
         Edit("glue_worker_count", 4, (GLUE_JOB,)),
         Edit("glue_timeout_minutes", 90, (GLUE_JOB,)),
@@ -157,6 +174,7 @@ FULL_REVERSED = EditGroup(
             "perform_auto_training; genre_fans: one more query",
         ),
         Edit("users_dataset", "", (DATASET, SCHEMA), "disable"),
+        Edit("filters", [f for f in FULL["filters"] if f["name"] != "adults"], (FILTER,), "remove adults"),
         Edit("items_dataset", _items_with_one_more_source(), (GLUE_JOB,), "add a source"),
     ),
 )
@@ -167,6 +185,9 @@ FULL_FIELDS_ADDED = EditGroup(
     (
         Edit("items_dataset", _ITEMS_WITH_FIELD, (DATASET, SCHEMA, GLUE_JOB), "add field STUDIO"),
         Edit("users_dataset", _USERS_WITH_FIELD, (DATASET, SCHEMA, GLUE_JOB), "add field COUNTRY"),
+        # The pipeline does not change: its runs read the new filter's ARN from the parameter, whose value (GetAtt of
+        # the replaced filter) CloudFormation rewrites in the data stack's update, before the old filter's deletion.
+        Edit("filters", _filters_with_changed_expression(), (FILTER,), "unrated: another expression"),
     ),
 )
 
@@ -190,9 +211,25 @@ def _full_with_solution_setting(name: str, **settings: Any) -> list[dict[str, An
 
 REFUSED = (
     RefusedEdit(
+        "interaction filter for Item-Attribute-Affinity",
+        "full",
+        {"solutions": _full_with_solution_setting("genre_fans", filter="unrated")},
+        "'solutions[3].filter' has value 'unrated'; allowed: a filter of UserID expressions",
+    ),
+    RefusedEdit(
+        "filter reading a dataset that is disabled",
+        "full",
+        {"users_dataset": "", "solutions": _full_with_solution_setting("genre_fans", filter=None)},
+        "filter 'adults' at character 22: 'Users.AGE_GROUP' reads the Users dataset, which is not configured",
+    ),
+    RefusedEdit(
         "items dataset disabled under segment solutions",
         "full",
-        {"items_dataset": ""},
+        {
+            "items_dataset": "",
+            "filters": [f for f in FULL["filters"] if f["name"] != "genre_pick"],  # it reads the Items dataset
+            "solutions": _full_with_solution_setting("similar", filter=None),
+        },
         "'solutions[2].recipe' has value 'aws-item-affinity'",
     ),
     RefusedEdit(

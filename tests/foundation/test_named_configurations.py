@@ -116,10 +116,17 @@ def test_each_configuration_names_its_own_stacks() -> None:
     assert len(set(names)) == len(names)
 
 
+# Optional keys that are one of two ways to set the same thing: full.json sets the other one (its HetRec ratings have
+# no event-type column, so EVENT_TYPE is the constant; tests/glue/test_clickstream.py reads one from a column).
+ALTERNATIVE_OF_OPTIONAL_KEY = {"raw_event_type_column": "default_event_type"}
+
+
 def test_full_switches_every_optional_capability_on() -> None:
     full = json.loads((CONFIG_DIR / "full.json").read_text())
     optional = [field.name for field in dataclasses.fields(PipelineConfig) if field.default is None]
-    assert [key for key in optional if full.get(key) in (None, "")] == []
+    unset = [key for key in optional if full.get(key) in (None, "")]
+    assert unset == list(ALTERNATIVE_OF_OPTIONAL_KEY)
+    assert all(full.get(alternative) not in (None, "") for alternative in ALTERNATIVE_OF_OPTIONAL_KEY.values())
     config = _config({**CDK_CONTEXT, "config": "full"})
     assert config.schedule_enabled and config.perform_auto_training
     assert (config.training_mode, config.import_mode, config.data_removal_policy) == ("UPDATE", "INCREMENTAL", "DESTROY")

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Template
 from pipeline_contracts.metadata_datasets import DATASET_TYPE, avro_schema
 from pipeline_contracts.personalize_resources import DATASET_RESOURCE_TYPE, SOLUTION_RESOURCE_TYPE
 from stacks.app_factory import PipelineApp
+from stacks.personalize_filters import filter_name_pattern
 from stacks.personalize import personalize_solution_name, solution_name_pattern
 from stacks.personalize_provider import FORMER_SERVICE_FUNCTION_LOGICAL_ID, HANDLER
 from tests.support.personalize_provider import handler_behind, provider_grants
@@ -109,6 +110,14 @@ def test_the_provider_reaches_only_this_deployments_names(configured_app, config
             "personalize:DescribeSchema": schemas,
             "personalize:DescribeDataset": datasets,
             "personalize:DeleteDataset": datasets,
+        }
+    if config.filters:  # one name pattern per filter (a changed expression is a new name: one '?' per hash digit)
+        filters = [f"{ARN_PREFIX}filter/{filter_name_pattern(config, f.name)}" for f in config.filters]
+        assert all(pattern.endswith("-????????") for pattern in filters)
+        expected |= {
+            "personalize:CreateFilter": filters + ["<group>"],
+            "personalize:DescribeFilter": filters,
+            "personalize:DeleteFilter": filters,
         }
     found = {
         action: sorted("<group>" if group.match(target) else target for target in targets)

@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
+from pipeline_contracts.event_types import INTERACTIONS_FIELDS
 from stacks.personalize import INTERACTIONS_SCHEMA
 from tests.support.cdk_app import synth, templates_of
 from tests.support.personalize_provider import literal, provider_grants
@@ -39,18 +40,26 @@ def test_interactions_schema_and_dataset(data_template: Template) -> None:
         {"name": "USER_ID", "type": "string"},
         {"name": "ITEM_ID", "type": "string"},
         {"name": "TIMESTAMP", "type": "long"},
+        # The same for every configuration (Personalize cannot replace an interactions dataset's schema).
+        {"name": "EVENT_TYPE", "type": "string"},
+        {"name": "EVENT_VALUE", "type": ["null", "float"]},
     ]
     assert json.loads(schema["Properties"]["Schema"]) == INTERACTIONS_SCHEMA
+    assert tuple(field["name"] for field in fields) == INTERACTIONS_FIELDS  # what the doctor expects deployed
     schema_id = logical_id(data_template, "AWS::Personalize::Schema", "/Personalize/InteractionsSchema")
     group_id = logical_id(data_template, "AWS::Personalize::DatasetGroup", "/Personalize/DatasetGroup")
     data_template.has_resource_properties(
         "AWS::Personalize::Dataset",
         {
             "DatasetType": "Interactions",
+            "Name": "pbp-dev-interactions-events",
             "SchemaArn": {"Fn::GetAtt": [schema_id, "SchemaArn"]},
             "DatasetGroupArn": {"Fn::GetAtt": [group_id, "DatasetGroupArn"]},
         },
     )
+    # A replacement (the upgrade from the three-field schema) has the same ARN: the old one is never deleted.
+    (dataset,) = data_template.find_resources("AWS::Personalize::Dataset").values()
+    assert dataset["UpdateReplacePolicy"] == "Retain"
 
 
 def test_solution_is_created_with_auto_training_off(data_template: Template) -> None:

@@ -65,16 +65,17 @@ def _fake_glue_modules(spark: Any, job_events: list[str] | None = None) -> dict[
     return {"awsglue": awsglue, "awsglue.utils": utils, "awsglue.context": context, "awsglue.job": job}
 
 
-def _u_data(path: Path) -> set[tuple[str, str, str]]:
+def _u_data(path: Path) -> set[tuple[str, str, str, str, str]]:
     """An ml-100k `u.data`-like file (tab, no header, seconds): 30 users x 100 movies, ratings
-    1-5. Returns the interactions the job must keep (rating >= 3.5)."""
+    1-5. Returns the interactions the job must keep (rating >= 3.5), with EVENT_TYPE `rating` and the rating as
+    EVENT_VALUE (`_u_data_argv` reads column 2 as both)."""
     lines, kept = [], set()
     for user in range(1, 31):
         for item in range(1, 101):
             rating, stamp = (user + item) % 5 + 1, 880_000_000 + user * 1000 + item
             lines.append(f"{user}\t{item}\t{rating}\t{stamp}")
             if rating >= 3.5:
-                kept.add((str(user), str(item), str(stamp)))
+                kept.add((str(user), str(item), str(stamp), "rating", f"{float(rating)}"))
     path.write_text("\n".join(lines) + "\n")
     return kept
 
@@ -93,6 +94,7 @@ def _u_data_argv(tmp_path: Path) -> list[str]:
         "item_column": "1",
         "rating_column": "2",
         "timestamp_column": "3",
+        "event_value_column": "2",
         "timestamp_unit": "s",
         "metadata_root_uri": str(tmp_path) + "/",
         "items_dataset": "{}",
@@ -131,7 +133,7 @@ def test_glue_job_entry_point_runs_the_transform_on_u_data_by_position(spark: An
     assert events == ["init pbp-dev-ratings-etl run_id=20260101T000000Z-u-data-1", "transform", "commit"]
     run_dir = tmp_path / "runs" / "20260101T000000Z-u-data-1"
     headers, rows = read_csv_rows(run_dir / "interactions")
-    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP"} and sorted(rows) == sorted(expected)
+    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"} and sorted(rows) == sorted(expected)
     assert sorted(read_lines(run_dir / "batch-input")) == sorted(f'{{"userId":"{user}"}}' for user in range(1, 31))
     assert_only_data_files(run_dir / "interactions", ".csv")
     assert json.loads((run_dir / "_summary.json").read_text()) == summary
@@ -152,7 +154,7 @@ def test_glue_job_passes_the_batch_arguments_when_given(spark: Any, tmp_path: Pa
     summary = job.main(_u_data_argv(tmp_path) + batch)
     run_dir = tmp_path / "runs" / "20260101T000000Z-u-data-1"
     per_item: dict[str, int] = {}
-    for _, item, _ in expected:
+    for _, item, *_ in expected:
         per_item[item] = per_item.get(item, 0) + 1
     top = sorted(per_item, key=lambda item: (-per_item[item], item))[:5]
     items_folder = run_dir / "batch-input-items"
@@ -261,12 +263,16 @@ def test_local_run_reports_bad_arguments_without_starting_spark(capsys: pytest.C
 def test_local_run_builds_glue_arguments_for_other_formats() -> None:
     args = local_run.build_parser().parse_args(["--input", "u.data", "--no-header", "--timestamp-unit", "s", "--run-id", "x"])
     arguments = local_run.glue_arguments(args)
-    assert {key: arguments[key] for key in ("--has_header", "--user_column", "--item_column", "--rating_column", "--timestamp_column")} == {
+    columns = ("--has_header", "--user_column", "--item_column", "--rating_column", "--timestamp_column")
+    assert {key: arguments[key] for key in (*columns, "--event_type_column", "--event_value_column")} == {
         "--has_header": "false",
         "--user_column": "0",
         "--item_column": "1",
         "--rating_column": "2",
         "--timestamp_column": "3",
+        # No default position for the optional columns: without them EVENT_TYPE is the default type, EVENT_VALUE empty.
+        "--event_type_column": "-",
+        "--event_value_column": "-",
     }
     assert set(arguments) == {f"--{name}" for name in ARGUMENT_NAMES}
 

@@ -99,11 +99,22 @@ OVERRIDES = [
     ("--batch-items-top-n", "7", "batch_items_top_n", 7),
     ("--batch-inputs", "items", "batch_inputs", ("items",)),
     ("--batch-items-per-file", "3", "batch_items_per_file", 3),
+    ("--event-type-column", "kind", "event_type_column", "kind"),
+    ("--event-value-column", "stars", "event_value_column", "stars"),
+    ("--max-age-days", "30", "max_age_days", 30),
+    ("--keep-event-types", '["rating", "view"]', "keep_event_types", ("rating", "view")),
 ]
 
 
 def test_the_overrides_cover_every_option_of_a_config_key() -> None:
-    flags = {flag for flag, *_ in OVERRIDES} | {"--header", "--items-dataset", "--users-dataset", "--incremental", "--full-rebuild-every-days"}
+    flags = {flag for flag, *_ in OVERRIDES} | {
+        "--header",
+        "--items-dataset",
+        "--users-dataset",
+        "--incremental",
+        "--full-rebuild-every-days",
+        "--default-event-type",
+    }
     assert {f"--{option.replace('_', '-')}" for option in local_config.CONFIG_KEY_OF_OPTION} - flags == {
         "--has-header"  # spelled --header / --no-header
     }
@@ -117,6 +128,13 @@ def test_an_option_given_overrides_the_named_configuration(
     before = getattr(local_options(tmp_path, "--config", name)[0], field)
     after = getattr(local_options(tmp_path, "--config", name, flag, value)[0], field)
     assert (before != parsed, after) == (True, parsed)
+
+
+def test_the_default_event_type_option_is_checked_with_the_configuration(tmp_path: Path) -> None:
+    # Not in OVERRIDES: full.json keeps only "rating" rows, which another constant type would leave empty.
+    assert local_options(tmp_path, "--default-event-type", "view")[0].default_event_type == "view"
+    with pytest.raises(EtlArgumentError, match=r"keep_event_types.*holding default_event_type \(view\)"):
+        local_options(tmp_path, "--config", "full", "--default-event-type", "view")
 
 
 def test_an_override_of_a_key_the_file_sets_is_noted() -> None:

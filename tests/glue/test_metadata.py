@@ -85,7 +85,7 @@ def _write(root: Path, relative: str, lines: list[str]) -> None:
 
 def _interactions(run_dir: Path, items: list[str], users: list[str]) -> None:
     """What the interactions transform left in the run folder (coverage is measured against it)."""
-    _write(run_dir, "interactions/part-00000.csv", ["USER_ID,ITEM_ID,TIMESTAMP"] + [f"u1,{i},1" for i in items])
+    _write(run_dir, "interactions/part-00000.csv", ["USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"] + [f"u1,{i},1,rating," for i in items])
     _write(run_dir, "batch-input/part-00000.json", [json.dumps({"userId": user}) for user in users])
 
 

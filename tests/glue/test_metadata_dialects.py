@@ -60,8 +60,8 @@ def _put(root: Path, relative: str, body: bytes) -> Path:
 def _run(spark: Any, root: Path, specs: dict[str, Any], items: list[str]) -> dict[str, Any]:
     opts = options(root / "ratings", root / "runs")
     run_dir = Path(opts.run_uri)
-    _put(run_dir, "interactions/part-00000.csv", ("USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(
-        f"u1,{item},1\n" for item in items)).encode())
+    _put(run_dir, "interactions/part-00000.csv", ("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n" + "".join(
+        f"u1,{item},1,rating,\n" for item in items)).encode())
     _put(run_dir, "batch-input/part-00000.json", b'{"userId": "u1"}\n')
     parsed = {kind: parse_dataset(kind, spec) for kind, spec in specs.items()}  # type: ignore[arg-type]
     return metadata.run(spark, opts, parsed, str(root) + "/", {"outputs": {}})

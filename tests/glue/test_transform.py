@@ -16,7 +16,8 @@ from glue_src import transform
 from glue_src import limits
 from glue_src.arguments import EtlOptions, parse_delimiter, parse_options
 from glue_src.messages import EtlArgumentError, EtlInputError, TrainingMinimumsError
-from tests.glue.conftest import assert_only_data_files, options, read_csv_rows, read_json_lines, read_lines
+from glue_src.rows import SECONDS_PER_DAY, recent_cutoff
+from tests.glue.conftest import MAX_EPOCH, assert_only_data_files, options, read_csv_rows, read_json_lines, read_lines
 
 HEADER = "userID\tmovieID\trating\ttimestamp"
 
@@ -97,8 +98,10 @@ def hetrec_run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def test_interactions_are_exactly_the_kept_rows_in_seconds(hetrec_run: Run) -> None:
     headers, rows = read_csv_rows(hetrec_run.run_dir / "interactions")
-    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP"}
-    assert sorted(rows) == sorted(GOLDEN_INTERACTIONS | {("4", "40", "1162160236")})
+    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"}
+    # No event-type column: every row has default_event_type; no event-value column: EVENT_VALUE empty (null).
+    expected = GOLDEN_INTERACTIONS | {("4", "40", "1162160236")}
+    assert sorted(rows) == sorted((*interaction, "rating", "") for interaction in expected)
 
 
 def test_batch_input_has_one_line_per_distinct_kept_user(hetrec_run: Run) -> None:
@@ -143,6 +146,9 @@ def test_counts_add_up(hetrec_run: Run) -> None:
         "non_numeric_timestamp": 1,
         "rating_out_of_range": 2,
         "timestamp_out_of_range": 4,
+        # No event-type or event-value column read: nothing can be refused for them.
+        "invalid_event_type": 0,
+        "non_numeric_event_value": 0,
     }
     assert {key: counts[key] for key in ("lines_read", "header_lines", "expected_header_lines", "rows_read")} == {
         "lines_read": len(GOLDEN_LINES) + len(MESSY_LINES),
@@ -151,7 +157,12 @@ def test_counts_add_up(hetrec_run: Run) -> None:
         "rows_read": len(GOLDEN_LINES) + len(MESSY_LINES) - 2,
     }
     assert (counts["kept"], counts["filtered_by_rating"], counts["duplicates"], counts["rejected"]) == (6, 2, 3, 18)
-    assert counts["rows_read"] == counts["kept"] + counts["filtered_by_rating"] + counts["duplicates"] + counts["rejected"]
+    # keep_event_types empty: every type kept; max_age_days 0: every age kept
+    assert (counts["filtered_by_event_type"], counts["filtered_by_age"]) == (0, 0)
+    assert counts["rows_read"] == (
+        counts["kept"] + counts["filtered_by_rating"] + counts["filtered_by_event_type"] + counts["filtered_by_age"]
+        + counts["duplicates"] + counts["rejected"]
+    )
     assert (counts["distinct_users"], counts["distinct_items"], counts["users_with_2plus_interactions"]) == (4, 4, 2)
     assert counts["batch_input_bytes"] == sum(len(line) + 1 for line in read_lines(hetrec_run.run_dir / "batch-input"))
 
@@ -197,12 +208,32 @@ ML_LATEST_ARGS = {
 }
 
 
+def test_the_recent_window_keeps_a_row_at_its_limit_and_filters_one_second_older(spark: Any, tmp_path: Path) -> None:
+    days = 30
+    cutoff = recent_cutoff(options(tmp_path / "ratings.csv", tmp_path / "out", max_age_days=days), MAX_EPOCH)
+    assert cutoff == MAX_EPOCH - SECONDS_PER_DAY - days * SECONDS_PER_DAY  # the run's start minus 30 days
+    stamps = {"at": cutoff, "past": cutoff - 1, "newer": cutoff + 5}
+    lines = ["userId,movieId,rating,timestamp"] + [
+        f"{user},{item},4,{stamp}" for user in range(1, 4) for item, stamp in enumerate(stamps.values(), start=1)
+    ]
+    (tmp_path / "ratings.csv").write_text("\n".join(lines) + "\n")
+    run = _run(spark, tmp_path / "ratings.csv", tmp_path / "out", **{**ML_LATEST_ARGS, "max_age_days": str(days)})
+    _, rows = read_csv_rows(run.run_dir / "interactions")
+    assert {int(row[2]) for row in rows} == {stamps["at"], stamps["newer"]}
+    counts = run.summary["counts"]
+    assert (counts["kept"], counts["filtered_by_age"], counts["rejected"]) == (6, 3, 0)
+
+
 def test_ml_latest_ratings_csv_by_arguments_only(spark: Any, tmp_path: Path) -> None:
     (tmp_path / "ratings.csv").write_text(RATINGS_CSV)
     run = _run(spark, tmp_path / "ratings.csv", tmp_path / "out", **ML_LATEST_ARGS)
     headers, rows = read_csv_rows(run.run_dir / "interactions")
-    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP"}
-    assert sorted(rows) == [("1", "1061", "1260759182"), ("2", "10", "835355493"), ("3", "60", "1298861675")]
+    assert set(headers) == {"USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"}
+    assert sorted(rows) == [
+        ("1", "1061", "1260759182", "rating", ""),
+        ("2", "10", "835355493", "rating", ""),
+        ("3", "60", "1298861675", "rating", ""),
+    ]
     counts = run.summary["counts"]
     assert (counts["kept"], counts["filtered_by_rating"], counts["duplicates"], counts["rejected"]) == (3, 2, 1, 1)
     assert counts["rejected_by_reason"]["timestamp_out_of_range"] == 1  # milliseconds where seconds are expected

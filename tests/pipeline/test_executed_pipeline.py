@@ -252,7 +252,10 @@ def _write_batch_input(
     def on_start(params: dict[str, Any]) -> None:
         prefix = f"runs/{params['Arguments']['--run_id']}/"
         users = [user for file_users in scenario.batch_input.values() for user in file_users]
-        interactions = "USER_ID,ITEM_ID,TIMESTAMP\n" + "".join(f"{u},{u}0,1162160236\n" for u in users)
+        # As the Glue job writes them: EVENT_TYPE default_event_type, EVENT_VALUE empty (no raw_event_value_column).
+        interactions = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n" + "".join(
+            f"{u},{u}0,1162160236,rating,\n" for u in users
+        )
         bodies = {"interactions/part-00000.csv": interactions}
         for name, file_users in scenario.batch_input.items():
             bodies[batch_input_entry("users", SOLUTION) + name] = "".join(
@@ -524,6 +527,7 @@ def test_happy_path_end_to_end(
         "solution_version_arn": version_arn,
         "training_hours": 0.083,
         "plan_key": f"{run.prefix}batch-jobs/{SOLUTION}/_plan.json",
+        "filter_arn": None,  # the default configuration has no filter
         "batch_jobs": [{"part": 1, "job_name": names["batchJobName"], "arn": batch_arn, "status": "ACTIVE"}],
         "outputs": {
             "folder": f"{run.prefix}recommendations/{SOLUTION}/",

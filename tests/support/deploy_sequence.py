@@ -58,6 +58,8 @@ CUSTOM_UPDATES_TESTED_ELSEWHERE: dict[str, str] = {
     # keeps these types when it replaces the AwsCustomResource.
     "Custom::PersonalizeSolution": "lambda_src/personalize_resources/ provider tests (tests/personalize_resources/)",
     "Custom::PersonalizeDataset": "lambda_src/personalize_resources/ provider tests (tests/personalize_resources/)",
+    "Custom::PersonalizeFilter": "lambda_src/personalize_resources/ provider tests (tests/personalize_resources/"
+    "test_filters.py): a new expression comes with a new name, the Update creates that filter",
     "Custom::S3AutoDeleteObjects": "aws-cdk-lib's own provider: an Update only moves its deletion to the new "
     "bucket name, it creates nothing",
 }

@@ -60,6 +60,14 @@ Written = tuple[dict[str, Any], dict[str, int], dict[str, Any]]
 TransformInput = Callable[..., Written]
 
 
+
+def interactions_not_in(rows: DataFrame, known: DataFrame) -> DataFrame:
+    """The interactions of `rows` that `known` does not hold. Null-safe on every column: EVENT_VALUE is null without
+    an event value column, and a plain equi-join never matches null to null (every row would count as new)."""
+    left, right = rows.alias("rows"), known.alias("known")
+    matches = [F.col(f"rows.{column}").eqNullSafe(F.col(f"known.{column}")) for column in INTERACTION_COLUMNS]
+    return left.join(right, matches, "left_anti").select(*(F.col(f"rows.{column}") for column in INTERACTION_COLUMNS))
+
 class IncrementalRun:
     """One incremental run: its plan (made when built, before anything is read), its outputs and summary section."""
 
@@ -206,7 +214,7 @@ class IncrementalRun:
         """interactions-delta/: the interactions read now that the retained history does not hold."""
         uri = self.options.run_uri + run_layout.INTERACTIONS_DELTA
         known = retained.select(*INTERACTION_COLUMNS).distinct()
-        new = delta.select(*INTERACTION_COLUMNS).distinct().join(known, INTERACTION_COLUMNS, "left_anti")
+        new = interactions_not_in(delta.select(*INTERACTION_COLUMNS).distinct(), known)
         observed = Observation()
         counted = new.observe(observed, F.count(F.lit(1)).alias("records"))
         writer(counted, parallel).option("header", "true").csv(uri)
@@ -217,7 +225,7 @@ class IncrementalRun:
         if self.previous_history is None or not self.plan.dropped:
             return 0
         before = self.previous_history.select(*INTERACTION_COLUMNS).distinct()
-        return before.join(whole, INTERACTION_COLUMNS, "left_anti").count()
+        return interactions_not_in(before, whole).count()
 
     def propose_ledger(self) -> dict[str, Any]:
         """Writes runs/<run>/_ledger.json (after the run succeeded) and returns it."""

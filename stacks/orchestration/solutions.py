@@ -211,18 +211,7 @@ class SolutionBranches(Stage):
             output_path="$[0]",
         )
         wrapper.branch(body)
-        failed = sfn.Pass(
-            self,
-            f"{name}: failed",
-            parameters={
-                **self._identity(spec),
-                "status": "FAILED",
-                "error": {
-                    "Error": JsonPath.string_at("$.solutionError.Error"),
-                    "Cause": JsonPath.string_at("$.solutionError.Cause"),
-                },
-            },
-        )
+        failed = sfn.Pass(self, f"{name}: failed", parameters=self._failed_record(spec))
         wrapper.add_catch(
             readable_function_error(self, f"{name}: failed", error_path="$.solutionError", then=failed),
             errors=["States.ALL"],
@@ -241,22 +230,22 @@ class SolutionBranches(Stage):
         # The child always ends with a record (its Parallel catches every error); the Map itself fails only when
         # its child could not run at all (e.g. StartExecution refused), which still ends this solution only.
         child.add_catch(
-            sfn.Pass(
-                self,
-                f"{name}: failed: no child execution",
-                parameters={
-                    **self._identity(spec),
-                    "status": "FAILED",
-                    "error": {
-                        "Error": JsonPath.string_at("$.solutionError.Error"),
-                        "Cause": JsonPath.string_at("$.solutionError.Cause"),
-                    },
-                },
-            ),
+            sfn.Pass(self, f"{name}: failed: no child execution", parameters=self._failed_record(spec)),
             errors=["States.ALL"],
             result_path="$.solutionError",
         )
         return hand_over
+
+    def _failed_record(self, spec: SolutionSpec) -> dict[str, Any]:
+        """The FAILED record of a solution, with the error its catch put in `$.solutionError`."""
+        return {
+            **self._identity(spec),
+            "status": "FAILED",
+            "error": {
+                "Error": JsonPath.string_at("$.solutionError.Error"),
+                "Cause": JsonPath.string_at("$.solutionError.Cause"),
+            },
+        }
 
     def _filter_of(self, spec: SolutionSpec) -> dict[str, Any]:
         """The filter the solution's batch jobs used, for the manifest and the notice: the one the run read, or

@@ -79,6 +79,18 @@ def read_lines(folder: Path) -> list[str]:
     return [line for path in data_files(folder) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+INTERACTIONS_HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"
+
+
+def read_interaction_keys(folder: Path, event_type: str = "rating") -> set[tuple[str, str, str]]:
+    """The (user, item, timestamp) of every interaction of an interactions folder whose files all have the five-column
+    header and whose rows all carry `event_type` and no EVENT_VALUE (a run without event settings)."""
+    headers, rows = read_csv_rows(folder)
+    assert set(headers) == {INTERACTIONS_HEADER}, headers
+    assert {(row[3], row[4]) for row in rows} <= {(event_type, "")}
+    return {(row[0], row[1], row[2]) for row in rows}
+
+
 def read_csv_rows(folder: Path) -> tuple[list[str], list[tuple[str, ...]]]:
     """(header of every file, data rows of all files); every file must start with the header."""
     headers, rows = [], []

@@ -211,6 +211,7 @@ def test_extra_py_files_zip_holds_only_the_glue_modules_the_job_imports_and_thei
         "glue_src/transform.py",
         "pipeline_contracts/__init__.py",
         "pipeline_contracts/etl_ledger.py",
+        "pipeline_contracts/event_types.py",
         "pipeline_contracts/metadata_datasets.py",
         "pipeline_contracts/run_layout.py",
         "pipeline_contracts/solutions.py",  # batch_input_entry: the folder of each batch input

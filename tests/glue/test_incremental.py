@@ -98,7 +98,7 @@ def test_a_new_file_is_read_alone_and_the_delta_holds_only_its_new_interactions(
     assert sequence["r2"]["counts"]["kept"] == 305  # the lines read in this run: b.dat's
     assert second["delta"]["interactions"] == 300  # 5 of them were already imported
     delta_lines = read_lines(sequence["output"] / "r2" / run_layout.INTERACTIONS_DELTA)
-    assert len([line for line in delta_lines if line != "USER_ID,ITEM_ID,TIMESTAMP"]) == 300
+    assert len([line for line in delta_lines if line != "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"]) == 300
     assert (second["whole_set"]["interactions"], second["import_full_reason"]) == (1500, None)
 
 
@@ -106,7 +106,7 @@ def test_the_batch_input_covers_users_only_in_the_history(sequence: dict[str, An
     users = {json.loads(line)["userId"] for line in read_lines(sequence["output"] / "r2" / "batch-input")}
     assert users == {str(n) for n in [*range(1, 61), *range(1001, 1031)]}
     whole = read_lines(sequence["output"] / "r2" / run_layout.INTERACTIONS)
-    assert len([line for line in whole if line != "USER_ID,ITEM_ID,TIMESTAMP"]) == 1500
+    assert len([line for line in whole if line != "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE"]) == 1500
 
 
 def test_a_failed_run_does_not_advance_the_ledger(sequence: dict[str, Any]) -> None:

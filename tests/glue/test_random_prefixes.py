@@ -27,7 +27,7 @@ from glue_src import transform
 from glue_src.arguments import EtlOptions
 from glue_src.limits import MIN_EPOCH_SECONDS
 from glue_src.messages import TrainingMinimumsError
-from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_json_lines
+from tests.glue.conftest import MAX_EPOCH, options, read_interaction_keys, read_json_lines
 
 COLUMNS = ("userID", "movieID", "rating", "timestamp")
 MIN_RATING = 3.5
@@ -173,7 +173,7 @@ def test_random_prefix_reads_every_file_by_its_header_and_accounts_for_every_row
     assert {reason: n for reason, n in counts["rejected_by_reason"].items() if n} == dict(expected["rejected"])
 
     run_dir = Path(opts.run_uri)
-    interactions = set(read_csv_rows(run_dir / "interactions")[1])
+    interactions = read_interaction_keys(run_dir / "interactions")
     assert interactions == expected["interactions"]
     batch_users = [record["userId"] for record in read_json_lines(run_dir / "batch-input")]
     assert sorted(batch_users) == sorted({user for user, _, _ in interactions})

@@ -29,7 +29,7 @@ from glue_src.limits import ID_PATTERN, MIN_EPOCH_SECONDS
 from glue_src.messages import EtlArgumentError, EtlInputError, TrainingMinimumsError
 from glue_src.rows import REJECT_REASONS, id_number, valid_id
 from pipeline_contracts import run_layout
-from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_json_lines
+from tests.glue.conftest import MAX_EPOCH, options, read_csv_rows, read_interaction_keys, read_json_lines
 
 NAMES = ("userID", "movieID", "rating", "timestamp")
 BASE_MS = 1_162_160_236_000
@@ -41,8 +41,8 @@ class Outcome:
     summary: dict[str, Any]
     error: Exception | None
 
-    def interactions(self) -> set[tuple[str, ...]]:
-        return set(read_csv_rows(self.run_dir / "interactions")[1])
+    def interactions(self) -> set[tuple[str, str, str]]:
+        return read_interaction_keys(self.run_dir / "interactions")
 
     def batch_users(self) -> list[str]:
         return [record["userId"] for record in read_json_lines(self.run_dir / "batch-input")]
@@ -404,10 +404,11 @@ def test_no_unit_hint_when_few_timestamps_are_out_of_range(spark: Any, tmp_path:
 RAW_INPUT_DOC = Path(__file__).resolve().parents[2] / "docs" / "raw-input.md"
 
 
-def readme_rule_examples() -> list[tuple[str, str]]:
-    """(example line, outcome) of every row of the raw-row rules table in docs/raw-input.md."""
+def readme_rule_examples(header: str = "| check | rule | example | outcome |") -> list[tuple[str, str]]:
+    """(example line, outcome) of every row of a raw-row rules table in docs/raw-input.md (the main one, or the
+    event checks' with `header="| event check | rule | example | outcome |"`)."""
     text = RAW_INPUT_DOC.read_text(encoding="utf-8")
-    table = text.split("| check | rule | example | outcome |", 1)[1].split("\n\n", 1)[0]
+    table = text.split(header, 1)[1].split("\n\n", 1)[0]
     examples = []
     for row in table.strip().splitlines()[1:]:
         cells = [cell.strip() for cell in row.strip().strip("|").split(" | ")]
@@ -418,9 +419,25 @@ def readme_rule_examples() -> list[tuple[str, str]]:
     return examples
 
 
+EVENT_REASONS = {"invalid_event_type", "non_numeric_event_value"}  # only with event columns: their own table
+
+
+def test_every_example_of_the_documented_event_checks_gets_its_outcome(spark: Any, tmp_path: Path) -> None:
+    examples = readme_rule_examples("| event check | rule | example | outcome |")
+    assert {outcome for _, outcome in examples} == EVENT_REASONS
+    kept_row = "75\t3\t4\t1162160236000\tclick\t4.5"
+    lines = ["\t".join((*NAMES, "event", "value")), kept_row] + [line for line, _ in examples]
+    (tmp_path / "r.dat").write_text("\n".join(lines) + "\n")
+    outcome = run_job(spark, tmp_path / "r.dat", tmp_path / "out", event_type_column="event", event_value_column="value")
+    assert {(record["reason"], record["line"]) for record in outcome.quarantine()} == {
+        (expected, line) for line, expected in examples
+    }
+    assert read_csv_rows(outcome.run_dir / "interactions")[1] == [("75", "3", "1162160236", "click", "4.5")]
+
+
 def test_every_example_of_the_documented_rules_table_gets_its_outcome(spark: Any, tmp_path: Path) -> None:
     examples = readme_rule_examples()
-    assert {outcome for _, outcome in examples} >= set(REJECT_REASONS)
+    assert {outcome for _, outcome in examples} >= set(REJECT_REASONS) - EVENT_REASONS
     kept_row = "75\t3\t4\t1162160236000"  # what the duplicate example duplicates
     lines = ["\t".join(NAMES), kept_row] + [line for line, _ in examples]
     (tmp_path / "r.dat").write_text("\n".join(lines) + "\n")

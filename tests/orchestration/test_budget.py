@@ -92,18 +92,24 @@ def test_shipped_defaults_fit_every_history() -> None:
     assert budget.largest <= HISTORY_EVENT_LIMIT
 
 
+# The keys full.json's solutions read besides themselves: their filters and the event settings of their event types
+# and value thresholds.
+SOLUTION_COMPANIONS = ("filters", "default_event_type", "raw_event_value_column", "keep_event_types")
+
+
 def full_configuration() -> dict[str, Any]:
     return json.loads((ROOT / "config" / "full.json").read_text())
 
 
 @pytest.mark.parametrize(
     "keys",
-    # Segment recipes among full.json's solutions need the items dataset (synth refuses them without it).
+    # full.json's solutions need the items dataset (segment recipes) and, through their filters, the users dataset
+    # (synth refuses them without): they come with both.
     [
         combo
         for size in range(len(STRUCTURAL) + 1)
         for combo in itertools.combinations(STRUCTURAL, size)
-        if "solutions" not in combo or "items_dataset" in combo
+        if "solutions" not in combo or {"items_dataset", "users_dataset"} <= set(combo)
     ],
     ids=lambda keys: "+".join(keys) or "defaults",
 )
@@ -112,7 +118,8 @@ def test_every_combination_of_optional_capabilities_fits_with_the_default_pollin
     default poll settings. Every combination of the capabilities that add solutions or imports (config/full.json's
     values) keeps the default status_poll_seconds / busy_retry_seconds valid."""
     full = full_configuration()
-    config = PipelineConfig.from_mapping({key: full[key] for key in keys})
+    companions = SOLUTION_COMPANIONS if "solutions" in keys else ()
+    config = PipelineConfig.from_mapping({key: full[key] for key in (*keys, *companions)})
     assert (config.status_poll_seconds, config.busy_retry_seconds) == (45, 60)
     check_history_budget(config)
 

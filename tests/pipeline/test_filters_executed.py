@@ -20,7 +20,7 @@ from stacks.app_factory import PipelineApp
 from tests.pipeline.test_executed_pipeline import REGION, Run, Scenario, executor
 from tests.support.cdk_app import mask_asset_hashes, synth, templates_of
 from pipeline_rehearsal import ACCOUNT
-from tests.support.orchestration_stack import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
 from tests.support.templates import all_states, logical_id_of, resources
 
 USERS = {"users.json": ["75", "78"]}
@@ -101,8 +101,8 @@ def test_a_changed_expression_leaves_the_pipeline_template_unchanged(tmp_path: P
 
 @pytest.fixture
 def run_full(full: Any, full_pipeline: SynthesizedOrchestration, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
-    alert_topic = full_pipeline.cloud.arn(logical_id_of(full.app.pipeline_stack.alerts.topic))
-    with executor(full_pipeline, alert_topic, monkeypatch) as execute:
+    notices_topic = full_pipeline.cloud.arn(logical_id_of(full.app.pipeline_stack.notices.topic))
+    with executor(full_pipeline, notices_topic, monkeypatch) as execute:
         yield execute(Scenario(batch_input=USERS))
 
 

@@ -27,7 +27,7 @@ from pipeline_contracts.metadata_datasets import DatasetSpec, Encoding
 from pipeline_contracts.solutions import InputKind, JobType
 from stacks import config_parsers as parsers
 from stacks.config_parsers import DEFAULT_SOURCE as DEFAULT_SOURCE  # importers read it from here, beside ConfigError
-from stacks.config_parsers import ConfigError, Parser
+from stacks.config_parsers import ConfigError, Parser, RetrainCadence
 from stacks.config_solutions import SolutionSpec, TrainingMode, resolve_solutions, solution_entries
 
 RemovalPolicyName = Literal["RETAIN", "DESTROY"]
@@ -121,6 +121,9 @@ class PipelineConfig:
     recipe: Recipe = _setting("aws-user-personalization", parsers.one_of(Recipe))
     perform_auto_training: bool = _setting(False, parsers.boolean())
     training_mode: TrainingMode = _setting("FULL", parsers.one_of(TrainingMode))
+    # Cadence (README "Cadences"): days between FULL trainings and between UPDATE trainings; a run in between
+    # reuses the last accepted version. Each solution's default; both 0: every run trains.
+    retrain: RetrainCadence = _setting(RetrainCadence(), parsers.retrain_cadence())
     import_mode: ImportMode = _setting("FULL", parsers.one_of(ImportMode))
     num_results: int = _setting(25, parsers.whole_number(1, 500))
     filter_arn: str | None = _setting(

@@ -221,9 +221,9 @@ def retrain_cadence() -> Parser:
     """A cadence: an object (cdk.json, a solution entry) or its JSON text (`-c retrain='{...}'`); absent keys 0."""
 
     def parse(key: str, value: Any) -> RetrainCadence:
-        data = or_none(json.loads, value) if isinstance(value, str) else value
-        if data in (None, ""):
+        if value in (None, ""):
             return RetrainCadence()
+        data = or_none(json.loads, value) if isinstance(value, str) else value
         if not isinstance(data, Mapping):
             raise ConfigError.invalid(
                 key, value, 'an object, e.g. {"full_every_days": 28, "update_every_days": 7} (both 0: every run trains)'

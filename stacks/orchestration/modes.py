@@ -24,6 +24,7 @@ versions' `runStartedAt` is) and the execution input (`retrain_now`: `pipeline_c
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -104,30 +105,7 @@ class ChooseModes(Stage):
             self,
             "Choose modes",
             lambda_function=self.function,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "run_id": JsonPath.string_at("$.run.id"),
-                    "bucket": transformed_bucket.bucket_name,
-                    "imports": {
-                        name: {"dataset_arn": arn, "configured": config.import_mode}
-                        for name, arn in dataset_arns.items()
-                    },
-                    "solutions": {
-                        spec.name: {
-                            "parameter": solution_arn_parameter_name(config, spec.name),
-                            "configured": spec.training_mode,
-                            **({"retrain": cadenced[spec.name]} if spec.name in cadenced else {}),
-                        }
-                        for spec in config.solutions
-                    },
-                    **({"incremental_etl": True} if config.etl_incremental else {}),
-                    **(
-                        {"run_started_at": JsonPath.execution_start_time, "execution_input": JsonPath.object_at(
-                            "$$.Execution.Input")}
-                        if cadenced else {}
-                    ),  # fmt: skip
-                }
-            ),
+            payload=sfn.TaskInput.from_object(_payload(config, transformed_bucket, dataset_arns, cadenced)),
             payload_response_only=True,
             result_path="$.modes",
         )
@@ -222,6 +200,30 @@ class ChooseModes(Stage):
             )
         data_key.grant(role, "kms:Decrypt")
         return part.function
+
+
+def _payload(
+    config: PipelineConfig, bucket: s3.IBucket, dataset_arns: Mapping[str, str], cadenced: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The modes function's input (lambda_src/run_modes/handler.py): the configured modes, each cadenced solution's
+    `retrain`, and with a cadence the run's start and the execution input (`retrain_now`)."""
+    clock = {"run_started_at": JsonPath.execution_start_time,
+             "execution_input": JsonPath.object_at("$$.Execution.Input")}  # fmt: skip
+    return {
+        "run_id": JsonPath.string_at("$.run.id"),
+        "bucket": bucket.bucket_name,
+        "imports": {name: {"dataset_arn": arn, "configured": config.import_mode} for name, arn in dataset_arns.items()},
+        "solutions": {
+            spec.name: {
+                "parameter": solution_arn_parameter_name(config, spec.name),
+                "configured": spec.training_mode,
+                **({"retrain": cadenced[spec.name]} if spec.name in cadenced else {}),
+            }
+            for spec in config.solutions
+        },
+        **({"incremental_etl": True} if config.etl_incremental else {}),
+        **(clock if cadenced else {}),
+    }
 
 
 def _allow(role: iam.IRole, actions: list[str], resources: list[str], reason: str) -> None:

@@ -190,21 +190,7 @@ class SolutionBranches(Stage):
         body = body.next(self._each_job(spec))
         if self._outputs is not None:
             body = body.next(self._outputs(self, spec))
-        body = body.next(
-            sfn.Pass(
-                self,
-                f"{name}: succeeded",
-                parameters={
-                    **self._identity(spec),
-                    "status": "SUCCEEDED",
-                    "train": {"Arn": JsonPath.string_at("$.train.Arn")},
-                    **({"gate": JsonPath.object_at("$.gate")} if self._quality_gate is not None else {}),
-                    "plan": JsonPath.object_at("$.plan"),
-                    "batchJobs": JsonPath.list_at("$.batchJobs"),
-                    **({"processedFiles": JsonPath.list_at("$.processedFiles")} if self._outputs is not None else {}),
-                },
-            )
-        )
+        body = body.next(self._succeeded(spec))
         wrapper = sfn.Parallel(
             self,
             f"Solution {name}",
@@ -258,6 +244,22 @@ class SolutionBranches(Stage):
             result_path="$.solutionError",
         )
         return hand_over
+
+    def _succeeded(self, spec: SolutionSpec) -> sfn.Pass:
+        """The solution's SUCCEEDED record (its child execution's result)."""
+        return sfn.Pass(
+            self,
+            f"{spec.name}: succeeded",
+            parameters={
+                **self._identity(spec),
+                "status": "SUCCEEDED",
+                "train": {"Arn": JsonPath.string_at("$.train.Arn")},
+                **({"gate": JsonPath.object_at("$.gate")} if self._quality_gate is not None else {}),
+                "plan": JsonPath.object_at("$.plan"),
+                "batchJobs": JsonPath.list_at("$.batchJobs"),
+                **({"processedFiles": JsonPath.list_at("$.processedFiles")} if self._outputs is not None else {}),
+            },
+        )
 
     def _train_or_reuse(self, spec: SolutionSpec, trained: sfn.Chain, then: sfn.IChainable) -> sfn.Chain:
         """A solution with a cadence: "train or reuse?" reads its mode; REUSE skips the training and the gate and

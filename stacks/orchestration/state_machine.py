@@ -113,8 +113,7 @@ class PipelineStateMachine(Construct):
         )
         self.batch_planning = batch_planning or self._batch_planning(
             config, transformed_bucket=transformed_bucket, curated_bucket=curated_bucket, data_key=data_key,
-            logs_key=logs_key,
-        )
+            logs_key=logs_key)  # fmt: skip
         self.run_lease = self._lease(run_lease, config=config, name=name, data_key=data_key, logs_key=logs_key)
         solutions = SolutionBranches(
             self,
@@ -132,8 +131,7 @@ class PipelineStateMachine(Construct):
         modes = ChooseModes(
             self, "Modes", config=config, transformed_bucket=transformed_bucket, data_key=data_key, logs_key=logs_key,
             dataset_arns={"interactions": dataset_arn, **(metadata_dataset_arns or {})},
-            accepted_versions=accepted_versions,
-        )
+            accepted_versions=accepted_versions)  # fmt: skip
         self.run_modes_function = modes.function
         before_solutions = (
             sfn.Chain.start(OverlapGuard(self, "Guard", run_lease=self.run_lease))

@@ -121,7 +121,7 @@ class PipelineConfig:
     recipe: Recipe = _setting("aws-user-personalization", parsers.one_of(Recipe))
     perform_auto_training: bool = _setting(False, parsers.boolean())
     training_mode: TrainingMode = _setting("FULL", parsers.one_of(TrainingMode))
-    # Cadence (README "Cadences"): days between FULL trainings and between UPDATE trainings; a run in between
+    # Cadence (docs/run.md "Cadences"): days between FULL trainings and between UPDATE trainings; a run in between
     # reuses the last accepted version. Each solution's default; both 0: every run trains.
     retrain: RetrainCadence = _setting(RetrainCadence(), parsers.retrain_cadence())
     import_mode: ImportMode = _setting("FULL", parsers.one_of(ImportMode))

@@ -12,7 +12,7 @@ accepted-versions table, newest run first, each with the start of the run that t
 
 "More than": a version exactly N days old is reused, one second older is not. Times are run start times
 (`$$.Execution.StartTime`), so a schedule's period equal to the cadence lands on either side by the scheduler's
-jitter: pick a cadence below a multiple of the schedule (README "Cadences"). A training the quality gate rejected
+jitter: pick a cadence below a multiple of the schedule (docs/run.md "Cadences"). A training the quality gate rejected
 is not accepted, so the next run trains again. `retrain_now` in the execution input trains every solution by
 the day-two rules (`decide_training_mode`: the configured mode where Personalize accepts it).
 

@@ -110,3 +110,31 @@ def test_without_the_table_the_handler_says_which_variable(aws: Stubber, monkeyp
 def test_a_bad_cadence_in_the_event_is_an_invalid_event(aws: Stubber) -> None:
     with pytest.raises(handler.InvalidEvent, match=r"solutions\.users\.retrain\.full_every_days has value -1"):
         choose(full_every_days=-1)
+
+
+def test_the_history_is_read_page_by_page_until_a_full_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Newest first; the page holding the last FULL acceptance is the last one read (a third page is not asked)."""
+    import boto3
+
+    monkeypatch.setenv(handler.TABLE_ENV, TABLE)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    monkeypatch.setattr(handler, "_CLIENTS", {"dynamodb": dynamodb})
+
+    def item(version: str, days: int) -> dict[str, Any]:
+        started = (START - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {"solutionVersionArn": {"S": f"{SOLUTION}/{version}"}, "runStartedAt": {"S": started}}
+
+    query = {
+        "TableName": TABLE, "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": SOLUTION}, ":prefix": {"S": "ACCEPTED#"}},
+        "ProjectionExpression": "solutionVersionArn, runStartedAt", "ScanIndexForward": False, "ConsistentRead": True,
+    }  # fmt: skip
+    more = {"pk": {"S": SOLUTION}, "sk": {"S": "ACCEPTED#x"}}
+    with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": [item("u2", 1)], "LastEvaluatedKey": more}, query)
+        stub.add_response("query", {"Items": [item("f1", 9)], "LastEvaluatedKey": more},
+                          {**query, "ExclusiveStartKey": more})  # fmt: skip
+        found = handler._accepted(SOLUTION, {f"{SOLUTION}/u2": "UPDATE", f"{SOLUTION}/f1": "FULL"})
+        stub.assert_no_pending_responses()
+    assert [(a.solution_version_arn.rsplit("/", 1)[1], a.training_mode) for a in found] == [("u2", "UPDATE"),
+                                                                                         ("f1", "FULL")]  # fmt: skip

@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         help='with etl_incremental: read every raw object again this run (input {"full_rebuild": true})',
     )
     p_start.add_argument(
+        "--retrain-now",
+        action="store_true",
+        help='train every solution this run, whatever its retrain cadence (input {"retrain_now": true})',
+    )
+    p_start.add_argument(
         "--poll-interval", type=_positive_float, default=10.0, metavar="SECONDS", help="with --wait (default 10)"
     )
 
@@ -220,7 +225,8 @@ def _run_command(
     if sleep is not None:
         ctx.sleep = sleep
     if args.command == "start":
-        return start(ctx, args.name, args.wait, args.poll_interval, full_rebuild=args.full_rebuild)
+        return start(ctx, args.name, args.wait, args.poll_interval, full_rebuild=args.full_rebuild,
+                     retrain_now=args.retrain_now)
     if args.command == "status":
         return status(ctx, args.execution, args.json)
     return history(ctx, args.limit, args.json)

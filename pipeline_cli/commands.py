@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipeline_contracts.run_modes import RETRAIN_NOW
 from rich.console import Console
 from rich.live import Live
 
@@ -68,8 +69,12 @@ def _warn(message: str) -> None:
 # --- start ------------------------------------------------------------------------------
 
 
-def start(ctx: Context, name: str | None, wait: bool, poll_interval: float, *, full_rebuild: bool = False) -> int:
-    """Start a run (input `{}`, or `{"full_rebuild": true}`), print where to find it, and optionally watch it."""
+def start(
+    ctx: Context, name: str | None, wait: bool, poll_interval: float, *, full_rebuild: bool = False,
+    retrain_now: bool = False,
+) -> int:
+    """Start a run (input `{}`, with `"full_rebuild": true` and / or `"retrain_now": true` when asked), print where
+    to find it, and optionally watch it."""
     if name is not None:
         problem = execution_name_problem(name)
         if problem:
@@ -78,7 +83,10 @@ def start(ctx: Context, name: str | None, wait: bool, poll_interval: float, *, f
         if warning:
             _warn(f"--name {name!r}: {warning}")
     pipeline = ctx.gateway.find_pipeline(ctx.stack)
-    execution_input = {"full_rebuild": True} if full_rebuild else {}
+    execution_input = {
+        **({"full_rebuild": True} if full_rebuild else {}),
+        **({RETRAIN_NOW: True} if retrain_now else {}),
+    }
     started = ctx.gateway.start_execution(pipeline.state_machine_arn, name, execution_input)
     arn = str(started["executionArn"])
     run_name = execution_name_of(arn)

@@ -130,7 +130,8 @@ class SolutionOutcome:
 
     @property
     def model_short(self) -> str:
-        """`ACCEPTED`, `REJECTED`, `FALLBACK`; `FAILED` for a solution that failed before or without a decision."""
+        """`ACCEPTED`, `REJECTED`, `FALLBACK`, `REUSED` (a cadence reused the last accepted version: nothing trained);
+        `FAILED` for a solution that failed before or without a decision."""
         if self.used_fallback:
             return "FALLBACK"
         if self.status not in ("SUCCEEDED", "-") and not self.decision:

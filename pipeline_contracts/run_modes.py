@@ -4,7 +4,8 @@ and the CLI spell them.
 `$.modes` (written once per run by `lambda_src/run_modes`, read by the import and training stages):
 
     {"imports":  {"interactions": {"mode": "FULL", "reason": "..."}, "items": {...}, "users": {...}},
-     "training": {"<solution>": {"mode": "UPDATE", "reason": "..."}, ...}}
+     "training": {"<solution>": {"mode": "UPDATE", "reason": "..."},
+                  "<solution>": {"mode": "REUSE", "reason": "...", "solutionVersionArn": "arn:..."}, ...}}
 
 The manifest copies `imports` to its top-level `import_modes` and each solution's entry to its section's
 `training` (`mode`, `reason`). Standard library only (shipped in the Lambda assets, read by the CLI).
@@ -18,6 +19,16 @@ from typing import Any
 from pipeline_contracts import run_layout
 
 IMPORTS = "imports"
+# A solution's training mode when its cadence says the last accepted version is recent enough: no training, the
+# batch jobs use that version (named in the decision's REUSED_VERSION key).
+REUSE = "REUSE"
+REUSED_VERSION = "solutionVersionArn"
+# The quality-gate record of a REUSE (`$.gate`, written by the state machine instead of the gate's evaluate): its
+# `action`, so that the acceptance records nothing new and the accounting counts no training hours.
+REUSE_ACTION = "reuse_last_accepted"
+REUSE_DECISION = "REUSED"
+# The execution-input key that trains every solution whatever its cadence (`pipeline_cli start --retrain-now`).
+RETRAIN_NOW = "retrain_now"
 TRAINING = "training"
 INTERACTIONS = "interactions"
 

@@ -28,7 +28,7 @@ from pipeline_contracts.solutions import InputKind, JobType
 from stacks import config_parsers as parsers
 from stacks.config_parsers import DEFAULT_SOURCE as DEFAULT_SOURCE  # importers read it from here, beside ConfigError
 from stacks.config_filters import FilterSpec, event_type, event_type_list, filter_entries, resolve_filters
-from stacks.config_parsers import ConfigError, Parser
+from stacks.config_parsers import ConfigError, Parser, RetrainCadence
 from pipeline_contracts.event_types import MAX_AGE_DAYS_MAX
 from stacks.config_solutions import SolutionSpec, TrainingMode, resolve_solutions, solution_entries
 
@@ -133,6 +133,9 @@ class PipelineConfig:
     recipe: Recipe = _setting("aws-user-personalization", parsers.one_of(Recipe))
     perform_auto_training: bool = _setting(False, parsers.boolean())
     training_mode: TrainingMode = _setting("FULL", parsers.one_of(TrainingMode))
+    # Cadence (docs/run.md "Cadences"): days between FULL trainings and between UPDATE trainings; a run in between
+    # reuses the last accepted version. Each solution's default; both 0: every run trains.
+    retrain: RetrainCadence = _setting(RetrainCadence(), parsers.retrain_cadence())
     import_mode: ImportMode = _setting("FULL", parsers.one_of(ImportMode))
     num_results: int = _setting(25, parsers.whole_number(1, 500))
     # Filters the data stack creates (name + expression, checked at synth); a solution names the one its batch

@@ -11,6 +11,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, get_args
 
 from lambda_src.model_gate.costs import InvalidPriceTable, PriceTable
@@ -192,6 +193,52 @@ def prices() -> Parser:
         except (InvalidPriceTable, TypeError) as error:
             raise ConfigError.invalid(key, value, f"{error}") from None
         return tuple(sorted(data.items()))
+
+    return parse
+
+
+@dataclass(frozen=True)
+class RetrainCadence:
+    """`retrain`: days between FULL trainings and between trainings of a solution (0: no such period; both 0:
+    every run trains). The decision: lambda_src/run_modes/cadence.py."""
+
+    full_every_days: int = 0
+    update_every_days: int = 0
+
+    @property
+    def on(self) -> bool:
+        return self.full_every_days > 0 or self.update_every_days > 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"full_every_days": self.full_every_days, "update_every_days": self.update_every_days}
+
+
+CADENCE_KEYS = ("full_every_days", "update_every_days")
+CADENCE_MAX_DAYS = 3650
+
+
+def retrain_cadence() -> Parser:
+    """A cadence: an object (cdk.json, a solution entry) or its JSON text (`-c retrain='{...}'`); absent keys 0."""
+
+    def parse(key: str, value: Any) -> RetrainCadence:
+        if value in (None, ""):
+            return RetrainCadence()
+        data = or_none(json.loads, value) if isinstance(value, str) else value
+        if not isinstance(data, Mapping):
+            raise ConfigError.invalid(
+                key, value, 'an object, e.g. {"full_every_days": 28, "update_every_days": 7} (both 0: every run trains)'
+            )
+        unknown = sorted(set(data) - set(CADENCE_KEYS))
+        if unknown:
+            raise ConfigError.invalid(f"{key}.{unknown[0]}", data[unknown[0]], "keys " + ", ".join(CADENCE_KEYS))
+        days = {name: whole_number(0, CADENCE_MAX_DAYS)(f"{key}.{name}", data.get(name, 0)) for name in CADENCE_KEYS}
+        cadence = RetrainCadence(**days)
+        if cadence.full_every_days and cadence.update_every_days >= cadence.full_every_days:
+            raise ConfigError.invalid(
+                f"{key}.update_every_days", cadence.update_every_days,
+                f"0, or fewer days than full_every_days ({cadence.full_every_days}): a FULL training is due first",
+            )  # fmt: skip
+        return cadence
 
     return parse
 

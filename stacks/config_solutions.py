@@ -29,7 +29,7 @@ from pipeline_contracts.solutions import (
 )
 from stacks import config_parsers as parsers
 from stacks.config_filters import solution_event_and_filter
-from stacks.config_parsers import ConfigError, Parser
+from stacks.config_parsers import ConfigError, Parser, RetrainCadence
 
 if TYPE_CHECKING:
     from stacks.config import PipelineConfig
@@ -56,6 +56,7 @@ _SOLUTION_KEYS = (
     "event_value_threshold",
     "filter",
     "filter_values",
+    "retrain",
 )
 
 
@@ -85,6 +86,7 @@ class SolutionSpec:
     """The configured filter (`filters`) its batch jobs use."""
     filter_values: tuple[tuple[str, str], ...] = ()
     """Placeholder -> value, as each batch input line's `filterValues` carries it."""
+    retrain: RetrainCadence = RetrainCadence()
 
     @property
     def job_type(self) -> JobType:
@@ -113,7 +115,10 @@ def solution_entries() -> Parser:
             if unknown:
                 allowed = "keys " + ", ".join(_SOLUTION_KEYS)
                 raise ConfigError.invalid(f"{key}[{index}].{unknown[0]}", entry[unknown[0]], allowed)
-        return tuple(tuple(sorted((k, _hashable(v)) for k, v in entry.items())) for entry in data)
+        return tuple(
+            tuple(sorted((k, _entry_value(f"{key}[{index}].{k}", k, v)) for k, v in entry.items()))
+            for index, entry in enumerate(data)
+        )
 
     return parse
 
@@ -148,6 +153,25 @@ def _restored(key: str, value: Any) -> Any:
     if key == "filter_values" and isinstance(value, tuple):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in value}
     return list(value) if isinstance(value, tuple) else value
+def _entry_value(key: str, name: str, value: Any) -> Any:
+    """An entry's value, hashable; its `retrain` checked here (it has no other key to depend on)."""
+    return parsers.retrain_cadence()(key, value) if name == "retrain" else _hashable(value)
+
+
+def _retrain(config: PipelineConfig, entry: Mapping[str, Any], key: str, training_mode: str) -> RetrainCadence:
+    """The solution's own cadence (refused with an update period unless it trains UPDATE), or the config's, whose
+    update period applies only to a solution training UPDATE (the others keep the FULL period)."""
+    own = entry.get("retrain")
+    if isinstance(own, RetrainCadence):
+        if own.update_every_days and training_mode != "UPDATE":
+            raise ConfigError.invalid(
+                f"{key}.update_every_days", own.update_every_days,
+                f"0 when training_mode is {training_mode} (an UPDATE cadence needs training_mode UPDATE, "
+                f"recipe {UPDATE_TRAINING_RECIPES[0]})",
+            )  # fmt: skip
+        return own
+    default = config.retrain
+    return default if training_mode == "UPDATE" else RetrainCadence(full_every_days=default.full_every_days)
 
 
 def resolve_solutions(config: PipelineConfig) -> tuple[SolutionSpec, ...]:
@@ -217,6 +241,7 @@ def _solution(config: PipelineConfig, entry: Mapping[str, Any], at: str | None) 
             key("quality_gate_min_value"), entry.get("quality_gate_min_value", config.quality_gate_min_value)
         ),
         **solution_event_and_filter(config, entry, key, kind.job_type, recipe),
+        retrain=_retrain(config, entry, key("retrain"), training_mode),
     )
 
 

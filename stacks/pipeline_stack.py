@@ -116,6 +116,7 @@ class PipelineStack(Stack):
             personalize_role=data.personalize_access.service_role,
             dataset_arn=data.personalize.dataset_arn,
             metadata_dataset_arns=data.personalize.metadata_dataset_arns,
+            accepted_versions=data.accepted_versions.table,
             batch_planning=self.batch_planning,
             run_lease=self.run_lease,
             post_process=self.post_processing.stage,

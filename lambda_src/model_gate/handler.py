@@ -32,7 +32,8 @@ accept (once per solution after write_manifest: the state machine maps over its 
     out: {"recorded": bool, "reason": "...", "acceptedVersionArn": ..., "acceptedRunId": ...}
     Nothing is recorded, without an error, when the output's status is not SUCCEEDED (a version is
     accepted only when its solution's output succeeded), when there is no gate (the solution failed
-    before its gate) or when the candidate was rejected (fallback run: the last accepted version stays).
+    before its gate), when the candidate was rejected (fallback run: the last accepted version stays) or when the
+    run reused the last accepted version (a cadence's REUSE: gate action `reuse_last_accepted`, no training).
     raises InvalidEvent.
 
 account (run accounting, for the manifest and the notice)
@@ -61,6 +62,8 @@ from collections.abc import Mapping
 from aws_lambda_powertools import Logger
 
 from pipeline_contracts.lambda_runtime import ClientCache, required_text
+
+from pipeline_contracts.run_modes import REUSE_ACTION
 
 from .costs import PriceTable, RunUsage, estimate_run_cost, glue_dpu_seconds
 from .gate import (
@@ -195,6 +198,12 @@ def accept(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     if gate is None:
         return _not_recorded(f"run {run_id}: no quality gate decision (no trained version); nothing is accepted", {})
+    if gate.get("action") == REUSE_ACTION:  # the cadence reused the last accepted version: nothing was trained
+        return _not_recorded(
+            f"run {run_id} reused the last accepted version {gate.get('solutionVersionArn')} (cadence): nothing new "
+            "to accept",
+            gate,
+        )
     if gate.get("action") != "use_candidate":
         kept = gate.get("lastAcceptedVersionArn") or "none"
         return _not_recorded(

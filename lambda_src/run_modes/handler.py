@@ -6,13 +6,19 @@ Handler string: `run_modes.handler.choose_modes` (asset: this package plus `pipe
           "imports": {"interactions": {"dataset_arn": "arn:...:dataset/.../INTERACTIONS", "configured": "INCREMENTAL"},
                       "items": {...}, "users": {...}},                 # the configured datasets
           "solutions": {"users": {"parameter": "/pbp/dev/solutions/users/arn", "configured": "UPDATE"}, ...},
-          "incremental_etl": true}                                      # only with etl_incremental
+          "incremental_etl": true,                                      # only with etl_incremental
+          # only when a solution has a cadence (its entry then has "retrain": {"full_every_days", "update_every_days"}):
+          "run_started_at": "$$.Execution.StartTime", "execution_input": <$$.Execution.Input>}
+    env: ACCEPTED_VERSIONS_TABLE (read only for a solution with a cadence).
     reads: the run's files per dataset (ListObjectsV2: their total size), `_summary.json` (the interactions the
            Glue job kept; absent: the record minimum is not checked), each solution's ARN (SSM GetParameters),
            and, only where the configured mode is INCREMENTAL / UPDATE, the dataset's import jobs
            (ListDatasetImportJobs) and the solution's versions (ListSolutionVersions; DescribeSolutionVersion for
-           an ACTIVE one whose summary lacks trainingMode), every page.
-    out: {"imports": {"<dataset>": {"mode", "reason"}}, "training": {"<solution>": {"mode", "reason"}}}; with
+           an ACTIVE one whose summary lacks trainingMode), every page; for a solution with a cadence, its
+           versions and its accepted versions (DynamoDB Query on the accepted-versions table, newest first, until
+           the last one trained FULL).
+    out: {"imports": {"<dataset>": {"mode", "reason"}}, "training": {"<solution>": {"mode", "reason"}}} (a REUSE
+         also names `solutionVersionArn`, the accepted version the batch jobs use); with
          incremental_etl the interactions decision also names the run folder the import reads (`folder`)
     raises ImportNotPossible (fewer interactions than any import job takes), InvalidEvent.
 """
@@ -20,14 +26,18 @@ Handler string: `run_modes.handler.choose_modes` (asset: this package plus `pipe
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from pipeline_contracts import etl_ledger, run_layout
 from pipeline_contracts.lambda_runtime import ClientCache, required_text
-from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, TRAINING, dataset_folder
+from pipeline_contracts.run_modes import IMPORTS, INTERACTIONS, RETRAIN_NOW, TRAINING, dataset_folder
+
+from .cadence import Acceptance, Cadence, acceptances, decide_cadence_mode
 
 from .modes import (
     FULL,
@@ -43,6 +53,8 @@ __all__ = ["choose_modes", "ImportNotPossible", "InvalidEvent"]
 logger = Logger()
 client = ClientCache()
 PARAMETERS_PER_CALL = 10  # SSM GetParameters: at most 10 names per request
+TABLE_ENV = "ACCEPTED_VERSIONS_TABLE"
+HISTORY_PREFIX = "ACCEPTED#"  # model_gate.store's history items (sort key ACCEPTED#<run start>#<run id>)
 
 
 class InvalidEvent(ValueError):
@@ -148,6 +160,51 @@ def _import_decision(
     return decision
 
 
+def _accepted(solution_arn: str, modes: Mapping[str, str | None]) -> list[Acceptance]:
+    """The solution's acceptances, newest run first, read page by page until one trained FULL (or the end)."""
+    table = os.environ.get(TABLE_ENV)
+    if not table:
+        raise InvalidEvent(f"environment variable {TABLE_ENV} (the accepted-version table) is not set")
+    params: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": solution_arn}, ":prefix": {"S": HISTORY_PREFIX}},
+        "ProjectionExpression": "solutionVersionArn, runStartedAt",
+        "ScanIndexForward": False,
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, str]] = []
+    for page in client("dynamodb").get_paginator("query").paginate(**params):
+        items += [{k: v["S"] for k, v in item.items()} for item in page.get("Items", ())]
+        if any(modes.get(item["solutionVersionArn"]) == FULL for item in items):
+            break
+    return acceptances(items, modes)
+
+
+def _training_decision(name: str, arn: str, entry: Mapping[str, Any], event: Mapping[str, Any]) -> dict[str, str]:
+    configured = _text(entry, "configured")
+    try:
+        cadence = Cadence.from_mapping(entry.get("retrain"), f"solutions.{name}.retrain")
+    except ValueError as error:
+        raise InvalidEvent(str(error)) from None
+    if not cadence.on:
+        versions = _versions(arn) if configured != FULL else []
+        return decide_training_mode(solution=name, solution_arn=arn, configured=configured, versions=versions)
+    versions = _versions(arn)
+    modes = {str(v.get("solutionVersionArn")): v.get("trainingMode") for v in versions}
+    started = _text(event, "run_started_at")
+    try:
+        now = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidEvent(f"run_started_at {started!r} is not an ISO 8601 time") from None
+    execution_input = event.get("execution_input")
+    retrain_now = isinstance(execution_input, Mapping) and execution_input.get(RETRAIN_NOW) is True
+    return decide_cadence_mode(
+        solution=name, solution_arn=arn, configured=configured, versions=versions, cadence=cadence,
+        accepted=_accepted(arn, modes), now=now, retrain_now=retrain_now,
+    )  # fmt: skip
+
+
 @logger.inject_lambda_context(clear_state=True)
 def choose_modes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run_id, bucket = _text(event, "run_id"), _text(event, "bucket")
@@ -157,11 +214,9 @@ def choose_modes(event: dict[str, Any], context: Any) -> dict[str, Any]:
         dataset: _import_decision(bucket, run_id, dataset, entry, incremental_etl) for dataset, entry in imports.items()
     }
     arns = _solution_arns([_text(entry, "parameter") for entry in solutions.values()])
-    training = {}
-    for name, entry in solutions.items():
-        arn, configured = arns[entry["parameter"]], _text(entry, "configured")
-        versions = _versions(arn) if configured != FULL else []
-        training[name] = decide_training_mode(solution=name, solution_arn=arn, configured=configured, versions=versions)
+    training = {
+        name: _training_decision(name, arns[entry["parameter"]], entry, event) for name, entry in solutions.items()
+    }
     result = {IMPORTS: chosen_imports, TRAINING: training}
     logger.info("modes chosen", extra={"modes": result})
     return result

@@ -12,14 +12,22 @@ the import stages' `ImportMode` and each solution's `TrainingMode` read it. One 
 IAM (the function's own role): ListDatasetImportJobs and ListSolutionVersions have no resource type in the
 Service Authorization Reference (they accept only "*"), so they are granted on "*"; DescribeSolutionVersion on
 this deployment's solution versions; SSM GetParameters on the solutions' ARN parameters; S3 ListBucket on the run
-folders it sizes and GetObject on the runs' `_summary.json` (SSE-KMS: kms:Decrypt with the data key).
+folders it sizes and GetObject on the runs' `_summary.json` (SSE-KMS: kms:Decrypt with the data key). With a
+cadence (`retrain`), DynamoDB Query on the accepted-versions table (the table's own ARN: Query has no item-level
+resource), encrypted with the data key as well.
+
+Cadence: a solution with `retrain` gets FULL, UPDATE or REUSE (lambda_src/run_modes/cadence.py); the function then
+also receives the run's start (`$$.Execution.StartTime`, the clock the periods are measured on, as the accepted
+versions' `runStartedAt` is) and the execution input (`retrain_now`: `pipeline_cli start --retrain-now`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -42,6 +50,7 @@ JsonPath = sfn.JsonPath
 IMPORT_NOT_POSSIBLE_ERROR = "ImportNotPossible"
 MODES_ERROR = "ModesNotChosen"
 HANDLER = "run_modes.handler.choose_modes"
+ACCEPTED_VERSIONS_ENV = "ACCEPTED_VERSIONS_TABLE"  # lambda_src/run_modes/handler.py TABLE_ENV
 
 
 def import_mode_path(dataset: str) -> str:
@@ -79,32 +88,24 @@ class ChooseModes(Stage):
         data_key: kms.IKey,
         logs_key: kms.IKey,
         dataset_arns: Mapping[str, str],
+        accepted_versions: dynamodb.ITable | None = None,
     ) -> None:
-        """`dataset_arns`: dataset -> ARN, interactions first, then each configured Items / Users dataset."""
+        """`dataset_arns`: dataset -> ARN, interactions first, then each configured Items / Users dataset.
+        `accepted_versions`: the accepted-versions table, which a solution's cadence reads (required with one)."""
         super().__init__(scope, construct_id)
-        self.function = self._function(config, transformed_bucket, data_key, logs_key, list(dataset_arns))
+        cadenced = {spec.name: spec.retrain.as_dict() for spec in config.solutions if spec.retrain.on}
+        if cadenced and accepted_versions is None:
+            raise ValueError(
+                f"solutions {', '.join(cadenced)} have a retrain cadence: ChooseModes needs the accepted-versions table"
+            )
+        self.function = self._function(
+            config, transformed_bucket, data_key, logs_key, list(dataset_arns), accepted_versions if cadenced else None
+        )
         task = tasks.LambdaInvoke(
             self,
             "Choose modes",
             lambda_function=self.function,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "run_id": JsonPath.string_at("$.run.id"),
-                    "bucket": transformed_bucket.bucket_name,
-                    "imports": {
-                        name: {"dataset_arn": arn, "configured": config.import_mode}
-                        for name, arn in dataset_arns.items()
-                    },
-                    "solutions": {
-                        spec.name: {
-                            "parameter": solution_arn_parameter_name(config, spec.name),
-                            "configured": spec.training_mode,
-                        }
-                        for spec in config.solutions
-                    },
-                    **({"incremental_etl": True} if config.etl_incremental else {}),
-                }
-            ),
+            payload=sfn.TaskInput.from_object(_payload(config, transformed_bucket, dataset_arns, cadenced)),
             payload_response_only=True,
             result_path="$.modes",
         )
@@ -139,7 +140,13 @@ class ChooseModes(Stage):
         self._set_flow(task, task)
 
     def _function(
-        self, config: PipelineConfig, bucket: s3.IBucket, data_key: kms.IKey, logs_key: kms.IKey, datasets: list[str]
+        self,
+        config: PipelineConfig,
+        bucket: s3.IBucket,
+        data_key: kms.IKey,
+        logs_key: kms.IKey,
+        datasets: list[str],
+        acceptances: dynamodb.ITable | None,
     ) -> lambda_.IFunction:
         """The function, with a role that may read what it decides from and nothing else (see the module docstring)."""
         stack = Stack.of(self)
@@ -150,7 +157,10 @@ class ChooseModes(Stage):
             description="Chooses the run's import and training modes from Personalize's own state",
             logs_key=logs_key,
             timeout=Duration.minutes(1),
-            environment={"POWERTOOLS_SERVICE_NAME": config.resource_name("run-modes")},
+            environment={
+                "POWERTOOLS_SERVICE_NAME": config.resource_name("run-modes"),
+                **({ACCEPTED_VERSIONS_ENV: acceptances.table_name} if acceptances is not None else {}),
+            },
             layers=[powertools_layer(self)],
         )
         role = part.role
@@ -184,8 +194,36 @@ class ChooseModes(Stage):
         summaries = bucket.arn_for_objects(run_layout.run_key("*", run_layout.SUMMARY))
         _allow(role, ["s3:GetObject"], [summaries],
                "Run folders are named per execution (runs/<run>/); the pattern is the runs' _summary.json only.")
+        if acceptances is not None:  # the history items of each solution (Query; the table is under the data key)
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["dynamodb:Query"], resources=[acceptances.table_arn])
+            )
         data_key.grant(role, "kms:Decrypt")
         return part.function
+
+
+def _payload(
+    config: PipelineConfig, bucket: s3.IBucket, dataset_arns: Mapping[str, str], cadenced: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The modes function's input (lambda_src/run_modes/handler.py): the configured modes, each cadenced solution's
+    `retrain`, and with a cadence the run's start and the execution input (`retrain_now`)."""
+    clock = {"run_started_at": JsonPath.execution_start_time,
+             "execution_input": JsonPath.object_at("$$.Execution.Input")}  # fmt: skip
+    return {
+        "run_id": JsonPath.string_at("$.run.id"),
+        "bucket": bucket.bucket_name,
+        "imports": {name: {"dataset_arn": arn, "configured": config.import_mode} for name, arn in dataset_arns.items()},
+        "solutions": {
+            spec.name: {
+                "parameter": solution_arn_parameter_name(config, spec.name),
+                "configured": spec.training_mode,
+                **({"retrain": cadenced[spec.name]} if spec.name in cadenced else {}),
+            }
+            for spec in config.solutions
+        },
+        **({"incremental_etl": True} if config.etl_incremental else {}),
+        **(clock if cadenced else {}),
+    }
 
 
 def _allow(role: iam.IRole, actions: list[str], resources: list[str], reason: str) -> None:

@@ -44,6 +44,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_contracts import run_layout
+from pipeline_contracts.run_modes import REUSE, REUSE_ACTION, REUSE_DECISION, REUSED_VERSION, TRAINING
 from pipeline_contracts.solutions import JOB_ARN_RESOURCE_TYPE, JOB_RESOURCE, job_name_prefix_step
 from stacks.batch_jobs import BatchJobPlanning
 from stacks.config import PipelineConfig, SolutionSpec
@@ -178,32 +179,21 @@ class SolutionBranches(Stage):
     # One solution ------------------------------------------------------------------------------------------------
     def _solution(self, spec: SolutionSpec) -> sfn.IChainable:
         name = spec.name
-        body: sfn.Chain = sfn.Chain.start(self._read_solution_arn(spec))
+        read: sfn.Chain = sfn.Chain.start(self._read_solution_arn(spec))
         if spec.filter:  # read per run as the solution's ARN is: the data stack's update switches it
-            body = body.next(self._read_filter_arn(spec))
-        body = body.next(self._training(spec))
+            read = read.next(self._read_filter_arn(spec))
+        trained: sfn.Chain = sfn.Chain.start(self._training(spec))
         if self._quality_gate is not None:
-            body = body.next(self._quality_gate(self, spec))
+            trained = trained.next(self._quality_gate(self, spec))
         plan = self._planning.plan_task(self, spec, job_name_base=f"$.run.{batch_key(spec)}")
-        body = body.next(plan).next(self._each_job(spec))
+        if spec.retrain.on:
+            body = read.next(self._train_or_reuse(spec, trained, plan))
+        else:
+            body = read.next(trained).next(plan)
+        body = body.next(self._each_job(spec))
         if self._outputs is not None:
             body = body.next(self._outputs(self, spec))
-        body = body.next(
-            sfn.Pass(
-                self,
-                f"{name}: succeeded",
-                parameters={
-                    **self._identity(spec),
-                    "status": "SUCCEEDED",
-                    "train": {"Arn": JsonPath.string_at("$.train.Arn")},
-                    **({"gate": JsonPath.object_at("$.gate")} if self._quality_gate is not None else {}),
-                    "plan": JsonPath.object_at("$.plan"),
-                    **self._filter_of(spec),
-                    "batchJobs": JsonPath.list_at("$.batchJobs"),
-                    **({"processedFiles": JsonPath.list_at("$.processedFiles")} if self._outputs is not None else {}),
-                },
-            )
-        )
+        body = body.next(self._succeeded(spec))
         wrapper = sfn.Parallel(
             self,
             f"Solution {name}",
@@ -255,6 +245,61 @@ class SolutionBranches(Stage):
         if self._config.filter_arn and spec.output_kind.name == "user_recommendations":
             return {"filter": {"Arn": self._config.filter_arn}}
         return {}
+
+    def _succeeded(self, spec: SolutionSpec) -> sfn.Pass:
+        """The solution's SUCCEEDED record (its child execution's result)."""
+        return sfn.Pass(
+            self,
+            f"{spec.name}: succeeded",
+            parameters={
+                **self._identity(spec),
+                "status": "SUCCEEDED",
+                "train": {"Arn": JsonPath.string_at("$.train.Arn")},
+                **({"gate": JsonPath.object_at("$.gate")} if self._quality_gate is not None else {}),
+                "plan": JsonPath.object_at("$.plan"),
+                **self._filter_of(spec),
+                "batchJobs": JsonPath.list_at("$.batchJobs"),
+                **({"processedFiles": JsonPath.list_at("$.processedFiles")} if self._outputs is not None else {}),
+            },
+        )
+
+    def _train_or_reuse(self, spec: SolutionSpec, trained: sfn.Chain, then: sfn.IChainable) -> sfn.Chain:
+        """A solution with a cadence: "train or reuse?" reads its mode; REUSE skips the training and the gate and
+        writes what they would have (`$.train.Arn` and `$.gate`: the last accepted version, 0 training hours, an
+        action the acceptance records nothing for), then both ways go on to `then` (the batch planning)."""
+        name, decision = spec.name, f"$.modes.{TRAINING}.{spec.name}"
+        reuse: sfn.Chain = sfn.Chain.start(
+            sfn.Pass(
+                self,
+                f"{name} training: reuse the accepted version",
+                parameters={"Arn": JsonPath.string_at(f"{decision}.{REUSED_VERSION}"), "reused": True},
+                result_path="$.train",
+            )
+        )
+        if self._quality_gate is not None:
+            reuse = reuse.next(
+                sfn.Pass(
+                    self,
+                    f"{name} quality gate: reused, nothing to judge",
+                    parameters={
+                        "decision": REUSE_DECISION,
+                        "accepted": True,
+                        "action": REUSE_ACTION,
+                        "solutionVersionArn": JsonPath.string_at(f"{decision}.{REUSED_VERSION}"),
+                        "lastAcceptedVersionArn": JsonPath.string_at(f"{decision}.{REUSED_VERSION}"),
+                        "solutionArn": JsonPath.string_at("$.solution.Arn"),
+                        "reason": JsonPath.string_at(f"{decision}.reason"),
+                        "firstRun": False,
+                        "usedFallback": False,
+                        "trainingHours": 0,
+                    },
+                    result_path="$.gate",
+                )
+            )
+        choice = sfn.Choice(self, f"{name} training: train or reuse?").when(
+            sfn.Condition.string_equals(training_mode_path(name), REUSE), reuse
+        ).otherwise(trained)
+        return choice.afterwards().next(then)
 
     @staticmethod
     def _identity(spec: SolutionSpec) -> dict[str, str]:

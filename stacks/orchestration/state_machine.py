@@ -6,6 +6,7 @@ from typing import Any, cast
 from collections.abc import Callable, Mapping
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -62,6 +63,8 @@ class PipelineStateMachine(Construct):
     receives the full state data (`$.run`, `$.glue`, `$.import`, `$.solutions`) and writes with ResultPaths of
     its own. `summary_fields`: more fields of the execution's output (name -> JSONPath value).
     `batch_planning`: the planning functions (built here when not given).
+    `accepted_versions`: the accepted-versions table (stacks/model_registry.py), required when a solution has a
+    retrain cadence (the modes function reads it).
     `run_lease`: the overlap guard's lease (built here when not given); the stack gives it when post-processing must
     release it too (on the "Solutions failed" end). It must be the lease of this state machine (`state_machine_name`).
     """
@@ -80,6 +83,7 @@ class PipelineStateMachine(Construct):
         personalize_role: iam.IRole,
         dataset_arn: str,
         metadata_dataset_arns: Mapping[str, str] | None = None,
+        accepted_versions: dynamodb.ITable | None = None,
         batch_planning: BatchJobPlanning | None = None,
         run_lease: RunLease | None = None,
         post_process: StageFactory | None = None,
@@ -109,8 +113,7 @@ class PipelineStateMachine(Construct):
         )
         self.batch_planning = batch_planning or self._batch_planning(
             config, transformed_bucket=transformed_bucket, curated_bucket=curated_bucket, data_key=data_key,
-            logs_key=logs_key,
-        )
+            logs_key=logs_key)  # fmt: skip
         self.run_lease = self._lease(run_lease, config=config, name=name, data_key=data_key, logs_key=logs_key)
         solutions = SolutionBranches(
             self,
@@ -128,7 +131,7 @@ class PipelineStateMachine(Construct):
         modes = ChooseModes(
             self, "Modes", config=config, transformed_bucket=transformed_bucket, data_key=data_key, logs_key=logs_key,
             dataset_arns={"interactions": dataset_arn, **(metadata_dataset_arns or {})},
-        )
+            accepted_versions=accepted_versions)  # fmt: skip
         self.run_modes_function = modes.function
         before_solutions = (
             sfn.Chain.start(OverlapGuard(self, "Guard", run_lease=self.run_lease))

@@ -166,6 +166,7 @@ FULL_REVERSED = EditGroup(
         Edit("prices", {}, (MACHINE,)),
         Edit("import_mode", "FULL", (MACHINE,)),
         Edit("training_mode", "FULL", (MACHINE,), "UPDATE -> FULL, which solution users now takes"),
+        Edit("retrain", {"full_every_days": 0}, (MACHINE,), "cadence off, except segments' own"),
         Edit(
             "solutions",
             _reshaped_solutions(),
@@ -237,6 +238,18 @@ REFUSED = (
         "full",
         {"solutions": _full_with_solution_setting("similar", training_mode="UPDATE")},
         "'solutions[1].training_mode' has value 'UPDATE'; allowed: FULL when recipe is aws-similar-items",
+    ),
+    RefusedEdit(
+        "an UPDATE cadence for a solution training FULL",
+        "full",
+        {"solutions": _full_with_solution_setting("similar", retrain={"update_every_days": 7})},
+        "'solutions[1].retrain.update_every_days' has value 7; allowed: 0 when training_mode is FULL",
+    ),
+    RefusedEdit(
+        "an UPDATE cadence not shorter than the FULL one",
+        "full",
+        {"retrain": {"full_every_days": 7, "update_every_days": 7}},
+        "'retrain.update_every_days' has value 7; allowed: 0, or fewer days than full_every_days (7)",
     ),
     RefusedEdit(
         "UPDATE training for User-Personalization-v2",

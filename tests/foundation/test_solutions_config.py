@@ -180,3 +180,50 @@ def test_more_queries_than_one_job_reads_are_accepted_and_split() -> None:
     (spec,) = config(entry_of("aws-item-attribute-affinity", queries=queries)).solutions
     assert spec.queries == tuple(queries)
     assert [len(v) for v in contract.query_files(spec.queries).values()] == [10, 10, 5]
+
+
+# Cadence (`retrain`) -----------------------------------------------------------------------------------------------
+UP = "aws-user-personalization"
+
+
+@pytest.mark.parametrize(
+    ("context", "key", "fragment"),
+    [
+        ({"retrain": {"full_every_days": 3651}}, "retrain.full_every_days", "from 0 to 3650"),
+        ({"retrain": {"full_every_days": -1}}, "retrain.full_every_days", "from 0 to 3650"),
+        ({"retrain": {"update_every_days": 1.5}}, "retrain.update_every_days", "whole number"),
+        ({"retrain": {"every": 1}}, "retrain.every", "keys full_every_days, update_every_days"),
+        ({"retrain": "weekly"}, "retrain", '{"full_every_days": 28, "update_every_days": 7}'),
+        ({"retrain": {"full_every_days": 7, "update_every_days": 7}}, "retrain.update_every_days", "fewer days"),
+        ({"solutions": [entry_of("aws-sims", retrain={"update_every_days": 1})]}, "solutions[0].retrain.update_every_days",
+         "0 when training_mode is FULL"),
+        ({"solutions": [entry_of(UP, retrain={"full_every_days": 3, "update_every_days": 3}, training_mode="UPDATE")]},
+         "solutions[0].retrain.update_every_days", "fewer days than full_every_days (3)"),
+    ],
+)
+def test_a_bad_cadence_names_its_key(context: dict[str, Any], key: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        PipelineConfig.from_mapping(context)
+    assert f"'{key}' has value" in str(raised.value) and fragment in str(raised.value).split("allowed:", 1)[1]
+
+
+def test_cadence_bounds_are_taken_at_the_limit() -> None:
+    built = PipelineConfig.from_mapping({"retrain": '{"full_every_days": 3650, "update_every_days": 3649}',
+                                         "training_mode": "UPDATE"})  # fmt: skip
+    assert built.solutions[0].retrain.as_dict() == {"full_every_days": 3650, "update_every_days": 3649}
+    assert not PipelineConfig.from_mapping({}).solutions[0].retrain.on
+
+
+def test_the_top_level_cadence_is_each_solutions_default_its_update_period_for_update_solutions_only() -> None:
+    built = config(
+        entry_of(UP, name="users", training_mode="UPDATE"),
+        entry_of("aws-sims", name="similar"),
+        entry_of("aws-sims", name="own", retrain={"full_every_days": 3}),
+        retrain={"full_every_days": 28, "update_every_days": 7},
+    )
+    cadences = {spec.name: spec.retrain.as_dict() for spec in built.solutions}
+    assert cadences == {
+        "users": {"full_every_days": 28, "update_every_days": 7},
+        "similar": {"full_every_days": 28, "update_every_days": 0},
+        "own": {"full_every_days": 3, "update_every_days": 0},
+    }

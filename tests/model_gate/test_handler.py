@@ -204,6 +204,19 @@ def test_a_fallback_run_does_not_accept_its_rejected_candidate(aws: dict, lambda
     assert accepted_now(dynamodb) == version_arn("v1")
 
 
+def test_a_run_that_reused_the_accepted_version_records_nothing(aws: dict, lambda_context: Any, dynamodb: Any) -> None:
+    """A cadence's REUSE (the state machine's gate record, no training): the acceptance, and so the time the next
+    cadence decision measures from, stays the training run's."""
+    first_accepted(aws, lambda_context, 0.3)
+    reused = {"decision": "REUSED", "action": "reuse_last_accepted", "solutionVersionArn": version_arn("v1"),
+              "lastAcceptedVersionArn": version_arn("v1"), "trainingHours": 0}  # fmt: skip
+    out = accept(lambda_context, reused, "run-2", "2026-01-11T03:00:00Z")
+    assert out["recorded"] is False and out["acceptedVersionArn"] == version_arn("v1")
+    assert out["reason"] == f"run run-2 reused the last accepted version {version_arn('v1')} (cadence): nothing new to accept"
+    item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": SOLUTION}, "sk": {"S": "LATEST"}})["Item"]
+    assert item["runId"]["S"] == "run-1"
+
+
 def test_an_older_run_accepting_late_loses_to_the_newer_one(aws: dict, lambda_context: Any, dynamodb: Any) -> None:
     gate_a = evaluate(aws, lambda_context, "va", 0.3)
     gate_b = evaluate(aws, lambda_context, "vb", 0.31)

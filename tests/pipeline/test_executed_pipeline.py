@@ -193,6 +193,10 @@ class Run:
 
     @property
     def run_id(self) -> str:
+        """This run's id: its output's (runs one after another share the harness), else the harness's first run's."""
+        output = self.result.output
+        if isinstance(output, dict) and output.get("runId"):
+            return str(output["runId"])
         return self.aws.glue.runs[0]["params"]["Arguments"]["--run_id"]
 
     @property
@@ -278,7 +282,7 @@ def _write_batch_input(
 def executor(
     pipeline: SynthesizedOrchestration, notices_topic_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[Scenario], Run]]:
-    """`execute(scenario, name=EXECUTION)`: one full execution of the real state machine against that scenario
+    """`execute(scenario, name=EXECUTION, execution_input=None)`: one full execution of the real state machine against that scenario
     (executions one after another share the harness: Personalize keeps the jobs of the earlier ones).
 
     `pipeline.offline()` registers every function of the template as its real handler (with fresh cached
@@ -298,13 +302,13 @@ def executor(
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
-        def run(scenario: Scenario, name: str = EXECUTION) -> Run:
+        def run(scenario: Scenario, name: str = EXECUTION, execution_input: Any = None) -> Run:
             aws.glue.on_start = _write_batch_input(pipeline, s3, transformed, scenario)
             writer = BatchOutputWriter(s3, answer=scenario.answer, drop=scenario.drop_outputs)
             aws.personalize.on_active = writer
             if scenario.script is not None:
                 scenario.script(aws)
-            result = aws.run(arn, name=name)
+            result = aws.run(arn, name=name, input=execution_input)
             return Run(
                 aws, result, s3, curated, transformed, queue_url, sqs, scenario, writer, pipeline.config,
                 pipeline.lease_table,

@@ -24,6 +24,14 @@ PARAMETER = "/pbp/dev/solutions/users/arn"
 START = datetime(2026, 1, 4, 3, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    """No client of one test (a moto one, a stubbed one) is cached into the next."""
+    handler.client.clear()
+    yield
+    handler.client.clear()
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     from moto import mock_aws
@@ -31,7 +39,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     with mock_aws():
         import boto3
 
-        monkeypatch.setattr(handler, "_CLIENTS", {})
+        handler.client.clear()  # clients made inside this moto context
         monkeypatch.setenv(handler.TABLE_ENV, TABLE)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         boto3.client("ssm").put_parameter(Name=PARAMETER, Value=SOLUTION, Type="String")
@@ -118,7 +126,8 @@ def test_the_history_is_read_page_by_page_until_a_full_version(monkeypatch: pyte
 
     monkeypatch.setenv(handler.TABLE_ENV, TABLE)
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    monkeypatch.setattr(handler, "_CLIENTS", {"dynamodb": dynamodb})
+    handler.client.clear()
+    handler.client.use("dynamodb", dynamodb)
 
     def item(version: str, days: int) -> dict[str, Any]:
         started = (START - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

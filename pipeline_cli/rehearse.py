@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from rich.text import Text
 from .errors import CliError, ExitCode
 from .formatting import RunAccounting, format_duration
 from .render import TransitionLog, print_accounting, print_failure
+from .children import merged_history
 from .stages import build_timeline
 
 DEFAULT_OUTPUT = "local-output/rehearsal"
@@ -162,7 +163,11 @@ def _quiet(log: Path) -> Iterator[None]:
 def print_run(console: Console, outcome: Any, *, runs: int) -> None:
     """One rehearsed run: stages, path, counts, metrics and decisions, cost, files; or the failure."""
     result = outcome.result
-    events = [_as_boto3_event(event, index) for index, event in enumerate(result.events, start=1)]
+    # Each import and solution runs in a child execution of its own: its stages are in the child's history, folded
+    # into the run's as `status` does (pipeline_cli/children.py).
+    events = merged_history(
+        _as_boto3_history(result.events), [_as_boto3_history(child) for child in result.child_histories]
+    )
     timeline = build_timeline(events, {"status": result.status, "error": result.error, "cause": result.cause})
     start = timeline.started
     when = f" at {start:%Y-%m-%d %H:%M} UTC (simulated)" if isinstance(start, datetime) else ""
@@ -171,7 +176,7 @@ def print_run(console: Console, outcome: Any, *, runs: int) -> None:
     if ended is not None:
         TransitionLog(console, clock=lambda: ended).update(timeline)
     stages = " -> ".join(stage.label for stage in timeline.stages if stage.started is not None)
-    console.print(Text(f"  path: {stages} ({len(result.states_entered)} states entered)"), soft_wrap=True)
+    console.print(Text(f"  path: {stages} ({len(result.all_states_entered)} states entered)"), soft_wrap=True)
     _print_counts(console, outcome)
     _print_metrics(console, outcome.metrics, result.output)
     if result.status == "SUCCEEDED":
@@ -186,6 +191,10 @@ def print_run(console: Console, outcome: Any, *, runs: int) -> None:
         (f"  {result.status}", "bold green" if result.status == "SUCCEEDED" else "bold red"),
         f" after {simulated} (simulated), {outcome.wall_seconds:.0f} s (wall)",
     ))  # fmt: skip
+
+
+def _as_boto3_history(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [_as_boto3_event(event, index) for index, event in enumerate(events, start=1)]
 
 
 def _as_boto3_event(event: Mapping[str, Any], index: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ everything but letters and digits removed, so `Post-process (hook)` matches `Pos
 | prepare run      | `Prepare run` (run names, the solution parameters read from SSM)      |
 | Glue ETL         | `Transform`                                                           |
 | choose modes     | `Choose modes` (each import's and training's mode, with its reason)   |
-| dataset import   | `Import`                                                              |
+| dataset import   | `Import`, `Items import`, `Users import` (each in its child execution) |
 | solutions        | exactly `Solutions` (the Parallel of every solution's branch)         |
 | post-processing  | `PostProcess` (account, manifest, accept, ..., release run lease); exactly `Solutions failed` |
 
@@ -96,7 +96,7 @@ STAGES: tuple[StageDef, ...] = (
     StageDef("prepare", "prepare run", ("Prepare run",)),
     StageDef("etl", "Glue ETL", ("Transform",)),
     StageDef("modes", "choose modes", ("Choose modes",)),
-    StageDef("import", "dataset import", ("Import",)),
+    StageDef("import", "dataset import", ("Import", "Items import", "Users import")),
     StageDef("solutions", "solutions", ("Solutions",)),
     StageDef("postprocess", "post-processing", ("PostProcess",)),
 )

@@ -72,6 +72,9 @@ def test_the_default_configuration_rehearses_a_run_into_recommendation_csvs(rehe
     # What it printed: the stand-in notice, the stages with their simulated times, counts, the gate, cost, files.
     assert "not Amazon Personalize" in printed
     assert "Glue ETL done after" in printed and "Run 1 of 1: execution rehearsal-1 at 2026-01-04 03:00 UTC" in printed
+    # A solution's stages run in its child execution: they are printed from its history, folded into the run's.
+    for stage in ("solution training", "solution quality gate", "solution batch", "solution post-process"):
+        assert f"{stage} done after" in printed, stage
     assert f"{summary['counts']['kept']:,} interactions kept, {len(interactions)} users" in printed
     assert f"{len(interactions)} lines, {len(rows):,} rows, 0 errored, 1 file(s)" in printed
     assert "model ACCEPTED" in printed and "est. cost:" in printed and str(curated) in printed

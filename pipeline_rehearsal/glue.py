@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glue_src import arguments, metadata, transform
+from glue_src import arguments, ledger_store, metadata, transform
 from pipeline_rehearsal.fakes import GlueScript
 from pipeline_rehearsal.interpreter import OfflineStepFunctions
 
@@ -30,7 +30,7 @@ from pipeline_rehearsal.interpreter import OfflineStepFunctions
 WORKER_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0, "Z.2X": 2.0}
 MIN_BILLED_SECONDS = 60.0
 # The job arguments that are S3 locations: staged in (inputs) or written back (the output).
-_INPUT_LOCATIONS = ("--input_uri", "--metadata_root_uri")
+_INPUT_LOCATIONS = ("--input_uri", "--metadata_root_uri", "--ledger_uri")
 _OUTPUT_LOCATION = "--output_uri"
 
 
@@ -87,14 +87,17 @@ class LocalSparkGlue:
         local = {
             name.removeprefix("--"): self.local(value)
             for name, value in job.items()
-            if name.removeprefix("--") in (*arguments.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES)
+            if name.removeprefix("--")
+            in (*arguments.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES, *ledger_store.INCREMENTAL_ARGUMENT_NAMES)
         }
         started = time.monotonic()
         run = GlueJobRun(arguments=job, state="SUCCEEDED", seconds=0.0)
         try:
             options = arguments.parse_options(local)
             root, specs = metadata.parse_arguments(local)
-            summary = transform.run(self.spark(), options)
+            # As job.py: with etl_incremental, the ledger the state machine promoted (staged above, with the keys and
+            # history of this staging folder, which the rehearsal's runs share) decides what is read.
+            summary = transform.run(self.spark(), options, incremental=ledger_store.parse_incremental(local))
             run.summary = metadata.run(self.spark(), options, specs, root, summary)
         except Exception as error:  # noqa: BLE001 - any exception of the job's script fails its run, as on Glue
             run.state, run.error = "FAILED", f"{type(error).__name__}: {error}"
@@ -105,10 +108,14 @@ class LocalSparkGlue:
         return run
 
     def _stage(self, uri: str) -> None:
-        """Copies every object under `uri` from (moto) S3 into the staging folder, afresh."""
+        """Copies every object under `uri` (a folder, or one object: the ledger) from (moto) S3 into the staging
+        folder, afresh."""
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         target = Path(self.local(f"s3://{bucket}/{prefix}"))
-        shutil.rmtree(target, ignore_errors=True)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
         s3 = self.aws.client("s3")
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):

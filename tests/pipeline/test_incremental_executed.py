@@ -15,36 +15,21 @@ interactions-delta/ and the proposed `_ledger.json` (the job itself is tested on
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from pipeline_contracts import run_layout
-from stacks.app_factory import PipelineApp
-from pipeline_rehearsal.deployment import SynthesizedOrchestration, app_orchestration
+from pipeline_rehearsal.deployment import SynthesizedOrchestration
 from pipeline_rehearsal import JobScript, OfflineStepFunctions
-from tests.support.templates import logical_id_of
 
-from .test_executed_pipeline import REGION, Run, Scenario, executor
+from .test_executed_pipeline import Run, Scenario
+from .test_run_modes_executed import execute, pipeline  # noqa: F401  (the same fixtures: the app's machine, run)
 from .test_run_modes_executed import scenario as modes_scenario
 
 Execute = Callable[..., Run]
 pytestmark = pytest.mark.parametrize("configuration", ["full"], scope="session")
-
-
-@pytest.fixture
-def pipeline(configured_app: PipelineApp, configured_templates: dict[str, Any]) -> SynthesizedOrchestration:
-    return app_orchestration(configured_app, configured_templates, region=REGION)
-
-
-@pytest.fixture
-def execute(
-    pipeline: SynthesizedOrchestration, configured_app: PipelineApp, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Execute]:
-    topic = pipeline.cloud.arn(logical_id_of(configured_app.pipeline_stack.notices.topic))
-    with executor(pipeline, topic, monkeypatch) as run:
-        yield run
 
 
 def incremental_glue(pipeline: SynthesizedOrchestration, solution_arns: dict[str, str], delta: int | None) -> Scenario:

@@ -19,10 +19,39 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from glue_src import arguments, ledger_store, metadata, transform
 
 JOB_NAME = "JOB_NAME"
+# Every argument the ETL reads (without its dashes): its options, the metadata sources and the incremental ledger's.
+ETL_ARGUMENT_NAMES = (*arguments.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES, *ledger_store.INCREMENTAL_ARGUMENT_NAMES)
+
+
+class EtlJob(NamedTuple):
+    """A run's resolved arguments, parsed: what `run_etl` works on. (A NamedTuple: Glue runs this file as a
+    script, which a dataclass's annotations lookup does not always survive.)"""
+
+    options: arguments.EtlOptions
+    incremental: ledger_store.IncrementalOptions | None  # None unless --incremental true (etl_incremental)
+    metadata_root: str
+    metadata_specs: dict[str, metadata.DatasetSpec | None]
+
+
+def parse_job(args: Mapping[str, Any]) -> EtlJob:
+    """Parses the resolved arguments (names without dashes); EtlArgumentError names a bad one, before any Spark work."""
+    options, incremental = arguments.parse_options(args), ledger_store.parse_incremental(args)
+    metadata_root, metadata_specs = metadata.parse_arguments(args)
+    return EtlJob(options, incremental, metadata_root, metadata_specs)
+
+
+def run_etl(spark: Any, job: EtlJob) -> dict:
+    """The job's work: the interactions, then the Items / Users metadata only once the interactions are usable
+    (nothing is imported otherwise). TrainingMinimumsError is raised after _summary.json is written. The local
+    rehearsal (pipeline_rehearsal/glue.py) runs this same function."""
+    summary = transform.run(spark, job.options, incremental=job.incremental)
+    return metadata.run(spark, job.options, job.metadata_specs, job.metadata_root, summary)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -40,9 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     given_optional = [name for name in optional if f"--{name}" in argv]
     required = [name for name in arguments.ARGUMENT_NAMES if name not in arguments.OPTIONAL_ARGUMENT_NAMES]
     args = getResolvedOptions(argv, [JOB_NAME, *required, *given_optional, *metadata.ARGUMENT_NAMES])
-    options = arguments.parse_options(args)  # EtlArgumentError fails the run with a clear message
-    incremental = ledger_store.parse_incremental(args)  # None unless --incremental true (etl_incremental)
-    metadata_root, metadata_specs = metadata.parse_arguments(args)
+    etl = parse_job(args)  # EtlArgumentError fails the run with a clear message
 
     spark_context = SparkContext.getOrCreate()
     # No _SUCCESS marker next to the data files Personalize imports (also set per write).
@@ -50,10 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     glue_context = GlueContext(spark_context)
     job = Job(glue_context)
     job.init(args[JOB_NAME], args)
-    # TrainingMinimumsError after _summary.json is written
-    summary = transform.run(glue_context.spark_session, options, incremental=incremental)
-    # Items / Users metadata only once the interactions are usable: nothing is imported otherwise.
-    summary = metadata.run(glue_context.spark_session, options, metadata_specs, metadata_root, summary)
+    summary = run_etl(glue_context.spark_session, etl)
     job.commit()
     print(json.dumps({"run_id": summary["run_id"], "counts": summary["counts"], "outputs": summary["outputs"]}))
     return summary

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glue_src import arguments, ledger_store, metadata, transform
+from glue_src import job as job_module
 from pipeline_rehearsal.fakes import GlueScript
 from pipeline_rehearsal.interpreter import OfflineStepFunctions
 
@@ -87,18 +87,14 @@ class LocalSparkGlue:
         local = {
             name.removeprefix("--"): self.local(value)
             for name, value in job.items()
-            if name.removeprefix("--")
-            in (*arguments.ARGUMENT_NAMES, *metadata.ARGUMENT_NAMES, *ledger_store.INCREMENTAL_ARGUMENT_NAMES)
+            if name.removeprefix("--") in job_module.ETL_ARGUMENT_NAMES
         }
         started = time.monotonic()
         run = GlueJobRun(arguments=job, state="SUCCEEDED", seconds=0.0)
         try:
-            options = arguments.parse_options(local)
-            root, specs = metadata.parse_arguments(local)
-            # As job.py: with etl_incremental, the ledger the state machine promoted (staged above, with the keys and
-            # history of this staging folder, which the rehearsal's runs share) decides what is read.
-            summary = transform.run(self.spark(), options, incremental=ledger_store.parse_incremental(local))
-            run.summary = metadata.run(self.spark(), options, specs, root, summary)
+            # The job's own work; with etl_incremental, the ledger the state machine promoted (staged above, with the
+            # keys and history of this staging folder, which the rehearsal's runs share) decides what is read.
+            run.summary = job_module.run_etl(self.spark(), job_module.parse_job(local))
         except Exception as error:  # noqa: BLE001 - any exception of the job's script fails its run, as on Glue
             run.state, run.error = "FAILED", f"{type(error).__name__}: {error}"
         run.seconds = math.ceil(time.monotonic() - started)

@@ -83,23 +83,21 @@ def test_the_ledger_is_promoted_on_success_only_and_the_import_reads_the_chosen_
     arns = {spec.name: pipeline.solution_arn_of(spec.name) for spec in pipeline.config.solutions}
     bucket, dataset = pipeline.expected("transformed_bucket"), pipeline.expected("dataset_arn")
 
+    def imported_and_promoted(run: Run, name: str, mode: str, folder: str) -> None:
+        """The run succeeded, imported `folder` of its own run in `mode`, and its ledger was promoted."""
+        assert run.result.status == "SUCCEEDED", run.result.cause
+        chosen = run.result.output["modes"]["imports"]["interactions"]
+        assert (chosen["mode"], chosen["folder"]) == (mode, folder)
+        run_id = run.result.output["runId"]
+        location = interactions_import(run, name, dataset)["dataSource"]["dataLocation"]
+        assert location == run_layout.run_uri(bucket, run_id, folder)
+        assert ledger_run(run) == run_id
+
     first = execute(incremental_glue(pipeline, arns, delta=None), name="first-run")
-    assert first.result.status == "SUCCEEDED", first.result.cause
-    chosen = first.result.output["modes"]["imports"]["interactions"]
-    assert (chosen["mode"], chosen["folder"]) == ("FULL", run_layout.INTERACTIONS)
-    assert interactions_import(first, "first-run", dataset)["dataSource"]["dataLocation"] == run_layout.run_uri(
-        bucket, first.result.output['runId'], run_layout.INTERACTIONS
-    )
-    assert ledger_run(first) == first.result.output['runId']
+    imported_and_promoted(first, "first-run", "FULL", run_layout.INTERACTIONS)
 
     second = execute(incremental_glue(pipeline, arns, delta=1000), name="second-run")
-    assert second.result.status == "SUCCEEDED", second.result.cause
-    chosen = second.result.output["modes"]["imports"]["interactions"]
-    assert (chosen["mode"], chosen["folder"]) == ("INCREMENTAL", run_layout.INTERACTIONS_DELTA)
-    assert interactions_import(second, "second-run", dataset)["dataSource"]["dataLocation"] == run_layout.run_uri(
-        bucket, second.result.output['runId'], run_layout.INTERACTIONS_DELTA
-    )
-    assert ledger_run(second) == second.result.output['runId']
+    imported_and_promoted(second, "second-run", "INCREMENTAL", run_layout.INTERACTIONS_DELTA)
     assert [run["params"]["Arguments"]["--full_rebuild"] for run in second.aws.glue.runs] == ["false", "false"]
 
     # A rebuild asked for in the execution input, in a run whose training fails: no promotion.
